@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vlab: build the VMM, its tests, guest payloads and the guest kernel.
+#
+#   make            build build/vlab
+#   make test       unit tests (Check) and KVM payload integration tests
+#   make guest      guest kernel + initramfs (slow the first time, cached)
+#   make check-linux  boot the guest kernel and check its in-kernel TAP
+#   make bench-boot   time to "Run /init", vlab against QEMU
+
+CC	?= gcc
+O	:= build
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	   -D_GNU_SOURCE -MMD -MP -I. -pthread -mcx16
+LDLIBS	+= -pthread
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+
+# Every .c under these folders is part of the VMM; main.c is the only
+# file the unit tests do not link.
+SRCS	:= $(wildcard vmm/*.c devices/*.c virtio/*.c)
+OBJS	:= $(SRCS:%.c=$(O)/%.o)
+LIB_OBJS := $(filter-out $(O)/vmm/main.o,$(OBJS))
+
+TEST_SRCS := $(wildcard tests/*/test_*.c)
+TEST_BINS := $(TEST_SRCS:%.c=$(O)/%)
+
+all: $(O)/vlab
+
+$(O)/vlab: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(O)/libvlab.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(O)/tests/%: tests/%.c $(O)/libvlab.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(O)/libvlab.a $(CHECK_LIBS) $(LDLIBS)
+
+-include guest/payload/payload.mk
+
+unit-tests: $(TEST_BINS)
+
+# Unit tests first (no VM), then payload integration tests under KVM.
+test: all unit-tests payloads
+	@tests/run-tests.sh $(TEST_BINS)
+
+deps:
+	@bash .ci/deps.sh
+
+guest:
+	$(MAKE) -C guest
+
+check-linux: all
+	tests/linux/check-linux.sh
+
+bench-boot: all
+	tests/bench/bench-boot.sh
+
+clean:
+	rm -rf $(O)
+
+.PHONY: deps all test unit-tests guest check-linux bench-boot clean payloads
+-include $(OBJS:.o=.d)

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * i8042 keyboard controller: just enough for Linux's reboot path
+ * (command 0xFE pulses the CPU reset line) and its probe.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "vmm/vm.h"
+
+#define I8042_DATA	0x60
+#define I8042_CMD	0x64
+
+#define I8042_STR_OBF		0x01	/* output buffer full */
+#define I8042_STR_SYSFLAG	0x04
+
+#define I8042_CMD_READ_CTR	0x20
+#define I8042_CMD_WRITE_CTR	0x60
+#define I8042_CMD_SELF_TEST	0xaa
+#define I8042_CMD_KBD_TEST	0xab
+#define I8042_CMD_RESET		0xfe
+
+struct i8042 {
+	struct vm *vm;
+	uint8_t ctr;		/* controller command byte */
+	uint8_t out;		/* pending output byte */
+	bool out_full;
+	bool want_ctr;		/* next data write is the command byte */
+};
+
+static void i8042_data(void *opaque, uint64_t off, void *data, int len, bool is_write)
+{
+	struct i8042 *k = opaque;
+	uint8_t *v = data;
+
+	if (is_write) {
+		if (k->want_ctr)
+			k->ctr = *v;
+		k->want_ctr = false;
+		return;
+	}
+	*v = k->out;
+	k->out_full = false;
+}
+
+static void i8042_cmd(void *opaque, uint64_t off, void *data, int len, bool is_write)
+{
+	struct i8042 *k = opaque;
+	uint8_t *v = data;
+
+	if (!is_write) {
+		*v = I8042_STR_SYSFLAG | (k->out_full ? I8042_STR_OBF : 0);
+		return;
+	}
+	switch (*v) {
+	case I8042_CMD_READ_CTR:
+		k->out = k->ctr;
+		k->out_full = true;
+		break;
+	case I8042_CMD_WRITE_CTR:
+		k->want_ctr = true;
+		break;
+	case I8042_CMD_SELF_TEST:
+		k->out = 0x55;
+		k->out_full = true;
+		break;
+	case I8042_CMD_KBD_TEST:
+		k->out = 0x00;
+		k->out_full = true;
+		break;
+	case I8042_CMD_RESET:
+		vm_stop(k->vm, VM_STOP_RESET, 0);
+		break;
+	}
+}
+
+static int i8042_vm_init(struct vm *vm)
+{
+	struct i8042 *k = calloc(1, sizeof(*k));
+	int ret;
+
+	if (!k)
+		return -ENOMEM;
+	k->vm = vm;
+	ret = io_bus_register(&vm->pio, I8042_DATA, 1, i8042_data, k, "i8042-data");
+	if (!ret)
+		ret = io_bus_register(&vm->pio, I8042_CMD, 1, i8042_cmd, k, "i8042-cmd");
+	return ret;
+}
+
+VM_INIT(i8042_vm_init, NULL, VM_INIT_DEVICE);

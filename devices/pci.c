@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/pci.h"
+#include "vmm/vm.h"
+
+#define PCI_CONF1_ADDR		0xcf8
+#define PCI_CONF1_DATA		0xcfc
+#define PCI_CONF1_ENABLE	0x80000000u
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v);
+	put16(p + 2, v >> 16);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor,
+		     uint16_t device, uint32_t class_code, uint8_t revision)
+{
+	memset(dev->cfg, 0, sizeof(dev->cfg));
+	memset(dev->wmask, 0, sizeof(dev->wmask));
+	memset(dev->bars, 0, sizeof(dev->bars));
+	dev->name = name;
+	dev->slot = -1;
+	put16(dev->cfg + PCI_VENDOR_ID, vendor);
+	put16(dev->cfg + PCI_DEVICE_ID, device);
+	dev->cfg[PCI_REVISION_ID] = revision;
+	dev->cfg[PCI_CLASS_PROG] = class_code & 0xff;
+	put16(dev->cfg + PCI_CLASS_DEVICE, class_code >> 8);
+	put16(dev->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+	      PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
+	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
+	dev->wmask[0x0c] = 0xff;	/* cache line size */
+	dev->wmask[0x0d] = 0xff;	/* latency timer */
+}
+
+int pci_device_set_bar(struct pci_host *host, struct pci_device *dev, int n,
+		       uint64_t size, bool io, bool mem64, io_handler_fn fn, void *opaque)
+{
+	struct pci_bar *b;
+	uint64_t addr, mask;
+	uint64_t *next = io ? &host->next_io : &host->next_mmio;
+	uint64_t end = io ? PCI_IO_WINDOW_BASE + PCI_IO_WINDOW_SIZE :
+			    PCI_MMIO_WINDOW_BASE + PCI_MMIO_WINDOW_SIZE;
+
+	if (n < 0 || n >= PCI_NR_BARS || (mem64 && n == PCI_NR_BARS - 1) ||
+	    !size || (size & (size - 1)) || (io && mem64))
+		return -EINVAL;
+	if (!io && size < 16)
+		size = 16;
+	if (io && size < 4)
+		size = 4;
+	addr = (*next + size - 1) & ~(size - 1);
+	if (addr + size > end)
+		return -ENOSPC;
+	*next = addr + size;
+
+	b = &dev->bars[n];
+	b->size = size;
+	b->io = io;
+	b->mem64 = mem64;
+	b->fn = fn;
+	b->opaque = opaque;
+	mask = ~(size - 1);
+	put32(dev->cfg + PCI_BAR0 + 4 * n, (uint32_t)addr |
+	      (io ? PCI_BAR_IO : 0) | (mem64 ? PCI_BAR_MEM64 : 0));
+	put32(dev->wmask + PCI_BAR0 + 4 * n, (uint32_t)mask & (io ? ~0x3u : ~0xfu));
+	if (mem64) {
+		put32(dev->cfg + PCI_BAR0 + 4 * (n + 1), addr >> 32);
+		put32(dev->wmask + PCI_BAR0 + 4 * (n + 1), mask >> 32);
+	}
+	return 0;
+}
+
+int pci_register(struct pci_host *host, struct pci_device *dev)
+{
+	int slot;
+
+	pthread_mutex_lock(&host->lock);
+	for (slot = 0; slot < PCI_MAX_DEVICES; slot++)
+		if (!host->devs[slot])
+			break;
+	if (slot == PCI_MAX_DEVICES) {
+		pthread_mutex_unlock(&host->lock);
+		return -ENOSPC;
+	}
+	host->devs[slot] = dev;
+	dev->slot = slot;
+	pthread_mutex_unlock(&host->lock);
+	return slot;
+}
+
+static uint64_t pci_bar_addr(struct pci_device *dev, int n)
+{
+	struct pci_bar *b = &dev->bars[n];
+	uint64_t a = get32(dev->cfg + PCI_BAR0 + 4 * n);
+
+	a &= b->io ? ~0x3ULL : ~0xfULL;
+	a &= 0xffffffffULL;
+	if (b->mem64)
+		a |= (uint64_t)get32(dev->cfg + PCI_BAR0 + 4 * (n + 1)) << 32;
+	return a;
+}
+
+/* Map or unmap each BAR so the buses match the command register and BARs. */
+static void pci_update_mappings(struct pci_host *host, struct pci_device *dev)
+{
+	uint16_t cmd = dev->cfg[PCI_COMMAND] | dev->cfg[PCI_COMMAND + 1] << 8;
+	int n;
+
+	for (n = 0; n < PCI_NR_BARS; n++) {
+		struct pci_bar *b = &dev->bars[n];
+		struct io_bus *bus;
+		uint64_t addr;
+		bool want;
+
+		if (!b->size || !b->fn)
+			continue;
+		bus = b->io ? &host->vm->pio : &host->vm->mmio;
+		addr = pci_bar_addr(dev, n);
+		want = (cmd & (b->io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY)) &&
+		       addr && addr + b->size > addr && !(addr & (b->size - 1));
+		if (b->mapped && (!want || addr != b->mapped_at)) {
+			io_bus_unregister(bus, b->mapped_at);
+			b->mapped = false;
+		}
+		if (want && !b->mapped) {
+			if (io_bus_register(bus, addr, b->size, b->fn, b->opaque, dev->name)) {
+				vlab_log("%s: BAR%d at 0x%llx overlaps another range; left unmapped",
+					 dev->name, n, (unsigned long long)addr);
+				continue;
+			}
+			b->mapped = true;
+			b->mapped_at = addr;
+		}
+	}
+}
+
+static struct pci_device *pci_find(struct pci_host *host, int bus, int slot, int fn)
+{
+	if (bus != 0 || fn != 0 || slot < 0 || slot >= PCI_MAX_DEVICES)
+		return NULL;
+	return host->devs[slot];
+}
+
+uint32_t pci_cfg_read(struct pci_host *host, int bus, int slot, int fn, uint32_t off, int len)
+{
+	struct pci_device *dev;
+	uint32_t v = 0;
+	int i;
+
+	pthread_mutex_lock(&host->lock);
+	dev = pci_find(host, bus, slot, fn);
+	if (!dev || off + len > PCI_CFG_SIZE) {
+		pthread_mutex_unlock(&host->lock);
+		return 0xffffffffu >> (32 - 8 * len);
+	}
+	for (i = 0; i < len; i++)
+		v |= (uint32_t)dev->cfg[off + i] << (8 * i);
+	pthread_mutex_unlock(&host->lock);
+	return v;
+}
+
+void pci_cfg_write(struct pci_host *host, int bus, int slot, int fn, uint32_t off, int len,
+		   uint32_t val)
+{
+	struct pci_device *dev;
+	int i;
+
+	pthread_mutex_lock(&host->lock);
+	dev = pci_find(host, bus, slot, fn);
+	if (!dev || off + len > PCI_CFG_SIZE) {
+		pthread_mutex_unlock(&host->lock);
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		uint8_t m = dev->wmask[off + i], b = val >> (8 * i);
+
+		dev->cfg[off + i] = (dev->cfg[off + i] & ~m) | (b & m);
+	}
+	if ((off < PCI_BAR0 + 4 * PCI_NR_BARS && off + len > PCI_BAR0) ||
+	    (off <= PCI_COMMAND && off + len > PCI_COMMAND))
+		pci_update_mappings(host, dev);
+	pthread_mutex_unlock(&host->lock);
+	if (dev->cfg_written)
+		dev->cfg_written(dev, off, len);
+}
+
+void pci_conf1_access(void *opaque, uint64_t off, void *data, int len, bool is_write)
+{
+	struct pci_host *host = opaque;
+	uint8_t *p = data;
+	uint32_t v = 0, a;
+	int i;
+
+	if (off < 4) {
+		/* CONFIG_ADDRESS: only whole-dword accesses latch it (0xcf9 is the reset port on PCs). */
+		if (off != 0 || len != 4) {
+			if (!is_write)
+				memset(data, 0xff, len);
+			return;
+		}
+		if (is_write)
+			host->addr = get32(p) & 0x80fffffc;
+		else
+			put32(p, host->addr);
+		return;
+	}
+	a = host->addr;
+	if (!(a & PCI_CONF1_ENABLE)) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	off = (a & 0xfc) + (off - 4);
+	if (is_write) {
+		for (i = 0; i < len; i++)
+			v |= (uint32_t)p[i] << (8 * i);
+		pci_cfg_write(host, (a >> 16) & 0xff, (a >> 11) & 0x1f, (a >> 8) & 7, off, len, v);
+	} else {
+		v = pci_cfg_read(host, (a >> 16) & 0xff, (a >> 11) & 0x1f, (a >> 8) & 7, off, len);
+		for (i = 0; i < len; i++)
+			p[i] = v >> (8 * i);
+	}
+}
+
+void pci_host_init(struct pci_host *host, struct vm *vm)
+{
+	memset(host, 0, sizeof(*host));
+	pthread_mutex_init(&host->lock, NULL);
+	host->vm = vm;
+	host->next_mmio = PCI_MMIO_WINDOW_BASE;
+	host->next_io = PCI_IO_WINDOW_BASE;
+	/* Host bridge class makes Linux's conf1 sanity check pass. */
+	pci_device_init(&host->bridge, "host-bridge", 0x1b36, 0x0008, 0x060000, 0);
+	pci_register(host, &host->bridge);
+}
+
+static int pci_vm_init(struct vm *vm)
+{
+	struct pci_host *host = calloc(1, sizeof(*host));
+
+	if (!host)
+		return -ENOMEM;
+	pci_host_init(host, vm);
+	vm->pci = host;
+	return io_bus_register(&vm->pio, PCI_CONF1_ADDR, 8, pci_conf1_access, host, "pci-conf1");
+}
+
+static void pci_vm_exit(struct vm *vm)
+{
+	free(vm->pci);
+	vm->pci = NULL;
+}
+
+VM_INIT(pci_vm_init, pci_vm_exit, VM_INIT_BUS);

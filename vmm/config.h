@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What the user asked for on the command line, already validated. */
+#ifndef VLAB_CONFIG_H
+#define VLAB_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmm/quirks.h"
+
+#define VLAB_MAX_CPUS		64
+#define VLAB_MIN_MEM		(16ULL << 20)
+#define VLAB_MAX_MEM		(1ULL << 40)
+#define VLAB_DEFAULT_MEM	(256ULL << 20)
+#define VLAB_CMDLINE_MAX	4096
+
+enum console_kind {
+	CONSOLE_STDIO,
+	CONSOLE_FILE,
+	CONSOLE_NONE,
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	char cmdline[VLAB_CMDLINE_MAX];
+	bool cmdline_given;
+	uint64_t mem_size;
+	int nr_cpus;
+	enum console_kind console;
+	const char *console_path;
+	enum quirk_mode quirks;
+};
+
+/* Exit status for bad usage, bad input files and missing /dev/kvm. */
+#define VLAB_EXIT_USAGE		2
+/* Exit status when the guest crashed (triple fault, unhandled emulation failure). */
+#define VLAB_EXIT_GUEST_CRASH	1
+
+/*
+ * Parse the arguments of `vlab run`. Returns 0, or -1 with a one-line
+ * message in @err (no trailing newline).
+ */
+int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
+		  char *err, size_t errlen);
+/* "512M", "2G", "1048576K", "268435456" (bytes) → bytes; -1 on error. */
+int cli_parse_size(const char *s, uint64_t *out);
+/* Append @extra to @cmdline unless each of its words' keys is already there. */
+int cli_cmdline_add(char *cmdline, size_t size, const char *extra);
+void cli_usage(FILE *f);
+
+#endif

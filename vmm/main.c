@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vlab: a small VMM for virtio device work. main() parses the command
+ * line, builds the VM and runs the event loop: console input and output,
+ * signals, and the stop request that ends the process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "devices/uart8250.h"
+#include "vmm/console.h"
+#include "vmm/vm.h"
+
+#define VLAB_VERSION	"0.1"
+
+static struct termios saved_tio;
+static bool tio_saved;
+
+static void console_restore(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+	tio_saved = false;
+}
+
+static int console_open(struct console *con, struct vm_config *cfg)
+{
+	con->in_fd = -1;
+	con->out_fd = -1;
+	switch (cfg->console) {
+	case CONSOLE_NONE:
+		return 0;
+	case CONSOLE_FILE:
+		con->out_fd = open(cfg->console_path,
+				   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (con->out_fd < 0) {
+			fprintf(stderr, "vlab: --console file:%s: %s\n",
+				cfg->console_path, strerror(errno));
+			return -1;
+		}
+		return 0;
+	case CONSOLE_STDIO:
+		con->out_fd = STDOUT_FILENO;
+		con->in_fd = STDIN_FILENO;
+		if (isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &saved_tio)) {
+			struct termios raw = saved_tio;
+
+			cfmakeraw(&raw);
+			tio_saved = true;
+			atexit(console_restore);
+			tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+			con->raw = true;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+static void console_flush(struct vm *vm, struct console *con)
+{
+	uint8_t buf[4096];
+	int n;
+
+	while ((n = uart8250_take_output(vm->uart, buf, sizeof(buf))) > 0) {
+		uint8_t *p = buf;
+
+		while (con->out_fd >= 0 && n > 0) {
+			ssize_t w = write(con->out_fd, p, n);
+
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				/* Console gone (closed pipe): keep the guest running. */
+				con->out_fd = -1;
+				break;
+			}
+			p += w;
+			n -= w;
+		}
+	}
+}
+
+static int epoll_add(int ep, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Run until the VM stops; returns the process exit status. */
+static int vm_event_loop(struct vm *vm, struct console *con)
+{
+	struct epoll_event evs[8];
+	sigset_t sigs;
+	int ep, sfd, i, n;
+	uint64_t cnt;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || ep < 0) {
+		vlab_log("event loop: %s", strerror(errno));
+		vm_stop(vm, VM_STOP_CRASH, VLAB_EXIT_GUEST_CRASH);
+		return VLAB_EXIT_GUEST_CRASH;
+	}
+	epoll_add(ep, vm->stop_fd);
+	epoll_add(ep, vm->uart->tx_notify_fd);
+	epoll_add(ep, sfd);
+	if (con->in_fd >= 0 && epoll_add(ep, con->in_fd))
+		con->in_fd = -1;	/* e.g. /dev/null: not pollable, no input */
+
+	while (__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) == VM_RUNNING) {
+		n = epoll_wait(ep, evs, 8, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == vm->uart->tx_notify_fd) {
+				if (read(fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+					break;
+				console_flush(vm, con);
+			} else if (fd == sfd) {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					vlab_log("signal %d: stopping the guest", si.ssi_signo);
+					vm_stop(vm, VM_STOP_USER, 128 + si.ssi_signo);
+				}
+			} else if (fd == con->in_fd) {
+				uint8_t in[256], out[sizeof(in) + 1];
+				size_t nout;
+				ssize_t r = read(fd, in, sizeof(in));
+
+				if (r <= 0) {
+					epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+					con->in_fd = -1;
+					continue;
+				}
+				if (console_filter(con, in, r, out, &nout) == CONSOLE_QUIT) {
+					vlab_log("quit from the console");
+					vm_stop(vm, VM_STOP_USER, 0);
+				}
+				/* The FIFO holds 16 bytes; the rest of a paste is dropped. */
+				uart8250_receive(vm->uart, out, nout);
+			}
+		}
+	}
+	vm_join(vm);
+	console_flush(vm, con);
+	close(ep);
+	close(sfd);
+	return vm->exit_code;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct console con;
+	struct vm vm;
+	sigset_t sigs;
+	char err[512];
+	int status;
+
+	if (cli_parse_run(argc, argv, &cfg, err, sizeof(err))) {
+		if (!strcmp(err, "help")) {
+			cli_usage(stdout);
+			return 0;
+		}
+		fprintf(stderr, "vlab run: %s\n", err);
+		fprintf(stderr, "try 'vlab run --help'\n");
+		return VLAB_EXIT_USAGE;
+	}
+	/* Signals go to the event loop's signalfd, in every thread. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (vm_create(&vm, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "vlab: %s\n", err);
+		return VLAB_EXIT_USAGE;
+	}
+	if (console_open(&con, &cfg)) {
+		vm_destroy(&vm);
+		return VLAB_EXIT_USAGE;
+	}
+	if (vm.quirks)
+		vlab_log("emulating KVM host: finishing rejected instructions, "
+			 "kernel switches added");
+	if (vm_start(&vm)) {
+		vlab_log("cannot start vCPU threads");
+		vm_join(&vm);
+		vm_destroy(&vm);
+		return VLAB_EXIT_GUEST_CRASH;
+	}
+	status = vm_event_loop(&vm, &con);
+	console_restore();
+	switch (vm.stop_reason) {
+	case VM_STOP_POWEROFF:
+		vlab_log("guest powered off");
+		break;
+	case VM_STOP_RESET:
+		vlab_log("guest reset");
+		break;
+	case VM_STOP_CRASH:
+		vlab_log("guest crashed");
+		break;
+	default:
+		break;
+	}
+	if (con.out_fd > STDERR_FILENO)
+		close(con.out_fd);
+	vm_destroy(&vm);
+	return status;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vlab run --kernel FILE [options]   (vlab run --help)\n"
+		   "       vlab --version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return VLAB_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--version")) {
+		printf("vlab %s\n", VLAB_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "vlab: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return VLAB_EXIT_USAGE;
+}

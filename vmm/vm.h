@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* One virtual machine: the KVM handles, memory, buses, vCPUs and devices. */
+#ifndef VLAB_VM_H
+#define VLAB_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/boot.h"
+#include "vmm/config.h"
+#include "vmm/guest_mem.h"
+#include "vmm/iobus.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	uint64_t exits;
+};
+
+/* Why the VM stopped; becomes the process exit status. */
+enum vm_stop_reason {
+	VM_RUNNING = 0,
+	VM_STOP_POWEROFF,
+	VM_STOP_RESET,
+	VM_STOP_CRASH,
+	VM_STOP_USER,		/* escape key or signal */
+	VM_STOP_TEST_EXIT,	/* guest wrote the test-exit port */
+};
+
+struct vm {
+	struct vm_config *cfg;
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct guest_mem mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+	struct vcpu *cpus;
+	int nr_cpus;
+	struct kvm_cpuid2 *cpuid;	/* what KVM supports, before per-vCPU edits */
+	bool quirks;			/* finish rejected instructions etc. */
+	unsigned int quirk_seen;	/* bitmask of quirk_kind already logged */
+	struct boot_entry entry;
+
+	/* Stop protocol: first vm_stop() wins; main waits on stop_fd. */
+	pthread_mutex_t stop_lock;
+	enum vm_stop_reason stop_reason;
+	int exit_code;
+	int stop_fd;			/* eventfd */
+
+	/* Devices keep their state in their own structs; these are the roots. */
+	struct uart8250 *uart;
+	struct pci_host *pci;
+	int console_out;		/* fd the UART writes guest output to */
+};
+
+int vm_create(struct vm *vm, struct vm_config *cfg, char *err, size_t errlen);
+void vm_destroy(struct vm *vm);
+int vm_start(struct vm *vm);
+/* Ask every vCPU to leave KVM_RUN and the main loop to finish. */
+void vm_stop(struct vm *vm, enum vm_stop_reason why, int exit_code);
+void vm_join(struct vm *vm);
+/* Assert (level 1) or deassert a GSI on the in-kernel irqchip. */
+void vm_irq_line(struct vm *vm, int gsi, int level);
+
+/* Device init hooks, run in order by vm_create after memory and irqchip. */
+struct vm_init_hook {
+	const char *name;
+	int level;		/* lower runs first */
+	int (*init)(struct vm *vm);
+	void (*exit)(struct vm *vm);
+	struct vm_init_hook *next;
+};
+
+enum {
+	VM_INIT_BUS = 10,	/* PCI host */
+	VM_INIT_DEVICE = 20,	/* legacy devices */
+	VM_INIT_LATE = 90,
+};
+
+void vm_init_hook_register(struct vm_init_hook *hook);
+
+#define VM_INIT(fn_init, fn_exit, lvl)					\
+	static struct vm_init_hook __hook_##fn_init = {			\
+		.name = #fn_init, .level = (lvl),			\
+		.init = (fn_init), .exit = (fn_exit),			\
+	};								\
+	static void __attribute__((constructor)) __reg_##fn_init(void) \
+	{								\
+		vm_init_hook_register(&__hook_##fn_init);		\
+	}
+
+/* vcpu.c */
+int vcpu_create(struct vm *vm, struct vcpu *cpu, int id);
+void vcpu_destroy(struct vcpu *cpu);
+int vcpu_setup_boot(struct vcpu *cpu, const struct boot_entry *entry);
+int vcpu_setup_cpuid(struct vcpu *cpu);
+void vcpu_dump(struct vcpu *cpu, FILE *f);
+void *vcpu_thread(void *arg);
+void vcpu_kick(struct vcpu *cpu);
+
+void vlab_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
