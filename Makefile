@@ -57,14 +57,14 @@ deps:
 guest:
 	$(MAKE) -C guest
 
-check-linux: all
+check-linux: all guest
 	tests/linux/check-linux.sh
 
-bench-boot: all
+bench-boot: all guest
 	tests/bench/bench-boot.sh
 
 clean:
 	rm -rf $(O)
 
 .PHONY: deps all test unit-tests guest check-linux bench-boot clean payloads
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(TEST_BINS:=.d)

@@ -164,7 +164,7 @@ uint32_t pci_cfg_read(struct pci_host *host, int bus, int slot, int fn, uint32_t
 
 	pthread_mutex_lock(&host->lock);
 	dev = pci_find(host, bus, slot, fn);
-	if (!dev || off + len > PCI_CFG_SIZE) {
+	if (!dev || off >= PCI_CFG_SIZE || len > PCI_CFG_SIZE - (int)off) {
 		pthread_mutex_unlock(&host->lock);
 		return 0xffffffffu >> (32 - 8 * len);
 	}
@@ -182,7 +182,7 @@ void pci_cfg_write(struct pci_host *host, int bus, int slot, int fn, uint32_t of
 
 	pthread_mutex_lock(&host->lock);
 	dev = pci_find(host, bus, slot, fn);
-	if (!dev || off + len > PCI_CFG_SIZE) {
+	if (!dev || off >= PCI_CFG_SIZE || len > PCI_CFG_SIZE - (int)off) {
 		pthread_mutex_unlock(&host->lock);
 		return;
 	}

@@ -234,7 +234,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 		case ':':
 			fail("%s: needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
+			/* optopt is a long option's val when "--help=x" gave it a value. */
+			if (isgraph(optopt))
 				fail("unknown option '-%c'", optopt);
 			fail("unknown option '%s'", argv[optind - 1]);
 		}

@@ -44,7 +44,7 @@ struct vm_config {
  */
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 		  char *err, size_t errlen);
-/* "512M", "2G", "1048576K", "268435456" (bytes) → bytes; -1 on error. */
+/* "512M", "2G", "1048576K", "4096B", "256" (plain = MiB) → bytes; -1 on error. */
 int cli_parse_size(const char *s, uint64_t *out);
 /* Append @extra to @cmdline unless each of its words' keys is already there. */
 int cli_cmdline_add(char *cmdline, size_t size, const char *extra);

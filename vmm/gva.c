@@ -20,6 +20,7 @@ static int gva_walk_64(struct guest_mem *gm, const struct gva_mmu *mmu,
 {
 	int levels = (mmu->efer & EFER_LMA) ? ((mmu->cr4 & CR4_LA57) ? 5 : 4) : 3;
 	uint64_t table = mmu->cr3 & (levels == 3 ? ~0x1fULL : PTE_ADDR);
+	bool read_only = false;
 	int level;
 
 	for (level = levels; level >= 1; level--) {
@@ -36,21 +37,24 @@ static int gva_walk_64(struct guest_mem *gm, const struct gva_mmu *mmu,
 			*pf = write ? GVA_PF_WRITE : 0;
 			return -1;
 		}
-		if (write && !(pte & PTE_W) && (mmu->cr0 & CR0_WP) &&
-		    !(levels == 3 && level == 3)) {
-			*pf = GVA_PF_PRESENT | GVA_PF_WRITE;
-			return -1;
-		}
+		/* Checked after the walk: a not-present entry below wins (P=0). */
+		if (!(pte & PTE_W) && !(levels == 3 && level == 3))
+			read_only = true;
 		if ((level == 2 || level == 3) && (pte & PTE_PS) &&
 		    !(levels == 3 && level == 3)) {
 			uint64_t mask = (1ULL << shift) - 1;
 
 			*gpa = (pte & PTE_ADDR & ~mask) | (gva & mask);
-			return 0;
+			goto check_w;
 		}
 		table = pte & PTE_ADDR;
 	}
 	*gpa = table | (gva & 0xfff);
+check_w:
+	if (write && read_only && (mmu->cr0 & CR0_WP)) {
+		*pf = GVA_PF_PRESENT | GVA_PF_WRITE;
+		return -1;
+	}
 	return 0;
 }
 

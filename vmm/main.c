@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -88,79 +87,97 @@ static void console_flush(struct vm *vm, struct console *con)
 	}
 }
 
-static int epoll_add(int ep, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+struct run_ctx {
+	struct vm *vm;
+	struct console *con;
+};
 
-	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+static void on_console_output(int fd, void *opaque)
+{
+	struct run_ctx *ctx = opaque;
+	uint64_t cnt;
+
+	if (read(fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		return;
+	console_flush(ctx->vm, ctx->con);
+}
+
+static void on_signal(int fd, void *opaque)
+{
+	struct run_ctx *ctx = opaque;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		vlab_log("signal %d: stopping the guest", si.ssi_signo);
+		vm_stop(ctx->vm, VM_STOP_USER, 128 + si.ssi_signo);
+	}
+}
+
+static void on_console_input(int fd, void *opaque)
+{
+	struct run_ctx *ctx = opaque;
+	uint8_t in[256], out[sizeof(in) + 1];
+	size_t nout;
+	ssize_t r = read(fd, in, sizeof(in));
+
+	if (r <= 0) {
+		event_loop_del(&ctx->vm->loop, fd);
+		ctx->con->in_fd = -1;
+		return;
+	}
+	if (console_filter(ctx->con, in, r, out, &nout) == CONSOLE_QUIT) {
+		vlab_log("quit from the console");
+		vm_stop(ctx->vm, VM_STOP_USER, 0);
+	}
+	/* The FIFO holds 16 bytes; the rest of a paste is dropped. */
+	uart8250_receive(ctx->vm->uart, out, nout);
+}
+
+static void on_stop(int fd, void *opaque)
+{
+	uint64_t cnt;
+
+	if (read(fd, &cnt, sizeof(cnt)) < 0)
+		return;
 }
 
 /* Run until the VM stops; returns the process exit status. */
 static int vm_event_loop(struct vm *vm, struct console *con)
 {
-	struct epoll_event evs[8];
+	struct run_ctx ctx = { vm, con };
 	sigset_t sigs;
-	int ep, sfd, i, n;
-	uint64_t cnt;
+	int sfd, ret;
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || ep < 0) {
+	if (sfd < 0 ||
+	    event_loop_add(&vm->loop, vm->stop_fd, on_stop, &ctx) ||
+	    event_loop_add(&vm->loop, vm->uart->tx_notify_fd, on_console_output, &ctx) ||
+	    event_loop_add(&vm->loop, sfd, on_signal, &ctx)) {
 		vlab_log("event loop: %s", strerror(errno));
 		vm_stop(vm, VM_STOP_CRASH, VLAB_EXIT_GUEST_CRASH);
-		return VLAB_EXIT_GUEST_CRASH;
 	}
-	epoll_add(ep, vm->stop_fd);
-	epoll_add(ep, vm->uart->tx_notify_fd);
-	epoll_add(ep, sfd);
-	if (con->in_fd >= 0 && epoll_add(ep, con->in_fd))
-		con->in_fd = -1;	/* e.g. /dev/null: not pollable, no input */
+	/* e.g. /dev/null is not pollable: then there is simply no input. */
+	if (con->in_fd >= 0 && event_loop_add(&vm->loop, con->in_fd, on_console_input, &ctx))
+		con->in_fd = -1;
 
-	while (__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) == VM_RUNNING) {
-		n = epoll_wait(ep, evs, 8, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		for (i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-
-			if (fd == vm->uart->tx_notify_fd) {
-				if (read(fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
-					break;
-				console_flush(vm, con);
-			} else if (fd == sfd) {
-				struct signalfd_siginfo si;
-
-				if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-					vlab_log("signal %d: stopping the guest", si.ssi_signo);
-					vm_stop(vm, VM_STOP_USER, 128 + si.ssi_signo);
-				}
-			} else if (fd == con->in_fd) {
-				uint8_t in[256], out[sizeof(in) + 1];
-				size_t nout;
-				ssize_t r = read(fd, in, sizeof(in));
-
-				if (r <= 0) {
-					epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-					con->in_fd = -1;
-					continue;
-				}
-				if (console_filter(con, in, r, out, &nout) == CONSOLE_QUIT) {
-					vlab_log("quit from the console");
-					vm_stop(vm, VM_STOP_USER, 0);
-				}
-				/* The FIFO holds 16 bytes; the rest of a paste is dropped. */
-				uart8250_receive(vm->uart, out, nout);
-			}
-		}
+	ret = event_loop_run(&vm->loop);
+	if (ret) {
+		vlab_log("event loop: %s", strerror(-ret));
+		vm_stop(vm, VM_STOP_CRASH, VLAB_EXIT_GUEST_CRASH);
 	}
 	vm_join(vm);
 	console_flush(vm, con);
-	close(ep);
-	close(sfd);
+	event_loop_del(&vm->loop, vm->stop_fd);
+	event_loop_del(&vm->loop, vm->uart->tx_notify_fd);
+	event_loop_del(&vm->loop, sfd);
+	if (con->in_fd >= 0)
+		event_loop_del(&vm->loop, con->in_fd);
+	if (sfd >= 0)
+		close(sfd);
 	return vm->exit_code;
 }
 

@@ -124,55 +124,108 @@ static unsigned int order_base_2(unsigned int n)
 	return s;
 }
 
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->nent; i++)
+		if (c->entries[i].function == fn && c->entries[i].index == idx)
+			return &c->entries[i];
+	return NULL;
+}
+
+static bool cpuid_is_amd(struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(c, 0, 0);
+
+	/* "AuthenticAMD" / "HygonGenuine" use the 0x8000_00xx topology leaves. */
+	return e && (e->ebx == 0x68747541 || e->ebx == 0x6f677948);
+}
+
+/*
+ * Topology the guest sees: one package, one core per vCPU, no SMT, APIC
+ * ID = vCPU index. Leaf 0xb is rebuilt with both levels because KVM may
+ * report it with only sub-leaf 0.
+ */
+static void cpuid_set_topology(struct kvm_cpuid2 *c, unsigned int n, unsigned int id,
+			       bool amd)
+{
+	unsigned int bits = order_base_2(n), i, lvl;
+	struct kvm_cpuid_entry2 *e;
+
+	for (i = 0; i < c->nent; i++) {
+		e = &c->entries[i];
+		if (e->function == 0xb || e->function == 0x1f) {
+			c->entries[i--] = c->entries[--c->nent];
+			continue;
+		}
+	}
+	e = cpuid_find(c, 0, 0);
+	if (e && e->eax >= 0xb) {
+		for (lvl = 0; lvl < 3; lvl++) {
+			e = &c->entries[c->nent++];
+			memset(e, 0, sizeof(*e));
+			e->function = 0xb;
+			e->index = lvl;
+			e->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+			e->edx = id;
+			e->ecx = lvl;
+			if (lvl == 0) {
+				e->eax = 0;
+				e->ebx = 1;
+				e->ecx |= 1 << 8;	/* SMT level */
+			} else if (lvl == 1) {
+				e->eax = bits;
+				e->ebx = n;
+				e->ecx |= 2 << 8;	/* core level */
+			}
+		}
+	}
+	if (!amd)
+		return;
+	e = cpuid_find(c, 0x80000001, 0);
+	if (e && n > 1)
+		e->ecx |= 1 << 1;	/* CmpLegacy: cores, not threads */
+	e = cpuid_find(c, 0x80000008, 0);
+	if (e)
+		e->ecx = (e->ecx & ~0xf0ffu) | (bits << 12) | (n - 1);
+	e = cpuid_find(c, 0x8000001e, 0);
+	if (e) {
+		e->eax = id;
+		e->ebx = id & 0xff;	/* core id; one thread per core */
+		e->ecx = 0;		/* node 0, one node */
+	}
+}
+
 int vcpu_setup_cpuid(struct vcpu *cpu)
 {
 	struct vm *vm = cpu->vm;
+	/* Room for the rebuilt 0xb sub-leaves. */
 	size_t sz = sizeof(struct kvm_cpuid2) +
-		    vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *c = malloc(sz);
+		    (vm->cpuid->nent + 4) * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = calloc(1, sz);
 	unsigned int n = vm->nr_cpus ? vm->nr_cpus : vm->cfg->nr_cpus;
-	unsigned int i;
+	struct kvm_cpuid_entry2 *e;
 	int ret;
 
 	if (!c)
 		return -1;
-	memcpy(c, vm->cpuid, sz);
-	for (i = 0; i < c->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &c->entries[i];
-
-		switch (e->function) {
-		case 1:
-			e->ebx = (e->ebx & 0x0000ffff) | (n << 16) | ((uint32_t)cpu->id << 24);
-			e->ecx |= CPUID_1_ECX_HYPERVISOR;
-			if (n > 1)
-				e->edx |= CPUID_1_EDX_HTT;
-			/* The emulating host cannot run LOCK CMPXCHG16B at CPL0. */
-			if (vm->quirks)
-				e->ecx &= ~CPUID_1_ECX_CX16;
-			break;
-		case 4:
-			/* One package, one core per vCPU, no SMT. */
-			e->eax = (e->eax & 0x3ff) | ((n - 1) << 26);
-			break;
-		case 0xb:
-		case 0x1f:
-			/* x2APIC topology: level 0 SMT (1 thread), level 1 core. */
-			if (e->index == 0) {
-				e->eax = 0;
-				e->ebx = 1;
-				e->ecx = (1 << 8);
-			} else if (e->index == 1) {
-				e->eax = order_base_2(n);
-				e->ebx = n;
-				e->ecx = (2 << 8) | 1;
-			} else {
-				e->eax = e->ebx = 0;
-				e->ecx = e->index;
-			}
-			e->edx = cpu->id;
-			break;
-		}
+	memcpy(c, vm->cpuid, sizeof(struct kvm_cpuid2) +
+	       vm->cpuid->nent * sizeof(struct kvm_cpuid_entry2));
+	e = cpuid_find(c, 1, 0);
+	if (e) {
+		e->ebx = (e->ebx & 0x0000ffff) | (n << 16) | ((uint32_t)cpu->id << 24);
+		e->ecx |= CPUID_1_ECX_HYPERVISOR;
+		if (n > 1)
+			e->edx |= CPUID_1_EDX_HTT;
+		/* The emulating host cannot run LOCK CMPXCHG16B at CPL0. */
+		if (vm->quirks)
+			e->ecx &= ~CPUID_1_ECX_CX16;
 	}
+	e = cpuid_find(c, 4, 0);
+	for (; e && e < c->entries + c->nent && e->function == 4; e++)
+		e->eax = (e->eax & 0x3ffffff) | ((n - 1) << 26);
+	cpuid_set_topology(c, n, cpu->id, cpuid_is_amd(c));
 	ret = ioctl(cpu->fd, KVM_SET_CPUID2, c);
 	free(c);
 	return ret < 0 ? -1 : 0;

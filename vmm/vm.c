@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "vmm/irq.h"
 #include "vmm/vm.h"
 
 /* Addresses KVM on VMX needs for its real-mode helpers, inside the hole. */
@@ -112,6 +113,10 @@ static int vm_setup_irqchip(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
 		return -1;
 	}
+	if (irq_routing_init(vm)) {
+		snprintf(err, errlen, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -168,6 +173,8 @@ int vm_create(struct vm *vm, struct vm_config *cfg, char *err, size_t errlen)
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	io_bus_init(&vm->pio, "pio");
 	io_bus_init(&vm->mmio, "mmio");
+	if (event_loop_init(&vm->loop))
+		fail("epoll: %s", strerror(errno));
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0)
 		fail("eventfd: %s", strerror(errno));
@@ -255,6 +262,7 @@ void vm_destroy(struct vm *vm)
 		vm_run_exit_hooks(vm);
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	irq_routing_exit(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -266,6 +274,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	vm->stop_fd = -1;
+	event_loop_exit(&vm->loop);
 }
 
 int vm_start(struct vm *vm)
@@ -300,6 +309,8 @@ void vm_stop(struct vm *vm, enum vm_stop_reason why, int exit_code)
 
 	for (i = 0; i < vm->nr_cpus; i++)
 		vcpu_kick(&vm->cpus[i]);
+	event_loop_stop(&vm->loop);
+	/* Wake the loop out of epoll_wait. */
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
 		vlab_log("stop eventfd: %s", strerror(errno));
 }

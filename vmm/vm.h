@@ -10,6 +10,7 @@
 
 #include "vmm/boot.h"
 #include "vmm/config.h"
+#include "vmm/event_loop.h"
 #include "vmm/guest_mem.h"
 #include "vmm/iobus.h"
 
@@ -43,6 +44,8 @@ struct vm {
 	struct guest_mem mem;
 	struct io_bus pio;
 	struct io_bus mmio;
+	struct event_loop loop;		/* main thread: console, doorbells, signals */
+	struct irq_routing *irq;
 	struct vcpu *cpus;
 	int nr_cpus;
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports, before per-vCPU edits */
