@@ -103,6 +103,13 @@ void e820_build(struct guest_mem *gm, struct e820_map *map);
  */
 #define MPTABLE_MAX_CPUS	254
 #define MPTABLE_IOAPIC_ADDR	0xfec00000U
+/*
+ * IOAPIC pin of ISA IRQ 0 (the PIT). It must match the VM's GSI routing:
+ * KVM's default routing, which vm.c keeps, sends GSI n to pin n, so the
+ * PIT arrives on pin 0. A VMM that installs QEMU-style routing (GSI 0 to
+ * pin 2) must say 2 here; ISA IRQ 2, the 8259 cascade, then gets no entry.
+ */
+#define MPTABLE_TIMER_PIN	0
 #define MPTABLE_LAPIC_ADDR	0xfee00000U
 
 /*
