@@ -136,6 +136,8 @@ static void pci_update_mappings(struct pci_host *host, struct pci_device *dev)
 		if (b->mapped && (!want || addr != b->mapped_at)) {
 			io_bus_unregister(bus, b->mapped_at);
 			b->mapped = false;
+			if (dev->bar_mapped)
+				dev->bar_mapped(dev, n, b->mapped_at, false);
 		}
 		if (want && !b->mapped) {
 			if (io_bus_register(bus, addr, b->size, b->fn, b->opaque, dev->name)) {
@@ -145,6 +147,8 @@ static void pci_update_mappings(struct pci_host *host, struct pci_device *dev)
 			}
 			b->mapped = true;
 			b->mapped_at = addr;
+			if (dev->bar_mapped)
+				dev->bar_mapped(dev, n, addr, true);
 		}
 	}
 }
@@ -168,6 +172,8 @@ uint32_t pci_cfg_read(struct pci_host *host, int bus, int slot, int fn, uint32_t
 		pthread_mutex_unlock(&host->lock);
 		return 0xffffffffu >> (32 - 8 * len);
 	}
+	if (dev->cfg_read)
+		dev->cfg_read(dev, off, len);
 	for (i = 0; i < len; i++)
 		v |= (uint32_t)dev->cfg[off + i] << (8 * i);
 	pthread_mutex_unlock(&host->lock);

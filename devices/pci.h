@@ -68,6 +68,10 @@ struct pci_device {
 	struct pci_bar bars[PCI_NR_BARS];
 	/* After a guest config write has been applied (may be NULL). */
 	void (*cfg_written)(struct pci_device *dev, uint32_t off, int len);
+	/* Before a guest config read, to refresh computed bytes (may be NULL). */
+	void (*cfg_read)(struct pci_device *dev, uint32_t off, int len);
+	/* A BAR was mapped at @addr (@on) or unmapped (may be NULL). */
+	void (*bar_mapped)(struct pci_device *dev, int bar, uint64_t addr, bool on);
 	void *priv;
 };
 

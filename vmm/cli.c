@@ -21,12 +21,15 @@ void cli_usage(FILE *f)
 		"  --mem SIZE           guest RAM, e.g. 512M, 2G (plain number = MiB; default 256M)\n"
 		"  --cpus N             vCPUs, 1..%d (default 1)\n"
 		"  --console KIND       stdio (default; Ctrl-A x quits) | file:PATH | none\n"
+		"  --net SPEC[,OPTS]    virtio-net NIC (up to %d): SPEC is hub=DIR (vlab processes\n"
+		"                       sharing DIR see each other's frames), tap=NAME, loop or null;\n"
+		"                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N\n"
 		"  --cpu-quirks MODE    off | auto (default) | on: finish instructions an\n"
 		"                       emulating KVM host rejects and add the kernel switches it needs\n"
 		"\n"
 		"exit status: 0 guest powered off or rebooted; 1 guest crashed;\n"
 		"             2 bad usage, bad kernel/initrd, no /dev/kvm\n",
-		VLAB_MAX_CPUS);
+		VLAB_MAX_CPUS, VLAB_MAX_NICS);
 }
 
 int cli_parse_size(const char *s, uint64_t *out)
@@ -123,6 +126,85 @@ int cli_cmdline_add(char *cmdline, size_t size, const char *extra)
 	return 0;
 }
 
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+		   &b[5], &tail) != 6)
+		return -1;
+	for (i = 0; i < 6; i++)
+		mac[i] = b[i];
+	/* A multicast address cannot be a NIC's own. */
+	return (mac[0] & 1) ? -1 : 0;
+}
+
+int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen)
+{
+	char buf[512], *tok, *save = NULL;
+	bool first = true;
+
+	memset(nc, 0, sizeof(*nc));
+	nc->queue_pairs = 1;
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "--net: option too long");
+		return -1;
+	}
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long v;
+
+		if (first) {
+			first = false;
+			if (strncmp(tok, "hub=", 4) && strncmp(tok, "tap=", 4) &&
+			    strcmp(tok, "loop") && strcmp(tok, "null")) {
+				snprintf(err, errlen, "--net: '%s' is not hub=DIR, tap=NAME, loop or null",
+					 tok);
+				return -1;
+			}
+			if ((!strcmp(tok, "hub=") || !strcmp(tok, "tap="))) {
+				snprintf(err, errlen, "--net: '%s' needs a value", tok);
+				return -1;
+			}
+			snprintf(nc->backend, sizeof(nc->backend), "%s", tok);
+		} else if (!strncmp(tok, "mac=", 4)) {
+			if (parse_mac(tok + 4, nc->mac)) {
+				snprintf(err, errlen, "--net: mac '%s' is not a unicast xx:xx:xx:xx:xx:xx",
+					 tok + 4);
+				return -1;
+			}
+			nc->mac_set = true;
+		} else if (!strncmp(tok, "queues=", 7)) {
+			errno = 0;
+			v = strtol(tok + 7, &end, 10);
+			if (errno || end == tok + 7 || *end || v < 1 || v > 16) {
+				snprintf(err, errlen, "--net: queues '%s' is not 1..16", tok + 7);
+				return -1;
+			}
+			nc->queue_pairs = v;
+		} else if (!strncmp(tok, "mtu=", 4)) {
+			errno = 0;
+			v = strtol(tok + 4, &end, 10);
+			if (errno || end == tok + 4 || *end || v < 68 || v > 65535) {
+				snprintf(err, errlen, "--net: mtu '%s' is not 68..65535", tok + 4);
+				return -1;
+			}
+			nc->mtu = v;
+		} else {
+			snprintf(err, errlen, "--net: unknown option '%s'", tok);
+			return -1;
+		}
+	}
+	if (first) {
+		snprintf(err, errlen, "--net: needs a backend");
+		return -1;
+	}
+	return 0;
+}
+
 enum {
 	OPT_KERNEL = 1,
 	OPT_INITRD,
@@ -131,6 +213,7 @@ enum {
 	OPT_CPUS,
 	OPT_CONSOLE,
 	OPT_QUIRKS,
+	OPT_NET,
 	OPT_HELP,
 };
 
@@ -142,6 +225,7 @@ static const struct option run_options[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "cpu-quirks", required_argument, NULL, OPT_QUIRKS },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -228,6 +312,13 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 				cfg->quirks = QUIRK_MODE_ON;
 			else
 				fail("--cpu-quirks: '%s' is not off, auto or on", optarg);
+			break;
+		case OPT_NET:
+			if (cfg->nr_nets == VLAB_MAX_NICS)
+				fail("--net: at most %d NICs", VLAB_MAX_NICS);
+			if (cli_parse_net(optarg, &cfg->nets[cfg->nr_nets], err, errlen))
+				return -1;
+			cfg->nr_nets++;
 			break;
 		case OPT_HELP:
 			fail("help");

@@ -15,6 +15,17 @@
 #define VLAB_DEFAULT_MEM	(256ULL << 20)
 #define VLAB_CMDLINE_MAX	4096
 
+#define VLAB_MAX_NICS		4
+
+/* One --net option: backend spec plus device options. */
+struct net_config {
+	char backend[256];		/* "hub=PATH", "tap=NAME", "loop", "null" */
+	uint8_t mac[6];
+	bool mac_set;
+	int queue_pairs;		/* 1..16 */
+	int mtu;			/* 0: not offered */
+};
+
 enum console_kind {
 	CONSOLE_STDIO,
 	CONSOLE_FILE,
@@ -31,6 +42,8 @@ struct vm_config {
 	enum console_kind console;
 	const char *console_path;
 	enum quirk_mode quirks;
+	struct net_config nets[VLAB_MAX_NICS];
+	int nr_nets;
 };
 
 /* Exit status for bad usage, bad input files and missing /dev/kvm. */
@@ -49,5 +62,7 @@ int cli_parse_size(const char *s, uint64_t *out);
 /* Append @extra to @cmdline unless each of its words' keys is already there. */
 int cli_cmdline_add(char *cmdline, size_t size, const char *extra);
 void cli_usage(FILE *f);
+/* "hub=/tmp/h,mac=52:54:00:00:00:01,queues=2,mtu=1500" → @nc. */
+int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Where virtio-net frames go: a tap device, a hub shared by several vlab
+ * processes on one machine, or an in-process loopback for tests. Frames
+ * cross this interface without virtio headers.
+ */
+#ifndef VLAB_NET_BACKEND_H
+#define VLAB_NET_BACKEND_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#define NET_FRAME_MAX	65550	/* 64 KiB GSO frame plus an Ethernet header */
+#define NET_HUB_MAX_PEERS 64
+
+enum net_backend_kind {
+	NET_BACKEND_NONE,
+	NET_BACKEND_TAP,
+	NET_BACKEND_HUB,
+	NET_BACKEND_LOOP,	/* every sent frame comes back */
+	NET_BACKEND_NULL,	/* sink: sends vanish, nothing arrives */
+};
+
+struct net_backend {
+	enum net_backend_kind kind;
+	int fd;			/* readable when a frame is waiting; -1 for none */
+	/* hub */
+	char dir[108];
+	char self[108];
+	char peers[NET_HUB_MAX_PEERS][108];
+	int nr_peers;
+	uint64_t last_scan_ns;
+	pthread_mutex_t lock;
+	/* loopback: a pipe-like queue of frames */
+	int loop_wr;
+	uint64_t tx_frames, rx_frames, tx_errors;
+};
+
+/* Parse "tap=NAME", "hub=PATH", "loop", "null" and open it. 0 or -1 + @err. */
+int net_backend_open(struct net_backend *be, const char *spec, char *err, size_t errlen);
+void net_backend_close(struct net_backend *be);
+/* Send one frame made of @iov; 0, or -errno (the frame is dropped). */
+int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt);
+/* Receive one frame into @buf; its length, 0 if none is waiting, -errno. */
+ssize_t net_backend_recv(struct net_backend *be, void *buf, size_t len);
+
+#endif

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Common configuration rules of virtio 1.2 (section 2, 3 and 4.1.4.3). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "virtio/virtio.h"
+
+/* Transport and ring features every vlab device offers. */
+#define VIRTIO_COMMON_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | VIRTQ_RING_FEATURES)
+
+int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
+		    void *priv, struct guest_mem *mem, uint16_t nr_queues,
+		    uint16_t queue_max)
+{
+	int i;
+
+	memset(vdev, 0, sizeof(*vdev));
+	vdev->ops = ops;
+	vdev->priv = priv;
+	vdev->mem = mem;
+	vdev->nr_queues = nr_queues;
+	pthread_mutex_init(&vdev->lock, NULL);
+	vdev->vqs = calloc(nr_queues, sizeof(*vdev->vqs));
+	vdev->queue_vector = calloc(nr_queues, sizeof(*vdev->queue_vector));
+	vdev->queue_reset_done = calloc(nr_queues, sizeof(*vdev->queue_reset_done));
+	if (!vdev->vqs || !vdev->queue_vector || !vdev->queue_reset_done) {
+		virtio_dev_exit(vdev);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr_queues; i++) {
+		virtq_init(&vdev->vqs[i], mem, queue_max);
+		vdev->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
+	}
+	vdev->config_vector = VIRTIO_MSI_NO_VECTOR;
+	vdev->host_features = VIRTIO_COMMON_FEATURES |
+			      (ops->get_features ? ops->get_features(vdev) : 0);
+	return 0;
+}
+
+void virtio_dev_exit(struct virtio_dev *vdev)
+{
+	free(vdev->vqs);
+	free(vdev->queue_vector);
+	free(vdev->queue_reset_done);
+	vdev->vqs = NULL;
+	vdev->queue_vector = NULL;
+	vdev->queue_reset_done = NULL;
+}
+
+uint32_t virtio_dev_read_device_features(struct virtio_dev *vdev)
+{
+	if (vdev->device_feature_select > 1)
+		return 0;
+	return (uint32_t)(vdev->host_features >> (32 * vdev->device_feature_select));
+}
+
+void virtio_dev_write_driver_features(struct virtio_dev *vdev, uint32_t val)
+{
+	unsigned int shift;
+
+	/* Features are frozen once FEATURES_OK is set. */
+	if (vdev->status & VIRTIO_CONFIG_S_FEATURES_OK || vdev->driver_feature_select > 1)
+		return;
+	shift = 32 * vdev->driver_feature_select;
+	vdev->guest_features &= ~(0xffffffffULL << shift);
+	vdev->guest_features |= (uint64_t)val << shift;
+}
+
+/* Caller holds vdev->lock. */
+static void virtio_dev_reset_locked(struct virtio_dev *vdev)
+{
+	int i;
+
+	if (vdev->ops->reset)
+		vdev->ops->reset(vdev);
+	for (i = 0; i < vdev->nr_queues; i++) {
+		virtq_reset(&vdev->vqs[i]);
+		vdev->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
+		vdev->queue_reset_done[i] = false;
+	}
+	vdev->config_vector = VIRTIO_MSI_NO_VECTOR;
+	vdev->guest_features = 0;
+	vdev->device_feature_select = vdev->driver_feature_select = 0;
+	vdev->queue_select = 0;
+	vdev->status = 0;
+}
+
+void virtio_dev_reset(struct virtio_dev *vdev)
+{
+	pthread_mutex_lock(&vdev->lock);
+	virtio_dev_reset_locked(vdev);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static bool virtio_dev_features_ok(struct virtio_dev *vdev)
+{
+	uint64_t f = vdev->guest_features;
+	int i;
+
+	if (f & ~vdev->host_features)
+		return false;
+	/* vlab is a modern-only device: legacy drivers are refused here. */
+	if (!(f & (1ULL << VIRTIO_F_VERSION_1)))
+		return false;
+	if (vdev->ops->set_features && vdev->ops->set_features(vdev, f) < 0)
+		return false;
+	for (i = 0; i < vdev->nr_queues; i++)
+		virtq_set_features(&vdev->vqs[i], f);
+	return true;
+}
+
+void virtio_dev_set_status_locked(struct virtio_dev *vdev, uint8_t status)
+{
+	uint8_t old = vdev->status;
+
+	if (status == 0) {
+		virtio_dev_reset_locked(vdev);
+		return;
+	}
+	/* A device that needs reset ignores everything but a reset. */
+	if (old & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
+	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		/* Refusal: FEATURES_OK stays clear and the driver sees it. */
+		if (!virtio_dev_features_ok(vdev))
+			status &= ~VIRTIO_CONFIG_S_FEATURES_OK;
+	}
+	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		if (!(status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+			status &= ~VIRTIO_CONFIG_S_DRIVER_OK;
+		} else {
+			vdev->status = status;
+			if (vdev->ops->start && vdev->ops->start(vdev) < 0)
+				status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		}
+	}
+	vdev->status = status;
+}
+
+void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t status)
+{
+	pthread_mutex_lock(&vdev->lock);
+	virtio_dev_set_status_locked(vdev, status);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static struct virtq *virtio_dev_selected(struct virtio_dev *vdev)
+{
+	if (vdev->queue_select >= vdev->nr_queues)
+		return NULL;
+	return &vdev->vqs[vdev->queue_select];
+}
+
+uint16_t virtio_dev_queue_size(struct virtio_dev *vdev)
+{
+	struct virtq *vq = virtio_dev_selected(vdev);
+
+	return vq ? vq->size : 0;
+}
+
+void virtio_dev_set_queue_size(struct virtio_dev *vdev, uint16_t size)
+{
+	struct virtq *vq = virtio_dev_selected(vdev);
+
+	/* Size is only writable before the queue is enabled. */
+	if (vq && !vq->enabled)
+		virtq_set_size(vq, size);
+}
+
+uint32_t virtio_dev_queue_addr(struct virtio_dev *vdev, int which, bool hi)
+{
+	struct virtq *vq = virtio_dev_selected(vdev);
+	uint64_t a;
+
+	if (!vq)
+		return 0;
+	a = which == 0 ? vq->desc_addr : which == 1 ? vq->driver_addr : vq->device_addr;
+	return hi ? (uint32_t)(a >> 32) : (uint32_t)a;
+}
+
+void virtio_dev_set_queue_addr(struct virtio_dev *vdev, int which, bool hi, uint32_t val)
+{
+	struct virtq *vq = virtio_dev_selected(vdev);
+	uint64_t *a;
+
+	if (!vq || vq->enabled)
+		return;
+	a = which == 0 ? &vq->desc_addr : which == 1 ? &vq->driver_addr : &vq->device_addr;
+	if (hi)
+		*a = (*a & 0xffffffffULL) | ((uint64_t)val << 32);
+	else
+		*a = (*a & ~0xffffffffULL) | val;
+}
+
+void virtio_dev_enable_queue(struct virtio_dev *vdev)
+{
+	struct virtq *vq = virtio_dev_selected(vdev);
+	char why[96];
+	int ret;
+
+	if (!vq || vq->enabled)
+		return;
+	vq->features = 0;
+	virtq_set_features(vq, vdev->guest_features);
+	ret = virtq_set_addrs(vq, vq->desc_addr, vq->driver_addr, vq->device_addr);
+	if (!ret)
+		ret = virtq_enable(vq);
+	if (ret) {
+		snprintf(why, sizeof(why), "queue %u cannot be enabled: %s",
+			 vdev->queue_select, vq->broken_reason ? vq->broken_reason : "bad ring");
+		vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		fprintf(stderr, "vlab: %s: %s\r\n", vdev->ops->name, why);
+		if (vdev->transport && vdev->transport->signal_config)
+			vdev->transport->signal_config(vdev);
+		return;
+	}
+	vdev->queue_reset_done[vdev->queue_select] = false;
+}
+
+void virtio_dev_reset_queue(struct virtio_dev *vdev)
+{
+	struct virtq *vq = virtio_dev_selected(vdev);
+	uint16_t q = vdev->queue_select;
+
+	if (!vq || !virtio_dev_has(vdev, VIRTIO_F_RING_RESET))
+		return;
+	if (vdev->ops->queue_reset)
+		vdev->ops->queue_reset(vdev, q);
+	virtq_reset(vq);
+	vdev->queue_vector[q] = VIRTIO_MSI_NO_VECTOR;
+	vdev->queue_reset_done[q] = true;
+}
+
+void virtio_dev_notify_used(struct virtio_dev *vdev, uint16_t q)
+{
+	if (q < vdev->nr_queues && virtq_should_notify(&vdev->vqs[q]) &&
+	    vdev->transport && vdev->transport->signal_queue)
+		vdev->transport->signal_queue(vdev, q);
+}
+
+void virtio_dev_config_changed(struct virtio_dev *vdev)
+{
+	__atomic_fetch_add(&vdev->config_generation, 1, __ATOMIC_RELEASE);
+	if (vdev->transport && vdev->transport->signal_config &&
+	    (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		vdev->transport->signal_config(vdev);
+}
+
+void virtio_dev_needs_reset(struct virtio_dev *vdev, const char *why)
+{
+	uint8_t old = __atomic_fetch_or(&vdev->status, VIRTIO_CONFIG_S_NEEDS_RESET,
+					__ATOMIC_ACQ_REL);
+
+	if (old & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
+	fprintf(stderr, "vlab: %s: device needs reset: %s\r\n", vdev->ops->name, why);
+	if (vdev->transport && vdev->transport->signal_config)
+		vdev->transport->signal_config(vdev);
+}

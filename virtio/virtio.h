@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A virtio device, independent of its transport. A device fills a
+ * struct virtio_dev_ops and owns its state; virtio_pci_attach() (or a
+ * test) connects it to a transport, which calls the virtio_dev_* helpers
+ * below for the common configuration rules of the virtio 1.2 spec.
+ */
+#ifndef VLAB_VIRTIO_H
+#define VLAB_VIRTIO_H
+
+#include <linux/virtio_config.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtq.h"
+#include "vmm/guest_mem.h"
+
+#define VIRTIO_MSI_NO_VECTOR	0xffff
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	const char *name;
+	uint16_t device_id;		/* VIRTIO_ID_* */
+	uint32_t pci_class;		/* class code for the PCI transport */
+	uint32_t config_size;
+	/* Device-specific feature bits (transport and ring bits are added). */
+	uint64_t (*get_features)(struct virtio_dev *vdev);
+	/* Driver features about to be accepted (FEATURES_OK); <0 refuses. */
+	int (*set_features)(struct virtio_dev *vdev, uint64_t features);
+	void (*config_read)(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len);
+	void (*config_write)(struct virtio_dev *vdev, uint32_t off, const void *buf, uint32_t len);
+	/*
+	 * The driver kicked queue @q. Runs on the event loop thread: hand
+	 * the work to a device worker, never do it here.
+	 */
+	void (*queue_notify)(struct virtio_dev *vdev, uint16_t q);
+	/* DRIVER_OK was set: start workers. <0 sets DEVICE_NEEDS_RESET. */
+	int (*start)(struct virtio_dev *vdev);
+	/* Device reset: stop workers and return to power-on state. */
+	void (*reset)(struct virtio_dev *vdev);
+	/* One queue was reset (VIRTIO_F_RING_RESET); its worker must let go. */
+	void (*queue_reset)(struct virtio_dev *vdev, uint16_t q);
+};
+
+struct virtio_transport_ops {
+	void (*signal_queue)(struct virtio_dev *vdev, uint16_t q);
+	void (*signal_config)(struct virtio_dev *vdev);
+};
+
+/* Transport-independent state: plain fields, serializable. */
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	void *priv;
+	struct guest_mem *mem;
+	pthread_mutex_t lock;		/* status, features, queue configuration */
+
+	uint64_t host_features;
+	uint64_t guest_features;
+	uint32_t device_feature_select;
+	uint32_t driver_feature_select;
+	uint8_t status;
+	uint8_t config_generation;
+	uint16_t queue_select;
+	uint16_t nr_queues;
+	struct virtq *vqs;
+	uint16_t *queue_vector;		/* per queue MSI-X vector */
+	bool *queue_reset_done;		/* RING_RESET: reads 1 until re-enabled */
+	uint16_t config_vector;
+
+	const struct virtio_transport_ops *transport;
+	void *transport_priv;
+};
+
+/*
+ * Initialise @vdev with @nr_queues queues of at most @queue_max entries.
+ * Features offered = device features | VERSION_1 | ring features.
+ */
+int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
+		    void *priv, struct guest_mem *mem, uint16_t nr_queues,
+		    uint16_t queue_max);
+void virtio_dev_exit(struct virtio_dev *vdev);
+
+/*
+ * Common configuration, as a transport sees it. Except for the two that
+ * say otherwise, the caller holds vdev->lock.
+ */
+uint32_t virtio_dev_read_device_features(struct virtio_dev *vdev);
+void virtio_dev_write_driver_features(struct virtio_dev *vdev, uint32_t val);
+void virtio_dev_set_status_locked(struct virtio_dev *vdev, uint8_t status);
+/* These two take vdev->lock themselves. */
+void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t status);
+void virtio_dev_reset(struct virtio_dev *vdev);
+/* Queue registers for queue_select; reads of a missing queue give 0. */
+uint16_t virtio_dev_queue_size(struct virtio_dev *vdev);
+void virtio_dev_set_queue_size(struct virtio_dev *vdev, uint16_t size);
+void virtio_dev_set_queue_addr(struct virtio_dev *vdev, int which, bool hi, uint32_t val);
+uint32_t virtio_dev_queue_addr(struct virtio_dev *vdev, int which, bool hi);
+void virtio_dev_enable_queue(struct virtio_dev *vdev);
+void virtio_dev_reset_queue(struct virtio_dev *vdev);
+
+/* Device side: a queue's used ring advanced; interrupt if the driver wants one. */
+void virtio_dev_notify_used(struct virtio_dev *vdev, uint16_t q);
+/* Device configuration changed (bumps config_generation, interrupts). */
+void virtio_dev_config_changed(struct virtio_dev *vdev);
+/* The driver broke the protocol: DEVICE_NEEDS_RESET, config interrupt. */
+void virtio_dev_needs_reset(struct virtio_dev *vdev, const char *why);
+
+static inline bool virtio_dev_has(const struct virtio_dev *vdev, unsigned int bit)
+{
+	return vdev->guest_features & (1ULL << bit);
+}
+
+#endif

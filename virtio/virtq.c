@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Virtqueue device side, split and packed (virtio 1.2, 2.7 and 2.8).
+ *
+ * The ring areas are translated once, at enable, into host pointers; the
+ * buffers are translated per descriptor through guest_mem_map(), which
+ * bounds-checks them. Everything read from the rings is read once into a
+ * local before it is checked, since the driver may change it under us.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "virtio/virtq.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "virtio 1.x rings are little-endian: add byte swaps for this host");
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+/* Shared with the driver: single accesses the compiler may not split or redo. */
+#define vq_load(p)		__atomic_load_n(p, __ATOMIC_RELAXED)
+#define vq_load_acquire(p)	__atomic_load_n(p, __ATOMIC_ACQUIRE)
+#define vq_store(p, v)		__atomic_store_n(p, v, __ATOMIC_RELAXED)
+#define vq_store_release(p, v)	__atomic_store_n(p, v, __ATOMIC_RELEASE)
+
+#define PACKED_F_AVAIL		(1u << VRING_PACKED_DESC_F_AVAIL)
+#define PACKED_F_USED		(1u << VRING_PACKED_DESC_F_USED)
+#define PACKED_EVENT_WRAP	(1u << VRING_PACKED_EVENT_F_WRAP_CTR)
+
+#define DESC_SIZE		sizeof(struct vring_desc)
+
+_Static_assert(sizeof(struct vring_desc) == sizeof(struct vring_packed_desc),
+	       "both layouts use 16-byte descriptors");
+
+static int vq_fail(struct virtq *vq, int err, const char *why)
+{
+	vq->broken = true;
+	vq->broken_reason = why;
+	return err;
+}
+
+uint64_t virtq_desc_bytes(uint16_t size)
+{
+	return DESC_SIZE * size;
+}
+
+uint64_t virtq_driver_bytes(uint16_t size, bool packed, bool event_idx)
+{
+	if (packed)
+		return sizeof(struct vring_packed_desc_event);
+	/* flags, idx, ring[size], used_event */
+	return 4 + 2ULL * size + (event_idx ? 2 : 0);
+}
+
+uint64_t virtq_device_bytes(uint16_t size, bool packed, bool event_idx)
+{
+	if (packed)
+		return sizeof(struct vring_packed_desc_event);
+	/* flags, idx, ring[size], avail_event */
+	return 4 + sizeof(struct vring_used_elem) * size + (event_idx ? 2 : 0);
+}
+
+/* Split: the event fields sit right after each ring's last entry. */
+static inline uint16_t *split_used_event(struct virtq *vq)
+{
+	return (uint16_t *)((uint8_t *)vq->avail + 4 + 2 * vq->size);
+}
+
+static inline uint16_t *split_avail_event(struct virtq *vq)
+{
+	return (uint16_t *)((uint8_t *)vq->used + 4 +
+			    sizeof(struct vring_used_elem) * vq->size);
+}
+
+void virtq_reset(struct virtq *vq)
+{
+	struct guest_mem *gm = vq->gm;
+	uint16_t max_size = vq->max_size;
+	uint64_t features = vq->features;
+
+	memset(vq, 0, sizeof(*vq));
+	vq->gm = gm;
+	vq->max_size = max_size;
+	vq->features = features;
+	vq->size = max_size;
+	/* 2.8.1: both wrap counters start at 1. */
+	vq->avail_wrap_counter = true;
+	vq->used_wrap_counter = true;
+	vq->signalled_used_wrap = true;
+}
+
+void virtq_init(struct virtq *vq, struct guest_mem *gm, uint16_t max_size)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->gm = gm;
+	vq->max_size = max_size > VIRTQ_MAX_SIZE ? VIRTQ_MAX_SIZE : max_size;
+	virtq_reset(vq);
+}
+
+void virtq_set_features(struct virtq *vq, uint64_t features)
+{
+	vq->features = features & VIRTQ_RING_FEATURES;
+}
+
+int virtq_set_size(struct virtq *vq, uint16_t size)
+{
+	if (vq->enabled)
+		return -EBUSY;
+	if (!size || size > vq->max_size)
+		return -EINVAL;
+	vq->size = size;
+	return 0;
+}
+
+static int vq_map_rings(struct virtq *vq)
+{
+	bool packed = virtq_is_packed(vq);
+	bool event = virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX);
+	uint16_t n = vq->size;
+	void *desc, *drv, *dev;
+
+	if (!n || n > vq->max_size)
+		return vq_fail(vq, -EINVAL, "queue size out of range");
+	if (!packed && (n & (n - 1)))
+		return vq_fail(vq, -EINVAL, "split queue size not a power of two");
+	/* 2.7.2 / 2.8.10: descriptors 16-aligned, the other areas 2 or 4. */
+	if ((vq->desc_addr & 15) || (vq->device_addr & 3) ||
+	    (vq->driver_addr & (packed ? 3 : 1)))
+		return vq_fail(vq, -EINVAL, "misaligned ring address");
+	if (packed && (vq->last_avail_idx >= n || vq->used_idx >= n))
+		return vq_fail(vq, -EINVAL, "packed ring position beyond size");
+
+	desc = guest_mem_map(vq->gm, vq->desc_addr, virtq_desc_bytes(n), false);
+	drv = guest_mem_map(vq->gm, vq->driver_addr,
+			    virtq_driver_bytes(n, packed, event), false);
+	dev = guest_mem_map(vq->gm, vq->device_addr,
+			    virtq_device_bytes(n, packed, event), false);
+	if (!desc || !drv || !dev)
+		return vq_fail(vq, -EFAULT, "ring area outside guest RAM");
+
+	vq->desc = desc;
+	vq->avail = drv;
+	vq->used = dev;
+	/* Re-read avail->idx at the next pop rather than trust a stale copy. */
+	vq->shadow_avail_idx = vq->last_avail_idx;
+	return 0;
+}
+
+int virtq_set_addrs(struct virtq *vq, uint64_t desc, uint64_t driver,
+		    uint64_t device)
+{
+	vq->desc_addr = desc;
+	vq->driver_addr = driver;
+	vq->device_addr = device;
+	if (!vq->enabled)
+		return 0;
+	return vq_map_rings(vq);
+}
+
+int virtq_enable(struct virtq *vq)
+{
+	int r;
+
+	if (vq->broken)
+		return -EIO;
+	r = vq_map_rings(vq);
+	if (r)
+		return r;
+	vq->enabled = true;
+	return 0;
+}
+
+/* Append one segment; the checks here apply to every descriptor kind. */
+static inline int vq_add_seg(struct virtq *vq, struct virtq_elem *elem,
+			     uint64_t addr, uint32_t len, bool write)
+{
+	unsigned int n = elem->out_num + elem->in_num;
+	void *p;
+
+	if (unlikely(!len))
+		return vq_fail(vq, -EINVAL, "zero-length descriptor");
+	if (unlikely(n >= VIRTQ_MAX_SEGS))
+		return vq_fail(vq, -E2BIG, "more than VIRTQ_MAX_SEGS segments");
+	p = guest_mem_map(vq->gm, addr, len, false);
+	if (unlikely(!p))
+		return vq_fail(vq, -EFAULT, "descriptor outside guest RAM");
+	if (write) {
+		if (unlikely(__builtin_add_overflow(elem->in_len, len, &elem->in_len)))
+			return vq_fail(vq, -EINVAL, "buffer larger than 4 GiB");
+		elem->in_num++;
+	} else {
+		if (unlikely(elem->in_num))
+			return vq_fail(vq, -EINVAL,
+				       "readable descriptor after a writable one");
+		if (unlikely(__builtin_add_overflow(elem->out_len, len, &elem->out_len)))
+			return vq_fail(vq, -EINVAL, "buffer larger than 4 GiB");
+		elem->out_num++;
+	}
+	elem->iov[n].iov_base = p;
+	elem->iov[n].iov_len = len;
+	elem->gpa[n] = addr;
+	return 0;
+}
+
+static inline void vq_elem_clear(struct virtq_elem *elem)
+{
+	elem->out_num = 0;
+	elem->in_num = 0;
+	elem->out_len = 0;
+	elem->in_len = 0;
+}
+
+/* Checks shared by split and packed before following an indirect table. */
+static int vq_indirect_table(struct virtq *vq, uint64_t addr, uint32_t len,
+			     uint16_t flags, const void **table)
+{
+	if (unlikely(!virtq_has_feature(vq, VIRTIO_RING_F_INDIRECT_DESC)))
+		return vq_fail(vq, -EINVAL, "INDIRECT without INDIRECT_DESC");
+	if (unlikely(flags & VRING_DESC_F_NEXT))
+		return vq_fail(vq, -EINVAL, "INDIRECT combined with NEXT");
+	if (unlikely(!len || len % DESC_SIZE))
+		return vq_fail(vq, -EINVAL,
+			       "indirect table length zero or not a multiple of 16");
+	*table = guest_mem_map(vq->gm, addr, len, false);
+	if (unlikely(!*table))
+		return vq_fail(vq, -EFAULT, "indirect table outside guest RAM");
+	return 0;
+}
+
+/* ---- split ring (2.7) ---- */
+
+/*
+ * Walk the chain at @head. A direct chain may end in one indirect
+ * descriptor (2.7.5.3.1 only forbids INDIRECT with NEXT); counting visits
+ * against the table size catches loops.
+ */
+static int split_read_chain(struct virtq *vq, uint16_t head,
+			    struct virtq_elem *elem)
+{
+	const struct vring_desc *table = vq->desc;
+	uint32_t max = vq->size, count = 0, ndescs = 0;
+	bool indirect = false;
+	uint16_t i = head;
+	int r;
+
+	for (;;) {
+		const struct vring_desc *d = &table[i];
+		uint64_t addr = vq_load(&d->addr);
+		uint32_t len = vq_load(&d->len);
+		uint16_t flags = vq_load(&d->flags);
+
+		if (unlikely(++count > max))
+			return vq_fail(vq, -ELOOP,
+				       "descriptor loop or chain longer than the queue");
+		if (!indirect)
+			ndescs++;
+		if (unlikely(flags & VRING_DESC_F_INDIRECT)) {
+			const void *t;
+
+			if (indirect)
+				return vq_fail(vq, -EINVAL,
+					       "indirect descriptor inside an indirect table");
+			r = vq_indirect_table(vq, addr, len, flags, &t);
+			if (r)
+				return r;
+			table = t;
+			max = len / DESC_SIZE;
+			count = 0;
+			indirect = true;
+			i = 0;
+			continue;
+		}
+		r = vq_add_seg(vq, elem, addr, len, flags & VRING_DESC_F_WRITE);
+		if (unlikely(r))
+			return r;
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		i = vq_load(&d->next);
+		if (unlikely(i >= max))
+			return vq_fail(vq, -EINVAL, "next index beyond the table");
+	}
+	elem->ndescs = ndescs;
+	return 0;
+}
+
+/* Returns how many buffers are available, or a negative errno. */
+static int split_fetch_avail_idx(struct virtq *vq)
+{
+	uint16_t idx, n;
+
+	/*
+	 * Acquire: pairs with the driver's release of avail->idx, so the
+	 * ring entries and descriptors it covers are read after it.
+	 */
+	idx = vq_load_acquire(&vq->avail->idx);
+	n = idx - vq->last_avail_idx;
+	if (unlikely(n > vq->size))
+		return vq_fail(vq, -EINVAL, "avail idx ahead by more than the queue size");
+	vq->shadow_avail_idx = idx;
+	return n;
+}
+
+static int split_pop(struct virtq *vq, struct virtq_elem *elem)
+{
+	uint16_t head;
+	int r;
+
+	if (vq->last_avail_idx == vq->shadow_avail_idx) {
+		r = split_fetch_avail_idx(vq);
+		if (r <= 0)
+			return r;
+	}
+	head = vq_load(&vq->avail->ring[vq->last_avail_idx & (vq->size - 1)]);
+	if (unlikely(head >= vq->size))
+		return vq_fail(vq, -EINVAL, "head index beyond the queue");
+	elem->id = head;
+	vq_elem_clear(elem);
+	r = split_read_chain(vq, head, elem);
+	if (unlikely(r))
+		return r;
+	vq->last_avail_idx++;
+	/* Keep the driver kicking: 2.7.10 avail_event tracks what we took. */
+	if (unlikely(!vq->notify_off) &&
+	    virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
+		vq_store(split_avail_event(vq), vq->last_avail_idx);
+		guest_mem_mark_dirty(vq->gm, vq->device_addr + 4 +
+				     sizeof(struct vring_used_elem) * vq->size, 2);
+	}
+	return 1;
+}
+
+/* ---- packed ring (2.8) ---- */
+
+static inline bool packed_is_avail(uint16_t flags, bool wrap)
+{
+	return !!(flags & PACKED_F_AVAIL) == wrap &&
+	       !!(flags & PACKED_F_USED) != wrap;
+}
+
+/* 2.8.19: the table is sequential; only WRITE counts, NEXT and id are ignored. */
+static int packed_read_indirect(struct virtq *vq, struct virtq_elem *elem,
+				uint64_t addr, uint32_t len, uint16_t flags)
+{
+	const struct vring_packed_desc *table;
+	uint32_t i, n = len / DESC_SIZE;
+	const void *t;
+	int r;
+
+	r = vq_indirect_table(vq, addr, len, flags, &t);
+	if (r)
+		return r;
+	table = t;
+	for (i = 0; i < n; i++) {
+		uint16_t f = vq_load(&table[i].flags);
+
+		if (unlikely(f & VRING_DESC_F_INDIRECT))
+			return vq_fail(vq, -EINVAL,
+				       "indirect descriptor inside an indirect table");
+		r = vq_add_seg(vq, elem, vq_load(&table[i].addr),
+			       vq_load(&table[i].len), f & VRING_DESC_F_WRITE);
+		if (unlikely(r))
+			return r;
+	}
+	return 0;
+}
+
+static void packed_write_avail_event(struct virtq *vq)
+{
+	vq_store(&vq->device_event->off_wrap,
+		 vq->last_avail_idx |
+		 (vq->avail_wrap_counter ? PACKED_EVENT_WRAP : 0));
+	guest_mem_mark_dirty(vq->gm, vq->device_addr, 2);
+}
+
+static int packed_pop(struct virtq *vq, struct virtq_elem *elem)
+{
+	uint16_t pos = vq->last_avail_idx, n = 0, id, flags;
+	bool wrap = vq->avail_wrap_counter;
+	const struct vring_packed_desc *d = &vq->pdesc[pos];
+	uint32_t len;
+	uint64_t addr;
+	int r;
+
+	/*
+	 * Acquire: the driver makes the head available last, with release
+	 * (2.8.21), so the whole chain is readable once its flags say so.
+	 */
+	flags = vq_load_acquire(&d->flags);
+	if (!packed_is_avail(flags, wrap))
+		return 0;
+	vq_elem_clear(elem);
+	addr = vq_load(&d->addr);
+	len = vq_load(&d->len);
+	id = vq_load(&d->id);
+
+	for (;;) {
+		if (unlikely(flags & VRING_DESC_F_INDIRECT)) {
+			/* 2.8.21.1: never part of a NEXT-linked list. */
+			if (n)
+				return vq_fail(vq, -EINVAL,
+					       "indirect descriptor inside a chain");
+			r = packed_read_indirect(vq, elem, addr, len, flags);
+			if (r)
+				return r;
+			n = 1;
+			break;
+		}
+		r = vq_add_seg(vq, elem, addr, len, flags & VRING_DESC_F_WRITE);
+		if (unlikely(r))
+			return r;
+		n++;
+		if (likely(!(flags & VRING_DESC_F_NEXT)))
+			break;
+		if (unlikely(n >= vq->size))
+			return vq_fail(vq, -ELOOP, "chain longer than the queue");
+		if (++pos == vq->size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+		d = &vq->pdesc[pos];
+		flags = vq_load(&d->flags);
+		addr = vq_load(&d->addr);
+		len = vq_load(&d->len);
+		/* The buffer id is the one in the last descriptor. */
+		id = vq_load(&d->id);
+	}
+	if (unlikely(id >= vq->size))
+		return vq_fail(vq, -EINVAL, "buffer id beyond the queue");
+
+	elem->id = id;
+	elem->ndescs = n;
+	pos = vq->last_avail_idx + n;
+	if (pos >= vq->size) {
+		pos -= vq->size;
+		vq->avail_wrap_counter = !vq->avail_wrap_counter;
+	}
+	vq->last_avail_idx = pos;
+	if (unlikely(!vq->notify_off) &&
+	    virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
+		packed_write_avail_event(vq);
+	return 1;
+}
+
+/* ---- common entry points ---- */
+
+int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
+{
+	if (unlikely(vq->broken))
+		return -EIO;
+	if (unlikely(!vq->enabled))
+		return 0;
+	if (virtq_is_packed(vq))
+		return packed_pop(vq, elem);
+	return split_pop(vq, elem);
+}
+
+void virtq_unpop(struct virtq *vq, const struct virtq_elem *elem)
+{
+	if (!virtq_is_packed(vq)) {
+		vq->last_avail_idx--;
+		return;
+	}
+	if (vq->last_avail_idx >= elem->ndescs) {
+		vq->last_avail_idx -= elem->ndescs;
+	} else {
+		vq->last_avail_idx += vq->size - elem->ndescs;
+		vq->avail_wrap_counter = !vq->avail_wrap_counter;
+	}
+}
+
+/* Dirty-log the first @len bytes of the writable segments. */
+static void vq_log_written(struct virtq *vq, const struct virtq_elem *elem,
+			   uint32_t len)
+{
+	unsigned int i, end = elem->out_num + elem->in_num;
+
+	for (i = elem->out_num; len && i < end; i++) {
+		uint32_t n = elem->iov[i].iov_len;
+
+		if (n > len)
+			n = len;
+		guest_mem_mark_dirty(vq->gm, elem->gpa[i], n);
+		len -= n;
+	}
+}
+
+/* Dirty-log @count entries of @esize bytes from @first, wrapping at size. */
+static void vq_log_ring(struct virtq *vq, uint64_t base, uint32_t first,
+			uint32_t count, uint32_t esize)
+{
+	uint32_t n = vq->size - first;
+
+	if (n > count)
+		n = count;
+	guest_mem_mark_dirty(vq->gm, base + (uint64_t)first * esize,
+			     (uint64_t)n * esize);
+	if (count > n)
+		guest_mem_mark_dirty(vq->gm, base, (uint64_t)(count - n) * esize);
+}
+
+/* Write the used entry for the folded buffers (not yet published). */
+static void vq_emit(struct virtq *vq)
+{
+	if (virtq_is_packed(vq)) {
+		uint32_t pos = vq->used_idx + vq->pending;
+		bool wrap = vq->used_wrap_counter;
+		struct vring_packed_desc *d;
+		uint16_t flags;
+
+		if (pos >= vq->size) {
+			pos -= vq->size;
+			wrap = !wrap;
+		}
+		d = &vq->pdesc[pos];
+		flags = wrap ? PACKED_F_AVAIL | PACKED_F_USED : 0;
+		vq_store(&d->id, vq->fold_id);
+		vq_store(&d->len, vq->fold_len);
+		if (!vq->pending) {
+			/* The head of the batch is handed over by flush. */
+			vq->pending_first_flags = flags;
+		} else {
+			/*
+			 * Release: id and len before the flags. The driver
+			 * reads past the batch head only after flush
+			 * releases it, so later entries may go first.
+			 */
+			vq_store_release(&d->flags, flags);
+		}
+		vq->pending += vq->fold_descs;
+	} else {
+		struct vring_used_elem *u;
+
+		u = &vq->used->ring[(uint16_t)(vq->used_idx + vq->pending) &
+				    (vq->size - 1)];
+		vq_store(&u->id, vq->fold_id);
+		vq_store(&u->len, vq->fold_len);
+		vq->pending += vq->fold_bufs;
+	}
+	vq->fold_bufs = 0;
+	vq->fold_descs = 0;
+}
+
+void virtq_flush(struct virtq *vq)
+{
+	if (unlikely(vq->broken || !vq->enabled))
+		return;
+	if (vq->fold_bufs)
+		vq_emit(vq);
+	if (!vq->pending)
+		return;
+
+	if (virtq_is_packed(vq)) {
+		uint32_t pos = vq->used_idx + vq->pending;
+
+		vq_log_ring(vq, vq->desc_addr, vq->used_idx, vq->pending,
+			    DESC_SIZE);
+		/*
+		 * Release: every id/len written since the last flush is
+		 * visible before the head's flags hand the batch over.
+		 */
+		vq_store_release(&vq->pdesc[vq->used_idx].flags,
+				 vq->pending_first_flags);
+		if (pos >= vq->size) {
+			pos -= vq->size;
+			vq->used_wrap_counter = !vq->used_wrap_counter;
+		}
+		vq->used_idx = pos;
+		vq->used_since_signal += vq->pending;
+	} else {
+		vq_log_ring(vq, vq->device_addr + 4,
+			    vq->used_idx & (vq->size - 1), vq->pending,
+			    sizeof(struct vring_used_elem));
+		guest_mem_mark_dirty(vq->gm, vq->device_addr + 2, 2);
+		vq->used_idx += vq->pending;
+		/*
+		 * Release: pairs with the driver's acquire of used->idx, so
+		 * the entries are visible before the index that covers them.
+		 */
+		vq_store_release(&vq->used->idx, vq->used_idx);
+	}
+	vq->pending = 0;
+}
+
+void virtq_fill(struct virtq *vq, const struct virtq_elem *elem, uint32_t len)
+{
+	uint32_t room;
+
+	if (unlikely(vq->broken || !vq->enabled))
+		return;
+	if (len > elem->in_len)
+		len = elem->in_len;
+	if (len)
+		vq_log_written(vq, elem, len);
+
+	/* Never let unpublished entries lap the ring: flush first. */
+	if (virtq_is_packed(vq))
+		room = (uint32_t)vq->pending + vq->fold_descs + elem->ndescs;
+	else
+		room = (uint32_t)vq->pending + vq->fold_bufs + 1;
+	if (unlikely(room > vq->size))
+		virtq_flush(vq);
+
+	vq->fold_bufs++;
+	vq->fold_descs += elem->ndescs;
+	vq->fold_id = elem->id;
+	vq->fold_len = len;
+	/*
+	 * 2.7.9 / 2.8.22: with IN_ORDER one used entry (the last buffer's)
+	 * may stand for a batch; the driver then assumes the earlier ones
+	 * were written in full, so only those may be folded.
+	 */
+	if (!virtq_has_feature(vq, VIRTIO_F_IN_ORDER) || len != elem->in_len)
+		vq_emit(vq);
+}
+
+void virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t len)
+{
+	virtq_fill(vq, elem, len);
+	virtq_flush(vq);
+}
+
+/* ---- notifications (2.7.7, 2.7.10, 2.8.10) ---- */
+
+static bool packed_should_notify(struct virtq *vq)
+{
+	uint32_t size = vq->size, since = vq->used_since_signal;
+	uint32_t old, ev;
+	uint16_t flags, off_wrap;
+	bool valid = vq->signalled_used_valid;
+
+	old = vq->signalled_used + (vq->signalled_used_wrap ? size : 0);
+	vq->signalled_used = vq->used_idx;
+	vq->signalled_used_wrap = vq->used_wrap_counter;
+	vq->signalled_used_valid = true;
+	vq->used_since_signal = 0;
+	if (valid && !since)
+		return false;
+
+	flags = vq_load(&vq->driver_event->flags) & 3;
+	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
+		return false;
+	if (flags != VRING_PACKED_EVENT_FLAG_DESC ||
+	    !virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX) ||
+	    !valid || since >= size)
+		return true;
+	/*
+	 * Positions plus wrap counter form an index modulo 2 * size; notify
+	 * if the one the driver asked for is among those just used.
+	 */
+	off_wrap = vq_load(&vq->driver_event->off_wrap);
+	ev = (off_wrap & ~PACKED_EVENT_WRAP) +
+	     ((off_wrap & PACKED_EVENT_WRAP) ? size : 0);
+	return (ev + 2 * size - old) % (2 * size) < since;
+}
+
+bool virtq_should_notify(struct virtq *vq)
+{
+	uint16_t old, new;
+	bool valid;
+
+	if (unlikely(vq->broken || !vq->enabled))
+		return false;
+	/*
+	 * Full barrier: the used index we published must be visible before
+	 * we read the driver's suppression state, or we race with a driver
+	 * re-enabling interrupts and both sides wait (pairs with the
+	 * driver's barrier between writing used_event/flags and re-checking
+	 * the used ring).
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (virtq_is_packed(vq))
+		return packed_should_notify(vq);
+
+	old = vq->signalled_used;
+	new = vq->used_idx;
+	valid = vq->signalled_used_valid;
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (valid && old == new)
+		return false;
+	if (virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
+		return !valid ||
+		       vring_need_event(vq_load(split_used_event(vq)), new, old);
+	return !(vq_load(&vq->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+static void vq_write_dev_flags(struct virtq *vq, uint16_t flags)
+{
+	uint16_t *p = virtq_is_packed(vq) ? &vq->device_event->flags :
+					    &vq->used->flags;
+	uint64_t off = virtq_is_packed(vq) ? 2 : 0;
+
+	/* Skip the store when nothing changes: it costs a cache line. */
+	if (vq_load(p) == flags)
+		return;
+	vq_store(p, flags);
+	guest_mem_mark_dirty(vq->gm, vq->device_addr + off, 2);
+}
+
+void virtq_disable_notify(struct virtq *vq)
+{
+	if (unlikely(vq->broken || !vq->enabled))
+		return;
+	vq->notify_off = true;
+	if (virtq_is_packed(vq))
+		vq_write_dev_flags(vq, VRING_PACKED_EVENT_FLAG_DISABLE);
+	else if (!virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX))
+		vq_write_dev_flags(vq, VRING_USED_F_NO_NOTIFY);
+	/* Split with EVENT_IDX: a stale avail_event lets at most one kick through. */
+}
+
+bool virtq_enable_notify(struct virtq *vq)
+{
+	bool event = virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX);
+
+	if (unlikely(vq->broken))
+		return true;
+	if (unlikely(!vq->enabled))
+		return false;
+	vq->notify_off = false;
+	if (virtq_is_packed(vq)) {
+		if (event)
+			packed_write_avail_event(vq);
+		vq_write_dev_flags(vq, event ? VRING_PACKED_EVENT_FLAG_DESC :
+					       VRING_PACKED_EVENT_FLAG_ENABLE);
+	} else if (event) {
+		vq_store(split_avail_event(vq), vq->last_avail_idx);
+		guest_mem_mark_dirty(vq->gm, vq->device_addr + 4 +
+				     sizeof(struct vring_used_elem) * vq->size, 2);
+	} else {
+		vq_write_dev_flags(vq, 0);
+	}
+	/*
+	 * Full barrier: the driver must be able to see the re-enable before
+	 * we look at the ring again, else a buffer it added without kicking
+	 * (it still saw notifications off) would wait forever.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return !virtq_empty(vq) || vq->broken;
+}
+
+bool virtq_empty(struct virtq *vq)
+{
+	if (unlikely(vq->broken || !vq->enabled))
+		return true;
+	if (virtq_is_packed(vq))
+		/* Acquire: as in packed_pop. */
+		return !packed_is_avail(vq_load_acquire(&vq->pdesc[vq->last_avail_idx].flags),
+					vq->avail_wrap_counter);
+	if (vq->last_avail_idx != vq->shadow_avail_idx)
+		return false;
+	return split_fetch_avail_idx(vq) <= 0;
+}
+
+unsigned int virtq_avail_count(struct virtq *vq)
+{
+	uint32_t pos, i, bufs = 0;
+	bool wrap;
+	int r;
+
+	if (unlikely(vq->broken || !vq->enabled))
+		return 0;
+	if (!virtq_is_packed(vq)) {
+		r = split_fetch_avail_idx(vq);
+		return r < 0 ? 0 : (uint16_t)(vq->shadow_avail_idx - vq->last_avail_idx);
+	}
+	pos = vq->last_avail_idx;
+	wrap = vq->avail_wrap_counter;
+	for (i = 0; i < vq->size; i++) {
+		/* Acquire per descriptor: each may have just been published. */
+		uint16_t flags = vq_load_acquire(&vq->pdesc[pos].flags);
+
+		if (!packed_is_avail(flags, wrap))
+			break;
+		if (!(flags & VRING_DESC_F_NEXT))
+			bufs++;
+		if (++pos == vq->size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+	}
+	return bufs;
+}
