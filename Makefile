@@ -12,7 +12,7 @@ CC	?= gcc
 O	:= build
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	   -D_GNU_SOURCE -MMD -MP -I. -pthread -mcx16
+	   -Wno-format-truncation -D_GNU_SOURCE -MMD -MP -I. -pthread -mcx16
 LDLIBS	+= -pthread
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
@@ -62,6 +62,16 @@ check-linux: all guest
 
 bench-boot: all guest
 	tests/bench/bench-boot.sh
+
+# Virtqueue throughput: driver model on CPU 0, device on CPU 1, Mpps table.
+bench-virtq: $(O)/tests/bench/bench_virtq
+	$(O)/tests/bench/bench_virtq
+
+$(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)/vmm/guest_mem.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-virtq
 
 clean:
 	rm -rf $(O)

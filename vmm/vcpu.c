@@ -339,13 +339,30 @@ struct vcpu_quirk_mem {
 	uint32_t fault_err;
 };
 
+/* Record the first faulting byte of [gva, gva+len) and its #PF error code. */
+static void vcpu_quirk_fault(struct vcpu_quirk_mem *m, uint64_t gva, size_t len, bool write)
+{
+	uint64_t a = gva, gpa;
+	uint32_t pf = 0;
+
+	m->fault_gva = gva;
+	m->fault_err = write ? GVA_PF_WRITE : 0;
+	while (a - gva < len) {
+		if (gva_translate(&m->cpu->vm->mem, &m->mmu, a, write, &gpa, &pf)) {
+			m->fault_gva = a;
+			m->fault_err = pf;
+			return;
+		}
+		a = (a | (GM_PAGE_SIZE - 1)) + 1;
+	}
+}
+
 static int vcpu_quirk_read(void *opaque, uint64_t gva, void *buf, size_t len)
 {
 	struct vcpu_quirk_mem *m = opaque;
 
 	if (gva_read(&m->cpu->vm->mem, &m->mmu, gva, buf, len)) {
-		m->fault_gva = gva;
-		m->fault_err = 0;
+		vcpu_quirk_fault(m, gva, len, false);
 		return -1;
 	}
 	return 0;
@@ -356,8 +373,7 @@ static int vcpu_quirk_write(void *opaque, uint64_t gva, const void *buf, size_t 
 	struct vcpu_quirk_mem *m = opaque;
 
 	if (gva_write(&m->cpu->vm->mem, &m->mmu, gva, buf, len)) {
-		m->fault_gva = gva;
-		m->fault_err = GVA_PF_WRITE;
+		vcpu_quirk_fault(m, gva, len, true);
 		return -1;
 	}
 	return 0;
@@ -591,7 +607,13 @@ void *vcpu_thread(void *arg)
 	while (__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) == VM_RUNNING) {
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				/*
+				 * A kick: KVM has completed any pending I/O exit,
+				 * so the vCPU state is consistent to park (and save).
+				 */
 				cpu->run->immediate_exit = 0;
+				if (__atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE))
+					vm_park_vcpu(vm);
 				continue;
 			}
 			vcpu_crash(cpu, strerror(errno));

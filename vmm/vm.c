@@ -171,6 +171,8 @@ int vm_create(struct vm *vm, struct vm_config *cfg, char *err, size_t errlen)
 	vm->kvm_fd = vm->vm_fd = -1;
 	vm->console_out = -1;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	io_bus_init(&vm->pio, "pio");
 	io_bus_init(&vm->mmio, "mmio");
 	if (event_loop_init(&vm->loop))
@@ -309,6 +311,9 @@ void vm_stop(struct vm *vm, enum vm_stop_reason why, int exit_code)
 
 	for (i = 0; i < vm->nr_cpus; i++)
 		vcpu_kick(&vm->cpus[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	event_loop_stop(&vm->loop);
 	/* Wake the loop out of epoll_wait. */
 	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
@@ -324,6 +329,47 @@ void vm_join(struct vm *vm)
 			pthread_join(vm->cpus[i].thread, NULL);
 		vm->cpus[i].started = false;
 	}
+}
+
+void vm_pause(struct vm *vm)
+{
+	int i, running = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->paused) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return;
+	}
+	__atomic_store_n(&vm->paused, true, __ATOMIC_RELEASE);
+	for (i = 0; i < vm->nr_cpus; i++) {
+		if (vm->cpus[i].started)
+			running++;
+		vcpu_kick(&vm->cpus[i]);
+	}
+	/* A vCPU that already stopped for good will never park: don't wait for it. */
+	while (vm->nr_parked < running &&
+	       __atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) == VM_RUNNING)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	__atomic_store_n(&vm->paused, false, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_park_vcpu(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_parked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->paused && __atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) == VM_RUNNING)
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->nr_parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 void vm_irq_line(struct vm *vm, int gsi, int level)

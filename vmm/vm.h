@@ -59,6 +59,12 @@ struct vm {
 	int exit_code;
 	int stop_fd;			/* eventfd */
 
+	/* Pause protocol: vCPUs park in vcpu_thread while paused is set. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool paused;
+	int nr_parked;
+
 	/* Devices keep their state in their own structs; these are the roots. */
 	struct uart8250 *uart;
 	struct pci_host *pci;
@@ -71,6 +77,11 @@ int vm_start(struct vm *vm);
 /* Ask every vCPU to leave KVM_RUN and the main loop to finish. */
 void vm_stop(struct vm *vm, enum vm_stop_reason why, int exit_code);
 void vm_join(struct vm *vm);
+/* Stop all vCPUs at an instruction boundary and wait until they are parked. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* Called by a vCPU thread that saw vm->paused; returns when resumed. */
+void vm_park_vcpu(struct vm *vm);
 /* Assert (level 1) or deassert a GSI on the in-kernel irqchip. */
 void vm_irq_line(struct vm *vm, int gsi, int level);
 
