@@ -1,0 +1,147 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the vlab guest kernel with its built-in tests (vlab_ktest) and judge
+# the TAP they print on the serial console.
+#
+#   tests/linux/check-linux.sh                   boot, then parse
+#   tests/linux/check-linux.sh --parse-only LOG [RC]
+#                                                parse LOG only; RC is the
+#                                                VMM exit code (default 0)
+#
+# Pass only if the log has a plan "1..N", exactly N result lines numbered
+# 1..N, all "ok", and vlab exited 0. The last line printed is always
+# "check-linux: P passed, F failed" (tests with no result count as failed).
+#
+# Environment:
+#   VLAB_LINUX_TIMEOUT  seconds before the boot is killed (default 1500;
+#                       the emulating kvm_pvm hosts need minutes)
+#   VLAB_LINUX_LOG      console log (default build/tests/linux/console.log)
+#   VLAB_CMDLINE_EXTRA  appended to the kernel command line
+#   VLAB                the VMM binary (default build/vlab)
+
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# parse_tap LOG RC: print the TAP, the verdict line, and return 0 on pass.
+parse_tap()
+{
+	local log=$1 rc=$2
+	local line plan=-1 results=0 passed=0 failed=0 expect=1 bad_order=0
+	local -a problems=()
+
+	if [ ! -r "$log" ]; then
+		echo "check-linux: no console log $log"
+		echo "check-linux: 0 passed, 0 failed"
+		return 1
+	fi
+
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		# printk time stamps: "[    1.234567] "
+		if [[ $line =~ ^\[[\ 0-9.]+\]\ ?(.*)$ ]]; then
+			line=${BASH_REMATCH[1]}
+		fi
+
+		if [[ $line =~ ^TAP\ version\ [0-9]+$ ]]; then
+			echo "$line"
+		elif [[ $line =~ ^1\.\.([0-9]+)$ ]]; then
+			if [ "$plan" -ge 0 ]; then
+				problems+=("a second plan line: $line")
+			else
+				plan=${BASH_REMATCH[1]}
+			fi
+			echo "$line"
+		elif [[ $line =~ ^(not\ )?ok\ ([0-9]+)($|[\ ].*$) ]]; then
+			echo "$line"
+			results=$((results + 1))
+			if [ "${BASH_REMATCH[2]}" -ne "$expect" ]; then
+				bad_order=1
+			fi
+			expect=$((BASH_REMATCH[2] + 1))
+			if [ -n "${BASH_REMATCH[1]}" ]; then
+				failed=$((failed + 1))
+			else
+				passed=$((passed + 1))
+			fi
+		elif [[ $line =~ ^#\  ]]; then
+			echo "$line"
+		fi
+	done < "$log"
+
+	if [ "$plan" -lt 0 ]; then
+		problems+=("no TAP plan (1..N) in $log")
+	elif [ "$results" -ne "$plan" ]; then
+		problems+=("plan 1..$plan but $results result lines")
+	fi
+	if [ "$bad_order" -ne 0 ]; then
+		problems+=("result lines are not numbered 1..N in order")
+	fi
+	if [ "$failed" -ne 0 ]; then
+		problems+=("$failed test(s) not ok")
+	fi
+	if [ "$rc" -ne 0 ]; then
+		if [ "$rc" -eq 124 ]; then
+			problems+=("vlab timed out")
+		else
+			problems+=("vlab exited with status $rc")
+		fi
+	fi
+
+	# Tests the plan announced but that never reported count as failed.
+	if [ "$plan" -gt "$results" ]; then
+		failed=$((failed + plan - results))
+	fi
+
+	if [ ${#problems[@]} -ne 0 ]; then
+		if [ "$plan" -lt 0 ]; then
+			echo "check-linux: last lines of $log:"
+			tail -n 30 "$log" | sed 's/^/    /'
+		fi
+		for line in "${problems[@]}"; do
+			echo "check-linux: FAIL: $line"
+		done
+		echo "check-linux: $passed passed, $failed failed"
+		return 1
+	fi
+	echo "check-linux: $passed passed, $failed failed"
+	return 0
+}
+
+if [ "${1:-}" = "--parse-only" ]; then
+	if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+		echo "usage: $0 --parse-only LOG [VLAB_EXIT_CODE]" >&2
+		exit 2
+	fi
+	parse_tap "$2" "${3:-0}"
+	exit $?
+fi
+
+vlab=${VLAB:-$root/build/vlab}
+kernel=$root/build/guest/vmlinux
+initrd=$root/build/guest/initramfs.cpio
+log=${VLAB_LINUX_LOG:-$root/build/tests/linux/console.log}
+limit=${VLAB_LINUX_TIMEOUT:-1500}
+cmdline="console=ttyS0 reboot=k panic=-1 vlab_ktest.run=1 vlab_ktest.cpus=2 vlab_ktest.mem_mb=256"
+cmdline+=${VLAB_CMDLINE_EXTRA:+ $VLAB_CMDLINE_EXTRA}
+
+if [ ! -f "$kernel" ] || [ ! -f "$initrd" ]; then
+	echo "check-linux: $kernel or $initrd missing: run make guest first" >&2
+	exit 1
+fi
+if [ ! -x "$vlab" ]; then
+	echo "check-linux: $vlab missing: run make first" >&2
+	exit 1
+fi
+
+mkdir -p "$(dirname "$log")"
+rm -f "$log"
+echo "check-linux: booting $kernel (timeout ${limit}s), console in $log"
+start=$SECONDS
+rc=0
+timeout -k 10 "$limit" "$vlab" run --kernel "$kernel" --initrd "$initrd" \
+	--mem 256M --cpus 2 --console "file:$log" --cmdline "$cmdline" || rc=$?
+echo "check-linux: vlab exited with status $rc after $((SECONDS - start))s"
+
+parse_tap "$log" "$rc"
