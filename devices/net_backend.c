@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -94,17 +95,44 @@ static int hub_open(struct net_backend *be, const char *dir, char *err, size_t e
 	return 0;
 }
 
+static void hub_drop_peer(struct net_backend *be, int i)
+{
+	close(be->peers[i].fd);
+	be->peers[i] = be->peers[--be->nr_peers];
+}
+
+static int hub_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == ECONNREFUSED)
+			unlink(path);	/* nobody bound there: a crashed endpoint's leftover */
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Refresh the list of other endpoints in the hub directory. */
 static void hub_scan(struct net_backend *be)
 {
 	struct dirent *d;
 	DIR *dir = opendir(be->dir);
+	int i;
 
-	be->nr_peers = 0;
+	be->last_scan_ns = now_ns();
 	if (!dir)
 		return;
-	while ((d = readdir(dir)) && be->nr_peers < NET_HUB_MAX_PEERS) {
-		char path[sizeof(be->peers[0])];
+	for (i = 0; i < be->nr_peers; i++)
+		be->peers[i].seen = false;
+	while ((d = readdir(dir))) {
+		char path[sizeof(be->peers[0].path)];
+		int fd;
 
 		if (strncmp(d->d_name, HUB_PREFIX, sizeof(HUB_PREFIX) - 1))
 			continue;
@@ -112,38 +140,56 @@ static void hub_scan(struct net_backend *be)
 			continue;
 		if (!strcmp(path, be->self))
 			continue;
-		memcpy(be->peers[be->nr_peers++], path, sizeof(path));
+		for (i = 0; i < be->nr_peers; i++)
+			if (!strcmp(be->peers[i].path, path))
+				break;
+		if (i < be->nr_peers) {
+			be->peers[i].seen = true;
+			continue;
+		}
+		if (be->nr_peers == NET_HUB_MAX_PEERS)
+			continue;
+		fd = hub_connect(path);
+		if (fd < 0)
+			continue;
+		memcpy(be->peers[be->nr_peers].path, path, sizeof(path));
+		be->peers[be->nr_peers].fd = fd;
+		be->peers[be->nr_peers++].seen = true;
 	}
 	closedir(dir);
-	be->last_scan_ns = now_ns();
+	for (i = 0; i < be->nr_peers; i++)
+		if (!be->peers[i].seen)
+			hub_drop_peer(be, i--);
 }
+
+/*
+ * A full peer queue (net.unix.max_dgram_qlen is often only 10) is waited
+ * on briefly rather than dropped at once: bursts then cross intact, while
+ * a peer that stopped reading (paused, dead) costs at most HUB_WAIT_MS.
+ */
+#define HUB_WAIT_MS	5
 
 static int hub_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct msghdr msg = {
-		.msg_name = &sa, .msg_namelen = sizeof(sa),
-		.msg_iov = (struct iovec *)iov, .msg_iovlen = iovcnt,
-	};
 	int i, ret = 0;
 
 	pthread_mutex_lock(&be->lock);
 	if (now_ns() - be->last_scan_ns > HUB_RESCAN_NS)
 		hub_scan(be);
 	for (i = 0; i < be->nr_peers; i++) {
-		memcpy(sa.sun_path, be->peers[i], sizeof(sa.sun_path));
-		if (sendmsg(be->fd, &msg, MSG_DONTWAIT) >= 0)
+		struct pollfd pfd = { .fd = be->peers[i].fd, .events = POLLOUT };
+		ssize_t r = writev(be->peers[i].fd, iov, iovcnt);
+
+		if (r < 0 && errno == EAGAIN && poll(&pfd, 1, HUB_WAIT_MS) == 1)
+			r = writev(be->peers[i].fd, iov, iovcnt);
+		if (r >= 0)
 			continue;
-		if (errno == ECONNREFUSED || errno == ENOENT) {
-			/* Nobody bound there any more: a crashed endpoint's leftover. */
-			if (errno == ECONNREFUSED)
-				unlink(be->peers[i]);
-			memmove(be->peers[i], be->peers[be->nr_peers - 1], sizeof(be->peers[i]));
-			be->nr_peers--;
-			i--;
+		if (errno == ECONNREFUSED || errno == ENOTCONN || errno == ENOENT) {
+			/* That endpoint went away. */
+			hub_drop_peer(be, i--);
 			continue;
 		}
-		ret = -errno;	/* EAGAIN: that peer is slow; like a hub, drop */
+		ret = -errno;	/* still full: like a hub, drop */
 	}
 	pthread_mutex_unlock(&be->lock);
 	return ret;
@@ -185,8 +231,11 @@ void net_backend_close(struct net_backend *be)
 		close(be->fd);
 	if (be->loop_wr >= 0)
 		close(be->loop_wr);
-	if (be->kind == NET_BACKEND_HUB)
+	if (be->kind == NET_BACKEND_HUB) {
+		while (be->nr_peers)
+			hub_drop_peer(be, 0);
 		unlink(be->self);
+	}
 	be->fd = be->loop_wr = -1;
 	be->kind = NET_BACKEND_NONE;
 }

@@ -30,7 +30,11 @@ struct net_backend {
 	/* hub */
 	char dir[108];
 	char self[108];
-	char peers[NET_HUB_MAX_PEERS][108];
+	struct net_hub_peer {
+		char path[108];
+		int fd;		/* connected to path: poll(POLLOUT) sees its queue */
+		bool seen;
+	} peers[NET_HUB_MAX_PEERS];
 	int nr_peers;
 	uint64_t last_scan_ns;
 	pthread_mutex_t lock;

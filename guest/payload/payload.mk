@@ -3,11 +3,13 @@
 # Freestanding test payloads, included by the top-level Makefile:
 #   make payloads   ->  $(O)/payloads/<name>.elf
 #
-# Each payload is start.S + lib.c + <name>.c, linked at 1 MiB by payload.ld.
+# Each payload is start.S + lib.c + <name>.c, linked at 1 MiB by payload.ld;
+# the virtio-net payloads also link the polling driver, virtio_pmd.c.
 
 PAYLOAD_DIR	:= guest/payload
 PAYLOAD_OUT	:= $(O)/payloads
-PAYLOADS	:= hello memwrite fault
+PAYLOADS_PMD	:= net_pmd net_cvq net_evil
+PAYLOADS	:= hello memwrite fault $(PAYLOADS_PMD)
 
 # -mcmodel=small: the image sits at 1 MiB, so every symbol address fits
 #  the small model's 32-bit absolute relocations (-mcmodel=kernel would
@@ -30,14 +32,19 @@ PAYLOAD_LDFLAGS	:= -nostdlib -static -no-pie -Wl,-T,$(PAYLOAD_DIR)/payload.ld \
 PAYLOAD_ELFS	:= $(PAYLOADS:%=$(PAYLOAD_OUT)/%.elf)
 PAYLOAD_KIT	:= $(PAYLOAD_OUT)/obj/start.o $(PAYLOAD_OUT)/obj/lib.o
 PAYLOAD_OBJS	:= $(PAYLOADS:%=$(PAYLOAD_OUT)/obj/%.o)
+PAYLOAD_PMD	:= $(PAYLOAD_OUT)/obj/virtio_pmd.o
 
 payloads: $(PAYLOAD_ELFS)
 
+# Extra objects a payload links, set per target below.
+$(PAYLOADS_PMD:%=$(PAYLOAD_OUT)/%.elf): PAYLOAD_EXTRA := $(PAYLOAD_PMD)
+$(PAYLOADS_PMD:%=$(PAYLOAD_OUT)/%.elf): $(PAYLOAD_PMD)
+
 $(PAYLOAD_ELFS): $(PAYLOAD_OUT)/%.elf: $(PAYLOAD_OUT)/obj/%.o $(PAYLOAD_KIT) \
 		 $(PAYLOAD_DIR)/payload.ld
-	$(CC) $(PAYLOAD_LDFLAGS) -o $@ $(PAYLOAD_KIT) $< -lgcc
+	$(CC) $(PAYLOAD_LDFLAGS) -o $@ $(PAYLOAD_KIT) $(PAYLOAD_EXTRA) $< -lgcc
 
-$(PAYLOAD_OBJS) $(PAYLOAD_OUT)/obj/lib.o: $(PAYLOAD_OUT)/obj/%.o: $(PAYLOAD_DIR)/%.c
+$(PAYLOAD_OBJS) $(PAYLOAD_OUT)/obj/lib.o $(PAYLOAD_PMD): $(PAYLOAD_OUT)/obj/%.o: $(PAYLOAD_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PAYLOAD_CFLAGS) -c -o $@ $<
 
@@ -45,4 +52,4 @@ $(PAYLOAD_OUT)/obj/start.o: $(PAYLOAD_DIR)/start.S
 	@mkdir -p $(dir $@)
 	$(CC) $(PAYLOAD_CFLAGS) -c -o $@ $<
 
--include $(PAYLOAD_OBJS:.o=.d) $(PAYLOAD_KIT:.o=.d)
+-include $(PAYLOAD_OBJS:.o=.d) $(PAYLOAD_KIT:.o=.d) $(PAYLOAD_PMD:.o=.d)

@@ -13,6 +13,9 @@
  *	vlab_run(&r, 60, (const char *[]){ "--kernel", path, NULL });
  *	ck_assert_int_eq(r.status, 0);
  *	vlab_result_free(&r);
+ *
+ * vlab_run_pair() runs two guests at once (e.g. both ends of a hub), and
+ * vlab_start() + vlab_wait_all() any number.
  */
 #ifndef VLAB_TESTS_VLAB_RUN_H
 #define VLAB_TESTS_VLAB_RUN_H
@@ -160,31 +163,39 @@ static inline double vlab__now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/*
- * Run `vlab run ARGS... --console file:TMP` and wait at most @timeout_s
- * seconds, then kill it. Fills @r (free it with vlab_result_free()).
- * Returns 0, or -1 if vlab could not be started at all.
- */
-static inline int vlab_run(struct vlab_result *r, int timeout_s,
-			   const char *const args[])
-{
-	char vlab[PATH_MAX], con_path[] = "/tmp/vlab-console-XXXXXX";
-	char out_path[] = "/tmp/vlab-output-XXXXXX", con_arg[sizeof(con_path) + 8];
-	const char *argv[VLAB_ARGS_MAX + 5];
-	int con_fd, out_fd, st, argc = 0, i;
-	double start, deadline;
-	pid_t pid;
+/* A vlab process started by vlab_start() and not yet collected. */
+struct vlab_proc {
+	pid_t pid;		/* -1 if it could not be started */
+	double start;
+	char con_path[32];
+	char out_path[32];
+	int out_fd;
+};
 
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
+/*
+ * Start `vlab run ARGS... --console file:TMP` in its own process group,
+ * stdout and stderr to another temporary file. Returns 0, or -1 if vlab
+ * could not be started at all (p->pid is then -1).
+ */
+static inline int vlab_start(struct vlab_proc *p, const char *const args[])
+{
+	char vlab[PATH_MAX], con_arg[sizeof(p->con_path) + 8];
+	const char *argv[VLAB_ARGS_MAX + 5];
+	int con_fd, argc = 0, i;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	snprintf(p->con_path, sizeof(p->con_path), "/tmp/vlab-console-XXXXXX");
+	snprintf(p->out_path, sizeof(p->out_path), "/tmp/vlab-output-XXXXXX");
 	vlab_build_path(vlab, sizeof(vlab), "vlab");
 
-	con_fd = mkstemp(con_path);
-	out_fd = mkstemp(out_path);
-	if (con_fd < 0 || out_fd < 0)
+	con_fd = mkstemp(p->con_path);
+	/* CLOEXEC: a second vlab started later must not inherit this one. */
+	p->out_fd = mkostemp(p->out_path, O_CLOEXEC);
+	if (con_fd < 0 || p->out_fd < 0)
 		goto err;
 	close(con_fd);
-	snprintf(con_arg, sizeof(con_arg), "file:%s", con_path);
+	snprintf(con_arg, sizeof(con_arg), "file:%s", p->con_path);
 
 	argv[argc++] = vlab;
 	argv[argc++] = "run";
@@ -195,69 +206,154 @@ static inline int vlab_run(struct vlab_result *r, int timeout_s,
 	argv[argc] = NULL;
 
 	fflush(NULL);
-	start = vlab__now();
-	pid = fork();
-	if (pid < 0)
+	p->start = vlab__now();
+	p->pid = fork();
+	if (p->pid < 0)
 		goto err;
-	if (pid == 0) {
+	if (p->pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
 		/* Own process group: a timeout kill takes any helpers too. */
 		setpgid(0, 0);
 		if (null >= 0)
 			dup2(null, STDIN_FILENO);
-		dup2(out_fd, STDOUT_FILENO);
-		dup2(out_fd, STDERR_FILENO);
+		dup2(p->out_fd, STDOUT_FILENO);
+		dup2(p->out_fd, STDERR_FILENO);
 		execv(vlab, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", vlab, strerror(errno));
 		_exit(127);
 	}
-	setpgid(pid, pid);	/* also here: no race with the kill below */
+	setpgid(p->pid, p->pid);	/* also here: no race with the kill below */
+	return 0;
 
-	deadline = start + timeout_s;
-	for (;;) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR)
-			goto err_wait;
-		if (vlab__now() >= deadline) {
-			r->timed_out = true;
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-				;
-			break;
-		}
-		usleep(20000);
+err:
+	fprintf(stderr, "vlab_start: %s\n", strerror(errno));
+	p->pid = -1;
+	if (con_fd >= 0)
+		unlink(p->con_path);
+	if (p->out_fd >= 0) {
+		close(p->out_fd);
+		unlink(p->out_path);
 	}
-	r->seconds = vlab__now() - start;
+	p->out_fd = -1;
+	return -1;
+}
+
+static inline void vlab__kill(struct vlab_proc *p, int *st)
+{
+	kill(-p->pid, SIGKILL);
+	kill(p->pid, SIGKILL);
+	while (waitpid(p->pid, st, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Fill @r from a process that has ended with wait status @st. */
+static inline void vlab__collect(struct vlab_proc *p, struct vlab_result *r,
+				 int st)
+{
+	r->seconds = vlab__now() - p->start;
 	if (WIFEXITED(st))
 		r->status = WEXITSTATUS(st);
 	else if (WIFSIGNALED(st))
 		r->signal = WTERMSIG(st);
+	close(p->out_fd);
+	r->console = vlab__slurp(p->con_path);
+	r->output = vlab__slurp(p->out_path);
+	unlink(p->con_path);
+	unlink(p->out_path);
+	p->pid = -1;
+}
 
-	close(out_fd);
-	r->console = vlab__slurp(con_path);
-	r->output = vlab__slurp(out_path);
-	unlink(con_path);
-	unlink(out_path);
-	return 0;
+/*
+ * Wait for @n processes started by vlab_start() and fill r[i] for each
+ * (free them with vlab_result_free()). Each is killed @timeout_s after the
+ * call (r[i].timed_out). Once one has failed (non-zero status or a
+ * signal), the others' deadline shrinks to @grace_s from then: peers of a
+ * dead VM would otherwise wait out the whole timeout. A process that
+ * never started gets status -1 and empty output.
+ */
+static inline void vlab_wait_all(struct vlab_proc *p, struct vlab_result *r,
+				 int n, int timeout_s, int grace_s)
+{
+	double deadline = vlab__now() + timeout_s;
+	int i, left = 0, st;
 
-err_wait:
-	kill(-pid, SIGKILL);
-err:
-	fprintf(stderr, "vlab_run: %s\n", strerror(errno));
-	if (con_fd >= 0)
-		unlink(con_path);
-	if (out_fd >= 0) {
-		close(out_fd);
-		unlink(out_path);
+	for (i = 0; i < n; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].status = -1;
+		if (p[i].pid > 0) {
+			left++;
+		} else {
+			r[i].console = calloc(1, 1);
+			r[i].output = calloc(1, 1);
+		}
 	}
-	r->console = calloc(1, 1);
-	r->output = calloc(1, 1);
-	return -1;
+	while (left) {
+		double now = vlab__now();
+
+		for (i = 0; i < n; i++) {
+			pid_t w;
+
+			if (p[i].pid <= 0)
+				continue;
+			w = waitpid(p[i].pid, &st, WNOHANG);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w == 0) {
+				if (now < deadline)
+					continue;
+				r[i].timed_out = true;
+				vlab__kill(&p[i], &st);
+			} else if (w < 0) {
+				/* Not our child any more: nothing to report but the output. */
+				fprintf(stderr, "vlab_wait_all: %s\n", strerror(errno));
+				vlab__kill(&p[i], &st);
+				st = SIGKILL;
+			}
+			vlab__collect(&p[i], &r[i], st);
+			left--;
+			if ((r[i].status != 0 || r[i].signal) &&
+			    deadline > vlab__now() + grace_s)
+				deadline = vlab__now() + grace_s;
+		}
+		if (left)
+			usleep(20000);
+	}
+}
+
+/*
+ * Run `vlab run ARGS... --console file:TMP` and wait at most @timeout_s
+ * seconds, then kill it. Fills @r (free it with vlab_result_free()).
+ * Returns 0, or -1 if vlab could not be started at all.
+ */
+static inline int vlab_run(struct vlab_result *r, int timeout_s,
+			   const char *const args[])
+{
+	struct vlab_proc p;
+	int ret = vlab_start(&p, args);
+
+	vlab_wait_all(&p, r, 1, timeout_s, 0);
+	return ret;
+}
+
+/*
+ * Run two vlab processes side by side (two guests on one hub) and wait
+ * for both, at most @timeout_s. Returns 0, or -1 if either could not be
+ * started (the other is still collected).
+ */
+static inline int vlab_run_pair(struct vlab_result r[2], int timeout_s,
+				const char *const args0[],
+				const char *const args1[])
+{
+	struct vlab_proc p[2];
+	int ret = 0;
+
+	if (vlab_start(&p[0], args0))
+		ret = -1;
+	if (vlab_start(&p[1], args1))
+		ret = -1;
+	vlab_wait_all(p, r, 2, timeout_s, 3);
+	return ret;
 }
 
 static inline void vlab_result_free(struct vlab_result *r)
