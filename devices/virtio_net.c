@@ -233,7 +233,8 @@ static void net_tx(struct net_pair *p)
 		virtq_disable_notify(vq);
 		while ((r = virtq_pop(vq, &elem)) > 0) {
 			struct virtio_net_hdr_v1 hdr;
-			size_t hl = sizeof(hdr), len = 0;
+			/* Same header both ways: 20 bytes once HASH_REPORT is on. */
+			size_t hl = net_rx_hdr_len(&net->st), len = 0;
 			int i;
 
 			/* Gather header + frame; frames are small enough to copy once. */
@@ -251,7 +252,7 @@ static void net_tx(struct net_pair *p)
 			} else {
 				struct iovec iov = { p->scratch + hl, len - hl };
 
-				memcpy(&hdr, p->scratch, hl);
+				memcpy(&hdr, p->scratch, sizeof(hdr));
 				net_tx_csum(p->scratch + hl, len - hl, &hdr);
 				if (net_backend_send(&net->be, &iov, 1) == 0) {
 					stats->packets++;

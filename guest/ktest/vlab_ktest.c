@@ -42,8 +42,13 @@ static unsigned int mem_mb;
 module_param(mem_mb, uint, 0444);
 MODULE_PARM_DESC(mem_mb, "Guest memory size in MiB (0: skip)");
 
+static char *net_peer = "";
+module_param(net_peer, charp, 0444);
+MODULE_PARM_DESC(net_peer, "MAC of another guest on the same hub to exchange frames with");
+
 static const struct vlab_ktest_suite *const vlab_ktest_suites[] = {
 	&ktest_basic,
+	&ktest_net,
 };
 
 static __printf(3, 0)
@@ -98,6 +103,7 @@ static int __init vlab_ktest_init(void)
 	struct vlab_ktest t = {
 		.cpus = cpus,
 		.mem_mb = mem_mb,
+		.net_peer = net_peer,
 	};
 
 	if (!run)

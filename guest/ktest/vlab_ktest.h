@@ -27,6 +27,7 @@ enum vlab_ktest_result {
 struct vlab_ktest {
 	unsigned int cpus;	/* vlab_ktest.cpus=, 0 if not given */
 	unsigned int mem_mb;	/* vlab_ktest.mem_mb=, 0 if not given */
+	const char *net_peer;	/* vlab_ktest.net_peer=, "" if not given */
 	char reason[128];
 };
 
@@ -60,5 +61,6 @@ void vlab_ktest_diag(struct vlab_ktest *t, const char *fmt, ...);
 
 /* The suites, one per test file. */
 extern const struct vlab_ktest_suite ktest_basic;
+extern const struct vlab_ktest_suite ktest_net;
 
 #endif /* VLAB_KTEST_H */

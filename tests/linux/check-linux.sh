@@ -123,8 +123,8 @@ kernel=$root/build/guest/vmlinux
 initrd=$root/build/guest/initramfs.cpio
 log=${VLAB_LINUX_LOG:-$root/build/tests/linux/console.log}
 limit=${VLAB_LINUX_TIMEOUT:-1500}
-cmdline="console=ttyS0 reboot=k panic=-1 vlab_ktest.run=1 vlab_ktest.cpus=2 vlab_ktest.mem_mb=256"
-cmdline+=${VLAB_CMDLINE_EXTRA:+ $VLAB_CMDLINE_EXTRA}
+base="console=ttyS0 reboot=k panic=-1 vlab_ktest.run=1"
+extra=${VLAB_CMDLINE_EXTRA:+ $VLAB_CMDLINE_EXTRA}
 
 if [ ! -f "$kernel" ] || [ ! -f "$initrd" ]; then
 	echo "check-linux: $kernel or $initrd missing: run make guest first" >&2
@@ -135,13 +135,49 @@ if [ ! -x "$vlab" ]; then
 	exit 1
 fi
 
-mkdir -p "$(dirname "$log")"
-rm -f "$log"
-echo "check-linux: booting $kernel (timeout ${limit}s), console in $log"
-start=$SECONDS
-rc=0
-timeout -k 10 "$limit" "$vlab" run --kernel "$kernel" --initrd "$initrd" \
-	--mem 256M --cpus 2 --console "file:$log" --cmdline "$cmdline" || rc=$?
-echo "check-linux: vlab exited with status $rc after $((SECONDS - start))s"
+logdir=$(dirname "$log")
+mkdir -p "$logdir"
+hub=$(mktemp -d /tmp/vlab-check-linux-hub.XXXXXX)
+trap 'rm -rf "$hub"' EXIT
 
-parse_tap "$log" "$rc"
+# boot NAME LOG ARGS...: run one guest, leave its exit status in LOG.rc
+boot()
+{
+	local name=$1 glog=$2 start=$SECONDS rc=0
+	shift 2
+	rm -f "$glog" "$glog.rc"
+	timeout -k 10 "$limit" "$vlab" run --kernel "$kernel" --initrd "$initrd" \
+		--console "file:$glog" "$@" || rc=$?
+	echo "check-linux: $name: vlab exited with status $rc after $((SECONDS - start))s"
+	echo "$rc" > "$glog.rc"
+}
+
+# 1. One guest, 2 vCPUs: basics, and the virtio-net driver's control-queue
+#    commands probed through the receive filter on the loop backend.
+# 2. Two guests on one hub, concurrently: frames cross between them.
+echo "check-linux: booting $kernel (timeout ${limit}s per guest), logs in $logdir"
+boot main "$log" --mem 256M --cpus 2 --net loop,queues=2 \
+	--cmdline "$base vlab_ktest.cpus=2 vlab_ktest.mem_mb=256$extra"
+mac_a=52:54:00:00:aa:01
+mac_b=52:54:00:00:aa:02
+boot peer-a "$log.peer-a" --mem 128M --net "hub=$hub,mac=$mac_a" \
+	--cmdline "$base vlab_ktest.net_peer=$mac_b$extra" &
+boot peer-b "$log.peer-b" --mem 128M --net "hub=$hub,mac=$mac_b" \
+	--cmdline "$base vlab_ktest.net_peer=$mac_a$extra" &
+wait
+
+total_pass=0
+total_fail=0
+status=0
+for g in "$log" "$log.peer-a" "$log.peer-b"; do
+	echo "check-linux: --- $(basename "$g")"
+	out=$(parse_tap "$g" "$(cat "$g.rc" 2>/dev/null || echo 1)") || status=1
+	printf '%s\n' "$out" | sed '$d'
+	last=$(printf '%s\n' "$out" | tail -n1)
+	p=$(sed -nE 's/^check-linux: ([0-9]+) passed, ([0-9]+) failed$/\1/p' <<<"$last")
+	f=$(sed -nE 's/^check-linux: ([0-9]+) passed, ([0-9]+) failed$/\2/p' <<<"$last")
+	total_pass=$((total_pass + ${p:-0}))
+	total_fail=$((total_fail + ${f:-1}))
+done
+echo "check-linux: $total_pass passed, $total_fail failed"
+exit $status
