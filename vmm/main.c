@@ -16,6 +16,8 @@
 
 #include "devices/uart8250.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
+#include "vmm/ctl.h"
 #include "vmm/vm.h"
 
 #define VLAB_VERSION	"0.1"
@@ -87,6 +89,16 @@ static void console_flush(struct vm *vm, struct console *con)
 	}
 }
 
+/* SIGINT/TERM/HUP stop the guest; SIGQUIT dumps the vCPUs' registers. */
+static void vlab_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGHUP);
+	sigaddset(sigs, SIGQUIT);
+}
+
 struct run_ctx {
 	struct vm *vm;
 	struct console *con;
@@ -107,10 +119,20 @@ static void on_signal(int fd, void *opaque)
 	struct run_ctx *ctx = opaque;
 	struct signalfd_siginfo si;
 
-	if (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		vlab_log("signal %d: stopping the guest", si.ssi_signo);
-		vm_stop(ctx->vm, VM_STOP_USER, 128 + si.ssi_signo);
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGQUIT) {
+		int i;
+
+		/* A look at a guest that seems stuck, without stopping it. */
+		vm_pause(ctx->vm);
+		for (i = 0; i < ctx->vm->nr_cpus; i++)
+			vcpu_dump(&ctx->vm->cpus[i], stderr);
+		vm_resume(ctx->vm);
+		return;
 	}
+	vlab_log("signal %d: stopping the guest", si.ssi_signo);
+	vm_stop(ctx->vm, VM_STOP_USER, 128 + si.ssi_signo);
 }
 
 static void on_console_input(int fd, void *opaque)
@@ -148,10 +170,7 @@ static int vm_event_loop(struct vm *vm, struct console *con)
 	sigset_t sigs;
 	int sfd, ret;
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
+	vlab_signals(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0 ||
 	    event_loop_add(&vm->loop, vm->stop_fd, on_stop, &ctx) ||
@@ -200,10 +219,7 @@ static int cmd_run(int argc, char **argv)
 		return VLAB_EXIT_USAGE;
 	}
 	/* Signals go to the event loop's signalfd, in every thread. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
+	vlab_signals(&sigs);
 	sigaddset(&sigs, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
@@ -215,16 +231,25 @@ static int cmd_run(int argc, char **argv)
 		vm_destroy(&vm);
 		return VLAB_EXIT_USAGE;
 	}
+	/* Before the guest runs: a busy socket path is a usage error. */
+	if (control_init(&vm, cfg.control_path, err, sizeof(err))) {
+		fprintf(stderr, "vlab: %s\n", err);
+		console_restore();
+		vm_destroy(&vm);
+		return VLAB_EXIT_USAGE;
+	}
 	if (vm.quirks)
 		vlab_log("emulating KVM host: finishing rejected instructions, "
 			 "kernel switches added");
 	if (vm_start(&vm)) {
 		vlab_log("cannot start vCPU threads");
 		vm_join(&vm);
+		control_exit(&vm);
 		vm_destroy(&vm);
 		return VLAB_EXIT_GUEST_CRASH;
 	}
 	status = vm_event_loop(&vm, &con);
+	control_exit(&vm);
 	console_restore();
 	switch (vm.stop_reason) {
 	case VM_STOP_POWEROFF:
@@ -248,6 +273,7 @@ static int cmd_run(int argc, char **argv)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vlab run --kernel FILE [options]   (vlab run --help)\n"
+		   "       vlab ctl PATH CMD [key=value ...]  (vlab ctl --help)\n"
 		   "       vlab --version\n");
 }
 
@@ -259,6 +285,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return ctl_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version")) {
 		printf("vlab %s\n", VLAB_VERSION);
 		return 0;
