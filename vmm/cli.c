@@ -26,6 +26,12 @@ void cli_usage(FILE *f)
 		"                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N\n"
 		"  --cpu-quirks MODE    off | auto (default) | on: finish instructions an\n"
 		"                       emulating KVM host rejects and add the kernel switches it needs\n"
+		"  --control PATH       serve JSON commands on unix socket PATH (status, pause,\n"
+		"                       resume, quit, ...); `vlab ctl PATH CMD` is the client\n"
+		"  --incoming URI       wait for a migration stream or snapshot and resume from it:\n"
+		"                       unix:PATH | tcp:HOST:PORT | file:PATH (--kernel not needed)\n"
+		"  --downtime-ms N      live migration: largest pause allowed (default 50)\n"
+		"  --max-bandwidth R    live migration: cap, e.g. 500M (per second; default none)\n"
 		"\n"
 		"exit status: 0 guest powered off or rebooted; 1 guest crashed;\n"
 		"             2 bad usage, bad kernel/initrd, no /dev/kvm\n",
@@ -214,6 +220,10 @@ enum {
 	OPT_CONSOLE,
 	OPT_QUIRKS,
 	OPT_NET,
+	OPT_CONTROL,
+	OPT_INCOMING,
+	OPT_DOWNTIME,
+	OPT_BANDWIDTH,
 	OPT_HELP,
 };
 
@@ -226,6 +236,10 @@ static const struct option run_options[] = {
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "cpu-quirks", required_argument, NULL, OPT_QUIRKS },
 	{ "net", required_argument, NULL, OPT_NET },
+	{ "control", required_argument, NULL, OPT_CONTROL },
+	{ "incoming", required_argument, NULL, OPT_INCOMING },
+	{ "downtime-ms", required_argument, NULL, OPT_DOWNTIME },
+	{ "max-bandwidth", required_argument, NULL, OPT_BANDWIDTH },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -255,6 +269,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 	cfg->nr_cpus = 1;
 	cfg->console = CONSOLE_STDIO;
 	cfg->quirks = QUIRK_MODE_AUTO;
+	cfg->downtime_ms = 50;
 	strcpy(cfg->cmdline, "console=ttyS0");
 
 	optind = 0;	/* full reset: tests call us repeatedly */
@@ -320,6 +335,37 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 				return -1;
 			cfg->nr_nets++;
 			break;
+		case OPT_CONTROL:
+			if (!optarg[0])
+				fail("--control: needs a socket path");
+			cfg->control_path = optarg;
+			break;
+		case OPT_INCOMING:
+			if (strncmp(optarg, "unix:", 5) && strncmp(optarg, "tcp:", 4) &&
+			    strncmp(optarg, "file:", 5))
+				fail("--incoming: '%s' is not unix:PATH, tcp:HOST:PORT or file:PATH",
+				     optarg);
+			if (!strchr(optarg, ':')[1])
+				fail("--incoming: '%s' needs an address", optarg);
+			cfg->incoming = optarg;
+			break;
+		case OPT_DOWNTIME: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < 1 || v > 60000)
+				fail("--downtime-ms: '%s' is not 1..60000", optarg);
+			cfg->downtime_ms = v;
+			break;
+		}
+		case OPT_BANDWIDTH:
+			/* A size per second: 100M = 100 MiB/s; plain numbers are MiB/s. */
+			if (cli_parse_size(optarg, &cfg->max_bandwidth) || !cfg->max_bandwidth)
+				fail("--max-bandwidth: '%s' is not a rate like 100M or 1G (per second)",
+				     optarg);
+			break;
 		case OPT_HELP:
 			fail("help");
 		case ':':
@@ -333,7 +379,8 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 	}
 	if (optind < argc)
 		fail("unexpected argument '%s'", argv[optind]);
-	if (!cfg->kernel)
+	/* The incoming stream carries memory and CPU state: no kernel to boot. */
+	if (!cfg->kernel && !cfg->incoming)
 		fail("--kernel FILE is required");
 	return 0;
 }

@@ -44,6 +44,10 @@ struct vm_config {
 	enum quirk_mode quirks;
 	struct net_config nets[VLAB_MAX_NICS];
 	int nr_nets;
+	const char *control_path;	/* --control: JSON control socket, or NULL */
+	const char *incoming;		/* unix:PATH, tcp:HOST:PORT, file:PATH */
+	uint32_t downtime_ms;		/* live migration downtime limit */
+	uint64_t max_bandwidth;		/* bytes/s, 0 = unlimited */
 };
 
 /* Exit status for bad usage, bad input files and missing /dev/kvm. */

@@ -16,6 +16,7 @@
 
 #include "devices/uart8250.h"
 #include "vmm/console.h"
+#include "vmm/migrate.h"
 #include "vmm/control.h"
 #include "vmm/ctl.h"
 #include "vmm/vm.h"
@@ -238,17 +239,31 @@ static int cmd_run(int argc, char **argv)
 		vm_destroy(&vm);
 		return VLAB_EXIT_USAGE;
 	}
+	migrate_init(&vm);
 	if (vm.quirks)
 		vlab_log("emulating KVM host: finishing rejected instructions, "
 			 "kernel switches added");
+	/* A refused or broken stream loses nothing: the source keeps the guest. */
+	if (cfg.incoming && migrate_incoming(&vm, cfg.incoming, err, sizeof(err))) {
+		fprintf(stderr, "vlab: incoming migration refused: %s\n", err);
+		migrate_exit(&vm);
+		control_exit(&vm);
+		console_restore();
+		vm_destroy(&vm);
+		return VLAB_EXIT_USAGE;
+	}
 	if (vm_start(&vm)) {
 		vlab_log("cannot start vCPU threads");
 		vm_join(&vm);
+		migrate_exit(&vm);
 		control_exit(&vm);
 		vm_destroy(&vm);
 		return VLAB_EXIT_GUEST_CRASH;
 	}
+	if (cfg.incoming)
+		migrate_incoming_done(&vm);
 	status = vm_event_loop(&vm, &con);
+	migrate_exit(&vm);
 	control_exit(&vm);
 	console_restore();
 	switch (vm.stop_reason) {
@@ -260,6 +275,9 @@ static int cmd_run(int argc, char **argv)
 		break;
 	case VM_STOP_CRASH:
 		vlab_log("guest crashed");
+		break;
+	case VM_STOP_MIGRATED:
+		vlab_log("guest migrated; it runs at the destination now");
 		break;
 	default:
 		break;

@@ -50,7 +50,7 @@ static void vcpu_kick_install_once(void)
 	sigaction(SIG_VCPU_KICK, &sa, NULL);
 }
 
-static void vcpu_kick_install(void)
+void vcpu_kick_install(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 

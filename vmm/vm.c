@@ -30,6 +30,23 @@ void vm_init_hook_register(struct vm_init_hook *hook)
 	*p = hook;
 }
 
+int vm_dev_state_register(struct vm *vm, const struct vm_dev_state *tmpl)
+{
+	struct vm_dev_state *d = malloc(sizeof(*d)), **p;
+
+	if (!d)
+		return -ENOMEM;
+	*d = *tmpl;
+	d->next = NULL;
+	for (p = &vm->dev_states; *p; p = &(*p)->next)
+		if (!strcmp((*p)->name, d->name)) {
+			free(d);
+			return -EEXIST;
+		}
+	*p = d;
+	return 0;
+}
+
 void vlab_log(const char *fmt, ...)
 {
 	va_list ap;
@@ -227,10 +244,14 @@ int vm_create(struct vm *vm, struct vm_config *cfg, char *err, size_t errlen)
 		.cmdline = cfg->cmdline,
 		.nr_cpus = cfg->nr_cpus,
 	};
-	if (boot_load(&vm->mem, &bc, &vm->entry, err, errlen))
-		goto out_err;
-	if (mptable_write(&vm->mem, cfg->nr_cpus))
-		fail("cannot write the MP table for %d CPUs", cfg->nr_cpus);
+	/* An incoming guest brings its memory and CPU state in the stream. */
+	vm->incoming = cfg->incoming != NULL;
+	if (!vm->incoming) {
+		if (boot_load(&vm->mem, &bc, &vm->entry, err, errlen))
+			goto out_err;
+		if (mptable_write(&vm->mem, cfg->nr_cpus))
+			fail("cannot write the MP table for %d CPUs", cfg->nr_cpus);
+	}
 
 	vm->cpus = calloc(cfg->nr_cpus, sizeof(*vm->cpus));
 	if (!vm->cpus)
@@ -241,7 +262,7 @@ int vm_create(struct vm *vm, struct vm_config *cfg, char *err, size_t errlen)
 			fail("cannot create vCPU %d: %s", i, strerror(errno));
 	}
 	/* APs wait for INIT/SIPI in the in-kernel LAPIC; only the BSP is set up. */
-	if (vcpu_setup_boot(&vm->cpus[0], &vm->entry))
+	if (!vm->incoming && vcpu_setup_boot(&vm->cpus[0], &vm->entry))
 		fail("cannot set the boot CPU state: %s", strerror(errno));
 	return 0;
 
@@ -262,6 +283,12 @@ void vm_destroy(struct vm *vm)
 	}
 	if (vm->vm_fd >= 0)
 		vm_run_exit_hooks(vm);
+	while (vm->dev_states) {
+		struct vm_dev_state *d = vm->dev_states;
+
+		vm->dev_states = d->next;
+		free(d);
+	}
 	free(vm->cpuid);
 	vm->cpuid = NULL;
 	irq_routing_exit(vm);
@@ -283,6 +310,7 @@ int vm_start(struct vm *vm)
 {
 	int i;
 
+	vcpu_kick_install();
 	for (i = 0; i < vm->nr_cpus; i++) {
 		struct vcpu *cpu = &vm->cpus[i];
 

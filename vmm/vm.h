@@ -27,6 +27,28 @@ struct vcpu {
 };
 
 /* Why the VM stopped; becomes the process exit status. */
+struct state_buf;
+
+/*
+ * A device instance's part in snapshots and migration. save() writes the
+ * properties of the device's node (already begun, named @name); load()
+ * reads them back on the destination before any vCPU runs. quiesce()
+ * stops the device's workers for stop-and-copy, unquiesce() restarts them
+ * (source after a failed migration, destination after load).
+ */
+struct vm_dev_state {
+	const char *name;
+	uint32_t version;
+	int (*save)(void *opaque, struct state_buf *sb);
+	int (*load)(void *opaque, const void *fdt, int node, char *err, size_t errlen);
+	void (*quiesce)(void *opaque);
+	void (*unquiesce)(void *opaque);
+	/* Destination, once the guest runs again (e.g. announce the NIC). */
+	void (*migrated)(void *opaque);
+	void *opaque;
+	struct vm_dev_state *next;
+};
+
 enum vm_stop_reason {
 	VM_RUNNING = 0,
 	VM_STOP_POWEROFF,
@@ -34,6 +56,7 @@ enum vm_stop_reason {
 	VM_STOP_CRASH,
 	VM_STOP_USER,		/* escape key or signal */
 	VM_STOP_TEST_EXIT,	/* guest wrote the test-exit port */
+	VM_STOP_MIGRATED,	/* the guest now runs at the destination */
 };
 
 struct vm {
@@ -66,6 +89,10 @@ struct vm {
 	int nr_parked;
 
 	/* Devices keep their state in their own structs; these are the roots. */
+	struct vm_dev_state *dev_states;	/* in registration order */
+	struct migration *mig;
+	bool incoming;			/* state comes from a stream, not a boot */
+
 	struct uart8250 *uart;
 	struct pci_host *pci;
 	int console_out;		/* fd the UART writes guest output to */
@@ -101,6 +128,8 @@ enum {
 };
 
 void vm_init_hook_register(struct vm_init_hook *hook);
+/* Copy @tmpl into the VM's list of device states; node names must be unique. */
+int vm_dev_state_register(struct vm *vm, const struct vm_dev_state *tmpl);
 
 #define VM_INIT(fn_init, fn_exit, lvl)					\
 	static struct vm_init_hook __hook_##fn_init = {			\
@@ -120,6 +149,8 @@ int vcpu_setup_cpuid(struct vcpu *cpu);
 void vcpu_dump(struct vcpu *cpu, FILE *f);
 void *vcpu_thread(void *arg);
 void vcpu_kick(struct vcpu *cpu);
+/* The kick signal's handler; must exist before any vCPU thread can be kicked. */
+void vcpu_kick_install(void);
 
 void vlab_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
