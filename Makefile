@@ -13,7 +13,7 @@ O	:= build
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -Wno-format-truncation -D_GNU_SOURCE -MMD -MP -I. -pthread -mcx16
-LDLIBS	+= -pthread
+LDLIBS	+= -pthread -lfdt
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
@@ -41,7 +41,7 @@ $(O)/libvlab.a: $(LIB_OBJS)
 
 $(O)/tests/%: tests/%.c $(O)/libvlab.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< $(O)/libvlab.a $(CHECK_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Itests -o $@ $< -Wl,--whole-archive $(O)/libvlab.a -Wl,--no-whole-archive $(CHECK_LIBS) $(LDLIBS)
 
 -include guest/payload/payload.mk
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
 	gcc make pkg-config            # the VMM
-	check libfdt-dev               # unit tests, device-state format
+	check libfdt-dev device-tree-compiler  # unit tests, device-state format
 	flex bison bc libelf-dev libssl-dev cpio xz-utils rsync  # guest kernel
 )
 missing=()

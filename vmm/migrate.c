@@ -1,0 +1,1058 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pre-copy live migration: round 0 sends every non-zero page, later rounds
+ * send what the guest (KVM dirty log, manual protect) and the devices
+ * (guest_mem dirty bitmap) wrote since, until what is left fits the
+ * downtime limit at the measured bandwidth. Then stop-and-copy: pause the
+ * vCPUs, quiesce the devices, send the last pages and the state, and wait
+ * for the destination's acknowledgement before giving up the guest. Any
+ * failure before that acknowledgement resumes the guest here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/control.h"
+#include "vmm/cpu_state.h"
+#include "vmm/json.h"
+#include "vmm/migrate.h"
+#include "vmm/state.h"
+#include "vmm/vm.h"
+
+#define BITS_PER_LONG		(8 * sizeof(unsigned long))
+#define MIG_RUN_PAGES		64		/* pages per RAM record */
+#define MIG_ACK			"VLABMIG-OK\n"
+#define MIG_ACK_TIMEOUT_MS	30000
+#define MIG_CONFIG_VERSION	1
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Fletcher-like over 64-bit words: fast enough to run at memory speed. */
+uint64_t mig_csum(const void *p, uint64_t len, uint64_t seed)
+{
+	const uint8_t *b = p;
+	uint64_t a = seed ^ 0x9e3779b97f4a7c15ULL, c = len;
+	uint64_t i, w;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, b + i, 8);
+		a += w;
+		c += a;
+	}
+	for (; i < len; i++) {
+		a += b[i];
+		c += a;
+	}
+	return a ^ (c * 0xff51afd7ed558ccdULL);
+}
+
+static void mig_fail(struct migration *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (m->error[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(m->error, sizeof(m->error), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- stream ---- */
+
+static int write_full(int fd, const struct iovec *iov, int n)
+{
+	struct iovec v[4];
+	int i;
+
+	memcpy(v, iov, n * sizeof(*v));
+	for (i = 0; i < n;) {
+		ssize_t w = writev(fd, v + i, n - i);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (i < n && (size_t)w >= v[i].iov_len)
+			w -= v[i++].iov_len;
+		if (i < n) {
+			v[i].iov_base = (uint8_t *)v[i].iov_base + w;
+			v[i].iov_len -= w;
+		}
+	}
+	return 0;
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t r = read(fd, p, len);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EPIPE;	/* stream ended early */
+		p += r;
+		len -= r;
+	}
+	return 0;
+}
+
+static int mig_send(struct migration *m, uint32_t type, uint64_t addr, const void *data,
+		    uint64_t len, bool has_payload)
+{
+	struct mig_rec rec = {
+		.type = type, .addr = addr, .len = len,
+		.csum = has_payload ? mig_csum(data, len, addr) : 0,
+	};
+	struct iovec iov[2] = {
+		{ &rec, sizeof(rec) },
+		{ (void *)data, has_payload ? len : 0 },
+	};
+	int ret;
+
+	if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE))
+		return -ECANCELED;
+	rec.hcsum = mig_csum(&rec, offsetof(struct mig_rec, hcsum), 0);
+	ret = write_full(m->fd, iov, has_payload && len ? 2 : 1);
+	if (ret)
+		return ret;
+	m->bytes_sent += sizeof(rec) + (has_payload ? len : 0);
+	/* Bandwidth cap: sleep until the average is back under it. */
+	if (m->max_bandwidth) {
+		double elapsed = (now_ns() - m->start_ns) / 1e9;
+		double want = (double)m->bytes_sent / m->max_bandwidth;
+
+		if (want > elapsed) {
+			uint64_t ns = (want - elapsed) * 1e9;
+			struct timespec ts = { ns / 1000000000ULL, ns % 1000000000ULL };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return 0;
+}
+
+/* "unix:PATH", "tcp:HOST:PORT", "file:PATH" → connected/opened fd. */
+static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
+{
+	int fd = -1, lfd;
+
+	if (!strncmp(uri, "file:", 5)) {
+		fd = dest ? open(uri + 5, O_RDONLY | O_CLOEXEC) :
+			    open(uri + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			snprintf(err, errlen, "%s: %s", uri + 5, strerror(errno));
+		return fd;
+	}
+	if (!strncmp(uri, "unix:", 5)) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		if (strlen(uri + 5) >= sizeof(sa.sun_path)) {
+			snprintf(err, errlen, "%s: path too long", uri);
+			return -1;
+		}
+		strcpy(sa.sun_path, uri + 5);
+		lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (lfd < 0) {
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+			return -1;
+		}
+		if (!dest) {
+			if (connect(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+				snprintf(err, errlen, "%s: %s (is the destination waiting with --incoming?)",
+					 uri, strerror(errno));
+				close(lfd);
+				return -1;
+			}
+			return lfd;
+		}
+		unlink(sa.sun_path);
+		if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
+			snprintf(err, errlen, "%s: %s", uri, strerror(errno));
+			close(lfd);
+			return -1;
+		}
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			snprintf(err, errlen, "%s: accept: %s", uri, strerror(errno));
+		close(lfd);
+		unlink(sa.sun_path);
+		return fd;
+	}
+	if (!strncmp(uri, "tcp:", 4)) {
+		char host[256], *port;
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		struct addrinfo *ai;
+		int one = 1, r;
+
+		snprintf(host, sizeof(host), "%s", uri + 4);
+		port = strrchr(host, ':');
+		if (!port) {
+			snprintf(err, errlen, "%s: want tcp:HOST:PORT", uri);
+			return -1;
+		}
+		*port++ = '\0';
+		if (dest)
+			hints.ai_flags = AI_PASSIVE;
+		r = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+		if (r) {
+			snprintf(err, errlen, "%s: %s", uri, gai_strerror(r));
+			return -1;
+		}
+		lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (lfd < 0) {
+			snprintf(err, errlen, "socket: %s", strerror(errno));
+			freeaddrinfo(ai);
+			return -1;
+		}
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!dest) {
+			if (connect(lfd, ai->ai_addr, ai->ai_addrlen) < 0) {
+				snprintf(err, errlen, "%s: %s", uri, strerror(errno));
+				close(lfd);
+				lfd = -1;
+			}
+			freeaddrinfo(ai);
+			return lfd;
+		}
+		if (bind(lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(lfd, 1) < 0) {
+			snprintf(err, errlen, "%s: %s", uri, strerror(errno));
+			close(lfd);
+			freeaddrinfo(ai);
+			return -1;
+		}
+		freeaddrinfo(ai);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			snprintf(err, errlen, "%s: accept: %s", uri, strerror(errno));
+		close(lfd);
+		return fd;
+	}
+	snprintf(err, errlen, "'%s' is not unix:PATH, tcp:HOST:PORT or file:PATH", uri);
+	return -1;
+}
+
+/* ---- configuration both ends must agree on ---- */
+
+static int mig_config_save(struct vm *vm, struct state_buf *sb)
+{
+	int i;
+
+	state_begin_node(sb, "config", MIG_CONFIG_VERSION);
+	state_put_u64(sb, "mem-size", vm->cfg->mem_size);
+	state_put_u32(sb, "cpus", vm->nr_cpus);
+	state_put_u32(sb, "nics", vm->cfg->nr_nets);
+	for (i = 0; i < vm->cfg->nr_nets; i++) {
+		state_begin_nodef(sb, 1, "nic@%d", i);
+		state_put_u32(sb, "queue-pairs", vm->cfg->nets[i].queue_pairs);
+		state_put_u32(sb, "mtu", vm->cfg->nets[i].mtu);
+		state_end_node(sb);
+	}
+	return state_end_node(sb);
+}
+
+static int mig_config_check(struct vm *vm, const void *fdt, size_t len, char *err, size_t errlen)
+{
+	uint64_t mem;
+	uint32_t cpus, nics, qp, mtu, ver;
+	int node, i, nic;
+	char name[16];
+
+	if (state_check(fdt, len, err, errlen))
+		return -1;
+	node = state_subnode(fdt, 0, "config", MIG_CONFIG_VERSION, &ver, err, errlen);
+	if (node < 0 ||
+	    state_get_u64(fdt, node, "mem-size", &mem, err, errlen) ||
+	    state_get_u32(fdt, node, "cpus", &cpus, err, errlen) ||
+	    state_get_u32(fdt, node, "nics", &nics, err, errlen))
+		return -1;
+	if (mem != vm->cfg->mem_size) {
+		snprintf(err, errlen, "configuration mismatch: the source has --mem %lluM, this vlab %lluM",
+			 (unsigned long long)(mem >> 20),
+			 (unsigned long long)(vm->cfg->mem_size >> 20));
+		return -1;
+	}
+	if ((int)cpus != vm->nr_cpus) {
+		snprintf(err, errlen, "configuration mismatch: the source has --cpus %u, this vlab %d",
+			 cpus, vm->nr_cpus);
+		return -1;
+	}
+	if ((int)nics != vm->cfg->nr_nets) {
+		snprintf(err, errlen, "configuration mismatch: the source has %u --net, this vlab %d",
+			 nics, vm->cfg->nr_nets);
+		return -1;
+	}
+	for (i = 0; i < (int)nics; i++) {
+		snprintf(name, sizeof(name), "nic@%d", i);
+		nic = state_subnode(fdt, node, name, 1, &ver, err, errlen);
+		if (nic < 0 || state_get_u32(fdt, nic, "queue-pairs", &qp, err, errlen) ||
+		    state_get_u32(fdt, nic, "mtu", &mtu, err, errlen))
+			return -1;
+		if ((int)qp != vm->cfg->nets[i].queue_pairs || (int)mtu != vm->cfg->nets[i].mtu) {
+			snprintf(err, errlen, "configuration mismatch: NIC %d has queues=%u mtu=%u at the source",
+				 i, qp, mtu);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- dirty tracking ---- */
+
+static int mig_slot_flags(struct vm *vm, uint32_t flags)
+{
+	int i;
+
+	for (i = 0; i < vm->mem.nr_regions; i++) {
+		struct guest_mem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i, .flags = flags, .guest_phys_addr = r->gpa,
+			.memory_size = r->size, .userspace_addr = (uintptr_t)r->host,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int mig_dirty_start(struct migration *m)
+{
+	struct vm *vm = m->vm;
+	static bool manual_enabled;
+	int caps;
+
+	m->dirty_words = (vm->mem.dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
+	m->dirty = calloc(m->dirty_words, sizeof(unsigned long));
+	if (!m->dirty)
+		return -ENOMEM;
+	/* Manual protect: reading the log does not re-protect; we clear what we send. */
+	caps = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	if (caps > 0 && !manual_enabled) {
+		struct kvm_enable_cap cap = {
+			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+			.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+			return -errno;
+		manual_enabled = true;
+	}
+	/* Device writes from now on count; earlier ones are in round 0 anyway. */
+	guest_mem_dirty_collect(&vm->mem, m->dirty);
+	if (mig_slot_flags(vm, KVM_MEM_LOG_DIRTY_PAGES))
+		return -errno;
+	m->logging = true;
+	return 0;
+}
+
+static void mig_dirty_stop(struct migration *m)
+{
+	if (m->logging)
+		mig_slot_flags(m->vm, 0);
+	m->logging = false;
+	free(m->dirty);
+	m->dirty = NULL;
+}
+
+/* Gather every page written since the last call into m->dirty. */
+static int mig_dirty_sync(struct migration *m)
+{
+	struct vm *vm = m->vm;
+	unsigned long *dev = calloc(m->dirty_words, sizeof(unsigned long));
+	uint64_t w;
+	int i;
+
+	if (!dev)
+		return -ENOMEM;
+	memset(m->dirty, 0, m->dirty_words * sizeof(unsigned long));
+	for (i = 0; i < vm->mem.nr_regions; i++) {
+		struct guest_mem_region *r = &vm->mem.regions[i];
+		uint64_t pages = r->size >> GM_PAGE_SHIFT, first = r->gpa >> GM_PAGE_SHIFT, p;
+		size_t words = (pages + 63) / 64;
+		uint64_t *bm = calloc(words, 8);
+		struct kvm_dirty_log log = { .slot = i, .dirty_bitmap = bm };
+		struct kvm_clear_dirty_log clr = {
+			.slot = i, .first_page = 0, .num_pages = pages, .dirty_bitmap = bm,
+		};
+
+		if (!bm || ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+			free(bm);
+			free(dev);
+			return -EIO;
+		}
+		/* Re-protect before reading the pages, so later writes are seen. */
+		ioctl(vm->vm_fd, KVM_CLEAR_DIRTY_LOG, &clr);
+		for (p = 0; p < pages; p++)
+			if (bm[p / 64] >> (p % 64) & 1)
+				m->dirty[(first + p) / BITS_PER_LONG] |= 1UL << ((first + p) % BITS_PER_LONG);
+		free(bm);
+	}
+	guest_mem_dirty_collect(&vm->mem, dev);
+	for (w = 0; w < m->dirty_words; w++)
+		m->dirty[w] |= dev[w];
+	free(dev);
+	return 0;
+}
+
+static uint64_t mig_count(const unsigned long *bm, uint64_t words)
+{
+	uint64_t n = 0, w;
+
+	for (w = 0; w < words; w++)
+		n += __builtin_popcountl(bm[w]);
+	return n;
+}
+
+static bool page_is_zero(const void *p)
+{
+	const uint64_t *w = p;
+	int i;
+
+	for (i = 0; i < (int)(GM_PAGE_SIZE / 8); i += 4)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
+			return false;
+	return true;
+}
+
+/*
+ * Send the pages set in @bm (NULL: every RAM page). Zero pages are skipped
+ * in the first pass (the destination starts zeroed) and sent as ZERO
+ * ranges later (the page may have held data the destination has).
+ */
+static int mig_send_pages(struct migration *m, const unsigned long *bm, bool first_pass)
+{
+	struct vm *vm = m->vm;
+	int i, ret;
+
+	for (i = 0; i < vm->mem.nr_regions; i++) {
+		struct guest_mem_region *r = &vm->mem.regions[i];
+		uint64_t first = r->gpa >> GM_PAGE_SHIFT, pages = r->size >> GM_PAGE_SHIFT;
+		uint64_t p = 0, run_start = 0, run_len = 0;
+		bool run_zero = false;
+
+		while (p <= pages) {
+			bool dirty = p < pages &&
+				(!bm || (bm[(first + p) / BITS_PER_LONG] >> ((first + p) % BITS_PER_LONG) & 1));
+			bool zero = dirty && page_is_zero(r->host + (p << GM_PAGE_SHIFT));
+			bool extend = dirty && run_len && zero == run_zero &&
+				      (zero || run_len < MIG_RUN_PAGES);
+
+			if (run_len && !extend) {
+				uint64_t gpa = r->gpa + (run_start << GM_PAGE_SHIFT);
+
+				if (run_zero) {
+					m->zero_pages += run_len;
+					ret = first_pass ? 0 :
+					      mig_send(m, MIG_REC_ZERO, gpa, NULL, run_len << GM_PAGE_SHIFT, false);
+				} else {
+					uint64_t n = run_len << GM_PAGE_SHIFT;
+
+					/*
+					 * The guest keeps writing during pre-copy: checksum
+					 * and send one stable copy (a page changed after the
+					 * copy is dirty again and goes in a later round).
+					 */
+					memcpy(m->stage, r->host + (run_start << GM_PAGE_SHIFT), n);
+					m->pages_sent += run_len;
+					ret = mig_send(m, MIG_REC_RAM, gpa, m->stage, n, true);
+				}
+				if (ret)
+					return ret;
+				run_len = 0;
+			}
+			if (dirty && !run_len) {
+				run_start = p;
+				run_zero = zero;
+			}
+			if (dirty)
+				run_len++;
+			p++;
+		}
+	}
+	return 0;
+}
+
+/* ---- state ---- */
+
+static int mig_state_save(struct vm *vm, struct state_buf *sb)
+{
+	struct vm_dev_state *d;
+
+	if (state_buf_init(sb))
+		return -ENOMEM;
+	if (vm_kvm_state_save(vm, sb))
+		return -EIO;
+	state_begin_node(sb, "devices", 1);
+	for (d = vm->dev_states; d; d = d->next) {
+		state_begin_node(sb, d->name, d->version);
+		if (d->save && d->save(d->opaque, sb))
+			state_buf_fail(sb, -EIO, "saving %s failed", d->name);
+		state_end_node(sb);
+	}
+	state_end_node(sb);
+	return state_buf_finish(sb);
+}
+
+static int mig_state_load(struct vm *vm, const void *fdt, size_t len, char *err, size_t errlen)
+{
+	struct vm_dev_state *d;
+	uint32_t ver;
+	int devs, node;
+
+	if (state_check(fdt, len, err, errlen) || vm_kvm_state_load(vm, fdt, err, errlen))
+		return -1;
+	devs = state_subnode(fdt, 0, "devices", 1, &ver, err, errlen);
+	if (devs < 0)
+		return -1;
+	for (d = vm->dev_states; d; d = d->next) {
+		node = state_subnode(fdt, devs, d->name, d->version, &ver, err, errlen);
+		if (node < 0)
+			return -1;
+		if (d->load && d->load(d->opaque, fdt, node, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+static void mig_devices(struct vm *vm, bool quiesce)
+{
+	struct vm_dev_state *d;
+
+	for (d = vm->dev_states; d; d = d->next) {
+		if (quiesce && d->quiesce)
+			d->quiesce(d->opaque);
+		else if (!quiesce && d->unquiesce)
+			d->unquiesce(d->opaque);
+	}
+}
+
+/* ---- source ---- */
+
+static int mig_send_header(struct migration *m)
+{
+	struct state_buf sb;
+	char hdr[16] = MIG_MAGIC;
+	uint32_t ver = MIG_VERSION;
+	struct iovec iov = { hdr, sizeof(hdr) };
+	int ret;
+
+	memcpy(hdr + 8, &ver, 4);
+	ret = write_full(m->fd, &iov, 1);
+	if (ret)
+		return ret;
+	m->bytes_sent += sizeof(hdr);
+	if (state_buf_init(&sb) || mig_config_save(m->vm, &sb) || state_buf_finish(&sb)) {
+		state_buf_free(&sb);
+		return -ENOMEM;
+	}
+	ret = mig_send(m, MIG_REC_CONFIG, 0, state_blob(&sb), state_blob_size(&sb), true);
+	state_buf_free(&sb);
+	return ret;
+}
+
+static void mig_progress(struct migration *m, const char *what)
+{
+	vlab_log("migrate: %s round %d: %.1f MB sent, %.0f MB/s, dirty %.1f MB/s, "
+		 "%llu pages left, expected downtime %.1f ms", what, m->round,
+		 m->bytes_sent / 1e6, m->bandwidth / 1e6, m->dirty_rate / 1e6,
+		 (unsigned long long)m->remaining_pages, m->expected_downtime_ms);
+}
+
+static int mig_wait_ack(struct migration *m)
+{
+	struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
+	char ack[sizeof(MIG_ACK) - 1];
+
+	if (!strncmp(m->uri, "file:", 5))
+		return fsync(m->fd) ? -errno : 0;
+	if (poll(&pfd, 1, MIG_ACK_TIMEOUT_MS) != 1)
+		return -ETIMEDOUT;
+	if (read_full(m->fd, ack, sizeof(ack)) || memcmp(ack, MIG_ACK, sizeof(ack)))
+		return -EPROTO;
+	return 0;
+}
+
+static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
+{
+	struct vm *vm = m->vm;
+	struct state_buf sb;
+	int ret;
+
+	*paused_at = now_ns();
+	vm_pause(vm);
+	mig_devices(vm, true);
+	if (!m->snapshot) {
+		/* Pages found dirty by the last pre-copy sync are still unsent. */
+		unsigned long *pending = malloc(m->dirty_words * sizeof(unsigned long));
+		uint64_t w;
+
+		if (!pending)
+			return -ENOMEM;
+		memcpy(pending, m->dirty, m->dirty_words * sizeof(unsigned long));
+		ret = mig_dirty_sync(m);
+		for (w = 0; w < m->dirty_words; w++)
+			m->dirty[w] |= pending[w];
+		free(pending);
+		m->remaining_pages = mig_count(m->dirty, m->dirty_words);
+		if (!ret)
+			ret = mig_send_pages(m, m->dirty, false);
+	} else {
+		ret = mig_send_pages(m, NULL, true);
+	}
+	if (ret)
+		return ret;
+	ret = mig_state_save(vm, &sb);
+	if (ret) {
+		mig_fail(m, "saving the state: %s", state_buf_strerror(&sb));
+		state_buf_free(&sb);
+		return ret;
+	}
+	ret = mig_send(m, MIG_REC_STATE, 0, state_blob(&sb), state_blob_size(&sb), true);
+	state_buf_free(&sb);
+	if (!ret)
+		ret = mig_send(m, MIG_REC_END, 0, NULL, 0, false);
+	if (ret)
+		return ret;
+	/* From here the destination may run the guest: no more cancelling. */
+	return mig_wait_ack(m);
+}
+
+static void *mig_thread(void *arg)
+{
+	struct migration *m = arg;
+	struct vm *vm = m->vm;
+	uint64_t paused_at = 0, t0;
+	int ret;
+
+	m->start_ns = now_ns();
+	m->stage = malloc(MIG_RUN_PAGES << GM_PAGE_SHIFT);
+	ret = m->stage ? mig_send_header(m) : -ENOMEM;
+	if (!ret && !m->snapshot) {
+		ret = mig_dirty_start(m);
+		/* Round 0: everything, then rounds of what changed meanwhile. */
+		for (m->round = 0; !ret; m->round++) {
+			uint64_t before = m->bytes_sent, dirty_pages;
+			double secs;
+
+			t0 = now_ns();
+			if (m->round == 0) {
+				ret = mig_send_pages(m, NULL, true);
+			} else {
+				ret = mig_send(m, MIG_REC_ROUND, m->round, NULL, 0, false);
+				if (!ret)
+					ret = mig_send_pages(m, m->dirty, false);
+			}
+			if (ret)
+				break;
+			secs = (now_ns() - t0) / 1e9;
+			if (secs > 0 && m->bytes_sent > before)
+				m->bandwidth = (m->bytes_sent - before) / secs;
+			ret = mig_dirty_sync(m);
+			if (ret)
+				break;
+			dirty_pages = mig_count(m->dirty, m->dirty_words);
+			m->remaining_pages = dirty_pages;
+			m->dirty_rate = secs > 0 ? (dirty_pages << GM_PAGE_SHIFT) / secs : 0;
+			m->expected_downtime_ms = m->bandwidth > 0 ?
+				1e3 * (dirty_pages << GM_PAGE_SHIFT) / m->bandwidth : 0;
+			mig_progress(m, "pre-copy");
+			if (m->expected_downtime_ms <= m->downtime_limit_ms ||
+			    m->round + 1 >= MIG_MAX_ROUNDS)
+				break;
+		}
+		if (!ret)
+			ret = mig_stop_and_copy(m, &paused_at);
+	} else if (!ret) {
+		ret = mig_stop_and_copy(m, &paused_at);
+	}
+
+	m->total_ms = (now_ns() - m->start_ns) / 1e6;
+	if (paused_at)
+		m->downtime_ms = (now_ns() - paused_at) / 1e6;
+	if (ret) {
+		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
+			m->state = MIG_CANCELLED;
+			mig_fail(m, "cancelled");
+		} else {
+			m->state = MIG_FAILED;
+			mig_fail(m, "%s", strerror(-ret));
+		}
+		vlab_log("migrate to %s failed: %s; the guest keeps running here", m->uri, m->error);
+		if (paused_at) {
+			mig_devices(vm, false);
+			vm_resume(vm);
+		}
+	} else {
+		m->state = MIG_COMPLETED;
+		vlab_log("migrate: done in %.0f ms, downtime %.1f ms, %.1f MB in %d round(s)",
+			 m->total_ms, m->downtime_ms, m->bytes_sent / 1e6, m->round + 1);
+		if (m->snapshot) {
+			mig_devices(vm, false);
+			vm_resume(vm);
+		} else {
+			vm_stop(vm, VM_STOP_MIGRATED, 0);
+		}
+	}
+	mig_dirty_stop(m);
+	free(m->stage);
+	m->stage = NULL;
+	close(m->fd);
+	m->fd = -1;
+	return NULL;
+}
+
+static const char *mig_state_name(enum mig_state s)
+{
+	static const char *const names[] = {
+		[MIG_NONE] = "none", [MIG_ACTIVE] = "active", [MIG_COMPLETED] = "completed",
+		[MIG_FAILED] = "failed", [MIG_CANCELLED] = "cancelled",
+	};
+
+	return names[s];
+}
+
+/* Reap a finished migration thread so a new one can start. */
+static void mig_reap(struct migration *m)
+{
+	if (m->thread_running && m->state != MIG_ACTIVE) {
+		pthread_join(m->thread, NULL);
+		m->thread_running = false;
+	}
+}
+
+static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct json_value *req,
+		     struct json_writer *reply)
+{
+	struct migration *m = vm->mig;
+	char err[256];
+	int64_t v;
+
+	mig_reap(m);
+	if (m->state == MIG_ACTIVE)
+		return control_reply_error(reply, "a migration to %s is already running", m->uri);
+	if (!uri || !uri[0])
+		return control_reply_error(reply, "needs \"uri\": unix:PATH, tcp:HOST:PORT or file:PATH");
+	if (snapshot && strncmp(uri, "file:", 5))
+		return control_reply_error(reply, "a snapshot goes to file:PATH");
+	m->downtime_limit_ms = vm->cfg->downtime_ms;
+	m->max_bandwidth = vm->cfg->max_bandwidth;
+	if (!json_get_int64(json_object_get(req, "downtime_ms"), &v)) {
+		if (v < 1 || v > 60000)
+			return control_reply_error(reply, "downtime_ms must be 1..60000");
+		m->downtime_limit_ms = v;
+	}
+	if (!json_get_int64(json_object_get(req, "max_bandwidth"), &v)) {
+		if (v < 0)
+			return control_reply_error(reply, "max_bandwidth must be >= 0 bytes/s");
+		m->max_bandwidth = v;
+	}
+	m->fd = mig_open_uri(uri, false, err, sizeof(err));
+	if (m->fd < 0)
+		return control_reply_error(reply, "%s", err);
+	snprintf(m->uri, sizeof(m->uri), "%s", uri);
+	m->snapshot = snapshot;
+	m->cancel = false;
+	m->error[0] = '\0';
+	m->round = 0;
+	m->bytes_sent = m->pages_sent = m->zero_pages = m->remaining_pages = 0;
+	m->bandwidth = m->dirty_rate = m->expected_downtime_ms = 0;
+	m->total_ms = m->downtime_ms = 0;
+	m->state = MIG_ACTIVE;
+	if (pthread_create(&m->thread, NULL, mig_thread, m)) {
+		m->state = MIG_FAILED;
+		close(m->fd);
+		return control_reply_error(reply, "cannot start the migration thread");
+	}
+	m->thread_running = true;
+	json_kv_string(reply, "state", "active");
+	json_kv_string(reply, "uri", uri);
+	return 0;
+}
+
+static int cmd_migrate(struct vm *vm, const struct json_value *req, struct json_writer *reply,
+		       void *opaque)
+{
+	return mig_start(vm, json_get_string(json_object_get(req, "uri")), false, req, reply);
+}
+
+static int cmd_snapshot(struct vm *vm, const struct json_value *req, struct json_writer *reply,
+			void *opaque)
+{
+	const char *uri = json_get_string(json_object_get(req, "uri"));
+	char buf[300];
+
+	/* "path" is friendlier for files: vlab ctl SOCK snapshot path=/tmp/s */
+	if (!uri && json_get_string(json_object_get(req, "path"))) {
+		snprintf(buf, sizeof(buf), "file:%s", json_get_string(json_object_get(req, "path")));
+		uri = buf;
+	}
+	return mig_start(vm, uri, true, req, reply);
+}
+
+static int cmd_migrate_cancel(struct vm *vm, const struct json_value *req,
+			      struct json_writer *reply, void *opaque)
+{
+	struct migration *m = vm->mig;
+
+	if (m->state != MIG_ACTIVE)
+		return control_reply_error(reply, "no migration is running");
+	__atomic_store_n(&m->cancel, true, __ATOMIC_RELEASE);
+	/* Unblock a write stuck on a slow or dead peer. */
+	if (m->fd >= 0)
+		shutdown(m->fd, SHUT_RDWR);
+	json_kv_string(reply, "state", "cancelling");
+	return 0;
+}
+
+static int cmd_dump_state(struct vm *vm, const struct json_value *req,
+			  struct json_writer *reply, void *opaque)
+{
+	struct state_buf sb;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	if (vm->mig->state == MIG_ACTIVE)
+		return control_reply_error(reply, "a migration is running");
+	vm_pause(vm);
+	mig_devices(vm, true);
+	ret = mig_state_save(vm, &sb);
+	mig_devices(vm, false);
+	vm_resume(vm);
+	if (ret) {
+		state_buf_free(&sb);
+		return control_reply_error(reply, "saving the state failed");
+	}
+	f = open_memstream(&text, &len);
+	if (!f) {
+		state_buf_free(&sb);
+		return control_reply_error(reply, "out of memory");
+	}
+	state_dump(state_blob(&sb), f);
+	fclose(f);
+	json_kv_uint(reply, "bytes", state_blob_size(&sb));
+	json_kv_string(reply, "dts", text);
+	free(text);
+	state_buf_free(&sb);
+	return 0;
+}
+
+static void status_migration(struct vm *vm, struct json_writer *w, void *opaque)
+{
+	struct migration *m = vm->mig;
+
+	json_obj_begin(w);
+	json_kv_string(w, "state", mig_state_name(m->state));
+	if (m->state != MIG_NONE) {
+		json_kv_string(w, "uri", m->uri);
+		json_kv_bool(w, "snapshot", m->snapshot);
+		json_kv_int(w, "round", m->round);
+		json_kv_uint(w, "bytes", m->bytes_sent);
+		json_kv_double(w, "mb_sent", m->bytes_sent / 1e6);
+		json_kv_uint(w, "pages", m->pages_sent);
+		json_kv_uint(w, "zero_pages", m->zero_pages);
+		json_kv_uint(w, "remaining_pages", m->remaining_pages);
+		json_kv_double(w, "bandwidth_mbps", m->bandwidth / 1e6);
+		json_kv_double(w, "dirty_rate_mbps", m->dirty_rate / 1e6);
+		json_kv_double(w, "expected_downtime_ms", m->expected_downtime_ms);
+		json_kv_double(w, "total_ms", m->total_ms);
+		json_kv_double(w, "downtime_ms", m->downtime_ms);
+		if (m->error[0])
+			json_kv_string(w, "error", m->error);
+	}
+	json_obj_end(w);
+}
+
+void migrate_init(struct vm *vm)
+{
+	vm->mig = calloc(1, sizeof(*vm->mig));
+	if (!vm->mig)
+		return;
+	vm->mig->vm = vm;
+	vm->mig->fd = -1;
+	control_register("migrate", cmd_migrate, NULL);
+	control_register("migrate-cancel", cmd_migrate_cancel, NULL);
+	control_register("snapshot", cmd_snapshot, NULL);
+	control_register("dump-state", cmd_dump_state, NULL);
+	control_register_status("migration", status_migration, NULL);
+}
+
+void migrate_exit(struct vm *vm)
+{
+	struct migration *m = vm->mig;
+
+	if (!m)
+		return;
+	if (m->thread_running) {
+		if (m->state == MIG_ACTIVE) {
+			__atomic_store_n(&m->cancel, true, __ATOMIC_RELEASE);
+			if (m->fd >= 0)
+				shutdown(m->fd, SHUT_RDWR);
+		}
+		pthread_join(m->thread, NULL);
+	}
+	free(m);
+	vm->mig = NULL;
+}
+
+/* ---- destination ---- */
+
+static int mig_recv_rec(int fd, struct mig_rec *rec, char *err, size_t errlen)
+{
+	int ret = read_full(fd, rec, sizeof(*rec));
+
+	if (ret) {
+		snprintf(err, errlen, "stream ended before its end marker (%s): the source "
+			 "stopped or the file is truncated", strerror(-ret));
+		return -1;
+	}
+	if (rec->hcsum != mig_csum(rec, offsetof(struct mig_rec, hcsum), 0)) {
+		snprintf(err, errlen, "corrupt stream: bad record header checksum");
+		return -1;
+	}
+	return 0;
+}
+
+static int mig_recv_payload(int fd, void *buf, const struct mig_rec *rec, char *err,
+			    size_t errlen)
+{
+	if (read_full(fd, buf, rec->len)) {
+		snprintf(err, errlen, "stream ended inside a record: truncated");
+		return -1;
+	}
+	if (mig_csum(buf, rec->len, rec->addr) != rec->csum) {
+		snprintf(err, errlen, "corrupt stream: bad checksum in a %s record at 0x%llx",
+			 rec->type == MIG_REC_RAM ? "RAM" : "state", (unsigned long long)rec->addr);
+		return -1;
+	}
+	return 0;
+}
+
+int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
+{
+	struct mig_rec rec;
+	char hdr[16];
+	uint32_t ver;
+	void *blob = NULL;
+	uint64_t t0 = now_ns(), ram = 0;
+	int fd, ret = -1;
+
+	vlab_log("waiting for a migration stream on %s", uri);
+	fd = mig_open_uri(uri, true, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (read_full(fd, hdr, sizeof(hdr)) || memcmp(hdr, MIG_MAGIC, 8)) {
+		snprintf(err, errlen, "%s: not a vlab migration stream", uri);
+		goto out;
+	}
+	memcpy(&ver, hdr + 8, 4);
+	if (ver != MIG_VERSION) {
+		snprintf(err, errlen, "stream version %u, this vlab reads %u", ver, MIG_VERSION);
+		goto out;
+	}
+	for (;;) {
+		if (mig_recv_rec(fd, &rec, err, errlen))
+			goto out;
+		switch (rec.type) {
+		case MIG_REC_CONFIG:
+		case MIG_REC_STATE:
+			if (rec.len > (64u << 20)) {
+				snprintf(err, errlen, "corrupt stream: %llu-byte state record",
+					 (unsigned long long)rec.len);
+				goto out;
+			}
+			free(blob);
+			blob = malloc(rec.len ? rec.len : 1);
+			if (!blob || mig_recv_payload(fd, blob, &rec, err, errlen))
+				goto out;
+			if (rec.type == MIG_REC_CONFIG &&
+			    mig_config_check(vm, blob, rec.len, err, errlen))
+				goto out;
+			if (rec.type == MIG_REC_STATE &&
+			    mig_state_load(vm, blob, rec.len, err, errlen))
+				goto out;
+			break;
+		case MIG_REC_RAM: {
+			void *p = guest_mem_map(&vm->mem, rec.addr, rec.len, true);
+
+			if (!p || (rec.addr | rec.len) & (GM_PAGE_SIZE - 1)) {
+				snprintf(err, errlen, "corrupt stream: RAM record 0x%llx+0x%llx outside guest RAM",
+					 (unsigned long long)rec.addr, (unsigned long long)rec.len);
+				goto out;
+			}
+			if (mig_recv_payload(fd, p, &rec, err, errlen))
+				goto out;
+			ram += rec.len;
+			break;
+		}
+		case MIG_REC_ZERO:
+			if (guest_mem_fill(&vm->mem, rec.addr, 0, rec.len)) {
+				snprintf(err, errlen, "corrupt stream: zero range outside guest RAM");
+				goto out;
+			}
+			break;
+		case MIG_REC_ROUND:
+			break;
+		case MIG_REC_END:
+			if (!blob) {
+				snprintf(err, errlen, "stream has no state");
+				goto out;
+			}
+			ret = 0;
+			goto out;
+		default:
+			snprintf(err, errlen, "corrupt stream: record type %u", rec.type);
+			goto out;
+		}
+	}
+out:
+	if (!ret) {
+		vlab_log("incoming: %.1f MB of RAM and the state in %.0f ms", ram / 1e6,
+			 (now_ns() - t0) / 1e6);
+		/* Tell the source it may let go; for a file there is nobody to tell. */
+		if (strncmp(uri, "file:", 5) && write(fd, MIG_ACK, sizeof(MIG_ACK) - 1) !=
+		    sizeof(MIG_ACK) - 1) {
+			snprintf(err, errlen, "the source went away before the hand-over");
+			ret = -1;
+		}
+	}
+	free(blob);
+	close(fd);
+	return ret;
+}
+
+void migrate_incoming_done(struct vm *vm)
+{
+	struct vm_dev_state *d;
+
+	mig_devices(vm, false);
+	for (d = vm->dev_states; d; d = d->next)
+		if (d->migrated)
+			d->migrated(d->opaque);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Live migration and snapshots. The stream is a header and a sequence of
+ * checksummed records: configuration, RAM pages in pre-copy rounds, zero
+ * ranges, then the KVM and device state (libfdt) and an end marker. The
+ * same stream goes to another vlab (unix:, tcp:) or to a file (file:),
+ * which is what a snapshot is.
+ */
+#ifndef VLAB_MIGRATE_H
+#define VLAB_MIGRATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+
+#define MIG_MAGIC		"VLABMIG1"
+#define MIG_VERSION		1
+#define MIG_MAX_ROUNDS		30
+
+enum mig_rec_type {
+	MIG_REC_CONFIG = 1,	/* fdt: what the destination must match */
+	MIG_REC_RAM,		/* addr = gpa, payload = len bytes of pages */
+	MIG_REC_ZERO,		/* addr = gpa, len bytes now zero (no payload) */
+	MIG_REC_ROUND,		/* addr = round number (progress only) */
+	MIG_REC_STATE,		/* fdt: KVM and device state */
+	MIG_REC_END,
+};
+
+struct mig_rec {
+	uint32_t type;
+	uint32_t flags;
+	uint64_t addr;
+	uint64_t len;
+	uint64_t csum;		/* of the payload */
+	uint64_t hcsum;		/* of the fields above */
+} __attribute__((packed));
+
+enum mig_state {
+	MIG_NONE,
+	MIG_ACTIVE,
+	MIG_COMPLETED,
+	MIG_FAILED,
+	MIG_CANCELLED,
+};
+
+struct migration {
+	struct vm *vm;
+	pthread_t thread;
+	bool thread_running;
+	enum mig_state state;
+	bool snapshot;		/* pause, save, resume: no pre-copy, source keeps running */
+	bool cancel;
+	int fd;
+	char uri[256];
+	char error[256];
+	uint32_t downtime_limit_ms;
+	uint64_t max_bandwidth;
+	/* progress, read by status */
+	int round;
+	uint64_t bytes_sent;
+	uint64_t pages_sent, zero_pages;
+	uint64_t remaining_pages;
+	double bandwidth;	/* bytes/s, last round */
+	double dirty_rate;	/* bytes/s dirtied, last round */
+	double expected_downtime_ms;
+	double total_ms, downtime_ms;
+	uint64_t start_ns;
+	uint8_t *stage;		/* copy of the pages being sent */
+	/* dirty tracking */
+	unsigned long *dirty;	/* gpa-space bitmap, one bit a page */
+	uint64_t dirty_words;
+	bool logging;
+};
+
+/* Register the control commands and the status member. */
+void migrate_init(struct vm *vm);
+void migrate_exit(struct vm *vm);
+/* Destination: receive a stream from @uri into a created, not started VM. */
+int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen);
+/* After the destination's vCPUs run: restart devices, announce. */
+void migrate_incoming_done(struct vm *vm);
+/* Fast checksum for the stream; exposed for tests. */
+uint64_t mig_csum(const void *p, uint64_t len, uint64_t seed);
+
+#endif
