@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -963,6 +964,11 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 	uint64_t t0 = now_ns(), ram = 0;
 	int fd, ret = -1;
 
+	/*
+	 * Fault guest RAM in now, while nobody waits: first touches are slow
+	 * (very slow on nested hosts) and would otherwise throttle the stream.
+	 */
+	madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
 	vlab_log("waiting for a migration stream on %s", uri);
 	fd = mig_open_uri(uri, true, err, errlen);
 	if (fd < 0)
