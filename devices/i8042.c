@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define I8042_DATA	0x60
@@ -74,6 +75,24 @@ static void i8042_cmd(void *opaque, uint64_t off, void *data, int len, bool is_w
 	}
 }
 
+static const struct state_field i8042_fields[] = {
+	STATE_UINT(struct i8042, ctr, "ctr"),
+	STATE_UINT(struct i8042, out, "out"),
+	STATE_UINT(struct i8042, out_full, "out-full"),
+	STATE_UINT(struct i8042, want_ctr, "want-ctr"),
+};
+
+static int i8042_save(void *opaque, struct state_buf *sb)
+{
+	return state_put_fields(sb, opaque, i8042_fields, ARRAY_SIZE(i8042_fields));
+}
+
+static int i8042_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+{
+	return state_get_fields(fdt, node, opaque, i8042_fields, ARRAY_SIZE(i8042_fields),
+				err, errlen);
+}
+
 static int i8042_vm_init(struct vm *vm)
 {
 	struct i8042 *k = calloc(1, sizeof(*k));
@@ -82,10 +101,21 @@ static int i8042_vm_init(struct vm *vm)
 	if (!k)
 		return -ENOMEM;
 	k->vm = vm;
+	vm->i8042 = k;
+	vm_dev_state_register(vm, &(struct vm_dev_state){
+		.name = "i8042", .version = 1, .opaque = k,
+		.save = i8042_save, .load = i8042_load,
+	});
 	ret = io_bus_register(&vm->pio, I8042_DATA, 1, i8042_data, k, "i8042-data");
 	if (!ret)
 		ret = io_bus_register(&vm->pio, I8042_CMD, 1, i8042_cmd, k, "i8042-cmd");
 	return ret;
 }
 
-VM_INIT(i8042_vm_init, NULL, VM_INIT_DEVICE);
+static void i8042_vm_exit(struct vm *vm)
+{
+	free(vm->i8042);
+	vm->i8042 = NULL;
+}
+
+VM_INIT(i8042_vm_init, i8042_vm_exit, VM_INIT_DEVICE);

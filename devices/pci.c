@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "devices/pci.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define PCI_CONF1_ADDR		0xcf8
@@ -255,6 +257,60 @@ void pci_host_init(struct pci_host *host, struct vm *vm)
 	pci_register(host, &host->bridge);
 }
 
+static int pci_host_save(void *opaque, struct state_buf *sb)
+{
+	struct pci_host *host = opaque;
+	int slot;
+
+	pthread_mutex_lock(&host->lock);
+	state_put_u32(sb, "conf1-addr", host->addr);
+	for (slot = 0; slot < PCI_MAX_DEVICES; slot++) {
+		if (!host->devs[slot])
+			continue;
+		state_begin_nodef(sb, 1, "slot@%d", slot);
+		state_put_bytes(sb, "cfg", host->devs[slot]->cfg, PCI_CFG_SIZE);
+		state_end_node(sb);
+	}
+	pthread_mutex_unlock(&host->lock);
+	return sb->err;
+}
+
+/* Config spaces come back as they were, then the BARs are mapped from them. */
+static int pci_host_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+{
+	struct pci_host *host = opaque;
+	uint8_t cfg[PCI_CFG_SIZE];
+	uint32_t addr, ver;
+	char name[16];
+	int slot, sub;
+
+	if (state_get_u32(fdt, node, "conf1-addr", &addr, err, errlen))
+		return -1;
+	pthread_mutex_lock(&host->lock);
+	host->addr = addr & 0x80fffffc;
+	for (slot = 0; slot < PCI_MAX_DEVICES; slot++) {
+		struct pci_device *dev = host->devs[slot];
+
+		if (!dev)
+			continue;
+		snprintf(name, sizeof(name), "slot@%d", slot);
+		sub = state_subnode(fdt, node, name, 1, &ver, err, errlen);
+		if (sub < 0 || state_get_bytes(fdt, sub, "cfg", cfg, sizeof(cfg), err, errlen))
+			goto fail;
+		if (memcmp(cfg, dev->cfg, 4)) {
+			snprintf(err, errlen, "pci slot %d: the source has a different device there", slot);
+			goto fail;
+		}
+		memcpy(dev->cfg, cfg, sizeof(cfg));
+		pci_update_mappings(host, dev);
+	}
+	pthread_mutex_unlock(&host->lock);
+	return 0;
+fail:
+	pthread_mutex_unlock(&host->lock);
+	return -1;
+}
+
 static int pci_vm_init(struct vm *vm)
 {
 	struct pci_host *host = calloc(1, sizeof(*host));
@@ -263,6 +319,10 @@ static int pci_vm_init(struct vm *vm)
 		return -ENOMEM;
 	pci_host_init(host, vm);
 	vm->pci = host;
+	vm_dev_state_register(vm, &(struct vm_dev_state){
+		.name = "pci", .version = 1, .opaque = host,
+		.save = pci_host_save, .load = pci_host_load,
+	});
 	return io_bus_register(&vm->pio, PCI_CONF1_ADDR, 8, pci_conf1_access, host, "pci-conf1");
 }
 

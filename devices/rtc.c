@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define RTC_INDEX	0x70
@@ -70,13 +71,44 @@ static void rtc_access(void *opaque, uint64_t off, void *data, int len, bool is_
 		*v = rtc_read(r, r->index);
 }
 
+/* The clock itself is the host's; only the CMOS bytes and index move. */
+static const struct state_field rtc_fields[] = {
+	STATE_UINT(struct rtc, index, "index"),
+	STATE_BYTES(struct rtc, cmos, "cmos"),
+};
+
+static int rtc_save(void *opaque, struct state_buf *sb)
+{
+	return state_put_fields(sb, opaque, rtc_fields, ARRAY_SIZE(rtc_fields));
+}
+
+static int rtc_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+{
+	struct rtc *r = opaque;
+	int ret = state_get_fields(fdt, node, r, rtc_fields, ARRAY_SIZE(rtc_fields), err, errlen);
+
+	r->index &= 0x7f;
+	return ret;
+}
+
 static int rtc_vm_init(struct vm *vm)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
+	vm->rtc = r;
+	vm_dev_state_register(vm, &(struct vm_dev_state){
+		.name = "rtc", .version = 1, .opaque = r,
+		.save = rtc_save, .load = rtc_load,
+	});
 	return io_bus_register(&vm->pio, RTC_INDEX, 2, rtc_access, r, "rtc");
 }
 
-VM_INIT(rtc_vm_init, NULL, VM_INIT_DEVICE);
+static void rtc_vm_exit(struct vm *vm)
+{
+	free(vm->rtc);
+	vm->rtc = NULL;
+}
+
+VM_INIT(rtc_vm_init, rtc_vm_exit, VM_INIT_DEVICE);

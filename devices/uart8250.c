@@ -5,12 +5,14 @@
  * a vCPU; input arrives from the event loop into the receive FIFO.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "devices/uart8250.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define UART_COM1_BASE	0x3f8
@@ -245,6 +247,51 @@ static void uart_vm_irq(struct uart8250 *u, int level)
 	vm_irq_line(u->vm, u->irq, level);
 }
 
+static const struct state_field uart_fields[] = {
+	STATE_UINT(struct uart8250, ier, "ier"),
+	STATE_UINT(struct uart8250, iir_fifo, "iir-fifo"),
+	STATE_UINT(struct uart8250, lcr, "lcr"),
+	STATE_UINT(struct uart8250, mcr, "mcr"),
+	STATE_UINT(struct uart8250, lsr, "lsr"),
+	STATE_UINT(struct uart8250, msr, "msr"),
+	STATE_UINT(struct uart8250, scr, "scr"),
+	STATE_UINT(struct uart8250, fcr, "fcr"),
+	STATE_UINT(struct uart8250, divisor, "divisor"),
+	STATE_UINT(struct uart8250, thri_pending, "thri-pending"),
+	STATE_BYTES(struct uart8250, rx, "rx-fifo"),
+	STATE_UINT(struct uart8250, rx_head, "rx-head"),
+	STATE_UINT(struct uart8250, rx_count, "rx-count"),
+};
+
+static int uart8250_save(void *opaque, struct state_buf *sb)
+{
+	struct uart8250 *u = opaque;
+	int ret;
+
+	pthread_mutex_lock(&u->lock);
+	ret = state_put_fields(sb, u, uart_fields, ARRAY_SIZE(uart_fields));
+	pthread_mutex_unlock(&u->lock);
+	return ret;
+}
+
+static int uart8250_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+{
+	struct uart8250 *u = opaque;
+	int ret;
+
+	pthread_mutex_lock(&u->lock);
+	ret = state_get_fields(fdt, node, u, uart_fields, ARRAY_SIZE(uart_fields), err, errlen);
+	if (!ret && (u->rx_head >= UART_RX_FIFO || u->rx_count > UART_RX_FIFO)) {
+		snprintf(err, errlen, "uart: receive FIFO position out of range");
+		ret = -1;
+	}
+	u->irq_level = false;
+	if (!ret)
+		uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
+	return ret;
+}
+
 static int uart8250_vm_init(struct vm *vm)
 {
 	struct uart8250 *u = calloc(1, sizeof(*u));
@@ -264,6 +311,10 @@ static int uart8250_vm_init(struct vm *vm)
 	uart8250_reset(u);
 	uart8250_set_irq_fn(uart_vm_irq);
 	vm->uart = u;
+	vm_dev_state_register(vm, &(struct vm_dev_state){
+		.name = "uart@3f8", .version = 1, .opaque = u,
+		.save = uart8250_save, .load = uart8250_load,
+	});
 	return io_bus_register(&vm->pio, UART_COM1_BASE, 8, uart8250_access, u, "com1");
 }
 

@@ -24,6 +24,7 @@
 #include "virtio/net_state.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_pci.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define NET_QUEUE_SIZE		256
@@ -691,6 +692,72 @@ static void net_queue_reset(struct virtio_dev *vdev, uint16_t q)
 		net_start(vdev);
 }
 
+/* ---- migration ---- */
+
+static int net_save(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	struct virtio_net *net = vdev->priv;
+
+	/* Plain fixed-size struct; its layout is versioned by NET_STATE_VERSION. */
+	pthread_mutex_lock(&net->lock);
+	state_put_u32(sb, "net-state-version", NET_STATE_VERSION);
+	state_put_bytes(sb, "net-state", &net->st, sizeof(net->st));
+	pthread_mutex_unlock(&net->lock);
+	return sb->err;
+}
+
+static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+		    size_t errlen)
+{
+	struct virtio_net *net = vdev->priv;
+	struct net_state st;
+	uint32_t ver;
+
+	if (state_get_u32(fdt, node, "net-state-version", &ver, err, errlen))
+		return -1;
+	if (ver != NET_STATE_VERSION) {
+		snprintf(err, errlen, "virtio-net: state version %u, this vlab reads %u", ver,
+			 NET_STATE_VERSION);
+		return -1;
+	}
+	if (state_get_bytes(fdt, node, "net-state", &st, sizeof(st), err, errlen))
+		return -1;
+	if (memcmp(st.perm_mac, net->st.perm_mac, 6) || st.max_queue_pairs != net->st.max_queue_pairs) {
+		snprintf(err, errlen, "virtio-net: the source NIC has another MAC or queue count");
+		return -1;
+	}
+	pthread_mutex_lock(&net->lock);
+	net->st = st;
+	pthread_mutex_unlock(&net->lock);
+	return 0;
+}
+
+/* Stop-and-copy: no worker may touch a ring or guest memory any more. */
+static void net_quiesce(struct virtio_dev *vdev)
+{
+	net_stop_workers(vdev->priv);
+}
+
+static void net_unquiesce(struct virtio_dev *vdev)
+{
+	if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		net_start(vdev);
+}
+
+/* On the destination: ask the driver to announce the guest's new location. */
+static void net_migrated(struct virtio_dev *vdev)
+{
+	struct virtio_net *net = vdev->priv;
+	bool raise;
+
+	pthread_mutex_lock(&net->lock);
+	raise = net_state_announce(&net->st, 1);
+	pthread_mutex_unlock(&net->lock);
+	if (raise)
+		virtio_dev_config_changed(vdev);
+}
+
 static const struct virtio_dev_ops virtio_net_ops = {
 	.name = "virtio-net",
 	.device_id = VIRTIO_ID_NET,
@@ -704,6 +771,11 @@ static const struct virtio_dev_ops virtio_net_ops = {
 	.start = net_start,
 	.reset = net_reset,
 	.queue_reset = net_queue_reset,
+	.save = net_save,
+	.load = net_load,
+	.quiesce = net_quiesce,
+	.unquiesce = net_unquiesce,
+	.migrated = net_migrated,
 };
 
 static int virtio_net_create(struct vm *vm, const struct net_config *nc, int index)

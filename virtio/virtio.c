@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "virtio/virtio.h"
+#include "vmm/state.h"
 
 /* Transport and ring features every vlab device offers. */
 #define VIRTIO_COMMON_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | VIRTQ_RING_FEATURES)
@@ -258,4 +259,120 @@ void virtio_dev_needs_reset(struct virtio_dev *vdev, const char *why)
 	fprintf(stderr, "vlab: %s: device needs reset: %s\r\n", vdev->ops->name, why);
 	if (vdev->transport && vdev->transport->signal_config)
 		vdev->transport->signal_config(vdev);
+}
+
+/* ---- migration ---- */
+
+static const struct state_field virtio_dev_fields[] = {
+	STATE_UINT(struct virtio_dev, host_features, "host-features"),
+	STATE_UINT(struct virtio_dev, guest_features, "guest-features"),
+	STATE_UINT(struct virtio_dev, device_feature_select, "device-feature-select"),
+	STATE_UINT(struct virtio_dev, driver_feature_select, "driver-feature-select"),
+	STATE_UINT(struct virtio_dev, status, "status"),
+	STATE_UINT(struct virtio_dev, config_generation, "config-generation"),
+	STATE_UINT(struct virtio_dev, queue_select, "queue-select"),
+	STATE_UINT(struct virtio_dev, nr_queues, "queues"),
+	STATE_UINT(struct virtio_dev, config_vector, "config-vector"),
+};
+
+/* Every plain field of struct virtq; the host pointers are rebuilt by enable. */
+static const struct state_field virtq_fields[] = {
+	STATE_UINT(struct virtq, max_size, "max-size"),
+	STATE_UINT(struct virtq, size, "size"),
+	STATE_UINT(struct virtq, desc_addr, "desc"),
+	STATE_UINT(struct virtq, driver_addr, "driver"),
+	STATE_UINT(struct virtq, device_addr, "device"),
+	STATE_UINT(struct virtq, features, "features"),
+	STATE_UINT(struct virtq, enabled, "enabled"),
+	STATE_UINT(struct virtq, broken, "broken"),
+	STATE_UINT(struct virtq, last_avail_idx, "last-avail-idx"),
+	STATE_UINT(struct virtq, shadow_avail_idx, "shadow-avail-idx"),
+	STATE_UINT(struct virtq, used_idx, "used-idx"),
+	STATE_UINT(struct virtq, avail_wrap_counter, "avail-wrap"),
+	STATE_UINT(struct virtq, used_wrap_counter, "used-wrap"),
+	STATE_UINT(struct virtq, notify_off, "notify-off"),
+	STATE_UINT(struct virtq, signalled_used, "signalled-used"),
+	STATE_UINT(struct virtq, signalled_used_valid, "signalled-used-valid"),
+	STATE_UINT(struct virtq, signalled_used_wrap, "signalled-used-wrap"),
+	STATE_UINT(struct virtq, used_since_signal, "used-since-signal"),
+	STATE_UINT(struct virtq, pending, "pending"),
+	STATE_UINT(struct virtq, pending_first_id, "pending-first-id"),
+	STATE_UINT(struct virtq, pending_first_flags, "pending-first-flags"),
+	STATE_UINT(struct virtq, pending_first_len, "pending-first-len"),
+	STATE_UINT(struct virtq, fold_bufs, "fold-bufs"),
+	STATE_UINT(struct virtq, fold_descs, "fold-descs"),
+	STATE_UINT(struct virtq, fold_id, "fold-id"),
+	STATE_UINT(struct virtq, fold_len, "fold-len"),
+};
+
+int virtio_dev_state_save(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	int q;
+
+	pthread_mutex_lock(&vdev->lock);
+	state_put_fields(sb, vdev, virtio_dev_fields, ARRAY_SIZE(virtio_dev_fields));
+	for (q = 0; q < vdev->nr_queues; q++) {
+		state_begin_nodef(sb, 1, "queue@%d", q);
+		state_put_fields(sb, &vdev->vqs[q], virtq_fields, ARRAY_SIZE(virtq_fields));
+		state_put_u32(sb, "vector", vdev->queue_vector[q]);
+		state_put_u32(sb, "reset-done", vdev->queue_reset_done[q]);
+		state_end_node(sb);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+	return sb->err;
+}
+
+int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+			  size_t errlen)
+{
+	struct virtio_dev tmp = *vdev;
+	uint32_t v, ver;
+	char name[24];
+	int q, sub, ret = -1;
+
+	pthread_mutex_lock(&vdev->lock);
+	if (state_get_fields(fdt, node, &tmp, virtio_dev_fields, ARRAY_SIZE(virtio_dev_fields),
+			     err, errlen))
+		goto out;
+	if (tmp.nr_queues != vdev->nr_queues || tmp.host_features != vdev->host_features) {
+		snprintf(err, errlen, "%s: the source offered other features or queues",
+			 vdev->ops->name);
+		goto out;
+	}
+	vdev->guest_features = tmp.guest_features;
+	vdev->device_feature_select = tmp.device_feature_select;
+	vdev->driver_feature_select = tmp.driver_feature_select;
+	vdev->status = tmp.status;
+	vdev->config_generation = tmp.config_generation;
+	vdev->queue_select = tmp.queue_select;
+	vdev->config_vector = tmp.config_vector;
+	for (q = 0; q < vdev->nr_queues; q++) {
+		struct virtq *vq = &vdev->vqs[q];
+
+		snprintf(name, sizeof(name), "queue@%d", q);
+		sub = state_subnode(fdt, node, name, 1, &ver, err, errlen);
+		if (sub < 0 ||
+		    state_get_fields(fdt, sub, vq, virtq_fields, ARRAY_SIZE(virtq_fields),
+				     err, errlen) ||
+		    state_get_u32(fdt, sub, "vector", &v, err, errlen))
+			goto out;
+		vdev->queue_vector[q] = v;
+		if (state_get_u32(fdt, sub, "reset-done", &v, err, errlen))
+			goto out;
+		vdev->queue_reset_done[q] = v;
+		vq->gm = vdev->mem;
+		/* Rebuild the host views of the rings; a bad ring breaks only this device. */
+		if (vq->enabled && !vq->broken) {
+			vq->enabled = false;
+			if (virtq_enable(vq)) {
+				snprintf(err, errlen, "%s: queue %d: ring outside guest RAM",
+					 vdev->ops->name, q);
+				goto out;
+			}
+		}
+	}
+	ret = 0;
+out:
+	pthread_mutex_unlock(&vdev->lock);
+	return ret;
 }

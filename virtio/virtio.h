@@ -11,6 +11,7 @@
 #include <linux/virtio_config.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "virtio/virtq.h"
@@ -19,6 +20,11 @@
 #define VIRTIO_MSI_NO_VECTOR	0xffff
 
 struct virtio_dev;
+struct state_buf;
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
 
 struct virtio_dev_ops {
 	const char *name;
@@ -42,6 +48,14 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *vdev);
 	/* One queue was reset (VIRTIO_F_RING_RESET); its worker must let go. */
 	void (*queue_reset)(struct virtio_dev *vdev, uint16_t q);
+
+	/* Migration (all optional): device-specific state and workers. */
+	int (*save)(struct virtio_dev *vdev, struct state_buf *sb);
+	int (*load)(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+		    size_t errlen);
+	void (*quiesce)(struct virtio_dev *vdev);
+	void (*unquiesce)(struct virtio_dev *vdev);
+	void (*migrated)(struct virtio_dev *vdev);
 };
 
 struct virtio_transport_ops {
@@ -106,6 +120,12 @@ void virtio_dev_notify_used(struct virtio_dev *vdev, uint16_t q);
 void virtio_dev_config_changed(struct virtio_dev *vdev);
 /* The driver broke the protocol: DEVICE_NEEDS_RESET, config interrupt. */
 void virtio_dev_needs_reset(struct virtio_dev *vdev, const char *why);
+
+/* Common state and every queue, as properties of the current node. */
+int virtio_dev_state_save(struct virtio_dev *vdev, struct state_buf *sb);
+/* Restore it and re-enable the queues that were enabled. */
+int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+			  size_t errlen);
 
 static inline bool virtio_dev_has(const struct virtio_dev *vdev, unsigned int bit)
 {

@@ -8,6 +8,7 @@
  * device work never runs on a vCPU thread.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <linux/virtio_pci.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "devices/pci.h"
 #include "virtio/virtio_pci.h"
 #include "vmm/irq.h"
+#include "vmm/state.h"
 #include "vmm/vm.h"
 
 #define PCI_VENDOR_ID_REDHAT_QUMRANET	0x1af4
@@ -67,6 +69,7 @@ struct vpci {
 	struct vpci_notify *notify;	/* per queue */
 	bool ioeventfd_on;
 	uint64_t bar0_addr;
+	char state_name[16];		/* "virtio@SLOT" in snapshots */
 };
 
 static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
@@ -518,6 +521,96 @@ static void vpci_cfg_written(struct pci_device *dev, uint32_t off, int len)
 	}
 }
 
+/* ---- migration: transport state, then the device's own ---- */
+
+static int vpci_save(void *opaque, struct state_buf *sb)
+{
+	struct vpci *v = opaque;
+	struct virtio_dev *vdev = v->vdev;
+
+	pthread_mutex_lock(&v->lock);
+	state_put_u32(sb, "msix-entries", v->msix_nr);
+	state_put_bytes(sb, "msix-table", v->msix, v->msix_nr * sizeof(v->msix[0]));
+	state_put_bytes(sb, "msix-pba", v->msix_pba, sizeof(v->msix_pba));
+	state_put_u32(sb, "isr", v->isr);
+	pthread_mutex_unlock(&v->lock);
+	state_begin_node(sb, "virtio", 1);
+	virtio_dev_state_save(vdev, sb);
+	state_end_node(sb);
+	if (vdev->ops->save) {
+		state_begin_node(sb, "device", 1);
+		vdev->ops->save(vdev, sb);
+		state_end_node(sb);
+	}
+	return sb->err;
+}
+
+static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+{
+	struct vpci *v = opaque;
+	struct virtio_dev *vdev = v->vdev;
+	uint32_t n, isr, ver;
+	uint16_t vec;
+	int sub;
+
+	if (state_get_u32(fdt, node, "msix-entries", &n, err, errlen))
+		return -1;
+	if (n != v->msix_nr) {
+		snprintf(err, errlen, "%s: the source has %u MSI-X vectors, this vlab %u",
+			 vdev->ops->name, n, v->msix_nr);
+		return -1;
+	}
+	pthread_mutex_lock(&v->lock);
+	if (state_get_bytes(fdt, node, "msix-table", v->msix, n * sizeof(v->msix[0]), err, errlen) ||
+	    state_get_bytes(fdt, node, "msix-pba", v->msix_pba, sizeof(v->msix_pba), err, errlen) ||
+	    state_get_u32(fdt, node, "isr", &isr, err, errlen)) {
+		pthread_mutex_unlock(&v->lock);
+		return -1;
+	}
+	v->isr = isr;
+	/* Route every programmed vector now, so the first interrupt needs no ioctl. */
+	for (vec = 0; vec < v->msix_nr; vec++)
+		if (v->msix[vec].addr_lo || v->msix[vec].addr_hi)
+			vpci_msix_route(v, vec);
+	v->intx_level = false;
+	if (!vpci_msix_enabled(v))
+		vpci_intx_update(v);
+	pthread_mutex_unlock(&v->lock);
+	sub = state_subnode(fdt, node, "virtio", 1, &ver, err, errlen);
+	if (sub < 0 || virtio_dev_state_load(vdev, fdt, sub, err, errlen))
+		return -1;
+	if (vdev->ops->load) {
+		sub = state_subnode(fdt, node, "device", 1, &ver, err, errlen);
+		if (sub < 0 || vdev->ops->load(vdev, fdt, sub, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+static void vpci_quiesce(void *opaque)
+{
+	struct vpci *v = opaque;
+
+	if (v->vdev->ops->quiesce)
+		v->vdev->ops->quiesce(v->vdev);
+}
+
+static void vpci_unquiesce(void *opaque)
+{
+	struct vpci *v = opaque;
+
+	if (v->vdev->ops->unquiesce)
+		v->vdev->ops->unquiesce(v->vdev);
+}
+
+static void vpci_migrated(void *opaque)
+{
+	struct vpci *v = opaque;
+
+	if (v->vdev->ops->migrated)
+		v->vdev->ops->migrated(v->vdev);
+}
+
 static void vpci_put_cap(uint8_t *cfg, uint8_t at, uint8_t next, uint8_t len,
 			 uint8_t type, uint8_t bar, uint32_t off, uint32_t size)
 {
@@ -617,5 +710,10 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 	cfg[PCI_INTERRUPT_LINE] = v->intx_gsi;
 	vdev->transport = &vpci_transport;
 	vdev->transport_priv = v;
-	return 0;
+	snprintf(v->state_name, sizeof(v->state_name), "virtio@%d", slot);
+	return vm_dev_state_register(vm, &(struct vm_dev_state){
+		.name = v->state_name, .version = 1, .opaque = v,
+		.save = vpci_save, .load = vpci_load, .quiesce = vpci_quiesce,
+		.unquiesce = vpci_unquiesce, .migrated = vpci_migrated,
+	});
 }

@@ -16,6 +16,10 @@
 
 struct vm;
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 struct vcpu {
 	struct vm *vm;
 	int id;
@@ -94,6 +98,8 @@ struct vm {
 	bool incoming;			/* state comes from a stream, not a boot */
 
 	struct uart8250 *uart;
+	struct i8042 *i8042;
+	struct rtc *rtc;
 	struct pci_host *pci;
 	int console_out;		/* fd the UART writes guest output to */
 };
