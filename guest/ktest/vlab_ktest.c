@@ -46,9 +46,14 @@ static char *net_peer = "";
 module_param(net_peer, charp, 0444);
 MODULE_PARM_DESC(net_peer, "MAC of another guest on the same hub to exchange frames with");
 
+static unsigned int hold_s;
+module_param(hold_s, uint, 0444);
+MODULE_PARM_DESC(hold_s, "Seconds the migration test keeps running (0: skip)");
+
 static const struct vlab_ktest_suite *const vlab_ktest_suites[] = {
 	&ktest_basic,
 	&ktest_net,
+	&ktest_migrate,
 };
 
 static __printf(3, 0)
@@ -104,6 +109,7 @@ static int __init vlab_ktest_init(void)
 		.cpus = cpus,
 		.mem_mb = mem_mb,
 		.net_peer = net_peer,
+		.hold_s = hold_s,
 	};
 
 	if (!run)

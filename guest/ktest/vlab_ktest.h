@@ -28,6 +28,7 @@ struct vlab_ktest {
 	unsigned int cpus;	/* vlab_ktest.cpus=, 0 if not given */
 	unsigned int mem_mb;	/* vlab_ktest.mem_mb=, 0 if not given */
 	const char *net_peer;	/* vlab_ktest.net_peer=, "" if not given */
+	unsigned int hold_s;	/* vlab_ktest.hold_s=, 0 if not given */
 	char reason[128];
 };
 
@@ -62,5 +63,6 @@ void vlab_ktest_diag(struct vlab_ktest *t, const char *fmt, ...);
 /* The suites, one per test file. */
 extern const struct vlab_ktest_suite ktest_basic;
 extern const struct vlab_ktest_suite ktest_net;
+extern const struct vlab_ktest_suite ktest_migrate;
 
 #endif /* VLAB_KTEST_H */
