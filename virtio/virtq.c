@@ -84,7 +84,7 @@ void virtq_reset(struct virtq *vq)
 	vq->max_size = max_size;
 	vq->features = features;
 	vq->size = max_size;
-	/* 2.8.1: both wrap counters start at 1. */
+	/* Packed rings: both wrap counters start at 1. */
 	vq->avail_wrap_counter = true;
 	vq->used_wrap_counter = true;
 	vq->signalled_used_wrap = true;
@@ -124,7 +124,7 @@ static int vq_map_rings(struct virtq *vq)
 		return vq_fail(vq, -EINVAL, "queue size out of range");
 	if (!packed && (n & (n - 1)))
 		return vq_fail(vq, -EINVAL, "split queue size not a power of two");
-	/* 2.7.2 / 2.8.10: descriptors 16-aligned, the other areas 2 or 4. */
+	/* Spec alignment: descriptors 16, the other areas 2 or 4. */
 	if ((vq->desc_addr & 15) || (vq->device_addr & 3) ||
 	    (vq->driver_addr & (packed ? 3 : 1)))
 		return vq_fail(vq, -EINVAL, "misaligned ring address");
@@ -232,7 +232,7 @@ static int vq_indirect_table(struct virtq *vq, uint64_t addr, uint32_t len,
 
 /*
  * Walk the chain at @head. A direct chain may end in one indirect
- * descriptor (2.7.5.3.1 only forbids INDIRECT with NEXT); counting visits
+ * descriptor (the spec only forbids INDIRECT with NEXT); counting visits
  * against the table size catches loops.
  */
 static int split_read_chain(struct virtq *vq, uint16_t head,
@@ -320,7 +320,7 @@ static int split_pop(struct virtq *vq, struct virtq_elem *elem)
 	if (unlikely(r))
 		return r;
 	vq->last_avail_idx++;
-	/* Keep the driver kicking: 2.7.10 avail_event tracks what we took. */
+	/* Keep the driver kicking: avail_event tracks what we took. */
 	if (unlikely(!vq->notify_off) &&
 	    virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		vq_store(split_avail_event(vq), vq->last_avail_idx);
@@ -338,7 +338,7 @@ static inline bool packed_is_avail(uint16_t flags, bool wrap)
 	       !!(flags & PACKED_F_USED) != wrap;
 }
 
-/* 2.8.19: the table is sequential; only WRITE counts, NEXT and id are ignored. */
+/* The table is sequential; only WRITE counts, NEXT and id are ignored. */
 static int packed_read_indirect(struct virtq *vq, struct virtq_elem *elem,
 				uint64_t addr, uint32_t len, uint16_t flags)
 {
@@ -384,7 +384,8 @@ static int packed_pop(struct virtq *vq, struct virtq_elem *elem)
 
 	/*
 	 * Acquire: the driver makes the head available last, with release
-	 * (2.8.21), so the whole chain is readable once its flags say so.
+	 * (spec: scatter-gather), so the whole chain is readable once its
+	 * flags say so.
 	 */
 	flags = vq_load_acquire(&d->flags);
 	if (!packed_is_avail(flags, wrap))
@@ -396,7 +397,7 @@ static int packed_pop(struct virtq *vq, struct virtq_elem *elem)
 
 	for (;;) {
 		if (unlikely(flags & VRING_DESC_F_INDIRECT)) {
-			/* 2.8.21.1: never part of a NEXT-linked list. */
+			/* The spec forbids it in a NEXT-linked list. */
 			if (n)
 				return vq_fail(vq, -EINVAL,
 					       "indirect descriptor inside a chain");
@@ -500,7 +501,7 @@ static void vq_log_ring(struct virtq *vq, uint64_t base, uint32_t first,
 }
 
 /* Write the used entry for the folded buffers (not yet published). */
-static void vq_emit(struct virtq *vq)
+static inline void vq_emit(struct virtq *vq)
 {
 	if (virtq_is_packed(vq)) {
 		uint32_t pos = vq->used_idx + vq->pending;
@@ -514,12 +515,17 @@ static void vq_emit(struct virtq *vq)
 		}
 		d = &vq->pdesc[pos];
 		flags = wrap ? PACKED_F_AVAIL | PACKED_F_USED : 0;
-		vq_store(&d->id, vq->fold_id);
-		vq_store(&d->len, vq->fold_len);
 		if (!vq->pending) {
-			/* The head of the batch is handed over by flush. */
+			/*
+			 * The batch head is written whole by flush: one
+			 * store burst to a line the driver may be polling.
+			 */
+			vq->pending_first_id = vq->fold_id;
+			vq->pending_first_len = vq->fold_len;
 			vq->pending_first_flags = flags;
 		} else {
+			vq_store(&d->id, vq->fold_id);
+			vq_store(&d->len, vq->fold_len);
 			/*
 			 * Release: id and len before the flags. The driver
 			 * reads past the batch head only after flush
@@ -550,17 +556,24 @@ void virtq_flush(struct virtq *vq)
 	if (!vq->pending)
 		return;
 
+	/*
+	 * The dirty log is written after the data it covers: a concurrent
+	 * collector that clears a bit and copies the page must not be able
+	 * to miss a store that comes after it.
+	 */
 	if (virtq_is_packed(vq)) {
+		struct vring_packed_desc *head = &vq->pdesc[vq->used_idx];
 		uint32_t pos = vq->used_idx + vq->pending;
 
-		vq_log_ring(vq, vq->desc_addr, vq->used_idx, vq->pending,
-			    DESC_SIZE);
+		vq_store(&head->id, vq->pending_first_id);
+		vq_store(&head->len, vq->pending_first_len);
 		/*
 		 * Release: every id/len written since the last flush is
 		 * visible before the head's flags hand the batch over.
 		 */
-		vq_store_release(&vq->pdesc[vq->used_idx].flags,
-				 vq->pending_first_flags);
+		vq_store_release(&head->flags, vq->pending_first_flags);
+		vq_log_ring(vq, vq->desc_addr, vq->used_idx, vq->pending,
+			    DESC_SIZE);
 		if (pos >= vq->size) {
 			pos -= vq->size;
 			vq->used_wrap_counter = !vq->used_wrap_counter;
@@ -568,16 +581,17 @@ void virtq_flush(struct virtq *vq)
 		vq->used_idx = pos;
 		vq->used_since_signal += vq->pending;
 	} else {
-		vq_log_ring(vq, vq->device_addr + 4,
-			    vq->used_idx & (vq->size - 1), vq->pending,
-			    sizeof(struct vring_used_elem));
-		guest_mem_mark_dirty(vq->gm, vq->device_addr + 2, 2);
+		uint16_t first = vq->used_idx & (vq->size - 1);
+
 		vq->used_idx += vq->pending;
 		/*
 		 * Release: pairs with the driver's acquire of used->idx, so
 		 * the entries are visible before the index that covers them.
 		 */
 		vq_store_release(&vq->used->idx, vq->used_idx);
+		vq_log_ring(vq, vq->device_addr + 4, first, vq->pending,
+			    sizeof(struct vring_used_elem));
+		guest_mem_mark_dirty(vq->gm, vq->device_addr + 2, 2);
 	}
 	vq->pending = 0;
 }
@@ -606,7 +620,7 @@ void virtq_fill(struct virtq *vq, const struct virtq_elem *elem, uint32_t len)
 	vq->fold_id = elem->id;
 	vq->fold_len = len;
 	/*
-	 * 2.7.9 / 2.8.22: with IN_ORDER one used entry (the last buffer's)
+	 * In-order use of descriptors: one used entry (the last buffer's)
 	 * may stand for a batch; the driver then assumes the earlier ones
 	 * were written in full, so only those may be folded.
 	 */
@@ -620,7 +634,7 @@ void virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t len)
 	virtq_flush(vq);
 }
 
-/* ---- notifications (2.7.7, 2.7.10, 2.8.10) ---- */
+/* ---- notifications: flags, EVENT_IDX, packed event suppression ---- */
 
 static bool packed_should_notify(struct virtq *vq)
 {

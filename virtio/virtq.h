@@ -88,9 +88,8 @@ static inline struct iovec *virtq_elem_in(struct virtq_elem *elem)
 }
 
 /*
- * All state of one queue. Every field before "derived" is a plain value a
- * migration stream can carry; the derived part is recomputed from it by
- * virtq_enable(). Flush (virtq_flush) before saving so no used entry is
+ * All state of one queue. Every field before "Not state" is a plain value
+ * a migration stream can carry; the rest is recomputed by virtq_enable(). Flush (virtq_flush) before saving so no used entry is
  * half-published.
  */
 struct virtq {
@@ -126,14 +125,21 @@ struct virtq {
 	 * virtq_flush). Split counts buffers, packed counts descriptors.
 	 */
 	uint16_t pending;
-	uint16_t pending_first_flags;	/* packed: head flags, stored last */
+	/* Packed: the batch head's used descriptor, stored last by flush. */
+	uint16_t pending_first_id;
+	uint16_t pending_first_flags;
+	uint32_t pending_first_len;
 	/* IN_ORDER: buffers folded into one used entry not yet written. */
 	uint16_t fold_bufs;
 	uint16_t fold_descs;
 	uint16_t fold_id;
 	uint32_t fold_len;
 
-	/* Derived, not state: host views of the ring areas, set by enable. */
+	/*
+	 * Not state: the memory view the queue works through (any struct
+	 * guest_mem, e.g. one describing a simulated device's IOVA space),
+	 * and host pointers to the ring areas that enable derives from it.
+	 */
 	struct guest_mem *gm;
 	const char *broken_reason;	/* static text, for logs and tests */
 	union {
@@ -199,10 +205,11 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
 void virtq_unpop(struct virtq *vq, const struct virtq_elem *elem);
 /*
  * Return a buffer with @len bytes written to its writable segments
- * (clamped to elem->in_len); those bytes are marked dirty. Nothing is
- * visible to the driver before virtq_flush(). With IN_ORDER, buffers
- * whose writable part was written in full are folded into one used entry
- * as the spec allows (the driver then assumes their full length).
+ * (clamped to elem->in_len); call it after writing them, as it marks those
+ * bytes dirty. Nothing is visible to the driver before virtq_flush().
+ * With IN_ORDER, buffers whose writable part was written in full are
+ * folded into one used entry as the spec allows (the driver then assumes
+ * their full length).
  */
 void virtq_fill(struct virtq *vq, const struct virtq_elem *elem, uint32_t len);
 /* Publish everything filled since the last flush. */

@@ -79,6 +79,35 @@ static bool elf_in_file(const struct elf_file *ef, uint64_t off, uint64_t len)
 	return off <= ef->size && len <= ef->size - off;
 }
 
+
+/* Elf32_Ehdr and Elf64_Ehdr differ only in field widths: one check for both. */
+#define ELF_READ_EHDR(ehdr_t, phdr_t, machine, bits, arch)			\
+	do {									\
+		ehdr_t eh;							\
+										\
+		if (ef->size < sizeof(eh))					\
+			return boot_error(err, errlen, "ELF kernel: file of %zu bytes " \
+					  "is shorter than the ELF header", ef->size); \
+		memcpy(&eh, ef->data, sizeof(eh));				\
+		if (eh.e_machine != (machine))					\
+			return boot_error(err, errlen, "ELF kernel: " bits	\
+					  " ELF for machine %u, not " arch,	\
+					  eh.e_machine);			\
+		if (eh.e_type != ET_EXEC)					\
+			return boot_error(err, errlen, "ELF kernel: type %u is " \
+					  "not an executable", eh.e_type);	\
+		if (eh.e_phentsize != sizeof(phdr_t))				\
+			return boot_error(err, errlen, "ELF kernel: program header " \
+					  "size %u, expected %zu", eh.e_phentsize, \
+					  sizeof(phdr_t));			\
+		ef->phoff = eh.e_phoff;						\
+		ef->phentsize = eh.e_phentsize;					\
+		ef->phnum = eh.e_phnum;						\
+		ef->shoff = eh.e_shoff;						\
+		ef->shentsize = eh.e_shentsize;					\
+		ef->shnum = eh.e_shnum;						\
+	} while (0)
+
 static int elf_parse_header(struct elf_file *ef, char *err, size_t errlen)
 {
 	const uint8_t *id = ef->data;
@@ -95,57 +124,10 @@ static int elf_parse_header(struct elf_file *ef, char *err, size_t errlen)
 				  id[EI_VERSION]);
 	ef->is64 = id[EI_CLASS] == ELFCLASS64;
 
-	if (ef->is64) {
-		Elf64_Ehdr eh;
-
-		if (ef->size < sizeof(eh))
-			return boot_error(err, errlen,
-					  "ELF kernel: file of %zu bytes is shorter than the ELF header",
-					  ef->size);
-		memcpy(&eh, ef->data, sizeof(eh));
-		if (eh.e_machine != EM_X86_64)
-			return boot_error(err, errlen,
-					  "ELF kernel: 64-bit ELF for machine %u, not x86-64",
-					  eh.e_machine);
-		if (eh.e_type != ET_EXEC)
-			return boot_error(err, errlen,
-					  "ELF kernel: type %u is not an executable", eh.e_type);
-		if (eh.e_phentsize != sizeof(Elf64_Phdr))
-			return boot_error(err, errlen,
-					  "ELF kernel: program header size %u, expected %zu",
-					  eh.e_phentsize, sizeof(Elf64_Phdr));
-		ef->phoff = eh.e_phoff;
-		ef->phentsize = eh.e_phentsize;
-		ef->phnum = eh.e_phnum;
-		ef->shoff = eh.e_shoff;
-		ef->shentsize = eh.e_shentsize;
-		ef->shnum = eh.e_shnum;
-	} else {
-		Elf32_Ehdr eh;
-
-		if (ef->size < sizeof(eh))
-			return boot_error(err, errlen,
-					  "ELF kernel: file of %zu bytes is shorter than the ELF header",
-					  ef->size);
-		memcpy(&eh, ef->data, sizeof(eh));
-		if (eh.e_machine != EM_386)
-			return boot_error(err, errlen,
-					  "ELF kernel: 32-bit ELF for machine %u, not i386",
-					  eh.e_machine);
-		if (eh.e_type != ET_EXEC)
-			return boot_error(err, errlen,
-					  "ELF kernel: type %u is not an executable", eh.e_type);
-		if (eh.e_phentsize != sizeof(Elf32_Phdr))
-			return boot_error(err, errlen,
-					  "ELF kernel: program header size %u, expected %zu",
-					  eh.e_phentsize, sizeof(Elf32_Phdr));
-		ef->phoff = eh.e_phoff;
-		ef->phentsize = eh.e_phentsize;
-		ef->phnum = eh.e_phnum;
-		ef->shoff = eh.e_shoff;
-		ef->shentsize = eh.e_shentsize;
-		ef->shnum = eh.e_shnum;
-	}
+	if (ef->is64)
+		ELF_READ_EHDR(Elf64_Ehdr, Elf64_Phdr, EM_X86_64, "64-bit", "x86-64");
+	else
+		ELF_READ_EHDR(Elf32_Ehdr, Elf32_Phdr, EM_386, "32-bit", "i386");
 
 	/* PN_XNUM moves the real count into section 0; no kernel needs that. */
 	if (ef->phnum == 0 || ef->phnum >= PN_XNUM)
