@@ -60,6 +60,7 @@ struct net_pair {
 	unsigned int inbox_head, inbox_count;
 	struct net_coal_state coal[2];	/* rx, tx */
 	uint8_t *scratch;		/* frame assembly buffer */
+	bool stopping;			/* net_stop_workers() is waiting for it */
 };
 
 struct virtio_net {
@@ -73,6 +74,7 @@ struct virtio_net {
 	struct net_pair pairs[NET_MAX_QUEUE_PAIRS];
 	struct net_frame *held;		/* worker 0: read but not yet steerable */
 	uint8_t *ctrl_result;		/* worker 0: CVQ command result */
+	const char *hub_spec;		/* incoming: hub joined in net_load() */
 };
 
 /* STATS GET for 16 pairs needs about 5 KiB; a short reply hangs Linux. */
@@ -220,6 +222,11 @@ static void net_tx_csum(uint8_t *frame, size_t len, const struct virtio_net_hdr_
 	frame[start + off + 1] = sum & 0xff;
 }
 
+static bool net_stopping(struct net_pair *p)
+{
+	return __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE);
+}
+
 static void net_tx(struct net_pair *p)
 {
 	struct virtio_net *net = p->net;
@@ -227,12 +234,12 @@ static void net_tx(struct net_pair *p)
 	struct net_txq_stats *stats = &net->st.txq_stats[p->idx];
 	struct virtq_elem elem;
 	uint32_t done = 0;
-	int r;
+	int r = 0;
 
 	stats->notifications++;
 	for (;;) {
 		virtq_disable_notify(vq);
-		while ((r = virtq_pop(vq, &elem)) > 0) {
+		while (!net_stopping(p) && (r = virtq_pop(vq, &elem)) > 0) {
 			struct virtio_net_hdr_v1 hdr;
 			/* Same header both ways: 20 bytes once HASH_REPORT is on. */
 			size_t hl = net_rx_hdr_len(&net->st), len = 0;
@@ -271,7 +278,14 @@ static void net_tx(struct net_pair *p)
 					       vq->broken_reason : "bad TX descriptor");
 			return;
 		}
-		if (!virtq_enable_notify(vq))
+		/*
+		 * Asked to stop (stop-and-copy, reset): leave the rest in the
+		 * ring rather than push it all out first. A hub peer that does
+		 * not read costs HUB_WAIT_MS a frame, so a full ring kept the
+		 * paused guest waiting up to a second; net_start() kicks every
+		 * queue, here or on the destination, and the rest goes then.
+		 */
+		if (net_stopping(p) || !virtq_enable_notify(vq))
 			break;
 	}
 	net_used(p, 1, done);
@@ -614,6 +628,7 @@ static void net_stop_workers(struct virtio_net *net)
 
 		if (!p->running)
 			continue;
+		__atomic_store_n(&p->stopping, true, __ATOMIC_RELEASE);
 		if (write(p->stop_fd, &one, sizeof(one)) < 0)
 			continue;
 		pthread_join(p->thread, NULL);
@@ -651,6 +666,7 @@ static int net_start(struct virtio_dev *vdev)
 	for (i = 0; i < net->nr_pairs; i++) {
 		struct net_pair *p = &net->pairs[i];
 
+		p->stopping = false;
 		if (pthread_create(&p->thread, NULL, net_worker, p))
 			return -1;
 		p->running = true;
@@ -729,6 +745,12 @@ static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *er
 	pthread_mutex_lock(&net->lock);
 	net->st = st;
 	pthread_mutex_unlock(&net->lock);
+	/* The source has stopped its device: join the hub now (see virtio_net_create). */
+	if (net->hub_spec) {
+		if (net_backend_open(&net->be, net->hub_spec, err, errlen))
+			return -1;
+		net->hub_spec = NULL;
+	}
 	return 0;
 }
 
@@ -800,6 +822,19 @@ static int virtio_net_create(struct vm *vm, const struct net_config *nc, int ind
 	if (net_backend_open(&net->be, nc->backend, err, sizeof(err))) {
 		vlab_log("%s", err);
 		return -EINVAL;
+	}
+	/*
+	 * An incoming guest's hub endpoint must not exist before the source
+	 * has stopped its device: peers would queue copies of the frames the
+	 * source is still receiving (and delivering), which this device would
+	 * then put in the guest's RX ring a second time after the switch; and
+	 * nobody reads that queue, so once full it stalls every sender on the
+	 * hub HUB_WAIT_MS per frame. Opened above only to check --net early;
+	 * net_load() opens it again, after the source's quiesce.
+	 */
+	if (vm->cfg->incoming && net->be.kind == NET_BACKEND_HUB) {
+		net_backend_close(&net->be);
+		net->hub_spec = nc->backend;
 	}
 	for (i = 0; i < net->nr_pairs; i++) {
 		struct net_pair *p = &net->pairs[i];

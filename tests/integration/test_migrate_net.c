@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live migration with virtio-net traffic through a hub (issue 4's proof:
+ * "no frame the device acknowledged is lost or duplicated in guest
+ * memory"). Two net_count guests share a fresh hub: a sender streams
+ * numbered frames at a steady 2000 frames/s to a receiver, and one of
+ * them is live-migrated to a new `vlab run --incoming` while they flow.
+ *
+ * The receiver counts every sequence number it takes from its RX used
+ * ring in guest memory, so what the destination checks is the migrated
+ * copy of that memory. At the end it requires no number twice, at least
+ * half of all frames and of the tail (the last 500, which the sender holds
+ * back until the migrated guest has announced itself from the
+ * destination, so they are sent after the switch), and the device's own
+ * count of frames it put in the RX ring (DEVICE_STATS, migrated with the
+ * device) equal to the frames the driver took out: an acknowledged frame
+ * missing from the guest, or one seen twice, fails. A moved receiver also
+ * wants half a tail's worth of frames taken from its ring after the move.
+ * Frames sent while the receiver is moving may be lost on the wire, as on
+ * any network; they are counted and printed.
+ *
+ * The migrated guest must also see STATUS_ANNOUNCE (raised by the
+ * destination), announce itself on the hub and ack it; the source must
+ * exit 0 saying it migrated, the destination must exit 0.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <sys/prctl.h>
+
+#include "check_main.h"
+#include "vlab_run.h"
+
+#define TEST_TIMEOUT	60	/* Check's limit per test */
+#define UP_TIMEOUT	15	/* a guest to start streaming */
+#define END_TIMEOUT	35	/* everything to finish after the switch */
+#define MAC_SEND	"52:54:00:00:30:01"
+#define MAC_RECV	"52:54:00:00:30:02"
+/*
+ * 8500 frames at 2000/s: 4 s of main stream, the migration about 1 s in,
+ * then the 500-frame tail once the switch has been seen.
+ */
+#define RATE		2000
+#define STREAM		"count=8500 tail=500 rate=2000 timeout=30"
+
+struct vp {
+	pid_t pid;		/* 0 once reaped */
+	int status;		/* exit status, -1 after a signal */
+	char name[16];
+	char con[128], out[128], sock[128];
+};
+
+static char tdir[64];
+static struct vp *procs[8];
+static int nr_procs;
+static bool test_done;
+
+static void rm_tree(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) && errno == EISDIR)
+			rm_tree(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void dump_proc(const struct vp *p)
+{
+	char *out = vlab__slurp(p->out), *con = vlab__slurp(p->con);
+	size_t len = strlen(con);
+
+	fprintf(stderr, "---- %s (status %d) output:\n%s", p->name, p->status, out);
+	fprintf(stderr, "---- %s console (last 3000 bytes):\n%s\n---- end of %s\n", p->name,
+		con + (len > 3000 ? len - 3000 : 0), p->name);
+	free(out);
+	free(con);
+}
+
+/* At exit, passed or not: kill what runs, dump logs if the test failed. */
+static void cleanup(void)
+{
+	int i;
+
+	for (i = 0; i < nr_procs; i++) {
+		struct vp *p = procs[i];
+
+		if (p->pid > 0) {
+			kill(-p->pid, SIGKILL);
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			p->pid = 0;
+			p->status = -1;
+		}
+		if (!test_done)
+			dump_proc(p);
+	}
+	nr_procs = 0;
+	if (tdir[0])
+		rm_tree(tdir);
+	tdir[0] = '\0';
+}
+
+static void test_begin(void)
+{
+	snprintf(tdir, sizeof(tdir), "/tmp/vlab-mignet-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tdir));
+	test_done = false;
+	atexit(cleanup);
+}
+
+static void test_end(void)
+{
+	test_done = true;
+	cleanup();
+}
+
+/* `vlab run ARGS... --console file:DIR/NAME.con --control DIR/NAME.sock`. */
+static void vp_start(struct vp *p, const char *name, const char *const args[])
+{
+	char vlab[PATH_MAX], con_arg[160];
+	const char *argv[32];
+	pid_t parent = getpid();
+	int argc = 0, i;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->con, sizeof(p->con), "%s/%s.con", tdir, name);
+	snprintf(p->out, sizeof(p->out), "%s/%s.out", tdir, name);
+	snprintf(p->sock, sizeof(p->sock), "%s/%s.sock", tdir, name);
+	snprintf(con_arg, sizeof(con_arg), "file:%s", p->con);
+	vlab_build_path(vlab, sizeof(vlab), "vlab");
+	argv[argc++] = vlab;
+	argv[argc++] = "run";
+	for (i = 0; args[i] && argc < 24; i++)
+		argv[argc++] = args[i];
+	argv[argc++] = "--console";
+	argv[argc++] = con_arg;
+	argv[argc++] = "--control";
+	argv[argc++] = p->sock;
+	argv[argc] = NULL;
+
+	ck_assert_int_lt(nr_procs, 8);
+	procs[nr_procs++] = p;
+	fflush(NULL);
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int null = open("/dev/null", O_RDONLY);
+
+		/* A test that fails or times out takes its VMs with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setpgid(0, 0);
+		dup2(null, 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		execv(vlab, (char *const *)argv);
+		_exit(127);
+	}
+	setpgid(p->pid, p->pid);
+}
+
+static bool vp_ended(struct vp *p)
+{
+	int st;
+
+	if (p->pid <= 0)
+		return true;
+	if (waitpid(p->pid, &st, WNOHANG) != p->pid)
+		return false;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	p->pid = 0;
+	return true;
+}
+
+/* Its exit status once ended, or -1 after killing it at @deadline. */
+static int vp_wait_until(struct vp *p, double deadline)
+{
+	while (!vp_ended(p)) {
+		if (vlab__now() > deadline) {
+			fprintf(stderr, "%s: still running, killed\n", p->name);
+			kill(-p->pid, SIGKILL);
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			p->pid = 0;
+			p->status = -1;
+			break;
+		}
+		usleep(10000);
+	}
+	return p->status;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	char *s = vlab__slurp(path);
+	bool found = strstr(s, needle) != NULL;
+
+	free(s);
+	return found;
+}
+
+/*
+ * Check fails a forked test with _exit(), which skips atexit(): on a
+ * failure, kill the VMs and dump every log first.
+ */
+#define ck_or_dump(cond, ...)						\
+	do {								\
+		bool __ok = (cond);					\
+									\
+		if (!__ok)						\
+			cleanup();					\
+		ck_assert_msg(__ok, __VA_ARGS__);			\
+	} while (0)
+
+#define ck_file_has(p, f, needle) \
+	ck_or_dump(file_has((p)->f, needle), "%s: " #f " lacks \"%s\"", (p)->name, needle)
+
+/* Wait until @path holds @needle; false if @p ended first or at the timeout. */
+static bool wait_file_has(struct vp *p, const char *path, const char *needle, double timeout_s)
+{
+	double deadline = vlab__now() + timeout_s;
+
+	for (;;) {
+		if (file_has(path, needle))
+			return true;
+		if (vp_ended(p) || vlab__now() > deadline)
+			return file_has(path, needle);
+		usleep(5000);
+	}
+}
+
+static char ctl_out[8192];
+
+/* `vlab ctl --timeout 10 SOCK ARGS...` into ctl_out; its exit status. */
+static int ctl(const char *sock, const char *const args[])
+{
+	const char *argv[16];
+	char vlab[PATH_MAX];
+	int pipefd[2], argc = 0, st, i;
+	size_t len = 0;
+	pid_t pid;
+
+	vlab_build_path(vlab, sizeof(vlab), "vlab");
+	argv[argc++] = vlab;
+	argv[argc++] = "ctl";
+	argv[argc++] = "--timeout";
+	argv[argc++] = "10";
+	argv[argc++] = sock;
+	for (i = 0; args[i] && argc < 15; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		execv(vlab, (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		ssize_t n = read(pipefd[0], ctl_out + len, sizeof(ctl_out) - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	ctl_out[len] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Print the console lines of @p that start with @prefix. */
+static void echo_lines(const struct vp *p, const char *prefix)
+{
+	struct vlab_result r = { .console = vlab__slurp(p->con) };
+
+	printf("  [%s]\n", p->name);
+	vlab_console_echo(&r, prefix);
+	free(r.console);
+}
+
+static const char *net_count_elf(void)
+{
+	static char path[PATH_MAX];
+
+	vlab_build_path(path, sizeof(path), "payloads/net_count.elf");
+	ck_assert_msg(!access(path, R_OK), "%s: %s (run make payloads)", path, strerror(errno));
+	return path;
+}
+
+enum move {
+	MOVE_RECV,		/* the receiver is migrated */
+	MOVE_SEND,		/* the sender is migrated */
+	MOVE_SEND_STALLED,	/* the sender, while the receiver is paused */
+};
+
+/*
+ * With the receiver paused (vCPU stopped, device still filling its ring),
+ * its hub socket is full within a few hundred ms; from then on each frame
+ * the sender's device sends waits HUB_WAIT_MS for it, and the sender's TX
+ * ring fills up. Migrating the sender then must not wait for that ring to
+ * drain: that would be 256 x 5 ms of downtime.
+ */
+#define STALL_US	800000
+#define STALL_DOWNTIME_MS 300
+
+/*
+ * Sender and receiver on a fresh hub, one of them (@move) migrated to a
+ * destination started beside them. @opts (vpmd options) go to both guests.
+ */
+static void migrate_under_traffic(const char *what, enum move move, const char *opts)
+{
+	bool move_recv = move == MOVE_RECV, stall = move == MOVE_SEND_STALLED;
+	struct vp recv, send, dst, *src, *peer, *sender;
+	char hub[96], net_recv[160], net_send[160], uri[128], uri_arg[140];
+	char cmd_recv[256], cmd_send[256], *out;
+	double total = 0, down = 0, mb = 0, t0, deadline, seen_exit;
+	const char *elf = net_count_elf(), *s;
+	unsigned int sent_before = 0, ms_before = 0, rate;
+	int rounds = 0, ret;
+
+	test_begin();
+	snprintf(hub, sizeof(hub), "%s/hub", tdir);
+	snprintf(uri, sizeof(uri), "unix:%s/mig.sock", tdir);
+	snprintf(uri_arg, sizeof(uri_arg), "uri=%s", uri);
+	snprintf(net_recv, sizeof(net_recv), "hub=%s,mac=" MAC_RECV, hub);
+	snprintf(net_send, sizeof(net_send), "hub=%s,mac=" MAC_SEND, hub);
+	snprintf(cmd_recv, sizeof(cmd_recv), "role=recv " STREAM " %s %s",
+		 move_recv ? "moved=1" : "", opts);
+	snprintf(cmd_send, sizeof(cmd_send), "role=send peer=" MAC_RECV " " STREAM " %s %s",
+		 move_recv ? "gate=peer" : "gate=self moved=1", opts);
+
+	vp_start(&recv, "recv", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--net", net_recv, "--cmdline", cmd_recv, NULL });
+	vp_start(&send, "send", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--net", net_send, "--cmdline", cmd_send, NULL });
+	src = move_recv ? &recv : &send;
+	peer = move_recv ? &send : &recv;
+	/* The same --mem, --cpus and --net (MAC included) as the source. */
+	vp_start(&dst, "dst", (const char *const []){ "--incoming", uri, "--mem", "64M",
+			"--net", move_recv ? net_recv : net_send, NULL });
+	/* Where the sender's guest runs at the end. */
+	sender = move_recv ? &send : &dst;
+
+	ck_or_dump(wait_file_has(&send, send.con, "net_count: send: streaming", UP_TIMEOUT),
+		   "%s: the sender never started streaming", what);
+	ck_or_dump(wait_file_has(&dst, dst.out, "waiting for a migration stream", UP_TIMEOUT),
+		   "%s: the destination is not waiting", what);
+	/* About 2000 frames into the stream. */
+	usleep(1000000);
+	if (stall) {
+		ck_or_dump(ctl(recv.sock, (const char *const []){ "pause", NULL }) == 0,
+			   "%s: pause: %s", what, ctl_out);
+		usleep(STALL_US);
+	}
+
+	t0 = vlab__now();
+	deadline = t0 + 5;
+	/* The destination says "waiting" just before it listens. */
+	while ((ret = ctl(src->sock, (const char *const []){ "migrate", uri_arg, NULL })) == 1 &&
+	       (strstr(ctl_out, "Connection refused") || strstr(ctl_out, "No such file")) &&
+	       vlab__now() < deadline)
+		usleep(5000);
+	ck_or_dump(ret == 0, "%s: migrate: %s", what, ctl_out);
+
+	/* The source lets go of its guest at the switch and ends. */
+	ck_or_dump(vp_wait_until(src, t0 + 20) == 0, "%s: source exit status %d", what,
+		   src->status);
+	seen_exit = vlab__now();
+	if (stall)
+		ck_or_dump(ctl(recv.sock, (const char *const []){ "resume", NULL }) == 0,
+			   "%s: resume: %s", what, ctl_out);
+	ck_file_has(src, out, "guest migrated");
+	out = vlab__slurp(src->out);
+	s = strstr(out, "migrate: done in ");
+	ck_or_dump(s && sscanf(s, "migrate: done in %lf ms, downtime %lf ms, %lf MB in %d round",
+			       &total, &down, &mb, &rounds) == 4,
+		   "%s: no \"migrate: done\" line", what);
+	free(out);
+	printf("%s: migrated in %.0f ms, downtime %.1f ms, %.1f MB, %d round(s); "
+	       "the source ended %.0f ms after the request\n", what, total, down, mb, rounds,
+	       (seen_exit - t0) * 1e3);
+	if (stall)
+		ck_or_dump(down < STALL_DOWNTIME_MS,
+			   "%s: downtime %.1f ms: stop-and-copy waited for a stalled TX queue",
+			   what, down);
+
+	ck_or_dump(vp_wait_until(&dst, seen_exit + END_TIMEOUT) == 0,
+		   "%s: destination exit status %d", what, dst.status);
+	ck_or_dump(vp_wait_until(peer, seen_exit + END_TIMEOUT) == 0,
+		   "%s: %s exit status %d", what, peer->name, peer->status);
+	ck_file_has(&dst, out, "incoming: ");
+	ck_file_has(&dst, con, "payload: net_count ok");
+	ck_file_has(peer, con, "payload: net_count ok");
+	ck_file_has(&dst, con, "announced the move and acked STATUS_ANNOUNCE");
+	ck_file_has(move_recv ? &dst : &recv, con, " 0 duplicates, 0 bad");
+	if (move_recv)
+		ck_file_has(&dst, con, "frames taken from the RX ring after the move");
+
+	out = vlab__slurp(sender->con);
+	s = strstr(out, "net_count: send: switch seen after ");
+	ck_or_dump(s && sscanf(s, "net_count: send: switch seen after %u frames, %u ms in",
+			       &sent_before, &ms_before) == 2 && ms_before > 0,
+		   "%s: the sender did not say when it saw the switch", what);
+	free(out);
+	rate = sent_before * 1000 / ms_before;
+	printf("%s: %u frames in the %u ms before the switch: %u frames/s\n", what, sent_before,
+	       ms_before, rate);
+	/*
+	 * Steady until the switch: a hub endpoint nobody reads (say, the
+	 * destination's before it runs) holds every sender to one frame per
+	 * HUB_WAIT_MS, 200/s.
+	 */
+	if (!stall)
+		ck_or_dump(rate >= RATE / 4, "%s: the sender managed %u frames/s of %u before the switch",
+			   what, rate, RATE);
+
+	echo_lines(&recv, "net_count: ");
+	echo_lines(&send, "net_count: send: ");
+	echo_lines(&dst, "net_count: ");
+	test_end();
+}
+
+/* The same pair without a migration: the counting itself is right. */
+START_TEST(test_no_migration)
+{
+	struct vp recv, send;
+	char hub[96], net_recv[160], net_send[160];
+	const char *elf;
+	double deadline;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	elf = net_count_elf();
+	test_begin();
+	snprintf(hub, sizeof(hub), "%s/hub", tdir);
+	snprintf(net_recv, sizeof(net_recv), "hub=%s,mac=" MAC_RECV, hub);
+	snprintf(net_send, sizeof(net_send), "hub=%s,mac=" MAC_SEND, hub);
+	vp_start(&recv, "recv", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--net", net_recv, "--cmdline",
+			"role=recv count=4000 tail=500 rate=2000 timeout=30", NULL });
+	vp_start(&send, "send", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--net", net_send, "--cmdline",
+			"role=send peer=" MAC_RECV " count=4000 tail=500 rate=2000 timeout=30 gate=none",
+			NULL });
+	deadline = vlab__now() + 40;
+	ck_or_dump(vp_wait_until(&send, deadline) == 0, "sender exit status %d", send.status);
+	ck_or_dump(vp_wait_until(&recv, deadline) == 0, "receiver exit status %d",
+		      recv.status);
+	ck_file_has(&recv, con, " 0 duplicates, 0 bad");
+	ck_file_has(&recv, con, "payload: net_count ok");
+	ck_file_has(&send, con, "payload: net_count ok");
+	printf("no migration:\n");
+	echo_lines(&recv, "net_count: recv: ");
+	echo_lines(&send, "net_count: send: ");
+	test_end();
+}
+END_TEST
+
+START_TEST(test_migrate_receiver)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	migrate_under_traffic("receiver moves (split ring)", MOVE_RECV, "ring=split");
+}
+END_TEST
+
+START_TEST(test_migrate_receiver_packed)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	migrate_under_traffic("receiver moves (packed ring)", MOVE_RECV, "ring=packed");
+}
+END_TEST
+
+START_TEST(test_migrate_sender)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	migrate_under_traffic("sender moves (split ring)", MOVE_SEND, "ring=split");
+}
+END_TEST
+
+START_TEST(test_migrate_sender_stalled)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	migrate_under_traffic("sender moves, receiver paused", MOVE_SEND_STALLED, "ring=split");
+}
+END_TEST
+
+static Suite *migrate_net_suite(void)
+{
+	Suite *s = suite_create("migrate_net");
+	TCase *tc = tcase_create("hub");
+
+	tcase_set_timeout(tc, TEST_TIMEOUT);
+	tcase_add_test(tc, test_no_migration);
+	tcase_add_test(tc, test_migrate_receiver);
+	tcase_add_test(tc, test_migrate_receiver_packed);
+	tcase_add_test(tc, test_migrate_sender);
+	tcase_add_test(tc, test_migrate_sender_stalled);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+VLAB_TEST_MAIN(migrate_net_suite)
