@@ -635,8 +635,21 @@ static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
 	}
 	ret = mig_send(m, MIG_REC_STATE, 0, state_blob(&sb), state_blob_size(&sb), true);
 	state_buf_free(&sb);
-	if (!ret)
-		ret = mig_send(m, MIG_REC_END, 0, NULL, 0, false);
+	if (ret)
+		return ret;
+	/*
+	 * Commit point: once the end marker is out the destination may run
+	 * the guest, so cmd_migrate_cancel() must not shut the stream any
+	 * more (over TCP the destination's acknowledgement still goes out
+	 * and both sides would run the guest). committed and cancel are a
+	 * Dekker pair, both sides store then load with SEQ_CST: either a
+	 * cancel is seen here and the end marker is not sent, or the cancel
+	 * sees committed and is refused.
+	 */
+	__atomic_store_n(&m->committed, true, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&m->cancel, __ATOMIC_SEQ_CST))
+		return -ECANCELED;
+	ret = mig_send(m, MIG_REC_END, 0, NULL, 0, false);
 	if (ret)
 		return ret;
 	/* From here the destination may run the guest: no more cancelling. */
@@ -778,6 +791,7 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 	snprintf(m->uri, sizeof(m->uri), "%s", uri);
 	m->snapshot = snapshot;
 	m->cancel = false;
+	m->committed = false;
 	m->error[0] = '\0';
 	m->round = 0;
 	m->bytes_sent = m->pages_sent = m->zero_pages = m->remaining_pages = 0;
@@ -822,7 +836,11 @@ static int cmd_migrate_cancel(struct vm *vm, const struct json_value *req,
 
 	if (m->state != MIG_ACTIVE)
 		return control_reply_error(reply, "no migration is running");
-	__atomic_store_n(&m->cancel, true, __ATOMIC_RELEASE);
+	/* See the commit point in mig_stop_and_copy(). */
+	__atomic_store_n(&m->cancel, true, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&m->committed, __ATOMIC_SEQ_CST))
+		return control_reply_error(reply, "too late to cancel: the whole stream went out "
+					   "and the destination may be running the guest");
 	/* Unblock a write stuck on a slow or dead peer. */
 	if (m->fd >= 0)
 		shutdown(m->fd, SHUT_RDWR);

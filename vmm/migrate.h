@@ -52,6 +52,7 @@ struct migration {
 	enum mig_state state;
 	bool snapshot;		/* pause, save, resume: no pre-copy, source keeps running */
 	bool cancel;
+	bool committed;		/* the end marker is out: too late to cancel */
 	int fd;
 	char uri[256];
 	char error[256];

@@ -8,6 +8,13 @@
  * as a wrong address or round.
  *
  * cmdline: rate=MB/s (default 100), secs=N (default 5), seed=N.
+ *
+ * fill=1 stamps every page once (round 0) first, as fast as it can, and
+ * says "dirty: filled" when done; secs= count from then. idle=1 (implies
+ * fill=1 unless fill=0) writes nothing after that and only spins until
+ * secs= have passed, then checks. Migration benchmarks use fill=1 so all
+ * of RAM holds data before they start, and idle=1 as the guest that
+ * dirties nothing.
  */
 #include "payload.h"
 
@@ -54,13 +61,35 @@ static void stamp_page(uint64_t pa, uint64_t round, uint64_t seed)
 	w[511] = s->check;
 }
 
+/* Stamp pages round-robin from the @k-th at @per_ms a millisecond (0: flat out). */
+static uint64_t run_rate(uint64_t k, uint64_t per_ms, uint64_t khz, uint64_t t0,
+			 uint64_t deadline, uint64_t seed)
+{
+	uint64_t n, tick = t0;
+
+	while (rdtsc() < deadline) {
+		uint64_t burst = per_ms ? per_ms : 4096;
+
+		for (n = 0; n < burst; n++, k++)
+			stamp_page(nth_page(k % total_pages), k / total_pages, seed);
+		if (per_ms) {
+			/* Pace by wall time: catch up if behind, wait if ahead. */
+			tick += khz;
+			while (rdtsc() < tick)
+				;
+		}
+	}
+	return k;
+}
+
 int payload_main(void)
 {
 	const struct hvm_start_info *si = payload_start_info();
 	const struct hvm_memmap_table_entry *mm = (const void *)si->memmap_paddr;
 	uint64_t rate = payload_arg_u64("rate", 100), secs = payload_arg_u64("secs", 5);
 	uint64_t seed = payload_arg_u64("seed", 0xd1d1), khz = payload_tsc_khz();
-	uint64_t k = 0, t0, deadline, per_ms, bad = 0, n, tick;
+	uint64_t idle = payload_arg_u64("idle", 0), fill = payload_arg_u64("fill", idle);
+	uint64_t k = 0, t0, deadline, per_ms, bad = 0, n;
 	unsigned int i;
 
 	for (i = 0; i < si->memmap_entries && nr_ranges < 64; i++) {
@@ -87,22 +116,27 @@ int payload_main(void)
 	per_ms = rate ? (rate << 20) / PAGE / 1000 : 0;
 	if (rate && !per_ms)
 		per_ms = 1;
-	printf("dirty: %llu pages, %llu MB/s for %llu s\n", (unsigned long long)total_pages,
-	       (unsigned long long)rate, (unsigned long long)secs);
+	if (idle)
+		printf("dirty: %llu pages, idle for %llu s%s\n", (unsigned long long)total_pages,
+		       (unsigned long long)secs, fill ? " after one fill" : "");
+	else
+		printf("dirty: %llu pages, %llu MB/s for %llu s\n", (unsigned long long)total_pages,
+		       (unsigned long long)rate, (unsigned long long)secs);
 	t0 = rdtsc();
+	if (fill) {
+		for (; k < total_pages; k++)
+			stamp_page(nth_page(k), 0, seed);
+		printf("dirty: filled %llu MB in %llu ms\n",
+		       (unsigned long long)(total_pages * PAGE >> 20),
+		       (unsigned long long)((rdtsc() - t0) / khz));
+		t0 = rdtsc();
+	}
 	deadline = t0 + secs * khz * 1000;
-	tick = t0;
-	while (rdtsc() < deadline) {
-		uint64_t burst = per_ms ? per_ms : 4096;
-
-		for (n = 0; n < burst; n++, k++)
-			stamp_page(nth_page(k % total_pages), k / total_pages, seed);
-		if (per_ms) {
-			/* Pace by wall time: catch up if behind, wait if ahead. */
-			tick += khz;
-			while (rdtsc() < tick)
-				;
-		}
+	if (idle) {
+		while (rdtsc() < deadline)
+			asm volatile("pause");
+	} else {
+		k = run_rate(k, per_ms, khz, t0, deadline, seed);
 	}
 	printf("dirty: wrote %llu pages (%llu MB) in %llu ms; checking\n",
 	       (unsigned long long)k, (unsigned long long)(k * PAGE >> 20),

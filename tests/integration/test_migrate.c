@@ -1,0 +1,1369 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live migration and snapshots between real vlab processes. The guest is
+ * the dirty payload: it stamps pages at a set rate while it is migrated
+ * and checks every page at the end (exit 0 and "payload: dirty ok" mean
+ * no page was lost or stale). The fault tests prove the other half of the
+ * contract: whatever goes wrong, either the source keeps the guest and
+ * its payload still finishes correctly, or the destination refuses the
+ * stream with a clear message and exit status 2 before running anything.
+ *
+ * Each test makes its own directory under /tmp for sockets, consoles,
+ * logs and snapshot files, and removes it at the end. Every vlab is
+ * started with PR_SET_PDEATHSIG, and a janitor process dumps the logs and
+ * removes the directory when a test fails.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "check_main.h"
+#include "vlab_run.h"
+#include "vmm/json.h"
+#include "vmm/migrate.h"
+
+#define TEST_TIMEOUT	60	/* Check's limit per test, in seconds */
+#define UP_TIMEOUT	10	/* a vlab to come up, in seconds */
+/* Slow enough that a 256 MiB round takes seconds: "mid-stream" is reliable. */
+#define BW_SLOW		"max_bandwidth=20000000"
+
+struct vp {
+	pid_t pid;		/* 0 once reaped */
+	int status;		/* exit status once ended, -1 after a signal */
+	char name[32];
+	char con[192], out[192], sock[192];
+};
+
+static char tdir[64];
+static struct vp *procs[64];
+static int nr_procs;
+
+/* ---- processes ---- */
+
+static void rm_tree(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Kill every vlab still running (their logs stay in tdir). */
+static void kill_procs(void)
+{
+	int i;
+
+	for (i = 0; i < nr_procs; i++) {
+		struct vp *p = procs[i];
+
+		if (p->pid > 0) {
+			kill(-p->pid, SIGKILL);
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			p->pid = 0;
+		}
+	}
+	nr_procs = 0;
+}
+
+/* Every log in @dir: vlab's output whole, the end of each console. */
+static void dump_logs(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char *text;
+
+		if (n < 5 || (strcmp(de->d_name + n - 4, ".out") &&
+			      strcmp(de->d_name + n - 4, ".con")))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		text = vlab__slurp(path);
+		n = strlen(text);
+		fprintf(stderr, "---- %s%s:\n%s\n", de->d_name,
+			n > 2000 ? " (last 2000 bytes)" : "", text + (n > 2000 ? n - 2000 : 0));
+		free(text);
+	}
+	closedir(d);
+}
+
+/*
+ * A failed Check assertion ends the test process with _exit(), and a
+ * timeout with SIGKILL: no atexit(), no teardown. So a janitor process
+ * waits for the test process to go (the write end of a pipe that only it
+ * holds closes), then shows the logs of a test that did not reach
+ * test_end() and removes the directory. The VMs go by PR_SET_PDEATHSIG.
+ */
+static int janitor_fd = -1;
+static pid_t janitor_pid;
+
+static void test_begin(void)
+{
+	int pfd[2];
+	char c;
+
+	snprintf(tdir, sizeof(tdir), "/tmp/vlab-migrate-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tdir));
+	ck_assert_int_eq(pipe2(pfd, O_CLOEXEC), 0);
+	fflush(NULL);
+	janitor_pid = fork();
+	ck_assert_int_ge(janitor_pid, 0);
+	if (janitor_pid == 0) {
+		/* Out of the test's process group, which Check kills at its end. */
+		setpgid(0, 0);
+		close(pfd[1]);
+		while (read(pfd[0], &c, 1) < 0 && errno == EINTR)
+			;
+		if (!access(tdir, F_OK)) {
+			fprintf(stderr, "---- logs of the failed test (%s):\n", tdir);
+			usleep(200000);	/* the VMs' last words */
+			dump_logs(tdir);
+			rm_tree(tdir);
+		}
+		_exit(0);
+	}
+	close(pfd[0]);
+	janitor_fd = pfd[1];
+}
+
+static void test_end(void)
+{
+	kill_procs();
+	rm_tree(tdir);
+	close(janitor_fd);
+	waitpid(janitor_pid, NULL, 0);
+}
+
+static const char *tpath(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", tdir, name);
+	return buf;
+}
+
+/* `vlab run ARGS... --console file:DIR/NAME.con --control DIR/NAME.sock`. */
+static void vp_start(struct vp *p, const char *name, const char *const args[])
+{
+	char vlab[PATH_MAX], con_arg[200];
+	const char *argv[48];
+	int argc = 0, i;
+	pid_t parent = getpid();
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->con, sizeof(p->con), "%s/%s.con", tdir, name);
+	snprintf(p->out, sizeof(p->out), "%s/%s.out", tdir, name);
+	snprintf(p->sock, sizeof(p->sock), "%s/%s.sock", tdir, name);
+	snprintf(con_arg, sizeof(con_arg), "file:%s", p->con);
+	vlab_build_path(vlab, sizeof(vlab), "vlab");
+	argv[argc++] = vlab;
+	argv[argc++] = "run";
+	for (i = 0; args[i] && argc < 40; i++)
+		argv[argc++] = args[i];
+	argv[argc++] = "--console";
+	argv[argc++] = con_arg;
+	argv[argc++] = "--control";
+	argv[argc++] = p->sock;
+	argv[argc] = NULL;
+
+	for (i = 0; i < nr_procs && procs[i] != p; i++)
+		;
+	if (i == nr_procs) {
+		ck_assert_int_lt(nr_procs, 64);
+		procs[nr_procs++] = p;
+	}
+	fflush(NULL);
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int null = open("/dev/null", O_RDONLY);
+
+		/* A test that fails or times out takes its VMs with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setpgid(0, 0);
+		dup2(null, 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		execv(vlab, (char *const *)argv);
+		_exit(127);
+	}
+	setpgid(p->pid, p->pid);
+}
+
+/* Has it ended? Reaps it if so. */
+static bool vp_ended(struct vp *p)
+{
+	int st;
+
+	if (p->pid <= 0)
+		return true;
+	if (waitpid(p->pid, &st, WNOHANG) != p->pid)
+		return false;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	p->pid = 0;
+	return true;
+}
+
+/* Wait at most @timeout_s for it to end (then kill it); its exit status, -1 if killed. */
+static int vp_wait(struct vp *p, double timeout_s)
+{
+	double deadline = vlab__now() + timeout_s;
+
+	while (!vp_ended(p)) {
+		if (vlab__now() > deadline) {
+			fprintf(stderr, "%s: still running after %.0f s, killed\n", p->name,
+				timeout_s);
+			kill(-p->pid, SIGKILL);
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			p->pid = 0;
+			p->status = -1;
+			break;
+		}
+		usleep(10000);
+	}
+	return p->status;
+}
+
+static void vp_kill(struct vp *p)
+{
+	ck_assert_int_gt(p->pid, 0);
+	kill(p->pid, SIGKILL);
+	vp_wait(p, 5);
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	char *s = vlab__slurp(path);
+	bool found = strstr(s, needle) != NULL;
+
+	free(s);
+	return found;
+}
+
+#define ck_file_has(path, needle) \
+	ck_assert_msg(file_has(path, needle), "%s lacks \"%s\"", path, needle)
+
+/* Wait until @path contains @needle; false if @p ended first or after @timeout_s. */
+static bool wait_file_has(struct vp *p, const char *path, const char *needle, double timeout_s)
+{
+	double deadline = vlab__now() + timeout_s;
+
+	for (;;) {
+		if (file_has(path, needle))
+			return true;
+		if (vp_ended(p) || vlab__now() > deadline)
+			return file_has(path, needle);
+		usleep(5000);
+	}
+}
+
+/* ---- vlab ctl ---- */
+
+static char ctl_out[65536];
+
+/* `vlab ctl --timeout 10 SOCK ARGS...` into ctl_out; its exit status. */
+static int ctl_argv(const char *sock, const char *const args[])
+{
+	const char *argv[32];
+	char vlab[PATH_MAX];
+	int pipefd[2], argc = 0, st, i;
+	size_t len = 0;
+	pid_t pid;
+
+	vlab_build_path(vlab, sizeof(vlab), "vlab");
+	argv[argc++] = vlab;
+	argv[argc++] = "ctl";
+	argv[argc++] = "--timeout";
+	argv[argc++] = "10";
+	argv[argc++] = sock;
+	for (i = 0; args[i] && argc < 31; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		execv(vlab, (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		ssize_t n = read(pipefd[0], ctl_out + len, sizeof(ctl_out) - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	ctl_out[len] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+#define CTL(p, ...) ctl_argv((p)->sock, (const char *const []){ __VA_ARGS__, NULL })
+
+/* The status reply, as far as migration tests care. */
+struct mstat {
+	char vm_state[16];	/* running, paused */
+	char state[16];		/* migration: none, active, completed, failed, cancelled */
+	char error[256];
+	int64_t round;
+	double mb_sent, total_ms, downtime_ms, expected_downtime_ms;
+};
+
+static void copy_str(char *dst, size_t len, const char *s)
+{
+	snprintf(dst, len, "%s", s ? s : "");
+}
+
+/* `vlab ctl --raw SOCK status`, parsed; false if vlab did not answer. */
+static bool get_status(struct vp *p, struct mstat *st)
+{
+	const struct json_value *m;
+	struct json_value *v;
+	char err[128];
+	bool ok;
+
+	memset(st, 0, sizeof(*st));
+	if (CTL(p, "--raw", "status"))
+		return false;
+	v = json_parse(ctl_out, strcspn(ctl_out, "\n"), NULL, err, sizeof(err));
+	ck_assert_msg(v, "status reply is not JSON (%s): %s", err, ctl_out);
+	ok = json_get_bool(json_object_get(v, "ok"), &ok) == 0 && ok;
+	ck_assert_msg(ok, "status failed: %s", ctl_out);
+	copy_str(st->vm_state, sizeof(st->vm_state), json_get_string(json_object_get(v, "state")));
+	m = json_object_get(v, "migration");
+	ck_assert_msg(m, "status has no \"migration\": %s", ctl_out);
+	copy_str(st->state, sizeof(st->state), json_get_string(json_object_get(m, "state")));
+	copy_str(st->error, sizeof(st->error), json_get_string(json_object_get(m, "error")));
+	json_get_int64(json_object_get(m, "round"), &st->round);
+	json_get_number(json_object_get(m, "mb_sent"), &st->mb_sent);
+	json_get_number(json_object_get(m, "total_ms"), &st->total_ms);
+	json_get_number(json_object_get(m, "downtime_ms"), &st->downtime_ms);
+	json_get_number(json_object_get(m, "expected_downtime_ms"), &st->expected_downtime_ms);
+	json_free(v);
+	return true;
+}
+
+/* Poll status until the migration leaves "active"; false if vlab went away. */
+static bool wait_mig_done(struct vp *p, struct mstat *st, double timeout_s)
+{
+	double deadline = vlab__now() + timeout_s;
+
+	while (get_status(p, st)) {
+		if (strcmp(st->state, "active"))
+			return true;
+		ck_assert_msg(vlab__now() < deadline, "%s: migration still active after %.0f s",
+			      p->name, timeout_s);
+		usleep(20000);
+	}
+	return false;
+}
+
+/* Poll status until at least @mb MB went out (migration still active). */
+static void wait_mig_sent(struct vp *p, double mb, struct mstat *st)
+{
+	double deadline = vlab__now() + 20;
+
+	for (;;) {
+		ck_assert_msg(get_status(p, st), "%s: no status reply", p->name);
+		ck_assert_msg(!strcmp(st->state, "active"), "%s: migration %s (%s) before %.0f MB",
+			      p->name, st->state, st->error, mb);
+		if (st->mb_sent >= mb)
+			return;
+		ck_assert_msg(vlab__now() < deadline, "%s: %.1f MB sent after 20 s", p->name,
+			      st->mb_sent);
+		usleep(10000);
+	}
+}
+
+/* ---- guests ---- */
+
+static const char *dirty_elf(void)
+{
+	static char path[PATH_MAX];
+
+	vlab_build_path(path, sizeof(path), "payloads/dirty.elf");
+	ck_assert_msg(!access(path, R_OK), "%s: %s (run make payloads)", path, strerror(errno));
+	return path;
+}
+
+/* A source: the dirty payload with @cmdline, up and answering its socket. */
+static void start_source(struct vp *p, const char *name, const char *mem, const char *cpus,
+			 const char *cmdline)
+{
+	double deadline;
+
+	vp_start(p, name, (const char *const []){ "--kernel", dirty_elf(), "--mem", mem,
+						  "--cpus", cpus, "--cmdline", cmdline, NULL });
+	ck_assert_msg(wait_file_has(p, p->con, "dirty: ", UP_TIMEOUT), "%s did not start",
+		      p->name);
+	deadline = vlab__now() + UP_TIMEOUT;
+	while (CTL(p, "status")) {
+		ck_assert_msg(!vp_ended(p) && vlab__now() < deadline,
+			      "%s: control socket does not answer: %s", p->name, ctl_out);
+		usleep(10000);
+	}
+}
+
+/* A destination waiting on @uri (its RAM faulted in, about to listen). */
+static void start_dest(struct vp *p, const char *name, const char *uri, const char *mem,
+		       const char *cpus)
+{
+	vp_start(p, name, (const char *const []){ "--incoming", uri, "--mem", mem,
+						  "--cpus", cpus, NULL });
+}
+
+static void wait_dest(struct vp *p)
+{
+	ck_assert_msg(wait_file_has(p, p->out, "waiting for a migration stream", UP_TIMEOUT),
+		      "%s is not waiting for a stream", p->name);
+}
+
+/*
+ * `vlab ctl SRC migrate uri=URI [EXTRA...]`; its exit status. The
+ * destination logs "waiting" just before it listens: retry a refused
+ * connection for a moment rather than race it.
+ */
+static int migrate(struct vp *src, const char *uri, const char *extra1, const char *extra2)
+{
+	char uri_arg[256];
+	double deadline = vlab__now() + 5;
+	int ret;
+
+	snprintf(uri_arg, sizeof(uri_arg), "uri=%s", uri);
+	for (;;) {
+		ret = CTL(src, "migrate", uri_arg, extra1, extra2);
+		if (ret != 1 || vlab__now() > deadline ||
+		    (!strstr(ctl_out, "Connection refused") && !strstr(ctl_out, "No such file")))
+			return ret;
+		usleep(5000);
+	}
+}
+
+/* The source's last log line: "migrate: done in T ms, downtime D ms, M MB in R round(s)". */
+static bool parse_done(const struct vp *p, double *total, double *down, double *mb, int *rounds)
+{
+	char *out = vlab__slurp(p->out), *s = strstr(out, "migrate: done in ");
+	bool ok = s && sscanf(s, "migrate: done in %lf ms, downtime %lf ms, %lf MB in %d round",
+			      total, down, mb, rounds) == 4;
+
+	free(out);
+	return ok;
+}
+
+/* The payload finished on @p with every page right. */
+static void ck_payload_ok(struct vp *p, double timeout_s)
+{
+	int st = vp_wait(p, timeout_s);
+
+	ck_assert_msg(st == 0, "%s: exit status %d", p->name, st);
+	ck_file_has(p->con, "dirty: 0 bad pages");
+	ck_file_has(p->con, "payload: dirty ok");
+}
+
+/* A destination that must refuse: exit status 2 and @why in its log. */
+static void ck_refused(struct vp *p, const char *why)
+{
+	int st = vp_wait(p, 20);
+
+	ck_assert_msg(st == 2, "%s: exit status %d, want 2", p->name, st);
+	ck_file_has(p->out, "incoming migration refused: ");
+	if (why)
+		ck_file_has(p->out, why);
+	ck_assert_msg(!file_has(p->con, "dirty"), "%s ran the guest", p->name);
+}
+
+/* The source still has the guest: running, and the migration in @state. */
+static void ck_source_kept(struct vp *p, const char *state)
+{
+	struct mstat st;
+
+	ck_assert_msg(get_status(p, &st), "%s went away", p->name);
+	ck_assert_str_eq(st.vm_state, "running");
+	ck_assert_msg(!strcmp(st.state, state), "%s: migration %s, want %s (%s)", p->name,
+		      st.state, state, st.error);
+	printf("  %s: migration %s: %s; guest %s\n", p->name, st.state, st.error, st.vm_state);
+}
+
+static int free_tcp_port(void)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* ---- live migration ---- */
+
+static void live_migration(const char *uri)
+{
+	struct vp src, dst;
+	struct mstat st, last = { .round = -1 };
+	double total = 0, down = 0, mb = 0, t0;
+	int rounds = 0;
+
+	start_dest(&dst, "dst", uri, "256M", "1");
+	start_source(&src, "src", "256M", "1", "rate=100 secs=6");
+	wait_dest(&dst);
+	usleep(1000000);	/* let it dirty some 100 MB first */
+	t0 = vlab__now();
+	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	/* The source ends at the switch-over: its last status is "active". */
+	while (get_status(&src, &st))
+		last = st;
+	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
+	printf("  %s: switched over in %.0f ms (seen from the test)\n", uri,
+	       (vlab__now() - t0) * 1e3);
+	ck_file_has(src.out, "migrated");
+	ck_assert_msg(parse_done(&src, &total, &down, &mb, &rounds), "no final line");
+	printf("  %s: last status JSON: state %s, round %lld, %.1f MB sent, "
+	       "expected downtime %.1f ms\n", uri, last.state, (long long)last.round,
+	       last.mb_sent, last.expected_downtime_ms);
+	printf("  %s: done: total %.0f ms, downtime %.1f ms, %.1f MB, %d round(s)\n", uri, total,
+	       down, mb, rounds);
+	ck_assert_msg(rounds >= 1 && mb > 50, "implausible: %.1f MB in %d rounds", mb, rounds);
+	ck_payload_ok(&dst, 20);
+	ck_file_has(dst.out, "incoming: ");
+}
+
+START_TEST(test_live_unix)
+{
+	char uri[128], path[96];
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	live_migration(uri);
+	test_end();
+}
+END_TEST
+
+START_TEST(test_live_tcp)
+{
+	char uri[64];
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", free_tcp_port());
+	live_migration(uri);
+	test_end();
+}
+END_TEST
+
+/*
+ * 20 hops, each to a fresh `vlab run --incoming`: A → B → A → ... The next
+ * two destinations fault in their RAM while the guest runs, so a hop
+ * costs the switch-over, not a destination's start-up.
+ */
+#define HOPS		20
+#define HOP_AHEAD	2
+
+START_TEST(test_back_and_forth)
+{
+	static struct vp vps[HOPS + 1];
+	char uris[HOPS + 1][128], name[16], path[96];
+	double t0 = vlab__now(), total, down, mb, worst = 0, sum = 0;
+	int i, rounds, started;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	for (i = 1; i <= HOPS; i++) {
+		snprintf(name, sizeof(name), "mig-%c.sock", i % 2 ? 'B' : 'A');
+		snprintf(uris[i], sizeof(uris[i]), "unix:%s", tpath(path, sizeof(path), name));
+	}
+	start_source(&vps[0], "hop00", "256M", "1", "rate=100 secs=16");
+	for (started = 1; started <= HOP_AHEAD; started++) {
+		snprintf(name, sizeof(name), "hop%02d", started);
+		start_dest(&vps[started], name, uris[started], "256M", "1");
+	}
+	for (i = 1; i <= HOPS; i++) {
+		struct vp *from = &vps[i - 1], *to = &vps[i];
+
+		wait_dest(to);
+		ck_assert_msg(migrate(from, uris[i], NULL, NULL) == 0, "hop %d: migrate: %s", i,
+			      ctl_out);
+		ck_assert_msg(vp_wait(from, 20) == 0, "hop %d: %s exit status %d", i, from->name,
+			      from->status);
+		ck_assert_msg(parse_done(from, &total, &down, &mb, &rounds),
+			      "hop %d: no final line", i);
+		ck_assert_msg(!file_has(from->con, "payload: dirty"),
+			      "the payload ended before hop %d: give it more secs=", i);
+		sum += down;
+		if (down > worst)
+			worst = down;
+		printf("  hop %2d at %5.1f s: %.0f ms, downtime %.1f ms, %.1f MB, %d round(s)\n", i,
+		       vlab__now() - t0, total, down, mb, rounds);
+		/* The path is free again once the last destination accepted. */
+		if (started <= HOPS) {
+			snprintf(name, sizeof(name), "hop%02d", started);
+			start_dest(&vps[started], name, uris[started], "256M", "1");
+			started++;
+		}
+		/* The guest runs here now: its control socket answers. */
+		ck_assert_msg(CTL(to, "status") == 0, "hop %d: %s: %s", i, to->name, ctl_out);
+	}
+	ck_payload_ok(&vps[HOPS], 40);
+	printf("  %d hops in %.1f s: downtime mean %.1f ms, worst %.1f ms\n", HOPS,
+	       vlab__now() - t0, sum / HOPS, worst);
+	test_end();
+}
+END_TEST
+
+/* ---- snapshots ---- */
+
+START_TEST(test_snapshot_restore)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char file[96], uri[128], arg[128];
+	struct stat sb;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	tpath(file, sizeof(file), "snap");
+	start_source(&src, "src", "256M", "1", "rate=100 secs=4");
+	usleep(1000000);
+	snprintf(arg, sizeof(arg), "path=%s", file);
+	ck_assert_msg(CTL(&src, "snapshot", arg) == 0, "snapshot: %s", ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
+	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
+	ck_assert_str_eq(st.vm_state, "running");
+	printf("  snapshot (status JSON): %.1f MB, total %.0f ms, downtime %.1f ms, round %lld\n",
+	       st.mb_sent, st.total_ms, st.downtime_ms, (long long)st.round);
+	ck_assert_int_eq(stat(file, &sb), 0);
+	ck_assert_msg(sb.st_size > 50 << 20, "snapshot is %lld bytes", (long long)sb.st_size);
+
+	/* Both go on: the source from where it was, the copy from the snapshot point. */
+	snprintf(uri, sizeof(uri), "file:%s", file);
+	start_dest(&dst, "restored", uri, "256M", "1");
+	ck_payload_ok(&src, 20);
+	ck_assert_msg(!file_has(src.out, "migrated"), "the source let go of its guest");
+	ck_payload_ok(&dst, 20);
+	/* A snapshot restores any number of times. */
+	start_dest(&dst, "restored2", uri, "256M", "1");
+	ck_payload_ok(&dst, 20);
+	test_end();
+}
+END_TEST
+
+/* ---- faults ---- */
+
+START_TEST(test_fault_dest_killed)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char uri[128], path[96];
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	start_dest(&dst, "dst", uri, "256M", "1");
+	start_source(&src, "src", "256M", "1", "rate=100 secs=6");
+	wait_dest(&dst);
+	usleep(500000);
+	ck_assert_msg(migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", ctl_out);
+	wait_mig_sent(&src, 20, &st);
+	vp_kill(&dst);
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "failed");
+	ck_assert_msg(st.error[0], "no error in the status");
+	ck_payload_ok(&src, 20);
+	ck_file_has(src.out, "the guest keeps running here");
+	test_end();
+}
+END_TEST
+
+START_TEST(test_fault_source_killed)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char uri[128], path[96];
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	start_dest(&dst, "dst", uri, "256M", "1");
+	start_source(&src, "src", "256M", "1", "rate=100 secs=6");
+	wait_dest(&dst);
+	usleep(500000);
+	ck_assert_msg(migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", ctl_out);
+	wait_mig_sent(&src, 20, &st);
+	vp_kill(&src);
+	ck_refused(&dst, "stream ended");
+	test_end();
+}
+END_TEST
+
+/* Where the records of a stream file start, by kind. */
+struct stream_map {
+	off_t size;
+	off_t config, first_ram, state, end;	/* record header offsets */
+	uint64_t ram_len, state_len;
+	int nr_ram;
+};
+
+static void map_stream(const char *file, struct stream_map *m)
+{
+	int fd = open(file, O_RDONLY);
+	struct mig_rec rec;
+	off_t off = 16;
+	struct stat sb;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	memset(m, 0, sizeof(*m));
+	m->size = sb.st_size;
+	while (pread(fd, &rec, sizeof(rec), off) == sizeof(rec)) {
+		switch (rec.type) {
+		case MIG_REC_CONFIG:
+			m->config = off;
+			break;
+		case MIG_REC_RAM:
+			if (!m->nr_ram++) {
+				m->first_ram = off;
+				m->ram_len = rec.len;
+			}
+			break;
+		case MIG_REC_STATE:
+			m->state = off;
+			m->state_len = rec.len;
+			break;
+		case MIG_REC_END:
+			m->end = off;
+			break;
+		}
+		off += sizeof(rec);
+		if (rec.type == MIG_REC_CONFIG || rec.type == MIG_REC_RAM ||
+		    rec.type == MIG_REC_STATE)
+			off += rec.len;
+	}
+	close(fd);
+	ck_assert_msg(m->config && m->first_ram && m->state && m->end &&
+		      m->end + (off_t)sizeof(rec) == m->size,
+		      "unexpected stream layout: config %lld ram %lld state %lld end %lld "
+		      "size %lld",
+		      (long long)m->config, (long long)m->first_ram, (long long)m->state,
+		      (long long)m->end, (long long)m->size);
+}
+
+/* A snapshot of a small dirty guest at @file, checked to restore fine. */
+static void make_snapshot(const char *file, struct stream_map *m)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char arg[128], uri[128];
+
+	start_source(&src, "src", "64M", "1", "rate=50 secs=2");
+	usleep(500000);
+	snprintf(arg, sizeof(arg), "path=%s", file);
+	ck_assert_msg(CTL(&src, "snapshot", arg) == 0, "snapshot: %s", ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
+	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
+	vp_kill(&src);
+	map_stream(file, m);
+	printf("  snapshot: %lld bytes, %d RAM records, state record %llu bytes\n",
+	       (long long)m->size, m->nr_ram, (unsigned long long)m->state_len);
+	snprintf(uri, sizeof(uri), "file:%s", file);
+	start_dest(&dst, "intact", uri, "64M", "1");
+	ck_payload_ok(&dst, 20);
+}
+
+/* Restore @file into a fresh vlab (64M, @cpus): it must refuse, saying @why. */
+static void restore_refused(const char *name, const char *file, const char *mem,
+			    const char *why)
+{
+	struct vp *p = calloc(1, sizeof(*p));	/* the janitor shows its logs on failure */
+	char uri[128];
+
+	snprintf(uri, sizeof(uri), "file:%s", file);
+	start_dest(p, name, uri, mem, "1");
+	ck_refused(p, why);
+	{
+		char *out = vlab__slurp(p->out), *line = strstr(out, "incoming migration refused");
+
+		printf("  %-22s %.*s\n", name, (int)strcspn(line, "\n"), line);
+		free(out);
+	}
+}
+
+START_TEST(test_fault_truncated)
+{
+	struct stream_map m;
+	char file[96];
+	const struct {
+		const char *name;
+		off_t at;
+		const char *why;
+	} *c, cuts[] = {
+		/* Longest first: each cut shortens the same file further. */
+		{ "cut-before-end", 0, "stream ended before its end marker" },
+		{ "cut-in-state", 0, "truncated" },
+		{ "cut-in-ram-payload", 0, "stream ended inside a record: truncated" },
+		{ "cut-in-ram-header", 0, "stream ended before its end marker" },
+		{ "cut-in-config", 0, "truncated" },
+		{ "cut-after-header", 16, "stream ended before its end marker" },
+		{ "cut-in-header", 11, "not a vlab migration stream" },
+		{ "cut-in-magic", 3, "not a vlab migration stream" },
+		{ "empty", 0, "not a vlab migration stream" },
+	};
+	off_t at[9];
+	unsigned int i;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	tpath(file, sizeof(file), "snap");
+	make_snapshot(file, &m);
+	at[0] = m.end;
+	at[1] = m.state + sizeof(struct mig_rec) + m.state_len / 2;
+	at[2] = m.first_ram + sizeof(struct mig_rec) + m.ram_len / 2 + 1;
+	at[3] = m.first_ram + 20;
+	at[4] = m.config + sizeof(struct mig_rec) + 3;
+	for (i = 5; i < 9; i++)
+		at[i] = cuts[i].at;
+	for (i = 0; i < 9; i++) {
+		c = &cuts[i];
+		ck_assert_int_eq(truncate(file, at[i]), 0);
+		restore_refused(c->name, file, "64M", c->why);
+	}
+	test_end();
+}
+END_TEST
+
+/* Flip one byte of @file at @off (again to undo it). */
+static void flip(const char *file, off_t off)
+{
+	int fd = open(file, O_RDWR);
+	uint8_t b;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	b ^= 0x5a;
+	ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+/* Rewrite the record header at @off with @type and @addr and a valid header checksum. */
+static void forge(const char *file, off_t off, uint32_t type, uint64_t addr, struct mig_rec *save)
+{
+	int fd = open(file, O_RDWR);
+	struct mig_rec rec;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &rec, sizeof(rec), off), sizeof(rec));
+	if (save)
+		*save = rec;
+	rec.type = type;
+	rec.addr = addr;
+	rec.hcsum = mig_csum(&rec, offsetof(struct mig_rec, hcsum), 0);
+	ck_assert_int_eq(pwrite(fd, &rec, sizeof(rec), off), sizeof(rec));
+	close(fd);
+}
+
+static void unforge(const char *file, off_t off, const struct mig_rec *rec)
+{
+	int fd = open(file, O_RDWR);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, rec, sizeof(*rec), off), sizeof(*rec));
+	close(fd);
+}
+
+START_TEST(test_fault_corrupt)
+{
+	struct stream_map m;
+	struct mig_rec saved;
+	char file[96];
+	const struct {
+		const char *name;
+		off_t at;
+		const char *why;
+	} *c, flips[] = {
+		{ "magic", 2, "not a vlab migration stream" },
+		{ "version", 8, "stream version" },
+		{ "config-header", 0, "bad record header checksum" },
+		{ "config-payload", 0, "bad checksum" },
+		{ "ram-header-addr", 0, "bad record header checksum" },
+		{ "ram-payload", 0, "bad checksum in a RAM record" },
+		{ "ram-payload-end", 0, "bad checksum in a RAM record" },
+		{ "state-header-len", 0, "bad record header checksum" },
+		{ "state-payload", 0, "bad checksum in a state record" },
+		{ "end-header", 0, "bad record header checksum" },
+	};
+	const off_t rec = sizeof(struct mig_rec);
+	off_t at[10];
+	unsigned int i;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	tpath(file, sizeof(file), "snap");
+	make_snapshot(file, &m);
+	at[0] = flips[0].at;
+	at[1] = flips[1].at;
+	at[2] = m.config + 17;
+	at[3] = m.config + rec + 40;
+	at[4] = m.first_ram + 9;
+	at[5] = m.first_ram + rec + m.ram_len / 2;
+	at[6] = m.first_ram + rec + m.ram_len - 1;
+	at[7] = m.state + 16;
+	at[8] = m.state + rec + m.state_len / 2;
+	at[9] = m.end;
+	for (i = 0; i < 10; i++) {
+		c = &flips[i];
+		flip(file, at[i]);
+		restore_refused(c->name, file, "64M", c->why);
+		flip(file, at[i]);
+	}
+	/* Well-formed records that make no sense are refused too. */
+	forge(file, m.first_ram, MIG_REC_RAM, 1ULL << 40, &saved);
+	restore_refused("ram-outside-guest", file, "64M", "outside guest RAM");
+	unforge(file, m.first_ram, &saved);
+	forge(file, m.first_ram, 77, saved.addr, NULL);
+	restore_refused("unknown-record", file, "64M", "record type 77");
+	unforge(file, m.first_ram, &saved);
+	/* A snapshot of another configuration. */
+	restore_refused("other-mem", file, "128M", "configuration mismatch");
+	test_end();
+}
+END_TEST
+
+START_TEST(test_fault_config_mismatch)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char uri[128], path[96];
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	start_source(&src, "src", "256M", "1", "rate=100 secs=5");
+
+	start_dest(&dst, "dst-mem", uri, "128M", "1");
+	wait_dest(&dst);
+	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_refused(&dst, "configuration mismatch: the source has --mem 256M, this vlab 128M");
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "failed");
+
+	start_dest(&dst, "dst-cpus", uri, "256M", "2");
+	wait_dest(&dst);
+	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_refused(&dst, "configuration mismatch: the source has --cpus 1, this vlab 2");
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "failed");
+
+	ck_payload_ok(&src, 20);
+	test_end();
+}
+END_TEST
+
+/* Cancel at several moments; the guest stays, and then migrates for real. */
+START_TEST(test_fault_cancel)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char uri[128], path[96];
+	double deadline;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	start_source(&src, "src", "256M", "1", "rate=100 secs=12");
+
+	/* Immediately. */
+	start_dest(&dst, "dst-now", uri, "256M", "1");
+	wait_dest(&dst);
+	ck_assert_msg(migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "cancelled");
+	ck_assert_int_ne(vp_wait(&dst, 10), 0);
+
+	/* In the middle of round 0. */
+	start_dest(&dst, "dst-round0", uri, "256M", "1");
+	wait_dest(&dst);
+	ck_assert_msg(migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", ctl_out);
+	wait_mig_sent(&src, 15, &st);
+	ck_assert_msg(CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "cancelled");
+	ck_assert_int_ne(vp_wait(&dst, 10), 0);
+
+	/* In a later round: 150 MB/s against 100 MB/s of dirtying converges slowly. */
+	start_dest(&dst, "dst-round2", uri, "256M", "1");
+	wait_dest(&dst);
+	ck_assert_msg(migrate(&src, uri, "max_bandwidth=150000000", "downtime_ms=1") == 0,
+		      "migrate: %s", ctl_out);
+	deadline = vlab__now() + 10;
+	do {
+		ck_assert_msg(get_status(&src, &st) && !strcmp(st.state, "active"),
+			      "migration %s (%s) before round 2", st.state, st.error);
+		ck_assert_msg(vlab__now() < deadline, "still in round %lld", (long long)st.round);
+		usleep(10000);
+	} while (st.round < 2);
+	ck_assert_msg(CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "cancelled");
+	ck_assert_int_ne(vp_wait(&dst, 10), 0);
+
+	/* Nothing to cancel now. */
+	ck_assert_int_eq(CTL(&src, "migrate-cancel"), 1);
+	ck_assert_msg(strstr(ctl_out, "no migration is running"), "%s", ctl_out);
+
+	/* And after all that, a migration that goes through. */
+	start_dest(&dst, "dst-final", uri, "256M", "1");
+	wait_dest(&dst);
+	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
+	ck_payload_ok(&dst, 30);
+	test_end();
+}
+END_TEST
+
+/*
+ * Cancel while the guest is paused for the stop-and-copy: a generous
+ * downtime limit and a bandwidth cap make that pause last seconds.
+ */
+START_TEST(test_fault_cancel_stop_copy)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char uri[128], path[96];
+	double deadline;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	start_dest(&dst, "dst", uri, "256M", "1");
+	start_source(&src, "src", "256M", "1", "rate=100 secs=8");
+	wait_dest(&dst);
+	usleep(1500000);
+	ck_assert_msg(migrate(&src, uri, "max_bandwidth=100000000", "downtime_ms=60000") == 0,
+		      "migrate: %s", ctl_out);
+	deadline = vlab__now() + 10;
+	do {
+		ck_assert_msg(get_status(&src, &st) && !strcmp(st.state, "active"),
+			      "migration %s (%s) before the stop-and-copy", st.state, st.error);
+		ck_assert_msg(vlab__now() < deadline, "never paused");
+		usleep(5000);
+	} while (strcmp(st.vm_state, "paused"));
+	ck_assert_msg(CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "cancelled");
+	ck_assert_int_ne(vp_wait(&dst, 10), 0);
+	ck_payload_ok(&src, 20);
+	test_end();
+}
+END_TEST
+
+/*
+ * A destination that reads a whole stream, up to its end marker, and then
+ * acknowledges it only when told: the test holds the source in its wait
+ * for the acknowledgement, after the state went out. The child reports on
+ * @f->ctl: 'E' once it has the end marker, then 'A' if its acknowledgement
+ * went out ('X' if the source had gone).
+ */
+#define MIG_ACK_TEXT	"VLABMIG-OK\n"	/* as in vmm/migrate.c */
+
+struct fake_dest {
+	pid_t pid;
+	int ctl;
+};
+
+static bool read_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t r = read(fd, p, len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		len -= r;
+	}
+	return true;
+}
+
+static void fake_dest_start(struct fake_dest *f, int lfd)
+{
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fflush(NULL);
+	f->pid = fork();
+	ck_assert_int_ge(f->pid, 0);
+	if (f->pid == 0) {
+		static uint8_t buf[1 << 20];
+		struct mig_rec rec;
+		int fd = accept(lfd, NULL, NULL);
+		char c = 'X';
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sv[0]);
+		if (fd < 0 || !read_all(fd, buf, 16))
+			_exit(1);
+		do {
+			uint64_t left;
+
+			if (!read_all(fd, &rec, sizeof(rec)))
+				_exit(1);
+			left = rec.type == MIG_REC_CONFIG || rec.type == MIG_REC_RAM ||
+			       rec.type == MIG_REC_STATE ? rec.len : 0;
+			while (left) {
+				size_t n = left < sizeof(buf) ? left : sizeof(buf);
+
+				if (!read_all(fd, buf, n))
+					_exit(1);
+				left -= n;
+			}
+		} while (rec.type != MIG_REC_END);
+		if (write(sv[1], "E", 1) != 1 || read(sv[1], &c, 1) != 1)
+			_exit(1);
+		c = send(fd, MIG_ACK_TEXT, strlen(MIG_ACK_TEXT), MSG_NOSIGNAL) ==
+		    (ssize_t)strlen(MIG_ACK_TEXT) ? 'A' : 'X';
+		if (write(sv[1], &c, 1) != 1)
+			_exit(1);
+		/* Like vlab: whoever got the acknowledgement out runs the guest. */
+		read(sv[1], &c, 1);
+		_exit(0);
+	}
+	close(sv[1]);
+	f->ctl = sv[0];
+}
+
+static char fake_dest_wait(struct fake_dest *f, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = f->ctl, .events = POLLIN };
+	char c = '?';
+
+	if (poll(&pfd, 1, timeout_ms) == 1 && read(f->ctl, &c, 1) != 1)
+		c = '?';
+	return c;
+}
+
+static void fake_dest_stop(struct fake_dest *f)
+{
+	close(f->ctl);
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, NULL, 0);
+}
+
+/*
+ * migrate-cancel after the whole stream went out, while the source waits
+ * for the acknowledgement: the destination may already run the guest, so
+ * the cancel must be refused and the source must not resume it too. Over
+ * TCP the destination's acknowledgement goes out even after the source
+ * shut its socket, which is what makes a late cancel a split brain.
+ */
+START_TEST(test_fault_cancel_after_end)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t len = sizeof(sa);
+	struct fake_dest f;
+	struct vp src;
+	struct mstat st;
+	char uri[64], ack;
+	int lfd, cancel;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
+	fake_dest_start(&f, lfd);
+	close(lfd);
+
+	start_source(&src, "src", "64M", "1", "rate=50 secs=20");
+	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(fake_dest_wait(&f, 10000) == 'E', "the stream did not end");
+	cancel = CTL(&src, "migrate-cancel");
+	printf("  migrate-cancel after the end marker: exit %d: %s", cancel, ctl_out);
+	ck_assert_int_eq(write(f.ctl, "a", 1), 1);
+	ack = fake_dest_wait(&f, 5000);
+	printf("  the destination's acknowledgement %s\n",
+	       ack == 'A' ? "went out: it would run the guest" : "failed: it would refuse");
+	if (get_status(&src, &st))
+		printf("  source: migration %s (%s), guest %s\n", st.state, st.error, st.vm_state);
+	else
+		printf("  source: gone (handed over)\n");
+	ck_assert_msg(!(ack == 'A' && cancel == 0),
+		      "split brain: the cancel was accepted, the source resumed the guest, "
+		      "and the destination's acknowledgement went out too");
+	ck_assert_int_eq(cancel, 1);
+	ck_assert_msg(vp_wait(&src, 10) == 0, "source: exit status %d", src.status);
+	ck_file_has(src.out, "migrated");
+	fake_dest_stop(&f);
+	test_end();
+}
+END_TEST
+
+START_TEST(test_fault_no_listener)
+{
+	struct vp src;
+	struct mstat st;
+	char uri[128], path[96];
+	int fd;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_source(&src, "src", "256M", "1", "rate=100 secs=3");
+
+	snprintf(uri, sizeof(uri), "uri=unix:%s", tpath(path, sizeof(path), "nobody.sock"));
+	ck_assert_int_eq(CTL(&src, "migrate", uri), 1);
+	ck_assert_msg(strstr(ctl_out, "is the destination waiting with --incoming?"), "%s",
+		      ctl_out);
+	printf("  %s", ctl_out);
+
+	/* A socket file whose owner is gone. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	tpath(sa.sun_path, sizeof(sa.sun_path), "stale.sock");
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	snprintf(uri, sizeof(uri), "uri=unix:%s", sa.sun_path);
+	ck_assert_int_eq(CTL(&src, "migrate", uri), 1);
+	ck_assert_msg(strstr(ctl_out, "Connection refused"), "%s", ctl_out);
+	printf("  %s", ctl_out);
+
+	snprintf(uri, sizeof(uri), "uri=tcp:127.0.0.1:%d", free_tcp_port());
+	ck_assert_int_eq(CTL(&src, "migrate", uri), 1);
+	ck_assert_msg(strstr(ctl_out, "Connection refused"), "%s", ctl_out);
+	printf("  %s", ctl_out);
+
+	ck_assert(get_status(&src, &st));
+	ck_assert_str_eq(st.vm_state, "running");
+	ck_assert_str_eq(st.state, "none");
+	ck_payload_ok(&src, 20);
+	test_end();
+}
+END_TEST
+
+#define NOT_A_URI	"is not unix:PATH, tcp:HOST:PORT or file:PATH"
+
+START_TEST(test_fault_bad_uri)
+{
+	static const struct {
+		const char *const args[3];
+		const char *why;
+	} *c, cases[] = {
+		{ { "migrate", "uri=ftp://host/x" }, NOT_A_URI },
+		{ { "migrate", "uri=unixsock" }, NOT_A_URI },
+		{ { "migrate" }, "needs \"uri\"" },
+		{ { "migrate", "uri=" }, "needs \"uri\"" },
+		{ { "migrate", "uri=tcp:127.0.0.1" }, "want tcp:HOST:PORT" },
+		{ { "migrate", "uri=tcp:no.such.host.invalid:1" }, "tcp:no.such.host.invalid:1: " },
+		{ { "migrate", "uri=file:/nonexistent/dir/x" }, "/nonexistent/dir/x: " },
+		{ { "snapshot", "uri=unix:/tmp/x" }, "a snapshot goes to file:PATH" },
+		{ { "snapshot" }, "needs \"uri\"" },
+	};
+	struct vp src;
+	struct mstat st;
+	unsigned int i;
+	char dt[128];
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_source(&src, "src", "256M", "1", "rate=100 secs=3");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = &cases[i];
+		const char *arg = c->args[1] ? c->args[1] : "";
+
+		ck_assert_msg(CTL(&src, c->args[0], c->args[1]) == 1, "%s %s: %s", c->args[0], arg,
+			      ctl_out);
+		ck_assert_msg(strstr(ctl_out, c->why), "%s %s: %s", c->args[0], arg, ctl_out);
+		printf("  %s %s: %s", c->args[0], arg, ctl_out);
+	}
+	snprintf(dt, sizeof(dt), "uri=unix:%s/x", tdir);
+	ck_assert_int_eq(CTL(&src, "migrate", dt, "downtime_ms=0"), 1);
+	ck_assert_msg(strstr(ctl_out, "downtime_ms must be 1..60000"), "%s", ctl_out);
+	ck_assert_int_eq(CTL(&src, "migrate", dt, "max_bandwidth=-1"), 1);
+	ck_assert_msg(strstr(ctl_out, "max_bandwidth must be >= 0"), "%s", ctl_out);
+	ck_assert(get_status(&src, &st));
+	ck_assert_str_eq(st.vm_state, "running");
+	ck_payload_ok(&src, 20);
+
+	/* The destination side checks its URI before anything else. */
+	{
+		struct vp dst;
+
+		start_dest(&dst, "dst", "ftp:x", "256M", "1");
+		ck_assert_int_eq(vp_wait(&dst, 10), 2);
+		ck_file_has(dst.out, NOT_A_URI);
+		start_dest(&dst, "dst2", "file:/nonexistent/snap", "256M", "1");
+		ck_refused(&dst, "/nonexistent/snap: No such file or directory");
+	}
+	test_end();
+}
+END_TEST
+
+static Suite *migrate_suite(void)
+{
+	Suite *s = suite_create("migrate");
+	TCase *live = tcase_create("live");
+	TCase *fault = tcase_create("fault");
+
+	tcase_set_timeout(live, TEST_TIMEOUT);
+	tcase_add_test(live, test_live_unix);
+	tcase_add_test(live, test_live_tcp);
+	tcase_add_test(live, test_back_and_forth);
+	tcase_add_test(live, test_snapshot_restore);
+	suite_add_tcase(s, live);
+
+	tcase_set_timeout(fault, TEST_TIMEOUT);
+	tcase_add_test(fault, test_fault_dest_killed);
+	tcase_add_test(fault, test_fault_source_killed);
+	tcase_add_test(fault, test_fault_truncated);
+	tcase_add_test(fault, test_fault_corrupt);
+	tcase_add_test(fault, test_fault_config_mismatch);
+	tcase_add_test(fault, test_fault_cancel);
+	tcase_add_test(fault, test_fault_cancel_stop_copy);
+	tcase_add_test(fault, test_fault_cancel_after_end);
+	tcase_add_test(fault, test_fault_no_listener);
+	tcase_add_test(fault, test_fault_bad_uri);
+	suite_add_tcase(s, fault);
+	return s;
+}
+
+VLAB_TEST_MAIN(migrate_suite)
