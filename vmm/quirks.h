@@ -125,6 +125,11 @@ bool quirk_host_detect(void);
 bool quirk_host_detect_in(const char *module_dir);
 
 /* Kernel command-line switches such a host needs; appended unless already given. */
-#define QUIRK_CMDLINE "noxsave clearcpuid=smap,popcnt nopv tsc=reliable"
+/*
+ * ssse3: stock kernels mix their RNG with SSSE3 BLAKE2s; the host emulator
+ * rejects SSE register moves at CPL0 and there are too many kinds to finish
+ * (a Debian cloud kernel stops at "movd %ecx,%xmm15" without it).
+ */
+#define QUIRK_CMDLINE "noxsave clearcpuid=smap,popcnt,ssse3 nopv tsc=reliable"
 
 #endif

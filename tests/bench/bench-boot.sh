@@ -16,7 +16,7 @@ MARK="Run /init as init process"
 # The switches vlab adds by itself on an emulating host, given explicitly so
 # that both VMMs boot the kernel with the same command line. QEMU runs its
 # default CPU model: "-cpu host" cannot even start on kvm_pvm (MSR 0x10a).
-CMDLINE="console=ttyS0 panic=-1 noxsave clearcpuid=smap,popcnt nopv tsc=reliable"
+CMDLINE="console=ttyS0 panic=-1 noxsave clearcpuid=smap,popcnt,ssse3 nopv tsc=reliable"
 
 if [ ! -f "$KERNEL" ]; then
 	echo "bench-boot: $KERNEL missing; run 'make guest' first" >&2
