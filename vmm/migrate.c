@@ -716,10 +716,27 @@ static void *mig_thread(void *arg)
 			m->state = MIG_FAILED;
 			mig_fail(m, "%s", strerror(-ret));
 		}
-		vlab_log("migrate to %s failed: %s; the guest keeps running here", m->uri, m->error);
-		if (paused_at) {
-			mig_devices(vm, false);
-			vm_resume(vm);
+		if (ret == -ETIMEDOUT && __atomic_load_n(&m->committed, __ATOMIC_ACQUIRE)) {
+			/*
+			 * The whole stream went out but no answer came: the
+			 * destination may be running the guest. Resuming here
+			 * could run it twice, so it stays paused; `resume` is
+			 * the operator's call once the destination is known dead.
+			 */
+			mig_fail(m, "no acknowledgement after the whole stream: the guest stays "
+				 "paused here (resume it only if the destination is gone)");
+			vlab_log("migrate to %s: %s", m->uri, m->error);
+		} else {
+			/*
+			 * EOF without the acknowledgement means the destination
+			 * refused: it acknowledges only once it can run the guest.
+			 */
+			vlab_log("migrate to %s failed: %s; the guest keeps running here",
+				 m->uri, m->error);
+			if (paused_at) {
+				mig_devices(vm, false);
+				vm_resume(vm);
+			}
 		}
 	} else {
 		m->state = MIG_COMPLETED;
