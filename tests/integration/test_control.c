@@ -184,15 +184,11 @@ static char ctl_out[65536];
 static int vlab_ctl(const char *first, ...)
 {
 	const char *argv[32];
-	char vlab[PATH_MAX];
-	int pipefd[2], argc = 0, st;
-	size_t len = 0;
+	int argc = 0;
 	const char *a;
 	va_list ap;
-	pid_t pid;
 
-	vlab_build_path(vlab, sizeof(vlab), "vlab");
-	argv[argc++] = vlab;
+	argv[argc++] = NULL;	/* the vlab binary, filled in by vlab_exec_capture */
 	argv[argc++] = "ctl";
 	va_start(ap, first);
 	for (a = first; a && argc < 31; a = va_arg(ap, const char *))
@@ -200,28 +196,7 @@ static int vlab_ctl(const char *first, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		execv(vlab, (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		ssize_t n = read(pipefd[0], ctl_out + len, sizeof(ctl_out) - 1 - len);
-
-		if (n <= 0)
-			break;
-		len += n;
-	}
-	ctl_out[len] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return vlab_exec_capture(argv, ctl_out, sizeof(ctl_out));
 }
 
 #define VLAB_CTL(...) vlab_ctl(__VA_ARGS__, (const char *)NULL)

@@ -256,11 +256,7 @@ static void vp_kill(struct vp *p)
 
 static bool file_has(const char *path, const char *needle)
 {
-	char *s = vlab__slurp(path);
-	bool found = strstr(s, needle) != NULL;
-
-	free(s);
-	return found;
+	return vlab_file_has(path, needle);
 }
 
 #define ck_file_has(path, needle) \
@@ -288,13 +284,9 @@ static char ctl_out[65536];
 static int ctl_argv(const char *sock, const char *const args[])
 {
 	const char *argv[32];
-	char vlab[PATH_MAX];
-	int pipefd[2], argc = 0, st, i;
-	size_t len = 0;
-	pid_t pid;
+	int argc = 0, i;
 
-	vlab_build_path(vlab, sizeof(vlab), "vlab");
-	argv[argc++] = vlab;
+	argv[argc++] = NULL;	/* the vlab binary, filled in by vlab_exec_capture */
 	argv[argc++] = "ctl";
 	argv[argc++] = "--timeout";
 	argv[argc++] = "10";
@@ -303,28 +295,7 @@ static int ctl_argv(const char *sock, const char *const args[])
 		argv[argc++] = args[i];
 	argv[argc] = NULL;
 
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		execv(vlab, (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		ssize_t n = read(pipefd[0], ctl_out + len, sizeof(ctl_out) - 1 - len);
-
-		if (n <= 0)
-			break;
-		len += n;
-	}
-	ctl_out[len] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return vlab_exec_capture(argv, ctl_out, sizeof(ctl_out));
 }
 
 #define CTL(p, ...) ctl_argv((p)->sock, (const char *const []){ __VA_ARGS__, NULL })

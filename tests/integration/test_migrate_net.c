@@ -204,11 +204,7 @@ static int vp_wait_until(struct vp *p, double deadline)
 
 static bool file_has(const char *path, const char *needle)
 {
-	char *s = vlab__slurp(path);
-	bool found = strstr(s, needle) != NULL;
-
-	free(s);
-	return found;
+	return vlab_file_has(path, needle);
 }
 
 /*
@@ -247,13 +243,9 @@ static char ctl_out[8192];
 static int ctl(const char *sock, const char *const args[])
 {
 	const char *argv[16];
-	char vlab[PATH_MAX];
-	int pipefd[2], argc = 0, st, i;
-	size_t len = 0;
-	pid_t pid;
+	int argc = 0, i;
 
-	vlab_build_path(vlab, sizeof(vlab), "vlab");
-	argv[argc++] = vlab;
+	argv[argc++] = NULL;	/* the vlab binary, filled in by vlab_exec_capture */
 	argv[argc++] = "ctl";
 	argv[argc++] = "--timeout";
 	argv[argc++] = "10";
@@ -262,28 +254,7 @@ static int ctl(const char *sock, const char *const args[])
 		argv[argc++] = args[i];
 	argv[argc] = NULL;
 
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	fflush(NULL);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		execv(vlab, (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	for (;;) {
-		ssize_t n = read(pipefd[0], ctl_out + len, sizeof(ctl_out) - 1 - len);
-
-		if (n <= 0)
-			break;
-		len += n;
-	}
-	ctl_out[len] = '\0';
-	close(pipefd[0]);
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return vlab_exec_capture(argv, ctl_out, sizeof(ctl_out));
 }
 
 /* Print the console lines of @p that start with @prefix. */

@@ -392,4 +392,55 @@ static inline void vlab_console_echo(const struct vlab_result *r,
 	fflush(stdout);
 }
 
+
+/* Does the file at @path contain @needle? */
+static inline bool vlab_file_has(const char *path, const char *needle)
+{
+	char *s = vlab__slurp(path);
+	bool found = s && strstr(s, needle) != NULL;
+
+	free(s);
+	return found;
+}
+
+/*
+ * Run build/vlab with @argv (argv[0] is ignored and replaced by the vlab
+ * binary), wait for it, and capture its stdout and stderr in @out.
+ * Returns its exit status, or -1 if a signal ended it.
+ */
+static inline int vlab_exec_capture(const char *argv_in[], char *out, size_t outlen)
+{
+	char vlab[PATH_MAX];
+	int pipefd[2], st;
+	size_t len = 0;
+	pid_t pid;
+
+	vlab_build_path(vlab, sizeof(vlab), "vlab");
+	argv_in[0] = vlab;
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		execv(vlab, (char *const *)argv_in);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	for (;;) {
+		ssize_t n = read(pipefd[0], out + len, outlen - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	out[len] = '\0';
+	close(pipefd[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 #endif
