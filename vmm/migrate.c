@@ -324,28 +324,10 @@ static int mig_config_check(struct vm *vm, const void *fdt, size_t len, char *er
 
 /* ---- dirty tracking ---- */
 
-static int mig_slot_flags(struct vm *vm, uint32_t flags)
-{
-	int i;
-
-	for (i = 0; i < vm->mem.nr_regions; i++) {
-		struct guest_mem_region *r = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i, .flags = flags, .guest_phys_addr = r->gpa,
-			.memory_size = r->size, .userspace_addr = (uintptr_t)r->host,
-		};
-
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-			return -errno;
-	}
-	return 0;
-}
-
 static int mig_dirty_start(struct migration *m)
 {
 	struct vm *vm = m->vm;
-	static bool manual_enabled;
-	int caps;
+	int caps, ret;
 
 	m->dirty_words = (vm->mem.dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
 	m->dirty = calloc(m->dirty_words, sizeof(unsigned long));
@@ -353,7 +335,7 @@ static int mig_dirty_start(struct migration *m)
 		return -ENOMEM;
 	/* Manual protect: reading the log does not re-protect; we clear what we send. */
 	caps = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
-	if (caps > 0 && !manual_enabled) {
+	if (caps > 0 && !m->manual_protect) {
 		struct kvm_enable_cap cap = {
 			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 			.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
@@ -361,12 +343,13 @@ static int mig_dirty_start(struct migration *m)
 
 		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
 			return -errno;
-		manual_enabled = true;
+		m->manual_protect = true;
 	}
 	/* Device writes from now on count; earlier ones are in round 0 anyway. */
 	guest_mem_dirty_collect(&vm->mem, m->dirty);
-	if (mig_slot_flags(vm, KVM_MEM_LOG_DIRTY_PAGES))
-		return -errno;
+	ret = vm_set_memory_slots(vm, KVM_MEM_LOG_DIRTY_PAGES);
+	if (ret)
+		return ret;
 	m->logging = true;
 	return 0;
 }
@@ -374,7 +357,7 @@ static int mig_dirty_start(struct migration *m)
 static void mig_dirty_stop(struct migration *m)
 {
 	if (m->logging)
-		mig_slot_flags(m->vm, 0);
+		vm_set_memory_slots(m->vm, 0);
 	m->logging = false;
 	free(m->dirty);
 	m->dirty = NULL;

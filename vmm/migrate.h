@@ -73,6 +73,7 @@ struct migration {
 	unsigned long *dirty;	/* gpa-space bitmap, one bit a page */
 	uint64_t dirty_words;
 	bool logging;
+	bool manual_protect;	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled on this VM */
 };
 
 /* Register the control commands and the status member. */

@@ -82,9 +82,29 @@ static int vm_check_caps(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+int vm_set_memory_slots(struct vm *vm, uint32_t flags)
+{
+	int i;
+
+	for (i = 0; i < vm->mem.nr_regions; i++) {
+		struct guest_mem_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.flags = flags,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 {
-	int i, ret;
+	int ret;
 
 	ret = guest_mem_init(&vm->mem, vm->cfg->mem_size);
 	if (ret) {
@@ -92,20 +112,9 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 			 (unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
 		return -1;
 	}
-	for (i = 0; i < vm->mem.nr_regions; i++) {
-		struct guest_mem_region *r = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uintptr_t)r->host,
-		};
-
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0) {
-			snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s",
-				 strerror(errno));
-			return -1;
-		}
+	if (vm_set_memory_slots(vm, 0)) {
+		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+		return -1;
 	}
 	return 0;
 }

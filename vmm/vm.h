@@ -117,6 +117,8 @@ void vm_resume(struct vm *vm);
 void vm_park_vcpu(struct vm *vm);
 /* Assert (level 1) or deassert a GSI on the in-kernel irqchip. */
 void vm_irq_line(struct vm *vm, int gsi, int level);
+/* (Re)register every RAM region as a KVM slot with @flags (e.g. dirty logging). */
+int vm_set_memory_slots(struct vm *vm, uint32_t flags);
 
 /* Device init hooks, run in order by vm_create after memory and irqchip. */
 struct vm_init_hook {
