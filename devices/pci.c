@@ -12,23 +12,6 @@
 #define PCI_CONF1_DATA		0xcfc
 #define PCI_CONF1_ENABLE	0x80000000u
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v);
-	put16(p + 2, v >> 16);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor,
 		     uint16_t device, uint32_t class_code, uint8_t revision)
 {
@@ -37,12 +20,12 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor,
 	memset(dev->bars, 0, sizeof(dev->bars));
 	dev->name = name;
 	dev->slot = -1;
-	put16(dev->cfg + PCI_VENDOR_ID, vendor);
-	put16(dev->cfg + PCI_DEVICE_ID, device);
+	pci_put_le16(dev->cfg + PCI_VENDOR_ID, vendor);
+	pci_put_le16(dev->cfg + PCI_DEVICE_ID, device);
 	dev->cfg[PCI_REVISION_ID] = revision;
 	dev->cfg[PCI_CLASS_PROG] = class_code & 0xff;
-	put16(dev->cfg + PCI_CLASS_DEVICE, class_code >> 8);
-	put16(dev->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+	pci_put_le16(dev->cfg + PCI_CLASS_DEVICE, class_code >> 8);
+	pci_put_le16(dev->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
 	      PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	dev->wmask[0x0c] = 0xff;	/* cache line size */
@@ -77,12 +60,12 @@ int pci_device_set_bar(struct pci_host *host, struct pci_device *dev, int n,
 	b->fn = fn;
 	b->opaque = opaque;
 	mask = ~(size - 1);
-	put32(dev->cfg + PCI_BAR0 + 4 * n, (uint32_t)addr |
+	pci_put_le32(dev->cfg + PCI_BAR0 + 4 * n, (uint32_t)addr |
 	      (io ? PCI_BAR_IO : 0) | (mem64 ? PCI_BAR_MEM64 : 0));
-	put32(dev->wmask + PCI_BAR0 + 4 * n, (uint32_t)mask & (io ? ~0x3u : ~0xfu));
+	pci_put_le32(dev->wmask + PCI_BAR0 + 4 * n, (uint32_t)mask & (io ? ~0x3u : ~0xfu));
 	if (mem64) {
-		put32(dev->cfg + PCI_BAR0 + 4 * (n + 1), addr >> 32);
-		put32(dev->wmask + PCI_BAR0 + 4 * (n + 1), mask >> 32);
+		pci_put_le32(dev->cfg + PCI_BAR0 + 4 * (n + 1), addr >> 32);
+		pci_put_le32(dev->wmask + PCI_BAR0 + 4 * (n + 1), mask >> 32);
 	}
 	return 0;
 }
@@ -108,12 +91,12 @@ int pci_register(struct pci_host *host, struct pci_device *dev)
 static uint64_t pci_bar_addr(struct pci_device *dev, int n)
 {
 	struct pci_bar *b = &dev->bars[n];
-	uint64_t a = get32(dev->cfg + PCI_BAR0 + 4 * n);
+	uint64_t a = pci_get_le(dev->cfg + PCI_BAR0 + 4 * n, 4);
 
 	a &= b->io ? ~0x3ULL : ~0xfULL;
 	a &= 0xffffffffULL;
 	if (b->mem64)
-		a |= (uint64_t)get32(dev->cfg + PCI_BAR0 + 4 * (n + 1)) << 32;
+		a |= (uint64_t)pci_get_le(dev->cfg + PCI_BAR0 + 4 * (n + 1), 4) << 32;
 	return a;
 }
 
@@ -165,8 +148,7 @@ static struct pci_device *pci_find(struct pci_host *host, int bus, int slot, int
 uint32_t pci_cfg_read(struct pci_host *host, int bus, int slot, int fn, uint32_t off, int len)
 {
 	struct pci_device *dev;
-	uint32_t v = 0;
-	int i;
+	uint32_t v;
 
 	pthread_mutex_lock(&host->lock);
 	dev = pci_find(host, bus, slot, fn);
@@ -176,8 +158,7 @@ uint32_t pci_cfg_read(struct pci_host *host, int bus, int slot, int fn, uint32_t
 	}
 	if (dev->cfg_read)
 		dev->cfg_read(dev, off, len);
-	for (i = 0; i < len; i++)
-		v |= (uint32_t)dev->cfg[off + i] << (8 * i);
+	v = pci_get_le(dev->cfg + off, len);
 	pthread_mutex_unlock(&host->lock);
 	return v;
 }
@@ -222,9 +203,9 @@ void pci_conf1_access(void *opaque, uint64_t off, void *data, int len, bool is_w
 			return;
 		}
 		if (is_write)
-			host->addr = get32(p) & 0x80fffffc;
+			host->addr = pci_get_le(p, 4) & 0x80fffffc;
 		else
-			put32(p, host->addr);
+			pci_put_le32(p, host->addr);
 		return;
 	}
 	a = host->addr;
@@ -235,8 +216,7 @@ void pci_conf1_access(void *opaque, uint64_t off, void *data, int len, bool is_w
 	}
 	off = (a & 0xfc) + (off - 4);
 	if (is_write) {
-		for (i = 0; i < len; i++)
-			v |= (uint32_t)p[i] << (8 * i);
+		v = pci_get_le(p, len);
 		pci_cfg_write(host, (a >> 16) & 0xff, (a >> 11) & 0x1f, (a >> 8) & 7, off, len, v);
 	} else {
 		v = pci_cfg_read(host, (a >> 16) & 0xff, (a >> 11) & 0x1f, (a >> 8) & 7, off, len);

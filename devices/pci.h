@@ -50,6 +50,30 @@ struct vm;
 
 struct pci_device;
 
+/* Config space and BAR registers are little-endian byte arrays. */
+static inline void pci_put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static inline void pci_put_le32(uint8_t *p, uint32_t v)
+{
+	pci_put_le16(p, v);
+	pci_put_le16(p + 2, v >> 16);
+}
+
+/* @len (1..4) bytes at @p as a number. */
+static inline uint32_t pci_get_le(const uint8_t *p, int len)
+{
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; i < len && i < 4; i++)
+		v |= (uint32_t)p[i] << (8 * i);
+	return v;
+}
+
 struct pci_bar {
 	uint64_t size;		/* power of two; 0 = unused */
 	bool io;

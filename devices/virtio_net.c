@@ -638,6 +638,18 @@ static void net_stop_workers(struct virtio_net *net)
 	}
 }
 
+/* Frames steered to @p but not delivered: gone, like frames on a wire. */
+static void net_inbox_drop(struct net_pair *p)
+{
+	pthread_mutex_lock(&p->inbox_lock);
+	while (p->inbox_count) {
+		free(p->inbox[p->inbox_head]);
+		p->inbox_head = (p->inbox_head + 1) % NET_INBOX_FRAMES;
+		p->inbox_count--;
+	}
+	pthread_mutex_unlock(&p->inbox_lock);
+}
+
 static void net_drop_frames(struct virtio_net *net)
 {
 	int i;
@@ -645,11 +657,7 @@ static void net_drop_frames(struct virtio_net *net)
 	for (i = 0; i < net->nr_pairs; i++) {
 		struct net_pair *p = &net->pairs[i];
 
-		while (p->inbox_count) {
-			free(p->inbox[p->inbox_head]);
-			p->inbox_head = (p->inbox_head + 1) % NET_INBOX_FRAMES;
-			p->inbox_count--;
-		}
+		net_inbox_drop(p);
 		memset(p->coal, 0, sizeof(p->coal));
 		p->kicked = 0;
 	}
@@ -694,15 +702,8 @@ static void net_queue_reset(struct virtio_dev *vdev, uint16_t q)
 
 	/* Simplest safe order: stop everyone, reset, restart at DRIVER_OK. */
 	net_stop_workers(net);
-	if (q % 2 == 0 && q / 2 < net->nr_pairs) {
-		struct net_pair *p = &net->pairs[q / 2];
-
-		while (p->inbox_count) {
-			free(p->inbox[p->inbox_head]);
-			p->inbox_head = (p->inbox_head + 1) % NET_INBOX_FRAMES;
-			p->inbox_count--;
-		}
-	}
+	if (q % 2 == 0 && q / 2 < net->nr_pairs)
+		net_inbox_drop(&net->pairs[q / 2]);
 	net_state_coal_vq_reenable(&net->st, q);
 	if (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)
 		net_start(vdev);

@@ -72,17 +72,6 @@ struct vpci {
 	char state_name[16];		/* "virtio@SLOT" in snapshots */
 };
 
-static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
-static inline void put_le32(uint8_t *p, uint32_t v) { put_le16(p, v); put_le16(p + 2, v >> 16); }
-static inline uint32_t get_le(const uint8_t *p, int len)
-{
-	uint32_t v = 0;
-	int i;
-
-	for (i = 0; i < len && i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
 
 static bool vpci_msix_enabled(struct vpci *v)
 {
@@ -330,7 +319,7 @@ static void vpci_bar0_access(void *opaque, uint64_t off, void *data, int len, bo
 	struct vpci *v = opaque;
 	struct virtio_dev *vdev = v->vdev;
 	uint8_t *p = data;
-	uint32_t val = is_write ? get_le(p, len) : 0;
+	uint32_t val = is_write ? pci_get_le(p, len) : 0;
 
 	if (len > 4) {		/* 64-bit accesses are split into two halves */
 		if (!is_write)
@@ -387,7 +376,7 @@ static void vpci_msix_access(void *opaque, uint64_t off, void *data, int len, bo
 {
 	struct vpci *v = opaque;
 	uint8_t *p = data;
-	uint32_t val = is_write ? get_le(p, len) : 0;
+	uint32_t val = is_write ? pci_get_le(p, len) : 0;
 	int i;
 
 	if (len > 4) {
@@ -480,7 +469,7 @@ static void vpci_bar_mapped(struct pci_device *dev, int bar, uint64_t addr, bool
 static void vpci_cfg_window(struct vpci *v, bool is_write)
 {
 	uint8_t *cap = v->pci.cfg + CAP_PCICFG;
-	uint32_t off = get_le(cap + 8, 4), len = get_le(cap + 12, 4);
+	uint32_t off = pci_get_le(cap + 8, 4), len = pci_get_le(cap + 12, 4);
 
 	if (cap[4] != 0 || (len != 1 && len != 2 && len != 4) ||
 	    off >= VPCI_BAR0_SIZE || off + len > VPCI_BAR0_SIZE)
@@ -619,8 +608,8 @@ static void vpci_put_cap(uint8_t *cfg, uint8_t at, uint8_t next, uint8_t len,
 	cfg[at + 2] = len;
 	cfg[at + 3] = type;
 	cfg[at + 4] = bar;
-	put_le32(cfg + at + 8, off);
-	put_le32(cfg + at + 12, size);
+	pci_put_le32(cfg + at + 8, off);
+	pci_put_le32(cfg + at + 12, size);
 }
 
 int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
@@ -663,25 +652,25 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 			VIRTIO_PCI_DEVICE_ID_BASE + vdev->ops->device_id,
 			vdev->ops->pci_class, 1);
 	cfg = v->pci.cfg;
-	put_le16(cfg + PCI_SUBSYSTEM_VENDOR_ID, PCI_VENDOR_ID_REDHAT_QUMRANET);
-	put_le16(cfg + PCI_SUBSYSTEM_ID, 0x40 + vdev->ops->device_id);
-	put_le16(cfg + PCI_STATUS, PCI_STATUS_CAP_LIST);
+	pci_put_le16(cfg + PCI_SUBSYSTEM_VENDOR_ID, PCI_VENDOR_ID_REDHAT_QUMRANET);
+	pci_put_le16(cfg + PCI_SUBSYSTEM_ID, 0x40 + vdev->ops->device_id);
+	pci_put_le16(cfg + PCI_STATUS, PCI_STATUS_CAP_LIST);
 	cfg[PCI_CAPABILITY_LIST] = CAP_MSIX;
 	cfg[PCI_INTERRUPT_PIN] = 1;	/* INTA */
 
 	/* MSI-X: table size, enable and function-mask bits are the guest's. */
 	cfg[CAP_MSIX] = PCI_CAP_ID_MSIX;
 	cfg[CAP_MSIX + 1] = CAP_COMMON;
-	put_le16(cfg + CAP_MSIX + 2, v->msix_nr - 1);
-	put_le32(cfg + CAP_MSIX + 4, VPCI_MSIX_TABLE_OFF | 2);	/* in BAR2 */
-	put_le32(cfg + CAP_MSIX + 8, VPCI_MSIX_PBA_OFF | 2);
-	put_le16(v->pci.wmask + CAP_MSIX + 2, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+	pci_put_le16(cfg + CAP_MSIX + 2, v->msix_nr - 1);
+	pci_put_le32(cfg + CAP_MSIX + 4, VPCI_MSIX_TABLE_OFF | 2);	/* in BAR2 */
+	pci_put_le32(cfg + CAP_MSIX + 8, VPCI_MSIX_PBA_OFF | 2);
+	pci_put_le16(v->pci.wmask + CAP_MSIX + 2, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
 
 	vpci_put_cap(cfg, CAP_COMMON, CAP_NOTIFY, 16, VIRTIO_PCI_CAP_COMMON_CFG, 0,
 		     VPCI_COMMON_OFF, VPCI_COMMON_LEN);
 	vpci_put_cap(cfg, CAP_NOTIFY, CAP_ISR, 20, VIRTIO_PCI_CAP_NOTIFY_CFG, 0,
 		     VPCI_NOTIFY_OFF, VPCI_BAR0_SIZE - VPCI_NOTIFY_OFF);
-	put_le32(cfg + CAP_NOTIFY + 16, VPCI_NOTIFY_MULT);
+	pci_put_le32(cfg + CAP_NOTIFY + 16, VPCI_NOTIFY_MULT);
 	vpci_put_cap(cfg, CAP_ISR, CAP_DEVICE, 16, VIRTIO_PCI_CAP_ISR_CFG, 0,
 		     VPCI_ISR_OFF, VPCI_ISR_LEN);
 	vpci_put_cap(cfg, CAP_DEVICE, CAP_PCICFG, 16, VIRTIO_PCI_CAP_DEVICE_CFG, 0,
