@@ -675,8 +675,12 @@ static int net_start(struct virtio_dev *vdev)
 		struct net_pair *p = &net->pairs[i];
 
 		p->stopping = false;
+		char name[16];
+
 		if (pthread_create(&p->thread, NULL, net_worker, p))
 			return -1;
+		snprintf(name, sizeof(name), "net-pair%d", i);
+		pthread_setname_np(p->thread, name);
 		p->running = true;
 	}
 	/* Pick up anything the driver queued before DRIVER_OK. */

@@ -323,10 +323,15 @@ int vm_start(struct vm *vm)
 	for (i = 0; i < vm->nr_cpus; i++) {
 		struct vcpu *cpu = &vm->cpus[i];
 
+		char name[16];
+
 		if (pthread_create(&cpu->thread, NULL, vcpu_thread, cpu)) {
 			vm_stop(vm, VM_STOP_CRASH, VLAB_EXIT_GUEST_CRASH);
 			return -1;
 		}
+		/* Named for top -H, perf and taskset. */
+		snprintf(name, sizeof(name), "vcpu%d", cpu->id);
+		pthread_setname_np(cpu->thread, name);
 		cpu->started = true;
 	}
 	return 0;
