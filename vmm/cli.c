@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vmm/config.h"
+#include "vmm/dirty_ring.h"
 
 void cli_usage(FILE *f)
 {
@@ -32,6 +33,9 @@ void cli_usage(FILE *f)
 		"                       unix:PATH | tcp:HOST:PORT | file:PATH (--kernel not needed)\n"
 		"  --downtime-ms N      live migration: largest pause allowed (default 50)\n"
 		"  --max-bandwidth R    live migration: cap, e.g. 500M (per second; default none)\n"
+		"  --dirty-ring N       live migration: track guest writes with KVM's dirty ring,\n"
+		"                       N entries per vCPU (power of two, 1024..65536), instead\n"
+		"                       of the dirty bitmap\n"
 		"\n"
 		"exit status: 0 guest powered off or rebooted; 1 guest crashed;\n"
 		"             2 bad usage, bad kernel/initrd, no /dev/kvm\n",
@@ -224,6 +228,7 @@ enum {
 	OPT_INCOMING,
 	OPT_DOWNTIME,
 	OPT_BANDWIDTH,
+	OPT_DIRTY_RING,
 	OPT_HELP,
 };
 
@@ -240,6 +245,7 @@ static const struct option run_options[] = {
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "downtime-ms", required_argument, NULL, OPT_DOWNTIME },
 	{ "max-bandwidth", required_argument, NULL, OPT_BANDWIDTH },
+	{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -366,6 +372,19 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 				fail("--max-bandwidth: '%s' is not a rate like 100M or 1G (per second)",
 				     optarg);
 			break;
+		case OPT_DIRTY_RING: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || v < DIRTY_RING_MIN ||
+			    v > DIRTY_RING_MAX || (v & (v - 1)))
+				fail("--dirty-ring: '%s' is not a power of two in %u..%u", optarg,
+				     DIRTY_RING_MIN, DIRTY_RING_MAX);
+			cfg->dirty_ring = v;
+			break;
+		}
 		case OPT_HELP:
 			fail("help");
 		case ':':

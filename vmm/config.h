@@ -48,6 +48,7 @@ struct vm_config {
 	const char *incoming;		/* unix:PATH, tcp:HOST:PORT, file:PATH */
 	uint32_t downtime_ms;		/* live migration downtime limit */
 	uint64_t max_bandwidth;		/* bytes/s, 0 = unlimited */
+	uint32_t dirty_ring;		/* entries per vCPU; 0 = dirty bitmap */
 };
 
 /* Exit status for bad usage, bad input files and missing /dev/kvm. */

@@ -387,14 +387,6 @@ void control_session_eof(struct control_session *s, struct json_writer *out)
 
 static uint64_t start_ns;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static const char *vm_state_name(struct vm *vm)
 {
 	if (__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) != VM_RUNNING)
@@ -427,7 +419,7 @@ static void status_migration_none(struct vm *vm, struct json_writer *w,
 static int cmd_status(struct vm *vm, const struct json_value *req,
 		      struct json_writer *w, void *opaque)
 {
-	uint64_t up = start_ns ? now_ns() - start_ns : 0;
+	uint64_t up = start_ns ? vlab_now_ns() - start_ns : 0;
 	int i;
 
 	json_kv_string(w, "state", vm_state_name(vm));
@@ -732,7 +724,7 @@ int control_init(struct vm *vm, const char *path, char *err, size_t errlen)
 		event_loop_del(&vm->loop, ctl.listen_fd);
 		fail("--control: event loop: %s", strerror(errno));
 	}
-	start_ns = now_ns();
+	start_ns = vlab_now_ns();
 	return 0;
 
 out_err:
@@ -750,14 +742,14 @@ out_err:
 /* Give queued replies (the "quit" reply) a moment to leave, without hanging exit. */
 static void control_drain(void)
 {
-	uint64_t deadline = now_ns() + 500 * 1000000ULL;
+	uint64_t deadline = vlab_now_ns() + 500 * 1000000ULL;
 	struct control_client *c, *next;
 
 	for (c = ctl.clients; c; c = next) {
 		next = c->next;
 		while (c->out_off < c->out.len && !json_writer_failed(&c->out)) {
 			struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-			uint64_t now = now_ns();
+			uint64_t now = vlab_now_ns();
 			ssize_t n;
 
 			if (now >= deadline ||

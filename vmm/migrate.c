@@ -27,6 +27,7 @@
 
 #include "vmm/control.h"
 #include "vmm/cpu_state.h"
+#include "vmm/dirty_ring.h"
 #include "vmm/json.h"
 #include "vmm/migrate.h"
 #include "vmm/state.h"
@@ -37,14 +38,6 @@
 #define MIG_ACK			"VLABMIG-OK\n"
 #define MIG_ACK_TIMEOUT_MS	30000
 #define MIG_CONFIG_VERSION	1
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /*
  * Fletcher-like sums over eight 64-bit lanes (a: sum of words, c: sum of
@@ -201,7 +194,7 @@ static int read_full(int fd, void *buf, size_t len)
 			return -errno;
 		}
 		if (r == 0)
-			return -EPIPE;	/* stream ended early */
+			return -ENODATA;	/* stream ended early */
 		p += r;
 		len -= r;
 	}
@@ -230,7 +223,7 @@ static int mig_send_csum(struct migration *m, uint32_t type, uint64_t addr, cons
 	m->bytes_sent += sizeof(rec) + (has_payload ? len : 0);
 	/* Bandwidth cap: sleep until the average is back under it. */
 	if (m->max_bandwidth) {
-		double elapsed = (now_ns() - m->start_ns) / 1e9;
+		double elapsed = (vlab_now_ns() - m->start_ns) / 1e9;
 		double want = (double)m->bytes_sent / m->max_bandwidth;
 
 		if (want > elapsed) {
@@ -426,8 +419,13 @@ static int mig_dirty_start(struct migration *m)
 	m->dirty = calloc(m->dirty_words, sizeof(unsigned long));
 	if (!m->dirty)
 		return -ENOMEM;
-	/* Manual protect: reading the log does not re-protect; we clear what we send. */
-	caps = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	/*
+	 * Bitmap with manual protect: reading the log does not re-protect;
+	 * we clear what we send. With the dirty ring, enabling logging
+	 * write-protects everything and each first write lands in a ring.
+	 */
+	caps = vm->dirty_ring ? 0 :
+	       ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
 	if (caps > 0 && !m->manual_protect) {
 		struct kvm_enable_cap cap = {
 			.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
@@ -449,8 +447,10 @@ static int mig_dirty_start(struct migration *m)
 
 static void mig_dirty_stop(struct migration *m)
 {
-	if (m->logging)
+	if (m->logging) {
 		vm_set_memory_slots(m->vm, 0);
+		dirty_ring_collect(m->vm, NULL);	/* leave the rings empty */
+	}
 	m->logging = false;
 	free(m->dirty);
 	m->dirty = NULL;
@@ -467,7 +467,13 @@ static int mig_dirty_sync(struct migration *m)
 	if (!dev)
 		return -ENOMEM;
 	memset(m->dirty, 0, m->dirty_words * sizeof(unsigned long));
-	for (i = 0; i < vm->mem.nr_regions; i++) {
+	if (vm->dirty_ring) {
+		dirty_ring_collect(vm, m->dirty);
+		i = vm->mem.nr_regions;		/* no bitmaps to read */
+	} else {
+		i = 0;
+	}
+	for (; i < vm->mem.nr_regions; i++) {
 		struct guest_mem_region *r = &vm->mem.regions[i];
 		uint64_t pages = r->size >> GM_PAGE_SHIFT, first = r->gpa >> GM_PAGE_SHIFT, p;
 		size_t words = (pages + 63) / 64;
@@ -663,17 +669,30 @@ static void mig_progress(struct migration *m, const char *what)
 		 (unsigned long long)m->remaining_pages, m->expected_downtime_ms);
 }
 
+/* VLAB_MIG_ACK_TIMEOUT_MS shortens the wait for tests of a lost answer. */
+static int mig_ack_timeout_ms(void)
+{
+	const char *env = getenv("VLAB_MIG_ACK_TIMEOUT_MS");
+	long ms = env ? strtol(env, NULL, 10) : 0;
+
+	return ms > 0 && ms <= MIG_ACK_TIMEOUT_MS ? (int)ms : MIG_ACK_TIMEOUT_MS;
+}
+
 static int mig_wait_ack(struct migration *m)
 {
 	struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
 	char ack[sizeof(MIG_ACK) - 1];
+	int ret;
 
 	if (!strncmp(m->uri, "file:", 5))
 		return fsync(m->fd) ? -errno : 0;
-	if (poll(&pfd, 1, MIG_ACK_TIMEOUT_MS) != 1)
+	if (poll(&pfd, 1, mig_ack_timeout_ms()) != 1)
 		return -ETIMEDOUT;
-	if (read_full(m->fd, ack, sizeof(ack)) || memcmp(ack, MIG_ACK, sizeof(ack)))
-		return -EPROTO;
+	ret = read_full(m->fd, ack, sizeof(ack));
+	if (ret == -ENODATA)
+		return -EPIPE;	/* closed without an answer: it refused */
+	if (ret || memcmp(ack, MIG_ACK, sizeof(ack)))
+		return ret ? ret : -EPROTO;
 	return 0;
 }
 
@@ -683,7 +702,7 @@ static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
 	struct state_buf sb;
 	int ret;
 
-	*paused_at = now_ns();
+	*paused_at = vlab_now_ns();
 	vm_pause(vm);
 	mig_devices(vm, true);
 	if (!m->snapshot) {
@@ -742,7 +761,7 @@ static void *mig_thread(void *arg)
 	uint64_t paused_at = 0, t0;
 	int ret;
 
-	m->start_ns = now_ns();
+	m->start_ns = vlab_now_ns();
 	m->stage = malloc(MIG_RUN_PAGES << GM_PAGE_SHIFT);
 	ret = m->stage ? mig_send_header(m) : -ENOMEM;
 	if (!ret && !m->snapshot) {
@@ -752,7 +771,7 @@ static void *mig_thread(void *arg)
 			uint64_t before = m->bytes_sent, dirty_pages;
 			double secs;
 
-			t0 = now_ns();
+			t0 = vlab_now_ns();
 			if (m->round == 0) {
 				ret = mig_send_pages(m, NULL, true);
 			} else {
@@ -762,7 +781,7 @@ static void *mig_thread(void *arg)
 			}
 			if (ret)
 				break;
-			secs = (now_ns() - t0) / 1e9;
+			secs = (vlab_now_ns() - t0) / 1e9;
 			if (secs > 0 && m->bytes_sent > before)
 				m->bandwidth = (m->bytes_sent - before) / secs;
 			ret = mig_dirty_sync(m);
@@ -784,16 +803,20 @@ static void *mig_thread(void *arg)
 		ret = mig_stop_and_copy(m, &paused_at);
 	}
 
-	m->total_ms = (now_ns() - m->start_ns) / 1e6;
+	m->total_ms = (vlab_now_ns() - m->start_ns) / 1e6;
 	if (paused_at)
-		m->downtime_ms = (now_ns() - paused_at) / 1e6;
+		m->downtime_ms = (vlab_now_ns() - paused_at) / 1e6;
 	if (ret) {
 		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
 			m->state = MIG_CANCELLED;
 			mig_fail(m, "cancelled");
 		} else {
 			m->state = MIG_FAILED;
-			mig_fail(m, "%s", strerror(-ret));
+			if (ret == -EPIPE || ret == -ECONNRESET)
+				mig_fail(m, "the destination closed the stream (it refused the "
+					 "stream or stopped: see its log)");
+			else
+				mig_fail(m, "%s", strerror(-ret));
 		}
 		if (ret == -ETIMEDOUT && __atomic_load_n(&m->committed, __ATOMIC_ACQUIRE)) {
 			/*
@@ -985,6 +1008,14 @@ static void status_migration(struct vm *vm, struct json_writer *w, void *opaque)
 
 	json_obj_begin(w);
 	json_kv_string(w, "state", mig_state_name(m->state));
+	json_kv_string(w, "dirty_log", vm->dirty_ring ? "ring" : "bitmap");
+	if (vm->dirty_ring) {
+		json_kv_uint(w, "dirty_ring_entries", vm->dirty_ring->entries);
+		json_kv_uint(w, "dirty_ring_harvested",
+			     __atomic_load_n(&vm->dirty_ring->nr_harvested, __ATOMIC_RELAXED));
+		json_kv_uint(w, "dirty_ring_full_exits",
+			     __atomic_load_n(&vm->dirty_ring->nr_full_exits, __ATOMIC_RELAXED));
+	}
 	if (m->state != MIG_NONE) {
 		json_kv_string(w, "uri", m->uri);
 		json_kv_bool(w, "snapshot", m->snapshot);
@@ -1043,9 +1074,13 @@ static int mig_recv_rec(int fd, struct mig_rec *rec, char *err, size_t errlen)
 {
 	int ret = read_full(fd, rec, sizeof(*rec));
 
+	if (ret == -ENODATA) {
+		snprintf(err, errlen, "stream ended before its end marker: the source "
+			 "stopped or the file is truncated");
+		return -1;
+	}
 	if (ret) {
-		snprintf(err, errlen, "stream ended before its end marker (%s): the source "
-			 "stopped or the file is truncated", strerror(-ret));
+		snprintf(err, errlen, "reading the stream: %s", strerror(-ret));
 		return -1;
 	}
 	if (rec->hcsum != mig_csum(rec, offsetof(struct mig_rec, hcsum), 0)) {
@@ -1103,7 +1138,7 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 	char hdr[16];
 	uint32_t ver;
 	void *blob = NULL;
-	uint64_t t0 = now_ns(), ram = 0;
+	uint64_t t0 = vlab_now_ns(), ram = 0;
 	int fd, ret = -1;
 
 	/*
@@ -1115,10 +1150,20 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 	fd = mig_open_uri(uri, true, err, errlen);
 	if (fd < 0)
 		return -1;
-	if (read_full(fd, hdr, sizeof(hdr)) || memcmp(hdr, MIG_MAGIC, 8)) {
-		snprintf(err, errlen, "%s: not a vlab migration stream", uri);
+	ret = read_full(fd, hdr, sizeof(hdr));
+	if (ret == -ENODATA || (!ret && memcmp(hdr, MIG_MAGIC, 8))) {
+		/* Too short to tell, or the wrong magic: not ours either way. */
+		snprintf(err, errlen, "%s: not a vlab migration stream (%s)", uri,
+			 ret ? "it ends inside the 16-byte header" : "no VLABMIG1 magic");
+		ret = -1;
 		goto out;
 	}
+	if (ret) {
+		snprintf(err, errlen, "%s: reading the stream: %s", uri, strerror(-ret));
+		ret = -1;
+		goto out;
+	}
+	ret = -1;
 	memcpy(&ver, hdr + 8, 4);
 	if (ver != MIG_VERSION) {
 		snprintf(err, errlen, "stream version %u, this vlab reads %u", ver, MIG_VERSION);
@@ -1182,7 +1227,7 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 out:
 	if (!ret) {
 		vlab_log("incoming: %.1f MB of RAM and the state in %.0f ms", ram / 1e6,
-			 (now_ns() - t0) / 1e6);
+			 (vlab_now_ns() - t0) / 1e6);
 		/* Tell the source it may let go; for a file there is nobody to tell. */
 		if (strncmp(uri, "file:", 5) && write(fd, MIG_ACK, sizeof(MIG_ACK) - 1) !=
 		    sizeof(MIG_ACK) - 1) {

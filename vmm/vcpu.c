@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/dirty_ring.h"
 #include "vmm/gva.h"
 #include "vmm/quirks.h"
 #include "vmm/vm.h"
@@ -107,6 +108,7 @@ int vcpu_create(struct vm *vm, struct vcpu *cpu, int id)
 
 void vcpu_destroy(struct vcpu *cpu)
 {
+	dirty_ring_unmap_vcpu(cpu);
 	if (cpu->run)
 		munmap(cpu->run, cpu->vm->vcpu_mmap_size);
 	cpu->run = NULL;
@@ -549,6 +551,15 @@ static bool vcpu_handle_exit(struct vcpu *cpu)
 		vcpu_handle_mmio(cpu);
 		return true;
 	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_DIRTY_RING_FULL:
+		/*
+		 * KVM will not run this vCPU again until its ring has room.
+		 * Harvesting is bookkeeping, not device I/O, and must happen
+		 * now, so the vCPU thread does it itself.
+		 */
+		__atomic_add_fetch(&cpu->vm->dirty_ring->nr_full_exits, 1, __ATOMIC_RELAXED);
+		dirty_ring_harvest(cpu->vm);
 		return true;
 	case KVM_EXIT_HLT:
 		/* Only without an in-kernel LAPIC; treat as power-off. */

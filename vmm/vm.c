@@ -8,8 +8,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "vmm/dirty_ring.h"
 #include "vmm/irq.h"
 #include "vmm/vm.h"
 
@@ -45,6 +47,14 @@ int vm_dev_state_register(struct vm *vm, const struct vm_dev_state *tmpl)
 		}
 	*p = d;
 	return 0;
+}
+
+uint64_t vlab_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 void vlab_log(const char *fmt, ...)
@@ -266,9 +276,14 @@ int vm_create(struct vm *vm, struct vm_config *cfg, char *err, size_t errlen)
 	if (!vm->cpus)
 		fail("out of memory");
 	vm->nr_cpus = cfg->nr_cpus;
+	/* KVM takes the ring size only while there are no vCPUs. */
+	if (cfg->dirty_ring && dirty_ring_enable(vm, cfg->dirty_ring, err, errlen))
+		goto out_err;
 	for (i = 0; i < vm->nr_cpus; i++) {
 		if (vcpu_create(vm, &vm->cpus[i], i))
 			fail("cannot create vCPU %d: %s", i, strerror(errno));
+		if (dirty_ring_map_vcpu(&vm->cpus[i]))
+			fail("cannot map vCPU %d's dirty ring: %s", i, strerror(errno));
 	}
 	/* APs wait for INIT/SIPI in the in-kernel LAPIC; only the BSP is set up. */
 	if (!vm->incoming && vcpu_setup_boot(&vm->cpus[0], &vm->entry))
@@ -290,6 +305,7 @@ void vm_destroy(struct vm *vm)
 		free(vm->cpus);
 		vm->cpus = NULL;
 	}
+	dirty_ring_free(vm);
 	if (vm->vm_fd >= 0)
 		vm_run_exit_hooks(vm);
 	while (vm->dev_states) {

@@ -28,6 +28,8 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	uint64_t exits;
+	struct kvm_dirty_gfn *dirty_gfns;	/* --dirty-ring: KVM's ring, mapped */
+	uint32_t dirty_fetch;			/* next entry to harvest */
 };
 
 /* Why the VM stopped; becomes the process exit status. */
@@ -95,6 +97,7 @@ struct vm {
 	/* Devices keep their state in their own structs; these are the roots. */
 	struct vm_dev_state *dev_states;	/* in registration order */
 	struct migration *mig;
+	struct dirty_ring *dirty_ring;	/* --dirty-ring, else NULL (bitmap) */
 	bool incoming;			/* state comes from a stream, not a boot */
 
 	struct uart8250 *uart;
@@ -161,5 +164,7 @@ void vcpu_kick(struct vcpu *cpu);
 void vcpu_kick_install(void);
 
 void vlab_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* CLOCK_MONOTONIC in nanoseconds: every interval vlab measures. */
+uint64_t vlab_now_ns(void);
 
 #endif

@@ -290,6 +290,27 @@ START_TEST(run_bad_console)
 }
 END_TEST
 
+START_TEST(run_dirty_ring)
+{
+	ck_assert_int_eq(PARSE("--kernel", "k"), 0);
+	ck_assert_uint_eq(cfg.dirty_ring, 0);		/* bitmap by default */
+	ck_assert_int_eq(PARSE("--kernel", "k", "--dirty-ring", "4096"), 0);
+	ck_assert_uint_eq(cfg.dirty_ring, 4096);
+	ck_assert_int_eq(PARSE("--kernel", "k", "--dirty-ring=1024"), 0);
+	ck_assert_uint_eq(cfg.dirty_ring, 1024);
+	ck_assert_int_eq(PARSE("--kernel", "k", "--dirty-ring", "65536"), 0);
+	ck_parse_fails("--dirty-ring: '1000' is not a power of two in 1024..65536",
+		       "--kernel", "k", "--dirty-ring", "1000");
+	ck_parse_fails("--dirty-ring: '512' is not", "--kernel", "k", "--dirty-ring", "512");
+	ck_parse_fails("--dirty-ring: '131072' is not", "--kernel", "k", "--dirty-ring", "131072");
+	ck_parse_fails("--dirty-ring: '0' is not", "--kernel", "k", "--dirty-ring", "0");
+	ck_parse_fails("--dirty-ring: '-4096' is not", "--kernel", "k", "--dirty-ring", "-4096");
+	ck_parse_fails("--dirty-ring: '4k' is not", "--kernel", "k", "--dirty-ring", "4k");
+	ck_parse_fails("--dirty-ring: '' is not", "--kernel", "k", "--dirty-ring", "");
+	ck_parse_fails("--dirty-ring: needs a value", "--kernel", "k", "--dirty-ring");
+}
+END_TEST
+
 START_TEST(run_bad_quirks)
 {
 	ck_parse_fails("--cpu-quirks: 'maybe' is not off, auto or on",
@@ -540,6 +561,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, run_bad_mem);
 	tcase_add_test(tc, run_bad_console);
 	tcase_add_test(tc, run_bad_quirks);
+	tcase_add_test(tc, run_dirty_ring);
 	tcase_add_test(tc, run_unknown_option);
 	tcase_add_test(tc, run_missing_value);
 	tcase_add_test(tc, run_stray_argument);
