@@ -105,7 +105,7 @@ void guest_mem_mark_dirty(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	last = (gpa + len - 1) >> GM_PAGE_SHIFT;
 	for (; pfn <= last && pfn < gm->dirty_bits; pfn++)
 		__atomic_fetch_or(&gm->dirty[pfn / BITS_PER_LONG],
-				  1UL << (pfn % BITS_PER_LONG), __ATOMIC_RELAXED);
+				  1UL << (pfn % BITS_PER_LONG), __ATOMIC_RELEASE);
 }
 
 void guest_mem_dirty_collect(struct guest_mem *gm, unsigned long *out)
@@ -113,7 +113,7 @@ void guest_mem_dirty_collect(struct guest_mem *gm, unsigned long *out)
 	uint64_t i, n = (gm->dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
 
 	for (i = 0; i < n; i++)
-		out[i] = __atomic_exchange_n(&gm->dirty[i], 0, __ATOMIC_RELAXED);
+		out[i] = __atomic_exchange_n(&gm->dirty[i], 0, __ATOMIC_ACQUIRE);
 }
 
 void *guest_mem_map(struct guest_mem *gm, uint64_t gpa, uint64_t len, bool write)
@@ -137,22 +137,29 @@ int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len)
 	return 0;
 }
 
+/*
+ * Write, then mark: migration collects the marks and then reads the pages,
+ * so a mark set before the write could be collected, the page read, and
+ * the write that follows never sent.
+ */
 int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t len)
 {
-	void *p = guest_mem_map(gm, gpa, len, true);
+	void *p = guest_mem_map(gm, gpa, len, false);
 
 	if (!p)
 		return -EFAULT;
 	memcpy(p, buf, len);
+	guest_mem_mark_dirty(gm, gpa, len);
 	return 0;
 }
 
 int guest_mem_fill(struct guest_mem *gm, uint64_t gpa, int c, uint64_t len)
 {
-	void *p = guest_mem_map(gm, gpa, len, true);
+	void *p = guest_mem_map(gm, gpa, len, false);
 
 	if (!p)
 		return -EFAULT;
 	memset(p, c, len);
+	guest_mem_mark_dirty(gm, gpa, len);
 	return 0;
 }

@@ -48,7 +48,10 @@ void guest_mem_exit(struct guest_mem *gm);
 
 /*
  * Host pointer to [gpa, gpa+len), or NULL if any byte lies outside RAM or
- * the span crosses regions. A @write mapping marks the span dirty.
+ * the span crosses regions. A @write mapping marks the span dirty now; a
+ * caller that writes through the pointer while a migration may be running
+ * maps with @write false and calls guest_mem_mark_dirty() after writing
+ * (see guest_mem_write()).
  */
 void *guest_mem_map(struct guest_mem *gm, uint64_t gpa, uint64_t len, bool write);
 int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len);

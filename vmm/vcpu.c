@@ -390,7 +390,7 @@ static int vcpu_quirk_cmpxchg16(void *opaque, uint64_t gva, uint64_t expect[2],
 	uint32_t pf;
 
 	if (gva_translate(&m->cpu->vm->mem, &m->mmu, gva, true, &gpa, &pf) ||
-	    !(p = guest_mem_map(&m->cpu->vm->mem, gpa, 16, true))) {
+	    !(p = guest_mem_map(&m->cpu->vm->mem, gpa, 16, false))) {
 		m->fault_gva = gva;
 		m->fault_err = pf | GVA_PF_WRITE;
 		return -1;
@@ -400,6 +400,8 @@ static int vcpu_quirk_cmpxchg16(void *opaque, uint64_t gva, uint64_t expect[2],
 	neu = ((unsigned __int128)desired[1] << 64) | desired[0];
 	old = __sync_val_compare_and_swap(p, want, neu);
 	*swapped = old == want;
+	if (*swapped)	/* after the write: see guest_mem_write() */
+		guest_mem_mark_dirty(&m->cpu->vm->mem, gpa, 16);
 	expect[0] = (uint64_t)old;
 	expect[1] = (uint64_t)(old >> 64);
 	return 0;
