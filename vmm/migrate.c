@@ -34,7 +34,6 @@
 #include "vmm/vm.h"
 
 #define BITS_PER_LONG		(8 * sizeof(unsigned long))
-#define MIG_RUN_PAGES		256		/* pages per RAM record */
 #define MIG_ACK			"VLABMIG-OK\n"
 #define MIG_ACK_TIMEOUT_MS	30000
 #define MIG_CONFIG_VERSION	1
@@ -49,8 +48,7 @@
 #define MIG_CSUM_BLOCK	64
 
 /* The lanes are named variables: in arrays GCC keeps them in memory. */
-static inline __attribute__((always_inline)) void
-mig_csum_blocks(struct mig_csum *ck, uint8_t *dst, const uint8_t *src, uint64_t len)
+static void mig_csum_blocks(struct mig_csum *ck, const uint8_t *src, uint64_t len)
 {
 	mig_lanes a0 = ck->a[0], a1 = ck->a[1], a2 = ck->a[2], a3 = ck->a[3];
 	mig_lanes c0 = ck->c[0], c1 = ck->c[1], c2 = ck->c[2], c3 = ck->c[3];
@@ -60,8 +58,6 @@ mig_csum_blocks(struct mig_csum *ck, uint8_t *dst, const uint8_t *src, uint64_t 
 		mig_lanes w[4];
 
 		memcpy(w, src + i, sizeof(w));
-		if (dst)
-			memcpy(dst + i, w, sizeof(w));
 		a0 += w[0];
 		a1 += w[1];
 		a2 += w[2];
@@ -73,21 +69,6 @@ mig_csum_blocks(struct mig_csum *ck, uint8_t *dst, const uint8_t *src, uint64_t 
 	}
 	ck->a[0] = a0; ck->a[1] = a1; ck->a[2] = a2; ck->a[3] = a3;
 	ck->c[0] = c0; ck->c[1] = c1; ck->c[2] = c2; ck->c[3] = c3;
-}
-
-static inline __attribute__((always_inline)) void
-mig_csum_run(struct mig_csum *ck, uint8_t *dst, const uint8_t *src, uint64_t len)
-{
-	uint64_t whole = len & ~(uint64_t)(MIG_CSUM_BLOCK - 1);
-	uint8_t tail[MIG_CSUM_BLOCK] = { 0 };
-
-	mig_csum_blocks(ck, dst, src, whole);
-	if (whole < len) {
-		memcpy(tail, src + whole, len - whole);
-		if (dst)
-			memcpy(dst + whole, tail, len - whole);
-		mig_csum_blocks(ck, NULL, tail, MIG_CSUM_BLOCK);
-	}
 }
 
 void mig_csum_init(struct mig_csum *ck, uint64_t seed, uint64_t len)
@@ -102,13 +83,14 @@ void mig_csum_init(struct mig_csum *ck, uint64_t seed, uint64_t len)
 
 void mig_csum_update(struct mig_csum *ck, const void *p, uint64_t len)
 {
-	mig_csum_run(ck, NULL, p, len);
-}
+	uint64_t whole = len & ~(uint64_t)(MIG_CSUM_BLOCK - 1);
+	uint8_t tail[MIG_CSUM_BLOCK] = { 0 };
 
-/* Copy and checksum in one pass: the source's pages are read once. */
-void mig_csum_copy(struct mig_csum *ck, void *dst, const void *src, uint64_t len)
-{
-	mig_csum_run(ck, dst, src, len);
+	mig_csum_blocks(ck, p, whole);
+	if (whole < len) {
+		memcpy(tail, (const uint8_t *)p + whole, len - whole);
+		mig_csum_blocks(ck, tail, MIG_CSUM_BLOCK);
+	}
 }
 
 /* A full avalanche: a change in any bit, high ones too, reaches all bits. */
@@ -121,18 +103,27 @@ static uint64_t mig_mix(uint64_t h)
 	return h ^ (h >> 33);
 }
 
+/*
+ * Each lane times its own odd constant (a bijection, so a change in one
+ * lane always shows), summed, then avalanched: cheap enough for a
+ * checksum per 4 KiB page.
+ */
 uint64_t mig_csum_final(const struct mig_csum *ck)
 {
-	uint64_t h = 0x6a09e667f3bcc909ULL;
+	static const uint64_t k[8] = {
+		0x9e3779b97f4a7c15ULL, 0xbf58476d1ce4e5b9ULL, 0x94d049bb133111ebULL,
+		0xd6e8feb86659fd93ULL, 0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL,
+		0x8ebc6af09c88c6e3ULL, 0x589965cc75374cc3ULL,
+	};
+	uint64_t ha = 0, hc = 0;
 	int j, l;
 
-	/* Fold the lanes in a fixed order, so that swapped lanes differ. */
 	for (j = 0; j < 4; j++)
 		for (l = 0; l < 2; l++) {
-			h = mig_mix(h ^ ck->a[j][l]);
-			h = mig_mix(h ^ ck->c[j][l]);
+			ha += ck->a[j][l] * k[2 * j + l];
+			hc += ck->c[j][l] * k[7 - 2 * j - l];
 		}
-	return h;
+	return mig_mix(mig_mix(ha) ^ hc);
 }
 
 uint64_t mig_csum(const void *p, uint64_t len, uint64_t seed)
@@ -201,26 +192,25 @@ static int read_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* One record; @csum is the payload's checksum (when there is a payload). */
-static int mig_send_csum(struct migration *m, uint32_t type, uint64_t addr, const void *data,
-			 uint64_t len, bool has_payload, uint64_t csum)
+/* One record: @rec (header checksum filled in here) and its payload pieces. */
+static int mig_send_rec(struct migration *m, struct mig_rec *rec, const struct iovec *payload,
+			int n)
 {
-	struct mig_rec rec = {
-		.type = type, .addr = addr, .len = len, .csum = csum,
-	};
-	struct iovec iov[2] = {
-		{ &rec, sizeof(rec) },
-		{ (void *)data, has_payload ? len : 0 },
-	};
-	int ret;
+	struct iovec iov[4] = { { rec, sizeof(*rec) } };
+	uint64_t bytes = sizeof(*rec);
+	int i, ret;
 
 	if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE))
 		return -ECANCELED;
-	rec.hcsum = mig_csum(&rec, offsetof(struct mig_rec, hcsum), 0);
-	ret = write_full(m->fd, iov, has_payload && len ? 2 : 1);
+	rec->hcsum = mig_csum(rec, offsetof(struct mig_rec, hcsum), 0);
+	for (i = 0; i < n; i++) {
+		iov[i + 1] = payload[i];
+		bytes += payload[i].iov_len;
+	}
+	ret = write_full(m->fd, iov, n + 1);
 	if (ret)
 		return ret;
-	m->bytes_sent += sizeof(rec) + (has_payload ? len : 0);
+	m->bytes_sent += bytes;
 	/* Bandwidth cap: sleep until the average is back under it. */
 	if (m->max_bandwidth) {
 		double elapsed = (vlab_now_ns() - m->start_ns) / 1e9;
@@ -239,8 +229,40 @@ static int mig_send_csum(struct migration *m, uint32_t type, uint64_t addr, cons
 static int mig_send(struct migration *m, uint32_t type, uint64_t addr, const void *data,
 		    uint64_t len, bool has_payload)
 {
-	return mig_send_csum(m, type, addr, data, len, has_payload,
-			     has_payload ? mig_csum(data, len, addr) : 0);
+	struct mig_rec rec = {
+		.type = type, .addr = addr, .len = len,
+		.csum = has_payload ? mig_csum(data, len, addr) : 0,
+	};
+	struct iovec iov = { (void *)data, len };
+
+	return mig_send_rec(m, &rec, &iov, has_payload && len ? 1 : 0);
+}
+
+/*
+ * @npages pages at @gpa, straight from guest RAM: a checksum per page,
+ * then the pages. The guest may write a page between its checksum and the
+ * socket's copy; such a page is dirty again and goes in a later round (at
+ * the latest in stop-and-copy, with the guest paused), and the
+ * destination takes a page as good only once a copy of it matched its
+ * checksum. No staging copy: that cost ~10% of the throughput.
+ */
+static int mig_send_ram(struct migration *m, uint64_t gpa, const uint8_t *host, uint64_t npages)
+{
+	struct mig_rec rec = {
+		.type = MIG_REC_RAM, .addr = gpa, .len = npages << GM_PAGE_SHIFT,
+	};
+	struct iovec iov[2] = {
+		{ m->page_sums, npages * sizeof(uint64_t) },
+		{ (void *)host, npages << GM_PAGE_SHIFT },
+	};
+	uint64_t i;
+
+	for (i = 0; i < npages; i++)
+		m->page_sums[i] = mig_csum(host + (i << GM_PAGE_SHIFT), GM_PAGE_SIZE,
+					   gpa + (i << GM_PAGE_SHIFT));
+	rec.csum = mig_csum(m->page_sums, iov[0].iov_len, gpa);
+	m->pages_sent += npages;
+	return mig_send_rec(m, &rec, iov, 2);
 }
 
 /* "unix:PATH", "tcp:HOST:PORT", "file:PATH" → connected/opened fd. */
@@ -553,19 +575,8 @@ static int mig_send_pages(struct migration *m, const unsigned long *bm, bool fir
 					ret = first_pass ? 0 :
 					      mig_send(m, MIG_REC_ZERO, gpa, NULL, run_len << GM_PAGE_SHIFT, false);
 				} else {
-					uint64_t n = run_len << GM_PAGE_SHIFT;
-					struct mig_csum ck;
-
-					/*
-					 * The guest keeps writing during pre-copy: checksum
-					 * and send one stable copy (a page changed after the
-					 * copy is dirty again and goes in a later round).
-					 */
-					mig_csum_init(&ck, gpa, n);
-					mig_csum_copy(&ck, m->stage, r->host + (run_start << GM_PAGE_SHIFT), n);
-					m->pages_sent += run_len;
-					ret = mig_send_csum(m, MIG_REC_RAM, gpa, m->stage, n, true,
-							    mig_csum_final(&ck));
+					ret = mig_send_ram(m, gpa, r->host + (run_start << GM_PAGE_SHIFT),
+							   run_len);
 				}
 				if (ret)
 					return ret;
@@ -703,6 +714,7 @@ static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
 	int ret;
 
 	*paused_at = vlab_now_ns();
+	__atomic_store_n(&m->stopped, true, __ATOMIC_RELEASE);
 	vm_pause(vm);
 	mig_devices(vm, true);
 	if (!m->snapshot) {
@@ -762,8 +774,8 @@ static void *mig_thread(void *arg)
 	int ret;
 
 	m->start_ns = vlab_now_ns();
-	m->stage = malloc(MIG_RUN_PAGES << GM_PAGE_SHIFT);
-	ret = m->stage ? mig_send_header(m) : -ENOMEM;
+	m->page_sums = malloc(MIG_RUN_PAGES * sizeof(uint64_t));
+	ret = m->page_sums ? mig_send_header(m) : -ENOMEM;
 	if (!ret && !m->snapshot) {
 		ret = mig_dirty_start(m);
 		/* Round 0: everything, then rounds of what changed meanwhile. */
@@ -807,26 +819,30 @@ static void *mig_thread(void *arg)
 	if (paused_at)
 		m->downtime_ms = (vlab_now_ns() - paused_at) / 1e6;
 	if (ret) {
-		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
-			m->state = MIG_CANCELLED;
+		bool lost_ack = ret == -ETIMEDOUT &&
+				__atomic_load_n(&m->committed, __ATOMIC_ACQUIRE);
+
+		/* The first message set is the one kept: most specific first. */
+		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE))
 			mig_fail(m, "cancelled");
-		} else {
-			m->state = MIG_FAILED;
-			if (ret == -EPIPE || ret == -ECONNRESET)
-				mig_fail(m, "the destination closed the stream (it refused the "
-					 "stream or stopped: see its log)");
-			else
-				mig_fail(m, "%s", strerror(-ret));
-		}
-		if (ret == -ETIMEDOUT && __atomic_load_n(&m->committed, __ATOMIC_ACQUIRE)) {
+		else if (lost_ack)
+			mig_fail(m, "no acknowledgement after the whole stream: the guest stays "
+				 "paused here (resume it only if the destination is gone)");
+		else if (ret == -EPIPE || ret == -ECONNRESET)
+			mig_fail(m, "the destination closed the stream (it refused the "
+				 "stream or stopped: see its log)");
+		else
+			mig_fail(m, "%s", strerror(-ret));
+		m->state = m->cancel ? MIG_CANCELLED : MIG_FAILED;
+		if (lost_ack) {
 			/*
 			 * The whole stream went out but no answer came: the
 			 * destination may be running the guest. Resuming here
-			 * could run it twice, so it stays paused; `resume` is
-			 * the operator's call once the destination is known dead.
+			 * could run it twice, so vCPUs and devices stay stopped;
+			 * `resume` is the operator's call once the destination is
+			 * known dead, and restarts both (cmd_resume).
 			 */
-			mig_fail(m, "no acknowledgement after the whole stream: the guest stays "
-				 "paused here (resume it only if the destination is gone)");
+			__atomic_store_n(&m->devices_held, true, __ATOMIC_RELEASE);
 			vlab_log("migrate to %s: %s", m->uri, m->error);
 		} else {
 			/*
@@ -851,9 +867,10 @@ static void *mig_thread(void *arg)
 			vm_stop(vm, VM_STOP_MIGRATED, 0);
 		}
 	}
+	__atomic_store_n(&m->stopped, false, __ATOMIC_RELEASE);
 	mig_dirty_stop(m);
-	free(m->stage);
-	m->stage = NULL;
+	free(m->page_sums);
+	m->page_sums = NULL;
 	close(m->fd);
 	m->fd = -1;
 	return NULL;
@@ -892,6 +909,9 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 		return control_reply_error(reply, "needs \"uri\": unix:PATH, tcp:HOST:PORT or file:PATH");
 	if (snapshot && strncmp(uri, "file:", 5))
 		return control_reply_error(reply, "a snapshot goes to file:PATH");
+	if (__atomic_load_n(&m->devices_held, __ATOMIC_ACQUIRE))
+		return control_reply_error(reply, "the guest is held after a lost acknowledgement: "
+					   "resume it (if the destination is gone) or quit");
 	m->downtime_limit_ms = vm->cfg->downtime_ms;
 	m->max_bandwidth = vm->cfg->max_bandwidth;
 	if (!json_get_int64(json_object_get(req, "downtime_ms"), &v)) {
@@ -911,6 +931,7 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 	m->snapshot = snapshot;
 	m->cancel = false;
 	m->committed = false;
+	m->stopped = false;
 	m->error[0] = '\0';
 	m->round = 0;
 	m->bytes_sent = m->pages_sent = m->zero_pages = m->remaining_pages = 0;
@@ -965,6 +986,28 @@ static int cmd_migrate_cancel(struct vm *vm, const struct json_value *req,
 	if (m->fd >= 0)
 		shutdown(m->fd, SHUT_RDWR);
 	json_kv_string(reply, "state", "cancelling");
+	return 0;
+}
+
+/*
+ * `resume` as control.c has it, plus what a migration may have left: the
+ * devices of a guest held after a lost acknowledgement. During a
+ * stop-and-copy the pause belongs to the migration: refused.
+ */
+static int cmd_resume(struct vm *vm, const struct json_value *req,
+		      struct json_writer *reply, void *opaque)
+{
+	struct migration *m = vm->mig;
+
+	if (m->state == MIG_ACTIVE && __atomic_load_n(&m->stopped, __ATOMIC_ACQUIRE))
+		return control_reply_error(reply, "resume: the migration is switching over; "
+					   "use migrate-cancel");
+	if (__atomic_exchange_n(&m->devices_held, false, __ATOMIC_ACQ_REL)) {
+		vlab_log("resumed by the operator after a lost acknowledgement");
+		mig_devices(vm, false);
+	}
+	vm_resume(vm);
+	json_kv_string(reply, "state", vm->paused ? "paused" : "running");
 	return 0;
 }
 
@@ -1047,6 +1090,7 @@ void migrate_init(struct vm *vm)
 	control_register("migrate-cancel", cmd_migrate_cancel, NULL);
 	control_register("snapshot", cmd_snapshot, NULL);
 	control_register("dump-state", cmd_dump_state, NULL);
+	control_register("resume", cmd_resume, NULL);
 	control_register_status("migration", status_migration, NULL);
 }
 
@@ -1132,8 +1176,86 @@ static int mig_recv_payload(int fd, void *buf, const struct mig_rec *rec, char *
 	return 0;
 }
 
+/*
+ * Pages whose last copy did not match its checksum. During pre-copy that
+ * is a page the guest wrote while it was sent, and it comes again; a page
+ * still here at the end marker was damaged on the way.
+ */
+struct mig_bad_pages {
+	unsigned long *bits;	/* gpa-space, one bit a page */
+	uint64_t words;
+	uint64_t nr;
+	uint64_t torn;		/* times a copy mismatched (resent or not) */
+	uint64_t sums[MIG_RUN_PAGES];
+};
+
+static void mig_page_verdict(struct mig_bad_pages *bad, uint64_t gpa, bool good)
+{
+	uint64_t page = gpa >> GM_PAGE_SHIFT;
+	unsigned long *w = &bad->bits[page / BITS_PER_LONG], bit = 1UL << (page % BITS_PER_LONG);
+
+	if (page >= bad->words * BITS_PER_LONG)
+		return;
+	if (!good)
+		bad->torn++;
+	if (!good && !(*w & bit)) {
+		*w |= bit;
+		bad->nr++;
+	} else if (good && (*w & bit)) {
+		*w &= ~bit;
+		bad->nr--;
+	}
+}
+
+/* A RAM record: the page checksums, then the pages, checked as they come in. */
+static int mig_recv_ram(struct vm *vm, int fd, const struct mig_rec *rec,
+			struct mig_bad_pages *bad, char *err, size_t errlen)
+{
+	uint64_t npages = rec->len >> GM_PAGE_SHIFT, got = 0, checked = 0;
+	uint8_t *p = guest_mem_map(&vm->mem, rec->addr, rec->len, true);
+	int ret;
+
+	if (!p || (rec->addr | rec->len) & (GM_PAGE_SIZE - 1) || !npages ||
+	    npages > MIG_RUN_PAGES) {
+		snprintf(err, errlen, "corrupt stream: RAM record 0x%llx+0x%llx outside guest RAM",
+			 (unsigned long long)rec->addr, (unsigned long long)rec->len);
+		return -1;
+	}
+	ret = read_full(fd, bad->sums, npages * sizeof(uint64_t));
+	if (ret) {
+		snprintf(err, errlen, "stream ended inside a record: truncated");
+		return -1;
+	}
+	if (mig_csum(bad->sums, npages * sizeof(uint64_t), rec->addr) != rec->csum) {
+		snprintf(err, errlen, "corrupt stream: bad checksum in a RAM record at 0x%llx",
+			 (unsigned long long)rec->addr);
+		return -1;
+	}
+	while (got < rec->len) {
+		uint64_t want = rec->len - got;
+		ssize_t r = read(fd, p + got, want < MIG_RECV_SLICE ? want : MIG_RECV_SLICE);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(err, errlen, "stream ended inside a record: truncated");
+			return -1;
+		}
+		got += r;
+		/* Each page as soon as it is whole, while it is in the cache. */
+		for (; checked < got >> GM_PAGE_SHIFT; checked++) {
+			uint64_t gpa = rec->addr + (checked << GM_PAGE_SHIFT);
+
+			mig_page_verdict(bad, gpa, mig_csum(p + (checked << GM_PAGE_SHIFT),
+							    GM_PAGE_SIZE, gpa) == bad->sums[checked]);
+		}
+	}
+	return 0;
+}
+
 int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 {
+	struct mig_bad_pages bad = { 0 };
 	struct mig_rec rec;
 	char hdr[16];
 	uint32_t ver;
@@ -1146,10 +1268,18 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 	 * (very slow on nested hosts) and would otherwise throttle the stream.
 	 */
 	madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
+	bad.words = (vm->mem.dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
+	bad.bits = calloc(bad.words, sizeof(unsigned long));
+	if (!bad.bits) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	vlab_log("waiting for a migration stream on %s", uri);
 	fd = mig_open_uri(uri, true, err, errlen);
-	if (fd < 0)
+	if (fd < 0) {
+		free(bad.bits);
 		return -1;
+	}
 	ret = read_full(fd, hdr, sizeof(hdr));
 	if (ret == -ENODATA || (!ret && memcmp(hdr, MIG_MAGIC, 8))) {
 		/* Too short to tell, or the wrong magic: not ours either way. */
@@ -1191,30 +1321,38 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 			    mig_state_load(vm, blob, rec.len, err, errlen))
 				goto out;
 			break;
-		case MIG_REC_RAM: {
-			void *p = guest_mem_map(&vm->mem, rec.addr, rec.len, true);
-
-			if (!p || (rec.addr | rec.len) & (GM_PAGE_SIZE - 1)) {
-				snprintf(err, errlen, "corrupt stream: RAM record 0x%llx+0x%llx outside guest RAM",
-					 (unsigned long long)rec.addr, (unsigned long long)rec.len);
-				goto out;
-			}
-			if (mig_recv_payload(fd, p, &rec, err, errlen))
+		case MIG_REC_RAM:
+			if (mig_recv_ram(vm, fd, &rec, &bad, err, errlen))
 				goto out;
 			ram += rec.len;
 			break;
-		}
-		case MIG_REC_ZERO:
+		case MIG_REC_ZERO: {
+			uint64_t off;
+
 			if (guest_mem_fill(&vm->mem, rec.addr, 0, rec.len)) {
 				snprintf(err, errlen, "corrupt stream: zero range outside guest RAM");
 				goto out;
 			}
+			for (off = 0; off + GM_PAGE_SIZE <= rec.len; off += GM_PAGE_SIZE)
+				mig_page_verdict(&bad, rec.addr + off, true);
 			break;
+		}
 		case MIG_REC_ROUND:
 			break;
 		case MIG_REC_END:
 			if (!blob) {
 				snprintf(err, errlen, "stream has no state");
+				goto out;
+			}
+			if (bad.nr) {
+				uint64_t w = 0;
+
+				while (!bad.bits[w])
+					w++;
+				snprintf(err, errlen, "corrupt stream: %llu page(s) of RAM failed their "
+					 "checksum and were not sent again (the first at 0x%llx)",
+					 (unsigned long long)bad.nr, (unsigned long long)
+					 ((w * BITS_PER_LONG + __builtin_ctzl(bad.bits[w])) << GM_PAGE_SHIFT));
 				goto out;
 			}
 			ret = 0;
@@ -1226,8 +1364,9 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 	}
 out:
 	if (!ret) {
-		vlab_log("incoming: %.1f MB of RAM and the state in %.0f ms", ram / 1e6,
-			 (vlab_now_ns() - t0) / 1e6);
+		vlab_log("incoming: %.1f MB of RAM and the state in %.0f ms; %llu page "
+			 "copies torn by guest writes, all sent again", ram / 1e6,
+			 (vlab_now_ns() - t0) / 1e6, (unsigned long long)bad.torn);
 		/* Tell the source it may let go; for a file there is nobody to tell. */
 		if (strncmp(uri, "file:", 5) && write(fd, MIG_ACK, sizeof(MIG_ACK) - 1) !=
 		    sizeof(MIG_ACK) - 1) {
@@ -1235,6 +1374,7 @@ out:
 			ret = -1;
 		}
 	}
+	free(bad.bits);
 	free(blob);
 	close(fd);
 	return ret;

@@ -16,12 +16,15 @@
 struct vm;
 
 #define MIG_MAGIC		"VLABMIG1"
-#define MIG_VERSION		2	/* 2: eight-lane checksums */
+#define MIG_VERSION		2	/* 2: eight-lane checksums, one per page */
+#define MIG_RUN_PAGES		256	/* most pages in a RAM record */
 #define MIG_MAX_ROUNDS		30
 
 enum mig_rec_type {
 	MIG_REC_CONFIG = 1,	/* fdt: what the destination must match */
-	MIG_REC_RAM,		/* addr = gpa, payload = len bytes of pages */
+	MIG_REC_RAM,		/* addr = gpa, len = bytes of pages; payload: a u64
+				 * checksum per page, then the pages; csum covers
+				 * the checksums */
 	MIG_REC_ZERO,		/* addr = gpa, len bytes now zero (no payload) */
 	MIG_REC_ROUND,		/* addr = round number (progress only) */
 	MIG_REC_STATE,		/* fdt: KVM and device state */
@@ -53,6 +56,8 @@ struct migration {
 	bool snapshot;		/* pause, save, resume: no pre-copy, source keeps running */
 	bool cancel;
 	bool committed;		/* the end marker is out: too late to cancel */
+	bool stopped;		/* in stop-and-copy: the pause is ours */
+	bool devices_held;	/* lost acknowledgement: devices wait for `resume` */
 	int fd;
 	char uri[256];
 	char error[256];
@@ -68,7 +73,7 @@ struct migration {
 	double expected_downtime_ms;
 	double total_ms, downtime_ms;
 	uint64_t start_ns;
-	uint8_t *stage;		/* copy of the pages being sent */
+	uint64_t *page_sums;	/* checksums of the pages of one RAM record */
 	/* dirty tracking */
 	unsigned long *dirty;	/* gpa-space bitmap, one bit a page */
 	uint64_t dirty_words;
@@ -90,7 +95,6 @@ struct mig_csum {
 };
 void mig_csum_init(struct mig_csum *ck, uint64_t seed, uint64_t len);
 void mig_csum_update(struct mig_csum *ck, const void *p, uint64_t len);
-void mig_csum_copy(struct mig_csum *ck, void *dst, const void *src, uint64_t len);
 uint64_t mig_csum_final(const struct mig_csum *ck);
 uint64_t mig_csum(const void *p, uint64_t len, uint64_t seed);
 

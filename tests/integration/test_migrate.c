@@ -14,7 +14,6 @@
  * removes the directory when a test fails.
  */
 #include <check.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -31,80 +30,24 @@
 #define UP_TIMEOUT	10	/* a vlab to come up, in seconds */
 /* Slow enough that a 256 MiB round takes seconds: "mid-stream" is reliable. */
 #define BW_SLOW		"max_bandwidth=20000000"
+/* The source's error when the destination refused or died mid-stream. */
+#define DEST_CLOSED	"the destination closed the stream"
 
-struct vp {
-	pid_t pid;		/* 0 once reaped */
-	int status;		/* exit status once ended, -1 after a signal */
-	char name[32];
-	char con[192], out[192], sock[192];
-};
+/* ---- the test directory ---- */
 
-static char tdir[64];
-static struct vp *procs[64];
-static int nr_procs;
-
-/* ---- processes ---- */
-
-static void rm_tree(const char *dir)
+/* A log (vlab's output whole, the end of a console); other files are passed over. */
+static void dump_log(const char *path, const char *name, void *arg)
 {
-	char path[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
+	size_t n = strlen(name);
+	char *text;
 
-	if (!d)
+	if (n < 5 || (strcmp(name + n - 4, ".out") && strcmp(name + n - 4, ".con")))
 		return;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-/* Kill every vlab still running (their logs stay in tdir). */
-static void kill_procs(void)
-{
-	int i;
-
-	for (i = 0; i < nr_procs; i++) {
-		struct vp *p = procs[i];
-
-		if (p->pid > 0) {
-			kill(-p->pid, SIGKILL);
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			p->pid = 0;
-		}
-	}
-	nr_procs = 0;
-}
-
-/* Every log in @dir: vlab's output whole, the end of each console. */
-static void dump_logs(const char *dir)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		char *text;
-
-		if (n < 5 || (strcmp(de->d_name + n - 4, ".out") &&
-			      strcmp(de->d_name + n - 4, ".con")))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		text = vlab__slurp(path);
-		n = strlen(text);
-		fprintf(stderr, "---- %s%s:\n%s\n", de->d_name,
-			n > 2000 ? " (last 2000 bytes)" : "", text + (n > 2000 ? n - 2000 : 0));
-		free(text);
-	}
-	closedir(d);
+	text = vlab__slurp(path);
+	n = strlen(text);
+	fprintf(stderr, "---- %s%s:\n%s\n", name,
+		n > 2000 ? " (last 2000 bytes)" : "", text + (n > 2000 ? n - 2000 : 0));
+	free(text);
 }
 
 /*
@@ -122,8 +65,7 @@ static void test_begin(void)
 	int pfd[2];
 	char c;
 
-	snprintf(tdir, sizeof(tdir), "/tmp/vlab-migrate-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tdir));
+	vlab_tdir_create("vlab-migrate");
 	ck_assert_int_eq(pipe2(pfd, O_CLOEXEC), 0);
 	fflush(NULL);
 	janitor_pid = fork();
@@ -134,11 +76,11 @@ static void test_begin(void)
 		close(pfd[1]);
 		while (read(pfd[0], &c, 1) < 0 && errno == EINTR)
 			;
-		if (!access(tdir, F_OK)) {
-			fprintf(stderr, "---- logs of the failed test (%s):\n", tdir);
+		if (!access(vp_tdir, F_OK)) {
+			fprintf(stderr, "---- logs of the failed test (%s):\n", vp_tdir);
 			usleep(200000);	/* the VMs' last words */
-			dump_logs(tdir);
-			rm_tree(tdir);
+			vlab_dir_each(vp_tdir, dump_log, NULL);
+			vlab_rm_tree(vp_tdir);
 		}
 		_exit(0);
 	}
@@ -148,157 +90,22 @@ static void test_begin(void)
 
 static void test_end(void)
 {
-	kill_procs();
-	rm_tree(tdir);
+	vp_kill_all();
+	vlab_rm_tree(vp_tdir);
 	close(janitor_fd);
 	waitpid(janitor_pid, NULL, 0);
 }
 
 static const char *tpath(char *buf, size_t len, const char *name)
 {
-	snprintf(buf, len, "%s/%s", tdir, name);
+	snprintf(buf, len, "%s/%s", vp_tdir, name);
 	return buf;
 }
 
-/* `vlab run ARGS... --console file:DIR/NAME.con --control DIR/NAME.sock`. */
-static void vp_start(struct vp *p, const char *name, const char *const args[])
-{
-	char vlab[PATH_MAX], con_arg[200];
-	const char *argv[48];
-	int argc = 0, i;
-	pid_t parent = getpid();
-
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->con, sizeof(p->con), "%s/%s.con", tdir, name);
-	snprintf(p->out, sizeof(p->out), "%s/%s.out", tdir, name);
-	snprintf(p->sock, sizeof(p->sock), "%s/%s.sock", tdir, name);
-	snprintf(con_arg, sizeof(con_arg), "file:%s", p->con);
-	vlab_build_path(vlab, sizeof(vlab), "vlab");
-	argv[argc++] = vlab;
-	argv[argc++] = "run";
-	for (i = 0; args[i] && argc < 40; i++)
-		argv[argc++] = args[i];
-	argv[argc++] = "--console";
-	argv[argc++] = con_arg;
-	argv[argc++] = "--control";
-	argv[argc++] = p->sock;
-	argv[argc] = NULL;
-
-	for (i = 0; i < nr_procs && procs[i] != p; i++)
-		;
-	if (i == nr_procs) {
-		ck_assert_int_lt(nr_procs, 64);
-		procs[nr_procs++] = p;
-	}
-	fflush(NULL);
-	p->pid = fork();
-	ck_assert_int_ge(p->pid, 0);
-	if (p->pid == 0) {
-		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int null = open("/dev/null", O_RDONLY);
-
-		/* A test that fails or times out takes its VMs with it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		setpgid(0, 0);
-		dup2(null, 0);
-		dup2(out, 1);
-		dup2(out, 2);
-		execv(vlab, (char *const *)argv);
-		_exit(127);
-	}
-	setpgid(p->pid, p->pid);
-}
-
-/* Has it ended? Reaps it if so. */
-static bool vp_ended(struct vp *p)
-{
-	int st;
-
-	if (p->pid <= 0)
-		return true;
-	if (waitpid(p->pid, &st, WNOHANG) != p->pid)
-		return false;
-	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	p->pid = 0;
-	return true;
-}
-
-/* Wait at most @timeout_s for it to end (then kill it); its exit status, -1 if killed. */
-static int vp_wait(struct vp *p, double timeout_s)
-{
-	double deadline = vlab__now() + timeout_s;
-
-	while (!vp_ended(p)) {
-		if (vlab__now() > deadline) {
-			fprintf(stderr, "%s: still running after %.0f s, killed\n", p->name,
-				timeout_s);
-			kill(-p->pid, SIGKILL);
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			p->pid = 0;
-			p->status = -1;
-			break;
-		}
-		usleep(10000);
-	}
-	return p->status;
-}
-
-static void vp_kill(struct vp *p)
-{
-	ck_assert_int_gt(p->pid, 0);
-	kill(p->pid, SIGKILL);
-	vp_wait(p, 5);
-}
-
-static bool file_has(const char *path, const char *needle)
-{
-	return vlab_file_has(path, needle);
-}
-
 #define ck_file_has(path, needle) \
-	ck_assert_msg(file_has(path, needle), "%s lacks \"%s\"", path, needle)
+	ck_assert_msg(vlab_file_has(path, needle), "%s lacks \"%s\"", path, needle)
 
-/* Wait until @path contains @needle; false if @p ended first or after @timeout_s. */
-static bool wait_file_has(struct vp *p, const char *path, const char *needle, double timeout_s)
-{
-	double deadline = vlab__now() + timeout_s;
-
-	for (;;) {
-		if (file_has(path, needle))
-			return true;
-		if (vp_ended(p) || vlab__now() > deadline)
-			return file_has(path, needle);
-		usleep(5000);
-	}
-}
-
-/* ---- vlab ctl ---- */
-
-static char ctl_out[65536];
-
-/* `vlab ctl --timeout 10 SOCK ARGS...` into ctl_out; its exit status. */
-static int ctl_argv(const char *sock, const char *const args[])
-{
-	const char *argv[32];
-	int argc = 0, i;
-
-	argv[argc++] = NULL;	/* the vlab binary, filled in by vlab_exec_capture */
-	argv[argc++] = "ctl";
-	argv[argc++] = "--timeout";
-	argv[argc++] = "10";
-	argv[argc++] = sock;
-	for (i = 0; args[i] && argc < 31; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-
-	return vlab_exec_capture(argv, ctl_out, sizeof(ctl_out));
-}
-
-#define CTL(p, ...) ctl_argv((p)->sock, (const char *const []){ __VA_ARGS__, NULL })
+/* ---- status ---- */
 
 /* The status reply, as far as migration tests care. */
 struct mstat {
@@ -323,15 +130,15 @@ static bool get_status(struct vp *p, struct mstat *st)
 	bool ok;
 
 	memset(st, 0, sizeof(*st));
-	if (CTL(p, "--raw", "status"))
+	if (VP_CTL(p, "--raw", "status"))
 		return false;
-	v = json_parse(ctl_out, strcspn(ctl_out, "\n"), NULL, err, sizeof(err));
-	ck_assert_msg(v, "status reply is not JSON (%s): %s", err, ctl_out);
+	v = json_parse(vp_ctl_out, strcspn(vp_ctl_out, "\n"), NULL, err, sizeof(err));
+	ck_assert_msg(v, "status reply is not JSON (%s): %s", err, vp_ctl_out);
 	ok = json_get_bool(json_object_get(v, "ok"), &ok) == 0 && ok;
-	ck_assert_msg(ok, "status failed: %s", ctl_out);
+	ck_assert_msg(ok, "status failed: %s", vp_ctl_out);
 	copy_str(st->vm_state, sizeof(st->vm_state), json_get_string(json_object_get(v, "state")));
 	m = json_object_get(v, "migration");
-	ck_assert_msg(m, "status has no \"migration\": %s", ctl_out);
+	ck_assert_msg(m, "status has no \"migration\": %s", vp_ctl_out);
 	copy_str(st->state, sizeof(st->state), json_get_string(json_object_get(m, "state")));
 	copy_str(st->error, sizeof(st->error), json_get_string(json_object_get(m, "error")));
 	json_get_int64(json_object_get(m, "round"), &st->round);
@@ -377,29 +184,21 @@ static void wait_mig_sent(struct vp *p, double mb, struct mstat *st)
 
 /* ---- guests ---- */
 
-static const char *dirty_elf(void)
-{
-	static char path[PATH_MAX];
-
-	vlab_build_path(path, sizeof(path), "payloads/dirty.elf");
-	ck_assert_msg(!access(path, R_OK), "%s: %s (run make payloads)", path, strerror(errno));
-	return path;
-}
-
 /* A source: the dirty payload with @cmdline, up and answering its socket. */
 static void start_source(struct vp *p, const char *name, const char *mem, const char *cpus,
 			 const char *cmdline)
 {
+	const char *elf = vlab_payload("payloads/dirty.elf");
 	double deadline;
 
-	vp_start(p, name, (const char *const []){ "--kernel", dirty_elf(), "--mem", mem,
+	vp_start(p, name, (const char *const []){ "--kernel", elf, "--mem", mem,
 						  "--cpus", cpus, "--cmdline", cmdline, NULL });
-	ck_assert_msg(wait_file_has(p, p->con, "dirty: ", UP_TIMEOUT), "%s did not start",
+	ck_assert_msg(vp_wait_file_has(p, p->con, "dirty: ", UP_TIMEOUT), "%s did not start",
 		      p->name);
 	deadline = vlab__now() + UP_TIMEOUT;
-	while (CTL(p, "status")) {
+	while (VP_CTL(p, "status")) {
 		ck_assert_msg(!vp_ended(p) && vlab__now() < deadline,
-			      "%s: control socket does not answer: %s", p->name, ctl_out);
+			      "%s: control socket does not answer: %s", p->name, vp_ctl_out);
 		usleep(10000);
 	}
 }
@@ -414,40 +213,7 @@ static void start_dest(struct vp *p, const char *name, const char *uri, const ch
 
 static void wait_dest(struct vp *p)
 {
-	ck_assert_msg(wait_file_has(p, p->out, "waiting for a migration stream", UP_TIMEOUT),
-		      "%s is not waiting for a stream", p->name);
-}
-
-/*
- * `vlab ctl SRC migrate uri=URI [EXTRA...]`; its exit status. The
- * destination logs "waiting" just before it listens: retry a refused
- * connection for a moment rather than race it.
- */
-static int migrate(struct vp *src, const char *uri, const char *extra1, const char *extra2)
-{
-	char uri_arg[256];
-	double deadline = vlab__now() + 5;
-	int ret;
-
-	snprintf(uri_arg, sizeof(uri_arg), "uri=%s", uri);
-	for (;;) {
-		ret = CTL(src, "migrate", uri_arg, extra1, extra2);
-		if (ret != 1 || vlab__now() > deadline ||
-		    (!strstr(ctl_out, "Connection refused") && !strstr(ctl_out, "No such file")))
-			return ret;
-		usleep(5000);
-	}
-}
-
-/* The source's last log line: "migrate: done in T ms, downtime D ms, M MB in R round(s)". */
-static bool parse_done(const struct vp *p, double *total, double *down, double *mb, int *rounds)
-{
-	char *out = vlab__slurp(p->out), *s = strstr(out, "migrate: done in ");
-	bool ok = s && sscanf(s, "migrate: done in %lf ms, downtime %lf ms, %lf MB in %d round",
-			      total, down, mb, rounds) == 4;
-
-	free(out);
-	return ok;
+	ck_assert_msg(vp_dest_waiting(p, UP_TIMEOUT), "%s is not waiting for a stream", p->name);
 }
 
 /* The payload finished on @p with every page right. */
@@ -469,11 +235,11 @@ static void ck_refused(struct vp *p, const char *why)
 	ck_file_has(p->out, "incoming migration refused: ");
 	if (why)
 		ck_file_has(p->out, why);
-	ck_assert_msg(!file_has(p->con, "dirty"), "%s ran the guest", p->name);
+	ck_assert_msg(!vlab_file_has(p->con, "dirty"), "%s ran the guest", p->name);
 }
 
-/* The source still has the guest: running, and the migration in @state. */
-static void ck_source_kept(struct vp *p, const char *state)
+/* The source still has the guest: running, the migration in @state, @why its error. */
+static void ck_source_kept(struct vp *p, const char *state, const char *why)
 {
 	struct mstat st;
 
@@ -481,6 +247,8 @@ static void ck_source_kept(struct vp *p, const char *state)
 	ck_assert_str_eq(st.vm_state, "running");
 	ck_assert_msg(!strcmp(st.state, state), "%s: migration %s, want %s (%s)", p->name,
 		      st.state, state, st.error);
+	ck_assert_msg(strstr(st.error, why), "%s: migration error \"%s\", want \"%s\"",
+		      p->name, st.error, why);
 	printf("  %s: migration %s: %s; guest %s\n", p->name, st.state, st.error, st.vm_state);
 }
 
@@ -513,7 +281,7 @@ static void live_migration(const char *uri)
 	wait_dest(&dst);
 	usleep(1000000);	/* let it dirty some 100 MB first */
 	t0 = vlab__now();
-	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	/* The source ends at the switch-over: its last status is "active". */
 	while (get_status(&src, &st))
 		last = st;
@@ -521,7 +289,7 @@ static void live_migration(const char *uri)
 	printf("  %s: switched over in %.0f ms (seen from the test)\n", uri,
 	       (vlab__now() - t0) * 1e3);
 	ck_file_has(src.out, "migrated");
-	ck_assert_msg(parse_done(&src, &total, &down, &mb, &rounds), "no final line");
+	ck_assert_msg(vp_migrate_done(&src, &total, &down, &mb, &rounds), "no final line");
 	printf("  %s: last status JSON: state %s, round %lld, %.1f MB sent, "
 	       "expected downtime %.1f ms\n", uri, last.state, (long long)last.round,
 	       last.mb_sent, last.expected_downtime_ms);
@@ -586,13 +354,13 @@ START_TEST(test_back_and_forth)
 		struct vp *from = &vps[i - 1], *to = &vps[i];
 
 		wait_dest(to);
-		ck_assert_msg(migrate(from, uris[i], NULL, NULL) == 0, "hop %d: migrate: %s", i,
-			      ctl_out);
+		ck_assert_msg(vp_migrate(from, uris[i], NULL, NULL) == 0, "hop %d: migrate: %s", i,
+			      vp_ctl_out);
 		ck_assert_msg(vp_wait(from, 20) == 0, "hop %d: %s exit status %d", i, from->name,
 			      from->status);
-		ck_assert_msg(parse_done(from, &total, &down, &mb, &rounds),
+		ck_assert_msg(vp_migrate_done(from, &total, &down, &mb, &rounds),
 			      "hop %d: no final line", i);
-		ck_assert_msg(!file_has(from->con, "payload: dirty"),
+		ck_assert_msg(!vlab_file_has(from->con, "payload: dirty"),
 			      "the payload ended before hop %d: give it more secs=", i);
 		sum += down;
 		if (down > worst)
@@ -606,7 +374,7 @@ START_TEST(test_back_and_forth)
 			started++;
 		}
 		/* The guest runs here now: its control socket answers. */
-		ck_assert_msg(CTL(to, "status") == 0, "hop %d: %s: %s", i, to->name, ctl_out);
+		ck_assert_msg(VP_CTL(to, "status") == 0, "hop %d: %s: %s", i, to->name, vp_ctl_out);
 	}
 	ck_payload_ok(&vps[HOPS], 40);
 	printf("  %d hops in %.1f s: downtime mean %.1f ms, worst %.1f ms\n", HOPS,
@@ -630,7 +398,7 @@ START_TEST(test_snapshot_restore)
 	start_source(&src, "src", "256M", "1", "rate=100 secs=4");
 	usleep(1000000);
 	snprintf(arg, sizeof(arg), "path=%s", file);
-	ck_assert_msg(CTL(&src, "snapshot", arg) == 0, "snapshot: %s", ctl_out);
+	ck_assert_msg(VP_CTL(&src, "snapshot", arg) == 0, "snapshot: %s", vp_ctl_out);
 	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
 	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
 	ck_assert_str_eq(st.vm_state, "running");
@@ -643,7 +411,7 @@ START_TEST(test_snapshot_restore)
 	snprintf(uri, sizeof(uri), "file:%s", file);
 	start_dest(&dst, "restored", uri, "256M", "1");
 	ck_payload_ok(&src, 20);
-	ck_assert_msg(!file_has(src.out, "migrated"), "the source let go of its guest");
+	ck_assert_msg(!vlab_file_has(src.out, "migrated"), "the source let go of its guest");
 	ck_payload_ok(&dst, 20);
 	/* A snapshot restores any number of times. */
 	start_dest(&dst, "restored2", uri, "256M", "1");
@@ -667,12 +435,11 @@ START_TEST(test_fault_dest_killed)
 	start_source(&src, "src", "256M", "1", "rate=100 secs=6");
 	wait_dest(&dst);
 	usleep(500000);
-	ck_assert_msg(migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
 	wait_mig_sent(&src, 20, &st);
 	vp_kill(&dst);
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
-	ck_source_kept(&src, "failed");
-	ck_assert_msg(st.error[0], "no error in the status");
+	ck_source_kept(&src, "failed", DEST_CLOSED);
 	ck_payload_ok(&src, 20);
 	ck_file_has(src.out, "the guest keeps running here");
 	test_end();
@@ -692,7 +459,7 @@ START_TEST(test_fault_source_killed)
 	start_source(&src, "src", "256M", "1", "rate=100 secs=6");
 	wait_dest(&dst);
 	usleep(500000);
-	ck_assert_msg(migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
 	wait_mig_sent(&src, 20, &st);
 	vp_kill(&src);
 	ck_refused(&dst, "stream ended");
@@ -701,6 +468,20 @@ START_TEST(test_fault_source_killed)
 END_TEST
 
 /* Where the records of a stream file start, by kind. */
+/* Bytes after a record's header: RAM records carry a checksum per page first. */
+static uint64_t rec_payload_len(const struct mig_rec *rec)
+{
+	switch (rec->type) {
+	case MIG_REC_CONFIG:
+	case MIG_REC_STATE:
+		return rec->len;
+	case MIG_REC_RAM:
+		return rec->len + (rec->len / 4096) * sizeof(uint64_t);
+	default:
+		return 0;
+	}
+}
+
 struct stream_map {
 	off_t size;
 	off_t config, first_ram, state, end;	/* record header offsets */
@@ -738,10 +519,7 @@ static void map_stream(const char *file, struct stream_map *m)
 			m->end = off;
 			break;
 		}
-		off += sizeof(rec);
-		if (rec.type == MIG_REC_CONFIG || rec.type == MIG_REC_RAM ||
-		    rec.type == MIG_REC_STATE)
-			off += rec.len;
+		off += sizeof(rec) + rec_payload_len(&rec);
 	}
 	close(fd);
 	ck_assert_msg(m->config && m->first_ram && m->state && m->end &&
@@ -762,7 +540,7 @@ static void make_snapshot(const char *file, struct stream_map *m)
 	start_source(&src, "src", "64M", "1", "rate=50 secs=2");
 	usleep(500000);
 	snprintf(arg, sizeof(arg), "path=%s", file);
-	ck_assert_msg(CTL(&src, "snapshot", arg) == 0, "snapshot: %s", ctl_out);
+	ck_assert_msg(VP_CTL(&src, "snapshot", arg) == 0, "snapshot: %s", vp_ctl_out);
 	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
 	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
 	vp_kill(&src);
@@ -792,6 +570,11 @@ static void restore_refused(const char *name, const char *file, const char *mem,
 	}
 }
 
+#define NO_END_MARKER	\
+	"stream ended before its end marker: the source stopped or the file is truncated"
+#define IN_RECORD	"stream ended inside a record: truncated"
+#define IN_HEADER	"not a vlab migration stream (it ends inside the 16-byte header)"
+
 START_TEST(test_fault_truncated)
 {
 	struct stream_map m;
@@ -802,15 +585,15 @@ START_TEST(test_fault_truncated)
 		const char *why;
 	} *c, cuts[] = {
 		/* Longest first: each cut shortens the same file further. */
-		{ "cut-before-end", 0, "stream ended before its end marker" },
-		{ "cut-in-state", 0, "truncated" },
-		{ "cut-in-ram-payload", 0, "stream ended inside a record: truncated" },
-		{ "cut-in-ram-header", 0, "stream ended before its end marker" },
-		{ "cut-in-config", 0, "truncated" },
-		{ "cut-after-header", 16, "stream ended before its end marker" },
-		{ "cut-in-header", 11, "not a vlab migration stream" },
-		{ "cut-in-magic", 3, "not a vlab migration stream" },
-		{ "empty", 0, "not a vlab migration stream" },
+		{ "cut-before-end", 0, NO_END_MARKER },
+		{ "cut-in-state", 0, IN_RECORD },
+		{ "cut-in-ram-payload", 0, IN_RECORD },
+		{ "cut-in-ram-header", 0, NO_END_MARKER },
+		{ "cut-in-config", 0, IN_RECORD },
+		{ "cut-after-header", 16, NO_END_MARKER },
+		{ "cut-in-header", 11, IN_HEADER },
+		{ "cut-in-magic", 3, IN_HEADER },
+		{ "empty", 0, IN_HEADER },
 	};
 	off_t at[9];
 	unsigned int i;
@@ -884,19 +667,20 @@ START_TEST(test_fault_corrupt)
 		off_t at;
 		const char *why;
 	} *c, flips[] = {
-		{ "magic", 2, "not a vlab migration stream" },
+		{ "magic", 2, "not a vlab migration stream (no VLABMIG1 magic)" },
 		{ "version", 8, "stream version" },
 		{ "config-header", 0, "bad record header checksum" },
-		{ "config-payload", 0, "bad checksum" },
+		{ "config-payload", 0, "bad checksum in a configuration record" },
 		{ "ram-header-addr", 0, "bad record header checksum" },
-		{ "ram-payload", 0, "bad checksum in a RAM record" },
-		{ "ram-payload-end", 0, "bad checksum in a RAM record" },
+		{ "ram-page-sums", 0, "bad checksum in a RAM record" },
+		{ "ram-payload", 0, "1 page(s) of RAM failed their checksum and were not sent again" },
+		{ "ram-payload-end", 0, "1 page(s) of RAM failed their checksum" },
 		{ "state-header-len", 0, "bad record header checksum" },
 		{ "state-payload", 0, "bad checksum in a state record" },
 		{ "end-header", 0, "bad record header checksum" },
 	};
 	const off_t rec = sizeof(struct mig_rec);
-	off_t at[10];
+	off_t at[11], sums;
 	unsigned int i;
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
@@ -907,13 +691,15 @@ START_TEST(test_fault_corrupt)
 	at[1] = flips[1].at;
 	at[2] = m.config + 17;
 	at[3] = m.config + rec + 40;
+	sums = m.ram_len / 4096 * sizeof(uint64_t);
 	at[4] = m.first_ram + 9;
-	at[5] = m.first_ram + rec + m.ram_len / 2;
-	at[6] = m.first_ram + rec + m.ram_len - 1;
-	at[7] = m.state + 16;
-	at[8] = m.state + rec + m.state_len / 2;
-	at[9] = m.end;
-	for (i = 0; i < 10; i++) {
+	at[5] = m.first_ram + rec + 1;		/* in the first page checksum */
+	at[6] = m.first_ram + rec + sums + m.ram_len / 2;
+	at[7] = m.first_ram + rec + sums + m.ram_len - 1;
+	at[8] = m.state + 16;
+	at[9] = m.state + rec + m.state_len / 2;
+	at[10] = m.end;
+	for (i = 0; i < 11; i++) {
 		c = &flips[i];
 		flip(file, at[i]);
 		restore_refused(c->name, file, "64M", c->why);
@@ -945,17 +731,17 @@ START_TEST(test_fault_config_mismatch)
 
 	start_dest(&dst, "dst-mem", uri, "128M", "1");
 	wait_dest(&dst);
-	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_refused(&dst, "configuration mismatch: the source has --mem 256M, this vlab 128M");
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
-	ck_source_kept(&src, "failed");
+	ck_source_kept(&src, "failed", DEST_CLOSED);
 
 	start_dest(&dst, "dst-cpus", uri, "256M", "2");
 	wait_dest(&dst);
-	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_refused(&dst, "configuration mismatch: the source has --cpus 1, this vlab 2");
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
-	ck_source_kept(&src, "failed");
+	ck_source_kept(&src, "failed", DEST_CLOSED);
 
 	ck_payload_ok(&src, 20);
 	test_end();
@@ -978,27 +764,27 @@ START_TEST(test_fault_cancel)
 	/* Immediately. */
 	start_dest(&dst, "dst-now", uri, "256M", "1");
 	wait_dest(&dst);
-	ck_assert_msg(migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", ctl_out);
-	ck_assert_msg(CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
-	ck_source_kept(&src, "cancelled");
+	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
 
 	/* In the middle of round 0. */
 	start_dest(&dst, "dst-round0", uri, "256M", "1");
 	wait_dest(&dst);
-	ck_assert_msg(migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
 	wait_mig_sent(&src, 15, &st);
-	ck_assert_msg(CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", ctl_out);
+	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
-	ck_source_kept(&src, "cancelled");
+	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
 
 	/* In a later round: 150 MB/s against 100 MB/s of dirtying converges slowly. */
 	start_dest(&dst, "dst-round2", uri, "256M", "1");
 	wait_dest(&dst);
-	ck_assert_msg(migrate(&src, uri, "max_bandwidth=150000000", "downtime_ms=1") == 0,
-		      "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, "max_bandwidth=150000000", "downtime_ms=1") == 0,
+		      "migrate: %s", vp_ctl_out);
 	deadline = vlab__now() + 10;
 	do {
 		ck_assert_msg(get_status(&src, &st) && !strcmp(st.state, "active"),
@@ -1006,19 +792,19 @@ START_TEST(test_fault_cancel)
 		ck_assert_msg(vlab__now() < deadline, "still in round %lld", (long long)st.round);
 		usleep(10000);
 	} while (st.round < 2);
-	ck_assert_msg(CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", ctl_out);
+	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
-	ck_source_kept(&src, "cancelled");
+	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
 
 	/* Nothing to cancel now. */
-	ck_assert_int_eq(CTL(&src, "migrate-cancel"), 1);
-	ck_assert_msg(strstr(ctl_out, "no migration is running"), "%s", ctl_out);
+	ck_assert_int_eq(VP_CTL(&src, "migrate-cancel"), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "no migration is running"), "%s", vp_ctl_out);
 
 	/* And after all that, a migration that goes through. */
 	start_dest(&dst, "dst-final", uri, "256M", "1");
 	wait_dest(&dst);
-	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
 	ck_payload_ok(&dst, 30);
 	test_end();
@@ -1043,8 +829,8 @@ START_TEST(test_fault_cancel_stop_copy)
 	start_source(&src, "src", "256M", "1", "rate=100 secs=8");
 	wait_dest(&dst);
 	usleep(1500000);
-	ck_assert_msg(migrate(&src, uri, "max_bandwidth=100000000", "downtime_ms=60000") == 0,
-		      "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, "max_bandwidth=100000000", "downtime_ms=60000") == 0,
+		      "migrate: %s", vp_ctl_out);
 	deadline = vlab__now() + 10;
 	do {
 		ck_assert_msg(get_status(&src, &st) && !strcmp(st.state, "active"),
@@ -1052,9 +838,9 @@ START_TEST(test_fault_cancel_stop_copy)
 		ck_assert_msg(vlab__now() < deadline, "never paused");
 		usleep(5000);
 	} while (strcmp(st.vm_state, "paused"));
-	ck_assert_msg(CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", ctl_out);
+	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
-	ck_source_kept(&src, "cancelled");
+	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
 	ck_payload_ok(&src, 20);
 	test_end();
@@ -1063,10 +849,12 @@ END_TEST
 
 /*
  * A destination that reads a whole stream, up to its end marker, and then
- * acknowledges it only when told: the test holds the source in its wait
- * for the acknowledgement, after the state went out. The child reports on
- * @f->ctl: 'E' once it has the end marker, then 'A' if its acknowledgement
- * went out ('X' if the source had gone).
+ * answers only when told: the test holds the source in its wait for the
+ * acknowledgement, after the state went out. The child reports on @f->ctl
+ * 'E' once it has the end marker. Then, told 'a', it acknowledges and
+ * reports 'A' if that went out ('X' if the source had gone); told 'c', it
+ * closes the stream without a word, as a vlab that refused it, and
+ * reports 'C'. Told nothing, it never answers.
  */
 #define MIG_ACK_TEXT	"VLABMIG-OK\n"	/* as in vmm/migrate.c */
 
@@ -1103,11 +891,13 @@ static void fake_dest_start(struct fake_dest *f, int lfd)
 	if (f->pid == 0) {
 		static uint8_t buf[1 << 20];
 		struct mig_rec rec;
-		int fd = accept(lfd, NULL, NULL);
 		char c = 'X';
+		int fd;
 
+		/* Before accept(): a test that dies early must not leave it waiting. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(sv[0]);
+		fd = accept(lfd, NULL, NULL);
 		if (fd < 0 || !read_all(fd, buf, 16))
 			_exit(1);
 		do {
@@ -1115,8 +905,7 @@ static void fake_dest_start(struct fake_dest *f, int lfd)
 
 			if (!read_all(fd, &rec, sizeof(rec)))
 				_exit(1);
-			left = rec.type == MIG_REC_CONFIG || rec.type == MIG_REC_RAM ||
-			       rec.type == MIG_REC_STATE ? rec.len : 0;
+			left = rec_payload_len(&rec);
 			while (left) {
 				size_t n = left < sizeof(buf) ? left : sizeof(buf);
 
@@ -1127,8 +916,13 @@ static void fake_dest_start(struct fake_dest *f, int lfd)
 		} while (rec.type != MIG_REC_END);
 		if (write(sv[1], "E", 1) != 1 || read(sv[1], &c, 1) != 1)
 			_exit(1);
-		c = send(fd, MIG_ACK_TEXT, strlen(MIG_ACK_TEXT), MSG_NOSIGNAL) ==
-		    (ssize_t)strlen(MIG_ACK_TEXT) ? 'A' : 'X';
+		if (c == 'c') {
+			close(fd);
+			c = 'C';
+		} else {
+			c = send(fd, MIG_ACK_TEXT, strlen(MIG_ACK_TEXT), MSG_NOSIGNAL) ==
+			    (ssize_t)strlen(MIG_ACK_TEXT) ? 'A' : 'X';
+		}
 		if (write(sv[1], &c, 1) != 1)
 			_exit(1);
 		/* Like vlab: whoever got the acknowledgement out runs the guest. */
@@ -1154,6 +948,21 @@ static void fake_dest_stop(struct fake_dest *f)
 	close(f->ctl);
 	kill(f->pid, SIGKILL);
 	waitpid(f->pid, NULL, 0);
+}
+
+/* A fake destination on unix:DIR/@name, that URI in @uri. */
+static void fake_dest_unix(struct fake_dest *f, const char *name, char *uri, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(lfd, 0);
+	tpath(sa.sun_path, sizeof(sa.sun_path), name);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	snprintf(uri, len, "unix:%s", sa.sun_path);
+	fake_dest_start(f, lfd);
+	close(lfd);
 }
 
 /*
@@ -1187,10 +996,10 @@ START_TEST(test_fault_cancel_after_end)
 	close(lfd);
 
 	start_source(&src, "src", "64M", "1", "rate=50 secs=20");
-	ck_assert_msg(migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", ctl_out);
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_assert_msg(fake_dest_wait(&f, 10000) == 'E', "the stream did not end");
-	cancel = CTL(&src, "migrate-cancel");
-	printf("  migrate-cancel after the end marker: exit %d: %s", cancel, ctl_out);
+	cancel = VP_CTL(&src, "migrate-cancel");
+	printf("  migrate-cancel after the end marker: exit %d: %s", cancel, vp_ctl_out);
 	ck_assert_int_eq(write(f.ctl, "a", 1), 1);
 	ack = fake_dest_wait(&f, 5000);
 	printf("  the destination's acknowledgement %s\n",
@@ -1210,6 +1019,150 @@ START_TEST(test_fault_cancel_after_end)
 }
 END_TEST
 
+/*
+ * The whole stream went out and no acknowledgement comes: the destination
+ * may be running the guest, so the source must not run it too. Its
+ * migration fails after the acknowledgement timeout, the guest stays
+ * paused, and only `resume` runs it again. A destination that closes the
+ * stream after the end marker instead refused it: the source resumes the
+ * guest at once. Either way the guest's memory is intact at the end.
+ */
+#define ACK_TIMEOUT_MS	"2000"	/* VLAB_MIG_ACK_TIMEOUT_MS: not the 30 s default */
+
+START_TEST(test_fault_lost_ack)
+{
+	struct fake_dest f;
+	struct vp src;
+	struct mstat st;
+	char uri[128];
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	setenv("VLAB_MIG_ACK_TIMEOUT_MS", ACK_TIMEOUT_MS, 1);
+	start_source(&src, "src", "64M", "1", "rate=50 secs=15");
+	unsetenv("VLAB_MIG_ACK_TIMEOUT_MS");
+
+	/* Silence after the end marker. */
+	fake_dest_unix(&f, "silent.sock", uri, sizeof(uri));
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_assert_msg(fake_dest_wait(&f, 10000) == 'E', "the stream did not end");
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	printf("  no answer: migration %s: %s; guest %s\n", st.state, st.error, st.vm_state);
+	ck_assert_str_eq(st.state, "failed");
+	ck_assert_msg(strstr(st.error, "no acknowledgement after the whole stream"), "error: %s",
+		      st.error);
+	ck_assert_str_eq(st.vm_state, "paused");
+	ck_file_has(src.out, "the guest stays paused here");
+	/* And it stays so. */
+	usleep(1000000);
+	ck_assert_msg(get_status(&src, &st), "the source went away");
+	ck_assert_str_eq(st.vm_state, "paused");
+	fake_dest_stop(&f);
+	ck_assert_msg(VP_CTL(&src, "resume") == 0, "resume: %s", vp_ctl_out);
+	ck_assert_msg(get_status(&src, &st), "the source went away");
+	ck_assert_str_eq(st.vm_state, "running");
+
+	/* The destination refuses: it closes the stream after the end marker. */
+	fake_dest_unix(&f, "refusing.sock", uri, sizeof(uri));
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_assert_msg(fake_dest_wait(&f, 10000) == 'E', "the stream did not end");
+	ck_assert_int_eq(write(f.ctl, "c", 1), 1);
+	ck_assert_msg(fake_dest_wait(&f, 5000) == 'C', "the destination did not close");
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "failed", DEST_CLOSED);
+	fake_dest_stop(&f);
+	ck_payload_ok(&src, 30);
+	test_end();
+}
+END_TEST
+
+/* ---- the dirty ring ---- */
+
+/* The ring numbers of the status reply. */
+static void ring_stats(struct vp *p, uint64_t *entries, uint64_t *harvested, uint64_t *full)
+{
+	const struct json_value *m;
+	struct json_value *v;
+	char err[128];
+	int64_t n;
+
+	ck_assert_msg(VP_CTL(p, "--raw", "status") == 0, "status: %s", vp_ctl_out);
+	v = json_parse(vp_ctl_out, strcspn(vp_ctl_out, "\n"), NULL, err, sizeof(err));
+	ck_assert_msg(v, "status reply is not JSON (%s): %s", err, vp_ctl_out);
+	m = json_object_get(v, "migration");
+	ck_assert_msg(m && !strcmp(json_get_string(json_object_get(m, "dirty_log")), "ring"),
+		      "%s: dirty_log is not \"ring\": %s", p->name, vp_ctl_out);
+	ck_assert_int_eq(json_get_int64(json_object_get(m, "dirty_ring_entries"), &n), 0);
+	*entries = n;
+	ck_assert_int_eq(json_get_int64(json_object_get(m, "dirty_ring_harvested"), &n), 0);
+	*harvested = n;
+	ck_assert_int_eq(json_get_int64(json_object_get(m, "dirty_ring_full_exits"), &n), 0);
+	*full = n;
+	json_free(v);
+}
+
+/*
+ * --dirty-ring: a small ring (1024 entries) against 1 GB/s of dirtying, so
+ * vCPUs fill it and harvest it themselves. A slow migration is cancelled
+ * in its second round (the rings must be left clean), then one goes
+ * through to a destination that also uses a ring, and back again: every
+ * page must be right at the end.
+ */
+START_TEST(test_dirty_ring)
+{
+	const char *elf = vlab_payload("payloads/dirty.elf");
+	struct vp src, dst, back;
+	struct mstat st;
+	char uri[128], path[96];
+	uint64_t entries, harvested, full;
+	double deadline;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	vp_start(&src, "src", (const char *const []){ "--kernel", elf, "--mem", "128M",
+		 "--cpus", "2", "--dirty-ring", "1024",
+		 "--cmdline", "fill=1 rate=1000 secs=20", NULL });
+	ck_assert_msg(vp_wait_file_has(&src, src.con, "dirty: filled", 20), "src did not fill");
+	ring_stats(&src, &entries, &harvested, &full);
+	ck_assert_uint_eq(entries, 1024);
+	ck_assert_uint_eq(harvested, 0);	/* no logging before a migration */
+
+	start_dest(&dst, "dst-cancel", uri, "128M", "2");
+	wait_dest(&dst);
+	ck_assert_msg(vp_migrate(&src, uri, "max_bandwidth=150000000", "downtime_ms=1") == 0,
+		      "migrate: %s", vp_ctl_out);
+	deadline = vlab__now() + 10;
+	do {
+		ck_assert_msg(get_status(&src, &st) && !strcmp(st.state, "active"),
+			      "migration %s (%s) before round 2", st.state, st.error);
+		ck_assert_msg(vlab__now() < deadline, "still in round %lld", (long long)st.round);
+		usleep(10000);
+	} while (st.round < 2);
+	ring_stats(&src, &entries, &harvested, &full);
+	ck_assert_msg(harvested > 1024 && full > 0,
+		      "%llu entries harvested, %llu ring-full exits",
+		      (unsigned long long)harvested, (unsigned long long)full);
+	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "cancelled", "cancelled");
+	ck_assert_int_ne(vp_wait(&dst, 10), 0);
+
+	vp_start(&dst, "dst", (const char *const []){ "--incoming", uri, "--mem", "128M",
+		 "--cpus", "2", "--dirty-ring", "4096", NULL });
+	wait_dest(&dst);
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
+
+	start_dest(&back, "back", uri, "128M", "2");
+	wait_dest(&back);
+	ck_assert_msg(vp_migrate(&dst, uri, NULL, NULL) == 0, "migrate back: %s", vp_ctl_out);
+	ck_assert_msg(vp_wait(&dst, 20) == 0, "dst: exit status %d", dst.status);
+	ck_payload_ok(&back, 30);
+	test_end();
+}
+END_TEST
+
 START_TEST(test_fault_no_listener)
 {
 	struct vp src;
@@ -1223,10 +1176,10 @@ START_TEST(test_fault_no_listener)
 	start_source(&src, "src", "256M", "1", "rate=100 secs=3");
 
 	snprintf(uri, sizeof(uri), "uri=unix:%s", tpath(path, sizeof(path), "nobody.sock"));
-	ck_assert_int_eq(CTL(&src, "migrate", uri), 1);
-	ck_assert_msg(strstr(ctl_out, "is the destination waiting with --incoming?"), "%s",
-		      ctl_out);
-	printf("  %s", ctl_out);
+	ck_assert_int_eq(VP_CTL(&src, "migrate", uri), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "is the destination waiting with --incoming?"), "%s",
+		      vp_ctl_out);
+	printf("  %s", vp_ctl_out);
 
 	/* A socket file whose owner is gone. */
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -1234,14 +1187,14 @@ START_TEST(test_fault_no_listener)
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
 	snprintf(uri, sizeof(uri), "uri=unix:%s", sa.sun_path);
-	ck_assert_int_eq(CTL(&src, "migrate", uri), 1);
-	ck_assert_msg(strstr(ctl_out, "Connection refused"), "%s", ctl_out);
-	printf("  %s", ctl_out);
+	ck_assert_int_eq(VP_CTL(&src, "migrate", uri), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "Connection refused"), "%s", vp_ctl_out);
+	printf("  %s", vp_ctl_out);
 
 	snprintf(uri, sizeof(uri), "uri=tcp:127.0.0.1:%d", free_tcp_port());
-	ck_assert_int_eq(CTL(&src, "migrate", uri), 1);
-	ck_assert_msg(strstr(ctl_out, "Connection refused"), "%s", ctl_out);
-	printf("  %s", ctl_out);
+	ck_assert_int_eq(VP_CTL(&src, "migrate", uri), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "Connection refused"), "%s", vp_ctl_out);
+	printf("  %s", vp_ctl_out);
 
 	ck_assert(get_status(&src, &st));
 	ck_assert_str_eq(st.vm_state, "running");
@@ -1281,16 +1234,16 @@ START_TEST(test_fault_bad_uri)
 		c = &cases[i];
 		const char *arg = c->args[1] ? c->args[1] : "";
 
-		ck_assert_msg(CTL(&src, c->args[0], c->args[1]) == 1, "%s %s: %s", c->args[0], arg,
-			      ctl_out);
-		ck_assert_msg(strstr(ctl_out, c->why), "%s %s: %s", c->args[0], arg, ctl_out);
-		printf("  %s %s: %s", c->args[0], arg, ctl_out);
+		ck_assert_msg(VP_CTL(&src, c->args[0], c->args[1]) == 1, "%s %s: %s", c->args[0], arg,
+			      vp_ctl_out);
+		ck_assert_msg(strstr(vp_ctl_out, c->why), "%s %s: %s", c->args[0], arg, vp_ctl_out);
+		printf("  %s %s: %s", c->args[0], arg, vp_ctl_out);
 	}
-	snprintf(dt, sizeof(dt), "uri=unix:%s/x", tdir);
-	ck_assert_int_eq(CTL(&src, "migrate", dt, "downtime_ms=0"), 1);
-	ck_assert_msg(strstr(ctl_out, "downtime_ms must be 1..60000"), "%s", ctl_out);
-	ck_assert_int_eq(CTL(&src, "migrate", dt, "max_bandwidth=-1"), 1);
-	ck_assert_msg(strstr(ctl_out, "max_bandwidth must be >= 0"), "%s", ctl_out);
+	snprintf(dt, sizeof(dt), "uri=unix:%s/x", vp_tdir);
+	ck_assert_int_eq(VP_CTL(&src, "migrate", dt, "downtime_ms=0"), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "downtime_ms must be 1..60000"), "%s", vp_ctl_out);
+	ck_assert_int_eq(VP_CTL(&src, "migrate", dt, "max_bandwidth=-1"), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "max_bandwidth must be >= 0"), "%s", vp_ctl_out);
 	ck_assert(get_status(&src, &st));
 	ck_assert_str_eq(st.vm_state, "running");
 	ck_payload_ok(&src, 20);
@@ -1313,6 +1266,7 @@ static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
 	TCase *live = tcase_create("live");
+	TCase *ring = tcase_create("ring");
 	TCase *fault = tcase_create("fault");
 
 	tcase_set_timeout(live, TEST_TIMEOUT);
@@ -1321,6 +1275,10 @@ static Suite *migrate_suite(void)
 	tcase_add_test(live, test_back_and_forth);
 	tcase_add_test(live, test_snapshot_restore);
 	suite_add_tcase(s, live);
+
+	tcase_set_timeout(ring, TEST_TIMEOUT);
+	tcase_add_test(ring, test_dirty_ring);
+	suite_add_tcase(s, ring);
 
 	tcase_set_timeout(fault, TEST_TIMEOUT);
 	tcase_add_test(fault, test_fault_dest_killed);
@@ -1331,6 +1289,7 @@ static Suite *migrate_suite(void)
 	tcase_add_test(fault, test_fault_cancel);
 	tcase_add_test(fault, test_fault_cancel_stop_copy);
 	tcase_add_test(fault, test_fault_cancel_after_end);
+	tcase_add_test(fault, test_fault_lost_ack);
 	tcase_add_test(fault, test_fault_no_listener);
 	tcase_add_test(fault, test_fault_bad_uri);
 	suite_add_tcase(s, fault);

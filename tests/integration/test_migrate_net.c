@@ -24,8 +24,6 @@
  * exit 0 saying it migrated, the destination must exit 0.
  */
 #include <check.h>
-#include <dirent.h>
-#include <sys/prctl.h>
 
 #include "check_main.h"
 #include "vlab_run.h"
@@ -42,36 +40,7 @@
 #define RATE		2000
 #define STREAM		"count=8500 tail=500 rate=2000 timeout=30"
 
-struct vp {
-	pid_t pid;		/* 0 once reaped */
-	int status;		/* exit status, -1 after a signal */
-	char name[16];
-	char con[128], out[128], sock[128];
-};
-
-static char tdir[64];
-static struct vp *procs[8];
-static int nr_procs;
 static bool test_done;
-
-static void rm_tree(const char *dir)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (unlink(path) && errno == EISDIR)
-			rm_tree(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 static void dump_proc(const struct vp *p)
 {
@@ -90,29 +59,20 @@ static void cleanup(void)
 {
 	int i;
 
-	for (i = 0; i < nr_procs; i++) {
-		struct vp *p = procs[i];
-
-		if (p->pid > 0) {
-			kill(-p->pid, SIGKILL);
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			p->pid = 0;
-			p->status = -1;
-		}
+	for (i = 0; i < vp_nr_procs; i++) {
+		vp_kill_now(vp_procs[i]);
 		if (!test_done)
-			dump_proc(p);
+			dump_proc(vp_procs[i]);
 	}
-	nr_procs = 0;
-	if (tdir[0])
-		rm_tree(tdir);
-	tdir[0] = '\0';
+	vp_nr_procs = 0;
+	if (vp_tdir[0])
+		vlab_rm_tree(vp_tdir);
+	vp_tdir[0] = '\0';
 }
 
 static void test_begin(void)
 {
-	snprintf(tdir, sizeof(tdir), "/tmp/vlab-mignet-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tdir));
+	vlab_tdir_create("vlab-mignet");
 	test_done = false;
 	atexit(cleanup);
 }
@@ -121,90 +81,6 @@ static void test_end(void)
 {
 	test_done = true;
 	cleanup();
-}
-
-/* `vlab run ARGS... --console file:DIR/NAME.con --control DIR/NAME.sock`. */
-static void vp_start(struct vp *p, const char *name, const char *const args[])
-{
-	char vlab[PATH_MAX], con_arg[160];
-	const char *argv[32];
-	pid_t parent = getpid();
-	int argc = 0, i;
-
-	memset(p, 0, sizeof(*p));
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->con, sizeof(p->con), "%s/%s.con", tdir, name);
-	snprintf(p->out, sizeof(p->out), "%s/%s.out", tdir, name);
-	snprintf(p->sock, sizeof(p->sock), "%s/%s.sock", tdir, name);
-	snprintf(con_arg, sizeof(con_arg), "file:%s", p->con);
-	vlab_build_path(vlab, sizeof(vlab), "vlab");
-	argv[argc++] = vlab;
-	argv[argc++] = "run";
-	for (i = 0; args[i] && argc < 24; i++)
-		argv[argc++] = args[i];
-	argv[argc++] = "--console";
-	argv[argc++] = con_arg;
-	argv[argc++] = "--control";
-	argv[argc++] = p->sock;
-	argv[argc] = NULL;
-
-	ck_assert_int_lt(nr_procs, 8);
-	procs[nr_procs++] = p;
-	fflush(NULL);
-	p->pid = fork();
-	ck_assert_int_ge(p->pid, 0);
-	if (p->pid == 0) {
-		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int null = open("/dev/null", O_RDONLY);
-
-		/* A test that fails or times out takes its VMs with it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		setpgid(0, 0);
-		dup2(null, 0);
-		dup2(out, 1);
-		dup2(out, 2);
-		execv(vlab, (char *const *)argv);
-		_exit(127);
-	}
-	setpgid(p->pid, p->pid);
-}
-
-static bool vp_ended(struct vp *p)
-{
-	int st;
-
-	if (p->pid <= 0)
-		return true;
-	if (waitpid(p->pid, &st, WNOHANG) != p->pid)
-		return false;
-	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	p->pid = 0;
-	return true;
-}
-
-/* Its exit status once ended, or -1 after killing it at @deadline. */
-static int vp_wait_until(struct vp *p, double deadline)
-{
-	while (!vp_ended(p)) {
-		if (vlab__now() > deadline) {
-			fprintf(stderr, "%s: still running, killed\n", p->name);
-			kill(-p->pid, SIGKILL);
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, NULL, 0);
-			p->pid = 0;
-			p->status = -1;
-			break;
-		}
-		usleep(10000);
-	}
-	return p->status;
-}
-
-static bool file_has(const char *path, const char *needle)
-{
-	return vlab_file_has(path, needle);
 }
 
 /*
@@ -221,41 +97,7 @@ static bool file_has(const char *path, const char *needle)
 	} while (0)
 
 #define ck_file_has(p, f, needle) \
-	ck_or_dump(file_has((p)->f, needle), "%s: " #f " lacks \"%s\"", (p)->name, needle)
-
-/* Wait until @path holds @needle; false if @p ended first or at the timeout. */
-static bool wait_file_has(struct vp *p, const char *path, const char *needle, double timeout_s)
-{
-	double deadline = vlab__now() + timeout_s;
-
-	for (;;) {
-		if (file_has(path, needle))
-			return true;
-		if (vp_ended(p) || vlab__now() > deadline)
-			return file_has(path, needle);
-		usleep(5000);
-	}
-}
-
-static char ctl_out[8192];
-
-/* `vlab ctl --timeout 10 SOCK ARGS...` into ctl_out; its exit status. */
-static int ctl(const char *sock, const char *const args[])
-{
-	const char *argv[16];
-	int argc = 0, i;
-
-	argv[argc++] = NULL;	/* the vlab binary, filled in by vlab_exec_capture */
-	argv[argc++] = "ctl";
-	argv[argc++] = "--timeout";
-	argv[argc++] = "10";
-	argv[argc++] = sock;
-	for (i = 0; args[i] && argc < 15; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-
-	return vlab_exec_capture(argv, ctl_out, sizeof(ctl_out));
-}
+	ck_or_dump(vlab_file_has((p)->f, needle), "%s: " #f " lacks \"%s\"", (p)->name, needle)
 
 /* Print the console lines of @p that start with @prefix. */
 static void echo_lines(const struct vp *p, const char *prefix)
@@ -267,14 +109,7 @@ static void echo_lines(const struct vp *p, const char *prefix)
 	free(r.console);
 }
 
-static const char *net_count_elf(void)
-{
-	static char path[PATH_MAX];
-
-	vlab_build_path(path, sizeof(path), "payloads/net_count.elf");
-	ck_assert_msg(!access(path, R_OK), "%s: %s (run make payloads)", path, strerror(errno));
-	return path;
-}
+#define NET_COUNT_ELF	"payloads/net_count.elf"
 
 enum move {
 	MOVE_RECV,		/* the receiver is migrated */
@@ -300,17 +135,16 @@ static void migrate_under_traffic(const char *what, enum move move, const char *
 {
 	bool move_recv = move == MOVE_RECV, stall = move == MOVE_SEND_STALLED;
 	struct vp recv, send, dst, *src, *peer, *sender;
-	char hub[96], net_recv[160], net_send[160], uri[128], uri_arg[140];
+	char hub[96], net_recv[160], net_send[160], uri[128];
 	char cmd_recv[256], cmd_send[256], *out;
-	double total = 0, down = 0, mb = 0, t0, deadline, seen_exit;
-	const char *elf = net_count_elf(), *s;
+	double total = 0, down = 0, mb = 0, t0, seen_exit;
+	const char *elf = vlab_payload(NET_COUNT_ELF), *s;
 	unsigned int sent_before = 0, ms_before = 0, rate;
-	int rounds = 0, ret;
+	int rounds = 0;
 
 	test_begin();
-	snprintf(hub, sizeof(hub), "%s/hub", tdir);
-	snprintf(uri, sizeof(uri), "unix:%s/mig.sock", tdir);
-	snprintf(uri_arg, sizeof(uri_arg), "uri=%s", uri);
+	snprintf(hub, sizeof(hub), "%s/hub", vp_tdir);
+	snprintf(uri, sizeof(uri), "unix:%s/mig.sock", vp_tdir);
 	snprintf(net_recv, sizeof(net_recv), "hub=%s,mac=" MAC_RECV, hub);
 	snprintf(net_send, sizeof(net_send), "hub=%s,mac=" MAC_SEND, hub);
 	snprintf(cmd_recv, sizeof(cmd_recv), "role=recv " STREAM " %s %s",
@@ -330,41 +164,28 @@ static void migrate_under_traffic(const char *what, enum move move, const char *
 	/* Where the sender's guest runs at the end. */
 	sender = move_recv ? &send : &dst;
 
-	ck_or_dump(wait_file_has(&send, send.con, "net_count: send: streaming", UP_TIMEOUT),
+	ck_or_dump(vp_wait_file_has(&send, send.con, "net_count: send: streaming", UP_TIMEOUT),
 		   "%s: the sender never started streaming", what);
-	ck_or_dump(wait_file_has(&dst, dst.out, "waiting for a migration stream", UP_TIMEOUT),
-		   "%s: the destination is not waiting", what);
+	ck_or_dump(vp_dest_waiting(&dst, UP_TIMEOUT), "%s: the destination is not waiting", what);
 	/* About 2000 frames into the stream. */
 	usleep(1000000);
 	if (stall) {
-		ck_or_dump(ctl(recv.sock, (const char *const []){ "pause", NULL }) == 0,
-			   "%s: pause: %s", what, ctl_out);
+		ck_or_dump(VP_CTL(&recv, "pause") == 0, "%s: pause: %s", what, vp_ctl_out);
 		usleep(STALL_US);
 	}
 
 	t0 = vlab__now();
-	deadline = t0 + 5;
-	/* The destination says "waiting" just before it listens. */
-	while ((ret = ctl(src->sock, (const char *const []){ "migrate", uri_arg, NULL })) == 1 &&
-	       (strstr(ctl_out, "Connection refused") || strstr(ctl_out, "No such file")) &&
-	       vlab__now() < deadline)
-		usleep(5000);
-	ck_or_dump(ret == 0, "%s: migrate: %s", what, ctl_out);
+	ck_or_dump(vp_migrate(src, uri, NULL, NULL) == 0, "%s: migrate: %s", what, vp_ctl_out);
 
 	/* The source lets go of its guest at the switch and ends. */
 	ck_or_dump(vp_wait_until(src, t0 + 20) == 0, "%s: source exit status %d", what,
 		   src->status);
 	seen_exit = vlab__now();
 	if (stall)
-		ck_or_dump(ctl(recv.sock, (const char *const []){ "resume", NULL }) == 0,
-			   "%s: resume: %s", what, ctl_out);
+		ck_or_dump(VP_CTL(&recv, "resume") == 0, "%s: resume: %s", what, vp_ctl_out);
 	ck_file_has(src, out, "guest migrated");
-	out = vlab__slurp(src->out);
-	s = strstr(out, "migrate: done in ");
-	ck_or_dump(s && sscanf(s, "migrate: done in %lf ms, downtime %lf ms, %lf MB in %d round",
-			       &total, &down, &mb, &rounds) == 4,
+	ck_or_dump(vp_migrate_done(src, &total, &down, &mb, &rounds),
 		   "%s: no \"migrate: done\" line", what);
-	free(out);
 	printf("%s: migrated in %.0f ms, downtime %.1f ms, %.1f MB, %d round(s); "
 	       "the source ended %.0f ms after the request\n", what, total, down, mb, rounds,
 	       (seen_exit - t0) * 1e3);
@@ -418,9 +239,9 @@ START_TEST(test_no_migration)
 	double deadline;
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
-	elf = net_count_elf();
+	elf = vlab_payload(NET_COUNT_ELF);
 	test_begin();
-	snprintf(hub, sizeof(hub), "%s/hub", tdir);
+	snprintf(hub, sizeof(hub), "%s/hub", vp_tdir);
 	snprintf(net_recv, sizeof(net_recv), "hub=%s,mac=" MAC_RECV, hub);
 	snprintf(net_send, sizeof(net_send), "hub=%s,mac=" MAC_SEND, hub);
 	vp_start(&recv, "recv", (const char *const []){ "--kernel", elf, "--mem", "64M",

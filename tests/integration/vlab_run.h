@@ -5,7 +5,8 @@
  * decide up front whether this machine can run a VM at all.
  *
  * The test Makefile rule compiles each tests/<dir>/test_*.c on its own,
- * so the helpers are static inline functions here, not a separate object.
+ * so the helpers are static inline functions here, not a separate object
+ * (and the vp_ helpers' state is static variables: one set per test).
  *
  *	struct vlab_result r;
  *
@@ -15,11 +16,15 @@
  *	vlab_result_free(&r);
  *
  * vlab_run_pair() runs two guests at once (e.g. both ends of a hub), and
- * vlab_start() + vlab_wait_all() any number.
+ * vlab_start() + vlab_wait_all() any number. The vp_ helpers further down
+ * run named vlab processes with a control socket each and drive them with
+ * `vlab ctl` (live migration tests).
  */
 #ifndef VLAB_TESTS_VLAB_RUN_H
 #define VLAB_TESTS_VLAB_RUN_H
 
+#include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -441,6 +447,286 @@ static inline int vlab_exec_capture(const char *argv_in[], char *out, size_t out
 	close(pipefd[0]);
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * ---- named vlab processes in a test directory ----
+ *
+ * Tests that drive several vlab processes at once and talk to them (live
+ * migration) give each a name, and keep its files in the test's own
+ * directory vp_tdir: NAME.con (the guest console), NAME.out (vlab's
+ * output) and NAME.sock (its control socket). vp_start() remembers every
+ * process in vp_procs[] for vp_kill_all().
+ *
+ *	vlab_tdir_create("vlab-migrate");
+ *	vp_start(&src, "src", (const char *const []){ "--kernel", elf, NULL });
+ *	vp_wait_file_has(&src, src.con, "ready", 10);
+ *	VP_CTL(&src, "migrate", "uri=unix:...");	reply in vp_ctl_out
+ *	vp_wait(&src, 20);
+ *	vp_kill_all();
+ *	vlab_rm_tree(vp_tdir);
+ */
+struct vp {
+	pid_t pid;		/* 0 once reaped */
+	int status;		/* exit status once ended, -1 after a signal */
+	char name[32];
+	char con[192], out[192], sock[192];
+};
+
+#define VP_MAX		64
+
+static char vp_tdir[64];
+static struct vp *vp_procs[VP_MAX];
+static int vp_nr_procs;
+/* The reply of the last VP_CTL() / vp_ctl(). */
+static char vp_ctl_out[65536];
+
+/* Call @fn with the path and the name of each entry in @dir but . and .. */
+static inline void vlab_dir_each(const char *dir,
+				 void (*fn)(const char *path, const char *name, void *arg),
+				 void *arg)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fn(path, de->d_name, arg);
+	}
+	closedir(d);
+}
+
+static inline void vlab_rm_tree(const char *dir);
+
+static inline void vlab__rm_entry(const char *path, const char *name, void *arg)
+{
+	if (unlink(path) && errno == EISDIR)
+		vlab_rm_tree(path);
+}
+
+/* Remove @dir and what is in it. */
+static inline void vlab_rm_tree(const char *dir)
+{
+	vlab_dir_each(dir, vlab__rm_entry, NULL);
+	rmdir(dir);
+}
+
+/* A fresh vp_tdir, /tmp/@prefix-XXXXXX. */
+static inline void vlab_tdir_create(const char *prefix)
+{
+	snprintf(vp_tdir, sizeof(vp_tdir), "/tmp/%s-XXXXXX", prefix);
+	ck_assert_ptr_nonnull(mkdtemp(vp_tdir));
+}
+
+/* build/@rel, which `make payloads` must have built. */
+static inline const char *vlab_payload(const char *rel)
+{
+	static char path[PATH_MAX];
+
+	vlab_build_path(path, sizeof(path), rel);
+	ck_assert_msg(!access(path, R_OK), "%s: %s (run make payloads)", path, strerror(errno));
+	return path;
+}
+
+/*
+ * `vlab run ARGS... --console file:DIR/NAME.con --control DIR/NAME.sock`,
+ * output to DIR/NAME.out. The process dies with the test (PR_SET_PDEATHSIG)
+ * and leads its own process group. @p may be started again once it ended.
+ */
+static inline void vp_start(struct vp *p, const char *name, const char *const args[])
+{
+	char vlab[PATH_MAX], con_arg[200];
+	const char *argv[48];
+	int argc = 0, i;
+	pid_t parent = getpid();
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->con, sizeof(p->con), "%s/%s.con", vp_tdir, name);
+	snprintf(p->out, sizeof(p->out), "%s/%s.out", vp_tdir, name);
+	snprintf(p->sock, sizeof(p->sock), "%s/%s.sock", vp_tdir, name);
+	snprintf(con_arg, sizeof(con_arg), "file:%s", p->con);
+	vlab_build_path(vlab, sizeof(vlab), "vlab");
+	argv[argc++] = vlab;
+	argv[argc++] = "run";
+	for (i = 0; args[i] && argc < 40; i++)
+		argv[argc++] = args[i];
+	argv[argc++] = "--console";
+	argv[argc++] = con_arg;
+	argv[argc++] = "--control";
+	argv[argc++] = p->sock;
+	argv[argc] = NULL;
+
+	for (i = 0; i < vp_nr_procs && vp_procs[i] != p; i++)
+		;
+	if (i == vp_nr_procs) {
+		ck_assert_int_lt(vp_nr_procs, VP_MAX);
+		vp_procs[vp_nr_procs++] = p;
+	}
+	fflush(NULL);
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int null = open("/dev/null", O_RDONLY);
+
+		/* A test that fails or times out takes its VMs with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setpgid(0, 0);
+		dup2(null, 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		execv(vlab, (char *const *)argv);
+		_exit(127);
+	}
+	setpgid(p->pid, p->pid);
+}
+
+/* Has it ended? Reaps it if so. */
+static inline bool vp_ended(struct vp *p)
+{
+	int st;
+
+	if (p->pid <= 0)
+		return true;
+	if (waitpid(p->pid, &st, WNOHANG) != p->pid)
+		return false;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	p->pid = 0;
+	return true;
+}
+
+/* Kill it and its process group, if it still runs, and reap it (status -1). */
+static inline void vp_kill_now(struct vp *p)
+{
+	if (p->pid <= 0)
+		return;
+	kill(-p->pid, SIGKILL);
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	p->pid = 0;
+	p->status = -1;
+}
+
+/* Kill every process vp_start() started that still runs, and forget them all. */
+static inline void vp_kill_all(void)
+{
+	int i;
+
+	for (i = 0; i < vp_nr_procs; i++)
+		vp_kill_now(vp_procs[i]);
+	vp_nr_procs = 0;
+}
+
+/* Its exit status once ended, or -1 after killing it at @deadline (vlab__now()). */
+static inline int vp_wait_until(struct vp *p, double deadline)
+{
+	while (!vp_ended(p)) {
+		if (vlab__now() > deadline) {
+			fprintf(stderr, "%s: still running, killed\n", p->name);
+			vp_kill_now(p);
+			break;
+		}
+		usleep(10000);
+	}
+	return p->status;
+}
+
+/* Wait at most @timeout_s for it to end (then kill it); its exit status, -1 if killed. */
+static inline int vp_wait(struct vp *p, double timeout_s)
+{
+	return vp_wait_until(p, vlab__now() + timeout_s);
+}
+
+/* SIGKILL to vlab itself, and reap it. */
+static inline void vp_kill(struct vp *p)
+{
+	ck_assert_int_gt(p->pid, 0);
+	kill(p->pid, SIGKILL);
+	vp_wait(p, 5);
+}
+
+/* Wait until @path contains @needle; false if @p ended first or after @timeout_s. */
+static inline bool vp_wait_file_has(struct vp *p, const char *path, const char *needle,
+				    double timeout_s)
+{
+	double deadline = vlab__now() + timeout_s;
+
+	for (;;) {
+		if (vlab_file_has(path, needle))
+			return true;
+		if (vp_ended(p) || vlab__now() > deadline)
+			return vlab_file_has(path, needle);
+		usleep(5000);
+	}
+}
+
+/* `vlab ctl --timeout 10 SOCK ARGS...` into vp_ctl_out; its exit status. */
+static inline int vp_ctl(const char *sock, const char *const args[])
+{
+	const char *argv[32];
+	int argc = 0, i;
+
+	argv[argc++] = NULL;	/* the vlab binary, filled in by vlab_exec_capture */
+	argv[argc++] = "ctl";
+	argv[argc++] = "--timeout";
+	argv[argc++] = "10";
+	argv[argc++] = sock;
+	for (i = 0; args[i] && argc < 31; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+
+	return vlab_exec_capture(argv, vp_ctl_out, sizeof(vp_ctl_out));
+}
+
+#define VP_CTL(p, ...) vp_ctl((p)->sock, (const char *const []){ __VA_ARGS__, NULL })
+
+/* A `vlab run --incoming` logs this just before it listens. */
+static inline bool vp_dest_waiting(struct vp *p, double timeout_s)
+{
+	return vp_wait_file_has(p, p->out, "waiting for a migration stream", timeout_s);
+}
+
+/*
+ * `vlab ctl SRC migrate uri=URI [EXTRA...]`; its exit status, the reply in
+ * vp_ctl_out. The destination logs "waiting" just before it listens:
+ * retry a refused connection for a moment rather than race it.
+ */
+static inline int vp_migrate(struct vp *src, const char *uri, const char *extra1,
+			     const char *extra2)
+{
+	char uri_arg[256];
+	double deadline = vlab__now() + 5;
+	int ret;
+
+	snprintf(uri_arg, sizeof(uri_arg), "uri=%s", uri);
+	for (;;) {
+		ret = VP_CTL(src, "migrate", uri_arg, extra1, extra2);
+		if (ret != 1 || vlab__now() > deadline ||
+		    (!strstr(vp_ctl_out, "Connection refused") &&
+		     !strstr(vp_ctl_out, "No such file")))
+			return ret;
+		usleep(5000);
+	}
+}
+
+/* The source's last log line: "migrate: done in T ms, downtime D ms, M MB in R round(s)". */
+static inline bool vp_migrate_done(const struct vp *p, double *total, double *down, double *mb,
+				   int *rounds)
+{
+	char *out = vlab__slurp(p->out), *s = strstr(out, "migrate: done in ");
+	bool ok = s && sscanf(s, "migrate: done in %lf ms, downtime %lf ms, %lf MB in %d round",
+			      total, down, mb, rounds) == 4;
+
+	free(out);
+	return ok;
 }
 
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The migration stream's checksum: streamed, fused with a copy, and what it catches. */
+/* The migration stream's checksum: streamed, tails, and what it catches. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,25 +48,23 @@ START_TEST(streamed_equals_whole)
 }
 END_TEST
 
-START_TEST(copy_equals_update)
+START_TEST(lengths_and_tails)
 {
 	static const uint64_t lens[] = { 0, 1, 7, 63, 64, 65, 4096, BUF };
-	uint8_t *b = random_buf(BUF, 2), *d = malloc(BUF);
+	uint8_t *b = random_buf(BUF, 2);
 	unsigned int i;
 
+	/* A tail is its own block padded with zeros; the length keeps them apart. */
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		struct mig_csum ck;
 
-		memset(d, 0xee, BUF);
 		mig_csum_init(&ck, 7, lens[i]);
-		mig_csum_copy(&ck, d, b, lens[i]);
+		mig_csum_update(&ck, b, lens[i]);
 		ck_assert_uint_eq(mig_csum_final(&ck), mig_csum(b, lens[i], 7));
-		ck_assert(!memcmp(d, b, lens[i]));
-		if (lens[i] < BUF)
-			ck_assert_uint_eq(d[lens[i]], 0xee);	/* not a byte more */
+		if (i)
+			ck_assert_uint_ne(mig_csum(b, lens[i], 7), mig_csum(b, lens[i - 1], 7));
 	}
 	free(b);
-	free(d);
 }
 END_TEST
 
@@ -122,7 +120,7 @@ static Suite *migrate_suite(void)
 	TCase *tc = tcase_create("csum");
 
 	tcase_add_test(tc, streamed_equals_whole);
-	tcase_add_test(tc, copy_equals_update);
+	tcase_add_test(tc, lengths_and_tails);
 	tcase_add_test(tc, catches_bit_flips);
 	tcase_add_test(tc, catches_moves_and_lengths);
 	suite_add_tcase(s, tc);
