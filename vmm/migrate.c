@@ -1142,6 +1142,21 @@ static int mig_recv_rec(int fd, struct mig_rec *rec, char *err, size_t errlen)
  */
 #define MIG_RECV_SLICE	(256u << 10)
 
+/* Up to one slice of a record's payload: the bytes read, or -1 with @err set. */
+static ssize_t mig_read_slice(int fd, uint8_t *p, uint64_t left, char *err, size_t errlen)
+{
+	for (;;) {
+		ssize_t r = read(fd, p, left < MIG_RECV_SLICE ? left : MIG_RECV_SLICE);
+
+		if (r > 0)
+			return r;
+		if (r < 0 && errno == EINTR)
+			continue;
+		snprintf(err, errlen, "stream ended inside a record: truncated");
+		return -1;
+	}
+}
+
 static int mig_recv_payload(int fd, void *buf, const struct mig_rec *rec, char *err,
 			    size_t errlen)
 {
@@ -1151,15 +1166,10 @@ static int mig_recv_payload(int fd, void *buf, const struct mig_rec *rec, char *
 
 	mig_csum_init(&ck, rec->addr, rec->len);
 	while (got < rec->len) {
-		uint64_t want = rec->len - got;
-		ssize_t r = read(fd, p + got, want < MIG_RECV_SLICE ? want : MIG_RECV_SLICE);
+		ssize_t r = mig_read_slice(fd, p + got, rec->len - got, err, errlen);
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			snprintf(err, errlen, "stream ended inside a record: truncated");
+		if (r < 0)
 			return -1;
-		}
 		got += r;
 		/* Whole blocks only, but the tail once everything is in. */
 		r = (got == rec->len ? got : got & ~(uint64_t)(MIG_CSUM_BLOCK - 1)) - summed;
@@ -1232,15 +1242,10 @@ static int mig_recv_ram(struct vm *vm, int fd, const struct mig_rec *rec,
 		return -1;
 	}
 	while (got < rec->len) {
-		uint64_t want = rec->len - got;
-		ssize_t r = read(fd, p + got, want < MIG_RECV_SLICE ? want : MIG_RECV_SLICE);
+		ssize_t r = mig_read_slice(fd, p + got, rec->len - got, err, errlen);
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			snprintf(err, errlen, "stream ended inside a record: truncated");
+		if (r < 0)
 			return -1;
-		}
 		got += r;
 		/* Each page as soon as it is whole, while it is in the cache. */
 		for (; checked < got >> GM_PAGE_SHIFT; checked++) {

@@ -182,6 +182,24 @@ static void wait_mig_sent(struct vp *p, double mb, struct mstat *st)
 	}
 }
 
+/*
+ * Start a migration that converges slowly (150 MB/s cap, 1 ms downtime
+ * limit) and return once it is in round 2, still active.
+ */
+static void migrate_to_round2(struct vp *src, const char *uri, struct mstat *st)
+{
+	double deadline = vlab__now() + 10;
+
+	ck_assert_msg(vp_migrate(src, uri, "max_bandwidth=150000000", "downtime_ms=1") == 0,
+		      "migrate: %s", vp_ctl_out);
+	do {
+		ck_assert_msg(get_status(src, st) && !strcmp(st->state, "active"),
+			      "migration %s (%s) before round 2", st->state, st->error);
+		ck_assert_msg(vlab__now() < deadline, "still in round %lld", (long long)st->round);
+		usleep(10000);
+	} while (st->round < 2);
+}
+
 /* ---- guests ---- */
 
 /* A source: the dirty payload with @cmdline, up and answering its socket. */
@@ -754,7 +772,6 @@ START_TEST(test_fault_cancel)
 	struct vp src, dst;
 	struct mstat st;
 	char uri[128], path[96];
-	double deadline;
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
@@ -783,15 +800,7 @@ START_TEST(test_fault_cancel)
 	/* In a later round: 150 MB/s against 100 MB/s of dirtying converges slowly. */
 	start_dest(&dst, "dst-round2", uri, "256M", "1");
 	wait_dest(&dst);
-	ck_assert_msg(vp_migrate(&src, uri, "max_bandwidth=150000000", "downtime_ms=1") == 0,
-		      "migrate: %s", vp_ctl_out);
-	deadline = vlab__now() + 10;
-	do {
-		ck_assert_msg(get_status(&src, &st) && !strcmp(st.state, "active"),
-			      "migration %s (%s) before round 2", st.state, st.error);
-		ck_assert_msg(vlab__now() < deadline, "still in round %lld", (long long)st.round);
-		usleep(10000);
-	} while (st.round < 2);
+	migrate_to_round2(&src, uri, &st);
 	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
 	ck_source_kept(&src, "cancelled", "cancelled");
@@ -1115,7 +1124,6 @@ START_TEST(test_dirty_ring)
 	struct mstat st;
 	char uri[128], path[96];
 	uint64_t entries, harvested, full;
-	double deadline;
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
@@ -1130,15 +1138,7 @@ START_TEST(test_dirty_ring)
 
 	start_dest(&dst, "dst-cancel", uri, "128M", "2");
 	wait_dest(&dst);
-	ck_assert_msg(vp_migrate(&src, uri, "max_bandwidth=150000000", "downtime_ms=1") == 0,
-		      "migrate: %s", vp_ctl_out);
-	deadline = vlab__now() + 10;
-	do {
-		ck_assert_msg(get_status(&src, &st) && !strcmp(st.state, "active"),
-			      "migration %s (%s) before round 2", st.state, st.error);
-		ck_assert_msg(vlab__now() < deadline, "still in round %lld", (long long)st.round);
-		usleep(10000);
-	} while (st.round < 2);
+	migrate_to_round2(&src, uri, &st);
 	ring_stats(&src, &entries, &harvested, &full);
 	ck_assert_msg(harvested > 1024 && full > 0,
 		      "%llu entries harvested, %llu ring-full exits",
