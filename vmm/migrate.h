@@ -74,6 +74,7 @@ struct migration {
 	double total_ms, downtime_ms;
 	uint64_t start_ns;
 	uint64_t *page_sums;	/* checksums of the pages of one RAM record */
+	int pipe[2];		/* socket streams: guest pages go by splice */
 	/* dirty tracking */
 	unsigned long *dirty;	/* gpa-space bitmap, one bit a page */
 	uint64_t dirty_words;
