@@ -387,13 +387,6 @@ void control_session_eof(struct control_session *s, struct json_writer *out)
 
 static uint64_t start_ns;
 
-static const char *vm_state_name(struct vm *vm)
-{
-	if (__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) != VM_RUNNING)
-		return "stopping";
-	return __atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE) ? "paused" : "running";
-}
-
 static int cmd_help(struct vm *vm, const struct json_value *req,
 		    struct json_writer *w, void *opaque)
 {

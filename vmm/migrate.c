@@ -1060,7 +1060,7 @@ static int cmd_resume(struct vm *vm, const struct json_value *req,
 		mig_devices(vm, false);
 	}
 	vm_resume(vm);
-	json_kv_string(reply, "state", vm->paused ? "paused" : "running");
+	json_kv_string(reply, "state", vm_state_name(vm));
 	return 0;
 }
 

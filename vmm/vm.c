@@ -49,6 +49,13 @@ int vm_dev_state_register(struct vm *vm, const struct vm_dev_state *tmpl)
 	return 0;
 }
 
+const char *vm_state_name(struct vm *vm)
+{
+	if (__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) != VM_RUNNING)
+		return "stopping";
+	return __atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE) ? "paused" : "running";
+}
+
 uint64_t vlab_now_ns(void)
 {
 	struct timespec ts;

@@ -116,6 +116,8 @@ void vm_join(struct vm *vm);
 /* Stop all vCPUs at an instruction boundary and wait until they are parked. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+/* "running", "paused" or "stopping", as status and pause/resume report it. */
+const char *vm_state_name(struct vm *vm);
 /* Called by a vCPU thread that saw vm->paused; returns when resumed. */
 void vm_park_vcpu(struct vm *vm);
 /* Assert (level 1) or deassert a GSI on the in-kernel irqchip. */
