@@ -249,11 +249,26 @@ cell() {
 		"$check" "$spread"
 }
 
+# dest_result DIR PID SECS TOTAL DOWNTIME MB ROUNDS: once the destination
+# PID has ended (at most SECS + 30 s), the run's outcome with its payload
+# verdict, in R.
+dest_result() {
+	local d=$1 check
+
+	wait_exit "$2" "$(($3 + 30))"
+	if grep -q "payload: dirty ok" "$d/dst.con"; then
+		check=ok
+	else
+		check="BAD: $(grep -m1 "bad pages\|FAIL" "$d/dst.con")"
+	fi
+	result "$4" "$5" "$6" "$7" "$check"
+}
+
 # ---- vlab ----
 
 # bench_vlab SIZE LOAD DIR: one migration, its outcome in R (see result).
 bench_vlab() {
-	local size=$1 load=$2 d=$3 args secs src dst t0 line total down mb rounds check rc
+	local size=$1 load=$2 d=$3 args secs src dst t0 line total down mb rounds rc
 
 	args=$(payload_args vlab "$size" "$load")
 	secs=$(secs_of "$args")
@@ -300,13 +315,7 @@ bench_vlab() {
 	read -r total down mb rounds < <(sed -E \
 		's/.*done in ([0-9.]+) ms, downtime ([0-9.]+) ms, ([0-9.]+) MB in ([0-9]+) round.*/\1 \2 \3 \4/' \
 		<<<"$line")
-	wait_exit "$dst" "$((secs + 30))"
-	if grep -q "payload: dirty ok" "$d/dst.con"; then
-		check=ok
-	else
-		check="BAD: $(grep -m1 "bad pages\|FAIL" "$d/dst.con")"
-	fi
-	result "$total" "$down" "$mb" "$rounds" "$check"
+	dest_result "$d" "$dst" "$secs" "$total" "$down" "$mb" "$rounds"
 }
 
 # ---- QEMU ----
@@ -356,7 +365,7 @@ cmd("quit")
 
 # bench_qemu SIZE LOAD DIR: the same for QEMU.
 bench_qemu() {
-	local size=$1 load=$2 d=$3 args secs src dst q res what total down mb rounds check
+	local size=$1 load=$2 d=$3 args secs src dst q res what total down mb rounds
 
 	args=$(payload_args qemu "$size" "$load")
 	secs=$(secs_of "$args")
@@ -403,13 +412,7 @@ bench_qemu() {
 		;;
 	esac
 	wait_exit "$src" 10 >/dev/null
-	wait_exit "$dst" "$((secs + 30))"
-	if grep -q "payload: dirty ok" "$d/dst.con"; then
-		check=ok
-	else
-		check="BAD: $(grep -m1 "bad pages\|FAIL" "$d/dst.con")"
-	fi
-	result "$total" "$down" "$mb" "$rounds" "$check"
+	dest_result "$d" "$dst" "$secs" "$total" "$down" "$mb" "$rounds"
 }
 
 # ---- run ----

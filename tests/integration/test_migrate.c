@@ -112,7 +112,9 @@ struct mstat {
 	char vm_state[16];	/* running, paused */
 	char state[16];		/* migration: none, active, completed, failed, cancelled */
 	char error[256];
+	char dirty_log[16];	/* bitmap, ring */
 	int64_t round;
+	int64_t ring_entries, ring_harvested, ring_full_exits;	/* -1: not a ring */
 	double mb_sent, total_ms, downtime_ms, expected_downtime_ms;
 };
 
@@ -141,6 +143,12 @@ static bool get_status(struct vp *p, struct mstat *st)
 	ck_assert_msg(m, "status has no \"migration\": %s", vp_ctl_out);
 	copy_str(st->state, sizeof(st->state), json_get_string(json_object_get(m, "state")));
 	copy_str(st->error, sizeof(st->error), json_get_string(json_object_get(m, "error")));
+	copy_str(st->dirty_log, sizeof(st->dirty_log),
+		 json_get_string(json_object_get(m, "dirty_log")));
+	st->ring_entries = st->ring_harvested = st->ring_full_exits = -1;
+	json_get_int64(json_object_get(m, "dirty_ring_entries"), &st->ring_entries);
+	json_get_int64(json_object_get(m, "dirty_ring_harvested"), &st->ring_harvested);
+	json_get_int64(json_object_get(m, "dirty_ring_full_exits"), &st->ring_full_exits);
 	json_get_int64(json_object_get(m, "round"), &st->round);
 	json_get_number(json_object_get(m, "mb_sent"), &st->mb_sent);
 	json_get_number(json_object_get(m, "total_ms"), &st->total_ms);
@@ -438,23 +446,35 @@ START_TEST(test_snapshot_restore)
 }
 END_TEST
 
+/*
+ * A 256M source dirtying 100 MB/s, migrating slowly (BW_SLOW) over unix:
+ * to a waiting destination, with 20 MB of it sent: the moment to break it.
+ */
+static void migrate_under_way(struct vp *src, struct vp *dst, char *uri, size_t urilen,
+			      struct mstat *st)
+{
+	char path[96];
+
+	snprintf(uri, urilen, "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	start_dest(dst, "dst", uri, "256M", "1");
+	start_source(src, "src", "256M", "1", "rate=100 secs=6");
+	wait_dest(dst);
+	usleep(500000);
+	ck_assert_msg(vp_migrate(src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
+	wait_mig_sent(src, 20, st);
+}
+
 /* ---- faults ---- */
 
 START_TEST(test_fault_dest_killed)
 {
 	struct vp src, dst;
 	struct mstat st;
-	char uri[128], path[96];
+	char uri[128];
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
-	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
-	start_dest(&dst, "dst", uri, "256M", "1");
-	start_source(&src, "src", "256M", "1", "rate=100 secs=6");
-	wait_dest(&dst);
-	usleep(500000);
-	ck_assert_msg(vp_migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
-	wait_mig_sent(&src, 20, &st);
+	migrate_under_way(&src, &dst, uri, sizeof(uri), &st);
 	vp_kill(&dst);
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
@@ -468,17 +488,11 @@ START_TEST(test_fault_source_killed)
 {
 	struct vp src, dst;
 	struct mstat st;
-	char uri[128], path[96];
+	char uri[128];
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
-	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
-	start_dest(&dst, "dst", uri, "256M", "1");
-	start_source(&src, "src", "256M", "1", "rate=100 secs=6");
-	wait_dest(&dst);
-	usleep(500000);
-	ck_assert_msg(vp_migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
-	wait_mig_sent(&src, 20, &st);
+	migrate_under_way(&src, &dst, uri, sizeof(uri), &st);
 	vp_kill(&src);
 	ck_refused(&dst, "stream ended");
 	test_end();
@@ -1087,29 +1101,6 @@ END_TEST
 
 /* ---- the dirty ring ---- */
 
-/* The ring numbers of the status reply. */
-static void ring_stats(struct vp *p, uint64_t *entries, uint64_t *harvested, uint64_t *full)
-{
-	const struct json_value *m;
-	struct json_value *v;
-	char err[128];
-	int64_t n;
-
-	ck_assert_msg(VP_CTL(p, "--raw", "status") == 0, "status: %s", vp_ctl_out);
-	v = json_parse(vp_ctl_out, strcspn(vp_ctl_out, "\n"), NULL, err, sizeof(err));
-	ck_assert_msg(v, "status reply is not JSON (%s): %s", err, vp_ctl_out);
-	m = json_object_get(v, "migration");
-	ck_assert_msg(m && !strcmp(json_get_string(json_object_get(m, "dirty_log")), "ring"),
-		      "%s: dirty_log is not \"ring\": %s", p->name, vp_ctl_out);
-	ck_assert_int_eq(json_get_int64(json_object_get(m, "dirty_ring_entries"), &n), 0);
-	*entries = n;
-	ck_assert_int_eq(json_get_int64(json_object_get(m, "dirty_ring_harvested"), &n), 0);
-	*harvested = n;
-	ck_assert_int_eq(json_get_int64(json_object_get(m, "dirty_ring_full_exits"), &n), 0);
-	*full = n;
-	json_free(v);
-}
-
 /*
  * --dirty-ring: a small ring (1024 entries) against 1 GB/s of dirtying, so
  * vCPUs fill it and harvest it themselves. A slow migration is cancelled
@@ -1123,7 +1114,6 @@ START_TEST(test_dirty_ring)
 	struct vp src, dst, back;
 	struct mstat st;
 	char uri[128], path[96];
-	uint64_t entries, harvested, full;
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
@@ -1132,17 +1122,19 @@ START_TEST(test_dirty_ring)
 		 "--cpus", "2", "--dirty-ring", "1024",
 		 "--cmdline", "fill=1 rate=1000 secs=20", NULL });
 	ck_assert_msg(vp_wait_file_has(&src, src.con, "dirty: filled", 20), "src did not fill");
-	ring_stats(&src, &entries, &harvested, &full);
-	ck_assert_uint_eq(entries, 1024);
-	ck_assert_uint_eq(harvested, 0);	/* no logging before a migration */
+	ck_assert_msg(get_status(&src, &st), "src: no status reply");
+	ck_assert_str_eq(st.dirty_log, "ring");
+	ck_assert_int_eq(st.ring_entries, 1024);
+	ck_assert_int_eq(st.ring_harvested, 0);	/* no logging before a migration */
 
 	start_dest(&dst, "dst-cancel", uri, "128M", "2");
 	wait_dest(&dst);
 	migrate_to_round2(&src, uri, &st);
-	ring_stats(&src, &entries, &harvested, &full);
-	ck_assert_msg(harvested > 1024 && full > 0,
-		      "%llu entries harvested, %llu ring-full exits",
-		      (unsigned long long)harvested, (unsigned long long)full);
+	ck_assert_msg(get_status(&src, &st), "src: no status reply");
+	ck_assert_str_eq(st.dirty_log, "ring");
+	ck_assert_msg(st.ring_harvested > 1024 && st.ring_full_exits > 0,
+		      "%lld entries harvested, %lld ring-full exits",
+		      (long long)st.ring_harvested, (long long)st.ring_full_exits);
 	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
 	ck_source_kept(&src, "cancelled", "cancelled");
