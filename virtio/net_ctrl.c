@@ -634,11 +634,13 @@ static bool stats_put_reply(struct ctrl_cmd *c, unsigned int type, uint16_t vq,
 			    const uint64_t *v, int n)
 {
 	size_t size = STATS_REPLY_HDR_LEN + 8 * (size_t)n;
-	uint8_t *p = c->out + c->out_len;
+	uint8_t *p;
 	int i;
 
+	/* Room first: with out == NULL (out_cap 0) no pointer may be formed. */
 	if (c->out_cap - c->out_len < size)
 		return false;
+	p = c->out + c->out_len;
 	memset(p, 0, STATS_REPLY_HDR_LEN);
 	p[0] = type;
 	put_le16(p + 2, vq);

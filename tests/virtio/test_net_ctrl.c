@@ -1104,6 +1104,28 @@ START_TEST(stats_get_cvq_counts_itself)
 }
 END_TEST
 
+/*
+ * The header allows out == NULL with out_cap == 0: a GET then answers OK
+ * with no replies, without forming a pointer from NULL (UBSan caught
+ * NULL + 0 in the reply writer).
+ */
+START_TEST(stats_get_null_out)
+{
+	uint8_t buf[2 + 16] = { VIRTIO_NET_CTRL_STATS, VIRTIO_NET_CTRL_STATS_GET };
+
+	stats_req(buf, 2, 2, VIRTIO_NET_STATS_TYPE_RX_BASIC);
+	ck_assert_uint_eq(net_ctrl_handle(&st, buf, sizeof(buf), NULL, 0, &rep),
+			  VIRTIO_NET_OK);
+	ck_assert_uint_eq(rep.len, 0);
+	/* And with a buffer too small for one reply, none is written. */
+	memset(out, 0xee, sizeof(out));
+	ck_assert_uint_eq(net_ctrl_handle(&st, buf, sizeof(buf), out, 8, &rep),
+			  VIRTIO_NET_OK);
+	ck_assert_uint_eq(rep.len, 0);
+	ck_assert_uint_eq(out[0], 0xee);
+}
+END_TEST
+
 START_TEST(stats_get_many)
 {
 	uint8_t p[48];
@@ -1343,6 +1365,7 @@ static Suite *net_ctrl_suite(void)
 	tcase_add_test(tc, stats_get_rx_basic);
 	tcase_add_test(tc, stats_get_cvq_counts_itself);
 	tcase_add_test(tc, stats_get_many);
+	tcase_add_test(tc, stats_get_null_out);
 	tcase_add_test(tc, stats_get_truncates_whole_replies);
 	tcase_add_test(tc, stats_get_bad);
 	tcase_add_test(tc, stats_get_single_pair);
