@@ -150,6 +150,13 @@ static int vq_map_rings(struct virtq *vq)
 int virtq_set_addrs(struct virtq *vq, uint64_t desc, uint64_t driver,
 		    uint64_t device)
 {
+	/*
+	 * Filled but unflushed entries live in the old ring (packed: the
+	 * batch head is still to be written there): moving now would publish
+	 * them on the new ring without their contents.
+	 */
+	if (vq->enabled && (vq->pending || vq->fold_bufs))
+		return -EBUSY;
 	vq->desc_addr = desc;
 	vq->driver_addr = driver;
 	vq->device_addr = device;

@@ -179,7 +179,9 @@ void virtq_set_features(struct virtq *vq, uint64_t features);
 int virtq_set_size(struct virtq *vq, uint16_t size);
 /*
  * Ring addresses. On an enabled queue the areas are re-validated at once
- * (-EFAULT/-EINVAL leave the queue broken).
+ * (-EFAULT/-EINVAL leave the queue broken), and the call is refused with
+ * -EBUSY, changing nothing, while filled entries are not flushed yet
+ * (virtq_flush() first).
  */
 int virtq_set_addrs(struct virtq *vq, uint64_t desc, uint64_t driver,
 		    uint64_t device);

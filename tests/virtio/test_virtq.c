@@ -1283,6 +1283,60 @@ START_TEST(set_addrs_revalidates)
 }
 END_TEST
 
+/*
+ * Moving an enabled queue's rings while used entries are filled but not
+ * flushed would publish them on the new ring without their contents:
+ * refused with -EBUSY, nothing changed, and the flush still lands on the
+ * old ring.
+ */
+static void set_addrs_busy(uint64_t features)
+{
+	uint64_t desc, driver, device;
+
+	start(8, features);
+	desc = vq.desc_addr;
+	driver = vq.driver_addr;
+	device = vq.device_addr;
+	add1(64, 0, 7, 0);
+	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
+	virtq_fill(&vq, &elem, 0);
+	ck_assert_int_eq(virtq_set_addrs(&vq, desc + 0x10000, driver + 0x10000,
+					 device + 0x10000), -EBUSY);
+	ck_assert_uint_eq(vq.desc_addr, desc);
+	ck_assert_uint_eq(vq.driver_addr, driver);
+	ck_assert_uint_eq(vq.device_addr, device);
+	ck_assert(!vq.broken);
+	virtq_flush(&vq);
+	expect_used(7, 0);
+	/* Nothing pending: the same addresses are accepted again. */
+	ck_assert_int_eq(virtq_set_addrs(&vq, desc, driver, device), 0);
+	roundtrip(8);
+}
+
+START_TEST(set_addrs_busy_split)
+{
+	set_addrs_busy(0);
+}
+END_TEST
+
+START_TEST(set_addrs_busy_split_in_order)
+{
+	set_addrs_busy(F_INORDER);
+}
+END_TEST
+
+START_TEST(set_addrs_busy_packed)
+{
+	set_addrs_busy(F_PACKED);
+}
+END_TEST
+
+START_TEST(set_addrs_busy_packed_in_order)
+{
+	set_addrs_busy(F_PACKED | F_INORDER);
+}
+END_TEST
+
 static Suite *virtq_suite(void)
 {
 	Suite *s = suite_create("virtq");
@@ -1378,6 +1432,10 @@ static Suite *virtq_suite(void)
 	tcase_add_test(tc, broken_queue_isolated);
 	tcase_add_test(tc, ring_addresses_checked);
 	tcase_add_test(tc, set_addrs_revalidates);
+	tcase_add_test(tc, set_addrs_busy_split);
+	tcase_add_test(tc, set_addrs_busy_split_in_order);
+	tcase_add_test(tc, set_addrs_busy_packed);
+	tcase_add_test(tc, set_addrs_busy_packed_in_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
