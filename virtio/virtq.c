@@ -218,9 +218,15 @@ static inline void vq_elem_clear(struct virtq_elem *elem)
 	elem->in_len = 0;
 }
 
-/* Checks shared by split and packed before following an indirect table. */
+/*
+ * Checks shared by split and packed before following an indirect table.
+ * Unlike the ring's own descriptor table, an indirect table may sit
+ * "anywhere in memory" (virtio 1.2, 2.7.5.3: no alignment is required), so
+ * it is only ever read through vq_table_desc(), never through a pointer to
+ * a descriptor.
+ */
 static int vq_indirect_table(struct virtq *vq, uint64_t addr, uint32_t len,
-			     uint16_t flags, const void **table)
+			     uint16_t flags, const uint8_t **table)
 {
 	if (unlikely(!virtq_has_feature(vq, VIRTIO_RING_F_INDIRECT_DESC)))
 		return vq_fail(vq, -EINVAL, "INDIRECT without INDIRECT_DESC");
@@ -235,6 +241,16 @@ static int vq_indirect_table(struct virtq *vq, uint64_t addr, uint32_t len,
 	return 0;
 }
 
+/*
+ * Entry @i of an indirect table, copied out at whatever alignment the
+ * driver chose. The copy is checked afterwards, so a driver changing the
+ * table meanwhile only hurts itself; both layouts are 16 plain bytes.
+ */
+static inline void vq_table_desc(const uint8_t *table, uint32_t i, void *desc)
+{
+	memcpy(desc, table + (size_t)i * DESC_SIZE, DESC_SIZE);
+}
+
 /* ---- split ring (2.7) ---- */
 
 /*
@@ -245,17 +261,30 @@ static int vq_indirect_table(struct virtq *vq, uint64_t addr, uint32_t len,
 static int split_read_chain(struct virtq *vq, uint16_t head,
 			    struct virtq_elem *elem)
 {
-	const struct vring_desc *table = vq->desc;
+	const uint8_t *table = NULL;	/* indirect table, once followed */
 	uint32_t max = vq->size, count = 0, ndescs = 0;
 	bool indirect = false;
 	uint16_t i = head;
 	int r;
 
 	for (;;) {
-		const struct vring_desc *d = &table[i];
-		uint64_t addr = vq_load(&d->addr);
-		uint32_t len = vq_load(&d->len);
-		uint16_t flags = vq_load(&d->flags);
+		struct vring_desc d;
+		uint64_t addr;
+		uint32_t len;
+		uint16_t flags;
+
+		if (indirect) {
+			vq_table_desc(table, i, &d);
+		} else {
+			/* The ring's table is 16-byte aligned (vq_map_rings). */
+			d.addr = vq_load(&vq->desc[i].addr);
+			d.len = vq_load(&vq->desc[i].len);
+			d.flags = vq_load(&vq->desc[i].flags);
+			d.next = vq_load(&vq->desc[i].next);
+		}
+		addr = d.addr;
+		len = d.len;
+		flags = d.flags;
 
 		if (unlikely(++count > max))
 			return vq_fail(vq, -ELOOP,
@@ -263,15 +292,12 @@ static int split_read_chain(struct virtq *vq, uint16_t head,
 		if (!indirect)
 			ndescs++;
 		if (unlikely(flags & VRING_DESC_F_INDIRECT)) {
-			const void *t;
-
 			if (indirect)
 				return vq_fail(vq, -EINVAL,
 					       "indirect descriptor inside an indirect table");
-			r = vq_indirect_table(vq, addr, len, flags, &t);
+			r = vq_indirect_table(vq, addr, len, flags, &table);
 			if (r)
 				return r;
-			table = t;
 			max = len / DESC_SIZE;
 			count = 0;
 			indirect = true;
@@ -283,7 +309,7 @@ static int split_read_chain(struct virtq *vq, uint16_t head,
 			return r;
 		if (!(flags & VRING_DESC_F_NEXT))
 			break;
-		i = vq_load(&d->next);
+		i = d.next;
 		if (unlikely(i >= max))
 			return vq_fail(vq, -EINVAL, "next index beyond the table");
 	}
@@ -349,23 +375,21 @@ static inline bool packed_is_avail(uint16_t flags, bool wrap)
 static int packed_read_indirect(struct virtq *vq, struct virtq_elem *elem,
 				uint64_t addr, uint32_t len, uint16_t flags)
 {
-	const struct vring_packed_desc *table;
+	const uint8_t *table;
 	uint32_t i, n = len / DESC_SIZE;
-	const void *t;
 	int r;
 
-	r = vq_indirect_table(vq, addr, len, flags, &t);
+	r = vq_indirect_table(vq, addr, len, flags, &table);
 	if (r)
 		return r;
-	table = t;
 	for (i = 0; i < n; i++) {
-		uint16_t f = vq_load(&table[i].flags);
+		struct vring_packed_desc d;
 
-		if (unlikely(f & VRING_DESC_F_INDIRECT))
+		vq_table_desc(table, i, &d);
+		if (unlikely(d.flags & VRING_DESC_F_INDIRECT))
 			return vq_fail(vq, -EINVAL,
 				       "indirect descriptor inside an indirect table");
-		r = vq_add_seg(vq, elem, vq_load(&table[i].addr),
-			       vq_load(&table[i].len), f & VRING_DESC_F_WRITE);
+		r = vq_add_seg(vq, elem, d.addr, d.len, d.flags & VRING_DESC_F_WRITE);
 		if (unlikely(r))
 			return r;
 	}
