@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "devices/i8042.h"
 #include "vmm/state.h"
 #include "vmm/vm.h"
 
@@ -21,13 +22,6 @@
 #define I8042_CMD_KBD_TEST	0xab
 #define I8042_CMD_RESET		0xfe
 
-struct i8042 {
-	struct vm *vm;
-	uint8_t ctr;		/* controller command byte */
-	uint8_t out;		/* pending output byte */
-	bool out_full;
-	bool want_ctr;		/* next data write is the command byte */
-};
 
 static void i8042_data(void *opaque, uint64_t off, void *data, int len, bool is_write)
 {
@@ -78,19 +72,34 @@ static void i8042_cmd(void *opaque, uint64_t off, void *data, int len, bool is_w
 static const struct state_field i8042_fields[] = {
 	STATE_UINT(struct i8042, ctr, "ctr"),
 	STATE_UINT(struct i8042, out, "out"),
-	STATE_UINT(struct i8042, out_full, "out-full"),
-	STATE_UINT(struct i8042, want_ctr, "want-ctr"),
+	STATE_BOOL(struct i8042, out_full, "out-full"),
+	STATE_BOOL(struct i8042, want_ctr, "want-ctr"),
 };
+
+int i8042_state_save(struct i8042 *k, struct state_buf *sb)
+{
+	return state_put_fields(sb, k, i8042_fields, ARRAY_SIZE(i8042_fields));
+}
+
+int i8042_state_load(struct i8042 *k, const void *fdt, int node, char *err, size_t errlen)
+{
+	struct i8042 tmp = *k;
+
+	if (state_get_fields(fdt, node, &tmp, i8042_fields, ARRAY_SIZE(i8042_fields),
+			     err, errlen))
+		return -1;
+	*k = tmp;
+	return 0;
+}
 
 static int i8042_save(void *opaque, struct state_buf *sb)
 {
-	return state_put_fields(sb, opaque, i8042_fields, ARRAY_SIZE(i8042_fields));
+	return i8042_state_save(opaque, sb);
 }
 
 static int i8042_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
 {
-	return state_get_fields(fdt, node, opaque, i8042_fields, ARRAY_SIZE(i8042_fields),
-				err, errlen);
+	return i8042_state_load(opaque, fdt, node, err, errlen);
 }
 
 static int i8042_vm_init(struct vm *vm)

@@ -257,15 +257,14 @@ static const struct state_field uart_fields[] = {
 	STATE_UINT(struct uart8250, scr, "scr"),
 	STATE_UINT(struct uart8250, fcr, "fcr"),
 	STATE_UINT(struct uart8250, divisor, "divisor"),
-	STATE_UINT(struct uart8250, thri_pending, "thri-pending"),
+	STATE_BOOL(struct uart8250, thri_pending, "thri-pending"),
 	STATE_BYTES(struct uart8250, rx, "rx-fifo"),
 	STATE_UINT(struct uart8250, rx_head, "rx-head"),
 	STATE_UINT(struct uart8250, rx_count, "rx-count"),
 };
 
-static int uart8250_save(void *opaque, struct state_buf *sb)
+int uart8250_state_save(struct uart8250 *u, struct state_buf *sb)
 {
-	struct uart8250 *u = opaque;
 	int ret;
 
 	pthread_mutex_lock(&u->lock);
@@ -274,22 +273,40 @@ static int uart8250_save(void *opaque, struct state_buf *sb)
 	return ret;
 }
 
-static int uart8250_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+int uart8250_state_load(struct uart8250 *u, const void *fdt, int node, char *err,
+			size_t errlen)
 {
-	struct uart8250 *u = opaque;
-	int ret;
+	struct uart8250 tmp;
+	int ret = -1;
 
 	pthread_mutex_lock(&u->lock);
-	ret = state_get_fields(fdt, node, u, uart_fields, ARRAY_SIZE(uart_fields), err, errlen);
-	if (!ret && (u->rx_head >= UART_RX_FIFO || u->rx_count > UART_RX_FIFO)) {
-		snprintf(err, errlen, "uart: receive FIFO position out of range");
-		ret = -1;
+	/* Into a copy: nothing of @u changes unless all of it is good. */
+	memcpy(&tmp, u, sizeof(tmp));
+	if (state_get_fields(fdt, node, &tmp, uart_fields, ARRAY_SIZE(uart_fields), err, errlen))
+		goto out;
+	if (tmp.rx_head >= UART_RX_FIFO || tmp.rx_count > UART_RX_FIFO) {
+		snprintf(err, errlen,
+			 "uart: receive FIFO position out of range (rx-head %u, rx-count %u, FIFO %u)",
+			 tmp.rx_head, tmp.rx_count, UART_RX_FIFO);
+		goto out;
 	}
+	state_copy_fields(u, &tmp, uart_fields, ARRAY_SIZE(uart_fields));
 	u->irq_level = false;
-	if (!ret)
-		uart_update_irq(u);
+	uart_update_irq(u);
+	ret = 0;
+out:
 	pthread_mutex_unlock(&u->lock);
 	return ret;
+}
+
+static int uart8250_save(void *opaque, struct state_buf *sb)
+{
+	return uart8250_state_save(opaque, sb);
+}
+
+static int uart8250_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+{
+	return uart8250_state_load(opaque, fdt, node, err, errlen);
 }
 
 static int uart8250_vm_init(struct vm *vm)

@@ -38,6 +38,15 @@ void uart8250_access(void *opaque, uint64_t off, void *data, int len, bool is_wr
 int uart8250_receive(struct uart8250 *u, const uint8_t *buf, int len);
 /* Take up to @len bytes of guest output. */
 int uart8250_take_output(struct uart8250 *u, uint8_t *buf, int len);
+/*
+ * Snapshot state ("uart@3f8"). Load refuses any value the device could not
+ * have produced (FIFO positions out of range, booleans not 0 or 1) with a
+ * message and leaves @u unchanged; safe with any tree.
+ */
+struct state_buf;
+int uart8250_state_save(struct uart8250 *u, struct state_buf *sb);
+int uart8250_state_load(struct uart8250 *u, const void *fdt, int node, char *err,
+			size_t errlen);
 /* Callback to drive the interrupt line; set by the VM glue or tests. */
 void uart8250_set_irq_fn(void (*fn)(struct uart8250 *u, int level));
 

@@ -283,17 +283,17 @@ static const struct state_field virtq_fields[] = {
 	STATE_UINT(struct virtq, driver_addr, "driver"),
 	STATE_UINT(struct virtq, device_addr, "device"),
 	STATE_UINT(struct virtq, features, "features"),
-	STATE_UINT(struct virtq, enabled, "enabled"),
-	STATE_UINT(struct virtq, broken, "broken"),
+	STATE_BOOL(struct virtq, enabled, "enabled"),
+	STATE_BOOL(struct virtq, broken, "broken"),
 	STATE_UINT(struct virtq, last_avail_idx, "last-avail-idx"),
 	STATE_UINT(struct virtq, shadow_avail_idx, "shadow-avail-idx"),
 	STATE_UINT(struct virtq, used_idx, "used-idx"),
-	STATE_UINT(struct virtq, avail_wrap_counter, "avail-wrap"),
-	STATE_UINT(struct virtq, used_wrap_counter, "used-wrap"),
-	STATE_UINT(struct virtq, notify_off, "notify-off"),
+	STATE_BOOL(struct virtq, avail_wrap_counter, "avail-wrap"),
+	STATE_BOOL(struct virtq, used_wrap_counter, "used-wrap"),
+	STATE_BOOL(struct virtq, notify_off, "notify-off"),
 	STATE_UINT(struct virtq, signalled_used, "signalled-used"),
-	STATE_UINT(struct virtq, signalled_used_valid, "signalled-used-valid"),
-	STATE_UINT(struct virtq, signalled_used_wrap, "signalled-used-wrap"),
+	STATE_BOOL(struct virtq, signalled_used_valid, "signalled-used-valid"),
+	STATE_BOOL(struct virtq, signalled_used_wrap, "signalled-used-wrap"),
 	STATE_UINT(struct virtq, used_since_signal, "used-since-signal"),
 	STATE_UINT(struct virtq, pending, "pending"),
 	STATE_UINT(struct virtq, pending_first_id, "pending-first-id"),
@@ -357,9 +357,8 @@ int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, ch
 		    state_get_u32(fdt, sub, "vector", &v, err, errlen))
 			goto out;
 		vdev->queue_vector[q] = v;
-		if (state_get_u32(fdt, sub, "reset-done", &v, err, errlen))
+		if (state_get_bool(fdt, sub, "reset-done", &vdev->queue_reset_done[q], err, errlen))
 			goto out;
-		vdev->queue_reset_done[q] = v;
 		vq->gm = vdev->mem;
 		/* Rebuild the host views of the rings; a bad ring breaks only this device. */
 		if (vq->enabled && !vq->broken) {

@@ -360,6 +360,21 @@ int state_get_u32(const void *fdt, int node, const char *name, uint32_t *v,
 	return 0;
 }
 
+int state_get_bool(const void *fdt, int node, const char *name, bool *v,
+		   char *err, size_t errlen)
+{
+	char path[STATE_PATH_MAX];
+	uint32_t x;
+
+	if (state_get_u32(fdt, node, name, &x, err, errlen))
+		return -1;
+	if (x > 1)
+		fail("%s: \"%s\" = %u is not a boolean (0 or 1)",
+		     node_path(fdt, node, path, sizeof(path)), name, x);
+	*v = x;
+	return 0;
+}
+
 int state_get_u64(const void *fdt, int node, const char *name, uint64_t *v,
 		  char *err, size_t errlen)
 {
@@ -507,6 +522,9 @@ int state_put_fields(struct state_buf *sb, const void *base,
 			else
 				state_put_u32(sb, f->name, field_load(base, f));
 			break;
+		case STATE_FIELD_BOOL:
+			state_put_u32(sb, f->name, *(const bool *)(b + f->offset));
+			break;
 		case STATE_FIELD_BYTES:
 			state_put_bytes(sb, f->name, b + f->offset, f->size);
 			break;
@@ -530,9 +548,11 @@ static int get_field(const void *fdt, int node, void *base, const struct state_f
 {
 	char path[STATE_PATH_MAX];
 	uint8_t *b = base;
-	size_t want = f->kind == STATE_FIELD_UINT && f->size < 8 ? 4 : f->size;
+	size_t want = (f->kind == STATE_FIELD_UINT && f->size < 8) ||
+		      f->kind == STATE_FIELD_BOOL ? 4 : f->size;
 	const char *type = f->kind == STATE_FIELD_BYTES ? "bytes" :
 			   f->kind == STATE_FIELD_U64_ARRAY ? "u64 array" :
+			   f->kind == STATE_FIELD_BOOL ? "u32 bool" :
 			   want == 4 ? "u32" : "u64";
 	size_t i;
 
@@ -559,6 +579,18 @@ static int get_field(const void *fdt, int node, void *base, const struct state_f
 			field_store(base, f, fdt64_to_cpu(be));
 		}
 		break;
+	case STATE_FIELD_BOOL: {
+		fdt32_t be;
+		uint32_t v;
+
+		memcpy(&be, val, sizeof(be));
+		v = fdt32_to_cpu(be);
+		if (v > 1)
+			fail("%s: \"%s\" = %u is not a boolean (0 or 1)",
+			     node_path(fdt, node, path, sizeof(path)), f->name, v);
+		*(bool *)(b + f->offset) = v;
+		break;
+	}
 	case STATE_FIELD_BYTES:
 		memcpy(b + f->offset, val, f->size);
 		break;
@@ -617,6 +649,12 @@ int state_get_fields(const void *fdt, int node, void *base,
 			fail("%s: missing property \"%s\"",
 			     node_path(fdt, node, path, sizeof(path)), f[i].name);
 	return 0;
+}
+
+void state_copy_fields(void *dst, const void *src, const struct state_field *f, size_t n)
+{
+	for (; n--; f++)
+		memcpy((uint8_t *)dst + f->offset, (const uint8_t *)src + f->offset, f->size);
 }
 
 /* ---- dumping, in dtc's dts style ---- */

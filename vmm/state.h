@@ -124,16 +124,23 @@ const char *state_get_string(const void *fdt, int node, const char *name,
 int state_get_u64_array(const void *fdt, int node, const char *name, uint64_t *v,
 			size_t n, char *err, size_t errlen);
 
+/* A bool property: a u32 cell that must be 0 or 1. */
+int state_get_bool(const void *fdt, int node, const char *name, bool *v,
+		   char *err, size_t errlen);
+
 /*
  * Field tables: describe a plain C struct once and save or load it as one
  * property per field. Integer fields of 1, 2 or 4 bytes become a u32 cell
  * (and a loaded value that does not fit the field is an error), 8-byte ones
- * a u64; byte arrays are stored as they are; u64 arrays as cells.
+ * a u64; bool fields a u32 cell that must be 0 or 1 on load (any other byte
+ * in a bool is undefined behaviour, so STATE_UINT refuses to compile for
+ * one); byte arrays are stored as they are; u64 arrays as cells.
  */
 enum state_field_kind {
 	STATE_FIELD_UINT,
 	STATE_FIELD_BYTES,
 	STATE_FIELD_U64_ARRAY,
+	STATE_FIELD_BOOL,
 };
 
 struct state_field {
@@ -144,9 +151,18 @@ struct state_field {
 };
 
 #define STATE_FIELD_SIZEOF(type, member) sizeof(((type *)0)->member)
+#define STATE_FIELD_IS_BOOL(type, member)					\
+	__builtin_types_compatible_p(__typeof__(((type *)0)->member), bool)
+/* 0, or a compile error if @cond holds (usable in a static initializer). */
+#define STATE_ZERO_UNLESS(cond)	(sizeof(struct { int: -!!(cond); }))
 #define STATE_UINT(type, member, pname)						\
-	{ (pname), offsetof(type, member), STATE_FIELD_SIZEOF(type, member),	\
-	  STATE_FIELD_UINT }
+	{ (pname), offsetof(type, member) +					\
+		   STATE_ZERO_UNLESS(STATE_FIELD_IS_BOOL(type, member)),	\
+	  STATE_FIELD_SIZEOF(type, member), STATE_FIELD_UINT }
+#define STATE_BOOL(type, member, pname)						\
+	{ (pname), offsetof(type, member) +					\
+		   STATE_ZERO_UNLESS(!STATE_FIELD_IS_BOOL(type, member)),	\
+	  STATE_FIELD_SIZEOF(type, member), STATE_FIELD_BOOL }
 #define STATE_BYTES(type, member, pname)					\
 	{ (pname), offsetof(type, member), STATE_FIELD_SIZEOF(type, member),	\
 	  STATE_FIELD_BYTES }
@@ -156,8 +172,15 @@ struct state_field {
 
 int state_put_fields(struct state_buf *sb, const void *base,
 		     const struct state_field *f, size_t n);
+/*
+ * Stops at the first bad property, with earlier fields already stored: a
+ * loader that must leave its device unchanged on error loads into a copy,
+ * checks it, then takes the fields over with state_copy_fields().
+ */
 int state_get_fields(const void *fdt, int node, void *base,
 		     const struct state_field *f, size_t n, char *err, size_t errlen);
+/* Copy just the fields of the table from @src to @dst (same struct type). */
+void state_copy_fields(void *dst, const void *src, const struct state_field *f, size_t n);
 
 /* Print the tree as `dtc -I dtb -O dts` would. */
 void state_dump(const void *fdt, FILE *f);

@@ -9,6 +9,7 @@
 
 #include "check_main.h"
 #include "devices/uart8250.h"
+#include "state_test.h"
 
 enum { RBR, IER, IIR, LCR, MCR, LSR, MSR, SCR };
 #define THR	RBR
@@ -467,6 +468,65 @@ START_TEST(reset_clears_fifo_and_ier)
 }
 END_TEST
 
+/* ---- saved state ---- */
+
+static int save_uart(void *dev, struct state_buf *sb)
+{
+	return uart8250_state_save(dev, sb);
+}
+
+static int load_uart(void *dev, const void *fdt, int node, char *err, size_t errlen)
+{
+	return uart8250_state_load(dev, fdt, node, err, errlen);
+}
+
+START_TEST(state_roundtrip)
+{
+	struct state_buf sb;
+	char err[256];
+
+	out(1, 0x03);		/* IER: RDI | THRI */
+	out(7, 0x5a);
+	rx("hello");
+	state_test_roundtrip(save_uart, load_uart, u);
+	/* Into a fresh device: the guest sees the same registers and FIFO. */
+	state_test_save(&sb, save_uart, u);
+	uart8250_reset(u);
+	ck_assert_int_eq(uart8250_state_load(u, sb.fdt, state_test_node(&sb, "/dev"), err,
+					     sizeof(err)), 0);
+	ck_assert_uint_eq(in(7), 0x5a);
+	ck_assert_uint_eq(in(0), 'h');
+	ck_assert_int_eq(irq_level, 1);
+	state_buf_free(&sb);
+}
+END_TEST
+
+/* Values the device cannot have produced are refused, and nothing changes. */
+START_TEST(state_corrupt_refused)
+{
+	static const struct {
+		const char *prop;
+		uint64_t val;
+		const char *msg;
+	} bad[] = {
+		{ "thri-pending", 134, "\"thri-pending\" = 134 is not a boolean (0 or 1)" },
+		{ "rx-head", UART_RX_FIFO, "receive FIFO position out of range" },
+		{ "rx-count", UART_RX_FIFO + 1, "receive FIFO position out of range" },
+		{ "rx-count", 0xffffffff, "receive FIFO position out of range" },
+		{ "ier", 0x100, "does not fit in 8 bits" },
+		{ "divisor", 0x10000, "does not fit in 16 bits" },
+	};
+	unsigned int i;
+
+	out(1, 0x01);
+	rx("ab");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		state_test_refused(save_uart, load_uart, u, bad[i].prop, bad[i].val,
+				   bad[i].msg);
+	ck_assert_uint_eq(in(0), 'a');
+}
+END_TEST
+
 START_TEST(no_irq_fn)
 {
 	uart8250_set_irq_fn(NULL);
@@ -508,6 +568,8 @@ static Suite *uart8250_suite(void)
 	tcase_add_test(tc, rdi_beats_thri);
 	tcase_add_test(tc, fifo_bits);
 	tcase_add_test(tc, no_irq_fn);
+	tcase_add_test(tc, state_roundtrip);
+	tcase_add_test(tc, state_corrupt_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -349,6 +349,68 @@ START_TEST(field_tables)
 }
 END_TEST
 
+struct flags {
+	bool on;
+	bool off;
+	uint8_t byte;
+};
+
+static const struct state_field flag_fields[] = {
+	STATE_BOOL(struct flags, on, "on"),
+	STATE_BOOL(struct flags, off, "off"),
+	STATE_UINT(struct flags, byte, "byte"),
+};
+
+/* A bool holding anything but 0 or 1 is undefined: such values are refused. */
+START_TEST(bool_fields)
+{
+	struct flags in = { .on = true, .off = false, .byte = 134 }, out;
+	const void *fdt;
+	uint32_t v;
+	bool b;
+	int node;
+
+	ck_assert_int_eq(state_buf_init(&sb), 0);
+	state_begin_node(&sb, "s", 1);
+	ck_assert_int_eq(state_put_fields(&sb, &in, flag_fields, 3), 0);
+	state_end_node(&sb);
+	state_begin_node(&sb, "bad", 1);
+	state_put_u32(&sb, "on", 134);
+	state_put_u32(&sb, "off", 1);
+	state_put_u32(&sb, "byte", 1);
+	state_end_node(&sb);
+	ck_assert_int_eq(state_buf_finish(&sb), 0);
+	fdt = state_blob(&sb);
+
+	node = state_subnode(fdt, 0, "s", 1, NULL, err, sizeof(err));
+	ck_assert_int_eq(state_get_u32(fdt, node, "on", &v, err, sizeof(err)), 0);
+	ck_assert_uint_eq(v, 1);
+	memset(&out, 0, sizeof(out));
+	ck_assert_int_eq(state_get_fields(fdt, node, &out, flag_fields, 3, err,
+					  sizeof(err)), 0);
+	ck_assert(out.on && !out.off);
+	ck_assert_uint_eq(out.byte, 134);
+	ck_assert_int_eq(state_get_bool(fdt, node, "on", &b, err, sizeof(err)), 0);
+	ck_assert(b);
+
+	node = state_subnode(fdt, 0, "bad", 1, NULL, err, sizeof(err));
+	memset(&out, 0, sizeof(out));
+	ck_assert_int_eq(state_get_fields(fdt, node, &out, flag_fields, 1, err,
+					  sizeof(err)), -1);
+	ck_assert_str_eq(err, "/bad: \"on\" = 134 is not a boolean (0 or 1)");
+	ck_assert(!out.on);
+	b = false;
+	ck_assert_int_eq(state_get_bool(fdt, node, "on", &b, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "/bad: \"on\" = 134 is not a boolean (0 or 1)");
+	ck_assert(!b);
+	/* A bool property is one u32 cell like any narrow integer. */
+	ck_assert_int_eq(state_get_fields(fdt, node, &out, &(struct state_field)
+					  STATE_BOOL(struct flags, off, "byte"), 1, err,
+					  sizeof(err)), 0);
+	ck_assert(out.off);
+}
+END_TEST
+
 START_TEST(builder_errors)
 {
 	ck_assert_int_eq(state_buf_init(&sb), 0);
@@ -480,6 +542,7 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, check_root);
 	tcase_add_test(tc, check_damaged);
 	tcase_add_test(tc, field_tables);
+	tcase_add_test(tc, bool_fields);
 	tcase_add_test(tc, builder_errors);
 	tcase_add_test(tc, dump);
 	tcase_add_test(tc, dump_matches_dtc);
