@@ -732,7 +732,9 @@ static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *er
 {
 	struct virtio_net *net = vdev->priv;
 	struct net_state st;
+	char why[160];
 	uint32_t ver;
+	int ret;
 
 	if (state_get_u32(fdt, node, "net-state-version", &ver, err, errlen))
 		return -1;
@@ -743,19 +745,23 @@ static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *er
 	}
 	if (state_get_bytes(fdt, node, "net-state", &st, sizeof(st), err, errlen))
 		return -1;
-	if (memcmp(st.perm_mac, net->st.perm_mac, 6) || st.max_queue_pairs != net->st.max_queue_pairs) {
-		snprintf(err, errlen, "virtio-net: the source NIC has another MAC or queue count");
+	/* Every count and index the receive path and the CVQ use, before any is. */
+	pthread_mutex_lock(&net->lock);
+	ret = net_state_check(&st, &net->st, vdev->host_features, why, sizeof(why));
+	pthread_mutex_unlock(&net->lock);
+	if (ret) {
+		snprintf(err, errlen, "virtio-net: net-state: %s", why);
 		return -1;
 	}
-	pthread_mutex_lock(&net->lock);
-	net->st = st;
-	pthread_mutex_unlock(&net->lock);
 	/* The source has stopped its device: join the hub now (see virtio_net_create). */
 	if (net->hub_spec) {
 		if (net_backend_open(&net->be, net->hub_spec, err, errlen))
 			return -1;
 		net->hub_spec = NULL;
 	}
+	pthread_mutex_lock(&net->lock);
+	net->st = st;
+	pthread_mutex_unlock(&net->lock);
 	return 0;
 }
 

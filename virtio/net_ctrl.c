@@ -5,6 +5,7 @@
  * Validation comes first in every handler so that a rejected command
  * changes nothing.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "virtio/net_ctrl.h"
@@ -170,6 +171,113 @@ void net_state_fill_config(const struct net_state *st,
 	put_le32((uint8_t *)&cfg->supported_hash_types,
 		 st->supported_hash_types);
 }
+
+#define bad(...) do { snprintf(why, whylen, __VA_ARGS__); return -1; } while (0)
+
+static bool all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	while (len--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+static int mac_table_check(const struct net_mac_table *t, const char *name, char *why,
+			   size_t whylen)
+{
+	/* mac_table_store(): a list that did not fit is an empty table + overflow. */
+	if (t->overflow > 1)
+		bad("%s.overflow = %u, not 0 or 1", name, t->overflow);
+	if (t->count > NET_MAC_TABLE_ENTRIES)
+		bad("%s.count = %u, the table has %u entries", name, t->count,
+		    NET_MAC_TABLE_ENTRIES);
+	if (t->overflow && t->count)
+		bad("%s.count = %u with overflow set", name, t->count);
+	if (!all_zero((const uint8_t *)t->macs + (size_t)t->count * ETH_ALEN,
+		      (size_t)(NET_MAC_TABLE_ENTRIES - t->count) * ETH_ALEN))
+		bad("%s: addresses beyond count %u", name, t->count);
+	return 0;
+}
+
+int net_state_check(const struct net_state *st, const struct net_state *cur,
+		    uint64_t host_features, char *why, size_t whylen)
+{
+	const uint8_t *flags[] = { &st->promisc, &st->allmulti, &st->alluni, &st->nomulti,
+				   &st->nouni, &st->nobcast };
+	static const char *const flag_names[] = { "promisc", "allmulti", "alluni", "nomulti",
+						  "nouni", "nobcast" };
+	uint16_t pairs = st->max_queue_pairs, limit, i;
+	uint8_t key_max;
+
+	/* Identity and configuration are this device's (set up from --net). */
+	if (memcmp(st->perm_mac, cur->perm_mac, ETH_ALEN) ||
+	    st->max_queue_pairs != cur->max_queue_pairs || st->mtu != cur->mtu ||
+	    st->speed != cur->speed || st->duplex != cur->duplex ||
+	    st->rss_max_key_size != cur->rss_max_key_size ||
+	    st->rss_max_table_len != cur->rss_max_table_len ||
+	    st->supported_hash_types != cur->supported_hash_types)
+		bad("the source NIC has another MAC, queue count, MTU or RSS limits");
+	if (pairs < 1 || pairs > NET_MAX_QUEUE_PAIRS)
+		bad("max_queue_pairs = %u, not 1..%u", pairs, NET_MAX_QUEUE_PAIRS);
+	if (st->features & ~host_features)
+		bad("features 0x%llx were not offered",
+		    (unsigned long long)(st->features & ~host_features));
+	if (st->status & ~(VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE))
+		bad("status = 0x%x has unknown bits", st->status);
+	/* VQ_PAIRS_SET and RSS_CONFIG keep it within the pairs that exist. */
+	if (st->curr_queue_pairs < 1 || st->curr_queue_pairs > pairs)
+		bad("curr_queue_pairs = %u, not 1..%u", st->curr_queue_pairs, pairs);
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (*flags[i] > 1)
+			bad("%s = %u, not 0 or 1", flag_names[i], *flags[i]);
+	if (mac_table_check(&st->uni, "uni", why, whylen) ||
+	    mac_table_check(&st->multi, "multi", why, whylen))
+		return -1;
+	/* vlans: 4096 bits for 4096 IDs, every pattern is one the driver can set. */
+
+	/* RSS_CONFIG: table_mask + 1 entries, a power of two within the limit. */
+	if (st->rss.enabled > 1)
+		bad("rss.enabled = %u, not 0 or 1", st->rss.enabled);
+	if (st->rss.table_mask >= NET_RSS_MAX_TABLE ||
+	    st->rss.table_mask >= st->rss_max_table_len ||
+	    (st->rss.table_mask & (st->rss.table_mask + 1)))
+		bad("rss.table_mask = %u: the table length is not a power of two up to %u",
+		    st->rss.table_mask, st->rss_max_table_len < NET_RSS_MAX_TABLE ?
+		    st->rss_max_table_len : NET_RSS_MAX_TABLE);
+	if (st->rss.max_tx_vq > pairs || (st->rss.enabled && !st->rss.max_tx_vq))
+		bad("rss.max_tx_vq = %u, not 1..%u", st->rss.max_tx_vq, pairs);
+	limit = st->rss.max_tx_vq ? st->rss.max_tx_vq : 1;
+	if (st->rss.unclassified_queue >= limit)
+		bad("rss.unclassified_queue = %u, not below %u", st->rss.unclassified_queue,
+		    limit);
+	for (i = 0; i < NET_RSS_MAX_TABLE; i++) {
+		if (i <= st->rss.table_mask && st->rss.table[i] >= limit)
+			bad("rss.table[%u] = %u, not below %u", i, st->rss.table[i], limit);
+		if (i > st->rss.table_mask && st->rss.table[i])
+			bad("rss.table[%u] = %u, beyond the table length %u", i,
+			    st->rss.table[i], st->rss.table_mask + 1);
+	}
+
+	key_max = st->rss_max_key_size < NET_RSS_MAX_KEY ? st->rss_max_key_size :
+							   NET_RSS_MAX_KEY;
+	if (st->hash.key_len > key_max)
+		bad("hash.key_len = %u, the key has at most %u bytes", st->hash.key_len,
+		    key_max);
+	if (!all_zero(st->hash.key + st->hash.key_len, NET_RSS_MAX_KEY - st->hash.key_len))
+		bad("hash.key: bytes beyond key_len %u", st->hash.key_len);
+	if (st->hash.types & ~st->supported_hash_types)
+		bad("hash.types = 0x%x, supported 0x%x", st->hash.types,
+		    st->supported_hash_types);
+	if (st->guest_offloads & ~(st->features & NET_GUEST_OFFLOADS_MASK))
+		bad("guest_offloads = 0x%llx, not a subset of the negotiated offloads",
+		    (unsigned long long)st->guest_offloads);
+	return 0;
+}
+
+#undef bad
 
 static uint8_t ctrl_rx(struct net_state *st, uint8_t cmd, struct ctrl_cmd *c)
 {

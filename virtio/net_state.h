@@ -8,6 +8,7 @@
 #define VLAB_VIRTIO_NET_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -241,6 +242,18 @@ void net_state_coal_vq_reenable(struct net_state *st, uint16_t vq);
 /* The device configuration space as the driver reads it. */
 void net_state_fill_config(const struct net_state *st,
 			   struct virtio_net_config *cfg);
+
+/*
+ * Could a device configured as @cur, offering @host_features, be in state
+ * @st (restored from a stream)? The identity and configuration must be
+ * @cur's, and every count, index and flag the control queue and receive
+ * path use must be one the control commands could have set: MAC table
+ * counts and overflow, RSS table length and entries, queue pairs, hash
+ * key length and types, rx-mode flags, offloads. Returns 0, or -1 with the
+ * field and why in @why. Safe with any bytes in @st.
+ */
+int net_state_check(const struct net_state *st, const struct net_state *cur,
+		    uint64_t host_features, char *why, size_t whylen);
 
 static inline bool net_vlan_test(const struct net_state *st, uint16_t vid)
 {

@@ -312,8 +312,16 @@ int virtio_dev_state_save(struct virtio_dev *vdev, struct state_buf *sb)
 	pthread_mutex_lock(&vdev->lock);
 	state_put_fields(sb, vdev, virtio_dev_fields, ARRAY_SIZE(virtio_dev_fields));
 	for (q = 0; q < vdev->nr_queues; q++) {
+		struct virtq vq = vdev->vqs[q];
+
+		/*
+		 * A cache of avail->idx that enable rebuilds from
+		 * last_avail_idx: saved as that, so a restored queue saves
+		 * to the same bytes as its source.
+		 */
+		vq.shadow_avail_idx = vq.last_avail_idx;
 		state_begin_nodef(sb, 1, "queue@%d", q);
-		state_put_fields(sb, &vdev->vqs[q], virtq_fields, ARRAY_SIZE(virtq_fields));
+		state_put_fields(sb, &vq, virtq_fields, ARRAY_SIZE(virtq_fields));
 		state_put_u32(sb, "vector", vdev->queue_vector[q]);
 		state_put_u32(sb, "reset-done", vdev->queue_reset_done[q]);
 		state_end_node(sb);
@@ -322,56 +330,116 @@ int virtio_dev_state_save(struct virtio_dev *vdev, struct state_buf *sb)
 	return sb->err;
 }
 
+/* A vector the transport could have accepted (vpci_check_vector()). */
+static bool virtio_dev_vector_ok(const struct virtio_dev *vdev, uint16_t vec)
+{
+	return vec == VIRTIO_MSI_NO_VECTOR || vec < vdev->nr_vectors;
+}
+
+/*
+ * Nothing restored is trusted: all of it is read into copies and checked
+ * against this device's configuration (the rings by virtq_state_check())
+ * before the first field is taken over. In-flight state (unflushed used
+ * entries, IN_ORDER folds, a packed batch head) is carried and checked
+ * rather than forbidden, so that every state a running device can be in
+ * saves as one that loads again.
+ */
 int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
 			  size_t errlen)
 {
-	struct virtio_dev tmp = *vdev;
+	const char *name = vdev->ops->name;
+	struct virtio_dev tmp;
+	struct virtq *vqs = NULL;
+	uint16_t *vectors = NULL;
+	bool *reset_done = NULL;
+	char why[160], qname[24];
 	uint32_t v, ver;
-	char name[24];
 	int q, sub, ret = -1;
 
 	pthread_mutex_lock(&vdev->lock);
+	tmp = *vdev;
 	if (state_get_fields(fdt, node, &tmp, virtio_dev_fields, ARRAY_SIZE(virtio_dev_fields),
 			     err, errlen))
 		goto out;
 	if (tmp.nr_queues != vdev->nr_queues || tmp.host_features != vdev->host_features) {
-		snprintf(err, errlen, "%s: the source offered other features or queues",
-			 vdev->ops->name);
+		snprintf(err, errlen,
+			 "%s: the source offered other features or queues (%u, 0x%llx; here %u, 0x%llx)",
+			 name, tmp.nr_queues, (unsigned long long)tmp.host_features,
+			 vdev->nr_queues, (unsigned long long)vdev->host_features);
 		goto out;
 	}
-	vdev->guest_features = tmp.guest_features;
-	vdev->device_feature_select = tmp.device_feature_select;
-	vdev->driver_feature_select = tmp.driver_feature_select;
-	vdev->status = tmp.status;
-	vdev->config_generation = tmp.config_generation;
-	vdev->queue_select = tmp.queue_select;
-	vdev->config_vector = tmp.config_vector;
-	for (q = 0; q < vdev->nr_queues; q++) {
-		struct virtq *vq = &vdev->vqs[q];
+	if ((tmp.status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    (tmp.guest_features & ~tmp.host_features)) {
+		snprintf(err, errlen, "%s: guest-features 0x%llx accepted but not offered",
+			 name, (unsigned long long)(tmp.guest_features & ~tmp.host_features));
+		goto out;
+	}
+	if (!virtio_dev_vector_ok(vdev, tmp.config_vector)) {
+		snprintf(err, errlen, "%s: config-vector %u, the transport has %u vectors",
+			 name, tmp.config_vector, vdev->nr_vectors);
+		goto out;
+	}
 
-		snprintf(name, sizeof(name), "queue@%d", q);
-		sub = state_subnode(fdt, node, name, 1, &ver, err, errlen);
-		if (sub < 0 ||
-		    state_get_fields(fdt, sub, vq, virtq_fields, ARRAY_SIZE(virtq_fields),
+	vqs = calloc(vdev->nr_queues, sizeof(*vqs));
+	vectors = calloc(vdev->nr_queues, sizeof(*vectors));
+	reset_done = calloc(vdev->nr_queues, sizeof(*reset_done));
+	if (!vqs || !vectors || !reset_done) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		goto out;
+	}
+	for (q = 0; q < vdev->nr_queues; q++) {
+		struct virtq *vq = &vqs[q];
+
+		snprintf(qname, sizeof(qname), "queue@%d", q);
+		sub = state_subnode(fdt, node, qname, 1, &ver, err, errlen);
+		if (sub < 0)
+			goto out;
+		/* Start from a fresh queue: no host pointer survives from before. */
+		virtq_init(vq, vdev->mem, vdev->vqs[q].max_size);
+		if (state_get_fields(fdt, sub, vq, virtq_fields, ARRAY_SIZE(virtq_fields),
 				     err, errlen) ||
-		    state_get_u32(fdt, sub, "vector", &v, err, errlen))
+		    state_get_u32(fdt, sub, "vector", &v, err, errlen) ||
+		    state_get_bool(fdt, sub, "reset-done", &reset_done[q], err, errlen))
 			goto out;
-		vdev->queue_vector[q] = v;
-		if (state_get_bool(fdt, sub, "reset-done", &vdev->queue_reset_done[q], err, errlen))
+		if (virtq_state_check(vq, vdev->vqs[q].max_size, tmp.guest_features,
+				      why, sizeof(why))) {
+			snprintf(err, errlen, "%s: queue %d: %s", name, q, why);
 			goto out;
-		vq->gm = vdev->mem;
-		/* Rebuild the host views of the rings; a bad ring breaks only this device. */
+		}
+		if (v > UINT16_MAX || !virtio_dev_vector_ok(vdev, v)) {
+			snprintf(err, errlen, "%s: queue %d: vector %u, the transport has %u vectors",
+				 name, q, v, vdev->nr_vectors);
+			goto out;
+		}
+		vectors[q] = v;
+		/* Reads 1 from a ring reset until the queue is enabled again. */
+		if (reset_done[q] && vq->enabled) {
+			snprintf(err, errlen, "%s: queue %d: reset-done on an enabled queue", name, q);
+			goto out;
+		}
+		/* Rebuild the host views of the rings; a broken queue is never used. */
 		if (vq->enabled && !vq->broken) {
 			vq->enabled = false;
 			if (virtq_enable(vq)) {
-				snprintf(err, errlen, "%s: queue %d: ring outside guest RAM",
-					 vdev->ops->name, q);
+				snprintf(err, errlen, "%s: queue %d: rings: %s", name, q,
+					 vq->broken_reason ? vq->broken_reason : "bad ring");
 				goto out;
 			}
 		}
+		if (vq->broken)
+			vq->broken_reason = "broken on the source";
 	}
+
+	/* All good: take it over. */
+	state_copy_fields(vdev, &tmp, virtio_dev_fields, ARRAY_SIZE(virtio_dev_fields));
+	memcpy(vdev->vqs, vqs, vdev->nr_queues * sizeof(*vqs));
+	memcpy(vdev->queue_vector, vectors, vdev->nr_queues * sizeof(*vectors));
+	memcpy(vdev->queue_reset_done, reset_done, vdev->nr_queues * sizeof(*reset_done));
 	ret = 0;
 out:
 	pthread_mutex_unlock(&vdev->lock);
+	free(vqs);
+	free(vectors);
+	free(reset_done);
 	return ret;
 }

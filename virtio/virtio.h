@@ -82,6 +82,8 @@ struct virtio_dev {
 	uint16_t *queue_vector;		/* per queue MSI-X vector */
 	bool *queue_reset_done;		/* RING_RESET: reads 1 until re-enabled */
 	uint16_t config_vector;
+	/* MSI-X vectors the transport has (0: none); set by the transport. */
+	uint16_t nr_vectors;
 
 	const struct virtio_transport_ops *transport;
 	void *transport_priv;
@@ -123,7 +125,13 @@ void virtio_dev_needs_reset(struct virtio_dev *vdev, const char *why);
 
 /* Common state and every queue, as properties of the current node. */
 int virtio_dev_state_save(struct virtio_dev *vdev, struct state_buf *sb);
-/* Restore it and re-enable the queues that were enabled. */
+/*
+ * Restore it and re-enable the queues that were enabled. Every value is
+ * checked against the device's configuration before any of it is used
+ * (virtq_state_check() for the rings, vectors against nr_vectors); on
+ * error nothing of @vdev changes and @err names the device, the queue and
+ * the field. Safe with any tree: fuzz targets may call it directly.
+ */
 int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
 			  size_t errlen);
 

@@ -538,6 +538,8 @@ static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t 
 {
 	struct vpci *v = opaque;
 	struct virtio_dev *vdev = v->vdev;
+	struct vpci_msix_entry msix[VPCI_MSIX_MAX];
+	uint64_t pba[VPCI_MSIX_MAX / 64];
 	uint32_t n, isr, ver;
 	uint16_t vec;
 	int sub;
@@ -549,13 +551,39 @@ static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t 
 			 vdev->ops->name, n, v->msix_nr);
 		return -1;
 	}
-	pthread_mutex_lock(&v->lock);
-	if (state_get_bytes(fdt, node, "msix-table", v->msix, n * sizeof(v->msix[0]), err, errlen) ||
-	    state_get_bytes(fdt, node, "msix-pba", v->msix_pba, sizeof(v->msix_pba), err, errlen) ||
-	    state_get_u32(fdt, node, "isr", &isr, err, errlen)) {
-		pthread_mutex_unlock(&v->lock);
+	if (state_get_bytes(fdt, node, "msix-table", msix, n * sizeof(msix[0]), err, errlen) ||
+	    state_get_bytes(fdt, node, "msix-pba", pba, sizeof(pba), err, errlen) ||
+	    state_get_u32(fdt, node, "isr", &isr, err, errlen))
+		return -1;
+	/* Only vectors that exist can be pending, and the ISR has two bits. */
+	for (vec = n; vec < VPCI_MSIX_MAX; vec++) {
+		if (pba[vec / 64] & (1ULL << (vec % 64))) {
+			snprintf(err, errlen, "%s: msix-pba: vector %u pending, the device has %u",
+				 vdev->ops->name, vec, n);
+			return -1;
+		}
+	}
+	if (isr & ~(VPCI_ISR_QUEUE | VPCI_ISR_CONFIG)) {
+		snprintf(err, errlen, "%s: isr 0x%x has bits other than queue and config",
+			 vdev->ops->name, isr);
 		return -1;
 	}
+	/*
+	 * The common and device state are checked in full by their loaders
+	 * before anything changes; the transport's own part is taken over
+	 * after them, so a refusal there leaves it as it was.
+	 */
+	sub = state_subnode(fdt, node, "virtio", 1, &ver, err, errlen);
+	if (sub < 0 || virtio_dev_state_load(vdev, fdt, sub, err, errlen))
+		return -1;
+	if (vdev->ops->load) {
+		sub = state_subnode(fdt, node, "device", 1, &ver, err, errlen);
+		if (sub < 0 || vdev->ops->load(vdev, fdt, sub, err, errlen))
+			return -1;
+	}
+	pthread_mutex_lock(&v->lock);
+	memcpy(v->msix, msix, n * sizeof(msix[0]));
+	memcpy(v->msix_pba, pba, sizeof(pba));
 	v->isr = isr;
 	/* Route every programmed vector now, so the first interrupt needs no ioctl. */
 	for (vec = 0; vec < v->msix_nr; vec++)
@@ -565,14 +593,6 @@ static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t 
 	if (!vpci_msix_enabled(v))
 		vpci_intx_update(v);
 	pthread_mutex_unlock(&v->lock);
-	sub = state_subnode(fdt, node, "virtio", 1, &ver, err, errlen);
-	if (sub < 0 || virtio_dev_state_load(vdev, fdt, sub, err, errlen))
-		return -1;
-	if (vdev->ops->load) {
-		sub = state_subnode(fdt, node, "device", 1, &ver, err, errlen);
-		if (sub < 0 || vdev->ops->load(vdev, fdt, sub, err, errlen))
-			return -1;
-	}
 	return 0;
 }
 
@@ -699,6 +719,7 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 	cfg[PCI_INTERRUPT_LINE] = v->intx_gsi;
 	vdev->transport = &vpci_transport;
 	vdev->transport_priv = v;
+	vdev->nr_vectors = v->msix_nr;
 	snprintf(v->state_name, sizeof(v->state_name), "virtio@%d", slot);
 	return vm_dev_state_register(vm, &(struct vm_dev_state){
 		.name = v->state_name, .version = 1, .opaque = v,

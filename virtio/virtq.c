@@ -8,6 +8,7 @@
  * local before it is checked, since the driver may change it under us.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "virtio/virtq.h"
@@ -102,6 +103,74 @@ void virtq_set_features(struct virtq *vq, uint64_t features)
 {
 	vq->features = features & VIRTQ_RING_FEATURES;
 }
+
+#define bad(...) do { snprintf(why, whylen, __VA_ARGS__); return -EINVAL; } while (0)
+
+int virtq_state_check(const struct virtq *vq, uint16_t max_size, uint64_t features,
+		      char *why, size_t whylen)
+{
+	bool packed = virtq_is_packed(vq);
+	uint32_t n = vq->size, used;
+
+	if (vq->max_size != max_size)
+		bad("max-size: %u, this device offers %u", vq->max_size, max_size);
+	if (vq->features & ~VIRTQ_RING_FEATURES)
+		bad("features: 0x%llx are not ring features",
+		    (unsigned long long)(vq->features & ~VIRTQ_RING_FEATURES));
+	/* Enable takes the ring subset of the negotiated features, frozen since. */
+	if (vq->enabled && vq->features != (features & VIRTQ_RING_FEATURES))
+		bad("features: 0x%llx on an enabled queue, negotiated 0x%llx",
+		    (unsigned long long)vq->features,
+		    (unsigned long long)(features & VIRTQ_RING_FEATURES));
+	if (!n || n > max_size)
+		bad("size: %u, not 1..%u", n, max_size);
+	if (vq->enabled && !packed && (n & (n - 1)))
+		bad("size: %u, an enabled split queue's size is a power of two", n);
+
+	/* Packed positions are ring slots; split indices run free. */
+	if (packed && vq->last_avail_idx >= n)
+		bad("last-avail-idx: %u, not below the size %u", vq->last_avail_idx, n);
+	if (packed && vq->used_idx >= n)
+		bad("used-idx: %u, not below the size %u", vq->used_idx, n);
+	if (packed && vq->signalled_used >= n)
+		bad("signalled-used: %u, not below the size %u", vq->signalled_used, n);
+
+	/*
+	 * Filled but unflushed entries: fill flushes before they could lap
+	 * the ring, so with the folded ones they never exceed it. Split
+	 * counts buffers, packed descriptors (a buffer takes at least one).
+	 */
+	if (!vq->fold_bufs != !vq->fold_descs || vq->fold_bufs > vq->fold_descs)
+		bad("fold-bufs: %u buffers in %u descriptors", vq->fold_bufs, vq->fold_descs);
+	if (vq->fold_bufs > 1 && !virtq_has_feature(vq, VIRTIO_F_IN_ORDER))
+		bad("fold-bufs: %u folded buffers without IN_ORDER", vq->fold_bufs);
+	if (vq->fold_bufs && vq->fold_id >= n)
+		bad("fold-id: %u, not below the size %u", vq->fold_id, n);
+	used = (uint32_t)vq->pending + (packed ? vq->fold_descs : vq->fold_bufs);
+	if (used > n)
+		bad("pending: %u unflushed and %u folded entries in a ring of %u",
+		    vq->pending, packed ? vq->fold_descs : vq->fold_bufs, n);
+	if ((vq->pending || vq->fold_bufs) && !vq->enabled)
+		bad("pending: unflushed entries on a disabled queue");
+	if (!packed && (vq->pending_first_id || vq->pending_first_flags ||
+			vq->pending_first_len))
+		bad("pending-first-id: a batch head on a split queue");
+	/* Packed: the batch head sits at used_idx, in the used lap. */
+	if (packed && vq->pending) {
+		uint16_t flags = vq->used_wrap_counter ?
+				 PACKED_F_AVAIL | PACKED_F_USED : 0;
+
+		if (vq->pending_first_id >= n)
+			bad("pending-first-id: %u, not below the size %u",
+			    vq->pending_first_id, n);
+		if (vq->pending_first_flags != flags)
+			bad("pending-first-flags: 0x%x, the used lap needs 0x%x",
+			    vq->pending_first_flags, flags);
+	}
+	return 0;
+}
+
+#undef bad
 
 int virtq_set_size(struct virtq *vq, uint16_t size)
 {

@@ -35,6 +35,7 @@
 #define VLAB_VIRTIO_VIRTQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 #include <linux/virtio_config.h>
@@ -193,6 +194,20 @@ int virtq_set_addrs(struct virtq *vq, uint64_t desc, uint64_t driver,
 int virtq_enable(struct virtq *vq);
 /* Back to the state of virtq_init() (queue reset, VIRTIO_F_RING_RESET). */
 void virtq_reset(struct virtq *vq);
+
+/*
+ * Could this device have produced @vq's state fields (everything before
+ * "Not state"), whatever its driver did? @max_size is what the device
+ * offers, @features the negotiated features (enabled queues use exactly
+ * their ring subset). Checks every field the ring code indexes or counts
+ * with against size and layout, so that a restored queue can never make
+ * virtq_* touch memory outside its rings: positions, pending and folded
+ * counts, the packed batch head, features. Ring addresses are checked by
+ * virtq_enable(). Returns 0, or -EINVAL with "field: reason" in @why.
+ * Safe with any contents.
+ */
+int virtq_state_check(const struct virtq *vq, uint16_t max_size, uint64_t features,
+		      char *why, size_t whylen);
 
 /*
  * Take the next available buffer: 1 with @elem filled, 0 if the ring is

@@ -5,6 +5,7 @@
  * leaves the state as it was.
  */
 #include <check.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1233,6 +1234,101 @@ END_TEST
  * Random commands, biased towards real classes and sane lengths: never a
  * crash, never a write past the result room, never a change on ERR.
  */
+/* ---- restored state: net_state_check() ---- */
+
+/* A busy state: MAC tables, RSS over 3 of 4 pairs with a full key. */
+static void busy_state(void)
+{
+	static uint8_t p[4096];
+	size_t n = mac_tables(p, 2, 3);
+
+	ok(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, p, n);
+	n = rss_config(p, NET_HASH_TYPES_ALL, 128, 2, 3, 40);
+	ok(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, p, n);
+}
+
+static int check_state(char *why, size_t len)
+{
+	struct net_state cur;
+
+	net_state_init(&cur, perm_mac, PAIRS);
+	return net_state_check(&st, &cur, ALL_FEATURES, why, len);
+}
+
+START_TEST(state_check_accepts_reachable)
+{
+	char why[160] = "";
+
+	ck_assert_msg(!check_state(why, sizeof(why)), "%s", why);
+	busy_state();
+	ck_assert_msg(!check_state(why, sizeof(why)), "%s", why);
+	/* Hash only and fewer pairs after RSS: the old table stays, disabled. */
+	ok(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, (uint8_t[]){ 1, 0 }, 2);
+	ck_assert_msg(!check_state(why, sizeof(why)), "%s", why);
+	net_state_reset(&st);
+	ck_assert_msg(!check_state(why, sizeof(why)), "%s", why);
+}
+END_TEST
+
+START_TEST(state_check_refuses_corrupt)
+{
+	static const struct {
+		size_t off, size;
+		uint64_t val;
+		const char *msg;
+	} bad[] = {
+#define AT(field) offsetof(struct net_state, field), sizeof(((struct net_state *)0)->field)
+		{ AT(uni.count), 65, "uni.count = 65, the table has 64 entries" },
+		{ AT(uni.count), 1, "uni: addresses beyond count 1" },
+		{ AT(multi.overflow), 2, "multi.overflow = 2, not 0 or 1" },
+		{ AT(multi.overflow), 1, "multi.count = 3 with overflow set" },
+		{ AT(rss.table_mask), 200, "rss.table_mask = 200" },
+		{ AT(rss.table_mask), 5, "rss.table_mask = 5" },
+		{ AT(rss.table[3]), 3, "rss.table[3] = 3, not below 3" },
+		{ AT(rss.max_tx_vq), 5, "rss.max_tx_vq = 5, not 1..4" },
+		{ AT(rss.max_tx_vq), 0, "rss.max_tx_vq = 0, not 1..4" },
+		{ AT(rss.unclassified_queue), 3, "rss.unclassified_queue = 3, not below 3" },
+		{ AT(rss.enabled), 7, "rss.enabled = 7" },
+		{ AT(curr_queue_pairs), 0, "curr_queue_pairs = 0, not 1..4" },
+		{ AT(curr_queue_pairs), 5, "curr_queue_pairs = 5, not 1..4" },
+		{ AT(max_queue_pairs), 17, "the source NIC has another MAC, queue count" },
+		{ AT(mtu), 9000, "the source NIC has another MAC, queue count, MTU" },
+		{ AT(rss_max_table_len), 4096, "the source NIC has another" },
+		{ AT(hash.key_len), 41, "hash.key_len = 41, the key has at most 40 bytes" },
+		{ AT(hash.types), 1u << 31, "hash.types = 0x80000000" },
+		{ AT(promisc), 2, "promisc = 2, not 0 or 1" },
+		{ AT(nobcast), 134, "nobcast = 134, not 0 or 1" },
+		{ AT(status), 4, "status = 0x4 has unknown bits" },
+		{ AT(features), 1ULL << 63, "features 0x8000000000000000 were not offered" },
+#undef AT
+	};
+	struct net_state good;
+	char why[160];
+	unsigned int i;
+
+	busy_state();
+	good = st;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st = good;
+		memcpy((uint8_t *)&st + bad[i].off, &bad[i].val, bad[i].size);
+		why[0] = 0;
+		ck_assert_int_eq(check_state(why, sizeof(why)), -1);
+		ck_assert_msg(strstr(why, bad[i].msg), "case %u: \"%s\" lacks \"%s\"", i, why,
+			      bad[i].msg);
+	}
+	/* Beyond the key length, and an offload that was not negotiated. */
+	st = good;
+	st.hash.key_len = 10;
+	ck_assert_int_eq(check_state(why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "hash.key: bytes beyond key_len 10");
+	st = good;
+	net_state_set_features(&st, st.features & ~F(VIRTIO_NET_F_GUEST_TSO4));
+	st.guest_offloads |= F(VIRTIO_NET_F_GUEST_TSO4);
+	ck_assert_int_eq(check_state(why, sizeof(why)), -1);
+	ck_assert(strstr(why, "guest_offloads"));
+}
+END_TEST
+
 START_TEST(fuzz_commands)
 {
 	static uint8_t buf[600], guard[1024];
@@ -1271,6 +1367,8 @@ START_TEST(fuzz_commands)
 		ck_assert_uint_le(st.uni.count, NET_MAC_TABLE_ENTRIES);
 		ck_assert_uint_le(st.hash.key_len, NET_RSS_MAX_KEY);
 		ck_assert_uint_lt(st.rss.table_mask, NET_RSS_MAX_TABLE);
+		/* Whatever commands did, the state restores. */
+		ck_assert(!check_state((char[160]){ 0 }, 160));
 	}
 }
 END_TEST
@@ -1369,6 +1467,12 @@ static Suite *net_ctrl_suite(void)
 	tcase_add_test(tc, stats_get_truncates_whole_replies);
 	tcase_add_test(tc, stats_get_bad);
 	tcase_add_test(tc, stats_get_single_pair);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("restore");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, state_check_accepts_reachable);
+	tcase_add_test(tc, state_check_refuses_corrupt);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("robustness");

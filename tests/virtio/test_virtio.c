@@ -7,6 +7,7 @@
 #include "check_main.h"
 #include "virtio/virtio.h"
 #include "vmm/state.h"
+#include "virtq_driver.h"
 
 #define MEM_SIZE	(1 << 20)
 
@@ -351,6 +352,213 @@ START_TEST(state_bool_refused)
 }
 END_TEST
 
+#define F_PACKED	(1ULL << VIRTIO_F_RING_PACKED)
+#define F_INORDER	(1ULL << VIRTIO_F_IN_ORDER)
+#define F_RESET		(1ULL << VIRTIO_F_RING_RESET)
+#define BUF_GPA		0x40000
+
+/*
+ * The issue-15 crash: a packed queue restored with more pending entries
+ * than its ring made the first flush write descriptors far past it. Each
+ * corrupt field is refused with the device, queue and field named, and the
+ * device is left as it was.
+ */
+START_TEST(state_packed_pending_refused)
+{
+	bring_up(F_PACKED);
+	expect_refused("/virtio/queue@0", "pending", 65535,
+		       "fake: queue 0: pending: 65535 unflushed and 0 folded entries in a ring of 64");
+	expect_refused("/virtio/queue@0", "used-idx", 64,
+		       "fake: queue 0: used-idx: 64, not below the size 64");
+}
+END_TEST
+
+START_TEST(state_corrupt_queue_refused)
+{
+	static const struct {
+		uint64_t features;
+		const char *prop;
+		uint64_t val;
+		const char *msg;
+	} bad[] = {
+		{ 0, "max-size", 128, "queue 0: max-size: 128, this device offers 64" },
+		{ 0, "size", 0, "queue 0: size: 0, not 1..64" },
+		{ 0, "size", 65, "queue 0: size: 65, not 1..64" },
+		{ 0, "size", 48, "queue 0: size: 48, an enabled split queue's size" },
+		{ 0, "features", 1ULL << 5, "queue 0: features: 0x20 are not ring features" },
+		{ 0, "features", F_PACKED, "queue 0: features: 0x400000000 on an enabled queue" },
+		{ F_PACKED, "features", 0, "queue 0: features: 0x0 on an enabled queue" },
+		{ F_PACKED, "last-avail-idx", 64, "queue 0: last-avail-idx: 64, not below" },
+		{ F_PACKED, "signalled-used", 100, "queue 0: signalled-used: 100, not below" },
+		{ 0, "pending", 65, "queue 0: pending: 65 unflushed" },
+		{ 0, "fold-bufs", 1, "queue 0: fold-bufs: 1 buffers in 0 descriptors" },
+		{ 0, "fold-descs", 3, "queue 0: fold-bufs: 0 buffers in 3 descriptors" },
+		{ 0, "pending-first-len", 9, "queue 0: pending-first-id: a batch head on a split" },
+		{ F_INORDER, "fold-id", 64, NULL },	/* fine while nothing is folded */
+		{ 0, "vector", 0, "queue 0: vector 0, the transport has 0 vectors" },
+		{ 0, "vector", 0x10000, "queue 0: vector 65536" },
+		{ 0, "reset-done", 1, "queue 0: reset-done on an enabled queue" },
+		{ 0, "desc", MEM_SIZE - 16, "queue 0: rings: ring area outside guest RAM" },
+		{ 0, "device", RING_DEVICE + 2, "queue 0: rings: misaligned ring address" },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		virtio_dev_set_status(&vdev, 0);
+		bring_up(bad[i].features);
+		if (!bad[i].msg) {
+			save_state();
+			patch("/virtio/queue@0", bad[i].prop, bad[i].val);
+			ck_assert_msg(!load_state(), "%s", err);
+			continue;
+		}
+		expect_refused("/virtio/queue@0", bad[i].prop, bad[i].val, bad[i].msg);
+	}
+}
+END_TEST
+
+START_TEST(state_corrupt_device_refused)
+{
+	bring_up(0);
+	expect_refused("/virtio", "queues", 3, "fake: the source offered other features or queues");
+	expect_refused("/virtio", "host-features", 0, "the source offered other features");
+	expect_refused("/virtio", "guest-features", v1 | (1ULL << 50),
+		       "fake: guest-features 0x4000000000000 accepted but not offered");
+	expect_refused("/virtio", "config-vector", 1, "fake: config-vector 1, the transport has 0");
+	expect_refused("/virtio", "status", 0x100, "does not fit in 8 bits");
+	/* With MSI-X vectors the transport's count is the limit. */
+	vdev.nr_vectors = 3;
+	expect_refused("/virtio/queue@1", "vector", 3, "fake: queue 1: vector 3, the transport has 3");
+	save_state();
+	patch("/virtio/queue@1", "vector", 2);
+	patch("/virtio", "config-vector", 0);
+	ck_assert_msg(!load_state(), "%s", err);
+	ck_assert_uint_eq(vdev.queue_vector[1], 2);
+	ck_assert_uint_eq(vdev.config_vector, 0);
+}
+END_TEST
+
+/* ---- save, load, save, load with work in flight ---- */
+
+static struct vdrv drv;
+static struct virtio_dev vdev2;
+
+static void drv_bring_up(uint64_t ring_features)
+{
+	ck_assert_int_eq(vdrv_init(&drv, &gm, RING_DESC, 64, v1 | ring_features), 0);
+	write_features(v1 | ring_features);
+	virtio_dev_set_status(&vdev, VIRTIO_CONFIG_S_FEATURES_OK);
+	vdev.queue_select = 0;
+	virtio_dev_set_queue_size(&vdev, 64);
+	virtio_dev_set_queue_addr(&vdev, 0, false, drv.desc_gpa);
+	virtio_dev_set_queue_addr(&vdev, 1, false, drv.driver_gpa);
+	virtio_dev_set_queue_addr(&vdev, 2, false, drv.device_gpa);
+	virtio_dev_enable_queue(&vdev);
+	ck_assert(vdev.vqs[0].enabled);
+	virtio_dev_set_status(&vdev, VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+/* @n writable buffers of 64 bytes, cookies 100.., taken by the device. */
+static void drv_offer_and_pop(struct virtq_elem *elems, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct vdrv_buf b = { BUF_GPA + 256 * i, 64 };
+
+		ck_assert_int_ge(vdrv_add(&drv, &b, 0, 1, false, 100 + i), 0);
+	}
+	vdrv_publish(&drv);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(virtq_pop(&vdev.vqs[0], &elems[i]), 1);
+}
+
+/*
+ * Save the device with what @fill left in flight, load that into a second
+ * device, which must save to the same bytes and load again; then the second
+ * device's flush hands the driver every buffer with the length filled in.
+ */
+static void roundtrip_in_flight(uint64_t ring_features, const uint32_t *lens, unsigned int n)
+{
+	static struct virtq_elem elems[8];
+	struct state_buf first;
+	unsigned int i;
+	uint32_t cookie, len;
+
+	drv_bring_up(ring_features);
+	drv_offer_and_pop(elems, n);
+	for (i = 0; i < n; i++)
+		virtq_fill(&vdev.vqs[0], &elems[i], lens[i]);
+	save_state();
+	first = sb;
+	memset(&sb, 0, sizeof(sb));
+
+	ck_assert_int_eq(virtio_dev_init(&vdev2, &fake_ops, NULL, &gm, 2, 64), 0);
+	ck_assert_msg(!virtio_dev_state_load(&vdev2, first.fdt,
+					     fdt_path_offset(first.fdt, "/virtio"), err,
+					     sizeof(err)), "%s", err);
+	state_buf_init(&sb);
+	state_begin_node(&sb, "virtio", 1);
+	ck_assert_int_eq(virtio_dev_state_save(&vdev2, &sb), 0);
+	state_end_node(&sb);
+	ck_assert_int_eq(state_buf_finish(&sb), 0);
+	ck_assert(state_blob_size(&sb) == state_blob_size(&first) &&
+		  !memcmp(state_blob(&sb), state_blob(&first), state_blob_size(&sb)));
+	ck_assert_msg(!virtio_dev_state_load(&vdev2, sb.fdt, fdt_path_offset(sb.fdt, "/virtio"),
+					     err, sizeof(err)), "%s", err);
+	state_buf_free(&first);
+
+	/* The destination publishes what the source had filled. */
+	ck_assert_int_eq(vdrv_get_used(&drv, &cookie, &len), 0);
+	virtq_flush(&vdev2.vqs[0]);
+	ck_assert(!vdev2.vqs[0].broken);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(vdrv_get_used(&drv, &cookie, &len), 1);
+		ck_assert_uint_eq(cookie, 100 + i);
+		ck_assert_uint_eq(len, lens[i]);
+	}
+	ck_assert_int_eq(vdrv_get_used(&drv, &cookie, &len), 0);
+	virtio_dev_exit(&vdev2);
+	vdrv_exit(&drv);
+}
+
+START_TEST(state_roundtrip_split_pending)
+{
+	roundtrip_in_flight(0, (const uint32_t[]){ 10, 64, 0 }, 3);
+}
+END_TEST
+
+START_TEST(state_roundtrip_split_in_order_fold)
+{
+	/* Three full buffers fold into one used entry, not yet written. */
+	roundtrip_in_flight(F_INORDER, (const uint32_t[]){ 64, 64, 64 }, 3);
+}
+END_TEST
+
+START_TEST(state_roundtrip_packed_batch)
+{
+	roundtrip_in_flight(F_PACKED, (const uint32_t[]){ 7, 64, 1, 33 }, 4);
+}
+END_TEST
+
+START_TEST(state_roundtrip_packed_in_order)
+{
+	/* A batch head, a folded run after it, and one partial buffer. */
+	roundtrip_in_flight(F_PACKED | F_INORDER, (const uint32_t[]){ 5, 64, 64, 64 }, 4);
+}
+END_TEST
+
+START_TEST(state_roundtrip_reset_queue)
+{
+	bring_up(F_RESET);
+	vdev.queue_select = 1;
+	virtio_dev_reset_queue(&vdev);
+	save_state();
+	ck_assert_msg(!load_state(), "%s", err);
+	ck_assert(vdev.queue_reset_done[1]);
+}
+END_TEST
+
 static Suite *virtio_suite(void)
 {
 	Suite *s = suite_create("virtio");
@@ -373,6 +581,14 @@ static Suite *virtio_suite(void)
 	tc = tcase_create("state");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, state_bool_refused);
+	tcase_add_test(tc, state_packed_pending_refused);
+	tcase_add_test(tc, state_corrupt_queue_refused);
+	tcase_add_test(tc, state_corrupt_device_refused);
+	tcase_add_test(tc, state_roundtrip_split_pending);
+	tcase_add_test(tc, state_roundtrip_split_in_order_fold);
+	tcase_add_test(tc, state_roundtrip_packed_batch);
+	tcase_add_test(tc, state_roundtrip_packed_in_order);
+	tcase_add_test(tc, state_roundtrip_reset_queue);
 	suite_add_tcase(s, tc);
 	return s;
 }
