@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "devices/net_backend.h"
+#include "devices/virtio_net.h"
 #include "virtio/net_ctrl.h"
 #include "virtio/net_rx.h"
 #include "virtio/net_state.h"
@@ -700,17 +701,33 @@ static void net_reset(struct virtio_dev *vdev)
 	pthread_mutex_unlock(&net->lock);
 }
 
+/*
+ * Simplest safe order for a queue reset or (re-)enable: stop every worker
+ * (worker 0 steers frames into every pair and owns the CVQ), let the core
+ * change the queue, start them again.
+ */
+static void net_queue_stop(struct virtio_dev *vdev, uint16_t q)
+{
+	net_stop_workers(vdev->priv);
+}
+
+static void net_queue_restart(struct virtio_dev *vdev, uint16_t q)
+{
+	if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+	    !(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		net_start(vdev);
+}
+
+/* Called between stop and restart: frames waiting for a reset RX queue go. */
 static void net_queue_reset(struct virtio_dev *vdev, uint16_t q)
 {
 	struct virtio_net *net = vdev->priv;
 
-	/* Simplest safe order: stop everyone, reset, restart at DRIVER_OK. */
-	net_stop_workers(net);
 	if (q % 2 == 0 && q / 2 < net->nr_pairs)
 		net_inbox_drop(&net->pairs[q / 2]);
+	pthread_mutex_lock(&net->lock);
 	net_state_coal_vq_reenable(&net->st, q);
-	if (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)
-		net_start(vdev);
+	pthread_mutex_unlock(&net->lock);
 }
 
 /* ---- migration ---- */
@@ -803,6 +820,8 @@ static const struct virtio_dev_ops virtio_net_ops = {
 	.queue_notify = net_queue_notify,
 	.start = net_start,
 	.reset = net_reset,
+	.queue_stop = net_queue_stop,
+	.queue_restart = net_queue_restart,
 	.queue_reset = net_queue_reset,
 	.save = net_save,
 	.load = net_load,
@@ -811,42 +830,54 @@ static const struct virtio_dev_ops virtio_net_ops = {
 	.migrated = net_migrated,
 };
 
-static int virtio_net_create(struct vm *vm, const struct net_config *nc, int index)
+void virtio_net_free(struct virtio_dev *vdev)
+{
+	struct virtio_net *net;
+	int i;
+
+	if (!vdev)
+		return;
+	net = vdev->priv;
+	net_stop_workers(net);
+	net_drop_frames(net);
+	for (i = 0; i < NET_MAX_QUEUE_PAIRS; i++) {
+		struct net_pair *p = &net->pairs[i];
+
+		if (!p->net)
+			continue;
+		if (p->kick_fd >= 0)
+			close(p->kick_fd);
+		if (p->stop_fd >= 0)
+			close(p->stop_fd);
+		if (p->timer_fd >= 0)
+			close(p->timer_fd);
+		free(p->scratch);
+	}
+	net_backend_close(&net->be);
+	virtio_dev_exit(&net->vdev);
+	free(net->ctrl_result);
+	free(net);
+}
+
+struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config *nc,
+				  int index, bool incoming, char *err, size_t errlen)
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + index };
-	char err[256];
-	int i, ret;
+	int i;
 
-	if (!net)
-		return -ENOMEM;
-	net->vm = vm;
+	if (!net) {
+		snprintf(err, errlen, "virtio-net: out of memory");
+		return NULL;
+	}
 	pthread_mutex_init(&net->lock, NULL);
+	net->be.fd = net->be.loop_wr = -1;
 	if (nc->mac_set)
 		memcpy(mac, nc->mac, 6);
 	net->nr_pairs = nc->queue_pairs;
 	net->ctrl_result = malloc(NET_CTRL_RESULT_MAX);
-	if (!net->ctrl_result)
-		return -ENOMEM;
 	net_state_init(&net->st, mac, net->nr_pairs);
 	net->st.mtu = nc->mtu;
-	if (net_backend_open(&net->be, nc->backend, err, sizeof(err))) {
-		vlab_log("%s", err);
-		return -EINVAL;
-	}
-	/*
-	 * An incoming guest's hub endpoint must not exist before the source
-	 * has stopped its device: peers would queue copies of the frames the
-	 * source is still receiving (and delivering), which this device would
-	 * then put in the guest's RX ring a second time after the switch; and
-	 * nobody reads that queue, so once full it stalls every sender on the
-	 * hub HUB_WAIT_MS per frame. Opened above only to check --net early;
-	 * net_load() opens it again, after the source's quiesce.
-	 */
-	if (vm->cfg->incoming && net->be.kind == NET_BACKEND_HUB) {
-		net_backend_close(&net->be);
-		net->hub_spec = nc->backend;
-	}
 	for (i = 0; i < net->nr_pairs; i++) {
 		struct net_pair *p = &net->pairs[i];
 
@@ -859,14 +890,49 @@ static int virtio_net_create(struct vm *vm, const struct net_config *nc, int ind
 		p->scratch = malloc(NET_FRAME_MAX + 64 > NET_CTRL_MAX ? NET_FRAME_MAX + 64 :
 				    NET_CTRL_MAX);
 		if (p->kick_fd < 0 || p->stop_fd < 0 || p->timer_fd < 0 || !p->scratch)
-			return -ENOMEM;
+			goto nomem;
 	}
+	if (!net->ctrl_result)
+		goto nomem;
 	/* rx0, tx0, ..., rxN-1, txN-1, ctrl */
-	ret = virtio_dev_init(&net->vdev, &virtio_net_ops, net, &vm->mem,
-			      2 * net->nr_pairs + 1, NET_QUEUE_SIZE);
-	if (ret)
-		return ret;
-	return virtio_pci_attach(vm, &net->vdev);
+	if (virtio_dev_init(&net->vdev, &virtio_net_ops, net, mem, 2 * net->nr_pairs + 1,
+			    NET_QUEUE_SIZE))
+		goto nomem;
+	if (net_backend_open(&net->be, nc->backend, err, errlen))
+		goto fail;
+	/*
+	 * An incoming guest's hub endpoint must not exist before the source
+	 * has stopped its device: peers would queue copies of the frames the
+	 * source is still receiving (and delivering), which this device would
+	 * then put in the guest's RX ring a second time after the switch; and
+	 * nobody reads that queue, so once full it stalls every sender on the
+	 * hub HUB_WAIT_MS per frame. Opened above only to check --net early;
+	 * net_load() opens it again, after the source's quiesce.
+	 */
+	if (incoming && net->be.kind == NET_BACKEND_HUB) {
+		net_backend_close(&net->be);
+		net->hub_spec = nc->backend;
+	}
+	return &net->vdev;
+nomem:
+	snprintf(err, errlen, "virtio-net: out of memory or file descriptors");
+fail:
+	virtio_net_free(&net->vdev);
+	return NULL;
+}
+
+static int virtio_net_create(struct vm *vm, const struct net_config *nc, int index)
+{
+	struct virtio_dev *vdev;
+	char err[256];
+
+	vdev = virtio_net_new(&vm->mem, nc, index, vm->cfg->incoming, err, sizeof(err));
+	if (!vdev) {
+		vlab_log("%s", err);
+		return -EINVAL;
+	}
+	((struct virtio_net *)vdev->priv)->vm = vm;
+	return virtio_pci_attach(vm, vdev);
 }
 
 static int virtio_net_vm_init(struct vm *vm)

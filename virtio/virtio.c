@@ -195,19 +195,38 @@ void virtio_dev_set_queue_addr(struct virtio_dev *vdev, int which, bool hi, uint
 		*a = (*a & ~0xffffffffULL) | val;
 }
 
+/*
+ * A queue is changed by the transport only while no device worker can be
+ * using it: a worker may be inside virtq_pop() on it at any time.
+ */
+static void virtio_dev_queue_stop(struct virtio_dev *vdev, uint16_t q)
+{
+	if (vdev->ops->queue_stop)
+		vdev->ops->queue_stop(vdev, q);
+}
+
+static void virtio_dev_queue_restart(struct virtio_dev *vdev, uint16_t q)
+{
+	if (vdev->ops->queue_restart)
+		vdev->ops->queue_restart(vdev, q);
+}
+
 void virtio_dev_enable_queue(struct virtio_dev *vdev)
 {
 	struct virtq *vq = virtio_dev_selected(vdev);
+	uint16_t q = vdev->queue_select;
 	char why[96];
 	int ret;
 
 	if (!vq || vq->enabled)
 		return;
+	virtio_dev_queue_stop(vdev, q);
 	vq->features = 0;
 	virtq_set_features(vq, vdev->guest_features);
 	ret = virtq_set_addrs(vq, vq->desc_addr, vq->driver_addr, vq->device_addr);
 	if (!ret)
 		ret = virtq_enable(vq);
+	virtio_dev_queue_restart(vdev, q);
 	if (ret) {
 		snprintf(why, sizeof(why), "queue %u cannot be enabled: %s",
 			 vdev->queue_select, vq->broken_reason ? vq->broken_reason : "bad ring");
@@ -227,11 +246,13 @@ void virtio_dev_reset_queue(struct virtio_dev *vdev)
 
 	if (!vq || !virtio_dev_has(vdev, VIRTIO_F_RING_RESET))
 		return;
-	if (vdev->ops->queue_reset)
-		vdev->ops->queue_reset(vdev, q);
+	virtio_dev_queue_stop(vdev, q);
 	virtq_reset(vq);
 	vdev->queue_vector[q] = VIRTIO_MSI_NO_VECTOR;
 	vdev->queue_reset_done[q] = true;
+	if (vdev->ops->queue_reset)
+		vdev->ops->queue_reset(vdev, q);
+	virtio_dev_queue_restart(vdev, q);
 }
 
 void virtio_dev_notify_used(struct virtio_dev *vdev, uint16_t q)

@@ -46,7 +46,17 @@ struct virtio_dev_ops {
 	int (*start)(struct virtio_dev *vdev);
 	/* Device reset: stop workers and return to power-on state. */
 	void (*reset)(struct virtio_dev *vdev);
-	/* One queue was reset (VIRTIO_F_RING_RESET); its worker must let go. */
+	/*
+	 * A queue is about to be reset (VIRTIO_F_RING_RESET) or re-enabled:
+	 * queue_stop() returns only once no worker can touch queue @q (nor
+	 * its vector); the core then changes the queue and calls
+	 * queue_restart(), which lets the workers run again. Neither is
+	 * called when the device has no DRIVER_OK workers to stop, i.e. the
+	 * device decides itself whether anything runs.
+	 */
+	void (*queue_stop)(struct virtio_dev *vdev, uint16_t q);
+	void (*queue_restart)(struct virtio_dev *vdev, uint16_t q);
+	/* Queue @q was reset while stopped: drop what the device held for it. */
 	void (*queue_reset)(struct virtio_dev *vdev, uint16_t q);
 
 	/* Migration (all optional): device-specific state and workers. */
