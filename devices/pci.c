@@ -237,9 +237,8 @@ void pci_host_init(struct pci_host *host, struct vm *vm)
 	pci_register(host, &host->bridge);
 }
 
-static int pci_host_save(void *opaque, struct state_buf *sb)
+int pci_host_state_save(struct pci_host *host, struct state_buf *sb)
 {
-	struct pci_host *host = opaque;
 	int slot;
 
 	pthread_mutex_lock(&host->lock);
@@ -255,19 +254,34 @@ static int pci_host_save(void *opaque, struct state_buf *sb)
 	return sb->err;
 }
 
-/* Config spaces come back as they were, then the BARs are mapped from them. */
-static int pci_host_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+/*
+ * Config spaces come back as they were, then the BARs are mapped from them.
+ * The guest can only have changed the bits in each device's write mask, so
+ * every other bit must be this device's: ids, class, BAR size and type
+ * bits, capability layout (e.g. the MSI-X table size). All slots are
+ * checked before any is taken over.
+ */
+int pci_host_state_load(struct pci_host *host, const void *fdt, int node, char *err,
+			size_t errlen)
 {
-	struct pci_host *host = opaque;
-	uint8_t cfg[PCI_CFG_SIZE];
+	uint8_t (*cfg)[PCI_CFG_SIZE];
 	uint32_t addr, ver;
 	char name[16];
-	int slot, sub;
+	int slot, sub, i, ret = -1;
 
 	if (state_get_u32(fdt, node, "conf1-addr", &addr, err, errlen))
 		return -1;
+	if (addr & ~0x80fffffcu) {
+		snprintf(err, errlen, "pci: conf1-addr 0x%08x has bits CONFIG_ADDRESS does not keep",
+			 addr);
+		return -1;
+	}
+	cfg = calloc(PCI_MAX_DEVICES, sizeof(*cfg));
+	if (!cfg) {
+		snprintf(err, errlen, "pci: out of memory");
+		return -1;
+	}
 	pthread_mutex_lock(&host->lock);
-	host->addr = addr & 0x80fffffc;
 	for (slot = 0; slot < PCI_MAX_DEVICES; slot++) {
 		struct pci_device *dev = host->devs[slot];
 
@@ -275,20 +289,48 @@ static int pci_host_load(void *opaque, const void *fdt, int node, char *err, siz
 			continue;
 		snprintf(name, sizeof(name), "slot@%d", slot);
 		sub = state_subnode(fdt, node, name, 1, &ver, err, errlen);
-		if (sub < 0 || state_get_bytes(fdt, sub, "cfg", cfg, sizeof(cfg), err, errlen))
-			goto fail;
-		if (memcmp(cfg, dev->cfg, 4)) {
-			snprintf(err, errlen, "pci slot %d: the source has a different device there", slot);
-			goto fail;
+		if (sub < 0 ||
+		    state_get_bytes(fdt, sub, "cfg", cfg[slot], PCI_CFG_SIZE, err, errlen))
+			goto out;
+		if (memcmp(cfg[slot], dev->cfg, 4)) {
+			snprintf(err, errlen, "pci slot %d: the source has a different device there",
+				 slot);
+			goto out;
 		}
-		memcpy(dev->cfg, cfg, sizeof(cfg));
+		for (i = 0; i < PCI_CFG_SIZE; i++) {
+			if ((cfg[slot][i] ^ dev->cfg[i]) & ~dev->wmask[i]) {
+				snprintf(err, errlen,
+					 "pci slot %d (%s): cfg byte 0x%02x = 0x%02x, read-only bits are 0x%02x",
+					 slot, dev->name, i, cfg[slot][i],
+					 dev->cfg[i] & ~dev->wmask[i]);
+				goto out;
+			}
+		}
+	}
+	host->addr = addr;
+	for (slot = 0; slot < PCI_MAX_DEVICES; slot++) {
+		struct pci_device *dev = host->devs[slot];
+
+		if (!dev)
+			continue;
+		memcpy(dev->cfg, cfg[slot], PCI_CFG_SIZE);
 		pci_update_mappings(host, dev);
 	}
+	ret = 0;
+out:
 	pthread_mutex_unlock(&host->lock);
-	return 0;
-fail:
-	pthread_mutex_unlock(&host->lock);
-	return -1;
+	free(cfg);
+	return ret;
+}
+
+static int pci_host_save(void *opaque, struct state_buf *sb)
+{
+	return pci_host_state_save(opaque, sb);
+}
+
+static int pci_host_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
+{
+	return pci_host_state_load(opaque, fdt, node, err, errlen);
 }
 
 static int pci_vm_init(struct vm *vm)

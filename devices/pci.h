@@ -124,4 +124,15 @@ void pci_cfg_write(struct pci_host *host, int bus, int slot, int fn, uint32_t of
 		   uint32_t val);
 void pci_conf1_access(void *opaque, uint64_t off, void *data, int len, bool is_write);
 
+/*
+ * Snapshot state ("pci"): the CONFIG_ADDRESS latch and every device's
+ * config space. Load refuses a latch or config bytes the guest could not
+ * have written (read-only bits that differ from the device's) with a
+ * message, and then changes nothing; safe with any tree.
+ */
+struct state_buf;
+int pci_host_state_save(struct pci_host *host, struct state_buf *sb);
+int pci_host_state_load(struct pci_host *host, const void *fdt, int node, char *err,
+			size_t errlen);
+
 #endif

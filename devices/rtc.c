@@ -5,10 +5,12 @@
  * progress"), plus the CMOS bytes nobody interprets.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "devices/rtc.h"
 #include "vmm/state.h"
 #include "vmm/vm.h"
 
@@ -20,10 +22,6 @@
 #define RTC_B_24H	0x02
 #define RTC_D_VRT	0x80
 
-struct rtc {
-	uint8_t index;
-	uint8_t cmos[128];
-};
 
 static uint8_t bcd(int v)
 {
@@ -77,18 +75,35 @@ static const struct state_field rtc_fields[] = {
 	STATE_BYTES(struct rtc, cmos, "cmos"),
 };
 
+int rtc_state_save(struct rtc *r, struct state_buf *sb)
+{
+	return state_put_fields(sb, r, rtc_fields, ARRAY_SIZE(rtc_fields));
+}
+
+int rtc_state_load(struct rtc *r, const void *fdt, int node, char *err, size_t errlen)
+{
+	struct rtc tmp = *r;
+
+	if (state_get_fields(fdt, node, &tmp, rtc_fields, ARRAY_SIZE(rtc_fields), err, errlen))
+		return -1;
+	/* The index port keeps 7 bits (bit 7 is the NMI mask): cmos[] has 128 bytes. */
+	if (tmp.index >= sizeof(tmp.cmos)) {
+		snprintf(err, errlen, "rtc: index 0x%x, the CMOS has 0x%zx bytes", tmp.index,
+			 sizeof(tmp.cmos));
+		return -1;
+	}
+	*r = tmp;
+	return 0;
+}
+
 static int rtc_save(void *opaque, struct state_buf *sb)
 {
-	return state_put_fields(sb, opaque, rtc_fields, ARRAY_SIZE(rtc_fields));
+	return rtc_state_save(opaque, sb);
 }
 
 static int rtc_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
 {
-	struct rtc *r = opaque;
-	int ret = state_get_fields(fdt, node, r, rtc_fields, ARRAY_SIZE(rtc_fields), err, errlen);
-
-	r->index &= 0x7f;
-	return ret;
+	return rtc_state_load(opaque, fdt, node, err, errlen);
 }
 
 static int rtc_vm_init(struct vm *vm)

@@ -7,6 +7,7 @@
 
 #include "check_main.h"
 #include "devices/pci.h"
+#include "state_test.h"
 #include "vmm/vm.h"
 
 static struct pci_host host;
@@ -639,6 +640,87 @@ START_TEST(novm_bar_writes_safe)
 }
 END_TEST
 
+/* ---- saved state ---- */
+
+static int save_pci(void *h, struct state_buf *sb)
+{
+	return pci_host_state_save(h, sb);
+}
+
+static int load_pci(void *h, const void *fdt, int node, char *err, size_t errlen)
+{
+	return pci_host_state_load(h, fdt, node, err, errlen);
+}
+
+/* A device with a memory BAR the guest moved and enabled. */
+static void busy_bus(void)
+{
+	add_dev(&dev, 1);
+	ck_assert_int_eq(pci_device_set_bar(&host, &dev, 0, 0x1000, false, false,
+					    bar_handler, &bar_hit), 0);
+	wr(&dev, PCI_BAR0, 4, 0xe2000000);
+	wr(&dev, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	conf1_out(0xcf8, 4, conf1_addr(0, 1, 0, 0x10));
+}
+
+START_TEST(state_roundtrip)
+{
+	struct state_buf sb;
+	char err[256];
+
+	busy_bus();
+	state_test_roundtrip(save_pci, load_pci, &host);
+	state_test_save(&sb, save_pci, &host);
+	/* Decode off and the latch cleared, then the snapshot brings both back. */
+	wr(&dev, PCI_COMMAND, 2, 0);
+	conf1_out(0xcf8, 4, 0);
+	ck_assert(!mmio_hits(0xe2000000));
+	ck_assert_msg(!pci_host_state_load(&host, sb.fdt, state_test_node(&sb, "/dev"), err,
+					   sizeof(err)), "%s", err);
+	ck_assert(mmio_hits(0xe2000000));
+	ck_assert_uint_eq(conf1_in(0xcf8, 4), conf1_addr(0, 1, 0, 0x10));
+	state_buf_free(&sb);
+}
+END_TEST
+
+/* One config byte of slot 1 changed in the saved tree. */
+static void cfg_refused(uint32_t off, uint8_t val, const char *msg)
+{
+	struct state_buf good, sb, after;
+	char err[256] = "";
+	uint8_t *cfg;
+	int node, len;
+
+	state_test_save(&good, save_pci, &host);
+	state_test_save(&sb, save_pci, &host);
+	node = state_test_node(&sb, "/dev/slot@1");
+	cfg = (uint8_t *)fdt_getprop(sb.fdt, node, "cfg", &len);
+	ck_assert_int_eq(len, PCI_CFG_SIZE);
+	cfg[off] = val;
+	ck_assert_int_eq(load_pci(&host, sb.fdt, state_test_node(&sb, "/dev"), err,
+				  sizeof(err)), -1);
+	ck_assert_msg(strstr(err, msg), "\"%s\" lacks \"%s\"", err, msg);
+	state_test_save(&after, save_pci, &host);
+	ck_assert(state_test_same(&good, &after));
+	ck_assert(mmio_hits(0xe2000000));
+	state_buf_free(&good);
+	state_buf_free(&sb);
+	state_buf_free(&after);
+}
+
+START_TEST(state_corrupt_refused)
+{
+	busy_bus();
+	state_test_refused(save_pci, load_pci, &host, "conf1-addr", 0x80000003,
+			   "pci: conf1-addr 0x80000003 has bits CONFIG_ADDRESS does not keep");
+	cfg_refused(PCI_VENDOR_ID, 0x12, "pci slot 1: the source has a different device there");
+	cfg_refused(PCI_CLASS_DEVICE, 0x77, "cfg byte 0x0a = 0x77, read-only bits are 0x");
+	/* BAR size bits: a 4 KiB BAR cannot sit at 0x...800. */
+	cfg_refused(PCI_BAR0 + 1, 0x08, "cfg byte 0x11 = 0x08");
+	cfg_refused(PCI_STATUS, 0xff, "cfg byte 0x06");
+}
+END_TEST
+
 static Suite *pci_suite(void)
 {
 	Suite *s = suite_create("pci");
@@ -681,6 +763,12 @@ static Suite *pci_suite(void)
 	tcase_add_test(tc, bar_map_sizing_while_enabled);
 	tcase_add_test(tc, bar_map_overlap_left_unmapped);
 	tcase_add_test(tc, bar_without_handler_never_mapped);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("state");
+	tcase_add_checked_fixture(tc, setup_vm, teardown_vm);
+	tcase_add_test(tc, state_roundtrip);
+	tcase_add_test(tc, state_corrupt_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
