@@ -123,6 +123,12 @@ void virtio_dev_set_status_locked(struct virtio_dev *vdev, uint8_t status)
 	/* A device that needs reset ignores everything but a reset. */
 	if (old & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
+	/*
+	 * The driver must not clear a status bit (2.1.2); only a reset does.
+	 * Keep them: clearing FEATURES_OK would unfreeze the features and let
+	 * a second FEATURES_OK change the layout of rings already enabled.
+	 */
+	status |= old;
 	if ((status & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		/* Refusal: FEATURES_OK stays clear and the driver sees it. */
 		if (!virtio_dev_features_ok(vdev))

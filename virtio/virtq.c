@@ -101,6 +101,9 @@ void virtq_init(struct virtq *vq, struct guest_mem *gm, uint16_t max_size)
 
 void virtq_set_features(struct virtq *vq, uint64_t features)
 {
+	/* The rings were mapped for the layout they have: fixed until a reset. */
+	if (vq->enabled)
+		return;
 	vq->features = features & VIRTQ_RING_FEATURES;
 }
 

@@ -174,7 +174,7 @@ uint64_t virtq_device_bytes(uint16_t size, bool packed, bool event_idx);
 
 /* Fresh, disabled queue offering @max_size entries (1..32768). */
 void virtq_init(struct virtq *vq, struct guest_mem *gm, uint16_t max_size);
-/* Keep the ring-affecting subset of the negotiated @features. */
+/* Keep the ring-affecting subset of the negotiated @features (not on an enabled queue). */
 void virtq_set_features(struct virtq *vq, uint64_t features);
 /* Queue size the driver chose; checked against the layout at enable. */
 int virtq_set_size(struct virtq *vq, uint16_t size);

@@ -559,6 +559,29 @@ START_TEST(state_roundtrip_reset_queue)
 }
 END_TEST
 
+/*
+ * A driver that clears FEATURES_OK (without a reset) must not renegotiate
+ * the layout of an enabled ring: a packed ring read as split indexes its
+ * 4-byte driver area as a 2 * size avail ring, beyond what was mapped.
+ */
+START_TEST(test_status_bits_not_cleared)
+{
+	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+		    VIRTIO_CONFIG_S_DRIVER_OK;
+
+	bring_up(F_PACKED);
+	virtio_dev_set_status(&vdev, s);
+	ck_assert(vdev.status & VIRTIO_CONFIG_S_FEATURES_OK);
+	write_features(v1);
+	ck_assert_uint_eq(vdev.guest_features, v1 | F_PACKED);
+	virtio_dev_set_status(&vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
+	ck_assert(virtq_is_packed(&vdev.vqs[0]));
+	/* And the queue API itself keeps an enabled queue's layout. */
+	virtq_set_features(&vdev.vqs[0], v1);
+	ck_assert(virtq_is_packed(&vdev.vqs[0]));
+}
+END_TEST
+
 static Suite *virtio_suite(void)
 {
 	Suite *s = suite_create("virtio");
@@ -580,6 +603,7 @@ static Suite *virtio_suite(void)
 
 	tc = tcase_create("state");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_status_bits_not_cleared);
 	tcase_add_test(tc, state_bool_refused);
 	tcase_add_test(tc, state_packed_pending_refused);
 	tcase_add_test(tc, state_corrupt_queue_refused);
