@@ -534,12 +534,28 @@ static int vpci_save(void *opaque, struct state_buf *sb)
 	return sb->err;
 }
 
+/* The common state alone, as a tree with a "virtio" node (for undo). */
+static int vpci_save_common(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	if (state_buf_init(sb))
+		return -1;
+	state_begin_node(sb, "virtio", 1);
+	virtio_dev_state_save(vdev, sb);
+	state_end_node(sb);
+	if (state_buf_finish(sb)) {
+		state_buf_free(sb);
+		return -1;
+	}
+	return 0;
+}
+
 static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
 {
 	struct vpci *v = opaque;
 	struct virtio_dev *vdev = v->vdev;
 	struct vpci_msix_entry msix[VPCI_MSIX_MAX];
 	uint64_t pba[VPCI_MSIX_MAX / 64];
+	struct state_buf undo = { 0 };
 	uint32_t n, isr, ver;
 	uint16_t vec;
 	int sub;
@@ -569,17 +585,33 @@ static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t 
 		return -1;
 	}
 	/*
-	 * The common and device state are checked in full by their loaders
-	 * before anything changes; the transport's own part is taken over
-	 * after them, so a refusal there leaves it as it was.
+	 * The common and device state are each checked in full by their
+	 * loaders before they change anything; the transport's own part is
+	 * taken over last. If the device refuses its part, the common part
+	 * goes back to what it was (it saves as state that loads again).
 	 */
 	sub = state_subnode(fdt, node, "virtio", 1, &ver, err, errlen);
-	if (sub < 0 || virtio_dev_state_load(vdev, fdt, sub, err, errlen))
+	if (sub < 0)
 		return -1;
+	if (vdev->ops->load && vpci_save_common(vdev, &undo)) {
+		snprintf(err, errlen, "%s: cannot keep the state to restore on error",
+			 vdev->ops->name);
+		return -1;
+	}
+	if (virtio_dev_state_load(vdev, fdt, sub, err, errlen))
+		goto fail;
 	if (vdev->ops->load) {
 		sub = state_subnode(fdt, node, "device", 1, &ver, err, errlen);
-		if (sub < 0 || vdev->ops->load(vdev, fdt, sub, err, errlen))
-			return -1;
+		if (sub < 0 || vdev->ops->load(vdev, fdt, sub, err, errlen)) {
+			char ignored[64];
+
+			virtio_dev_state_load(vdev, undo.fdt,
+					      state_subnode(undo.fdt, 0, "virtio", 1, NULL,
+							    ignored, sizeof(ignored)),
+					      ignored, sizeof(ignored));
+			goto fail;
+		}
+		state_buf_free(&undo);
 	}
 	pthread_mutex_lock(&v->lock);
 	memcpy(v->msix, msix, n * sizeof(msix[0]));
@@ -594,6 +626,20 @@ static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t 
 		vpci_intx_update(v);
 	pthread_mutex_unlock(&v->lock);
 	return 0;
+fail:
+	state_buf_free(&undo);
+	return -1;
+}
+
+int virtio_pci_state_save(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	return vpci_save(vdev->transport_priv, sb);
+}
+
+int virtio_pci_state_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+			  size_t errlen)
+{
+	return vpci_load(vdev->transport_priv, fdt, node, err, errlen);
 }
 
 static void vpci_quiesce(void *opaque)

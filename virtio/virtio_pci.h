@@ -2,12 +2,25 @@
 #ifndef VLAB_VIRTIO_PCI_H
 #define VLAB_VIRTIO_PCI_H
 
+#include <stddef.h>
+
 #include "virtio/virtio.h"
 
 struct vm;
 
 /* Attach @vdev to the VM's PCI bus as a modern virtio-pci function. */
 int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev);
+
+/*
+ * Snapshot state of an attached function ("virtio@SLOT"): the MSI-X table
+ * and PBA, the ISR, then /virtio (virtio_dev_state_load()) and /device
+ * (the device's load op). Load refuses anything the function could not
+ * have produced with a message; safe with any tree.
+ */
+struct state_buf;
+int virtio_pci_state_save(struct virtio_dev *vdev, struct state_buf *sb);
+int virtio_pci_state_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+			  size_t errlen);
 
 /* BAR0 layout (64-bit memory BAR): one region per capability. */
 #define VPCI_COMMON_OFF		0x0000

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-pci saved state, on a fake VM (buses, event loop, PCI host; no
+ * KVM): a virtio-net function's transport, common and device state round
+ * trip, and corrupt values at each level are refused with the function
+ * unchanged.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "devices/pci.h"
+#include "devices/virtio_net.h"
+#include "state_test.h"
+#include "virtio/virtio_pci.h"
+#include "vmm/vm.h"
+
+#define MEM_SIZE	(1 << 20)
+
+static uint8_t *ram;
+static struct guest_mem gm;
+static struct vm vm;
+static struct pci_host host;
+static struct virtio_dev *vdev;
+
+static void setup(void)
+{
+	struct net_config nc = { .backend = "null", .queue_pairs = 1 };
+	char err[256];
+
+	ram = calloc(1, MEM_SIZE);
+	ck_assert_int_eq(guest_mem_init_buffer(&gm, ram, MEM_SIZE), 0);
+	memset(&vm, 0, sizeof(vm));
+	ck_assert_int_eq(event_loop_init(&vm.loop), 0);
+	io_bus_init(&vm.pio, "pio");
+	io_bus_init(&vm.mmio, "mmio");
+	pci_host_init(&host, &vm);
+	vm.pci = &host;
+	vdev = virtio_net_new(&gm, &nc, 0, false, err, sizeof(err));
+	ck_assert_msg(vdev, "%s", err);
+	ck_assert_int_eq(virtio_pci_attach(&vm, vdev), 0);
+	/* rx, tx, ctrl and the config vector */
+	ck_assert_uint_eq(vdev->nr_vectors, 4);
+}
+
+static void teardown(void)
+{
+	virtio_net_free(vdev);
+	while (vm.dev_states) {
+		struct vm_dev_state *d = vm.dev_states;
+
+		vm.dev_states = d->next;
+		free(d);
+	}
+	io_bus_exit(&vm.pio);
+	io_bus_exit(&vm.mmio);
+	event_loop_exit(&vm.loop);
+	guest_mem_exit(&gm);
+	free(ram);
+}
+
+static int save_vpci(void *dev, struct state_buf *sb)
+{
+	return virtio_pci_state_save(dev, sb);
+}
+
+static int load_vpci(void *dev, const void *fdt, int node, char *err, size_t errlen)
+{
+	return virtio_pci_state_load(dev, fdt, node, err, errlen);
+}
+
+START_TEST(state_roundtrip)
+{
+	state_test_roundtrip(save_vpci, load_vpci, vdev);
+}
+END_TEST
+
+/* Patch @prop of node @path (u32, or byte @byte of a blob to @val). */
+static void refused(const char *path, const char *prop, int byte, uint32_t val, const char *msg)
+{
+	struct state_buf good, sb, after;
+	char err[256] = "";
+
+	state_test_save(&good, save_vpci, vdev);
+	state_test_save(&sb, save_vpci, vdev);
+	if (byte < 0) {
+		state_test_patch(&sb, path, prop, val);
+	} else {
+		int len;
+		uint8_t *p = (uint8_t *)fdt_getprop(sb.fdt, state_test_node(&sb, path), prop, &len);
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert_int_lt(byte, len);
+		p[byte] = val;
+	}
+	ck_assert_int_eq(load_vpci(vdev, sb.fdt, state_test_node(&sb, "/dev"), err,
+				   sizeof(err)), -1);
+	ck_assert_msg(strstr(err, msg), "%s: \"%s\" lacks \"%s\"", prop, err, msg);
+	state_test_save(&after, save_vpci, vdev);
+	ck_assert_msg(state_test_same(&good, &after), "%s changed the function", prop);
+	state_buf_free(&good);
+	state_buf_free(&sb);
+	state_buf_free(&after);
+}
+
+START_TEST(state_corrupt_refused)
+{
+	refused("/dev", "msix-entries", -1, 5,
+		"virtio-net: the source has 5 MSI-X vectors, this vlab 4");
+	refused("/dev", "isr", -1, 4, "virtio-net: isr 0x4 has bits other than");
+	/* Vector 4 does not exist: its pending bit cannot be set. */
+	refused("/dev", "msix-pba", 0, 0x10, "virtio-net: msix-pba: vector 4 pending");
+	refused("/dev/virtio/queue@0", "vector", -1, 4,
+		"virtio-net: queue 0: vector 4, the transport has 4 vectors");
+	refused("/dev/virtio", "config-vector", -1, 9, "virtio-net: config-vector 9");
+	refused("/dev/virtio/queue@2", "pending", -1, 1,
+		"virtio-net: queue 2: pending: unflushed entries on a disabled queue");
+	refused("/dev/device", "net-state-version", -1, 2, "virtio-net: state version 2");
+}
+END_TEST
+
+/* Good common state, bad device state: the common part is not kept either. */
+START_TEST(state_device_refusal_undoes_common)
+{
+	struct state_buf good, sb, after;
+	char err[256] = "";
+
+	state_test_save(&good, save_vpci, vdev);
+	state_test_save(&sb, save_vpci, vdev);
+	state_test_patch(&sb, "/dev/virtio", "config-generation", 77);
+	state_test_patch(&sb, "/dev/virtio", "queue-select", 2);
+	state_test_patch(&sb, "/dev/device", "net-state-version", 9);
+	ck_assert_int_eq(load_vpci(vdev, sb.fdt, state_test_node(&sb, "/dev"), err,
+				   sizeof(err)), -1);
+	ck_assert_str_eq(err, "virtio-net: state version 9, this vlab reads 1");
+	ck_assert_uint_eq(vdev->config_generation, 0);
+	state_test_save(&after, save_vpci, vdev);
+	ck_assert(state_test_same(&good, &after));
+	state_buf_free(&good);
+	state_buf_free(&sb);
+	state_buf_free(&after);
+}
+END_TEST
+
+static Suite *virtio_pci_suite(void)
+{
+	Suite *s = suite_create("virtio_pci");
+	TCase *tc = tcase_create("state");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, state_roundtrip);
+	tcase_add_test(tc, state_corrupt_refused);
+	tcase_add_test(tc, state_device_refusal_undoes_common);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+VLAB_TEST_MAIN(virtio_pci_suite)
