@@ -272,8 +272,8 @@ int pci_host_state_load(struct pci_host *host, const void *fdt, int node, char *
 	if (state_get_u32(fdt, node, "conf1-addr", &addr, err, errlen))
 		return -1;
 	if (addr & ~0x80fffffcu) {
-		snprintf(err, errlen, "pci: conf1-addr 0x%08x has bits CONFIG_ADDRESS does not keep",
-			 addr);
+		snprintf(err, errlen,
+			 "pci: conf1-addr 0x%08x has bits CONFIG_ADDRESS does not keep", addr);
 		return -1;
 	}
 	cfg = calloc(PCI_MAX_DEVICES, sizeof(*cfg));
@@ -293,8 +293,8 @@ int pci_host_state_load(struct pci_host *host, const void *fdt, int node, char *
 		    state_get_bytes(fdt, sub, "cfg", cfg[slot], PCI_CFG_SIZE, err, errlen))
 			goto out;
 		if (memcmp(cfg[slot], dev->cfg, 4)) {
-			snprintf(err, errlen, "pci slot %d: the source has a different device there",
-				 slot);
+			snprintf(err, errlen,
+				 "pci slot %d: the source has a different device there", slot);
 			goto out;
 		}
 		for (i = 0; i < PCI_CFG_SIZE; i++) {

@@ -434,14 +434,16 @@ int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, ch
 			goto out;
 		}
 		if (v > UINT16_MAX || !virtio_dev_vector_ok(vdev, v)) {
-			snprintf(err, errlen, "%s: queue %d: vector %u, the transport has %u vectors",
+			snprintf(err, errlen,
+				 "%s: queue %d: vector %u, the transport has %u vectors",
 				 name, q, v, vdev->nr_vectors);
 			goto out;
 		}
 		vectors[q] = v;
 		/* Reads 1 from a ring reset until the queue is enabled again. */
 		if (reset_done[q] && vq->enabled) {
-			snprintf(err, errlen, "%s: queue %d: reset-done on an enabled queue", name, q);
+			snprintf(err, errlen, "%s: queue %d: reset-done on an enabled queue",
+				 name, q);
 			goto out;
 		}
 		/* Rebuild the host views of the rings; a broken queue is never used. */

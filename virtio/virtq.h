@@ -90,8 +90,9 @@ static inline struct iovec *virtq_elem_in(struct virtq_elem *elem)
 
 /*
  * All state of one queue. Every field before "Not state" is a plain value
- * a migration stream can carry; the rest is recomputed by virtq_enable(). Flush (virtq_flush) before saving so no used entry is
- * half-published.
+ * a migration stream can carry, unflushed entries included (a restore
+ * checks them with virtq_state_check()); the rest is recomputed by
+ * virtq_enable().
  */
 struct virtq {
 	/* Configuration, written by the transport. */

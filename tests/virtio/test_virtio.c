@@ -428,7 +428,8 @@ START_TEST(state_corrupt_device_refused)
 	expect_refused("/virtio", "status", 0x100, "does not fit in 8 bits");
 	/* With MSI-X vectors the transport's count is the limit. */
 	vdev.nr_vectors = 3;
-	expect_refused("/virtio/queue@1", "vector", 3, "fake: queue 1: vector 3, the transport has 3");
+	expect_refused("/virtio/queue@1", "vector", 3,
+		       "fake: queue 1: vector 3, the transport has 3");
 	save_state();
 	patch("/virtio/queue@1", "vector", 2);
 	patch("/virtio", "config-vector", 0);
