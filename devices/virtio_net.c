@@ -566,7 +566,7 @@ static void *net_worker(void *arg)
 				continue;
 		}
 		kicked = __atomic_exchange_n(&p->kicked, 0, __ATOMIC_ACQUIRE);
-		if (net->vdev.status & VIRTIO_CONFIG_S_NEEDS_RESET)
+		if (virtio_dev_status(&net->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET)
 			continue;
 		if (kicked & KICK_CTRL)
 			net_ctrl(net);
@@ -713,8 +713,8 @@ static void net_queue_stop(struct virtio_dev *vdev, uint16_t q)
 
 static void net_queue_restart(struct virtio_dev *vdev, uint16_t q)
 {
-	if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+	if ((virtio_dev_status(vdev) & (VIRTIO_CONFIG_S_DRIVER_OK |
+					VIRTIO_CONFIG_S_NEEDS_RESET)) == VIRTIO_CONFIG_S_DRIVER_OK)
 		net_start(vdev);
 }
 
@@ -790,8 +790,8 @@ static void net_quiesce(struct virtio_dev *vdev)
 
 static void net_unquiesce(struct virtio_dev *vdev)
 {
-	if ((vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+	if ((virtio_dev_status(vdev) & (VIRTIO_CONFIG_S_DRIVER_OK |
+					VIRTIO_CONFIG_S_NEEDS_RESET)) == VIRTIO_CONFIG_S_DRIVER_OK)
 		net_start(vdev);
 }
 

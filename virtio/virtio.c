@@ -62,7 +62,8 @@ void virtio_dev_write_driver_features(struct virtio_dev *vdev, uint32_t val)
 	unsigned int shift;
 
 	/* Features are frozen once FEATURES_OK is set. */
-	if (vdev->status & VIRTIO_CONFIG_S_FEATURES_OK || vdev->driver_feature_select > 1)
+	if ((virtio_dev_status(vdev) & VIRTIO_CONFIG_S_FEATURES_OK) ||
+	    vdev->driver_feature_select > 1)
 		return;
 	shift = 32 * vdev->driver_feature_select;
 	vdev->guest_features &= ~(0xffffffffULL << shift);
@@ -85,7 +86,7 @@ static void virtio_dev_reset_locked(struct virtio_dev *vdev)
 	vdev->guest_features = 0;
 	vdev->device_feature_select = vdev->driver_feature_select = 0;
 	vdev->queue_select = 0;
-	vdev->status = 0;
+	virtio_dev_store_status(vdev, 0);
 }
 
 void virtio_dev_reset(struct virtio_dev *vdev)
@@ -114,7 +115,7 @@ static bool virtio_dev_features_ok(struct virtio_dev *vdev)
 
 void virtio_dev_set_status_locked(struct virtio_dev *vdev, uint8_t status)
 {
-	uint8_t old = vdev->status;
+	uint8_t old = virtio_dev_status(vdev);
 
 	if (status == 0) {
 		virtio_dev_reset_locked(vdev);
@@ -138,12 +139,16 @@ void virtio_dev_set_status_locked(struct virtio_dev *vdev, uint8_t status)
 		if (!(status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			status &= ~VIRTIO_CONFIG_S_DRIVER_OK;
 		} else {
-			vdev->status = status;
+			__atomic_fetch_or(&vdev->status, status, __ATOMIC_ACQ_REL);
 			if (vdev->ops->start && vdev->ops->start(vdev) < 0)
 				status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		}
 	}
-	vdev->status = status;
+	/*
+	 * Only adds bits (status holds old's): an OR cannot lose a
+	 * NEEDS_RESET a worker set meanwhile.
+	 */
+	__atomic_fetch_or(&vdev->status, status, __ATOMIC_ACQ_REL);
 }
 
 void virtio_dev_set_status(struct virtio_dev *vdev, uint8_t status)
@@ -236,7 +241,7 @@ void virtio_dev_enable_queue(struct virtio_dev *vdev)
 	if (ret) {
 		snprintf(why, sizeof(why), "queue %u cannot be enabled: %s",
 			 vdev->queue_select, vq->broken_reason ? vq->broken_reason : "bad ring");
-		vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		__atomic_fetch_or(&vdev->status, VIRTIO_CONFIG_S_NEEDS_RESET, __ATOMIC_ACQ_REL);
 		fprintf(stderr, "vlab: %s: %s\r\n", vdev->ops->name, why);
 		if (vdev->transport && vdev->transport->signal_config)
 			vdev->transport->signal_config(vdev);
@@ -272,7 +277,7 @@ void virtio_dev_config_changed(struct virtio_dev *vdev)
 {
 	__atomic_fetch_add(&vdev->config_generation, 1, __ATOMIC_RELEASE);
 	if (vdev->transport && vdev->transport->signal_config &&
-	    (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK))
+	    (virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
 		vdev->transport->signal_config(vdev);
 }
 

@@ -145,6 +145,20 @@ int virtio_dev_state_save(struct virtio_dev *vdev, struct state_buf *sb);
 int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
 			  size_t errlen);
 
+/*
+ * The status byte: device workers set NEEDS_RESET (virtio_dev_needs_reset())
+ * and read it while the transport changes it, so every access is atomic.
+ */
+static inline uint8_t virtio_dev_status(const struct virtio_dev *vdev)
+{
+	return __atomic_load_n(&vdev->status, __ATOMIC_ACQUIRE);
+}
+
+static inline void virtio_dev_store_status(struct virtio_dev *vdev, uint8_t status)
+{
+	__atomic_store_n(&vdev->status, status, __ATOMIC_RELEASE);
+}
+
 static inline bool virtio_dev_has(const struct virtio_dev *vdev, unsigned int bit)
 {
 	return vdev->guest_features & (1ULL << bit);

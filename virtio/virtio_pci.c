@@ -425,7 +425,7 @@ static void vpci_on_notify(int fd, void *opaque)
 
 	if (read(fd, &cnt, sizeof(cnt)) < 0)
 		return;
-	if (vdev->ops->queue_notify && (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (vdev->ops->queue_notify && (virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
 		vdev->ops->queue_notify(vdev, n->q);
 }
 
