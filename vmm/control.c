@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -475,11 +476,18 @@ static int cmd_not_implemented(struct vm *vm, const struct json_value *req,
 
 /* ---- the socket ------------------------------------------------------ */
 
+/* Bytes read from a client at a time. */
+#define CONTROL_READ_MAX	16384
+
 struct control_client {
 	int fd;
 	struct control_session session;
+	char *in;			/* bytes read but not yet handled */
+	size_t in_off, in_len;
 	struct json_writer out;		/* reply lines not yet sent */
 	size_t out_off;			/* bytes of @out already sent */
+	uint64_t progress_ns;		/* replies pending since, or last sent bytes at */
+	bool reading;			/* in the main loop, waiting for requests */
 	bool waiting;			/* in ctl.out_fd, waiting for EPOLLOUT */
 	bool read_closed;		/* peer sent EOF; close once @out is sent */
 	struct control_client *next;
@@ -489,12 +497,28 @@ static struct {
 	struct vm *vm;
 	int listen_fd;
 	int out_fd;			/* epoll set of clients with unsent replies */
+	int timer_fd;			/* checks for stalled clients while any waits */
+	bool timer_armed;
+	uint64_t stall_ns;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;			/* the socket file we created, to unlink only ours */
 	ino_t ino;
 	struct control_client *clients;
 	int nr_clients;
-} ctl = { .listen_fd = -1, .out_fd = -1 };
+} ctl = {
+	.listen_fd = -1, .out_fd = -1, .timer_fd = -1,
+	.stall_ns = CONTROL_STALL_MS * 1000000ULL,
+};
+
+void control_set_stall_timeout_ms(unsigned int ms)
+{
+	ctl.stall_ns = (ms ? ms : CONTROL_STALL_MS) * 1000000ULL;
+}
+
+static size_t client_unsent(const struct control_client *c)
+{
+	return c->out.len - c->out_off;
+}
 
 static void client_close(struct control_client *c)
 {
@@ -506,15 +530,31 @@ static void client_close(struct control_client *c)
 			break;
 		}
 	}
-	if (!c->read_closed)
+	if (c->reading)
 		event_loop_del(&ctl.vm->loop, c->fd);
 	if (c->waiting)
 		epoll_ctl(ctl.out_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	control_session_release(&c->session);
 	json_writer_release(&c->out);
+	free(c->in);
 	free(c);
 	ctl.nr_clients--;
+}
+
+/* While a client has replies waiting, look for stalled ones now and then. */
+static void stall_timer_arm(void)
+{
+	uint64_t ns = ctl.stall_ns / 4;
+	struct itimerspec its = {
+		.it_interval = { ns / 1000000000ULL, ns % 1000000000ULL },
+		.it_value = { ns / 1000000000ULL, ns % 1000000000ULL },
+	};
+
+	if (ctl.timer_armed || ctl.timer_fd < 0)
+		return;
+	if (!timerfd_settime(ctl.timer_fd, 0, &its, NULL))
+		ctl.timer_armed = true;
 }
 
 /*
@@ -545,6 +585,7 @@ static int client_flush(struct control_client *c)
 			return -1;
 		}
 		c->out_off += n;
+		c->progress_ns = vlab_now_ns();
 	}
 	if (c->out_off == c->out.len) {
 		json_writer_reset(&c->out);
@@ -559,42 +600,90 @@ static int client_flush(struct control_client *c)
 		}
 		return 0;
 	}
-	if (c->out.len - c->out_off > CONTROL_OUT_MAX) {
-		vlab_log("control: a client is not reading its replies; dropping it");
-		client_close(c);
-		return -1;
-	}
 	if (!c->waiting) {
 		if (epoll_ctl(ctl.out_fd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
 			client_close(c);
 			return -1;
 		}
 		c->waiting = true;
+		/* The stall clock starts when replies start to wait. */
+		c->progress_ns = vlab_now_ns();
+		stall_timer_arm();
 	}
 	return 0;
 }
 
+static void on_client(int fd, void *opaque);
+
+/* Listen for the client's requests, or not (back-pressure, see control.h). */
+static int client_set_reading(struct control_client *c, bool on)
+{
+	if (c->read_closed || c->reading == on)
+		return 0;
+	if (!on) {
+		event_loop_del(&ctl.vm->loop, c->fd);
+	} else if (event_loop_add(&ctl.vm->loop, c->fd, on_client, c)) {
+		vlab_log("control: cannot watch a client: %s", strerror(errno));
+		client_close(c);
+		return -1;
+	}
+	c->reading = on;
+	return 0;
+}
+
+/* Handle what was read, a line at a time, until its replies back up. */
+static void client_feed(struct control_client *c)
+{
+	while (c->in_off < c->in_len && client_unsent(c) <= CONTROL_OUT_MAX) {
+		const char *p = c->in + c->in_off;
+		const char *nl = memchr(p, '\n', c->in_len - c->in_off);
+		size_t n = nl ? (size_t)(nl - p) + 1 : c->in_len - c->in_off;
+
+		control_session_feed(&c->session, p, n, &c->out);
+		c->in_off += n;
+	}
+}
+
+/*
+ * Handle requests and send replies as far as the client keeps up, and
+ * read more requests only once every one read so far is handled. Returns
+ * -1 if the client is gone.
+ */
+static int client_pump(struct control_client *c)
+{
+	for (;;) {
+		client_feed(c);
+		if (client_flush(c))
+			return -1;
+		if (c->in_off == c->in_len)
+			break;
+		/* Back-pressure: resume once it has read half of its backlog. */
+		if (client_unsent(c) > CONTROL_OUT_MAX / 2)
+			break;
+	}
+	return client_set_reading(c, c->in_off == c->in_len);
+}
+
 static void on_client(int fd, void *opaque)
 {
-	/* Main thread only: one buffer serves every client. */
-	static char buf[16384];
 	struct control_client *c = opaque;
 	ssize_t n;
 
 	do {
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		n = recv(fd, c->in, CONTROL_READ_MAX, MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n <= 0) {
 		control_session_eof(&c->session, &c->out);
-		event_loop_del(&ctl.vm->loop, fd);
+		client_set_reading(c, false);
 		c->read_closed = true;
 		client_flush(c);
 		return;
 	}
-	control_session_feed(&c->session, buf, n, &c->out);
-	client_flush(c);
+	c->in_off = 0;
+	c->in_len = n;
+	client_pump(c);
 }
 
 static void on_writable(int fd, void *opaque)
@@ -604,7 +693,36 @@ static void on_writable(int fd, void *opaque)
 
 	n = epoll_wait(ctl.out_fd, evs, CONTROL_MAX_CLIENTS, 0);
 	for (i = 0; i < n; i++)
-		client_flush(evs[i].data.ptr);
+		client_pump(evs[i].data.ptr);
+}
+
+/* Drop clients that have taken none of their replies for the stall timeout. */
+static void on_stall_timer(int fd, void *opaque)
+{
+	struct control_client *c, *next;
+	uint64_t now = vlab_now_ns(), ticks;
+	bool any = false;
+
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	for (c = ctl.clients; c; c = next) {
+		next = c->next;
+		if (!c->waiting)
+			continue;
+		if (now - c->progress_ns >= ctl.stall_ns) {
+			vlab_log("control: a client took none of its replies for %llu ms; "
+				 "dropping it", (unsigned long long)(ctl.stall_ns / 1000000));
+			client_close(c);
+			continue;
+		}
+		any = true;
+	}
+	if (!any) {
+		struct itimerspec off = { 0 };
+
+		timerfd_settime(ctl.timer_fd, 0, &off, NULL);
+		ctl.timer_armed = false;
+	}
 }
 
 static void on_accept(int fd, void *opaque)
@@ -624,7 +742,10 @@ static void on_accept(int fd, void *opaque)
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c) {
+	if (c)
+		c->in = malloc(CONTROL_READ_MAX);
+	if (!c || !c->in) {
+		free(c);
 		close(cfd);
 		return;
 	}
@@ -633,9 +754,11 @@ static void on_accept(int fd, void *opaque)
 	json_writer_init(&c->out);
 	if (event_loop_add(&ctl.vm->loop, cfd, on_client, c)) {
 		close(cfd);
+		free(c->in);
 		free(c);
 		return;
 	}
+	c->reading = true;
 	c->next = ctl.clients;
 	ctl.clients = c;
 	ctl.nr_clients++;
@@ -711,21 +834,32 @@ int control_init(struct vm *vm, const char *path, char *err, size_t errlen)
 	ctl.out_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (ctl.out_fd < 0)
 		fail("--control: epoll: %s", strerror(errno));
+	ctl.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ctl.timer_fd < 0)
+		fail("--control: timerfd: %s", strerror(errno));
+	ctl.timer_armed = false;
 	if (event_loop_add(&vm->loop, ctl.listen_fd, on_accept, NULL))
 		fail("--control: event loop: %s", strerror(errno));
 	if (event_loop_add(&vm->loop, ctl.out_fd, on_writable, NULL)) {
 		event_loop_del(&vm->loop, ctl.listen_fd);
 		fail("--control: event loop: %s", strerror(errno));
 	}
+	if (event_loop_add(&vm->loop, ctl.timer_fd, on_stall_timer, NULL)) {
+		event_loop_del(&vm->loop, ctl.listen_fd);
+		event_loop_del(&vm->loop, ctl.out_fd);
+		fail("--control: event loop: %s", strerror(errno));
+	}
 	start_ns = vlab_now_ns();
 	return 0;
 
 out_err:
+	if (ctl.timer_fd >= 0)
+		close(ctl.timer_fd);
 	if (ctl.out_fd >= 0)
 		close(ctl.out_fd);
 	if (ctl.listen_fd >= 0)
 		close(ctl.listen_fd);
-	ctl.out_fd = ctl.listen_fd = -1;
+	ctl.timer_fd = ctl.out_fd = ctl.listen_fd = -1;
 	if (ctl.path[0])
 		unlink(ctl.path);
 	ctl.path[0] = '\0';
@@ -770,9 +904,12 @@ void control_exit(struct vm *vm)
 		client_close(ctl.clients);
 	event_loop_del(&vm->loop, ctl.listen_fd);
 	event_loop_del(&vm->loop, ctl.out_fd);
+	event_loop_del(&vm->loop, ctl.timer_fd);
 	close(ctl.listen_fd);
 	close(ctl.out_fd);
-	ctl.listen_fd = ctl.out_fd = -1;
+	close(ctl.timer_fd);
+	ctl.listen_fd = ctl.out_fd = ctl.timer_fd = -1;
+	ctl.timer_armed = false;
 	/* A later vlab may have taken the path over: only remove our own file. */
 	if (!lstat(ctl.path, &st) && st.st_dev == ctl.dev && st.st_ino == ctl.ino)
 		unlink(ctl.path);

@@ -57,8 +57,18 @@ struct vm;
 #define CONTROL_LINE_MAX	(64 * 1024)
 /* Connected clients at once; more are told so and closed. */
 #define CONTROL_MAX_CLIENTS	32
-/* Replies a client has not read yet; past this it is disconnected. */
+/*
+ * Pipelining and slow readers. A client may send any number of requests
+ * before it reads a reply; their replies queue in vlab. Once more than
+ * CONTROL_OUT_MAX bytes of replies wait for a client, vlab stops reading
+ * its requests (back-pressure: they wait in the socket, and a client that
+ * keeps writing without reading blocks in its own send) and goes on once
+ * the client has read half of them. Nothing is dropped for volume. A
+ * client that takes none of its waiting replies for CONTROL_STALL_MS is
+ * disconnected: it holds memory and a slot and is not reading.
+ */
 #define CONTROL_OUT_MAX		(4u << 20)
+#define CONTROL_STALL_MS	30000
 #define CONTROL_MAX_CMDS	64
 #define CONTROL_NAME_MAX	32
 
@@ -101,6 +111,8 @@ int control_register_status(const char *key, control_status_fn fn, void *opaque)
  * with the event loop not yet running.
  */
 int control_init(struct vm *vm, const char *path, char *err, size_t errlen);
+/* For tests: a shorter stall timeout (0: back to CONTROL_STALL_MS). */
+void control_set_stall_timeout_ms(unsigned int ms);
 /*
  * After the event loop has ended: send what replies are still queued
  * (briefly; the "quit" reply among them), close every client and remove
