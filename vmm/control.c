@@ -487,6 +487,7 @@ struct control_client {
 	struct json_writer out;		/* reply lines not yet sent */
 	size_t out_off;			/* bytes of @out already sent */
 	uint64_t progress_ns;		/* replies pending since, or last sent bytes at */
+	uint64_t active_ns;		/* last request bytes in or reply bytes out */
 	bool reading;			/* in the main loop, waiting for requests */
 	bool waiting;			/* in ctl.out_fd, waiting for EPOLLOUT */
 	bool read_closed;		/* peer sent EOF; close once @out is sent */
@@ -585,7 +586,7 @@ static int client_flush(struct control_client *c)
 			return -1;
 		}
 		c->out_off += n;
-		c->progress_ns = vlab_now_ns();
+		c->progress_ns = c->active_ns = vlab_now_ns();
 	}
 	if (c->out_off == c->out.len) {
 		json_writer_reset(&c->out);
@@ -683,6 +684,7 @@ static void on_client(int fd, void *opaque)
 	}
 	c->in_off = 0;
 	c->in_len = n;
+	c->active_ns = vlab_now_ns();
 	client_pump(c);
 }
 
@@ -725,10 +727,22 @@ static void on_stall_timer(int fd, void *opaque)
 	}
 }
 
+/* The client that has done nothing for the longest time. */
+static struct control_client *client_longest_idle(void)
+{
+	struct control_client *c, *idle = NULL;
+
+	for (c = ctl.clients; c; c = c->next)
+		if (!idle || c->active_ns < idle->active_ns)
+			idle = c;
+	return idle;
+}
+
 static void on_accept(int fd, void *opaque)
 {
-	static const char busy[] =
-		"{\"ok\":false,\"error\":\"too many control clients\"}\n";
+	static const char evicted[] =
+		"{\"ok\":false,\"error\":\"closed: idle the longest while the control "
+		"socket was full\"}\n";
 	struct control_client *c;
 	int cfd;
 
@@ -736,10 +750,15 @@ static void on_accept(int fd, void *opaque)
 	if (cfd < 0)
 		return;		/* EAGAIN, or a client that already left */
 	if (ctl.nr_clients >= CONTROL_MAX_CLIENTS) {
-		/* Best effort: it is being turned away either way. */
-		(void)!send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(cfd);
-		return;
+		/* Idle clients must not lock out a new one: see control.h. */
+		c = client_longest_idle();
+		vlab_log("control: %d clients; closing the one idle the longest",
+			 ctl.nr_clients);
+		/* Best effort: it is being closed either way. */
+		if (!client_unsent(c))
+			(void)!send(c->fd, evicted, sizeof(evicted) - 1,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+		client_close(c);
 	}
 	c = calloc(1, sizeof(*c));
 	if (c)
@@ -750,6 +769,7 @@ static void on_accept(int fd, void *opaque)
 		return;
 	}
 	c->fd = cfd;
+	c->active_ns = vlab_now_ns();
 	control_session_init(&c->session, ctl.vm);
 	json_writer_init(&c->out);
 	if (event_loop_add(&ctl.vm->loop, cfd, on_client, c)) {

@@ -55,7 +55,12 @@ struct vm;
 
 /* Longest request line, without its newline. */
 #define CONTROL_LINE_MAX	(64 * 1024)
-/* Connected clients at once; more are told so and closed. */
+/*
+ * Connected clients at once. When the table is full, a new client is
+ * still served: the client that has done nothing (sent no request bytes,
+ * taken no reply bytes) for the longest time is told so and closed.
+ * Idle or half-closed connections cannot lock anyone out.
+ */
 #define CONTROL_MAX_CLIENTS	32
 /*
  * Pipelining and slow readers. A client may send any number of requests

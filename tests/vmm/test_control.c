@@ -688,8 +688,8 @@ static void recv_line(int fd, char *buf, size_t size)
 struct sock_results {
 	char status_a[4096], status_b[4096];
 	char garbage[512], after_garbage[4096];
-	char busy[256];
-	int busy_eof;
+	char newest[4096], evicted[256];
+	int evicted_eof;
 	int backlog_replies;
 	char quit[256];
 	int quit_eof;
@@ -703,7 +703,7 @@ static struct sock_results res;
 
 static void *client_thread(void *arg)
 {
-	int a, b, c, extra[CONTROL_MAX_CLIENTS], nextra = 0, busy, i;
+	int a, b, c, extra[CONTROL_MAX_CLIENTS], nextra = 0, extra_client, i;
 	char buf[4096];
 
 	a = connect_to(sock_path);
@@ -751,7 +751,10 @@ static void *client_thread(void *arg)
 	if (c >= 0)
 		close(c);
 
-	/* Fill the client table (a and b count), then one too many. */
+	/*
+	 * Fill the client table with idle clients (a and b count), then one
+	 * more: it is served, and b, idle the longest, is closed to make room.
+	 */
 	for (i = 0; i < CONTROL_MAX_CLIENTS - 2; i++) {
 		extra[nextra] = connect_to(sock_path);
 		if (extra[nextra] < 0)
@@ -761,12 +764,16 @@ static void *client_thread(void *arg)
 		recv_line(extra[nextra], buf, sizeof(buf));
 		nextra++;
 	}
-	busy = connect_to(sock_path);
-	if (busy >= 0) {
-		recv_line(busy, res.busy, sizeof(res.busy));
-		res.busy_eof = recv(busy, buf, 1, 0) == 0;
-		close(busy);
+	send_str(a, "{\"cmd\":\"help\"}\n");
+	recv_line(a, buf, sizeof(buf));
+	extra_client = connect_to(sock_path);
+	if (extra_client >= 0) {
+		send_str(extra_client, "{\"cmd\":\"status\",\"id\":\"new\"}\n");
+		recv_line(extra_client, res.newest, sizeof(res.newest));
+		close(extra_client);
 	}
+	recv_line(b, res.evicted, sizeof(res.evicted));
+	res.evicted_eof = recv(b, buf, 1, 0) == 0;
 	for (i = 0; i < nextra; i++)
 		close(extra[i]);
 	close(b);
@@ -805,8 +812,11 @@ START_TEST(test_socket_clients)
 	ck_assert_msg(strstr(res.garbage, "\"ok\":false,\"error\":\"invalid JSON"), "%s",
 		      res.garbage);
 	ck_assert_msg(strstr(res.after_garbage, "\"ok\":true"), "%s", res.after_garbage);
-	ck_assert_str_eq(res.busy, "{\"ok\":false,\"error\":\"too many control clients\"}");
-	ck_assert(res.busy_eof);
+	ck_assert_msg(strstr(res.newest, "\"ok\":true") && strstr(res.newest, "\"id\":\"new\"}"),
+		      "%s", res.newest);
+	ck_assert_str_eq(res.evicted, "{\"ok\":false,\"error\":\"closed: idle the longest while "
+			 "the control socket was full\"}");
+	ck_assert(res.evicted_eof);
 	ck_assert_int_eq(res.backlog_replies, BACKLOG_REQUESTS);
 	ck_assert_str_eq(res.quit, "{\"ok\":true,\"id\":\"q\"}");
 	ck_assert(res.quit_eof);
