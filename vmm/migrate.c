@@ -363,7 +363,12 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 		struct addrinfo *ai;
 		int one = 1, r;
 
-		snprintf(host, sizeof(host), "%s", uri + 4);
+		if (strlen(uri + 4) >= sizeof(host)) {
+			snprintf(err, errlen, "%.64s...: longer than tcp:HOST:PORT can be (%zu bytes)",
+				 uri, sizeof(host) + 3);
+			return -1;
+		}
+		strcpy(host, uri + 4);
 		port = strrchr(host, ':');
 		if (!port) {
 			snprintf(err, errlen, "%s: want tcp:HOST:PORT", uri);
@@ -960,6 +965,9 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 		return control_reply_error(reply, "a migration to %s is already running", m->uri);
 	if (!uri || !uri[0])
 		return control_reply_error(reply, "needs \"uri\": unix:PATH, tcp:HOST:PORT or file:PATH");
+	/* Cut short, it would name another file or socket: refuse it whole. */
+	if (strlen(uri) > MIG_URI_MAX)
+		return control_reply_error(reply, "uri longer than %d bytes", MIG_URI_MAX);
 	if (snapshot && strncmp(uri, "file:", 5))
 		return control_reply_error(reply, "a snapshot goes to file:PATH");
 	if (__atomic_load_n(&m->devices_held, __ATOMIC_ACQUIRE))
@@ -1013,11 +1021,14 @@ static int cmd_snapshot(struct vm *vm, const struct json_value *req, struct json
 			void *opaque)
 {
 	const char *uri = json_get_string(json_object_get(req, "uri"));
-	char buf[300];
+	const char *path = json_get_string(json_object_get(req, "path"));
+	char buf[MIG_URI_MAX + 1];
 
 	/* "path" is friendlier for files: vlab ctl SOCK snapshot path=/tmp/s */
-	if (!uri && json_get_string(json_object_get(req, "path"))) {
-		snprintf(buf, sizeof(buf), "file:%s", json_get_string(json_object_get(req, "path")));
+	if (!uri && path) {
+		if (strlen(path) > PATH_MAX)
+			return control_reply_error(reply, "path longer than %d bytes", PATH_MAX);
+		snprintf(buf, sizeof(buf), "file:%s", path);
 		uri = buf;
 	}
 	return mig_start(vm, uri, true, req, reply);

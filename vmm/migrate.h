@@ -9,6 +9,7 @@
 #ifndef VLAB_MIGRATE_H
 #define VLAB_MIGRATE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,8 @@ struct vm;
 #define MIG_VERSION		2	/* 2: eight-lane checksums, one per page */
 #define MIG_RUN_PAGES		256	/* most pages in a RAM record */
 #define MIG_MAX_ROUNDS		30
+/* Longest URI: "file:" and a path, or a unix socket (sun_path is shorter). */
+#define MIG_URI_MAX		(PATH_MAX + 5)
 
 enum mig_rec_type {
 	MIG_REC_CONFIG = 1,	/* fdt: what the destination must match */
@@ -59,7 +62,7 @@ struct migration {
 	bool stopped;		/* in stop-and-copy: the pause is ours */
 	bool devices_held;	/* lost acknowledgement: devices wait for `resume` */
 	int fd;
-	char uri[256];
+	char uri[MIG_URI_MAX + 1];
 	char error[256];
 	uint32_t downtime_limit_ms;
 	uint64_t max_bandwidth;

@@ -1254,12 +1254,87 @@ START_TEST(test_fault_bad_uri)
 }
 END_TEST
 
+/* ---- paths ---- */
+
+/* @len bytes: vp_tdir and 60-byte directories (made here), then "/snap". */
+static void long_path(char *buf, size_t size, size_t len)
+{
+	size_t n = snprintf(buf, size, "%s", vp_tdir);
+
+	while (n + 61 + 5 <= len) {
+		n += snprintf(buf + n, size - n, "/%060d", (int)n);
+		ck_assert_int_eq(mkdir(buf, 0700), 0);
+	}
+	snprintf(buf + n, size - n, "/%0*d", (int)(len - n - 1), 0);
+}
+
+/*
+ * A path is used whole or refused, never cut short: a long snapshot path
+ * (past the old 300-byte buffer) names the file written, and one past
+ * PATH_MAX, or a tcp: address past its buffer, is refused with a message.
+ */
+START_TEST(test_long_paths)
+{
+	static char path[PATH_MAX + 200], arg[PATH_MAX + 300], tcp[400];
+	struct vp src;
+	struct mstat st;
+	struct stat sb;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_source(&src, "src", "64M", "1", "rate=50 secs=2");
+
+	long_path(path, sizeof(path), 420);
+	ck_assert_int_eq(strlen(path), 420);
+	snprintf(arg, sizeof(arg), "path=%s", path);
+	ck_assert_msg(VP_CTL(&src, "snapshot", arg) == 0, "snapshot: %s", vp_ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
+	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
+	ck_assert_msg(!stat(path, &sb) && sb.st_size > 4096, "%s: %s", path, strerror(errno));
+	/* Nothing else beside it: no file under a cut-short name. */
+	*strrchr(path, '/') = '\0';
+	{
+		DIR *d = opendir(path);
+		struct dirent *de;
+		int files = 0;
+
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d)))
+			files += de->d_name[0] != '.';
+		closedir(d);
+		ck_assert_int_eq(files, 1);
+	}
+
+	memset(path, 'p', PATH_MAX + 10);
+	path[0] = '/';
+	path[PATH_MAX + 10] = '\0';
+	snprintf(arg, sizeof(arg), "path=%s", path);
+	ck_assert_int_eq(VP_CTL(&src, "snapshot", arg), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "path longer than 4096 bytes"), "%s", vp_ctl_out);
+	snprintf(arg, sizeof(arg), "uri=file:%s", path);
+	ck_assert_int_eq(VP_CTL(&src, "migrate", arg), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "uri longer than"), "%s", vp_ctl_out);
+
+	memset(tcp, 'h', sizeof(tcp));
+	memcpy(tcp, "uri=tcp:", 8);
+	strcpy(tcp + sizeof(tcp) - 3, ":1");
+	ck_assert_int_eq(VP_CTL(&src, "migrate", tcp), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "longer than tcp:HOST:PORT can be"), "%s", vp_ctl_out);
+	printf("  %s", vp_ctl_out);
+	ck_assert(get_status(&src, &st));
+	ck_assert_str_eq(st.vm_state, "running");
+	ck_payload_ok(&src, 20);
+	test_end();
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
 	TCase *live = tcase_create("live");
 	TCase *ring = tcase_create("ring");
 	TCase *fault = tcase_create("fault");
+	TCase *paths = tcase_create("paths");
 
 	tcase_set_timeout(live, TEST_TIMEOUT);
 	tcase_add_test(live, test_live_unix);
@@ -1285,6 +1360,10 @@ static Suite *migrate_suite(void)
 	tcase_add_test(fault, test_fault_no_listener);
 	tcase_add_test(fault, test_fault_bad_uri);
 	suite_add_tcase(s, fault);
+
+	tcase_set_timeout(paths, TEST_TIMEOUT);
+	tcase_add_test(paths, test_long_paths);
+	suite_add_tcase(s, paths);
 	return s;
 }
 
