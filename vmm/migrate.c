@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -310,6 +311,49 @@ static int mig_send_ram(struct migration *m, uint64_t gpa, const uint8_t *host, 
 	return mig_send_rec(m, &rec, iov, 1) ?: mig_splice(m, host, iov[1].iov_len);
 }
 
+/*
+ * Make way for a listening socket at @sa: nothing there, or a stale
+ * socket (nobody answers: its vlab died), which is removed. A live
+ * socket, or anything that is not a socket, is left alone and refused.
+ */
+static int mig_unix_claim(const struct sockaddr_un *sa, const char *uri, char *err,
+			  size_t errlen)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(sa->sun_path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", uri, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a socket (not removing it)", uri);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (!ret) {
+		snprintf(err, errlen, "%s: another process is listening there", uri);
+		return -1;
+	}
+	if (errno != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: %s", uri, strerror(errno));
+		return -1;
+	}
+	if (unlink(sa->sun_path) && errno != ENOENT) {
+		snprintf(err, errlen, "%s: cannot remove the stale socket: %s", uri, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* "unix:PATH", "tcp:HOST:PORT", "file:PATH" → connected/opened fd. */
 static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 {
@@ -344,7 +388,10 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 			}
 			return lfd;
 		}
-		unlink(sa.sun_path);
+		if (mig_unix_claim(&sa, uri, err, errlen)) {
+			close(lfd);
+			return -1;
+		}
 		if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
 			snprintf(err, errlen, "%s: %s", uri, strerror(errno));
 			close(lfd);

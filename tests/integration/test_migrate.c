@@ -1328,6 +1328,68 @@ START_TEST(test_long_paths)
 }
 END_TEST
 
+/* A destination on unix:@path must refuse at once, saying @why. */
+static void ck_incoming_refused(const char *name, const char *path, const char *why)
+{
+	struct vp dst;
+	char uri[256];
+
+	snprintf(uri, sizeof(uri), "unix:%s", path);
+	start_dest(&dst, name, uri, "64M", "1");
+	ck_assert_msg(vp_wait(&dst, 10) == 2, "%s: exit status %d, want 2", name, dst.status);
+	ck_file_has(dst.out, "incoming migration refused: ");
+	ck_file_has(dst.out, why);
+}
+
+/*
+ * --incoming unix:PATH removes only a stale socket there: a regular file,
+ * a directory or a socket someone listens on is left alone and refused
+ * (exit status 2).
+ */
+START_TEST(test_incoming_path_taken)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[128];
+	struct stat sb;
+	struct vp dst;
+	int fd, c;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+
+	tpath(path, sizeof(path), "a-file");
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(write(fd, "keep me", 7), 7);
+	close(fd);
+	ck_incoming_refused("file", path, "exists and is not a socket (not removing it)");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 7);
+
+	tpath(path, sizeof(path), "a-dir");
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_incoming_refused("dir", path, "exists and is not a socket (not removing it)");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert(S_ISDIR(sb.st_mode));
+
+	tpath(sa.sun_path, sizeof(sa.sun_path), "busy-path");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_incoming_refused("live", sa.sun_path, "another process is listening there");
+	/* Still ours: a client reaches this listener. */
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(c);
+	close(fd);
+
+	/* Now stale (nobody listens): taken over. */
+	snprintf(path, sizeof(path), "unix:%s", sa.sun_path);
+	start_dest(&dst, "stale", path, "64M", "1");
+	wait_dest(&dst);
+	test_end();
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -1363,6 +1425,7 @@ static Suite *migrate_suite(void)
 
 	tcase_set_timeout(paths, TEST_TIMEOUT);
 	tcase_add_test(paths, test_long_paths);
+	tcase_add_test(paths, test_incoming_path_taken);
 	suite_add_tcase(s, paths);
 	return s;
 }
