@@ -416,7 +416,15 @@ static int cmd_status(struct vm *vm, const struct json_value *req,
 	uint64_t up = start_ns ? vlab_now_ns() - start_ns : 0;
 	int i;
 
-	json_kv_string(w, "state", vm_state_name(vm));
+	/* A registered "state" replaces the VM's (a destination still waiting). */
+	for (i = 0; i < CONTROL_MAX_CMDS && strcmp(status_parts[i].key, "state"); i++)
+		;
+	if (i < CONTROL_MAX_CMDS) {
+		json_key(w, "state");
+		status_parts[i].fn(vm, w, status_parts[i].opaque);
+	} else {
+		json_kv_string(w, "state", vm_state_name(vm));
+	}
 	json_kv_double(w, "uptime_s", (double)(up / 1000000) / 1000.0);
 	json_kv_int(w, "pid", getpid());
 	json_kv_int(w, "vcpus", vm->nr_cpus);
@@ -433,7 +441,7 @@ static int cmd_status(struct vm *vm, const struct json_value *req,
 		json_put_uint(w, __atomic_load_n(&vm->cpus[i].exits, __ATOMIC_RELAXED));
 	json_arr_end(w);
 	for (i = 0; i < CONTROL_MAX_CMDS; i++) {
-		if (!status_parts[i].key[0])
+		if (!status_parts[i].key[0] || !strcmp(status_parts[i].key, "state"))
 			continue;
 		json_key(w, status_parts[i].key);
 		status_parts[i].fn(vm, w, status_parts[i].opaque);

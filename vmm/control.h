@@ -103,7 +103,9 @@ int control_reply_error(struct json_writer *reply, const char *fmt, ...)
 /*
  * A member of the status reply: @fn writes exactly one JSON value (an
  * object, usually) for @key. Registering an existing key replaces it;
- * "migration" starts as {"state":"none"}. Same return values as above.
+ * "migration" starts as {"state":"none"}. A "state" member replaces the
+ * built-in one (vm_state_name()), in its place right after "ok". Same
+ * return values as above.
  */
 typedef void (*control_status_fn)(struct vm *vm, struct json_writer *w,
 				  void *opaque);

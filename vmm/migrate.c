@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -38,6 +39,7 @@
 #define MIG_ACK			"VLABMIG-OK\n"
 #define MIG_ACK_TIMEOUT_MS	30000
 #define MIG_CONFIG_VERSION	1
+#define MIG_WAITING		"this vlab is waiting for an incoming migration stream"
 
 /*
  * Fletcher-like sums over eight 64-bit lanes (a: sum of words, c: sum of
@@ -194,6 +196,7 @@ static int read_full(int fd, void *buf, size_t len)
 }
 
 static void mig_throttle(struct migration *m);
+static void mig_incoming_cancel(struct migration *m);
 
 /* One record: @rec (header checksum filled in here) and its payload pieces. */
 static int mig_send_rec(struct migration *m, struct mig_rec *rec, const struct iovec *payload,
@@ -354,7 +357,10 @@ static int mig_unix_claim(const struct sockaddr_un *sa, const char *uri, char *e
 	return 0;
 }
 
-/* "unix:PATH", "tcp:HOST:PORT", "file:PATH" → connected/opened fd. */
+/*
+ * "unix:PATH", "tcp:HOST:PORT", "file:PATH" → the source's connected or
+ * opened fd; the destination's listening socket or opened file.
+ */
 static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 {
 	int fd = -1, lfd;
@@ -397,12 +403,7 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 			close(lfd);
 			return -1;
 		}
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			snprintf(err, errlen, "%s: accept: %s", uri, strerror(errno));
-		close(lfd);
-		unlink(sa.sun_path);
-		return fd;
+		return lfd;
 	}
 	if (!strncmp(uri, "tcp:", 4)) {
 		char host[256], *port;
@@ -452,11 +453,7 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 			return -1;
 		}
 		freeaddrinfo(ai);
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			snprintf(err, errlen, "%s: accept: %s", uri, strerror(errno));
-		close(lfd);
-		return fd;
+		return lfd;
 	}
 	snprintf(err, errlen, "'%s' is not unix:PATH, tcp:HOST:PORT or file:PATH", uri);
 	return -1;
@@ -986,6 +983,7 @@ static const char *mig_state_name(enum mig_state s)
 	static const char *const names[] = {
 		[MIG_NONE] = "none", [MIG_ACTIVE] = "active", [MIG_COMPLETED] = "completed",
 		[MIG_FAILED] = "failed", [MIG_CANCELLED] = "cancelled",
+		[MIG_INCOMING] = "incoming",
 	};
 
 	return names[s];
@@ -994,7 +992,7 @@ static const char *mig_state_name(enum mig_state s)
 /* Reap a finished migration thread so a new one can start. */
 static void mig_reap(struct migration *m)
 {
-	if (m->thread_running && m->state != MIG_ACTIVE) {
+	if (m->thread_running && m->state != MIG_ACTIVE && m->state != MIG_INCOMING) {
 		pthread_join(m->thread, NULL);
 		m->thread_running = false;
 	}
@@ -1008,6 +1006,8 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 	int64_t v;
 
 	mig_reap(m);
+	if (m->state == MIG_INCOMING)
+		return control_reply_error(reply, "%s", MIG_WAITING);
 	if (m->state == MIG_ACTIVE)
 		return control_reply_error(reply, "a migration to %s is already running", m->uri);
 	if (!uri || !uri[0])
@@ -1110,6 +1110,8 @@ static int cmd_resume(struct vm *vm, const struct json_value *req,
 {
 	struct migration *m = vm->mig;
 
+	if (m->state == MIG_INCOMING)
+		return control_reply_error(reply, "%s", MIG_WAITING);
 	if (m->state == MIG_ACTIVE && __atomic_load_n(&m->stopped, __ATOMIC_ACQUIRE))
 		return control_reply_error(reply, "resume: the migration is switching over; "
 					   "use migrate-cancel");
@@ -1118,6 +1120,17 @@ static int cmd_resume(struct vm *vm, const struct json_value *req,
 		mig_devices(vm, false);
 	}
 	vm_resume(vm);
+	json_kv_string(reply, "state", vm_state_name(vm));
+	return 0;
+}
+
+/* `pause` as control.c has it, but a destination has no guest to pause yet. */
+static int cmd_pause(struct vm *vm, const struct json_value *req,
+		     struct json_writer *reply, void *opaque)
+{
+	if (vm->mig->state == MIG_INCOMING)
+		return control_reply_error(reply, "%s", MIG_WAITING);
+	vm_pause(vm);
 	json_kv_string(reply, "state", vm_state_name(vm));
 	return 0;
 }
@@ -1131,6 +1144,8 @@ static int cmd_dump_state(struct vm *vm, const struct json_value *req,
 	FILE *f;
 	int ret;
 
+	if (vm->mig->state == MIG_INCOMING)
+		return control_reply_error(reply, "%s", MIG_WAITING);
 	if (vm->mig->state == MIG_ACTIVE)
 		return control_reply_error(reply, "a migration is running");
 	vm_pause(vm);
@@ -1162,6 +1177,11 @@ static void status_migration(struct vm *vm, struct json_writer *w, void *opaque)
 
 	json_obj_begin(w);
 	json_kv_string(w, "state", mig_state_name(m->state));
+	if (m->state == MIG_INCOMING) {
+		json_kv_string(w, "uri", m->uri);
+		json_obj_end(w);
+		return;
+	}
 	json_kv_string(w, "dirty_log", vm->dirty_ring ? "ring" : "bitmap");
 	if (vm->dirty_ring) {
 		json_kv_uint(w, "dirty_ring_entries", vm->dirty_ring->entries);
@@ -1190,6 +1210,12 @@ static void status_migration(struct vm *vm, struct json_writer *w, void *opaque)
 	json_obj_end(w);
 }
 
+/* The VM's state in status: a destination has none yet, it waits. */
+static void status_state(struct vm *vm, struct json_writer *w, void *opaque)
+{
+	json_put_string(w, vm->mig->state == MIG_INCOMING ? "waiting" : vm_state_name(vm));
+}
+
 void migrate_init(struct vm *vm)
 {
 	vm->mig = calloc(1, sizeof(*vm->mig));
@@ -1197,12 +1223,16 @@ void migrate_init(struct vm *vm)
 		return;
 	vm->mig->vm = vm;
 	vm->mig->fd = -1;
+	vm->mig->in_fd = vm->mig->in_cancel_fd = vm->mig->in_done_fd = -1;
+	pthread_mutex_init(&vm->mig->lock, NULL);
 	control_register("migrate", cmd_migrate, NULL);
 	control_register("migrate-cancel", cmd_migrate_cancel, NULL);
 	control_register("snapshot", cmd_snapshot, NULL);
 	control_register("dump-state", cmd_dump_state, NULL);
 	control_register("resume", cmd_resume, NULL);
+	control_register("pause", cmd_pause, NULL);
 	control_register_status("migration", status_migration, NULL);
+	control_register_status("state", status_state, NULL);
 }
 
 void migrate_exit(struct vm *vm)
@@ -1211,6 +1241,8 @@ void migrate_exit(struct vm *vm)
 
 	if (!m)
 		return;
+	if (m->thread_running && m->state == MIG_INCOMING)
+		mig_incoming_cancel(m);
 	if (m->thread_running) {
 		if (m->state == MIG_ACTIVE) {
 			__atomic_store_n(&m->cancel, true, __ATOMIC_RELEASE);
@@ -1219,6 +1251,7 @@ void migrate_exit(struct vm *vm)
 		}
 		pthread_join(m->thread, NULL);
 	}
+	pthread_mutex_destroy(&m->lock);
 	free(m);
 	vm->mig = NULL;
 }
@@ -1369,31 +1402,23 @@ static int mig_recv_ram(struct vm *vm, int fd, const struct mig_rec *rec,
 	return 0;
 }
 
-int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
+/* Read a whole stream from @fd into the VM; -1 with @err set if it is refused. */
+static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 {
+	struct vm *vm = m->vm;
+	const char *uri = m->uri;
 	struct mig_bad_pages bad = { 0 };
 	struct mig_rec rec;
 	char hdr[16];
 	uint32_t ver;
 	void *blob = NULL;
 	uint64_t t0 = vlab_now_ns(), ram = 0;
-	int fd, ret = -1;
+	int ret = -1;
 
-	/*
-	 * Fault guest RAM in now, while nobody waits: first touches are slow
-	 * (very slow on nested hosts) and would otherwise throttle the stream.
-	 */
-	madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
 	bad.words = (vm->mem.dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
 	bad.bits = calloc(bad.words, sizeof(unsigned long));
 	if (!bad.bits) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	vlab_log("waiting for a migration stream on %s", uri);
-	fd = mig_open_uri(uri, true, err, errlen);
-	if (fd < 0) {
-		free(bad.bits);
 		return -1;
 	}
 	ret = read_full(fd, hdr, sizeof(hdr));
@@ -1416,6 +1441,10 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 		goto out;
 	}
 	for (;;) {
+		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
+			snprintf(err, errlen, "cancelled");
+			goto out;
+		}
 		if (mig_recv_rec(fd, &rec, err, errlen))
 			goto out;
 		switch (rec.type) {
@@ -1492,8 +1521,195 @@ out:
 	}
 	free(bad.bits);
 	free(blob);
-	close(fd);
 	return ret;
+}
+
+/* Remove the destination's listening socket file, if it is still the one we made. */
+static void mig_unlink_listener(struct migration *m)
+{
+	struct stat st;
+
+	if (m->in_path[0] && !lstat(m->in_path, &st) && st.st_dev == m->in_dev &&
+	    st.st_ino == m->in_ino)
+		unlink(m->in_path);
+	m->in_path[0] = '\0';
+}
+
+/* The source's connection, or -1 with @err set (cancelled, or accept failed). */
+static int mig_accept(struct migration *m, char *err, size_t errlen)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = m->in_fd, .events = POLLIN },
+		{ .fd = m->in_cancel_fd, .events = POLLIN },
+	};
+	int fd = -1;
+
+	while (poll(pfd, 2, -1) < 0 && errno == EINTR)
+		;
+	if (pfd[1].revents || __atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
+		snprintf(err, errlen, "cancelled");
+	} else {
+		fd = accept4(m->in_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			snprintf(err, errlen, "%s: accept: %s", m->uri, strerror(errno));
+	}
+	/* One stream only: nobody else may connect, and the path is free again. */
+	close(m->in_fd);
+	m->in_fd = -1;
+	mig_unlink_listener(m);
+	return fd;
+}
+
+/*
+ * The destination's wait and receive, off the main thread so that the
+ * loop keeps serving signals and the control socket meanwhile.
+ */
+static void *mig_incoming_thread(void *arg)
+{
+	struct migration *m = arg;
+	struct vm *vm = m->vm;
+	uint64_t one = 1;
+	int fd;
+	bool cancel;
+
+	/*
+	 * Fault guest RAM in now, while nobody waits: first touches are slow
+	 * (very slow on nested hosts) and would otherwise throttle the stream.
+	 */
+	madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
+	vlab_log("waiting for a migration stream on %s", m->uri);
+	if (m->in_listening) {
+		fd = mig_accept(m, m->in_err, sizeof(m->in_err));
+	} else {
+		fd = m->in_fd;
+		m->in_fd = -1;
+	}
+	m->in_ret = -1;
+	if (fd >= 0) {
+		/* migrate_exit() may shut it down from now on to end a blocked read. */
+		pthread_mutex_lock(&m->lock);
+		m->fd = fd;
+		cancel = m->cancel;
+		pthread_mutex_unlock(&m->lock);
+		if (cancel)
+			snprintf(m->in_err, sizeof(m->in_err), "cancelled");
+		else
+			m->in_ret = mig_receive(m, fd, m->in_err, sizeof(m->in_err));
+		pthread_mutex_lock(&m->lock);
+		m->fd = -1;
+		close(fd);
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (write(m->in_done_fd, &one, sizeof(one)) < 0)
+		vlab_log("incoming: eventfd: %s", strerror(errno));
+	return NULL;
+}
+
+static void mig_incoming_release(struct migration *m)
+{
+	if (m->in_done_fd >= 0) {
+		event_loop_del(&m->vm->loop, m->in_done_fd);
+		close(m->in_done_fd);
+	}
+	if (m->in_cancel_fd >= 0)
+		close(m->in_cancel_fd);
+	if (m->in_fd >= 0)
+		close(m->in_fd);
+	m->in_done_fd = m->in_cancel_fd = m->in_fd = -1;
+	mig_unlink_listener(m);
+}
+
+/* Main thread: the stream is in (start the guest) or refused (stop, status 2). */
+static void on_incoming_done(int fd, void *opaque)
+{
+	struct migration *m = opaque;
+	struct vm *vm = m->vm;
+	uint64_t cnt;
+
+	if (read(fd, &cnt, sizeof(cnt)) < 0)
+		return;
+	pthread_join(m->thread, NULL);
+	m->thread_running = false;
+	mig_incoming_release(m);
+	m->state = MIG_NONE;
+	if (m->in_ret) {
+		fprintf(stderr, "vlab: incoming migration refused: %s\n", m->in_err);
+		vm_stop(vm, VM_STOP_USER, VLAB_EXIT_USAGE);
+		return;
+	}
+	if (vm_start(vm)) {
+		vlab_log("cannot start vCPU threads");
+		return;
+	}
+	migrate_incoming_done(vm);
+}
+
+int migrate_incoming_start(struct vm *vm, const char *uri, char *err, size_t errlen)
+{
+	struct migration *m = vm->mig;
+	struct stat st;
+
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (strlen(uri) > MIG_URI_MAX) {
+		snprintf(err, errlen, "URI longer than %d bytes", MIG_URI_MAX);
+		return -1;
+	}
+	snprintf(m->uri, sizeof(m->uri), "%s", uri);
+	/* Refusals (a bad URI, a path in use) come now, before anything waits. */
+	m->in_fd = mig_open_uri(uri, true, err, errlen);
+	if (m->in_fd < 0)
+		return -1;
+	m->in_listening = strncmp(uri, "file:", 5) != 0;
+	if (!strncmp(uri, "unix:", 5) && !stat(uri + 5, &st)) {
+		snprintf(m->in_path, sizeof(m->in_path), "%s", uri + 5);
+		m->in_dev = st.st_dev;
+		m->in_ino = st.st_ino;
+	}
+	m->in_cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	m->in_done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->in_cancel_fd < 0 || m->in_done_fd < 0 ||
+	    event_loop_add(&vm->loop, m->in_done_fd, on_incoming_done, m)) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	m->cancel = false;
+	m->state = MIG_INCOMING;
+	if (pthread_create(&m->thread, NULL, mig_incoming_thread, m)) {
+		snprintf(err, errlen, "cannot start the incoming thread");
+		m->state = MIG_NONE;
+		goto fail;
+	}
+	pthread_setname_np(m->thread, "incoming");
+	m->thread_running = true;
+	return 0;
+fail:
+	if (m->in_done_fd >= 0)
+		event_loop_del(&vm->loop, m->in_done_fd);
+	mig_incoming_release(m);
+	return -1;
+}
+
+/* quit or a signal while waiting: end the wait or the stream, remove the socket file. */
+static void mig_incoming_cancel(struct migration *m)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&m->lock);
+	m->cancel = true;
+	if (m->fd >= 0)
+		shutdown(m->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->in_cancel_fd, &one, sizeof(one)) < 0)
+		vlab_log("incoming: eventfd: %s", strerror(errno));
+	pthread_join(m->thread, NULL);
+	m->thread_running = false;
+	mig_incoming_release(m);
+	m->state = MIG_NONE;
+	vlab_log("incoming migration from %s ended before the guest ran: %s", m->uri,
+		 m->in_ret ? m->in_err : "received, but vlab is stopping");
 }
 
 void migrate_incoming_done(struct vm *vm)

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct vm;
 
@@ -49,6 +50,7 @@ enum mig_state {
 	MIG_COMPLETED,
 	MIG_FAILED,
 	MIG_CANCELLED,
+	MIG_INCOMING,		/* destination: waiting for or reading a stream */
 };
 
 struct migration {
@@ -78,6 +80,17 @@ struct migration {
 	uint64_t start_ns;
 	uint64_t *page_sums;	/* checksums of the pages of one RAM record */
 	int pipe[2];		/* socket streams: guest pages go by splice */
+	pthread_mutex_t lock;	/* fd against a cancelling shutdown() */
+	/* destination */
+	bool in_listening;	/* in_fd listens (unix:, tcp:), else a file: */
+	int in_fd;
+	int in_cancel_fd;	/* eventfd: stop waiting */
+	int in_done_fd;		/* eventfd: the incoming thread has ended */
+	int in_ret;
+	char in_err[512];
+	char in_path[108];	/* the unix: socket file we made, to remove */
+	dev_t in_dev;
+	ino_t in_ino;
 	/* dirty tracking */
 	unsigned long *dirty;	/* gpa-space bitmap, one bit a page */
 	uint64_t dirty_words;
@@ -88,8 +101,15 @@ struct migration {
 /* Register the control commands and the status member. */
 void migrate_init(struct vm *vm);
 void migrate_exit(struct vm *vm);
-/* Destination: receive a stream from @uri into a created, not started VM. */
-int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen);
+/*
+ * Destination: open or listen on @uri now (a bad URI or a path in use is
+ * refused here, with a message), then wait for the stream and read it on
+ * a thread while the event loop runs: status answers "waiting", and quit
+ * or SIGINT/SIGTERM end the wait (migrate_exit() removes the socket
+ * file). When the stream is in, the loop starts the vCPUs; when it is
+ * refused, vlab stops with VLAB_EXIT_USAGE. @vm is created, not started.
+ */
+int migrate_incoming_start(struct vm *vm, const char *uri, char *err, size_t errlen);
 /* After the destination's vCPUs run: restart devices, announce. */
 void migrate_incoming_done(struct vm *vm);
 /* Fast checksum for the stream, whole or streamed; exposed for tests. */

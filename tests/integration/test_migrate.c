@@ -1390,6 +1390,75 @@ START_TEST(test_incoming_path_taken)
 }
 END_TEST
 
+/* A destination waiting on unix:NAME.in, answering its control socket. */
+static void start_waiting_dest(struct vp *p, const char *name, char *in, size_t inlen)
+{
+	char uri[160], file[64];
+
+	snprintf(file, sizeof(file), "%s.in", name);
+	tpath(in, inlen, file);
+	snprintf(uri, sizeof(uri), "unix:%s", in);
+	start_dest(p, name, uri, "64M", "1");
+	wait_dest(p);
+}
+
+/* @p ended with @status and left neither its control socket nor @in behind. */
+static void ck_ended_clean(struct vp *p, const char *in, int status)
+{
+	ck_assert_msg(vp_wait(p, 10) == status, "%s: exit status %d, want %d", p->name, p->status,
+		      status);
+	ck_assert_msg(access(p->sock, F_OK) && access(in, F_OK), "%s: socket files left behind",
+		      p->name);
+}
+
+/*
+ * A destination waiting for its stream answers its control socket (status
+ * says so; commands that need a guest are refused), and quit, SIGTERM or
+ * SIGINT end the wait cleanly, removing both socket files.
+ */
+START_TEST(test_incoming_waiting)
+{
+	struct vp d1, d2, d3, d4;
+	char in[4][128], uri[64];
+	int port;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_waiting_dest(&d1, "d1", in[0], sizeof(in[0]));
+	ck_assert_msg(VP_CTL(&d1, "--raw", "status") == 0, "status: %s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "{\"ok\":true,\"state\":\"waiting\","), "%s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "\"migration\":{\"state\":\"incoming\",\"uri\":\"unix:"),
+		      "%s", vp_ctl_out);
+	ck_assert_int_eq(VP_CTL(&d1, "pause"), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "waiting for an incoming migration stream"), "%s",
+		      vp_ctl_out);
+	ck_assert_int_eq(VP_CTL(&d1, "snapshot", "path=/tmp/x"), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "waiting for an incoming migration stream"), "%s",
+		      vp_ctl_out);
+	ck_assert_int_eq(kill(d1.pid, SIGTERM), 0);
+	ck_ended_clean(&d1, in[0], 128 + SIGTERM);
+
+	start_waiting_dest(&d2, "d2", in[1], sizeof(in[1]));
+	ck_assert_int_eq(kill(d2.pid, SIGINT), 0);
+	ck_ended_clean(&d2, in[1], 128 + SIGINT);
+
+	start_waiting_dest(&d3, "d3", in[2], sizeof(in[2]));
+	ck_assert_msg(VP_CTL(&d3, "quit") == 0, "quit: %s", vp_ctl_out);
+	ck_ended_clean(&d3, in[2], 0);
+
+	port = free_tcp_port();
+	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", port);
+	start_dest(&d4, "d4", uri, "64M", "1");
+	wait_dest(&d4);
+	ck_assert_msg(VP_CTL(&d4, "status") == 0, "status: %s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "state: waiting"), "%s", vp_ctl_out);
+	ck_assert_int_eq(kill(d4.pid, SIGTERM), 0);
+	tpath(in[3], sizeof(in[3]), "none");
+	ck_ended_clean(&d4, in[3], 128 + SIGTERM);
+	test_end();
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -1426,6 +1495,7 @@ static Suite *migrate_suite(void)
 	tcase_set_timeout(paths, TEST_TIMEOUT);
 	tcase_add_test(paths, test_long_paths);
 	tcase_add_test(paths, test_incoming_path_taken);
+	tcase_add_test(paths, test_incoming_waiting);
 	suite_add_tcase(s, paths);
 	return s;
 }

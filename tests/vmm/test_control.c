@@ -437,6 +437,11 @@ static void status_extra(struct vm *v, struct json_writer *w, void *opaque)
 	json_put_int(w, 42);
 }
 
+static void status_state(struct vm *v, struct json_writer *w, void *opaque)
+{
+	json_put_string(w, "waiting");
+}
+
 START_TEST(test_status_parts)
 {
 	struct json_value *v;
@@ -453,6 +458,13 @@ START_TEST(test_status_parts)
 	ck_assert_int_eq(n, 4);
 	ck_assert_int_eq(json_get_int64(json_object_get(v, "extra"), &n), 0);
 	ck_assert_int_eq(n, 42);
+	json_free(v);
+
+	/* A "state" part replaces the VM's state, in its place (no duplicate key). */
+	ck_assert_int_eq(control_register_status("state", status_state, NULL), 0);
+	v = request("{\"cmd\":\"status\"}");
+	ck_assert_msg(!strncmp(last, "{\"ok\":true,\"state\":\"waiting\",\"uptime_s\":", 40), "%s",
+		      last);
 	json_free(v);
 }
 END_TEST
