@@ -234,13 +234,29 @@ static void command_list(char *buf, size_t size)
 	}
 }
 
+/* The request a handler is running for, and whether it deferred its reply. */
+static struct json_value *cur_req;
+static struct control_client *cur_client;
+static struct control_waiter *cur_waiter;
+
+/* An ended handler's reply: what it wrote, or an error if it failed or misbehaved. */
+static void reply_check(struct json_writer *w, int ret, const char *name)
+{
+	if (ret && !reply_is_error(w))
+		control_reply_error(w, "%s failed", name);
+	else if (!ret && (json_writer_failed(w) || w->depth != 1))
+		/* A handler bug must not put half an object on the wire. */
+		control_reply_error(w, "internal error: %s wrote a malformed reply", name);
+}
+
 void control_handle_request(struct vm *vm, const char *line, size_t len,
 			    struct json_writer *out)
 {
 	struct json_limits lim = { .max_len = CONTROL_LINE_MAX };
 	const struct json_value *id, *cmdv;
 	const struct control_cmd *cmd;
-	struct json_value *req;
+	struct json_value *req, *saved_req;
+	struct control_waiter *waiter, *saved_waiter;
 	struct json_writer w;
 	char err[256], names[512];
 	int ret;
@@ -281,13 +297,23 @@ void control_handle_request(struct vm *vm, const char *line, size_t len,
 	json_writer_init(&w);
 	json_obj_begin(&w);
 	json_kv_bool(&w, "ok", true);
+	saved_req = cur_req;
+	saved_waiter = cur_waiter;
+	cur_req = req;
+	cur_waiter = NULL;
 	ret = cmd->fn(vm, req, &w, cmd->opaque);
-	if (ret && !reply_is_error(&w))
-		control_reply_error(&w, "%s failed", cmd->name);
-	else if (!ret && (json_writer_failed(&w) || w.depth != 1))
-		/* A handler bug must not put half an object on the wire. */
-		control_reply_error(&w, "internal error: %s wrote a malformed reply",
-				    cmd->name);
+	waiter = cur_waiter;
+	if (waiter && ret)
+		/* Deferred, then failed anyway: answer now after all. */
+		control_finish(waiter, NULL, NULL);
+	cur_req = saved_req;
+	cur_waiter = saved_waiter;
+	if (waiter && !ret) {
+		/* The waiter owns the request now; control_finish() replies. */
+		json_writer_release(&w);
+		return;
+	}
+	reply_check(&w, ret, cmd->name);
 	reply_finish(&w, id, out);
 	json_writer_release(&w);
 out:
@@ -499,7 +525,13 @@ struct control_client {
 	bool reading;			/* in the main loop, waiting for requests */
 	bool waiting;			/* in ctl.out_fd, waiting for EPOLLOUT */
 	bool read_closed;		/* peer sent EOF; close once @out is sent */
+	struct control_waiter *waiter;	/* a deferred reply is due first */
 	struct control_client *next;
+};
+
+struct control_waiter {
+	struct control_client *client;	/* NULL once it has gone */
+	struct json_value *req;
 };
 
 static struct {
@@ -543,6 +575,8 @@ static void client_close(struct control_client *c)
 		event_loop_del(&ctl.vm->loop, c->fd);
 	if (c->waiting)
 		epoll_ctl(ctl.out_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->waiter)
+		c->waiter->client = NULL;
 	close(c->fd);
 	control_session_release(&c->session);
 	json_writer_release(&c->out);
@@ -643,12 +677,17 @@ static int client_set_reading(struct control_client *c, bool on)
 /* Handle what was read, a line at a time, until its replies back up. */
 static void client_feed(struct control_client *c)
 {
-	while (c->in_off < c->in_len && client_unsent(c) <= CONTROL_OUT_MAX) {
+	struct control_client *saved;
+
+	while (c->in_off < c->in_len && client_unsent(c) <= CONTROL_OUT_MAX && !c->waiter) {
 		const char *p = c->in + c->in_off;
 		const char *nl = memchr(p, '\n', c->in_len - c->in_off);
 		size_t n = nl ? (size_t)(nl - p) + 1 : c->in_len - c->in_off;
 
+		saved = cur_client;
+		cur_client = c;
 		control_session_feed(&c->session, p, n, &c->out);
+		cur_client = saved;
 		c->in_off += n;
 	}
 }
@@ -664,13 +703,57 @@ static int client_pump(struct control_client *c)
 		client_feed(c);
 		if (client_flush(c))
 			return -1;
-		if (c->in_off == c->in_len)
+		if (c->in_off == c->in_len || c->waiter)
 			break;
 		/* Back-pressure: resume once it has read half of its backlog. */
 		if (client_unsent(c) > CONTROL_OUT_MAX / 2)
 			break;
 	}
-	return client_set_reading(c, c->in_off == c->in_len);
+	return client_set_reading(c, c->in_off == c->in_len && !c->waiter);
+}
+
+struct control_waiter *control_defer(void)
+{
+	struct control_waiter *w;
+
+	if (!cur_client || !cur_req || cur_waiter)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->client = cur_client;
+	w->req = cur_req;
+	cur_client->waiter = w;
+	cur_waiter = w;
+	return w;
+}
+
+void control_finish(struct control_waiter *w, control_finish_fn fn, void *opaque)
+{
+	struct control_client *c = w->client;
+	const char *name = json_get_string(json_object_get(w->req, "cmd"));
+	struct json_writer rw;
+
+	/* From control_handle_request(): the handler failed after deferring. */
+	if (w == cur_waiter) {
+		if (c)
+			c->waiter = NULL;
+		free(w);
+		return;
+	}
+	if (c) {
+		json_writer_init(&rw);
+		json_obj_begin(&rw);
+		json_kv_bool(&rw, "ok", true);
+		reply_check(&rw, fn(ctl.vm, &rw, opaque), name);
+		reply_finish(&rw, json_object_get(w->req, "id"), &c->out);
+		json_writer_release(&rw);
+		c->waiter = NULL;
+		/* Then the requests that waited behind it. */
+		client_pump(c);
+	}
+	json_free(w->req);
+	free(w);
 }
 
 static void on_client(int fd, void *opaque)
@@ -741,13 +824,15 @@ static struct control_client *client_longest_idle(void)
 	struct control_client *c, *idle = NULL;
 
 	for (c = ctl.clients; c; c = c->next)
-		if (!idle || c->active_ns < idle->active_ns)
+		if (!c->waiter && (!idle || c->active_ns < idle->active_ns))
 			idle = c;
 	return idle;
 }
 
 static void on_accept(int fd, void *opaque)
 {
+	static const char busy[] =
+		"{\"ok\":false,\"error\":\"too many control clients, all waiting for replies\"}\n";
 	static const char evicted[] =
 		"{\"ok\":false,\"error\":\"closed: idle the longest while the control "
 		"socket was full\"}\n";
@@ -760,6 +845,12 @@ static void on_accept(int fd, void *opaque)
 	if (ctl.nr_clients >= CONTROL_MAX_CLIENTS) {
 		/* Idle clients must not lock out a new one: see control.h. */
 		c = client_longest_idle();
+		if (!c) {
+			/* Best effort: it is being turned away either way. */
+			(void)!send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(cfd);
+			return;
+		}
 		vlab_log("control: %d clients; closing the one idle the longest",
 			 ctl.nr_clients);
 		/* Best effort: it is being closed either way. */

@@ -59,7 +59,9 @@ struct vm;
  * Connected clients at once. When the table is full, a new client is
  * still served: the client that has done nothing (sent no request bytes,
  * taken no reply bytes) for the longest time is told so and closed.
- * Idle or half-closed connections cannot lock anyone out.
+ * Idle or half-closed connections cannot lock anyone out. Clients waiting
+ * for a deferred reply (control_defer()) are not idle; only when every
+ * client waits is a new one turned away.
  */
 #define CONTROL_MAX_CLIENTS	32
 /*
@@ -95,6 +97,22 @@ typedef int (*control_handler_fn)(struct vm *vm, const struct json_value *req,
  * -ENOSPC when the table is full.
  */
 int control_register(const char *name, control_handler_fn fn, void *opaque);
+
+/*
+ * Long work (migrate, snapshot with "wait":true) answers when it ends: the
+ * handler calls control_defer() and returns 0. Nothing is sent then; that
+ * client's later requests wait, in order, and control_finish() sends the
+ * reply. control_defer() returns NULL when the request did not come over
+ * a connection (control_handle_request() alone): answer at once then.
+ * control_finish() must be called once per waiter, on the main thread
+ * (also after the event loop has ended, before control_exit()); a client
+ * gone meanwhile is simply not answered. @fn writes the reply like a
+ * handler: members after "ok":true, or control_reply_error().
+ */
+struct control_waiter;
+struct control_waiter *control_defer(void);
+typedef int (*control_finish_fn)(struct vm *vm, struct json_writer *reply, void *opaque);
+void control_finish(struct control_waiter *w, control_finish_fn fn, void *opaque);
 
 /* Turn @reply into an error reply with this message; returns -1. */
 int control_reply_error(struct json_writer *reply, const char *fmt, ...)

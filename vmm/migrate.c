@@ -256,19 +256,28 @@ static int mig_splice(struct migration *m, const uint8_t *host, uint64_t len)
 	return 0;
 }
 
-/* Bandwidth cap: sleep until the average is back under it. */
+/*
+ * Bandwidth cap: sleep until the average is back under it, in slices, so
+ * that a cancel (or quit) is not kept waiting for a long sleep.
+ */
 static void mig_throttle(struct migration *m)
 {
-	if (m->max_bandwidth) {
+	const uint64_t slice = 100000000ULL;
+
+	while (m->max_bandwidth && !__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
 		double elapsed = (vlab_now_ns() - m->start_ns) / 1e9;
 		double want = (double)m->bytes_sent / m->max_bandwidth;
+		uint64_t ns;
+		struct timespec ts;
 
-		if (want > elapsed) {
-			uint64_t ns = (want - elapsed) * 1e9;
-			struct timespec ts = { ns / 1000000000ULL, ns % 1000000000ULL };
-
-			nanosleep(&ts, NULL);
-		}
+		if (want <= elapsed)
+			break;
+		ns = (want - elapsed) * 1e9;
+		if (ns > slice)
+			ns = slice;
+		ts.tv_sec = ns / 1000000000ULL;
+		ts.tv_nsec = ns % 1000000000ULL;
+		nanosleep(&ts, NULL);
 	}
 }
 
@@ -365,9 +374,9 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 {
 	int fd = -1, lfd;
 
-	if (!strncmp(uri, "file:", 5)) {
-		fd = dest ? open(uri + 5, O_RDONLY | O_CLOEXEC) :
-			    open(uri + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* The source writes a file: itself (mig_start()), under a temporary name. */
+	if (!strncmp(uri, "file:", 5) && dest) {
+		fd = open(uri + 5, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			snprintf(err, errlen, "%s: %s", uri + 5, strerror(errno));
 		return fd;
@@ -789,8 +798,12 @@ static int mig_wait_ack(struct migration *m)
 	char ack[sizeof(MIG_ACK) - 1];
 	int ret;
 
-	if (!strncmp(m->uri, "file:", 5))
-		return fsync(m->fd) ? -errno : 0;
+	if (m->part[0]) {
+		if (fsync(m->fd) || rename(m->part, m->uri + 5))
+			return -errno;
+		m->part[0] = '\0';
+		return 0;
+	}
 	if (poll(&pfd, 1, mig_ack_timeout_ms()) != 1)
 		return -ETIMEDOUT;
 	ret = read_full(m->fd, ack, sizeof(ack));
@@ -864,7 +877,7 @@ static void *mig_thread(void *arg)
 {
 	struct migration *m = arg;
 	struct vm *vm = m->vm;
-	uint64_t paused_at = 0, t0;
+	uint64_t paused_at = 0, t0, one = 1;
 	int ret;
 
 	m->start_ns = vlab_now_ns();
@@ -922,7 +935,7 @@ static void *mig_thread(void *arg)
 
 		/* The first message set is the one kept: most specific first. */
 		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE))
-			mig_fail(m, "cancelled");
+			mig_fail(m, m->exiting ? "cancelled: vlab is stopping" : "cancelled");
 		else if (lost_ack)
 			mig_fail(m, "no acknowledgement after the whole stream: the guest stays "
 				 "paused here (resume it only if the destination is gone)");
@@ -975,6 +988,15 @@ static void *mig_thread(void *arg)
 	}
 	close(m->fd);
 	m->fd = -1;
+	if (m->part[0]) {
+		/* Failed or cancelled: no partial file, whatever was at the path stays. */
+		unlink(m->part);
+		vlab_log("migrate: removed the partial file %s", m->part);
+		m->part[0] = '\0';
+	}
+	/* The state is final: tell the main loop (a wait=true reply). */
+	if (m->done_fd >= 0 && write(m->done_fd, &one, sizeof(one)) < 0)
+		vlab_log("migrate: eventfd: %s", strerror(errno));
 	return NULL;
 }
 
@@ -1002,7 +1024,9 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 		     struct json_writer *reply)
 {
 	struct migration *m = vm->mig;
-	char err[256];
+	const struct json_value *wait_v;
+	bool wait = false;
+	char err[PATH_MAX + 64];
 	int64_t v;
 
 	mig_reap(m);
@@ -1032,7 +1056,21 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 			return control_reply_error(reply, "max_bandwidth must be >= 0 bytes/s");
 		m->max_bandwidth = v;
 	}
-	m->fd = mig_open_uri(uri, false, err, sizeof(err));
+	wait_v = json_object_get(req, "wait");
+	if (wait_v && json_get_bool(wait_v, &wait))
+		return control_reply_error(reply, "wait must be true or false");
+	m->part[0] = '\0';
+	if (!strncmp(uri, "file:", 5)) {
+		/* Under another name until complete: a failure leaves no partial file. */
+		if (strlen(uri + 5) + 5 >= PATH_MAX)
+			return control_reply_error(reply, "path longer than %d bytes", PATH_MAX - 6);
+		snprintf(m->part, sizeof(m->part), "%s.part", uri + 5);
+		m->fd = open(m->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (m->fd < 0)
+			snprintf(err, sizeof(err), "%s: %s", uri + 5, strerror(errno));
+	} else {
+		m->fd = mig_open_uri(uri, false, err, sizeof(err));
+	}
 	if (m->fd < 0)
 		return control_reply_error(reply, "%s", err);
 	snprintf(m->uri, sizeof(m->uri), "%s", uri);
@@ -1049,12 +1087,76 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 	if (pthread_create(&m->thread, NULL, mig_thread, m)) {
 		m->state = MIG_FAILED;
 		close(m->fd);
+		m->fd = -1;
+		if (m->part[0])
+			unlink(m->part);
 		return control_reply_error(reply, "cannot start the migration thread");
 	}
 	pthread_setname_np(m->thread, "migrate");
 	m->thread_running = true;
+	/* Over a connection the reply waits for the end; else it comes now. */
+	if (wait)
+		m->waiter = control_defer();
 	json_kv_string(reply, "state", "active");
 	json_kv_string(reply, "uri", uri);
+	return 0;
+}
+
+/* The wait=true reply: how the migration or snapshot ended. */
+static int mig_result(struct vm *vm, struct json_writer *reply, void *opaque)
+{
+	struct migration *m = opaque;
+
+	if (m->state != MIG_COMPLETED) {
+		control_reply_error(reply, "%s to %s %s: %s", m->snapshot ? "snapshot" : "migration",
+				    m->uri, mig_state_name(m->state), m->error);
+		json_kv_string(reply, "state", mig_state_name(m->state));
+		return -1;
+	}
+	json_kv_string(reply, "state", "completed");
+	json_kv_string(reply, "uri", m->uri);
+	json_kv_double(reply, "mb_sent", m->bytes_sent / 1e6);
+	json_kv_double(reply, "total_ms", m->total_ms);
+	json_kv_double(reply, "downtime_ms", m->downtime_ms);
+	return 0;
+}
+
+static void mig_answer_waiter(struct migration *m)
+{
+	struct control_waiter *w = m->waiter;
+
+	if (w) {
+		m->waiter = NULL;
+		control_finish(w, mig_result, m);
+	}
+}
+
+static void on_mig_done(int fd, void *opaque)
+{
+	struct migration *m = opaque;
+	uint64_t cnt;
+
+	if (read(fd, &cnt, sizeof(cnt)) < 0)
+		return;
+	if (m->state != MIG_ACTIVE)
+		mig_answer_waiter(m);
+}
+
+/*
+ * quit during a migration or snapshot cancels it (migrate_exit(); a
+ * migration past its commit point ends as it can) and says so; the
+ * partial snapshot file is removed. To keep a snapshot, wait for it
+ * (wait=true) before quitting.
+ */
+static int cmd_quit(struct vm *vm, const struct json_value *req, struct json_writer *reply,
+		    void *opaque)
+{
+	struct migration *m = vm->mig;
+
+	if (m->state == MIG_ACTIVE)
+		json_kv_string(reply, "cancelling", m->uri);
+	vlab_log("quit from the control socket");
+	vm_stop(vm, VM_STOP_USER, 0);
 	return 0;
 }
 
@@ -1225,12 +1327,19 @@ void migrate_init(struct vm *vm)
 	vm->mig->fd = -1;
 	vm->mig->in_fd = vm->mig->in_cancel_fd = vm->mig->in_done_fd = -1;
 	pthread_mutex_init(&vm->mig->lock, NULL);
+	vm->mig->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->mig->done_fd >= 0 &&
+	    event_loop_add(&vm->loop, vm->mig->done_fd, on_mig_done, vm->mig)) {
+		close(vm->mig->done_fd);
+		vm->mig->done_fd = -1;
+	}
 	control_register("migrate", cmd_migrate, NULL);
 	control_register("migrate-cancel", cmd_migrate_cancel, NULL);
 	control_register("snapshot", cmd_snapshot, NULL);
 	control_register("dump-state", cmd_dump_state, NULL);
 	control_register("resume", cmd_resume, NULL);
 	control_register("pause", cmd_pause, NULL);
+	control_register("quit", cmd_quit, NULL);
 	control_register_status("migration", status_migration, NULL);
 	control_register_status("state", status_state, NULL);
 }
@@ -1241,6 +1350,7 @@ void migrate_exit(struct vm *vm)
 
 	if (!m)
 		return;
+	m->exiting = true;
 	if (m->thread_running && m->state == MIG_INCOMING)
 		mig_incoming_cancel(m);
 	if (m->thread_running) {
@@ -1250,6 +1360,13 @@ void migrate_exit(struct vm *vm)
 				shutdown(m->fd, SHUT_RDWR);
 		}
 		pthread_join(m->thread, NULL);
+		m->thread_running = false;
+	}
+	/* Before control_exit(): the reply goes out with the others. */
+	mig_answer_waiter(m);
+	if (m->done_fd >= 0) {
+		event_loop_del(&vm->loop, m->done_fd);
+		close(m->done_fd);
 	}
 	pthread_mutex_destroy(&m->lock);
 	free(m);

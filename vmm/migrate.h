@@ -81,6 +81,10 @@ struct migration {
 	uint64_t *page_sums;	/* checksums of the pages of one RAM record */
 	int pipe[2];		/* socket streams: guest pages go by splice */
 	pthread_mutex_t lock;	/* fd against a cancelling shutdown() */
+	char part[PATH_MAX + 8];	/* file: written here, renamed when complete */
+	struct control_waiter *waiter;	/* wait=true: answered when it ends */
+	int done_fd;		/* eventfd: the migration thread has ended */
+	bool exiting;		/* vlab is stopping: cancelled by quit or a signal */
 	/* destination */
 	bool in_listening;	/* in_fd listens (unix:, tcp:), else a file: */
 	int in_fd;

@@ -1459,6 +1459,110 @@ START_TEST(test_incoming_waiting)
 }
 END_TEST
 
+/* ---- wait=true ---- */
+
+/* A raw connection to @p's control socket with @req sent on it. */
+static int ctl_send(struct vp *p, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->sock);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	return fd;
+}
+
+/* The reply line on @fd (at most @timeout_s away), into @buf; "" if none. */
+static const char *ctl_reply(int fd, char *buf, size_t size, int timeout_s)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+
+	while (len + 1 < size && poll(&pfd, 1, timeout_s * 1000) == 1 &&
+	       recv(fd, buf + len, 1, 0) == 1 && buf[len] != '\n')
+		len++;
+	buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * wait=true: the reply comes when the snapshot has ended and says how;
+ * a failed (cancelled) snapshot leaves no file; quit during a snapshot
+ * cancels it, the waiting client is told before vlab exits, and the
+ * partial file goes too; a live migration's waiting client gets its
+ * reply before the source exits.
+ */
+START_TEST(test_wait_for_the_end)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char snap[128], arg[160], req[512], buf[1024], uri[160];
+	int fd;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_source(&src, "src", "256M", "1", "rate=100 secs=600");
+	tpath(snap, sizeof(snap), "s.vlab");
+	snprintf(arg, sizeof(arg), "path=%s", snap);
+
+	/*
+	 * Success: the reply says completed, and the file is there whole.
+	 * Again until the guest has written 4 MB: the snapshots below, at
+	 * 200 kB/s, then take seconds a record, and are cancelled mid-way.
+	 */
+	do {
+		ck_assert_msg(VP_CTL(&src, "snapshot", arg, "--wait") == 0, "%s", vp_ctl_out);
+		ck_assert_msg(strstr(vp_ctl_out, "state: completed"), "%s", vp_ctl_out);
+		ck_assert_int_eq(access(snap, R_OK), 0);
+		ck_assert(get_status(&src, &st));
+		ck_assert_str_eq(st.state, "completed");
+	} while (st.mb_sent < 4);
+	printf("  snapshot --wait: completed, %.1f MB\n", st.mb_sent);
+
+	/* Cancelled while it is written: a failure reply, no file left. */
+	ck_assert_int_eq(unlink(snap), 0);
+	snprintf(req, sizeof(req), "{\"cmd\":\"snapshot\",\"path\":\"%s\",\"wait\":true,"
+		 "\"max_bandwidth\":200000,\"id\":7}\n", snap);
+	fd = ctl_send(&src, req);
+	wait_mig_sent(&src, 0.5, &st);
+	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "%s", vp_ctl_out);
+	ctl_reply(fd, buf, sizeof(buf), 20);
+	close(fd);
+	ck_assert_msg(strstr(buf, "{\"ok\":false,\"error\":\"snapshot to file:") &&
+		      strstr(buf, " cancelled: cancelled\",\"state\":\"cancelled\",\"id\":7}"),
+		      "%s", buf);
+	printf("  cancelled: %s\n", buf);
+	ck_assert_msg(access(snap, F_OK) && access(strcat(strcpy(uri, snap), ".part"), F_OK),
+		      "a cancelled snapshot left a file");
+	ck_assert(get_status(&src, &st));
+	ck_assert_str_eq(st.state, "cancelled");
+
+	/* quit in the middle: the waiter hears of it first, then vlab ends. */
+	fd = ctl_send(&src, req);
+	wait_mig_sent(&src, 0.5, &st);
+	ck_assert_msg(VP_CTL(&src, "--raw", "quit") == 0, "%s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "\"cancelling\":\"file:"), "%s", vp_ctl_out);
+	ctl_reply(fd, buf, sizeof(buf), 20);
+	close(fd);
+	ck_assert_msg(strstr(buf, "cancelled: cancelled: vlab is stopping\""), "%s", buf);
+	ck_assert_int_eq(vp_wait(&src, 20), 0);
+	ck_assert_msg(access(snap, F_OK) && access(uri, F_OK), "quit left a snapshot file");
+
+	/* A live migration: its reply comes before the source exits. */
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(buf, sizeof(buf), "mig.sock"));
+	start_dest(&dst, "dst", uri, "64M", "1");
+	start_source(&src, "src2", "64M", "1", "rate=50 secs=3");
+	wait_dest(&dst);
+	ck_assert_msg(vp_migrate(&src, uri, "--wait", NULL) == 0, "%s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "state: completed"), "%s", vp_ctl_out);
+	printf("  migrate --wait: %s", vp_ctl_out);
+	ck_assert_int_eq(vp_wait(&src, 20), 0);
+	ck_payload_ok(&dst, 20);
+	test_end();
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -1496,6 +1600,7 @@ static Suite *migrate_suite(void)
 	tcase_add_test(paths, test_long_paths);
 	tcase_add_test(paths, test_incoming_path_taken);
 	tcase_add_test(paths, test_incoming_waiting);
+	tcase_add_test(paths, test_wait_for_the_end);
 	suite_add_tcase(s, paths);
 	return s;
 }

@@ -970,6 +970,105 @@ START_TEST(test_socket_stalled)
 }
 END_TEST
 
+/* ---- deferred replies ---- */
+
+static struct control_waiter *slow_waiter;
+
+/* Like a migration with wait=true: answered when "finish" comes. */
+static int h_slow(struct vm *v, const struct json_value *req,
+		  struct json_writer *reply, void *opaque)
+{
+	slow_waiter = control_defer();
+	/* Without a connection there is nobody to answer later: now, then. */
+	json_kv_string(reply, "state", slow_waiter ? "deferred" : "at once");
+	return 0;
+}
+
+static int slow_result(struct vm *v, struct json_writer *reply, void *opaque)
+{
+	if (opaque)
+		return control_reply_error(reply, "it failed: %s", (const char *)opaque);
+	json_kv_string(reply, "state", "done");
+	return 0;
+}
+
+static int h_finish(struct vm *v, const struct json_value *req,
+		    struct json_writer *reply, void *opaque)
+{
+	if (!slow_waiter)
+		return control_reply_error(reply, "nothing waits");
+	control_finish(slow_waiter, slow_result,
+		       (void *)json_get_string(json_object_get(req, "error")));
+	slow_waiter = NULL;
+	return 0;
+}
+
+static struct {
+	char slow[256], after[4096], failed[256], gone[256];
+} defer_res;
+
+/* Ask for "finish" until a waiter is there to be finished. */
+static void finish_slow(const char *req)
+{
+	char buf[256];
+	int f = connect_to(sock_path);
+
+	do {
+		send_str(f, req);
+		recv_line(f, buf, sizeof(buf));
+	} while (strstr(buf, "nothing waits"));
+	close(f);
+}
+
+static void *deferring_client(void *arg)
+{
+	int c = connect_to(sock_path);
+
+	/* The status behind the slow request is answered after it, in order. */
+	send_str(c, "{\"cmd\":\"slow\",\"id\":1}\n{\"cmd\":\"status\",\"id\":2}\n");
+	finish_slow("{\"cmd\":\"finish\"}\n");
+	recv_line(c, defer_res.slow, sizeof(defer_res.slow));
+	recv_line(c, defer_res.after, sizeof(defer_res.after));
+
+	send_str(c, "{\"cmd\":\"slow\",\"id\":3}\n");
+	finish_slow("{\"cmd\":\"finish\",\"error\":\"disk full\"}\n");
+	recv_line(c, defer_res.failed, sizeof(defer_res.failed));
+	close(c);
+
+	/* A client that leaves while it waits: finishing it harms nobody. */
+	c = connect_to(sock_path);
+	send_str(c, "{\"cmd\":\"slow\"}\n");
+	close(c);
+	finish_slow("{\"cmd\":\"finish\"}\n");
+	c = connect_to(sock_path);
+	send_str(c, "{\"cmd\":\"status\"}\n");
+	recv_line(c, defer_res.gone, sizeof(defer_res.gone));
+	close(c);
+	client_quit();
+	return NULL;
+}
+
+START_TEST(test_socket_deferred_reply)
+{
+	struct json_value *v;
+
+	memset(&defer_res, 0, sizeof(defer_res));
+	ck_assert_int_eq(control_register("slow", h_slow, NULL), 0);
+	ck_assert_int_eq(control_register("finish", h_finish, NULL), 0);
+	run_socket_test(deferring_client);
+	ck_assert_str_eq(defer_res.slow, "{\"ok\":true,\"state\":\"done\",\"id\":1}");
+	ck_assert_msg(strstr(defer_res.after, "\"id\":2}"), "%s", defer_res.after);
+	ck_assert_str_eq(defer_res.failed, "{\"ok\":false,\"error\":\"it failed: disk full\","
+			 "\"id\":3}");
+	ck_assert_msg(strstr(defer_res.gone, "\"ok\":true"), "%s", defer_res.gone);
+
+	/* No connection (the protocol alone): the reply comes at once. */
+	v = request("{\"cmd\":\"slow\"}");
+	ck_assert_str_eq(last, "{\"ok\":true,\"state\":\"at once\"}");
+	json_free(v);
+}
+END_TEST
+
 START_TEST(test_socket_path_checks)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1052,6 +1151,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tk, test_socket_clients);
 	tcase_add_test(tk, test_socket_pipelining);
 	tcase_add_test(tk, test_socket_stalled);
+	tcase_add_test(tk, test_socket_deferred_reply);
 	tcase_add_test(tk, test_socket_path_checks);
 	suite_add_tcase(s, tk);
 	return s;
