@@ -759,7 +759,8 @@ START_TEST(test_fault_config_mismatch)
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
 	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
-	start_source(&src, "src", "256M", "1", "rate=100 secs=5");
+	/* Long enough to outlive two destinations starting on a loaded machine. */
+	start_source(&src, "src", "256M", "1", "rate=100 secs=12");
 
 	start_dest(&dst, "dst-mem", uri, "128M", "1");
 	wait_dest(&dst);
@@ -775,7 +776,7 @@ START_TEST(test_fault_config_mismatch)
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 
-	ck_payload_ok(&src, 20);
+	ck_payload_ok(&src, 40);
 	test_end();
 }
 END_TEST
@@ -1282,7 +1283,7 @@ START_TEST(test_long_paths)
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
-	start_source(&src, "src", "64M", "1", "rate=50 secs=2");
+	start_source(&src, "src", "64M", "1", "rate=50 secs=10");
 
 	long_path(path, sizeof(path), 420);
 	ck_assert_int_eq(strlen(path), 420);
@@ -1552,13 +1553,13 @@ START_TEST(test_wait_for_the_end)
 	/* A live migration: its reply comes before the source exits. */
 	snprintf(uri, sizeof(uri), "unix:%s", tpath(buf, sizeof(buf), "mig.sock"));
 	start_dest(&dst, "dst", uri, "64M", "1");
-	start_source(&src, "src2", "64M", "1", "rate=50 secs=3");
+	start_source(&src, "src2", "64M", "1", "rate=50 secs=15");
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, "--wait", NULL) == 0, "%s", vp_ctl_out);
 	ck_assert_msg(strstr(vp_ctl_out, "state: completed"), "%s", vp_ctl_out);
 	printf("  migrate --wait: %s", vp_ctl_out);
 	ck_assert_int_eq(vp_wait(&src, 20), 0);
-	ck_payload_ok(&dst, 20);
+	ck_payload_ok(&dst, 30);
 	test_end();
 }
 END_TEST
