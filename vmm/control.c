@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,13 +234,29 @@ static void command_list(char *buf, size_t size)
 	}
 }
 
+/* The request a handler is running for, and whether it deferred its reply. */
+static struct json_value *cur_req;
+static struct control_client *cur_client;
+static struct control_waiter *cur_waiter;
+
+/* An ended handler's reply: what it wrote, or an error if it failed or misbehaved. */
+static void reply_check(struct json_writer *w, int ret, const char *name)
+{
+	if (ret && !reply_is_error(w))
+		control_reply_error(w, "%s failed", name);
+	else if (!ret && (json_writer_failed(w) || w->depth != 1))
+		/* A handler bug must not put half an object on the wire. */
+		control_reply_error(w, "internal error: %s wrote a malformed reply", name);
+}
+
 void control_handle_request(struct vm *vm, const char *line, size_t len,
 			    struct json_writer *out)
 {
 	struct json_limits lim = { .max_len = CONTROL_LINE_MAX };
 	const struct json_value *id, *cmdv;
 	const struct control_cmd *cmd;
-	struct json_value *req;
+	struct json_value *req, *saved_req;
+	struct control_waiter *waiter, *saved_waiter;
 	struct json_writer w;
 	char err[256], names[512];
 	int ret;
@@ -280,13 +297,23 @@ void control_handle_request(struct vm *vm, const char *line, size_t len,
 	json_writer_init(&w);
 	json_obj_begin(&w);
 	json_kv_bool(&w, "ok", true);
+	saved_req = cur_req;
+	saved_waiter = cur_waiter;
+	cur_req = req;
+	cur_waiter = NULL;
 	ret = cmd->fn(vm, req, &w, cmd->opaque);
-	if (ret && !reply_is_error(&w))
-		control_reply_error(&w, "%s failed", cmd->name);
-	else if (!ret && (json_writer_failed(&w) || w.depth != 1))
-		/* A handler bug must not put half an object on the wire. */
-		control_reply_error(&w, "internal error: %s wrote a malformed reply",
-				    cmd->name);
+	waiter = cur_waiter;
+	if (waiter && ret)
+		/* Deferred, then failed anyway: answer now after all. */
+		control_finish(waiter, NULL, NULL);
+	cur_req = saved_req;
+	cur_waiter = saved_waiter;
+	if (waiter && !ret) {
+		/* The waiter owns the request now; control_finish() replies. */
+		json_writer_release(&w);
+		return;
+	}
+	reply_check(&w, ret, cmd->name);
 	reply_finish(&w, id, out);
 	json_writer_release(&w);
 out:
@@ -415,7 +442,15 @@ static int cmd_status(struct vm *vm, const struct json_value *req,
 	uint64_t up = start_ns ? vlab_now_ns() - start_ns : 0;
 	int i;
 
-	json_kv_string(w, "state", vm_state_name(vm));
+	/* A registered "state" replaces the VM's (a destination still waiting). */
+	for (i = 0; i < CONTROL_MAX_CMDS && strcmp(status_parts[i].key, "state"); i++)
+		;
+	if (i < CONTROL_MAX_CMDS) {
+		json_key(w, "state");
+		status_parts[i].fn(vm, w, status_parts[i].opaque);
+	} else {
+		json_kv_string(w, "state", vm_state_name(vm));
+	}
 	json_kv_double(w, "uptime_s", (double)(up / 1000000) / 1000.0);
 	json_kv_int(w, "pid", getpid());
 	json_kv_int(w, "vcpus", vm->nr_cpus);
@@ -432,7 +467,7 @@ static int cmd_status(struct vm *vm, const struct json_value *req,
 		json_put_uint(w, __atomic_load_n(&vm->cpus[i].exits, __ATOMIC_RELAXED));
 	json_arr_end(w);
 	for (i = 0; i < CONTROL_MAX_CMDS; i++) {
-		if (!status_parts[i].key[0])
+		if (!status_parts[i].key[0] || !strcmp(status_parts[i].key, "state"))
 			continue;
 		json_key(w, status_parts[i].key);
 		status_parts[i].fn(vm, w, status_parts[i].opaque);
@@ -475,26 +510,56 @@ static int cmd_not_implemented(struct vm *vm, const struct json_value *req,
 
 /* ---- the socket ------------------------------------------------------ */
 
+/* Bytes read from a client at a time. */
+#define CONTROL_READ_MAX	16384
+
 struct control_client {
 	int fd;
 	struct control_session session;
+	char *in;			/* bytes read but not yet handled */
+	size_t in_off, in_len;
 	struct json_writer out;		/* reply lines not yet sent */
 	size_t out_off;			/* bytes of @out already sent */
+	uint64_t progress_ns;		/* replies pending since, or last sent bytes at */
+	uint64_t active_ns;		/* last request bytes in or reply bytes out */
+	bool reading;			/* in the main loop, waiting for requests */
 	bool waiting;			/* in ctl.out_fd, waiting for EPOLLOUT */
 	bool read_closed;		/* peer sent EOF; close once @out is sent */
+	struct control_waiter *waiter;	/* a deferred reply is due first */
 	struct control_client *next;
+};
+
+struct control_waiter {
+	struct control_client *client;	/* NULL once it has gone */
+	struct json_value *req;
 };
 
 static struct {
 	struct vm *vm;
 	int listen_fd;
 	int out_fd;			/* epoll set of clients with unsent replies */
+	int timer_fd;			/* checks for stalled clients while any waits */
+	bool timer_armed;
+	uint64_t stall_ns;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev;			/* the socket file we created, to unlink only ours */
 	ino_t ino;
 	struct control_client *clients;
 	int nr_clients;
-} ctl = { .listen_fd = -1, .out_fd = -1 };
+} ctl = {
+	.listen_fd = -1, .out_fd = -1, .timer_fd = -1,
+	.stall_ns = CONTROL_STALL_MS * 1000000ULL,
+};
+
+void control_set_stall_timeout_ms(unsigned int ms)
+{
+	ctl.stall_ns = (ms ? ms : CONTROL_STALL_MS) * 1000000ULL;
+}
+
+static size_t client_unsent(const struct control_client *c)
+{
+	return c->out.len - c->out_off;
+}
 
 static void client_close(struct control_client *c)
 {
@@ -506,15 +571,33 @@ static void client_close(struct control_client *c)
 			break;
 		}
 	}
-	if (!c->read_closed)
+	if (c->reading)
 		event_loop_del(&ctl.vm->loop, c->fd);
 	if (c->waiting)
 		epoll_ctl(ctl.out_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->waiter)
+		c->waiter->client = NULL;
 	close(c->fd);
 	control_session_release(&c->session);
 	json_writer_release(&c->out);
+	free(c->in);
 	free(c);
 	ctl.nr_clients--;
+}
+
+/* While a client has replies waiting, look for stalled ones now and then. */
+static void stall_timer_arm(void)
+{
+	uint64_t ns = ctl.stall_ns / 4;
+	struct itimerspec its = {
+		.it_interval = { ns / 1000000000ULL, ns % 1000000000ULL },
+		.it_value = { ns / 1000000000ULL, ns % 1000000000ULL },
+	};
+
+	if (ctl.timer_armed || ctl.timer_fd < 0)
+		return;
+	if (!timerfd_settime(ctl.timer_fd, 0, &its, NULL))
+		ctl.timer_armed = true;
 }
 
 /*
@@ -545,6 +628,7 @@ static int client_flush(struct control_client *c)
 			return -1;
 		}
 		c->out_off += n;
+		c->progress_ns = c->active_ns = vlab_now_ns();
 	}
 	if (c->out_off == c->out.len) {
 		json_writer_reset(&c->out);
@@ -559,42 +643,140 @@ static int client_flush(struct control_client *c)
 		}
 		return 0;
 	}
-	if (c->out.len - c->out_off > CONTROL_OUT_MAX) {
-		vlab_log("control: a client is not reading its replies; dropping it");
-		client_close(c);
-		return -1;
-	}
 	if (!c->waiting) {
 		if (epoll_ctl(ctl.out_fd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
 			client_close(c);
 			return -1;
 		}
 		c->waiting = true;
+		/* The stall clock starts when replies start to wait. */
+		c->progress_ns = vlab_now_ns();
+		stall_timer_arm();
 	}
 	return 0;
 }
 
+static void on_client(int fd, void *opaque);
+
+/* Listen for the client's requests, or not (back-pressure, see control.h). */
+static int client_set_reading(struct control_client *c, bool on)
+{
+	if (c->read_closed || c->reading == on)
+		return 0;
+	if (!on) {
+		event_loop_del(&ctl.vm->loop, c->fd);
+	} else if (event_loop_add(&ctl.vm->loop, c->fd, on_client, c)) {
+		vlab_log("control: cannot watch a client: %s", strerror(errno));
+		client_close(c);
+		return -1;
+	}
+	c->reading = on;
+	return 0;
+}
+
+/* Handle what was read, a line at a time, until its replies back up. */
+static void client_feed(struct control_client *c)
+{
+	struct control_client *saved;
+
+	while (c->in_off < c->in_len && client_unsent(c) <= CONTROL_OUT_MAX && !c->waiter) {
+		const char *p = c->in + c->in_off;
+		const char *nl = memchr(p, '\n', c->in_len - c->in_off);
+		size_t n = nl ? (size_t)(nl - p) + 1 : c->in_len - c->in_off;
+
+		saved = cur_client;
+		cur_client = c;
+		control_session_feed(&c->session, p, n, &c->out);
+		cur_client = saved;
+		c->in_off += n;
+	}
+}
+
+/*
+ * Handle requests and send replies as far as the client keeps up, and
+ * read more requests only once every one read so far is handled. Returns
+ * -1 if the client is gone.
+ */
+static int client_pump(struct control_client *c)
+{
+	for (;;) {
+		client_feed(c);
+		if (client_flush(c))
+			return -1;
+		if (c->in_off == c->in_len || c->waiter)
+			break;
+		/* Back-pressure: resume once it has read half of its backlog. */
+		if (client_unsent(c) > CONTROL_OUT_MAX / 2)
+			break;
+	}
+	return client_set_reading(c, c->in_off == c->in_len && !c->waiter);
+}
+
+struct control_waiter *control_defer(void)
+{
+	struct control_waiter *w;
+
+	if (!cur_client || !cur_req || cur_waiter)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->client = cur_client;
+	w->req = cur_req;
+	cur_client->waiter = w;
+	cur_waiter = w;
+	return w;
+}
+
+void control_finish(struct control_waiter *w, control_finish_fn fn, void *opaque)
+{
+	struct control_client *c = w->client;
+	const char *name = json_get_string(json_object_get(w->req, "cmd"));
+	struct json_writer rw;
+
+	/* From control_handle_request(): the handler failed after deferring. */
+	if (w == cur_waiter) {
+		if (c)
+			c->waiter = NULL;
+		free(w);
+		return;
+	}
+	if (c) {
+		json_writer_init(&rw);
+		json_obj_begin(&rw);
+		json_kv_bool(&rw, "ok", true);
+		reply_check(&rw, fn(ctl.vm, &rw, opaque), name);
+		reply_finish(&rw, json_object_get(w->req, "id"), &c->out);
+		json_writer_release(&rw);
+		c->waiter = NULL;
+		/* Then the requests that waited behind it. */
+		client_pump(c);
+	}
+	json_free(w->req);
+	free(w);
+}
+
 static void on_client(int fd, void *opaque)
 {
-	/* Main thread only: one buffer serves every client. */
-	static char buf[16384];
 	struct control_client *c = opaque;
 	ssize_t n;
 
 	do {
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		n = recv(fd, c->in, CONTROL_READ_MAX, MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n <= 0) {
 		control_session_eof(&c->session, &c->out);
-		event_loop_del(&ctl.vm->loop, fd);
+		client_set_reading(c, false);
 		c->read_closed = true;
 		client_flush(c);
 		return;
 	}
-	control_session_feed(&c->session, buf, n, &c->out);
-	client_flush(c);
+	c->in_off = 0;
+	c->in_len = n;
+	c->active_ns = vlab_now_ns();
+	client_pump(c);
 }
 
 static void on_writable(int fd, void *opaque)
@@ -604,13 +786,56 @@ static void on_writable(int fd, void *opaque)
 
 	n = epoll_wait(ctl.out_fd, evs, CONTROL_MAX_CLIENTS, 0);
 	for (i = 0; i < n; i++)
-		client_flush(evs[i].data.ptr);
+		client_pump(evs[i].data.ptr);
+}
+
+/* Drop clients that have taken none of their replies for the stall timeout. */
+static void on_stall_timer(int fd, void *opaque)
+{
+	struct control_client *c, *next;
+	uint64_t now = vlab_now_ns(), ticks;
+	bool any = false;
+
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	for (c = ctl.clients; c; c = next) {
+		next = c->next;
+		if (!c->waiting)
+			continue;
+		if (now - c->progress_ns >= ctl.stall_ns) {
+			vlab_log("control: a client took none of its replies for %llu ms; "
+				 "dropping it", (unsigned long long)(ctl.stall_ns / 1000000));
+			client_close(c);
+			continue;
+		}
+		any = true;
+	}
+	if (!any) {
+		struct itimerspec off = { 0 };
+
+		timerfd_settime(ctl.timer_fd, 0, &off, NULL);
+		ctl.timer_armed = false;
+	}
+}
+
+/* The client that has done nothing for the longest time. */
+static struct control_client *client_longest_idle(void)
+{
+	struct control_client *c, *idle = NULL;
+
+	for (c = ctl.clients; c; c = c->next)
+		if (!c->waiter && (!idle || c->active_ns < idle->active_ns))
+			idle = c;
+	return idle;
 }
 
 static void on_accept(int fd, void *opaque)
 {
 	static const char busy[] =
-		"{\"ok\":false,\"error\":\"too many control clients\"}\n";
+		"{\"ok\":false,\"error\":\"too many control clients, all waiting for replies\"}\n";
+	static const char evicted[] =
+		"{\"ok\":false,\"error\":\"closed: idle the longest while the control "
+		"socket was full\"}\n";
 	struct control_client *c;
 	int cfd;
 
@@ -618,24 +843,41 @@ static void on_accept(int fd, void *opaque)
 	if (cfd < 0)
 		return;		/* EAGAIN, or a client that already left */
 	if (ctl.nr_clients >= CONTROL_MAX_CLIENTS) {
-		/* Best effort: it is being turned away either way. */
-		(void)!send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(cfd);
-		return;
+		/* Idle clients must not lock out a new one: see control.h. */
+		c = client_longest_idle();
+		if (!c) {
+			/* Best effort: it is being turned away either way. */
+			(void)!send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(cfd);
+			return;
+		}
+		vlab_log("control: %d clients; closing the one idle the longest",
+			 ctl.nr_clients);
+		/* Best effort: it is being closed either way. */
+		if (!client_unsent(c))
+			(void)!send(c->fd, evicted, sizeof(evicted) - 1,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+		client_close(c);
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c) {
+	if (c)
+		c->in = malloc(CONTROL_READ_MAX);
+	if (!c || !c->in) {
+		free(c);
 		close(cfd);
 		return;
 	}
 	c->fd = cfd;
+	c->active_ns = vlab_now_ns();
 	control_session_init(&c->session, ctl.vm);
 	json_writer_init(&c->out);
 	if (event_loop_add(&ctl.vm->loop, cfd, on_client, c)) {
 		close(cfd);
+		free(c->in);
 		free(c);
 		return;
 	}
+	c->reading = true;
 	c->next = ctl.clients;
 	ctl.clients = c;
 	ctl.nr_clients++;
@@ -711,21 +953,32 @@ int control_init(struct vm *vm, const char *path, char *err, size_t errlen)
 	ctl.out_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (ctl.out_fd < 0)
 		fail("--control: epoll: %s", strerror(errno));
+	ctl.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ctl.timer_fd < 0)
+		fail("--control: timerfd: %s", strerror(errno));
+	ctl.timer_armed = false;
 	if (event_loop_add(&vm->loop, ctl.listen_fd, on_accept, NULL))
 		fail("--control: event loop: %s", strerror(errno));
 	if (event_loop_add(&vm->loop, ctl.out_fd, on_writable, NULL)) {
 		event_loop_del(&vm->loop, ctl.listen_fd);
 		fail("--control: event loop: %s", strerror(errno));
 	}
+	if (event_loop_add(&vm->loop, ctl.timer_fd, on_stall_timer, NULL)) {
+		event_loop_del(&vm->loop, ctl.listen_fd);
+		event_loop_del(&vm->loop, ctl.out_fd);
+		fail("--control: event loop: %s", strerror(errno));
+	}
 	start_ns = vlab_now_ns();
 	return 0;
 
 out_err:
+	if (ctl.timer_fd >= 0)
+		close(ctl.timer_fd);
 	if (ctl.out_fd >= 0)
 		close(ctl.out_fd);
 	if (ctl.listen_fd >= 0)
 		close(ctl.listen_fd);
-	ctl.out_fd = ctl.listen_fd = -1;
+	ctl.timer_fd = ctl.out_fd = ctl.listen_fd = -1;
 	if (ctl.path[0])
 		unlink(ctl.path);
 	ctl.path[0] = '\0';
@@ -770,9 +1023,12 @@ void control_exit(struct vm *vm)
 		client_close(ctl.clients);
 	event_loop_del(&vm->loop, ctl.listen_fd);
 	event_loop_del(&vm->loop, ctl.out_fd);
+	event_loop_del(&vm->loop, ctl.timer_fd);
 	close(ctl.listen_fd);
 	close(ctl.out_fd);
-	ctl.listen_fd = ctl.out_fd = -1;
+	close(ctl.timer_fd);
+	ctl.listen_fd = ctl.out_fd = ctl.timer_fd = -1;
+	ctl.timer_armed = false;
 	/* A later vlab may have taken the path over: only remove our own file. */
 	if (!lstat(ctl.path, &st) && st.st_dev == ctl.dev && st.st_ino == ctl.ino)
 		unlink(ctl.path);

@@ -55,10 +55,27 @@ struct vm;
 
 /* Longest request line, without its newline. */
 #define CONTROL_LINE_MAX	(64 * 1024)
-/* Connected clients at once; more are told so and closed. */
+/*
+ * Connected clients at once. When the table is full, a new client is
+ * still served: the client that has done nothing (sent no request bytes,
+ * taken no reply bytes) for the longest time is told so and closed.
+ * Idle or half-closed connections cannot lock anyone out. Clients waiting
+ * for a deferred reply (control_defer()) are not idle; only when every
+ * client waits is a new one turned away.
+ */
 #define CONTROL_MAX_CLIENTS	32
-/* Replies a client has not read yet; past this it is disconnected. */
+/*
+ * Pipelining and slow readers. A client may send any number of requests
+ * before it reads a reply; their replies queue in vlab. Once more than
+ * CONTROL_OUT_MAX bytes of replies wait for a client, vlab stops reading
+ * its requests (back-pressure: they wait in the socket, and a client that
+ * keeps writing without reading blocks in its own send) and goes on once
+ * the client has read half of them. Nothing is dropped for volume. A
+ * client that takes none of its waiting replies for CONTROL_STALL_MS is
+ * disconnected: it holds memory and a slot and is not reading.
+ */
 #define CONTROL_OUT_MAX		(4u << 20)
+#define CONTROL_STALL_MS	30000
 #define CONTROL_MAX_CMDS	64
 #define CONTROL_NAME_MAX	32
 
@@ -81,6 +98,22 @@ typedef int (*control_handler_fn)(struct vm *vm, const struct json_value *req,
  */
 int control_register(const char *name, control_handler_fn fn, void *opaque);
 
+/*
+ * Long work (migrate, snapshot with "wait":true) answers when it ends: the
+ * handler calls control_defer() and returns 0. Nothing is sent then; that
+ * client's later requests wait, in order, and control_finish() sends the
+ * reply. control_defer() returns NULL when the request did not come over
+ * a connection (control_handle_request() alone): answer at once then.
+ * control_finish() must be called once per waiter, on the main thread
+ * (also after the event loop has ended, before control_exit()); a client
+ * gone meanwhile is simply not answered. @fn writes the reply like a
+ * handler: members after "ok":true, or control_reply_error().
+ */
+struct control_waiter;
+struct control_waiter *control_defer(void);
+typedef int (*control_finish_fn)(struct vm *vm, struct json_writer *reply, void *opaque);
+void control_finish(struct control_waiter *w, control_finish_fn fn, void *opaque);
+
 /* Turn @reply into an error reply with this message; returns -1. */
 int control_reply_error(struct json_writer *reply, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -88,7 +121,9 @@ int control_reply_error(struct json_writer *reply, const char *fmt, ...)
 /*
  * A member of the status reply: @fn writes exactly one JSON value (an
  * object, usually) for @key. Registering an existing key replaces it;
- * "migration" starts as {"state":"none"}. Same return values as above.
+ * "migration" starts as {"state":"none"}. A "state" member replaces the
+ * built-in one (vm_state_name()), in its place right after "ok". Same
+ * return values as above.
  */
 typedef void (*control_status_fn)(struct vm *vm, struct json_writer *w,
 				  void *opaque);
@@ -101,6 +136,8 @@ int control_register_status(const char *key, control_status_fn fn, void *opaque)
  * with the event loop not yet running.
  */
 int control_init(struct vm *vm, const char *path, char *err, size_t errlen);
+/* For tests: a shorter stall timeout (0: back to CONTROL_STALL_MS). */
+void control_set_stall_timeout_ms(unsigned int ms);
 /*
  * After the event loop has ended: send what replies are still queued
  * (briefly; the "quit" reply among them), close every client and remove

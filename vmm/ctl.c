@@ -28,6 +28,9 @@ void ctl_usage(FILE *f)
 		"resume, quit, migrate, migrate-cancel, snapshot, dump-state.\n"
 		"\n"
 		"  --raw          print the reply line as received (JSON)\n"
+		"  --wait         (migrate, snapshot) reply when the work has ended, with\n"
+		"                 its result; sends wait=true, and waits without a\n"
+		"                 timeout unless --timeout is given. Also after CMD.\n"
 		"  --json TEXT    send TEXT (one JSON value) as the request\n"
 		"  --timeout S    wait at most S seconds for the reply (default %d;\n"
 		"                 0 waits forever)\n"
@@ -55,7 +58,7 @@ static int parse_timeout(const char *s, int *out)
 int ctl_parse_args(int argc, char **argv, struct ctl_args *a,
 		   char *err, size_t errlen)
 {
-	bool options = true;
+	bool options = true, timeout_set = false;
 	int i;
 
 	memset(a, 0, sizeof(*a));
@@ -63,17 +66,25 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a,
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 
-		/* After CMD everything is an argument of the command. */
+		/* After CMD everything is an argument of the command, but --wait. */
 		if (a->cmd) {
-			a->kv = &argv[i];
-			a->nr_kv = argc - i;
-			break;
+			if (!strcmp(arg, "--wait")) {
+				a->wait = true;
+				continue;
+			}
+			if (!a->kv)
+				a->kv = &argv[i];
+			/* A --wait among them is skipped in ctl_build_request(). */
+			a->nr_kv = argc - (a->kv - argv);
+			continue;
 		}
 		if (options && arg[0] == '-' && arg[1]) {
 			if (!strcmp(arg, "--")) {
 				options = false;
 			} else if (!strcmp(arg, "--raw")) {
 				a->raw = true;
+			} else if (!strcmp(arg, "--wait")) {
+				a->wait = true;
 			} else if (!strcmp(arg, "--json")) {
 				if (i + 1 >= argc)
 					fail("--json: needs a value");
@@ -89,6 +100,7 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a,
 					v = argv[++i];
 				if (parse_timeout(v, &a->timeout_s))
 					fail("--timeout: '%s' is not a number of seconds", v);
+				timeout_set = true;
 			} else if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 				fail("help");
 			} else {
@@ -112,6 +124,11 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *a,
 		fail("missing a command (status, pause, resume, quit, help, ...)");
 	if (a->cmd && !a->cmd[0])
 		fail("the command is empty");
+	if (a->wait && a->json)
+		fail("--wait: put \"wait\":true in the --json request");
+	/* A migration or snapshot may take long: its end is what is awaited. */
+	if (a->wait && !timeout_set)
+		a->timeout_s = 0;
 	return 0;
 }
 
@@ -153,6 +170,10 @@ int ctl_build_request(const struct ctl_args *a, struct json_writer *w,
 		size_t klen;
 		char *key;
 
+		if (!strcmp(kv, "--wait"))
+			continue;
+		if (a->wait && !strncmp(kv, "wait=", 5))
+			fail("'%s' and --wait: give one of them", kv);
 		if (!eq)
 			fail("'%s' is not key=value", kv);
 		klen = eq - kv;
@@ -177,6 +198,8 @@ int ctl_build_request(const struct ctl_args *a, struct json_writer *w,
 			json_put_string(w, eq + 1);
 		json_free(v);
 	}
+	if (a->wait)
+		json_kv_bool(w, "wait", true);
 	json_obj_end(w);
 	if (json_writer_failed(w))
 		fail("cannot encode the request (out of memory or a value that is not text)");

@@ -27,6 +27,7 @@ struct ctl_args {
 	char **kv;		/* key=value arguments after CMD */
 	int nr_kv;
 	bool raw;		/* print the reply line as received */
+	bool wait;		/* --wait: send "wait":true, no default timeout */
 	int timeout_s;		/* 0: wait forever */
 };
 

@@ -243,8 +243,12 @@ static int cmd_run(int argc, char **argv)
 	if (vm.quirks)
 		vlab_log("emulating KVM host: finishing rejected instructions, "
 			 "kernel switches added");
-	/* A refused or broken stream loses nothing: the source keeps the guest. */
-	if (cfg.incoming && migrate_incoming(&vm, cfg.incoming, err, sizeof(err))) {
+	/*
+	 * A refused or broken stream loses nothing: the source keeps the
+	 * guest. The wait runs beside the event loop, which starts the vCPUs
+	 * once the stream is in (migrate.h).
+	 */
+	if (cfg.incoming && migrate_incoming_start(&vm, cfg.incoming, err, sizeof(err))) {
 		fprintf(stderr, "vlab: incoming migration refused: %s\n", err);
 		migrate_exit(&vm);
 		control_exit(&vm);
@@ -252,7 +256,7 @@ static int cmd_run(int argc, char **argv)
 		vm_destroy(&vm);
 		return VLAB_EXIT_USAGE;
 	}
-	if (vm_start(&vm)) {
+	if (!cfg.incoming && vm_start(&vm)) {
 		vlab_log("cannot start vCPU threads");
 		vm_join(&vm);
 		migrate_exit(&vm);
@@ -260,8 +264,6 @@ static int cmd_run(int argc, char **argv)
 		vm_destroy(&vm);
 		return VLAB_EXIT_GUEST_CRASH;
 	}
-	if (cfg.incoming)
-		migrate_incoming_done(&vm);
 	status = vm_event_loop(&vm, &con);
 	migrate_exit(&vm);
 	control_exit(&vm);

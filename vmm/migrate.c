@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -37,6 +39,7 @@
 #define MIG_ACK			"VLABMIG-OK\n"
 #define MIG_ACK_TIMEOUT_MS	30000
 #define MIG_CONFIG_VERSION	1
+#define MIG_WAITING		"this vlab is waiting for an incoming migration stream"
 
 /*
  * Fletcher-like sums over eight 64-bit lanes (a: sum of words, c: sum of
@@ -193,6 +196,7 @@ static int read_full(int fd, void *buf, size_t len)
 }
 
 static void mig_throttle(struct migration *m);
+static void mig_incoming_cancel(struct migration *m);
 
 /* One record: @rec (header checksum filled in here) and its payload pieces. */
 static int mig_send_rec(struct migration *m, struct mig_rec *rec, const struct iovec *payload,
@@ -252,19 +256,28 @@ static int mig_splice(struct migration *m, const uint8_t *host, uint64_t len)
 	return 0;
 }
 
-/* Bandwidth cap: sleep until the average is back under it. */
+/*
+ * Bandwidth cap: sleep until the average is back under it, in slices, so
+ * that a cancel (or quit) is not kept waiting for a long sleep.
+ */
 static void mig_throttle(struct migration *m)
 {
-	if (m->max_bandwidth) {
+	const uint64_t slice = 100000000ULL;
+
+	while (m->max_bandwidth && !__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
 		double elapsed = (vlab_now_ns() - m->start_ns) / 1e9;
 		double want = (double)m->bytes_sent / m->max_bandwidth;
+		uint64_t ns;
+		struct timespec ts;
 
-		if (want > elapsed) {
-			uint64_t ns = (want - elapsed) * 1e9;
-			struct timespec ts = { ns / 1000000000ULL, ns % 1000000000ULL };
-
-			nanosleep(&ts, NULL);
-		}
+		if (want <= elapsed)
+			break;
+		ns = (want - elapsed) * 1e9;
+		if (ns > slice)
+			ns = slice;
+		ts.tv_sec = ns / 1000000000ULL;
+		ts.tv_nsec = ns % 1000000000ULL;
+		nanosleep(&ts, NULL);
 	}
 }
 
@@ -310,14 +323,60 @@ static int mig_send_ram(struct migration *m, uint64_t gpa, const uint8_t *host, 
 	return mig_send_rec(m, &rec, iov, 1) ?: mig_splice(m, host, iov[1].iov_len);
 }
 
-/* "unix:PATH", "tcp:HOST:PORT", "file:PATH" → connected/opened fd. */
+/*
+ * Make way for a listening socket at @sa: nothing there, or a stale
+ * socket (nobody answers: its vlab died), which is removed. A live
+ * socket, or anything that is not a socket, is left alone and refused.
+ */
+static int mig_unix_claim(const struct sockaddr_un *sa, const char *uri, char *err,
+			  size_t errlen)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(sa->sun_path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", uri, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a socket (not removing it)", uri);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (!ret) {
+		snprintf(err, errlen, "%s: another process is listening there", uri);
+		return -1;
+	}
+	if (errno != ECONNREFUSED) {
+		snprintf(err, errlen, "%s: %s", uri, strerror(errno));
+		return -1;
+	}
+	if (unlink(sa->sun_path) && errno != ENOENT) {
+		snprintf(err, errlen, "%s: cannot remove the stale socket: %s", uri, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * "unix:PATH", "tcp:HOST:PORT", "file:PATH" → the source's connected or
+ * opened fd; the destination's listening socket or opened file.
+ */
 static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 {
 	int fd = -1, lfd;
 
-	if (!strncmp(uri, "file:", 5)) {
-		fd = dest ? open(uri + 5, O_RDONLY | O_CLOEXEC) :
-			    open(uri + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* The source writes a file: itself (mig_start()), under a temporary name. */
+	if (!strncmp(uri, "file:", 5) && dest) {
+		fd = open(uri + 5, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			snprintf(err, errlen, "%s: %s", uri + 5, strerror(errno));
 		return fd;
@@ -344,18 +403,16 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 			}
 			return lfd;
 		}
-		unlink(sa.sun_path);
+		if (mig_unix_claim(&sa, uri, err, errlen)) {
+			close(lfd);
+			return -1;
+		}
 		if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
 			snprintf(err, errlen, "%s: %s", uri, strerror(errno));
 			close(lfd);
 			return -1;
 		}
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			snprintf(err, errlen, "%s: accept: %s", uri, strerror(errno));
-		close(lfd);
-		unlink(sa.sun_path);
-		return fd;
+		return lfd;
 	}
 	if (!strncmp(uri, "tcp:", 4)) {
 		char host[256], *port;
@@ -363,7 +420,12 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 		struct addrinfo *ai;
 		int one = 1, r;
 
-		snprintf(host, sizeof(host), "%s", uri + 4);
+		if (strlen(uri + 4) >= sizeof(host)) {
+			snprintf(err, errlen, "%.64s...: longer than tcp:HOST:PORT can be (%zu bytes)",
+				 uri, sizeof(host) + 3);
+			return -1;
+		}
+		strcpy(host, uri + 4);
 		port = strrchr(host, ':');
 		if (!port) {
 			snprintf(err, errlen, "%s: want tcp:HOST:PORT", uri);
@@ -400,11 +462,7 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 			return -1;
 		}
 		freeaddrinfo(ai);
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			snprintf(err, errlen, "%s: accept: %s", uri, strerror(errno));
-		close(lfd);
-		return fd;
+		return lfd;
 	}
 	snprintf(err, errlen, "'%s' is not unix:PATH, tcp:HOST:PORT or file:PATH", uri);
 	return -1;
@@ -740,8 +798,12 @@ static int mig_wait_ack(struct migration *m)
 	char ack[sizeof(MIG_ACK) - 1];
 	int ret;
 
-	if (!strncmp(m->uri, "file:", 5))
-		return fsync(m->fd) ? -errno : 0;
+	if (m->part[0]) {
+		if (fsync(m->fd) || rename(m->part, m->uri + 5))
+			return -errno;
+		m->part[0] = '\0';
+		return 0;
+	}
 	if (poll(&pfd, 1, mig_ack_timeout_ms()) != 1)
 		return -ETIMEDOUT;
 	ret = read_full(m->fd, ack, sizeof(ack));
@@ -815,7 +877,7 @@ static void *mig_thread(void *arg)
 {
 	struct migration *m = arg;
 	struct vm *vm = m->vm;
-	uint64_t paused_at = 0, t0;
+	uint64_t paused_at = 0, t0, one = 1;
 	int ret;
 
 	m->start_ns = vlab_now_ns();
@@ -873,7 +935,7 @@ static void *mig_thread(void *arg)
 
 		/* The first message set is the one kept: most specific first. */
 		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE))
-			mig_fail(m, "cancelled");
+			mig_fail(m, m->exiting ? "cancelled: vlab is stopping" : "cancelled");
 		else if (lost_ack)
 			mig_fail(m, "no acknowledgement after the whole stream: the guest stays "
 				 "paused here (resume it only if the destination is gone)");
@@ -926,6 +988,15 @@ static void *mig_thread(void *arg)
 	}
 	close(m->fd);
 	m->fd = -1;
+	if (m->part[0]) {
+		/* Failed or cancelled: no partial file, whatever was at the path stays. */
+		unlink(m->part);
+		vlab_log("migrate: removed the partial file %s", m->part);
+		m->part[0] = '\0';
+	}
+	/* The state is final: tell the main loop (a wait=true reply). */
+	if (m->done_fd >= 0 && write(m->done_fd, &one, sizeof(one)) < 0)
+		vlab_log("migrate: eventfd: %s", strerror(errno));
 	return NULL;
 }
 
@@ -934,6 +1005,7 @@ static const char *mig_state_name(enum mig_state s)
 	static const char *const names[] = {
 		[MIG_NONE] = "none", [MIG_ACTIVE] = "active", [MIG_COMPLETED] = "completed",
 		[MIG_FAILED] = "failed", [MIG_CANCELLED] = "cancelled",
+		[MIG_INCOMING] = "incoming",
 	};
 
 	return names[s];
@@ -942,7 +1014,7 @@ static const char *mig_state_name(enum mig_state s)
 /* Reap a finished migration thread so a new one can start. */
 static void mig_reap(struct migration *m)
 {
-	if (m->thread_running && m->state != MIG_ACTIVE) {
+	if (m->thread_running && m->state != MIG_ACTIVE && m->state != MIG_INCOMING) {
 		pthread_join(m->thread, NULL);
 		m->thread_running = false;
 	}
@@ -952,14 +1024,21 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 		     struct json_writer *reply)
 {
 	struct migration *m = vm->mig;
-	char err[256];
+	const struct json_value *wait_v;
+	bool wait = false;
+	char err[PATH_MAX + 64];
 	int64_t v;
 
 	mig_reap(m);
+	if (m->state == MIG_INCOMING)
+		return control_reply_error(reply, "%s", MIG_WAITING);
 	if (m->state == MIG_ACTIVE)
 		return control_reply_error(reply, "a migration to %s is already running", m->uri);
 	if (!uri || !uri[0])
 		return control_reply_error(reply, "needs \"uri\": unix:PATH, tcp:HOST:PORT or file:PATH");
+	/* Cut short, it would name another file or socket: refuse it whole. */
+	if (strlen(uri) > MIG_URI_MAX)
+		return control_reply_error(reply, "uri longer than %d bytes", MIG_URI_MAX);
 	if (snapshot && strncmp(uri, "file:", 5))
 		return control_reply_error(reply, "a snapshot goes to file:PATH");
 	if (__atomic_load_n(&m->devices_held, __ATOMIC_ACQUIRE))
@@ -977,7 +1056,21 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 			return control_reply_error(reply, "max_bandwidth must be >= 0 bytes/s");
 		m->max_bandwidth = v;
 	}
-	m->fd = mig_open_uri(uri, false, err, sizeof(err));
+	wait_v = json_object_get(req, "wait");
+	if (wait_v && json_get_bool(wait_v, &wait))
+		return control_reply_error(reply, "wait must be true or false");
+	m->part[0] = '\0';
+	if (!strncmp(uri, "file:", 5)) {
+		/* Under another name until complete: a failure leaves no partial file. */
+		if (strlen(uri + 5) + 5 >= PATH_MAX)
+			return control_reply_error(reply, "path longer than %d bytes", PATH_MAX - 6);
+		snprintf(m->part, sizeof(m->part), "%s.part", uri + 5);
+		m->fd = open(m->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (m->fd < 0)
+			snprintf(err, sizeof(err), "%s: %s", uri + 5, strerror(errno));
+	} else {
+		m->fd = mig_open_uri(uri, false, err, sizeof(err));
+	}
 	if (m->fd < 0)
 		return control_reply_error(reply, "%s", err);
 	snprintf(m->uri, sizeof(m->uri), "%s", uri);
@@ -994,12 +1087,76 @@ static int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct
 	if (pthread_create(&m->thread, NULL, mig_thread, m)) {
 		m->state = MIG_FAILED;
 		close(m->fd);
+		m->fd = -1;
+		if (m->part[0])
+			unlink(m->part);
 		return control_reply_error(reply, "cannot start the migration thread");
 	}
 	pthread_setname_np(m->thread, "migrate");
 	m->thread_running = true;
+	/* Over a connection the reply waits for the end; else it comes now. */
+	if (wait)
+		m->waiter = control_defer();
 	json_kv_string(reply, "state", "active");
 	json_kv_string(reply, "uri", uri);
+	return 0;
+}
+
+/* The wait=true reply: how the migration or snapshot ended. */
+static int mig_result(struct vm *vm, struct json_writer *reply, void *opaque)
+{
+	struct migration *m = opaque;
+
+	if (m->state != MIG_COMPLETED) {
+		control_reply_error(reply, "%s to %s %s: %s", m->snapshot ? "snapshot" : "migration",
+				    m->uri, mig_state_name(m->state), m->error);
+		json_kv_string(reply, "state", mig_state_name(m->state));
+		return -1;
+	}
+	json_kv_string(reply, "state", "completed");
+	json_kv_string(reply, "uri", m->uri);
+	json_kv_double(reply, "mb_sent", m->bytes_sent / 1e6);
+	json_kv_double(reply, "total_ms", m->total_ms);
+	json_kv_double(reply, "downtime_ms", m->downtime_ms);
+	return 0;
+}
+
+static void mig_answer_waiter(struct migration *m)
+{
+	struct control_waiter *w = m->waiter;
+
+	if (w) {
+		m->waiter = NULL;
+		control_finish(w, mig_result, m);
+	}
+}
+
+static void on_mig_done(int fd, void *opaque)
+{
+	struct migration *m = opaque;
+	uint64_t cnt;
+
+	if (read(fd, &cnt, sizeof(cnt)) < 0)
+		return;
+	if (m->state != MIG_ACTIVE)
+		mig_answer_waiter(m);
+}
+
+/*
+ * quit during a migration or snapshot cancels it (migrate_exit(); a
+ * migration past its commit point ends as it can) and says so; the
+ * partial snapshot file is removed. To keep a snapshot, wait for it
+ * (wait=true) before quitting.
+ */
+static int cmd_quit(struct vm *vm, const struct json_value *req, struct json_writer *reply,
+		    void *opaque)
+{
+	struct migration *m = vm->mig;
+
+	if (m->state == MIG_ACTIVE)
+		json_kv_string(reply, "cancelling", m->uri);
+	vlab_log("quit from the control socket");
+	vm_stop(vm, VM_STOP_USER, 0);
 	return 0;
 }
 
@@ -1013,11 +1170,14 @@ static int cmd_snapshot(struct vm *vm, const struct json_value *req, struct json
 			void *opaque)
 {
 	const char *uri = json_get_string(json_object_get(req, "uri"));
-	char buf[300];
+	const char *path = json_get_string(json_object_get(req, "path"));
+	char buf[MIG_URI_MAX + 1];
 
 	/* "path" is friendlier for files: vlab ctl SOCK snapshot path=/tmp/s */
-	if (!uri && json_get_string(json_object_get(req, "path"))) {
-		snprintf(buf, sizeof(buf), "file:%s", json_get_string(json_object_get(req, "path")));
+	if (!uri && path) {
+		if (strlen(path) > PATH_MAX)
+			return control_reply_error(reply, "path longer than %d bytes", PATH_MAX);
+		snprintf(buf, sizeof(buf), "file:%s", path);
 		uri = buf;
 	}
 	return mig_start(vm, uri, true, req, reply);
@@ -1052,6 +1212,8 @@ static int cmd_resume(struct vm *vm, const struct json_value *req,
 {
 	struct migration *m = vm->mig;
 
+	if (m->state == MIG_INCOMING)
+		return control_reply_error(reply, "%s", MIG_WAITING);
 	if (m->state == MIG_ACTIVE && __atomic_load_n(&m->stopped, __ATOMIC_ACQUIRE))
 		return control_reply_error(reply, "resume: the migration is switching over; "
 					   "use migrate-cancel");
@@ -1060,6 +1222,17 @@ static int cmd_resume(struct vm *vm, const struct json_value *req,
 		mig_devices(vm, false);
 	}
 	vm_resume(vm);
+	json_kv_string(reply, "state", vm_state_name(vm));
+	return 0;
+}
+
+/* `pause` as control.c has it, but a destination has no guest to pause yet. */
+static int cmd_pause(struct vm *vm, const struct json_value *req,
+		     struct json_writer *reply, void *opaque)
+{
+	if (vm->mig->state == MIG_INCOMING)
+		return control_reply_error(reply, "%s", MIG_WAITING);
+	vm_pause(vm);
 	json_kv_string(reply, "state", vm_state_name(vm));
 	return 0;
 }
@@ -1073,6 +1246,8 @@ static int cmd_dump_state(struct vm *vm, const struct json_value *req,
 	FILE *f;
 	int ret;
 
+	if (vm->mig->state == MIG_INCOMING)
+		return control_reply_error(reply, "%s", MIG_WAITING);
 	if (vm->mig->state == MIG_ACTIVE)
 		return control_reply_error(reply, "a migration is running");
 	vm_pause(vm);
@@ -1104,6 +1279,11 @@ static void status_migration(struct vm *vm, struct json_writer *w, void *opaque)
 
 	json_obj_begin(w);
 	json_kv_string(w, "state", mig_state_name(m->state));
+	if (m->state == MIG_INCOMING) {
+		json_kv_string(w, "uri", m->uri);
+		json_obj_end(w);
+		return;
+	}
 	json_kv_string(w, "dirty_log", vm->dirty_ring ? "ring" : "bitmap");
 	if (vm->dirty_ring) {
 		json_kv_uint(w, "dirty_ring_entries", vm->dirty_ring->entries);
@@ -1132,6 +1312,12 @@ static void status_migration(struct vm *vm, struct json_writer *w, void *opaque)
 	json_obj_end(w);
 }
 
+/* The VM's state in status: a destination has none yet, it waits. */
+static void status_state(struct vm *vm, struct json_writer *w, void *opaque)
+{
+	json_put_string(w, vm->mig->state == MIG_INCOMING ? "waiting" : vm_state_name(vm));
+}
+
 void migrate_init(struct vm *vm)
 {
 	vm->mig = calloc(1, sizeof(*vm->mig));
@@ -1139,12 +1325,23 @@ void migrate_init(struct vm *vm)
 		return;
 	vm->mig->vm = vm;
 	vm->mig->fd = -1;
+	vm->mig->in_fd = vm->mig->in_cancel_fd = vm->mig->in_done_fd = -1;
+	pthread_mutex_init(&vm->mig->lock, NULL);
+	vm->mig->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->mig->done_fd >= 0 &&
+	    event_loop_add(&vm->loop, vm->mig->done_fd, on_mig_done, vm->mig)) {
+		close(vm->mig->done_fd);
+		vm->mig->done_fd = -1;
+	}
 	control_register("migrate", cmd_migrate, NULL);
 	control_register("migrate-cancel", cmd_migrate_cancel, NULL);
 	control_register("snapshot", cmd_snapshot, NULL);
 	control_register("dump-state", cmd_dump_state, NULL);
 	control_register("resume", cmd_resume, NULL);
+	control_register("pause", cmd_pause, NULL);
+	control_register("quit", cmd_quit, NULL);
 	control_register_status("migration", status_migration, NULL);
+	control_register_status("state", status_state, NULL);
 }
 
 void migrate_exit(struct vm *vm)
@@ -1153,6 +1350,9 @@ void migrate_exit(struct vm *vm)
 
 	if (!m)
 		return;
+	m->exiting = true;
+	if (m->thread_running && m->state == MIG_INCOMING)
+		mig_incoming_cancel(m);
 	if (m->thread_running) {
 		if (m->state == MIG_ACTIVE) {
 			__atomic_store_n(&m->cancel, true, __ATOMIC_RELEASE);
@@ -1160,7 +1360,15 @@ void migrate_exit(struct vm *vm)
 				shutdown(m->fd, SHUT_RDWR);
 		}
 		pthread_join(m->thread, NULL);
+		m->thread_running = false;
 	}
+	/* Before control_exit(): the reply goes out with the others. */
+	mig_answer_waiter(m);
+	if (m->done_fd >= 0) {
+		event_loop_del(&vm->loop, m->done_fd);
+		close(m->done_fd);
+	}
+	pthread_mutex_destroy(&m->lock);
 	free(m);
 	vm->mig = NULL;
 }
@@ -1311,31 +1519,23 @@ static int mig_recv_ram(struct vm *vm, int fd, const struct mig_rec *rec,
 	return 0;
 }
 
-int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
+/* Read a whole stream from @fd into the VM; -1 with @err set if it is refused. */
+static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 {
+	struct vm *vm = m->vm;
+	const char *uri = m->uri;
 	struct mig_bad_pages bad = { 0 };
 	struct mig_rec rec;
 	char hdr[16];
 	uint32_t ver;
 	void *blob = NULL;
 	uint64_t t0 = vlab_now_ns(), ram = 0;
-	int fd, ret = -1;
+	int ret = -1;
 
-	/*
-	 * Fault guest RAM in now, while nobody waits: first touches are slow
-	 * (very slow on nested hosts) and would otherwise throttle the stream.
-	 */
-	madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
 	bad.words = (vm->mem.dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
 	bad.bits = calloc(bad.words, sizeof(unsigned long));
 	if (!bad.bits) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	vlab_log("waiting for a migration stream on %s", uri);
-	fd = mig_open_uri(uri, true, err, errlen);
-	if (fd < 0) {
-		free(bad.bits);
 		return -1;
 	}
 	ret = read_full(fd, hdr, sizeof(hdr));
@@ -1358,6 +1558,10 @@ int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen)
 		goto out;
 	}
 	for (;;) {
+		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
+			snprintf(err, errlen, "cancelled");
+			goto out;
+		}
 		if (mig_recv_rec(fd, &rec, err, errlen))
 			goto out;
 		switch (rec.type) {
@@ -1434,8 +1638,195 @@ out:
 	}
 	free(bad.bits);
 	free(blob);
-	close(fd);
 	return ret;
+}
+
+/* Remove the destination's listening socket file, if it is still the one we made. */
+static void mig_unlink_listener(struct migration *m)
+{
+	struct stat st;
+
+	if (m->in_path[0] && !lstat(m->in_path, &st) && st.st_dev == m->in_dev &&
+	    st.st_ino == m->in_ino)
+		unlink(m->in_path);
+	m->in_path[0] = '\0';
+}
+
+/* The source's connection, or -1 with @err set (cancelled, or accept failed). */
+static int mig_accept(struct migration *m, char *err, size_t errlen)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = m->in_fd, .events = POLLIN },
+		{ .fd = m->in_cancel_fd, .events = POLLIN },
+	};
+	int fd = -1;
+
+	while (poll(pfd, 2, -1) < 0 && errno == EINTR)
+		;
+	if (pfd[1].revents || __atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
+		snprintf(err, errlen, "cancelled");
+	} else {
+		fd = accept4(m->in_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			snprintf(err, errlen, "%s: accept: %s", m->uri, strerror(errno));
+	}
+	/* One stream only: nobody else may connect, and the path is free again. */
+	close(m->in_fd);
+	m->in_fd = -1;
+	mig_unlink_listener(m);
+	return fd;
+}
+
+/*
+ * The destination's wait and receive, off the main thread so that the
+ * loop keeps serving signals and the control socket meanwhile.
+ */
+static void *mig_incoming_thread(void *arg)
+{
+	struct migration *m = arg;
+	struct vm *vm = m->vm;
+	uint64_t one = 1;
+	int fd;
+	bool cancel;
+
+	/*
+	 * Fault guest RAM in now, while nobody waits: first touches are slow
+	 * (very slow on nested hosts) and would otherwise throttle the stream.
+	 */
+	madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
+	vlab_log("waiting for a migration stream on %s", m->uri);
+	if (m->in_listening) {
+		fd = mig_accept(m, m->in_err, sizeof(m->in_err));
+	} else {
+		fd = m->in_fd;
+		m->in_fd = -1;
+	}
+	m->in_ret = -1;
+	if (fd >= 0) {
+		/* migrate_exit() may shut it down from now on to end a blocked read. */
+		pthread_mutex_lock(&m->lock);
+		m->fd = fd;
+		cancel = m->cancel;
+		pthread_mutex_unlock(&m->lock);
+		if (cancel)
+			snprintf(m->in_err, sizeof(m->in_err), "cancelled");
+		else
+			m->in_ret = mig_receive(m, fd, m->in_err, sizeof(m->in_err));
+		pthread_mutex_lock(&m->lock);
+		m->fd = -1;
+		close(fd);
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (write(m->in_done_fd, &one, sizeof(one)) < 0)
+		vlab_log("incoming: eventfd: %s", strerror(errno));
+	return NULL;
+}
+
+static void mig_incoming_release(struct migration *m)
+{
+	if (m->in_done_fd >= 0) {
+		event_loop_del(&m->vm->loop, m->in_done_fd);
+		close(m->in_done_fd);
+	}
+	if (m->in_cancel_fd >= 0)
+		close(m->in_cancel_fd);
+	if (m->in_fd >= 0)
+		close(m->in_fd);
+	m->in_done_fd = m->in_cancel_fd = m->in_fd = -1;
+	mig_unlink_listener(m);
+}
+
+/* Main thread: the stream is in (start the guest) or refused (stop, status 2). */
+static void on_incoming_done(int fd, void *opaque)
+{
+	struct migration *m = opaque;
+	struct vm *vm = m->vm;
+	uint64_t cnt;
+
+	if (read(fd, &cnt, sizeof(cnt)) < 0)
+		return;
+	pthread_join(m->thread, NULL);
+	m->thread_running = false;
+	mig_incoming_release(m);
+	m->state = MIG_NONE;
+	if (m->in_ret) {
+		fprintf(stderr, "vlab: incoming migration refused: %s\n", m->in_err);
+		vm_stop(vm, VM_STOP_USER, VLAB_EXIT_USAGE);
+		return;
+	}
+	if (vm_start(vm)) {
+		vlab_log("cannot start vCPU threads");
+		return;
+	}
+	migrate_incoming_done(vm);
+}
+
+int migrate_incoming_start(struct vm *vm, const char *uri, char *err, size_t errlen)
+{
+	struct migration *m = vm->mig;
+	struct stat st;
+
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (strlen(uri) > MIG_URI_MAX) {
+		snprintf(err, errlen, "URI longer than %d bytes", MIG_URI_MAX);
+		return -1;
+	}
+	snprintf(m->uri, sizeof(m->uri), "%s", uri);
+	/* Refusals (a bad URI, a path in use) come now, before anything waits. */
+	m->in_fd = mig_open_uri(uri, true, err, errlen);
+	if (m->in_fd < 0)
+		return -1;
+	m->in_listening = strncmp(uri, "file:", 5) != 0;
+	if (!strncmp(uri, "unix:", 5) && !stat(uri + 5, &st)) {
+		snprintf(m->in_path, sizeof(m->in_path), "%s", uri + 5);
+		m->in_dev = st.st_dev;
+		m->in_ino = st.st_ino;
+	}
+	m->in_cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	m->in_done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->in_cancel_fd < 0 || m->in_done_fd < 0 ||
+	    event_loop_add(&vm->loop, m->in_done_fd, on_incoming_done, m)) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	m->cancel = false;
+	m->state = MIG_INCOMING;
+	if (pthread_create(&m->thread, NULL, mig_incoming_thread, m)) {
+		snprintf(err, errlen, "cannot start the incoming thread");
+		m->state = MIG_NONE;
+		goto fail;
+	}
+	pthread_setname_np(m->thread, "incoming");
+	m->thread_running = true;
+	return 0;
+fail:
+	if (m->in_done_fd >= 0)
+		event_loop_del(&vm->loop, m->in_done_fd);
+	mig_incoming_release(m);
+	return -1;
+}
+
+/* quit or a signal while waiting: end the wait or the stream, remove the socket file. */
+static void mig_incoming_cancel(struct migration *m)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&m->lock);
+	m->cancel = true;
+	if (m->fd >= 0)
+		shutdown(m->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&m->lock);
+	if (write(m->in_cancel_fd, &one, sizeof(one)) < 0)
+		vlab_log("incoming: eventfd: %s", strerror(errno));
+	pthread_join(m->thread, NULL);
+	m->thread_running = false;
+	mig_incoming_release(m);
+	m->state = MIG_NONE;
+	vlab_log("incoming migration from %s ended before the guest ran: %s", m->uri,
+		 m->in_ret ? m->in_err : "received, but vlab is stopping");
 }
 
 void migrate_incoming_done(struct vm *vm)

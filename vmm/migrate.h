@@ -9,9 +9,11 @@
 #ifndef VLAB_MIGRATE_H
 #define VLAB_MIGRATE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct vm;
 
@@ -19,6 +21,8 @@ struct vm;
 #define MIG_VERSION		2	/* 2: eight-lane checksums, one per page */
 #define MIG_RUN_PAGES		256	/* most pages in a RAM record */
 #define MIG_MAX_ROUNDS		30
+/* Longest URI: "file:" and a path, or a unix socket (sun_path is shorter). */
+#define MIG_URI_MAX		(PATH_MAX + 5)
 
 enum mig_rec_type {
 	MIG_REC_CONFIG = 1,	/* fdt: what the destination must match */
@@ -46,6 +50,7 @@ enum mig_state {
 	MIG_COMPLETED,
 	MIG_FAILED,
 	MIG_CANCELLED,
+	MIG_INCOMING,		/* destination: waiting for or reading a stream */
 };
 
 struct migration {
@@ -59,7 +64,7 @@ struct migration {
 	bool stopped;		/* in stop-and-copy: the pause is ours */
 	bool devices_held;	/* lost acknowledgement: devices wait for `resume` */
 	int fd;
-	char uri[256];
+	char uri[MIG_URI_MAX + 1];
 	char error[256];
 	uint32_t downtime_limit_ms;
 	uint64_t max_bandwidth;
@@ -75,6 +80,21 @@ struct migration {
 	uint64_t start_ns;
 	uint64_t *page_sums;	/* checksums of the pages of one RAM record */
 	int pipe[2];		/* socket streams: guest pages go by splice */
+	pthread_mutex_t lock;	/* fd against a cancelling shutdown() */
+	char part[PATH_MAX + 8];	/* file: written here, renamed when complete */
+	struct control_waiter *waiter;	/* wait=true: answered when it ends */
+	int done_fd;		/* eventfd: the migration thread has ended */
+	bool exiting;		/* vlab is stopping: cancelled by quit or a signal */
+	/* destination */
+	bool in_listening;	/* in_fd listens (unix:, tcp:), else a file: */
+	int in_fd;
+	int in_cancel_fd;	/* eventfd: stop waiting */
+	int in_done_fd;		/* eventfd: the incoming thread has ended */
+	int in_ret;
+	char in_err[512];
+	char in_path[108];	/* the unix: socket file we made, to remove */
+	dev_t in_dev;
+	ino_t in_ino;
 	/* dirty tracking */
 	unsigned long *dirty;	/* gpa-space bitmap, one bit a page */
 	uint64_t dirty_words;
@@ -85,8 +105,15 @@ struct migration {
 /* Register the control commands and the status member. */
 void migrate_init(struct vm *vm);
 void migrate_exit(struct vm *vm);
-/* Destination: receive a stream from @uri into a created, not started VM. */
-int migrate_incoming(struct vm *vm, const char *uri, char *err, size_t errlen);
+/*
+ * Destination: open or listen on @uri now (a bad URI or a path in use is
+ * refused here, with a message), then wait for the stream and read it on
+ * a thread while the event loop runs: status answers "waiting", and quit
+ * or SIGINT/SIGTERM end the wait (migrate_exit() removes the socket
+ * file). When the stream is in, the loop starts the vCPUs; when it is
+ * refused, vlab stops with VLAB_EXIT_USAGE. @vm is created, not started.
+ */
+int migrate_incoming_start(struct vm *vm, const char *uri, char *err, size_t errlen);
 /* After the destination's vCPUs run: restart devices, announce. */
 void migrate_incoming_done(struct vm *vm);
 /* Fast checksum for the stream, whole or streamed; exposed for tests. */

@@ -759,7 +759,8 @@ START_TEST(test_fault_config_mismatch)
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
 	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
-	start_source(&src, "src", "256M", "1", "rate=100 secs=5");
+	/* Long enough to outlive two destinations starting on a loaded machine. */
+	start_source(&src, "src", "256M", "1", "rate=100 secs=12");
 
 	start_dest(&dst, "dst-mem", uri, "128M", "1");
 	wait_dest(&dst);
@@ -775,7 +776,7 @@ START_TEST(test_fault_config_mismatch)
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 
-	ck_payload_ok(&src, 20);
+	ck_payload_ok(&src, 40);
 	test_end();
 }
 END_TEST
@@ -1254,12 +1255,322 @@ START_TEST(test_fault_bad_uri)
 }
 END_TEST
 
+/* ---- paths ---- */
+
+/* @len bytes: vp_tdir and 60-byte directories (made here), then "/snap". */
+static void long_path(char *buf, size_t size, size_t len)
+{
+	size_t n = snprintf(buf, size, "%s", vp_tdir);
+
+	while (n + 61 + 5 <= len) {
+		n += snprintf(buf + n, size - n, "/%060d", (int)n);
+		ck_assert_int_eq(mkdir(buf, 0700), 0);
+	}
+	snprintf(buf + n, size - n, "/%0*d", (int)(len - n - 1), 0);
+}
+
+/*
+ * A path is used whole or refused, never cut short: a long snapshot path
+ * (past the old 300-byte buffer) names the file written, and one past
+ * PATH_MAX, or a tcp: address past its buffer, is refused with a message.
+ */
+START_TEST(test_long_paths)
+{
+	static char path[PATH_MAX + 200], arg[PATH_MAX + 300], tcp[400];
+	struct vp src;
+	struct mstat st;
+	struct stat sb;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_source(&src, "src", "64M", "1", "rate=50 secs=10");
+
+	long_path(path, sizeof(path), 420);
+	ck_assert_int_eq(strlen(path), 420);
+	snprintf(arg, sizeof(arg), "path=%s", path);
+	ck_assert_msg(VP_CTL(&src, "snapshot", arg) == 0, "snapshot: %s", vp_ctl_out);
+	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
+	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
+	ck_assert_msg(!stat(path, &sb) && sb.st_size > 4096, "%s: %s", path, strerror(errno));
+	/* Nothing else beside it: no file under a cut-short name. */
+	*strrchr(path, '/') = '\0';
+	{
+		DIR *d = opendir(path);
+		struct dirent *de;
+		int files = 0;
+
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d)))
+			files += de->d_name[0] != '.';
+		closedir(d);
+		ck_assert_int_eq(files, 1);
+	}
+
+	memset(path, 'p', PATH_MAX + 10);
+	path[0] = '/';
+	path[PATH_MAX + 10] = '\0';
+	snprintf(arg, sizeof(arg), "path=%s", path);
+	ck_assert_int_eq(VP_CTL(&src, "snapshot", arg), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "path longer than 4096 bytes"), "%s", vp_ctl_out);
+	snprintf(arg, sizeof(arg), "uri=file:%s", path);
+	ck_assert_int_eq(VP_CTL(&src, "migrate", arg), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "uri longer than"), "%s", vp_ctl_out);
+
+	memset(tcp, 'h', sizeof(tcp));
+	memcpy(tcp, "uri=tcp:", 8);
+	strcpy(tcp + sizeof(tcp) - 3, ":1");
+	ck_assert_int_eq(VP_CTL(&src, "migrate", tcp), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "longer than tcp:HOST:PORT can be"), "%s", vp_ctl_out);
+	printf("  %s", vp_ctl_out);
+	ck_assert(get_status(&src, &st));
+	ck_assert_str_eq(st.vm_state, "running");
+	ck_payload_ok(&src, 20);
+	test_end();
+}
+END_TEST
+
+/* A destination on unix:@path must refuse at once, saying @why. */
+static void ck_incoming_refused(const char *name, const char *path, const char *why)
+{
+	struct vp dst;
+	char uri[256];
+
+	snprintf(uri, sizeof(uri), "unix:%s", path);
+	start_dest(&dst, name, uri, "64M", "1");
+	ck_assert_msg(vp_wait(&dst, 10) == 2, "%s: exit status %d, want 2", name, dst.status);
+	ck_file_has(dst.out, "incoming migration refused: ");
+	ck_file_has(dst.out, why);
+}
+
+/*
+ * --incoming unix:PATH removes only a stale socket there: a regular file,
+ * a directory or a socket someone listens on is left alone and refused
+ * (exit status 2).
+ */
+START_TEST(test_incoming_path_taken)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[128];
+	struct stat sb;
+	struct vp dst;
+	int fd, c;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+
+	tpath(path, sizeof(path), "a-file");
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_eq(write(fd, "keep me", 7), 7);
+	close(fd);
+	ck_incoming_refused("file", path, "exists and is not a socket (not removing it)");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, 7);
+
+	tpath(path, sizeof(path), "a-dir");
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_incoming_refused("dir", path, "exists and is not a socket (not removing it)");
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert(S_ISDIR(sb.st_mode));
+
+	tpath(sa.sun_path, sizeof(sa.sun_path), "busy-path");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_incoming_refused("live", sa.sun_path, "another process is listening there");
+	/* Still ours: a client reaches this listener. */
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(c);
+	close(fd);
+
+	/* Now stale (nobody listens): taken over. */
+	snprintf(path, sizeof(path), "unix:%s", sa.sun_path);
+	start_dest(&dst, "stale", path, "64M", "1");
+	wait_dest(&dst);
+	test_end();
+}
+END_TEST
+
+/* A destination waiting on unix:NAME.in, answering its control socket. */
+static void start_waiting_dest(struct vp *p, const char *name, char *in, size_t inlen)
+{
+	char uri[160], file[64];
+
+	snprintf(file, sizeof(file), "%s.in", name);
+	tpath(in, inlen, file);
+	snprintf(uri, sizeof(uri), "unix:%s", in);
+	start_dest(p, name, uri, "64M", "1");
+	wait_dest(p);
+}
+
+/* @p ended with @status and left neither its control socket nor @in behind. */
+static void ck_ended_clean(struct vp *p, const char *in, int status)
+{
+	ck_assert_msg(vp_wait(p, 10) == status, "%s: exit status %d, want %d", p->name, p->status,
+		      status);
+	ck_assert_msg(access(p->sock, F_OK) && access(in, F_OK), "%s: socket files left behind",
+		      p->name);
+}
+
+/*
+ * A destination waiting for its stream answers its control socket (status
+ * says so; commands that need a guest are refused), and quit, SIGTERM or
+ * SIGINT end the wait cleanly, removing both socket files.
+ */
+START_TEST(test_incoming_waiting)
+{
+	struct vp d1, d2, d3, d4;
+	char in[4][128], uri[64];
+	int port;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_waiting_dest(&d1, "d1", in[0], sizeof(in[0]));
+	ck_assert_msg(VP_CTL(&d1, "--raw", "status") == 0, "status: %s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "{\"ok\":true,\"state\":\"waiting\","), "%s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "\"migration\":{\"state\":\"incoming\",\"uri\":\"unix:"),
+		      "%s", vp_ctl_out);
+	ck_assert_int_eq(VP_CTL(&d1, "pause"), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "waiting for an incoming migration stream"), "%s",
+		      vp_ctl_out);
+	ck_assert_int_eq(VP_CTL(&d1, "snapshot", "path=/tmp/x"), 1);
+	ck_assert_msg(strstr(vp_ctl_out, "waiting for an incoming migration stream"), "%s",
+		      vp_ctl_out);
+	ck_assert_int_eq(kill(d1.pid, SIGTERM), 0);
+	ck_ended_clean(&d1, in[0], 128 + SIGTERM);
+
+	start_waiting_dest(&d2, "d2", in[1], sizeof(in[1]));
+	ck_assert_int_eq(kill(d2.pid, SIGINT), 0);
+	ck_ended_clean(&d2, in[1], 128 + SIGINT);
+
+	start_waiting_dest(&d3, "d3", in[2], sizeof(in[2]));
+	ck_assert_msg(VP_CTL(&d3, "quit") == 0, "quit: %s", vp_ctl_out);
+	ck_ended_clean(&d3, in[2], 0);
+
+	port = free_tcp_port();
+	snprintf(uri, sizeof(uri), "tcp:127.0.0.1:%d", port);
+	start_dest(&d4, "d4", uri, "64M", "1");
+	wait_dest(&d4);
+	ck_assert_msg(VP_CTL(&d4, "status") == 0, "status: %s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "state: waiting"), "%s", vp_ctl_out);
+	ck_assert_int_eq(kill(d4.pid, SIGTERM), 0);
+	tpath(in[3], sizeof(in[3]), "none");
+	ck_ended_clean(&d4, in[3], 128 + SIGTERM);
+	test_end();
+}
+END_TEST
+
+/* ---- wait=true ---- */
+
+/* A raw connection to @p's control socket with @req sent on it. */
+static int ctl_send(struct vp *p, const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->sock);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	return fd;
+}
+
+/* The reply line on @fd (at most @timeout_s away), into @buf; "" if none. */
+static const char *ctl_reply(int fd, char *buf, size_t size, int timeout_s)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+
+	while (len + 1 < size && poll(&pfd, 1, timeout_s * 1000) == 1 &&
+	       recv(fd, buf + len, 1, 0) == 1 && buf[len] != '\n')
+		len++;
+	buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * wait=true: the reply comes when the snapshot has ended and says how;
+ * a failed (cancelled) snapshot leaves no file; quit during a snapshot
+ * cancels it, the waiting client is told before vlab exits, and the
+ * partial file goes too; a live migration's waiting client gets its
+ * reply before the source exits.
+ */
+START_TEST(test_wait_for_the_end)
+{
+	struct vp src, dst;
+	struct mstat st;
+	char snap[128], arg[160], req[512], buf[1024], uri[160];
+	int fd;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_source(&src, "src", "256M", "1", "rate=100 secs=600");
+	tpath(snap, sizeof(snap), "s.vlab");
+	snprintf(arg, sizeof(arg), "path=%s", snap);
+
+	/*
+	 * Success: the reply says completed, and the file is there whole.
+	 * Again until the guest has written 4 MB: the snapshots below, at
+	 * 200 kB/s, then take seconds a record, and are cancelled mid-way.
+	 */
+	do {
+		ck_assert_msg(VP_CTL(&src, "snapshot", arg, "--wait") == 0, "%s", vp_ctl_out);
+		ck_assert_msg(strstr(vp_ctl_out, "state: completed"), "%s", vp_ctl_out);
+		ck_assert_int_eq(access(snap, R_OK), 0);
+		ck_assert(get_status(&src, &st));
+		ck_assert_str_eq(st.state, "completed");
+	} while (st.mb_sent < 4);
+	printf("  snapshot --wait: completed, %.1f MB\n", st.mb_sent);
+
+	/* Cancelled while it is written: a failure reply, no file left. */
+	ck_assert_int_eq(unlink(snap), 0);
+	snprintf(req, sizeof(req), "{\"cmd\":\"snapshot\",\"path\":\"%s\",\"wait\":true,"
+		 "\"max_bandwidth\":200000,\"id\":7}\n", snap);
+	fd = ctl_send(&src, req);
+	wait_mig_sent(&src, 0.5, &st);
+	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "%s", vp_ctl_out);
+	ctl_reply(fd, buf, sizeof(buf), 20);
+	close(fd);
+	ck_assert_msg(strstr(buf, "{\"ok\":false,\"error\":\"snapshot to file:") &&
+		      strstr(buf, " cancelled: cancelled\",\"state\":\"cancelled\",\"id\":7}"),
+		      "%s", buf);
+	printf("  cancelled: %s\n", buf);
+	ck_assert_msg(access(snap, F_OK) && access(strcat(strcpy(uri, snap), ".part"), F_OK),
+		      "a cancelled snapshot left a file");
+	ck_assert(get_status(&src, &st));
+	ck_assert_str_eq(st.state, "cancelled");
+
+	/* quit in the middle: the waiter hears of it first, then vlab ends. */
+	fd = ctl_send(&src, req);
+	wait_mig_sent(&src, 0.5, &st);
+	ck_assert_msg(VP_CTL(&src, "--raw", "quit") == 0, "%s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "\"cancelling\":\"file:"), "%s", vp_ctl_out);
+	ctl_reply(fd, buf, sizeof(buf), 20);
+	close(fd);
+	ck_assert_msg(strstr(buf, "cancelled: cancelled: vlab is stopping\""), "%s", buf);
+	ck_assert_int_eq(vp_wait(&src, 20), 0);
+	ck_assert_msg(access(snap, F_OK) && access(uri, F_OK), "quit left a snapshot file");
+
+	/* A live migration: its reply comes before the source exits. */
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(buf, sizeof(buf), "mig.sock"));
+	start_dest(&dst, "dst", uri, "64M", "1");
+	start_source(&src, "src2", "64M", "1", "rate=50 secs=15");
+	wait_dest(&dst);
+	ck_assert_msg(vp_migrate(&src, uri, "--wait", NULL) == 0, "%s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "state: completed"), "%s", vp_ctl_out);
+	printf("  migrate --wait: %s", vp_ctl_out);
+	ck_assert_int_eq(vp_wait(&src, 20), 0);
+	ck_payload_ok(&dst, 30);
+	test_end();
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
 	TCase *live = tcase_create("live");
 	TCase *ring = tcase_create("ring");
 	TCase *fault = tcase_create("fault");
+	TCase *paths = tcase_create("paths");
 
 	tcase_set_timeout(live, TEST_TIMEOUT);
 	tcase_add_test(live, test_live_unix);
@@ -1285,6 +1596,13 @@ static Suite *migrate_suite(void)
 	tcase_add_test(fault, test_fault_no_listener);
 	tcase_add_test(fault, test_fault_bad_uri);
 	suite_add_tcase(s, fault);
+
+	tcase_set_timeout(paths, TEST_TIMEOUT);
+	tcase_add_test(paths, test_long_paths);
+	tcase_add_test(paths, test_incoming_path_taken);
+	tcase_add_test(paths, test_incoming_waiting);
+	tcase_add_test(paths, test_wait_for_the_end);
+	suite_add_tcase(s, paths);
 	return s;
 }
 

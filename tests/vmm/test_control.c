@@ -437,6 +437,11 @@ static void status_extra(struct vm *v, struct json_writer *w, void *opaque)
 	json_put_int(w, 42);
 }
 
+static void status_state(struct vm *v, struct json_writer *w, void *opaque)
+{
+	json_put_string(w, "waiting");
+}
+
 START_TEST(test_status_parts)
 {
 	struct json_value *v;
@@ -453,6 +458,13 @@ START_TEST(test_status_parts)
 	ck_assert_int_eq(n, 4);
 	ck_assert_int_eq(json_get_int64(json_object_get(v, "extra"), &n), 0);
 	ck_assert_int_eq(n, 42);
+	json_free(v);
+
+	/* A "state" part replaces the VM's state, in its place (no duplicate key). */
+	ck_assert_int_eq(control_register_status("state", status_state, NULL), 0);
+	v = request("{\"cmd\":\"status\"}");
+	ck_assert_msg(!strncmp(last, "{\"ok\":true,\"state\":\"waiting\",\"uptime_s\":", 40), "%s",
+		      last);
 	json_free(v);
 }
 END_TEST
@@ -688,10 +700,9 @@ static void recv_line(int fd, char *buf, size_t size)
 struct sock_results {
 	char status_a[4096], status_b[4096];
 	char garbage[512], after_garbage[4096];
-	char busy[256];
-	int busy_eof;
+	char newest[4096], evicted[256];
+	int evicted_eof;
 	int backlog_replies;
-	int hog_sent;
 	char quit[256];
 	int quit_eof;
 	int failed_connect;
@@ -704,7 +715,7 @@ static struct sock_results res;
 
 static void *client_thread(void *arg)
 {
-	int a, b, c, extra[CONTROL_MAX_CLIENTS], nextra = 0, busy, i;
+	int a, b, c, extra[CONTROL_MAX_CLIENTS], nextra = 0, extra_client, i;
 	char buf[4096];
 
 	a = connect_to(sock_path);
@@ -734,26 +745,6 @@ static void *client_thread(void *arg)
 	if (c >= 0)
 		close(c);
 
-	/* Fill the client table (a and b count), then one too many. */
-	for (i = 0; i < CONTROL_MAX_CLIENTS - 2; i++) {
-		extra[nextra] = connect_to(sock_path);
-		if (extra[nextra] < 0)
-			break;
-		/* A reply proves it was accepted before the next connects. */
-		send_str(extra[nextra], "{\"cmd\":\"help\"}\n");
-		recv_line(extra[nextra], buf, sizeof(buf));
-		nextra++;
-	}
-	busy = connect_to(sock_path);
-	if (busy >= 0) {
-		recv_line(busy, res.busy, sizeof(res.busy));
-		res.busy_eof = recv(busy, buf, 1, 0) == 0;
-		close(busy);
-	}
-	for (i = 0; i < nextra; i++)
-		close(extra[i]);
-	close(b);
-
 	/*
 	 * Many requests before reading any reply: more replies than the
 	 * socket buffer holds, so they wait for EPOLLOUT, and all arrive.
@@ -772,16 +763,32 @@ static void *client_thread(void *arg)
 	if (c >= 0)
 		close(c);
 
-	/* Requests forever, replies never read: dropped past CONTROL_OUT_MAX. */
-	c = connect_to(sock_path);
-	for (i = 0; c >= 0 && i < 100000; i++)
-		if (send_str(c, "{\"cmd\":\"status\"}\n"))
+	/*
+	 * Fill the client table with idle clients (a and b count), then one
+	 * more: it is served, and b, idle the longest, is closed to make room.
+	 */
+	for (i = 0; i < CONTROL_MAX_CLIENTS - 2; i++) {
+		extra[nextra] = connect_to(sock_path);
+		if (extra[nextra] < 0)
 			break;
-	res.hog_sent = i;
-	while (c >= 0 && recv(c, buf, sizeof(buf), 0) > 0)
-		;
-	if (c >= 0)
-		close(c);
+		/* A reply proves it was accepted before the next connects. */
+		send_str(extra[nextra], "{\"cmd\":\"help\"}\n");
+		recv_line(extra[nextra], buf, sizeof(buf));
+		nextra++;
+	}
+	send_str(a, "{\"cmd\":\"help\"}\n");
+	recv_line(a, buf, sizeof(buf));
+	extra_client = connect_to(sock_path);
+	if (extra_client >= 0) {
+		send_str(extra_client, "{\"cmd\":\"status\",\"id\":\"new\"}\n");
+		recv_line(extra_client, res.newest, sizeof(res.newest));
+		close(extra_client);
+	}
+	recv_line(b, res.evicted, sizeof(res.evicted));
+	res.evicted_eof = recv(b, buf, 1, 0) == 0;
+	for (i = 0; i < nextra; i++)
+		close(extra[i]);
+	close(b);
 
 quit_anyway:
 	if (a < 0)
@@ -817,16 +824,248 @@ START_TEST(test_socket_clients)
 	ck_assert_msg(strstr(res.garbage, "\"ok\":false,\"error\":\"invalid JSON"), "%s",
 		      res.garbage);
 	ck_assert_msg(strstr(res.after_garbage, "\"ok\":true"), "%s", res.after_garbage);
-	ck_assert_str_eq(res.busy, "{\"ok\":false,\"error\":\"too many control clients\"}");
-	ck_assert(res.busy_eof);
+	ck_assert_msg(strstr(res.newest, "\"ok\":true") && strstr(res.newest, "\"id\":\"new\"}"),
+		      "%s", res.newest);
+	ck_assert_str_eq(res.evicted, "{\"ok\":false,\"error\":\"closed: idle the longest while "
+			 "the control socket was full\"}");
+	ck_assert(res.evicted_eof);
 	ck_assert_int_eq(res.backlog_replies, BACKLOG_REQUESTS);
-	/* The hog was cut off, and the loop served the others meanwhile. */
-	ck_assert_int_lt(res.hog_sent, 100000);
 	ck_assert_str_eq(res.quit, "{\"ok\":true,\"id\":\"q\"}");
 	ck_assert(res.quit_eof);
 	ck_assert_int_eq(vm.stop_reason, VM_STOP_USER);
 	/* The socket file goes away with us. */
 	ck_assert_int_eq(access(sock_path, F_OK), -1);
+}
+END_TEST
+
+/* Run @client on a thread against a control socket until it sends quit. */
+static void run_socket_test(void *(*client)(void *))
+{
+	char err[256];
+	pthread_t t;
+
+	ck_assert_msg(!control_init(&vm, sock_path, err, sizeof(err)), "%s", err);
+	ck_assert_int_eq(pthread_create(&t, NULL, client, NULL), 0);
+	ck_assert_int_eq(event_loop_run(&vm.loop), 0);
+	control_exit(&vm);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(vm.stop_reason, VM_STOP_USER);
+}
+
+/* Ask for quit on a fresh connection: ends run_socket_test(). */
+static void client_quit(void)
+{
+	char buf[256];
+	int q = connect_to(sock_path);
+
+	send_str(q, "{\"cmd\":\"quit\"}\n");
+	recv_line(q, buf, sizeof(buf));
+	close(q);
+}
+
+#define BIG_REPLY	(64 * 1024)
+#define BIG_REQUESTS	100	/* 6.4 MB of replies: past CONTROL_OUT_MAX */
+
+/* A reply of BIG_REPLY bytes of 'x' (and a little JSON). */
+static int h_big(struct vm *v, const struct json_value *req,
+		 struct json_writer *reply, void *opaque)
+{
+	static char big[BIG_REPLY + 1];
+
+	memset(big, 'x', BIG_REPLY);
+	json_kv_string(reply, "data", big);
+	return 0;
+}
+
+static struct {
+	int replies, whole;
+	int hog_sent;
+	char status[4096];
+} pipe_res;
+
+static void *pipelining_client(void *arg)
+{
+	static char reqs[BIG_REQUESTS * 32];
+	size_t len = 0, line = 0;
+	char *buf = malloc(1 << 16);
+	int c = connect_to(sock_path), i;
+
+	/* Every request in one write, before reading anything. */
+	for (i = 0; i < BIG_REQUESTS; i++)
+		len += snprintf(reqs + len, sizeof(reqs) - len, "{\"cmd\":\"big\"}\n");
+	if (c >= 0 && !send_str(c, reqs)) {
+		while (pipe_res.replies < BIG_REQUESTS) {
+			ssize_t n = recv(c, buf, 1 << 16, 0);
+
+			if (n <= 0)
+				break;
+			for (i = 0; i < n; i++, line++) {
+				if (buf[i] != '\n')
+					continue;
+				pipe_res.replies++;
+				/* {"ok":true,"data":"xxx..."}: 21 bytes and the x-es */
+				pipe_res.whole += line == BIG_REPLY + 21;
+				line = -1;
+			}
+		}
+	}
+	if (c >= 0)
+		close(c);
+	free(buf);
+	client_quit();
+	return NULL;
+}
+
+/*
+ * A client that pipelines more replies than CONTROL_OUT_MAX before it
+ * reads one is slowed down (back-pressure), not dropped: every reply
+ * arrives, whole and in order. No timing involved: the client writes all
+ * its requests at once, then reads.
+ */
+START_TEST(test_socket_pipelining)
+{
+	memset(&pipe_res, 0, sizeof(pipe_res));
+	ck_assert_int_eq(control_register("big", h_big, NULL), 0);
+	run_socket_test(pipelining_client);
+	ck_assert_int_eq(pipe_res.replies, BIG_REQUESTS);
+	ck_assert_int_eq(pipe_res.whole, BIG_REQUESTS);
+}
+END_TEST
+
+#define HOG_MAX		100000
+
+static void *hog_client(void *arg)
+{
+	int c = connect_to(sock_path), s, i;
+
+	/* Requests forever, replies never read: its sends block, then fail. */
+	for (i = 0; c >= 0 && i < HOG_MAX; i++)
+		if (send_str(c, "{\"cmd\":\"status\"}\n"))
+			break;
+	pipe_res.hog_sent = i;
+	/* Others are served after it (and were meanwhile: it blocked, not vlab). */
+	s = connect_to(sock_path);
+	send_str(s, "{\"cmd\":\"status\"}\n");
+	recv_line(s, pipe_res.status, sizeof(pipe_res.status));
+	close(s);
+	if (c >= 0)
+		close(c);
+	client_quit();
+	return NULL;
+}
+
+/*
+ * A client that writes and never reads: vlab stops reading it once
+ * CONTROL_OUT_MAX of replies wait, and drops it when it has taken none
+ * of them for the stall timeout (short here; how short does not matter).
+ */
+START_TEST(test_socket_stalled)
+{
+	memset(&pipe_res, 0, sizeof(pipe_res));
+	control_set_stall_timeout_ms(200);
+	run_socket_test(hog_client);
+	control_set_stall_timeout_ms(0);
+	ck_assert_int_lt(pipe_res.hog_sent, HOG_MAX);
+	ck_assert_msg(strstr(pipe_res.status, "\"ok\":true"), "%s", pipe_res.status);
+}
+END_TEST
+
+/* ---- deferred replies ---- */
+
+static struct control_waiter *slow_waiter;
+
+/* Like a migration with wait=true: answered when "finish" comes. */
+static int h_slow(struct vm *v, const struct json_value *req,
+		  struct json_writer *reply, void *opaque)
+{
+	slow_waiter = control_defer();
+	/* Without a connection there is nobody to answer later: now, then. */
+	json_kv_string(reply, "state", slow_waiter ? "deferred" : "at once");
+	return 0;
+}
+
+static int slow_result(struct vm *v, struct json_writer *reply, void *opaque)
+{
+	if (opaque)
+		return control_reply_error(reply, "it failed: %s", (const char *)opaque);
+	json_kv_string(reply, "state", "done");
+	return 0;
+}
+
+static int h_finish(struct vm *v, const struct json_value *req,
+		    struct json_writer *reply, void *opaque)
+{
+	if (!slow_waiter)
+		return control_reply_error(reply, "nothing waits");
+	control_finish(slow_waiter, slow_result,
+		       (void *)json_get_string(json_object_get(req, "error")));
+	slow_waiter = NULL;
+	return 0;
+}
+
+static struct {
+	char slow[256], after[4096], failed[256], gone[256];
+} defer_res;
+
+/* Ask for "finish" until a waiter is there to be finished. */
+static void finish_slow(const char *req)
+{
+	char buf[256];
+	int f = connect_to(sock_path);
+
+	do {
+		send_str(f, req);
+		recv_line(f, buf, sizeof(buf));
+	} while (strstr(buf, "nothing waits"));
+	close(f);
+}
+
+static void *deferring_client(void *arg)
+{
+	int c = connect_to(sock_path);
+
+	/* The status behind the slow request is answered after it, in order. */
+	send_str(c, "{\"cmd\":\"slow\",\"id\":1}\n{\"cmd\":\"status\",\"id\":2}\n");
+	finish_slow("{\"cmd\":\"finish\"}\n");
+	recv_line(c, defer_res.slow, sizeof(defer_res.slow));
+	recv_line(c, defer_res.after, sizeof(defer_res.after));
+
+	send_str(c, "{\"cmd\":\"slow\",\"id\":3}\n");
+	finish_slow("{\"cmd\":\"finish\",\"error\":\"disk full\"}\n");
+	recv_line(c, defer_res.failed, sizeof(defer_res.failed));
+	close(c);
+
+	/* A client that leaves while it waits: finishing it harms nobody. */
+	c = connect_to(sock_path);
+	send_str(c, "{\"cmd\":\"slow\"}\n");
+	close(c);
+	finish_slow("{\"cmd\":\"finish\"}\n");
+	c = connect_to(sock_path);
+	send_str(c, "{\"cmd\":\"status\"}\n");
+	recv_line(c, defer_res.gone, sizeof(defer_res.gone));
+	close(c);
+	client_quit();
+	return NULL;
+}
+
+START_TEST(test_socket_deferred_reply)
+{
+	struct json_value *v;
+
+	memset(&defer_res, 0, sizeof(defer_res));
+	ck_assert_int_eq(control_register("slow", h_slow, NULL), 0);
+	ck_assert_int_eq(control_register("finish", h_finish, NULL), 0);
+	run_socket_test(deferring_client);
+	ck_assert_str_eq(defer_res.slow, "{\"ok\":true,\"state\":\"done\",\"id\":1}");
+	ck_assert_msg(strstr(defer_res.after, "\"id\":2}"), "%s", defer_res.after);
+	ck_assert_str_eq(defer_res.failed, "{\"ok\":false,\"error\":\"it failed: disk full\","
+			 "\"id\":3}");
+	ck_assert_msg(strstr(defer_res.gone, "\"ok\":true"), "%s", defer_res.gone);
+
+	/* No connection (the protocol alone): the reply comes at once. */
+	v = request("{\"cmd\":\"slow\"}");
+	ck_assert_str_eq(last, "{\"ok\":true,\"state\":\"at once\"}");
+	json_free(v);
 }
 END_TEST
 
@@ -910,6 +1149,9 @@ static Suite *control_suite(void)
 	tcase_add_checked_fixture(tk, sock_setup, sock_teardown);
 	tcase_set_timeout(tk, 20);
 	tcase_add_test(tk, test_socket_clients);
+	tcase_add_test(tk, test_socket_pipelining);
+	tcase_add_test(tk, test_socket_stalled);
+	tcase_add_test(tk, test_socket_deferred_reply);
 	tcase_add_test(tk, test_socket_path_checks);
 	suite_add_tcase(s, tk);
 	return s;

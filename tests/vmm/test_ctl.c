@@ -158,6 +158,29 @@ START_TEST(test_build_request)
 }
 END_TEST
 
+/* --wait, before PATH or after CMD: "wait":true, and no timeout unless given. */
+START_TEST(test_wait)
+{
+	ck_assert_str_eq(BUILD("/s", "snapshot", "path=/tmp/x", "--wait"),
+			 "{\"cmd\":\"snapshot\",\"path\":\"/tmp/x\",\"wait\":true}");
+	ck_assert(args.wait);
+	ck_assert_int_eq(args.timeout_s, 0);
+	ck_assert_str_eq(BUILD("--wait", "/s", "migrate", "uri=unix:/m"),
+			 "{\"cmd\":\"migrate\",\"uri\":\"unix:/m\",\"wait\":true}");
+	ck_assert_str_eq(BUILD("/s", "migrate", "--wait", "uri=unix:/m"),
+			 "{\"cmd\":\"migrate\",\"uri\":\"unix:/m\",\"wait\":true}");
+	ck_assert_int_eq(PARSE("--timeout", "7", "/s", "snapshot", "--wait"), 0);
+	ck_assert_int_eq(args.timeout_s, 7);
+	/* Passed through as it is, wait=true is a JSON true too. */
+	ck_assert_str_eq(BUILD("/s", "snapshot", "wait=true"),
+			 "{\"cmd\":\"snapshot\",\"wait\":true}");
+	ck_assert_int_eq(args.timeout_s, CTL_DEFAULT_TIMEOUT_S);
+	ck_assert_ptr_null(BUILD("/s", "snapshot", "wait=false", "--wait"));
+	ck_assert_msg(strstr(err, "'wait=false' and --wait"), "%s", err);
+	ck_parse_fails("--wait: put", "--wait", "/s", "--json", "{}");
+}
+END_TEST
+
 START_TEST(test_build_raw_json)
 {
 	ck_assert_str_eq(BUILD("/s", "--json", "{\"cmd\":\"status\",\"id\":1}"),
@@ -443,6 +466,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_parse_args);
 	tcase_add_test(tc, test_build_request);
 	tcase_add_test(tc, test_build_raw_json);
+	tcase_add_test(tc, test_wait);
 	tcase_add_test(tc, test_print_reply);
 	suite_add_tcase(s, tc);
 
