@@ -67,7 +67,7 @@ bench-boot: all guest
 bench-virtq: $(O)/tests/bench/bench_virtq
 	$(O)/tests/bench/bench_virtq
 
-$(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)/vmm/guest_mem.o
+$(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)/vmm/guest_mem.o $(O)/vmm/mem_view.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $^ $(LDLIBS)
 

@@ -31,7 +31,7 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops,
 		return -ENOMEM;
 	}
 	for (i = 0; i < nr_queues; i++) {
-		virtq_init(&vdev->vqs[i], mem, queue_max);
+		virtq_init(&vdev->vqs[i], guest_mem_view(mem), queue_max);
 		vdev->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
 	}
 	vdev->config_vector = VIRTIO_MSI_NO_VECTOR;
@@ -426,8 +426,8 @@ int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, ch
 		sub = state_subnode(fdt, node, qname, 1, &ver, err, errlen);
 		if (sub < 0)
 			goto out;
-		/* Start from a fresh queue: no host pointer survives from before. */
-		virtq_init(vq, vdev->mem, vdev->vqs[q].max_size);
+		/* A fresh queue in the same view: no host pointer survives. */
+		virtq_init(vq, vdev->vqs[q].view, vdev->vqs[q].max_size);
 		if (state_get_fields(fdt, sub, vq, virtq_fields, ARRAY_SIZE(virtq_fields),
 				     err, errlen) ||
 		    state_get_u32(fdt, sub, "vector", &v, err, errlen) ||

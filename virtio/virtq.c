@@ -2,9 +2,11 @@
 /*
  * Virtqueue device side, split and packed (virtio 1.2, 2.7 and 2.8).
  *
- * The ring areas are translated once, at enable, into host pointers; the
- * buffers are translated per descriptor through guest_mem_map(), which
- * bounds-checks them. Everything read from the rings is read once into a
+ * The queue reaches memory through its view (vmm/mem_view.h). The ring
+ * areas are translated at enable into host pointers, and again whenever
+ * the view's generation moves; the buffers are translated per descriptor,
+ * one segment per piece of the view they cross. Dirty marks land in
+ * guest-physical space whatever the view. Everything read from the rings is read once into a
  * local before it is checked, since the driver may change it under us.
  */
 #include <errno.h>
@@ -74,14 +76,23 @@ static inline uint16_t *split_avail_event(struct virtq *vq)
 			    sizeof(struct vring_used_elem) * vq->size);
 }
 
+/* Dirty-log [addr, addr + len) of a ring area, through the view. */
+static inline void vq_mark(struct virtq *vq, uint64_t addr, uint64_t len)
+{
+	if (likely(vq->view->identity))
+		guest_mem_mark_dirty(vq->view->gm, addr, len);
+	else
+		mem_view_mark_dirty(vq->view, addr, len);
+}
+
 void virtq_reset(struct virtq *vq)
 {
-	struct guest_mem *gm = vq->gm;
+	struct mem_view *view = vq->view;
 	uint16_t max_size = vq->max_size;
 	uint64_t features = vq->features;
 
 	memset(vq, 0, sizeof(*vq));
-	vq->gm = gm;
+	vq->view = view;
 	vq->max_size = max_size;
 	vq->features = features;
 	vq->size = max_size;
@@ -91,10 +102,10 @@ void virtq_reset(struct virtq *vq)
 	vq->signalled_used_wrap = true;
 }
 
-void virtq_init(struct virtq *vq, struct guest_mem *gm, uint16_t max_size)
+void virtq_init(struct virtq *vq, struct mem_view *view, uint16_t max_size)
 {
 	memset(vq, 0, sizeof(*vq));
-	vq->gm = gm;
+	vq->view = view;
 	vq->max_size = max_size > VIRTQ_MAX_SIZE ? VIRTQ_MAX_SIZE : max_size;
 	virtq_reset(vq);
 }
@@ -203,13 +214,20 @@ static int vq_map_rings(struct virtq *vq)
 	if (packed && (vq->last_avail_idx >= n || vq->used_idx >= n))
 		return vq_fail(vq, -EINVAL, "packed ring position beyond size");
 
-	desc = guest_mem_map(vq->gm, vq->desc_addr, virtq_desc_bytes(n), false);
-	drv = guest_mem_map(vq->gm, vq->driver_addr,
-			    virtq_driver_bytes(n, packed, event), false);
-	dev = guest_mem_map(vq->gm, vq->device_addr,
-			    virtq_device_bytes(n, packed, event), false);
+	/*
+	 * Generation first: a change that lands while we translate moves it
+	 * again, and the next use translates once more.
+	 */
+	vq->view_gen = mem_view_gen(vq->view);
+	/* Packed: the device writes used descriptors into the ring itself. */
+	desc = mem_view_map(vq->view, vq->desc_addr, virtq_desc_bytes(n),
+			    packed ? MV_RW : MV_READ);
+	drv = mem_view_map(vq->view, vq->driver_addr,
+			   virtq_driver_bytes(n, packed, event), MV_READ);
+	dev = mem_view_map(vq->view, vq->device_addr,
+			   virtq_device_bytes(n, packed, event), MV_RW);
 	if (!desc || !drv || !dev)
-		return vq_fail(vq, -EFAULT, "ring area outside guest RAM");
+		return vq_fail(vq, -EFAULT, "ring area not mapped, read-only or not contiguous");
 
 	vq->desc = desc;
 	vq->avail = drv;
@@ -237,6 +255,28 @@ int virtq_set_addrs(struct virtq *vq, uint64_t desc, uint64_t driver,
 	return vq_map_rings(vq);
 }
 
+int virtq_set_view(struct virtq *vq, struct mem_view *view)
+{
+	vq->view = view;
+	if (!vq->enabled || vq->broken)
+		return 0;
+	return vq_map_rings(vq);
+}
+
+/*
+ * Usable now: enabled, not broken, and the cached ring pointers belong to
+ * the view's current generation (re-derived if not; failing that breaks
+ * the queue).
+ */
+static inline bool vq_ready(struct virtq *vq)
+{
+	if (unlikely(vq->broken || !vq->enabled))
+		return false;
+	if (unlikely(mem_view_gen(vq->view) != vq->view_gen))
+		return !vq_map_rings(vq);
+	return true;
+}
+
 int virtq_enable(struct virtq *vq)
 {
 	int r;
@@ -250,35 +290,71 @@ int virtq_enable(struct virtq *vq)
 	return 0;
 }
 
-/* Append one segment; the checks here apply to every descriptor kind. */
+/*
+ * A descriptor the identity fast path could not take: translate it into
+ * as many segments as pieces of the view it crosses, after @n used ones.
+ */
+static int __attribute__((noinline))
+vq_translate_desc(struct virtq *vq, struct virtq_elem *elem, unsigned int n,
+		  uint64_t addr, uint32_t len, bool write)
+{
+	struct mem_seg seg[VIRTQ_MAX_SEGS];
+	int i, nseg;
+
+	nseg = mem_view_translate(vq->view, addr, len, write ? MV_WRITE : MV_READ,
+				  seg, VIRTQ_MAX_SEGS - n);
+	if (nseg == -E2BIG)
+		return vq_fail(vq, -E2BIG, "more than VIRTQ_MAX_SEGS segments");
+	if (nseg == -EPERM)
+		return vq_fail(vq, -EFAULT, "descriptor without the access it needs");
+	if (nseg < 0)
+		return vq_fail(vq, -EFAULT, "descriptor outside mapped memory");
+	for (i = 0; i < nseg; i++) {
+		elem->iov[n + i].iov_base = seg[i].host;
+		elem->iov[n + i].iov_len = seg[i].len;
+		elem->gpa[n + i] = seg[i].gpa;
+	}
+	return nseg;
+}
+
+/* Append one descriptor; the checks here apply to every descriptor kind. */
 static inline int vq_add_seg(struct virtq *vq, struct virtq_elem *elem,
 			     uint64_t addr, uint32_t len, bool write)
 {
 	unsigned int n = elem->out_num + elem->in_num;
-	void *p;
+	void *p = NULL;
+	int nseg = 1;
 
 	if (unlikely(!len))
 		return vq_fail(vq, -EINVAL, "zero-length descriptor");
 	if (unlikely(n >= VIRTQ_MAX_SEGS))
 		return vq_fail(vq, -E2BIG, "more than VIRTQ_MAX_SEGS segments");
-	p = guest_mem_map(vq->gm, addr, len, false);
-	if (unlikely(!p))
-		return vq_fail(vq, -EFAULT, "descriptor outside guest RAM");
 	if (write) {
 		if (unlikely(__builtin_add_overflow(elem->in_len, len, &elem->in_len)))
 			return vq_fail(vq, -EINVAL, "buffer larger than 4 GiB");
-		elem->in_num++;
 	} else {
 		if (unlikely(elem->in_num))
 			return vq_fail(vq, -EINVAL,
 				       "readable descriptor after a writable one");
 		if (unlikely(__builtin_add_overflow(elem->out_len, len, &elem->out_len)))
 			return vq_fail(vq, -EINVAL, "buffer larger than 4 GiB");
-		elem->out_num++;
 	}
-	elem->iov[n].iov_base = p;
-	elem->iov[n].iov_len = len;
-	elem->gpa[n] = addr;
+	/* Guest RAM by GPA, inside one region: one segment, no indirect call. */
+	if (likely(vq->view->identity))
+		p = guest_mem_map(vq->view->gm, addr, len, false);
+	if (likely(p)) {
+		elem->iov[n].iov_base = p;
+		elem->iov[n].iov_len = len;
+		elem->gpa[n] = addr;
+	} else {
+		nseg = vq_translate_desc(vq, elem, n, addr, len, write);
+		if (unlikely(nseg < 0))
+			return nseg;
+	}
+	if (write)
+		elem->in_num += nseg;
+	else
+		elem->out_num += nseg;
 	return 0;
 }
 
@@ -307,9 +383,10 @@ static int vq_indirect_table(struct virtq *vq, uint64_t addr, uint32_t len,
 	if (unlikely(!len || len % DESC_SIZE))
 		return vq_fail(vq, -EINVAL,
 			       "indirect table length zero or not a multiple of 16");
-	*table = guest_mem_map(vq->gm, addr, len, false);
+	*table = mem_view_map(vq->view, addr, len, MV_READ);
 	if (unlikely(!*table))
-		return vq_fail(vq, -EFAULT, "indirect table outside guest RAM");
+		return vq_fail(vq, -EFAULT,
+			       "indirect table not mapped or not contiguous");
 	return 0;
 }
 
@@ -429,8 +506,8 @@ static int split_pop(struct virtq *vq, struct virtq_elem *elem)
 	if (unlikely(!vq->notify_off) &&
 	    virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX)) {
 		vq_store(split_avail_event(vq), vq->last_avail_idx);
-		guest_mem_mark_dirty(vq->gm, vq->device_addr + 4 +
-				     sizeof(struct vring_used_elem) * vq->size, 2);
+		vq_mark(vq, vq->device_addr + 4 +
+			sizeof(struct vring_used_elem) * vq->size, 2);
 	}
 	return 1;
 }
@@ -473,7 +550,7 @@ static void packed_write_avail_event(struct virtq *vq)
 	vq_store(&vq->device_event->off_wrap,
 		 vq->last_avail_idx |
 		 (vq->avail_wrap_counter ? PACKED_EVENT_WRAP : 0));
-	guest_mem_mark_dirty(vq->gm, vq->device_addr, 2);
+	vq_mark(vq, vq->device_addr, 2);
 }
 
 static int packed_pop(struct virtq *vq, struct virtq_elem *elem)
@@ -550,10 +627,8 @@ static int packed_pop(struct virtq *vq, struct virtq_elem *elem)
 
 int virtq_pop(struct virtq *vq, struct virtq_elem *elem)
 {
-	if (unlikely(vq->broken))
-		return -EIO;
-	if (unlikely(!vq->enabled))
-		return 0;
+	if (unlikely(!vq_ready(vq)))
+		return vq->broken ? -EIO : 0;
 	if (virtq_is_packed(vq))
 		return packed_pop(vq, elem);
 	return split_pop(vq, elem);
@@ -584,7 +659,8 @@ static void vq_log_written(struct virtq *vq, const struct virtq_elem *elem,
 
 		if (n > len)
 			n = len;
-		guest_mem_mark_dirty(vq->gm, elem->gpa[i], n);
+		if (elem->gpa[i] != MV_NO_GPA)
+			guest_mem_mark_dirty(vq->view->gm, elem->gpa[i], n);
 		len -= n;
 	}
 }
@@ -597,10 +673,9 @@ static void vq_log_ring(struct virtq *vq, uint64_t base, uint32_t first,
 
 	if (n > count)
 		n = count;
-	guest_mem_mark_dirty(vq->gm, base + (uint64_t)first * esize,
-			     (uint64_t)n * esize);
+	vq_mark(vq, base + (uint64_t)first * esize, (uint64_t)n * esize);
 	if (count > n)
-		guest_mem_mark_dirty(vq->gm, base, (uint64_t)(count - n) * esize);
+		vq_mark(vq, base, (uint64_t)(count - n) * esize);
 }
 
 /* Write the used entry for the folded buffers (not yet published). */
@@ -652,7 +727,7 @@ static inline void vq_emit(struct virtq *vq)
 
 void virtq_flush(struct virtq *vq)
 {
-	if (unlikely(vq->broken || !vq->enabled))
+	if (unlikely(!vq_ready(vq)))
 		return;
 	if (vq->fold_bufs)
 		vq_emit(vq);
@@ -694,7 +769,7 @@ void virtq_flush(struct virtq *vq)
 		vq_store_release(&vq->used->idx, vq->used_idx);
 		vq_log_ring(vq, vq->device_addr + 4, first, vq->pending,
 			    sizeof(struct vring_used_elem));
-		guest_mem_mark_dirty(vq->gm, vq->device_addr + 2, 2);
+		vq_mark(vq, vq->device_addr + 2, 2);
 	}
 	vq->pending = 0;
 }
@@ -703,7 +778,7 @@ void virtq_fill(struct virtq *vq, const struct virtq_elem *elem, uint32_t len)
 {
 	uint32_t room;
 
-	if (unlikely(vq->broken || !vq->enabled))
+	if (unlikely(!vq_ready(vq)))
 		return;
 	if (len > elem->in_len)
 		len = elem->in_len;
@@ -776,7 +851,7 @@ bool virtq_should_notify(struct virtq *vq)
 	uint16_t old, new;
 	bool valid;
 
-	if (unlikely(vq->broken || !vq->enabled))
+	if (unlikely(!vq_ready(vq)))
 		return false;
 	/*
 	 * Full barrier: the used index we published must be visible before
@@ -812,12 +887,12 @@ static void vq_write_dev_flags(struct virtq *vq, uint16_t flags)
 	if (vq_load(p) == flags)
 		return;
 	vq_store(p, flags);
-	guest_mem_mark_dirty(vq->gm, vq->device_addr + off, 2);
+	vq_mark(vq, vq->device_addr + off, 2);
 }
 
 void virtq_disable_notify(struct virtq *vq)
 {
-	if (unlikely(vq->broken || !vq->enabled))
+	if (unlikely(!vq_ready(vq)))
 		return;
 	vq->notify_off = true;
 	if (virtq_is_packed(vq))
@@ -831,10 +906,8 @@ bool virtq_enable_notify(struct virtq *vq)
 {
 	bool event = virtq_has_feature(vq, VIRTIO_RING_F_EVENT_IDX);
 
-	if (unlikely(vq->broken))
-		return true;
-	if (unlikely(!vq->enabled))
-		return false;
+	if (unlikely(!vq_ready(vq)))
+		return vq->broken;
 	vq->notify_off = false;
 	if (virtq_is_packed(vq)) {
 		if (event)
@@ -843,8 +916,8 @@ bool virtq_enable_notify(struct virtq *vq)
 					       VRING_PACKED_EVENT_FLAG_ENABLE);
 	} else if (event) {
 		vq_store(split_avail_event(vq), vq->last_avail_idx);
-		guest_mem_mark_dirty(vq->gm, vq->device_addr + 4 +
-				     sizeof(struct vring_used_elem) * vq->size, 2);
+		vq_mark(vq, vq->device_addr + 4 +
+			sizeof(struct vring_used_elem) * vq->size, 2);
 	} else {
 		vq_write_dev_flags(vq, 0);
 	}
@@ -859,7 +932,7 @@ bool virtq_enable_notify(struct virtq *vq)
 
 bool virtq_empty(struct virtq *vq)
 {
-	if (unlikely(vq->broken || !vq->enabled))
+	if (unlikely(!vq_ready(vq)))
 		return true;
 	if (virtq_is_packed(vq))
 		/* Acquire: as in packed_pop. */
@@ -876,7 +949,7 @@ unsigned int virtq_avail_count(struct virtq *vq)
 	bool wrap;
 	int r;
 
-	if (unlikely(vq->broken || !vq->enabled))
+	if (unlikely(!vq_ready(vq)))
 		return 0;
 	if (!virtq_is_packed(vq)) {
 		r = split_fetch_avail_idx(vq);

@@ -3,10 +3,11 @@
  * Device side of one virtio 1.2 virtqueue: split and packed layouts,
  * indirect descriptors, EVENT_IDX, IN_ORDER and RING_RESET.
  *
- * Guest memory is reached only through struct guest_mem: every descriptor
- * is bounds-checked by guest_mem_map() and every byte the device writes for
+ * Memory is reached only through the queue's view (vmm/mem_view.h): guest
+ * RAM by GPA, or an IOTLB of a device address space. Every descriptor is
+ * translated and permission-checked, and every byte the device writes for
  * the driver (used entries, notification fields, the written part of the
- * device-writable buffers) is marked in the device dirty log.
+ * device-writable buffers) is marked dirty in guest-physical space.
  *
  * A driver that publishes something malformed makes virtq_pop() return a
  * negative errno and leaves vq->broken set: from then on the queue does
@@ -42,6 +43,7 @@
 #include <linux/virtio_ring.h>
 
 #include "vmm/guest_mem.h"
+#include "vmm/mem_view.h"
 
 /* Largest queue either layout allows (split sizes are powers of two). */
 #define VIRTQ_MAX_SIZE		32768
@@ -64,8 +66,10 @@
  * One buffer taken from the ring. iov[0 .. out_num) are the device-readable
  * (driver to device) segments, iov[out_num .. out_num + in_num) the
  * device-writable ones; the driver guarantees readable before writable.
+ * A descriptor that crosses pieces of the view takes several segments.
  * Host pointers stay valid while guest RAM is mapped; gpa[] keeps each
- * segment's guest address for the dirty log.
+ * segment's guest-physical address for the dirty log (MV_NO_GPA: VMM
+ * memory, not logged).
  */
 struct virtq_elem {
 	uint16_t id;		/* split: head index; packed: buffer id */
@@ -138,11 +142,12 @@ struct virtq {
 	uint32_t fold_len;
 
 	/*
-	 * Not state: the memory view the queue works through (any struct
-	 * guest_mem, e.g. one describing a simulated device's IOVA space),
-	 * and host pointers to the ring areas that enable derives from it.
+	 * Not state: the memory view the queue works through, and host
+	 * pointers to the ring areas derived from it at the view generation
+	 * @view_gen (re-derived when the view moves on).
 	 */
-	struct guest_mem *gm;
+	struct mem_view *view;
+	uint32_t view_gen;
 	const char *broken_reason;	/* static text, for logs and tests */
 	union {
 		struct vring_desc *desc;
@@ -174,7 +179,14 @@ uint64_t virtq_driver_bytes(uint16_t size, bool packed, bool event_idx);
 uint64_t virtq_device_bytes(uint16_t size, bool packed, bool event_idx);
 
 /* Fresh, disabled queue offering @max_size entries (1..32768). */
-void virtq_init(struct virtq *vq, struct guest_mem *gm, uint16_t max_size);
+void virtq_init(struct virtq *vq, struct mem_view *view, uint16_t max_size);
+/*
+ * Work through @view from now on (a vq group moved to another address
+ * space). With the queue's worker stopped; an enabled queue re-derives its
+ * ring areas at once (-EFAULT/-EINVAL leave it broken). Buffers popped
+ * before keep the host pointers they were given.
+ */
+int virtq_set_view(struct virtq *vq, struct mem_view *view);
 /* Keep the ring-affecting subset of the negotiated @features (not on an enabled queue). */
 void virtq_set_features(struct virtq *vq, uint64_t features);
 /* Queue size the driver chose; checked against the layout at enable. */
@@ -188,8 +200,9 @@ int virtq_set_size(struct virtq *vq, uint16_t size);
 int virtq_set_addrs(struct virtq *vq, uint64_t desc, uint64_t driver,
 		    uint64_t device);
 /*
- * Validate size, alignment and that every ring area is guest RAM, then
- * cache host pointers to them. Also the restore path after migration:
+ * Validate size, alignment and that every ring area is mapped (descriptor
+ * and device areas writable) and contiguous in the view, then cache host
+ * pointers to them. Also the restore path after migration:
  * state fields set, virtq_enable() rebuilds the derived part.
  */
 int virtq_enable(struct virtq *vq);
@@ -214,7 +227,7 @@ int virtq_state_check(const struct virtq *vq, uint16_t max_size, uint64_t featur
  * Take the next available buffer: 1 with @elem filled, 0 if the ring is
  * empty (or the queue is disabled), negative errno if the driver published
  * something malformed (vq->broken is then set, vq->broken_reason says why):
- * -EFAULT address or length outside guest RAM, -ELOOP descriptor loop or
+ * -EFAULT address or length not mapped with the access it needs, -ELOOP descriptor loop or
  * chain longer than the queue, -E2BIG more than VIRTQ_MAX_SEGS segments,
  * -EINVAL any other rule broken, -EIO the queue was already broken.
  */

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/mem_view.h"
+
 #define GM_PAGE_SHIFT	12
 #define GM_PAGE_SIZE	(1ULL << GM_PAGE_SHIFT)
 #define GM_MAX_REGIONS	4
@@ -38,7 +40,14 @@ struct guest_mem {
 	/* Device-side dirty log: one bit per page of [0, gpa_end). */
 	unsigned long *dirty;
 	uint64_t dirty_bits;
+	/* RAM by guest-physical address, read/write: the identity view. */
+	struct mem_view view;
 };
+
+static inline struct mem_view *guest_mem_view(struct guest_mem *gm)
+{
+	return &gm->view;
+}
 
 /* Map @ram_size bytes of anonymous memory and lay it out around the hole. */
 int guest_mem_init(struct guest_mem *gm, uint64_t ram_size);

@@ -398,7 +398,7 @@ START_TEST(state_corrupt_queue_refused)
 		{ 0, "vector", 0, "queue 0: vector 0, the transport has 0 vectors" },
 		{ 0, "vector", 0x10000, "queue 0: vector 65536" },
 		{ 0, "reset-done", 1, "queue 0: reset-done on an enabled queue" },
-		{ 0, "desc", MEM_SIZE - 16, "queue 0: rings: ring area outside guest RAM" },
+		{ 0, "desc", MEM_SIZE - 16, "queue 0: rings: ring area not mapped" },
 		{ 0, "device", RING_DEVICE + 2, "queue 0: rings: misaligned ring address" },
 	};
 	unsigned int i;

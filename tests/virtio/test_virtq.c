@@ -396,7 +396,7 @@ END_TEST
 
 START_TEST(split_size_rules)
 {
-	virtq_init(&vq, &gm, 256);
+	virtq_init(&vq, guest_mem_view(&gm), 256);
 	ck_assert_uint_eq(vq.size, 256);
 	ck_assert_int_eq(virtq_set_size(&vq, 0), -EINVAL);
 	ck_assert_int_eq(virtq_set_size(&vq, 512), -EINVAL);
@@ -1324,7 +1324,7 @@ END_TEST
 
 START_TEST(ring_addresses_checked)
 {
-	virtq_init(&vq, &gm, 256);
+	virtq_init(&vq, guest_mem_view(&gm), 256);
 	ck_assert_int_eq(virtq_set_addrs(&vq, RAM_SIZE - 2048, 0x20000, 0x30000), 0);
 	ck_assert_int_eq(virtq_enable(&vq), -EFAULT);
 	ck_assert(!vq.enabled);

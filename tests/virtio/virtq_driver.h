@@ -167,7 +167,7 @@ static inline int vdrv_attach(struct vdrv *d, struct virtq *vq)
 {
 	int r;
 
-	virtq_init(vq, d->gm, d->size);
+	virtq_init(vq, guest_mem_view(d->gm), d->size);
 	virtq_set_features(vq, d->features);
 	r = virtq_set_size(vq, d->size);
 	if (!r)
