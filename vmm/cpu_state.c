@@ -419,18 +419,14 @@ static void put_sregs(struct state_buf *sb, const struct vcpu_snapshot *s)
 		state_put_u64_array(sb, "interrupt-bitmap",
 				    (const uint64_t *)s->sregs.s1.interrupt_bitmap, 4);
 	}
-	for (i = 0; i < NELEM(sregs_segments); i++) {
-		state_begin_node(sb, sregs_segments[i].name, CPU_STATE_VERSION);
-		state_put_fields(sb, base + sregs_segments[i].off, segment_fields,
+	for (i = 0; i < NELEM(sregs_segments); i++)
+		state_put_struct(sb, sregs_segments[i].name, CPU_STATE_VERSION,
+				 base + sregs_segments[i].off, segment_fields,
 				 NELEM(segment_fields));
-		state_end_node(sb);
-	}
-	for (i = 0; i < NELEM(sregs_dtables); i++) {
-		state_begin_node(sb, sregs_dtables[i].name, CPU_STATE_VERSION);
-		state_put_fields(sb, base + sregs_dtables[i].off, dtable_fields,
+	for (i = 0; i < NELEM(sregs_dtables); i++)
+		state_put_struct(sb, sregs_dtables[i].name, CPU_STATE_VERSION,
+				 base + sregs_dtables[i].off, dtable_fields,
 				 NELEM(dtable_fields));
-		state_end_node(sb);
-	}
 	state_end_node(sb);
 }
 
@@ -542,29 +538,23 @@ static int load_sregs(struct vcpu *cpu, const struct kvm_host_caps *c, const voi
 	uint8_t *base = (uint8_t *)&u;
 	bool saved2;
 	size_t i;
-	int node, sub;
+	int node;
 
 	memset(&u, 0, sizeof(u));
 	node = state_subnode(fdt, parent, "sregs", CPU_STATE_VERSION, NULL, err, errlen);
 	if (node < 0 || state_get_fields(fdt, node, base, sregs_fields,
 					 NELEM(sregs_fields), err, errlen))
 		return -1;
-	for (i = 0; i < NELEM(sregs_segments); i++) {
-		sub = state_subnode(fdt, node, sregs_segments[i].name, CPU_STATE_VERSION,
-				    NULL, err, errlen);
-		if (sub < 0 || state_get_fields(fdt, sub, base + sregs_segments[i].off,
-						segment_fields, NELEM(segment_fields),
-						err, errlen))
+	for (i = 0; i < NELEM(sregs_segments); i++)
+		if (state_get_struct(fdt, node, sregs_segments[i].name, CPU_STATE_VERSION,
+				     base + sregs_segments[i].off, segment_fields,
+				     NELEM(segment_fields), err, errlen))
 			return -1;
-	}
-	for (i = 0; i < NELEM(sregs_dtables); i++) {
-		sub = state_subnode(fdt, node, sregs_dtables[i].name, CPU_STATE_VERSION,
-				    NULL, err, errlen);
-		if (sub < 0 || state_get_fields(fdt, sub, base + sregs_dtables[i].off,
-						dtable_fields, NELEM(dtable_fields),
-						err, errlen))
+	for (i = 0; i < NELEM(sregs_dtables); i++)
+		if (state_get_struct(fdt, node, sregs_dtables[i].name, CPU_STATE_VERSION,
+				     base + sregs_dtables[i].off, dtable_fields,
+				     NELEM(dtable_fields), err, errlen))
 			return -1;
-	}
 
 	/*
 	 * Either flavour loads on either host. From SREGS to SREGS2 the

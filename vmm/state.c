@@ -528,14 +528,27 @@ int state_put_fields(struct state_buf *sb, const void *base,
 		case STATE_FIELD_BYTES:
 			state_put_bytes(sb, f->name, b + f->offset, f->size);
 			break;
-		case STATE_FIELD_U64_ARRAY: {
-			uint64_t tmp[64];
-			size_t cnt = f->size / 8;
+		case STATE_FIELD_UINT_ARRAY: {
+			size_t k, cnt = f->size / f->elem;
+			size_t cell = f->elem == 8 ? 8 : 4;
+			uint8_t *p = state_put_placeholder(sb, f->name, cnt * cell);
+			struct state_field e = { .size = f->elem };
 
-			if (cnt > 64)
-				return sb_set_err(sb, -E2BIG, 0);
-			memcpy(tmp, b + f->offset, cnt * 8);
-			state_put_u64_array(sb, f->name, tmp, cnt);
+			for (k = 0; p && k < cnt; k++, p += cell) {
+				uint64_t v;
+
+				e.offset = f->offset + k * f->elem;
+				v = field_load(base, &e);
+				if (cell == 8) {
+					fdt64_t be = cpu_to_fdt64(v);
+
+					memcpy(p, &be, 8);
+				} else {
+					fdt32_t be = cpu_to_fdt32(v);
+
+					memcpy(p, &be, 4);
+				}
+			}
 			break;
 		}
 		}
@@ -551,10 +564,14 @@ static int get_field(const void *fdt, int node, void *base, const struct state_f
 	size_t want = (f->kind == STATE_FIELD_UINT && f->size < 8) ||
 		      f->kind == STATE_FIELD_BOOL ? 4 : f->size;
 	const char *type = f->kind == STATE_FIELD_BYTES ? "bytes" :
-			   f->kind == STATE_FIELD_U64_ARRAY ? "u64 array" :
+			   f->kind == STATE_FIELD_UINT_ARRAY ? "cell array" :
 			   f->kind == STATE_FIELD_BOOL ? "u32 bool" :
 			   want == 4 ? "u32" : "u64";
 	size_t i;
+
+	/* Arrays of 2- and 4-byte integers take a cell per element. */
+	if (f->kind == STATE_FIELD_UINT_ARRAY && f->elem < 8)
+		want = f->size / f->elem * 4;
 
 	if ((size_t)len != want)
 		fail("%s: property \"%s\" is %d bytes, want %zu (%s)",
@@ -594,14 +611,29 @@ static int get_field(const void *fdt, int node, void *base, const struct state_f
 	case STATE_FIELD_BYTES:
 		memcpy(b + f->offset, val, f->size);
 		break;
-	case STATE_FIELD_U64_ARRAY:
-		for (i = 0; i < f->size / 8; i++) {
-			fdt64_t be;
+	case STATE_FIELD_UINT_ARRAY:
+		for (i = 0; i < f->size / f->elem; i++) {
+			struct state_field e = {
+				.offset = f->offset + i * f->elem, .size = f->elem,
+			};
 			uint64_t v;
 
-			memcpy(&be, (const uint8_t *)val + 8 * i, sizeof(be));
-			v = fdt64_to_cpu(be);
-			memcpy(b + f->offset + 8 * i, &v, sizeof(v));
+			if (f->elem == 8) {
+				fdt64_t be;
+
+				memcpy(&be, (const uint8_t *)val + 8 * i, sizeof(be));
+				v = fdt64_to_cpu(be);
+			} else {
+				fdt32_t be;
+
+				memcpy(&be, (const uint8_t *)val + 4 * i, sizeof(be));
+				v = fdt32_to_cpu(be);
+				if (f->elem < 4 && v >> (8 * f->elem))
+					fail("%s: \"%s\"[%zu] = 0x%llx does not fit in %u bits",
+					     node_path(fdt, node, path, sizeof(path)), f->name,
+					     i, (unsigned long long)v, 8 * f->elem);
+			}
+			field_store(base, &e, v);
 		}
 		break;
 	}
@@ -649,6 +681,25 @@ int state_get_fields(const void *fdt, int node, void *base,
 			fail("%s: missing property \"%s\"",
 			     node_path(fdt, node, path, sizeof(path)), f[i].name);
 	return 0;
+}
+
+int state_put_struct(struct state_buf *sb, const char *name, uint32_t version,
+		     const void *base, const struct state_field *f, size_t n)
+{
+	state_begin_node(sb, name, version);
+	state_put_fields(sb, base, f, n);
+	return state_end_node(sb);
+}
+
+int state_get_struct(const void *fdt, int parent, const char *name, uint32_t max,
+		     void *base, const struct state_field *f, size_t n, char *err,
+		     size_t errlen)
+{
+	int node = state_subnode(fdt, parent, name, max, NULL, err, errlen);
+
+	if (node < 0)
+		return -1;
+	return state_get_fields(fdt, node, base, f, n, err, errlen);
 }
 
 void state_copy_fields(void *dst, const void *src, const struct state_field *f, size_t n)

@@ -134,12 +134,14 @@ int state_get_bool(const void *fdt, int node, const char *name, bool *v,
  * (and a loaded value that does not fit the field is an error), 8-byte ones
  * a u64; bool fields a u32 cell that must be 0 or 1 on load (any other byte
  * in a bool is undefined behaviour, so STATE_UINT refuses to compile for
- * one); byte arrays are stored as they are; u64 arrays as cells.
+ * one); byte arrays are stored as they are; integer arrays one element per
+ * cell like single integers (u64 two cells), so they read the same on any
+ * host.
  */
 enum state_field_kind {
 	STATE_FIELD_UINT,
 	STATE_FIELD_BYTES,
-	STATE_FIELD_U64_ARRAY,
+	STATE_FIELD_UINT_ARRAY,
 	STATE_FIELD_BOOL,
 };
 
@@ -148,6 +150,7 @@ struct state_field {
 	uint32_t offset;
 	uint32_t size;
 	enum state_field_kind kind;
+	uint32_t elem;		/* UINT_ARRAY: bytes per element, 2, 4 or 8 */
 };
 
 #define STATE_FIELD_SIZEOF(type, member) sizeof(((type *)0)->member)
@@ -166,9 +169,12 @@ struct state_field {
 #define STATE_BYTES(type, member, pname)					\
 	{ (pname), offsetof(type, member), STATE_FIELD_SIZEOF(type, member),	\
 	  STATE_FIELD_BYTES }
-#define STATE_U64_ARRAY(type, member, pname)					\
+#define STATE_UINT_ARRAY(type, member, pname)					\
 	{ (pname), offsetof(type, member), STATE_FIELD_SIZEOF(type, member),	\
-	  STATE_FIELD_U64_ARRAY }
+	  STATE_FIELD_UINT_ARRAY, STATE_FIELD_SIZEOF(type, member[0]) +		\
+	  STATE_ZERO_UNLESS(STATE_FIELD_SIZEOF(type, member[0]) == 1 ||		\
+			    STATE_FIELD_IS_BOOL(type, member[0])) }
+#define STATE_U64_ARRAY(type, member, pname)	STATE_UINT_ARRAY(type, member, pname)
 
 int state_put_fields(struct state_buf *sb, const void *base,
 		     const struct state_field *f, size_t n);
@@ -179,6 +185,14 @@ int state_put_fields(struct state_buf *sb, const void *base,
  */
 int state_get_fields(const void *fdt, int node, void *base,
 		     const struct state_field *f, size_t n, char *err, size_t errlen);
+/* A child node @name holding one struct through its table. */
+int state_put_struct(struct state_buf *sb, const char *name, uint32_t version,
+		     const void *base, const struct state_field *f, size_t n);
+/* Child @name (version 1..@max) of @parent into @base through the table. */
+int state_get_struct(const void *fdt, int parent, const char *name, uint32_t max,
+		     void *base, const struct state_field *f, size_t n, char *err,
+		     size_t errlen);
+
 /* Copy just the fields of the table from @src to @dst (same struct type). */
 void state_copy_fields(void *dst, const void *src, const struct state_field *f, size_t n);
 

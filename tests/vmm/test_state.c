@@ -349,6 +349,51 @@ START_TEST(field_tables)
 }
 END_TEST
 
+struct arrays {
+	uint16_t w[3];
+	uint32_t d[2];
+};
+
+static const struct state_field array_fields[] = {
+	STATE_UINT_ARRAY(struct arrays, w, "w"),
+	STATE_UINT_ARRAY(struct arrays, d, "d"),
+};
+
+/* Narrow integer arrays: a big-endian cell per element, range-checked on load. */
+START_TEST(uint_array_fields)
+{
+	static const uint8_t w_cells[] = { 0, 0, 0x12, 0x34, 0, 0, 0xff, 0xff, 0, 0, 0, 1 };
+	struct arrays in = { { 0x1234, 0xffff, 1 }, { 0xdeadbeef, 7 } }, out;
+	const void *fdt, *p;
+	size_t len;
+	int node;
+
+	ck_assert_int_eq(state_buf_init(&sb), 0);
+	state_begin_node(&sb, "s", 1);
+	ck_assert_int_eq(state_put_fields(&sb, &in, array_fields, 2), 0);
+	state_end_node(&sb);
+	state_begin_node(&sb, "bad", 1);
+	state_put_bytes(&sb, "w", (const uint8_t[]){ 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 2 }, 12);
+	state_end_node(&sb);
+	ck_assert_int_eq(state_buf_finish(&sb), 0);
+	fdt = state_blob(&sb);
+
+	node = state_subnode(fdt, 0, "s", 1, NULL, err, sizeof(err));
+	p = state_get_blob(fdt, node, "w", &len, err, sizeof(err));
+	ck_assert_uint_eq(len, sizeof(w_cells));
+	ck_assert_int_eq(memcmp(p, w_cells, len), 0);
+	memset(&out, 0, sizeof(out));
+	ck_assert_int_eq(state_get_fields(fdt, node, &out, array_fields, 2, err,
+					  sizeof(err)), 0);
+	ck_assert_int_eq(memcmp(&in, &out, sizeof(in)), 0);
+
+	node = state_subnode(fdt, 0, "bad", 1, NULL, err, sizeof(err));
+	ck_assert_int_eq(state_get_fields(fdt, node, &out, array_fields, 1, err,
+					  sizeof(err)), -1);
+	ck_assert_str_eq(err, "/bad: \"w\"[1] = 0x10000 does not fit in 16 bits");
+}
+END_TEST
+
 struct flags {
 	bool on;
 	bool off;
@@ -542,6 +587,7 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, check_root);
 	tcase_add_test(tc, check_damaged);
 	tcase_add_test(tc, field_tables);
+	tcase_add_test(tc, uint_array_fields);
 	tcase_add_test(tc, bool_fields);
 	tcase_add_test(tc, builder_errors);
 	tcase_add_test(tc, dump);
