@@ -736,10 +736,8 @@ static int net_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct virtio_net *net = vdev->priv;
 
-	/* Plain fixed-size struct; its layout is versioned by NET_STATE_VERSION. */
 	pthread_mutex_lock(&net->lock);
-	state_put_u32(sb, "net-state-version", NET_STATE_VERSION);
-	state_put_bytes(sb, "net-state", &net->st, sizeof(net->st));
+	net_state_save(sb, &net->st);
 	pthread_mutex_unlock(&net->lock);
 	return sb->err;
 }
@@ -750,18 +748,13 @@ static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *er
 	struct virtio_net *net = vdev->priv;
 	struct net_state st;
 	char why[160];
-	uint32_t ver;
 	int ret;
 
-	if (state_get_u32(fdt, node, "net-state-version", &ver, err, errlen))
-		return -1;
-	if (ver != NET_STATE_VERSION) {
-		snprintf(err, errlen, "virtio-net: state version %u, this vlab reads %u", ver,
-			 NET_STATE_VERSION);
+	memset(&st, 0, sizeof(st));
+	if (net_state_load(fdt, node, &st, why, sizeof(why))) {
+		snprintf(err, errlen, "virtio-net: %s", why);
 		return -1;
 	}
-	if (state_get_bytes(fdt, node, "net-state", &st, sizeof(st), err, errlen))
-		return -1;
 	/* Every count and index the receive path and the CVQ use, before any is. */
 	pthread_mutex_lock(&net->lock);
 	ret = net_state_check(&st, &net->st, vdev->host_features, why, sizeof(why));

@@ -58,19 +58,20 @@ static inline bool state_test_same(const struct state_buf *a, const struct state
 }
 
 /*
- * Save @dev, set /dev's @prop to @val, load: it must fail with @msg in the
- * message and @dev must still save to the bytes it saved to before.
+ * Save @dev, set @prop of node @path (under /dev) to @val, load: it must
+ * fail with @msg in the message and @dev must still save to the bytes it
+ * saved to before.
  */
-static inline void state_test_refused(state_test_save_fn save, state_test_load_fn load,
-				      void *dev, const char *prop, uint64_t val,
-				      const char *msg)
+static inline void state_test_refused_at(state_test_save_fn save, state_test_load_fn load,
+					 void *dev, const char *path, const char *prop,
+					 uint64_t val, const char *msg)
 {
 	struct state_buf good, bad, after;
 	char err[256] = "";
 
 	state_test_save(&good, save, dev);
 	state_test_save(&bad, save, dev);
-	state_test_patch(&bad, "/dev", prop, val);
+	state_test_patch(&bad, path, prop, val);
 	ck_assert_int_eq(load(dev, bad.fdt, state_test_node(&bad, "/dev"), err, sizeof(err)),
 			 -1);
 	ck_assert_msg(strstr(err, msg), "%s = %llu: message \"%s\" lacks \"%s\"", prop,
@@ -81,6 +82,13 @@ static inline void state_test_refused(state_test_save_fn save, state_test_load_f
 	state_buf_free(&good);
 	state_buf_free(&bad);
 	state_buf_free(&after);
+}
+
+static inline void state_test_refused(state_test_save_fn save, state_test_load_fn load,
+				      void *dev, const char *prop, uint64_t val,
+				      const char *msg)
+{
+	state_test_refused_at(save, load, dev, "/dev", prop, val, msg);
 }
 
 /* Save, load into the same device, save again: the same bytes. */

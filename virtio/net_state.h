@@ -59,9 +59,6 @@
 #define VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED	19
 #endif
 
-/* Bumped whenever the layout of struct net_state changes. */
-#define NET_STATE_VERSION	1
-
 #define NET_MAX_QUEUE_PAIRS	16
 #define NET_MAX_DATA_VQS	(2 * NET_MAX_QUEUE_PAIRS)
 /* Per table; a longer list sets the table's overflow flag instead. */
@@ -254,6 +251,18 @@ void net_state_fill_config(const struct net_state *st,
  */
 int net_state_check(const struct net_state *st, const struct net_state *cur,
 		    uint64_t host_features, char *why, size_t whylen);
+
+struct state_buf;
+
+/*
+ * Save @st as node "net" of the current node, field by field; load it back
+ * from @parent's "net" node (or from a version-1 raw blob). Loading checks
+ * each property's presence and width only: net_state_check() decides
+ * whether the values make sense.
+ */
+int net_state_save(struct state_buf *sb, const struct net_state *st);
+int net_state_load(const void *fdt, int parent, struct net_state *st, char *err,
+		   size_t errlen);
 
 static inline bool net_vlan_test(const struct net_state *st, uint16_t vid)
 {

@@ -477,3 +477,81 @@ out:
 	free(reset_done);
 	return ret;
 }
+
+/* The common state alone, as a tree with a "virtio" node (for undo). */
+static int virtio_dev_save_common(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	if (state_buf_init(sb))
+		return -1;
+	state_begin_node(sb, "virtio", 1);
+	virtio_dev_state_save(vdev, sb);
+	state_end_node(sb);
+	if (state_buf_finish(sb)) {
+		state_buf_free(sb);
+		return -1;
+	}
+	return 0;
+}
+
+int virtio_dev_save(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	state_begin_node(sb, "virtio", 1);
+	virtio_dev_state_save(vdev, sb);
+	state_end_node(sb);
+	if (vdev->ops->save) {
+		state_begin_node(sb, "device", 1);
+		vdev->ops->save(vdev, sb);
+		state_end_node(sb);
+	}
+	return sb->err;
+}
+
+/*
+ * The common and device state are each checked in full by their loaders
+ * before they change anything. If the device refuses its part, the common
+ * part goes back to what it was (it saves as state that loads again).
+ */
+int virtio_dev_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+		    size_t errlen)
+{
+	struct state_buf undo = { 0 };
+	char ignored[64];
+	int sub;
+
+	sub = state_subnode(fdt, node, "virtio", 1, NULL, err, errlen);
+	if (sub < 0)
+		return -1;
+	if (vdev->ops->load && virtio_dev_save_common(vdev, &undo)) {
+		snprintf(err, errlen, "%s: cannot keep the state to restore on error",
+			 vdev->ops->name);
+		return -1;
+	}
+	if (virtio_dev_state_load(vdev, fdt, sub, err, errlen))
+		goto fail;
+	if (!vdev->ops->load)
+		return 0;
+	sub = state_subnode(fdt, node, "device", 1, NULL, err, errlen);
+	if (sub >= 0 && !vdev->ops->load(vdev, fdt, sub, err, errlen)) {
+		state_buf_free(&undo);
+		return 0;
+	}
+	virtio_dev_state_load(vdev, undo.fdt,
+			      state_subnode(undo.fdt, 0, "virtio", 1, NULL, ignored,
+					    sizeof(ignored)),
+			      ignored, sizeof(ignored));
+fail:
+	state_buf_free(&undo);
+	return -1;
+}
+
+void virtio_dev_suspend(struct virtio_dev *vdev)
+{
+	if (vdev->ops->quiesce)
+		vdev->ops->quiesce(vdev);
+}
+
+void virtio_dev_resume(struct virtio_dev *vdev)
+{
+	if (vdev->ops->unquiesce)
+		vdev->ops->unquiesce(vdev);
+}

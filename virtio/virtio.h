@@ -146,6 +146,20 @@ int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, ch
 			  size_t errlen);
 
 /*
+ * The whole device, whatever its transport: the common state in child node
+ * "virtio" and the device's own (ops->save) in "device". Loading is all or
+ * nothing: if the device refuses its part, the common part goes back to
+ * what it was. The one contract every virtio device passes (tests/
+ * virtio_dev_test.h): suspend, save, load into a fresh device, resume.
+ */
+int virtio_dev_save(struct virtio_dev *vdev, struct state_buf *sb);
+int virtio_dev_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+		    size_t errlen);
+/* Stop every worker: no ring or guest memory is touched until resume. */
+void virtio_dev_suspend(struct virtio_dev *vdev);
+void virtio_dev_resume(struct virtio_dev *vdev);
+
+/*
  * The status byte: device workers set NEEDS_RESET (virtio_dev_needs_reset())
  * and read it while the transport changes it, so every access is atomic.
  */

@@ -523,30 +523,7 @@ static int vpci_save(void *opaque, struct state_buf *sb)
 	state_put_bytes(sb, "msix-pba", v->msix_pba, sizeof(v->msix_pba));
 	state_put_u32(sb, "isr", v->isr);
 	pthread_mutex_unlock(&v->lock);
-	state_begin_node(sb, "virtio", 1);
-	virtio_dev_state_save(vdev, sb);
-	state_end_node(sb);
-	if (vdev->ops->save) {
-		state_begin_node(sb, "device", 1);
-		vdev->ops->save(vdev, sb);
-		state_end_node(sb);
-	}
-	return sb->err;
-}
-
-/* The common state alone, as a tree with a "virtio" node (for undo). */
-static int vpci_save_common(struct virtio_dev *vdev, struct state_buf *sb)
-{
-	if (state_buf_init(sb))
-		return -1;
-	state_begin_node(sb, "virtio", 1);
-	virtio_dev_state_save(vdev, sb);
-	state_end_node(sb);
-	if (state_buf_finish(sb)) {
-		state_buf_free(sb);
-		return -1;
-	}
-	return 0;
+	return virtio_dev_save(vdev, sb);
 }
 
 static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t errlen)
@@ -555,10 +532,8 @@ static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t 
 	struct virtio_dev *vdev = v->vdev;
 	struct vpci_msix_entry msix[VPCI_MSIX_MAX];
 	uint64_t pba[VPCI_MSIX_MAX / 64];
-	struct state_buf undo = { 0 };
-	uint32_t n, isr, ver;
+	uint32_t n, isr;
 	uint16_t vec;
-	int sub;
 
 	if (state_get_u32(fdt, node, "msix-entries", &n, err, errlen))
 		return -1;
@@ -584,35 +559,9 @@ static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t 
 			 vdev->ops->name, isr);
 		return -1;
 	}
-	/*
-	 * The common and device state are each checked in full by their
-	 * loaders before they change anything; the transport's own part is
-	 * taken over last. If the device refuses its part, the common part
-	 * goes back to what it was (it saves as state that loads again).
-	 */
-	sub = state_subnode(fdt, node, "virtio", 1, &ver, err, errlen);
-	if (sub < 0)
+	/* The device's part is checked in full first; the transport's taken over last. */
+	if (virtio_dev_load(vdev, fdt, node, err, errlen))
 		return -1;
-	if (vdev->ops->load && vpci_save_common(vdev, &undo)) {
-		snprintf(err, errlen, "%s: cannot keep the state to restore on error",
-			 vdev->ops->name);
-		return -1;
-	}
-	if (virtio_dev_state_load(vdev, fdt, sub, err, errlen))
-		goto fail;
-	if (vdev->ops->load) {
-		sub = state_subnode(fdt, node, "device", 1, &ver, err, errlen);
-		if (sub < 0 || vdev->ops->load(vdev, fdt, sub, err, errlen)) {
-			char ignored[64];
-
-			virtio_dev_state_load(vdev, undo.fdt,
-					      state_subnode(undo.fdt, 0, "virtio", 1, NULL,
-							    ignored, sizeof(ignored)),
-					      ignored, sizeof(ignored));
-			goto fail;
-		}
-		state_buf_free(&undo);
-	}
 	pthread_mutex_lock(&v->lock);
 	memcpy(v->msix, msix, n * sizeof(msix[0]));
 	memcpy(v->msix_pba, pba, sizeof(pba));
@@ -626,9 +575,6 @@ static int vpci_load(void *opaque, const void *fdt, int node, char *err, size_t 
 		vpci_intx_update(v);
 	pthread_mutex_unlock(&v->lock);
 	return 0;
-fail:
-	state_buf_free(&undo);
-	return -1;
 }
 
 int virtio_pci_state_save(struct virtio_dev *vdev, struct state_buf *sb)
@@ -646,16 +592,14 @@ static void vpci_quiesce(void *opaque)
 {
 	struct vpci *v = opaque;
 
-	if (v->vdev->ops->quiesce)
-		v->vdev->ops->quiesce(v->vdev);
+	virtio_dev_suspend(v->vdev);
 }
 
 static void vpci_unquiesce(void *opaque)
 {
 	struct vpci *v = opaque;
 
-	if (v->vdev->ops->unquiesce)
-		v->vdev->ops->unquiesce(v->vdev);
+	virtio_dev_resume(v->vdev);
 }
 
 static void vpci_migrated(void *opaque)

@@ -117,7 +117,8 @@ START_TEST(state_corrupt_refused)
 	refused("/dev/virtio", "config-vector", -1, 9, "virtio-net: config-vector 9");
 	refused("/dev/virtio/queue@2", "pending", -1, 1,
 		"virtio-net: queue 2: pending: unflushed entries on a disabled queue");
-	refused("/dev/device", "net-state-version", -1, 2, "virtio-net: state version 2");
+	refused("/dev/device/net", "version", -1, 3,
+		"virtio-net: /dev/device/net: version 3 is newer than this vlab understands (2)");
 }
 END_TEST
 
@@ -131,10 +132,11 @@ START_TEST(state_device_refusal_undoes_common)
 	state_test_save(&sb, save_vpci, vdev);
 	state_test_patch(&sb, "/dev/virtio", "config-generation", 77);
 	state_test_patch(&sb, "/dev/virtio", "queue-select", 2);
-	state_test_patch(&sb, "/dev/device", "net-state-version", 9);
+	state_test_patch(&sb, "/dev/device/net", "version", 9);
 	ck_assert_int_eq(load_vpci(vdev, sb.fdt, state_test_node(&sb, "/dev"), err,
 				   sizeof(err)), -1);
-	ck_assert_str_eq(err, "virtio-net: state version 9, this vlab reads 1");
+	ck_assert_str_eq(err, "virtio-net: /dev/device/net: version 9 is newer than this vlab "
+			 "understands (2)");
 	ck_assert_uint_eq(vdev->config_generation, 0);
 	state_test_save(&after, save_vpci, vdev);
 	ck_assert(state_test_same(&good, &after));
