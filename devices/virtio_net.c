@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -27,6 +25,7 @@
 #include "virtio/virtio_pci.h"
 #include "vmm/state.h"
 #include "vmm/vm.h"
+#include "vmm/worker.h"
 
 #define NET_QUEUE_SIZE		256
 #define NET_INBOX_FRAMES	256
@@ -49,19 +48,16 @@ struct net_coal_state {
 struct net_pair {
 	struct virtio_net *net;
 	int idx;
-	pthread_t thread;
-	bool running;
-	int kick_fd;		/* eventfd: doorbells and inbox arrivals */
-	int stop_fd;
+	struct worker worker;	/* kick bits: KICK_RX, KICK_TX, KICK_CTRL */
+	bool worker_ready;	/* worker_init() succeeded */
 	int timer_fd;		/* coalescing deadline */
-	uint32_t kicked;	/* bit 0 rx, bit 1 tx, bit 2 ctrl */
+	bool backend_watched;	/* worker 0: be.fd is on its loop */
 	/* Frames steered here by worker 0, waiting for RX buffers. */
 	pthread_mutex_t inbox_lock;
 	struct net_frame *inbox[NET_INBOX_FRAMES];
 	unsigned int inbox_head, inbox_count;
 	struct net_coal_state coal[2];	/* rx, tx */
 	uint8_t *scratch;		/* frame assembly buffer */
-	bool stopping;			/* net_stop_workers() is waiting for it */
 };
 
 struct virtio_net {
@@ -184,12 +180,13 @@ static void net_used(struct net_pair *p, int which, uint32_t n)
 		net->st.txq_stats[p->idx].interrupts++;
 }
 
-static void net_coal_expired(struct net_pair *p)
+static void net_coal_expired(int fd, void *opaque)
 {
+	struct net_pair *p = opaque;
 	uint64_t cnt;
 	int which;
 
-	if (read(p->timer_fd, &cnt, sizeof(cnt)) < 0)
+	if (read(fd, &cnt, sizeof(cnt)) < 0)
 		return;
 	for (which = 0; which < 2; which++) {
 		struct net_coal_state *cs = &p->coal[which];
@@ -225,7 +222,7 @@ static void net_tx_csum(uint8_t *frame, size_t len, const struct virtio_net_hdr_
 
 static bool net_stopping(struct net_pair *p)
 {
-	return __atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE);
+	return worker_stopping(&p->worker);
 }
 
 static void net_tx(struct net_pair *p)
@@ -454,13 +451,8 @@ static void net_rx_steer(struct virtio_net *net)
 		dst->inbox[(dst->inbox_head + dst->inbox_count) % NET_INBOX_FRAMES] = f;
 		dst->inbox_count++;
 		pthread_mutex_unlock(&dst->inbox_lock);
-		if (dst != p0) {
-			uint64_t one = 1;
-
-			__atomic_fetch_or(&dst->kicked, KICK_RX, __ATOMIC_RELEASE);
-			if (write(dst->kick_fd, &one, sizeof(one)) < 0)
-				continue;
-		}
+		if (dst != p0)
+			worker_kick(&dst->worker, KICK_RX);
 	}
 }
 
@@ -526,72 +518,49 @@ static void net_ctrl(struct virtio_net *net)
 
 /* ---- workers ---- */
 
-static void *net_worker(void *arg)
+/* Worker 0 reads the backend only while the inboxes have room. */
+static void net_backend_readable(int fd, void *opaque)
 {
-	struct net_pair *p = arg;
+	/* net_run() reads it after the batch, steering as room allows. */
+}
+
+static void net_watch_backend(struct net_pair *p)
+{
 	struct virtio_net *net = p->net;
-	struct epoll_event ev = { .events = EPOLLIN }, evs[4];
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	bool backend_watched = false;
+	bool watch = p->idx == 0 && net->be.fd >= 0 && !net->backend_paused;
 
-	ev.data.fd = p->kick_fd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, p->kick_fd, &ev);
-	ev.data.fd = p->stop_fd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, p->stop_fd, &ev);
-	ev.data.fd = p->timer_fd;
-	epoll_ctl(ep, EPOLL_CTL_ADD, p->timer_fd, &ev);
+	if (watch == p->backend_watched)
+		return;
+	if (watch)
+		worker_add_fd(&p->worker, net->be.fd, net_backend_readable, p);
+	else
+		worker_del_fd(&p->worker, net->be.fd);
+	p->backend_watched = watch;
+}
 
-	for (;;) {
-		bool watch = p->idx == 0 && net->be.fd >= 0 && !net->backend_paused;
-		uint32_t kicked;
-		int i, n;
+/* One batch of a pair's worker: whatever was kicked, then the receive side. */
+static void net_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct net_pair *p = opaque;
+	struct virtio_net *net = p->net;
 
-		if (watch != backend_watched) {
-			ev.data.fd = net->be.fd;
-			epoll_ctl(ep, watch ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, net->be.fd, &ev);
-			backend_watched = watch;
-		}
-		n = epoll_wait(ep, evs, 4, -1);
-		if (n < 0 && errno != EINTR)
-			break;
-		for (i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-			uint64_t cnt;
-
-			if (fd == p->stop_fd)
-				goto out;
-			if (fd == p->timer_fd)
-				net_coal_expired(p);
-			else if (fd == p->kick_fd && read(fd, &cnt, sizeof(cnt)) < 0)
-				continue;
-		}
-		kicked = __atomic_exchange_n(&p->kicked, 0, __ATOMIC_ACQUIRE);
-		if (virtio_dev_status(&net->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET)
-			continue;
-		if (kicked & KICK_CTRL)
-			net_ctrl(net);
-		if (kicked & KICK_TX)
-			net_tx(p);
-		if (p->idx == 0) {
-			/* RX buffers arrived: the held frame may fit now. */
-			if (kicked & KICK_RX)
-				net->backend_paused = false;
-			net_rx_steer(net);
-		}
-		net_rx_drain_inbox(p);
-		if (p->idx != 0 && p->inbox_count < NET_INBOX_FRAMES / 2 &&
-		    net->backend_paused) {
-			uint64_t one = 1;
-
-			/* Room again: let worker 0 read the backend. */
-			__atomic_fetch_or(&net->pairs[0].kicked, KICK_RX, __ATOMIC_RELEASE);
-			if (write(net->pairs[0].kick_fd, &one, sizeof(one)) < 0)
-				continue;
-		}
+	if (virtio_dev_status(&net->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
+	if (kicked & KICK_CTRL)
+		net_ctrl(net);
+	if (kicked & KICK_TX)
+		net_tx(p);
+	if (p->idx == 0) {
+		/* RX buffers arrived: the held frame may fit now. */
+		if (kicked & KICK_RX)
+			net->backend_paused = false;
+		net_rx_steer(net);
 	}
-out:
-	close(ep);
-	return NULL;
+	net_rx_drain_inbox(p);
+	/* Room again: let worker 0 read the backend. */
+	if (p->idx != 0 && p->inbox_count < NET_INBOX_FRAMES / 2 && net->backend_paused)
+		worker_kick(&net->pairs[0].worker, KICK_RX);
+	net_watch_backend(p);
 }
 
 static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
@@ -599,7 +568,6 @@ static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
 	struct virtio_net *net = vdev->priv;
 	struct net_pair *p;
 	uint32_t bit;
-	uint64_t one = 1;
 
 	if (q == net_state_cvq_index(&net->st)) {
 		p = &net->pairs[0];
@@ -612,31 +580,17 @@ static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
 	} else {
 		return;
 	}
-	if (!p->running)
-		return;
-	__atomic_fetch_or(&p->kicked, bit, __ATOMIC_RELEASE);
-	if (write(p->kick_fd, &one, sizeof(one)) < 0)
-		vlab_log("%s: kick: %s", vdev->ops->name, strerror(errno));
+	/* Kept while the worker is stopped: it looks at the queue when it starts. */
+	worker_kick(&p->worker, bit);
 }
 
 static void net_stop_workers(struct virtio_net *net)
 {
 	int i;
 
-	for (i = 0; i < net->nr_pairs; i++) {
-		struct net_pair *p = &net->pairs[i];
-		uint64_t one = 1;
-
-		if (!p->running)
-			continue;
-		__atomic_store_n(&p->stopping, true, __ATOMIC_RELEASE);
-		if (write(p->stop_fd, &one, sizeof(one)) < 0)
-			continue;
-		pthread_join(p->thread, NULL);
-		if (read(p->stop_fd, &one, sizeof(one)) < 0)
-			one = 0;
-		p->running = false;
-	}
+	for (i = 0; i < net->nr_pairs; i++)
+		if (net->pairs[i].worker_ready)
+			worker_stop(&net->pairs[i].worker);
 }
 
 /* Frames steered to @p but not delivered: gone, like frames on a wire. */
@@ -660,7 +614,7 @@ static void net_drop_frames(struct virtio_net *net)
 
 		net_inbox_drop(p);
 		memset(p->coal, 0, sizeof(p->coal));
-		p->kicked = 0;
+		__atomic_store_n(&p->worker.kicked, 0, __ATOMIC_RELAXED);
 	}
 	free(net->held);
 	net->held = NULL;
@@ -672,18 +626,9 @@ static int net_start(struct virtio_dev *vdev)
 	struct virtio_net *net = vdev->priv;
 	int i;
 
-	for (i = 0; i < net->nr_pairs; i++) {
-		struct net_pair *p = &net->pairs[i];
-
-		p->stopping = false;
-		char name[16];
-
-		if (pthread_create(&p->thread, NULL, net_worker, p))
+	for (i = 0; i < net->nr_pairs; i++)
+		if (worker_start(&net->pairs[i].worker))
 			return -1;
-		snprintf(name, sizeof(name), "net-pair%d", i);
-		pthread_setname_np(p->thread, name);
-		p->running = true;
-	}
 	/* Pick up anything the driver queued before DRIVER_OK. */
 	for (i = 0; i < vdev->nr_queues; i++)
 		net_queue_notify(vdev, i);
@@ -838,10 +783,8 @@ void virtio_net_free(struct virtio_dev *vdev)
 
 		if (!p->net)
 			continue;
-		if (p->kick_fd >= 0)
-			close(p->kick_fd);
-		if (p->stop_fd >= 0)
-			close(p->stop_fd);
+		if (p->worker_ready)
+			worker_exit(&p->worker);
 		if (p->timer_fd >= 0)
 			close(p->timer_fd);
 		free(p->scratch);
@@ -873,16 +816,18 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 	net->st.mtu = nc->mtu;
 	for (i = 0; i < net->nr_pairs; i++) {
 		struct net_pair *p = &net->pairs[i];
+		char name[16];
 
 		p->net = net;
 		p->idx = i;
 		pthread_mutex_init(&p->inbox_lock, NULL);
-		p->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		snprintf(name, sizeof(name), "net-pair%d", i);
+		p->worker_ready = !worker_init(&p->worker, name, net_run, p);
 		p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		p->scratch = malloc(NET_FRAME_MAX + 64 > NET_CTRL_MAX ? NET_FRAME_MAX + 64 :
 				    NET_CTRL_MAX);
-		if (p->kick_fd < 0 || p->stop_fd < 0 || p->timer_fd < 0 || !p->scratch)
+		if (!p->worker_ready || p->timer_fd < 0 || !p->scratch ||
+		    worker_add_fd(&p->worker, p->timer_fd, net_coal_expired, p))
 			goto nomem;
 	}
 	if (!net->ctrl_result)

@@ -112,6 +112,8 @@ int event_loop_run(struct event_loop *el)
 				s->fn(s->fd, s->opaque);
 		}
 		event_loop_reap(el);
+		if (el->after_batch)
+			el->after_batch(el, el->after_batch_opaque);
 	}
 	return 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The main thread's event loop: one epoll set, callbacks per fd. Console,
- * signals, doorbells (ioeventfds) and timers all arrive here; callbacks
- * must not block, so device work is handed to device workers.
+ * An event loop: one epoll set, callbacks per fd. The main thread runs one
+ * for the console, signals, the control socket and the doorbells of
+ * devices without a worker of their own; every device worker (vmm/worker.h)
+ * runs another. Callbacks must not block.
  */
 #ifndef VLAB_EVENT_LOOP_H
 #define VLAB_EVENT_LOOP_H
@@ -26,6 +27,9 @@ struct event_loop {
 	struct event_source *sources;
 	struct event_source *dead;	/* removed; freed between batches */
 	bool stop;
+	/* Optional: called after every batch of callbacks (device workers). */
+	void (*after_batch)(struct event_loop *el, void *opaque);
+	void *after_batch_opaque;
 };
 
 int event_loop_init(struct event_loop *el);

@@ -290,6 +290,7 @@ START_TEST(state_version1_blob)
 	char err[256] = "";
 
 	bring_up();
+	virtio_dev_suspend(vdev);	/* saved and loaded only with the workers stopped */
 	state_test_save(&now, save_net, vdev);
 	memset(&st, 0, sizeof(st));
 	ck_assert_int_eq(net_state_load(now.fdt, state_test_node(&now, "/dev"), &st, err,
