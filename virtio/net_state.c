@@ -3,7 +3,8 @@
  * virtio-net state in the saved-state tree, field by field.
  *
  * Version 2 is node "net": one property per field, a child node per
- * sub-struct and per queue. Version 1 (vlab before field tables) was the
+ * sub-struct, and per-queue arrays (coalescing, counters) as one node each
+ * holding an array per field. Version 1 (vlab before field tables) was the
  * raw struct in property "net-state" with "net-state-version" = 1; it is
  * still read, since its layout is the struct's below.
  */
@@ -123,11 +124,14 @@ static const struct state_field txq_stats_fields[] = {
 
 #undef TXQ
 
-/* The sub-structs and per-queue arrays, as child nodes of "net". */
+/*
+ * The sub-structs and per-queue arrays, as child nodes of "net"; an array
+ * is one node with a per-queue array for each field.
+ */
 struct net_sub {
 	const char *name;
 	size_t offset, stride;
-	unsigned int count;		/* 1: a plain child; more: "name@i" */
+	unsigned int count;		/* 1: a plain struct */
 	const struct state_field *fields;
 	size_t nfields;
 };
@@ -152,32 +156,23 @@ static const struct net_sub net_subs[] = {
 	SUBS(txq_stats, "txq-stats", txq_stats_fields),
 };
 
-static void sub_name(const struct net_sub *s, unsigned int i, char *buf, size_t len)
-{
-	if (s->count == 1)
-		snprintf(buf, len, "%s", s->name);
-	else
-		snprintf(buf, len, "%s@%u", s->name, i);
-}
-
 int net_state_save(struct state_buf *sb, const struct net_state *st)
 {
 	const uint8_t *base = (const uint8_t *)st;
-	char name[32];
 	size_t k;
-	unsigned int i;
 
 	state_begin_node(sb, "net", NET_NODE_VERSION);
 	state_put_fields(sb, st, net_fields, NELEM(net_fields));
 	for (k = 0; k < NELEM(net_subs); k++) {
 		const struct net_sub *s = &net_subs[k];
 
-		for (i = 0; i < s->count; i++) {
-			sub_name(s, i, name, sizeof(name));
-			state_put_struct(sb, name, NET_NODE_VERSION,
-					 base + s->offset + i * s->stride, s->fields,
-					 s->nfields);
-		}
+		if (s->count == 1)
+			state_put_struct(sb, s->name, NET_NODE_VERSION, base + s->offset,
+					 s->fields, s->nfields);
+		else
+			state_put_struct_array(sb, s->name, NET_NODE_VERSION,
+					       base + s->offset, s->stride, s->count,
+					       s->fields, s->nfields);
 	}
 	return state_end_node(sb);
 }
@@ -201,9 +196,7 @@ int net_state_load(const void *fdt, int parent, struct net_state *st, char *err,
 		   size_t errlen)
 {
 	uint8_t *base = (uint8_t *)st;
-	char name[32];
 	size_t k;
-	unsigned int i;
 	int node;
 
 	if (!state_has(fdt, parent, "net-state-version"))
@@ -215,14 +208,18 @@ int net_state_load(const void *fdt, int parent, struct net_state *st, char *err,
 		return -1;
 	for (k = 0; k < NELEM(net_subs); k++) {
 		const struct net_sub *s = &net_subs[k];
+		int r;
 
-		for (i = 0; i < s->count; i++) {
-			sub_name(s, i, name, sizeof(name));
-			if (state_get_struct(fdt, node, name, NET_NODE_VERSION,
-					     base + s->offset + i * s->stride, s->fields,
-					     s->nfields, err, errlen))
-				return -1;
-		}
+		if (s->count == 1)
+			r = state_get_struct(fdt, node, s->name, NET_NODE_VERSION,
+					     base + s->offset, s->fields, s->nfields, err,
+					     errlen);
+		else
+			r = state_get_struct_array(fdt, node, s->name, NET_NODE_VERSION,
+						   base + s->offset, s->stride, s->count,
+						   s->fields, s->nfields, err, errlen);
+		if (r)
+			return -1;
 	}
 	return 0;
 }

@@ -702,6 +702,71 @@ int state_get_struct(const void *fdt, int parent, const char *name, uint32_t max
 	return state_get_fields(fdt, node, base, f, n, err, errlen);
 }
 
+/* Field @f of @count strided structs as one array field over @tmp. */
+static struct state_field array_of(const struct state_field *f, unsigned int count)
+{
+	struct state_field af = {
+		.name = f->name, .size = count * f->size,
+		.kind = STATE_FIELD_UINT_ARRAY, .elem = f->size,
+	};
+
+	return af;
+}
+
+int state_put_struct_array(struct state_buf *sb, const char *name, uint32_t version,
+			   const void *base, size_t stride, unsigned int count,
+			   const struct state_field *f, size_t n)
+{
+	uint8_t tmp[STATE_ARRAY_MAX * 8];
+	unsigned int i;
+	size_t k;
+
+	if (count > STATE_ARRAY_MAX)
+		return state_buf_fail(sb, -E2BIG, "%s: %u structs, at most %u", name, count,
+				      STATE_ARRAY_MAX);
+	state_begin_node(sb, name, version);
+	for (k = 0; k < n; k++, f++) {
+		struct state_field af = array_of(f, count);
+
+		if (f->kind != STATE_FIELD_UINT)
+			return state_buf_fail(sb, -EINVAL, "%s: \"%s\" is not an integer field",
+					      name, f->name);
+		for (i = 0; i < count; i++)
+			memcpy(tmp + i * f->size,
+			       (const uint8_t *)base + i * stride + f->offset, f->size);
+		state_put_fields(sb, tmp, &af, 1);
+	}
+	return state_end_node(sb);
+}
+
+int state_get_struct_array(const void *fdt, int parent, const char *name, uint32_t max,
+			   void *base, size_t stride, unsigned int count,
+			   const struct state_field *f, size_t n, char *err, size_t errlen)
+{
+	uint8_t tmp[STATE_ARRAY_MAX * 8];
+	unsigned int i;
+	size_t k;
+	int node;
+
+	if (count > STATE_ARRAY_MAX)
+		fail("%s: %u structs, at most %u", name, count, STATE_ARRAY_MAX);
+	node = state_subnode(fdt, parent, name, max, NULL, err, errlen);
+	if (node < 0)
+		return -1;
+	for (k = 0; k < n; k++, f++) {
+		struct state_field af = array_of(f, count);
+
+		if (f->kind != STATE_FIELD_UINT)
+			fail("%s: \"%s\" is not an integer field", name, f->name);
+		if (state_get_fields(fdt, node, tmp, &af, 1, err, errlen))
+			return -1;
+		for (i = 0; i < count; i++)
+			memcpy((uint8_t *)base + i * stride + f->offset, tmp + i * f->size,
+			       f->size);
+	}
+	return 0;
+}
+
 void state_copy_fields(void *dst, const void *src, const struct state_field *f, size_t n)
 {
 	for (; n--; f++)

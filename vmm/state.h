@@ -193,6 +193,20 @@ int state_get_struct(const void *fdt, int parent, const char *name, uint32_t max
 		     void *base, const struct state_field *f, size_t n, char *err,
 		     size_t errlen);
 
+/*
+ * @count structs @stride bytes apart (per-queue counters, say) as child
+ * node @name with one array property per field, element i from struct i:
+ * a handful of properties instead of a node per struct. Integer fields
+ * only (STATE_UINT); @count up to STATE_ARRAY_MAX.
+ */
+#define STATE_ARRAY_MAX		256
+int state_put_struct_array(struct state_buf *sb, const char *name, uint32_t version,
+			   const void *base, size_t stride, unsigned int count,
+			   const struct state_field *f, size_t n);
+int state_get_struct_array(const void *fdt, int parent, const char *name, uint32_t max,
+			   void *base, size_t stride, unsigned int count,
+			   const struct state_field *f, size_t n, char *err, size_t errlen);
+
 /* Copy just the fields of the table from @src to @dst (same struct type). */
 void state_copy_fields(void *dst, const void *src, const struct state_field *f, size_t n);
 

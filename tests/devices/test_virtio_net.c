@@ -258,7 +258,7 @@ START_TEST(state_corrupt_refused)
 		{ "/dev/net", "promisc", 134, "net-state: promisc = 134, not 0 or 1" },
 		{ "/dev/net", "duplex", 0x100, "/dev/net: \"duplex\" = 0x100 does not fit in 8 bits" },
 		{ "/dev/net", "version", 3, "version" },
-		{ "/dev/net/txq-stats@0", "version", 0, "version" },
+		{ "/dev/net/txq-stats", "version", 0, "version" },
 	};
 	unsigned int i;
 

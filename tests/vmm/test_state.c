@@ -394,6 +394,46 @@ START_TEST(uint_array_fields)
 }
 END_TEST
 
+struct counters {
+	uint64_t packets;
+	uint8_t flag;
+	uint32_t drops;
+};
+
+static const struct state_field counter_fields[] = {
+	STATE_UINT(struct counters, packets, "packets"),
+	STATE_UINT(struct counters, flag, "flag"),
+	STATE_UINT(struct counters, drops, "drops"),
+};
+
+/* Strided structs as one node of per-field arrays; the count must match. */
+START_TEST(struct_arrays)
+{
+	struct counters in[3] = { { 1, 1, 10 }, { 2, 0, 20 }, { 1ULL << 40, 1, 30 } }, out[3];
+	const void *fdt;
+	size_t len;
+	int node;
+
+	ck_assert_int_eq(state_buf_init(&sb), 0);
+	ck_assert_int_eq(state_put_struct_array(&sb, "q", 1, in, sizeof(in[0]), 3,
+						counter_fields, 3), 0);
+	ck_assert_int_eq(state_buf_finish(&sb), 0);
+	fdt = state_blob(&sb);
+	node = state_subnode(fdt, 0, "q", 1, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(state_get_blob(fdt, node, "drops", &len, err, sizeof(err)));
+	ck_assert_uint_eq(len, 3 * 4);
+	memset(out, 0, sizeof(out));
+	ck_assert_int_eq(state_get_struct_array(fdt, 0, "q", 1, out, sizeof(out[0]), 3,
+						counter_fields, 3, err, sizeof(err)), 0);
+	ck_assert_uint_eq(out[2].packets, 1ULL << 40);
+	ck_assert_uint_eq(out[1].drops, 20);
+	ck_assert_uint_eq(out[0].flag, 1);
+	ck_assert_int_eq(state_get_struct_array(fdt, 0, "q", 1, out, sizeof(out[0]), 2,
+						counter_fields, 3, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "/q: property \"packets\" is 24 bytes, want 16 (cell array)");
+}
+END_TEST
+
 struct flags {
 	bool on;
 	bool off;
@@ -588,6 +628,7 @@ static Suite *state_suite(void)
 	tcase_add_test(tc, check_damaged);
 	tcase_add_test(tc, field_tables);
 	tcase_add_test(tc, uint_array_fields);
+	tcase_add_test(tc, struct_arrays);
 	tcase_add_test(tc, bool_fields);
 	tcase_add_test(tc, builder_errors);
 	tcase_add_test(tc, dump);
