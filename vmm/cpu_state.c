@@ -876,6 +876,20 @@ int vcpu_state_load(struct vcpu *cpu, const void *fdt, int node, char *err, size
 	 */
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR |
 		    KVM_VCPUEVENT_VALID_SHADOW;
+	/*
+	 * A source with KVM_CAP_EXCEPTION_PAYLOAD may have saved a pending
+	 * exception and its payload apart; without the cap here KVM cannot
+	 * take them, and dropping the payload would lose the guest's CR2.
+	 */
+	if ((ev.flags & KVM_VCPUEVENT_VALID_PAYLOAD) && !cpu->vm->exception_payload) {
+		if (ev.exception.pending || ev.exception_has_payload) {
+			snprintf(err, errlen, "vCPU %d: a pending exception with its payload "
+				 "needs KVM_CAP_EXCEPTION_PAYLOAD, which this host lacks",
+				 cpu->id);
+			goto out;
+		}
+		ev.flags &= ~KVM_VCPUEVENT_VALID_PAYLOAD;
+	}
 	if (ioctl(cpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
 		snprintf(err, errlen, "vCPU %d: KVM_SET_VCPU_EVENTS: %s", cpu->id,
 			 strerror(errno));

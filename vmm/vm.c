@@ -237,6 +237,13 @@ int vm_create(struct vm *vm, struct vm_config *cfg, char *err, size_t errlen)
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		fail("KVM_CREATE_VM: %s", strerror(errno));
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXCEPTION_PAYLOAD) > 0) {
+		struct kvm_enable_cap cap = {
+			.cap = KVM_CAP_EXCEPTION_PAYLOAD, .args[0] = 1,
+		};
+
+		vm->exception_payload = !ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+	}
 	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->vcpu_mmap_size <= 0)
 		fail("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));

@@ -79,6 +79,12 @@ struct vm {
 	int nr_cpus;
 	struct kvm_cpuid2 *cpuid;	/* what KVM supports, before per-vCPU edits */
 	bool quirks;			/* finish rejected instructions etc. */
+	/*
+	 * KVM_CAP_EXCEPTION_PAYLOAD on: a pending exception keeps its payload
+	 * (#PF's CR2, #DB's DR6) apart until delivery, so a vCPU saved between
+	 * the exception and its delivery restores exactly.
+	 */
+	bool exception_payload;
 	unsigned int quirk_seen;	/* bitmask of quirk_kind already logged */
 	struct boot_entry entry;
 

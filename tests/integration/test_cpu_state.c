@@ -499,6 +499,70 @@ static void migrate_to_second_vm(int cpus)
 	tvm_free(dst);
 }
 
+/*
+ * A #PF KVM holds pending, not yet delivered, with its CR2 as a payload:
+ * saved and restored exactly, without running the guest (deterministic;
+ * restore_same_vm met this case only when the pause fell just so).
+ */
+START_TEST(pending_exception_round_trip)
+{
+	struct kvm_vcpu_events ev, got;
+	struct state_buf a;
+	struct tvm *t;
+	int fd;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	t = tvm_new("memwrite", "64M", 1, PASSES);
+	if (ioctl(t->vm.kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_EXCEPTION_PAYLOAD) <= 0) {
+		tvm_free(t);
+		printf("pending_exception_round_trip: KVM_CAP_EXCEPTION_PAYLOAD absent, skipped\n");
+		return;
+	}
+	fd = t->vm.cpus[0].fd;
+	ck_assert_int_eq(ioctl(fd, KVM_GET_VCPU_EVENTS, &ev), 0);
+	ev.exception.pending = 1;
+	ev.exception.injected = 0;
+	ev.exception.nr = 14;
+	ev.exception.has_error_code = 1;
+	ev.exception.error_code = 6;		/* user write to a non-present page */
+	ev.exception_has_payload = 1;
+	ev.exception_payload = 0x7fff0123ULL;	/* the faulting address, for CR2 */
+	ev.flags |= KVM_VCPUEVENT_VALID_PAYLOAD;
+	ck_assert_msg(!ioctl(fd, KVM_SET_VCPU_EVENTS, &ev),
+		      "KVM_SET_VCPU_EVENTS with a payload: %s (cap not enabled?)", strerror(errno));
+	ck_assert(t->vm.exception_payload);
+	a = save_all(&t->vm, NULL);
+
+	/* Clear it, then restore: exactly the pending #PF and its payload again. */
+	ev.exception.pending = 0;
+	ev.exception_has_payload = 0;
+	ev.exception_payload = 0;
+	ck_assert_int_eq(ioctl(fd, KVM_SET_VCPU_EVENTS, &ev), 0);
+	load_all(&t->vm, &a, NULL);
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(ioctl(fd, KVM_GET_VCPU_EVENTS, &got), 0);
+	ck_assert_uint_eq(got.exception.pending, 1);
+	ck_assert_uint_eq(got.exception.injected, 0);
+	ck_assert_uint_eq(got.exception.nr, 14);
+	ck_assert_uint_eq(got.exception.error_code, 6);
+	ck_assert_uint_eq(got.exception_has_payload, 1);
+	ck_assert_uint_eq(got.exception_payload, 0x7fff0123ULL);
+
+	/* A host without the cap refuses such a state rather than lose CR2. */
+	{
+		char err[256] = "";
+
+		t->vm.exception_payload = false;
+		ck_assert_int_eq(vm_kvm_state_load(&t->vm, state_blob(&a), err, sizeof(err)),
+				 -1);
+		ck_assert_msg(strstr(err, "needs KVM_CAP_EXCEPTION_PAYLOAD"), "%s", err);
+		t->vm.exception_payload = true;
+	}
+	state_buf_free(&a);
+	tvm_free(t);
+}
+END_TEST
+
 START_TEST(restore_second_vm)
 {
 	migrate_to_second_vm(1);
@@ -571,6 +635,7 @@ static Suite *cpu_state_suite(void)
 	tcase_set_timeout(tc, 3 * RUN_TIMEOUT);
 	tcase_add_test(tc, dump_state);
 	tcase_add_test(tc, restore_same_vm);
+	tcase_add_test(tc, pending_exception_round_trip);
 	tcase_add_test(tc, restore_second_vm);
 	tcase_add_test(tc, restore_second_vm_smp);
 	tcase_add_test(tc, restore_fpu_format);
