@@ -7,10 +7,23 @@
 #   make guest      guest kernel + initramfs (slow the first time, cached)
 #   make check-linux  boot the guest kernel and check its in-kernel TAP
 #   make bench-boot   time to "Run /init", vlab against QEMU
+#   make test SANITIZE=1  the tests with ASan + UBSan + LSan (build/san)
 
 CC	?= gcc
 O	:= build
 CFLAGS	?= -O2 -g
+
+# make test SANITIZE=1: the same VMM and tests built with ASan, UBSan and
+# LeakSanitizer into build/san (payloads stay freestanding, as always).
+ifeq ($(SANITIZE),1)
+O	:= build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	     -fno-omit-frame-pointer
+CFLAGS	+= $(SAN_FLAGS)
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+endif
+
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -Wno-format-truncation -D_GNU_SOURCE -MMD -MP -I. -pthread -mcx16
 LDLIBS	+= -pthread -lfdt

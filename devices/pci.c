@@ -88,6 +88,26 @@ int pci_register(struct pci_host *host, struct pci_device *dev)
 	return slot;
 }
 
+void pci_unregister(struct pci_host *host, struct pci_device *dev)
+{
+	int n;
+
+	pthread_mutex_lock(&host->lock);
+	for (n = 0; n < PCI_NR_BARS; n++) {
+		struct pci_bar *b = &dev->bars[n];
+
+		if (!b->mapped)
+			continue;
+		io_bus_unregister(b->io ? &host->vm->pio : &host->vm->mmio, b->mapped_at);
+		b->mapped = false;
+		if (dev->bar_mapped)
+			dev->bar_mapped(dev, n, b->mapped_at, false);
+	}
+	if (dev->slot >= 0 && dev->slot < PCI_MAX_DEVICES && host->devs[dev->slot] == dev)
+		host->devs[dev->slot] = NULL;
+	pthread_mutex_unlock(&host->lock);
+}
+
 static uint64_t pci_bar_addr(struct pci_device *dev, int n)
 {
 	struct pci_bar *b = &dev->bars[n];

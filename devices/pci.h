@@ -116,6 +116,8 @@ int pci_device_set_bar(struct pci_host *host, struct pci_device *dev, int n,
 		       uint64_t size, bool io, bool mem64, io_handler_fn fn, void *opaque);
 /* Add to bus 0; returns the slot or -errno. */
 int pci_register(struct pci_host *host, struct pci_device *dev);
+/* Unmap its BARs and take it off the bus (device removal, teardown). */
+void pci_unregister(struct pci_host *host, struct pci_device *dev);
 
 /* Config access as the guest sees it (bus/dev/fn/offset). Exposed for tests. */
 void pci_host_init(struct pci_host *host, struct vm *vm);

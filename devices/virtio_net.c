@@ -870,7 +870,13 @@ static int virtio_net_create(struct vm *vm, const struct net_config *nc, int ind
 		return -EINVAL;
 	}
 	((struct virtio_net *)vdev->priv)->vm = vm;
-	return virtio_pci_attach(vm, vdev);
+	if (virtio_pci_attach(vm, vdev)) {
+		virtio_net_free(vdev);
+		return -EINVAL;
+	}
+	vdev->vm_next = vm->virtio_devs;
+	vm->virtio_devs = vdev;
+	return 0;
 }
 
 static int virtio_net_vm_init(struct vm *vm)
@@ -885,4 +891,21 @@ static int virtio_net_vm_init(struct vm *vm)
 	return 0;
 }
 
-VM_INIT(virtio_net_vm_init, NULL, VM_INIT_DEVICE + 5);
+/* After the vCPUs are gone, before guest RAM is: workers stop, then all is freed. */
+static void virtio_net_vm_exit(struct vm *vm)
+{
+	struct virtio_dev **p = &vm->virtio_devs, *vdev;
+
+	while ((vdev = *p)) {
+		if (vdev->ops != &virtio_net_ops) {
+			p = &vdev->vm_next;
+			continue;
+		}
+		*p = vdev->vm_next;
+		net_stop_workers(vdev->priv);
+		virtio_pci_detach(vdev);
+		virtio_net_free(vdev);
+	}
+}
+
+VM_INIT(virtio_net_vm_init, virtio_net_vm_exit, VM_INIT_DEVICE + 5);

@@ -68,6 +68,7 @@ struct vpci {
 	int msix_fd[VPCI_MSIX_MAX];
 	struct vpci_notify *notify;	/* per queue */
 	bool ioeventfd_on;
+	bool registered;		/* on the PCI bus */
 	uint64_t bar0_addr;
 	char state_name[16];		/* "virtio@SLOT" in snapshots */
 };
@@ -622,6 +623,50 @@ static void vpci_put_cap(uint8_t *cfg, uint8_t at, uint8_t next, uint8_t len,
 	pci_put_le32(cfg + at + 12, size);
 }
 
+/*
+ * Undo whatever part of virtio_pci_attach() got done: off the bus (BARs
+ * unmapped, ioeventfds deassigned by vpci_bar_mapped), doorbells off the
+ * event loop, MSI-X routes and irqfds released, state root unregistered.
+ */
+static void vpci_free(struct vpci *v)
+{
+	struct vm *vm = v->vm;
+	uint16_t q;
+	int i;
+
+	if (v->registered)
+		pci_unregister(vm->pci, &v->pci);
+	if (v->state_name[0])
+		vm_dev_state_unregister(vm, v->state_name);
+	for (q = 0; v->notify && q < v->vdev->nr_queues; q++) {
+		if (v->notify[q].fd < 0)
+			continue;
+		event_loop_del(&vm->loop, v->notify[q].fd);
+		close(v->notify[q].fd);
+	}
+	free(v->notify);
+	for (i = 0; i < VPCI_MSIX_MAX; i++) {
+		if (v->msix_gsi[i] < 0)
+			continue;
+		if (v->msix_fd[i] >= 0) {
+			irq_irqfd(vm, v->msix_fd[i], v->msix_gsi[i], false);
+			close(v->msix_fd[i]);
+		}
+		irq_msi_free(vm, v->msix_gsi[i]);
+	}
+	if (v->intx_level)
+		vm_irq_line(vm, v->intx_gsi, 0);
+	v->vdev->transport = NULL;
+	v->vdev->transport_priv = NULL;
+	free(v);
+}
+
+void virtio_pci_detach(struct virtio_dev *vdev)
+{
+	if (vdev->transport_priv)
+		vpci_free(vdev->transport_priv);
+}
+
 int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 {
 	struct vpci *v = calloc(1, sizeof(*v));
@@ -643,19 +688,28 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 		v->msix[i].ctrl = MSIX_ENTRY_MASKED;
 	}
 	v->notify = calloc(vdev->nr_queues, sizeof(*v->notify));
-	if (!v->notify)
-		return -ENOMEM;
+	if (!v->notify) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (q = 0; q < vdev->nr_queues; q++)
+		v->notify[q].fd = -1;
 	for (q = 0; q < vdev->nr_queues; q++) {
 		struct vpci_notify *n = &v->notify[q];
 
 		n->v = v;
 		n->q = q;
 		n->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (n->fd < 0)
-			return -errno;
+		if (n->fd < 0) {
+			ret = -errno;
+			goto fail;
+		}
 		ret = event_loop_add(&vm->loop, n->fd, vpci_on_notify, n);
-		if (ret)
-			return ret;
+		if (ret) {
+			close(n->fd);
+			n->fd = -1;
+			goto fail;
+		}
 	}
 
 	pci_device_init(&v->pci, vdev->ops->name, PCI_VENDOR_ID_REDHAT_QUMRANET,
@@ -700,20 +754,29 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 		ret = pci_device_set_bar(vm->pci, &v->pci, 2, VPCI_BAR1_SIZE, false, false,
 					 vpci_msix_access, v);
 	if (ret)
-		return ret;
+		goto fail;
 
 	slot = pci_register(vm->pci, &v->pci);
-	if (slot < 0)
-		return slot;
+	if (slot < 0) {
+		ret = slot;
+		goto fail;
+	}
+	v->registered = true;
 	v->intx_gsi = virtio_pci_intx_gsi(slot);
 	cfg[PCI_INTERRUPT_LINE] = v->intx_gsi;
 	vdev->transport = &vpci_transport;
 	vdev->transport_priv = v;
 	vdev->nr_vectors = v->msix_nr;
 	snprintf(v->state_name, sizeof(v->state_name), "virtio@%d", slot);
-	return vm_dev_state_register(vm, &(struct vm_dev_state){
+	ret = vm_dev_state_register(vm, &(struct vm_dev_state){
 		.name = v->state_name, .version = 1, .opaque = v,
 		.save = vpci_save, .load = vpci_load, .quiesce = vpci_quiesce,
 		.unquiesce = vpci_unquiesce, .migrated = vpci_migrated,
 	});
+	if (!ret)
+		return 0;
+	v->state_name[0] = '\0';
+fail:
+	vpci_free(v);
+	return ret;
 }

@@ -10,6 +10,8 @@ struct vm;
 
 /* Attach @vdev to the VM's PCI bus as a modern virtio-pci function. */
 int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev);
+/* Take the function off the bus and free the transport (not the device). */
+void virtio_pci_detach(struct virtio_dev *vdev);
 
 /*
  * Snapshot state of an attached function ("virtio@SLOT"): the MSI-X table

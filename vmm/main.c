@@ -281,6 +281,9 @@ static int cmd_run(int argc, char **argv)
 	case VM_STOP_MIGRATED:
 		vlab_log("guest migrated; it runs at the destination now");
 		break;
+	case VM_STOP_PANIC:
+		/* pvpanic said so when the guest wrote it. */
+		break;
 	default:
 		break;
 	}

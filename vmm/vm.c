@@ -49,6 +49,18 @@ int vm_dev_state_register(struct vm *vm, const struct vm_dev_state *tmpl)
 	return 0;
 }
 
+void vm_dev_state_unregister(struct vm *vm, const char *name)
+{
+	struct vm_dev_state **p, *d;
+
+	for (p = &vm->dev_states; (d = *p); p = &d->next)
+		if (!strcmp(d->name, name)) {
+			*p = d->next;
+			free(d);
+			return;
+		}
+}
+
 const char *vm_state_name(struct vm *vm)
 {
 	if (__atomic_load_n(&vm->stop_reason, __ATOMIC_ACQUIRE) != VM_RUNNING)
@@ -190,18 +202,24 @@ static int vm_run_init_hooks(struct vm *vm, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: %s", h->name, strerror(-ret));
 			return -1;
 		}
+		vm->nr_inited++;
 	}
 	return 0;
 }
 
+/* The exits of the hooks whose init succeeded, last first. */
 static void vm_run_exit_hooks(struct vm *vm)
 {
 	struct vm_init_hook *h;
+	int i, n;
 
-	/* Hooks are few; reverse order by walking the list once per level is overkill. */
-	for (h = init_hooks; h; h = h->next)
+	for (n = vm->nr_inited; n > 0; n--) {
+		for (h = init_hooks, i = 1; i < n; i++)
+			h = h->next;
 		if (h->exit)
 			h->exit(vm);
+	}
+	vm->nr_inited = 0;
 }
 
 int vm_create(struct vm *vm, struct vm_config *cfg, char *err, size_t errlen)

@@ -63,6 +63,7 @@ enum vm_stop_reason {
 	VM_STOP_USER,		/* escape key or signal */
 	VM_STOP_TEST_EXIT,	/* guest wrote the test-exit port */
 	VM_STOP_MIGRATED,	/* the guest now runs at the destination */
+	VM_STOP_PANIC,		/* the guest kernel reported a panic (pvpanic) */
 };
 
 struct vm {
@@ -102,6 +103,9 @@ struct vm {
 
 	/* Devices keep their state in their own structs; these are the roots. */
 	struct vm_dev_state *dev_states;	/* in registration order */
+	int nr_inited;			/* init hooks that succeeded, in order */
+	struct pvpanic *pvpanic;
+	struct virtio_dev *virtio_devs;	/* every virtio device, newest first */
 	struct migration *mig;
 	struct dirty_ring *dirty_ring;	/* --dirty-ring, else NULL (bitmap) */
 	bool incoming;			/* state comes from a stream, not a boot */
@@ -149,6 +153,7 @@ enum {
 void vm_init_hook_register(struct vm_init_hook *hook);
 /* Copy @tmpl into the VM's list of device states; node names must be unique. */
 int vm_dev_state_register(struct vm *vm, const struct vm_dev_state *tmpl);
+void vm_dev_state_unregister(struct vm *vm, const char *name);
 
 #define VM_INIT(fn_init, fn_exit, lvl)					\
 	static struct vm_init_hook __hook_##fn_init = {			\

@@ -116,8 +116,31 @@ static enum vlab_ktest_result pci_root_bus(struct vlab_ktest *t)
 				dev->class);
 	return VLAB_KTEST_PASS;
 }
+
+/* vlab's pvpanic-pci function is there and its driver took it. */
+static enum vlab_ktest_result pvpanic_bound(struct vlab_ktest *t)
+{
+	struct pci_dev *dev = pci_get_device(0x1b36, 0x0011, NULL);
+	enum vlab_ktest_result res = VLAB_KTEST_PASS;
+
+	if (!dev)
+		return vlab_ktest_fail(t, "no pvpanic PCI function 1b36:0011");
+	if (!dev->dev.driver)
+		res = vlab_ktest_fail(t, "pvpanic %s has no driver (CONFIG_PVPANIC_PCI?)",
+				      pci_name(dev));
+	else
+		vlab_ktest_diag(t, "pvpanic %s bound to %s", pci_name(dev),
+				dev->dev.driver->name);
+	pci_dev_put(dev);
+	return res;
+}
 #else
 static enum vlab_ktest_result pci_root_bus(struct vlab_ktest *t)
+{
+	return vlab_ktest_skip(t, "CONFIG_PCI is off");
+}
+
+static enum vlab_ktest_result pvpanic_bound(struct vlab_ktest *t)
 {
 	return vlab_ktest_skip(t, "CONFIG_PCI is off");
 }
@@ -129,6 +152,7 @@ static const struct vlab_ktest_case basic_cases[] = {
 	{ "jiffies_advance", jiffies_advance },
 	{ "kmalloc_smoke", kmalloc_smoke },
 	{ "pci_root_bus", pci_root_bus },
+	{ "pvpanic_bound", pvpanic_bound },
 };
 
 VLAB_KTEST_SUITE(ktest_basic, basic_cases);

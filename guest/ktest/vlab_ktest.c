@@ -20,6 +20,7 @@
 
 #include <linux/init.h>
 #include <linux/moduleparam.h>
+#include <linux/panic.h>
 #include <linux/printk.h>
 #include <linux/reboot.h>
 #include <linux/stdarg.h>
@@ -45,6 +46,10 @@ MODULE_PARM_DESC(mem_mb, "Guest memory size in MiB (0: skip)");
 static char *net_peer = "";
 module_param(net_peer, charp, 0444);
 MODULE_PARM_DESC(net_peer, "MAC of another guest on the same hub to exchange frames with");
+
+static bool panic_after;
+module_param_named(panic, panic_after, bool, 0444);
+MODULE_PARM_DESC(panic, "Panic once the tests are done (proves pvpanic ends the VMM)");
 
 static unsigned int hold_s;
 module_param(hold_s, uint, 0444);
@@ -155,6 +160,8 @@ static int __init vlab_ktest_init(void)
 			skipped);
 	pr_info("# vlab_ktest: %u passed, %u failed\n", passed, failed);
 
+	if (panic_after)
+		panic("vlab_ktest: panic requested with vlab_ktest.panic=1");
 	if (reboot) {
 		pr_info("# vlab_ktest: resetting the machine\n");
 		kernel_restart(NULL);

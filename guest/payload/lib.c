@@ -635,3 +635,55 @@ out:
 	for (;;)
 		asm volatile("cli; hlt");
 }
+
+/* ---- PCI configuration space (port I/O, slow on kvm_pvm: keep it short) ---- */
+
+#define PCI_CONF1_ADDR		0xcf8
+#define PCI_CONF1_DATA		0xcfc
+#define PCI_CONF1_ENABLE	0x80000000u
+#define PCI_BAR_IO		0x1
+#define PCI_BAR_TYPE_64		0x4
+
+static uint32_t pci_addr(uint8_t slot, uint8_t off)
+{
+	return PCI_CONF1_ENABLE | (uint32_t)slot << 11 | (off & 0xfc);
+}
+
+uint32_t pci_read32(uint8_t slot, uint8_t off)
+{
+	outl(PCI_CONF1_ADDR, pci_addr(slot, off));
+	return inl(PCI_CONF1_DATA);
+}
+
+void pci_write16(uint8_t slot, uint8_t off, uint16_t v)
+{
+	outl(PCI_CONF1_ADDR, pci_addr(slot, off));
+	outw(PCI_CONF1_DATA + (off & 2), v);
+}
+
+uint64_t pci_bar_addr(uint8_t slot, uint8_t bar)
+{
+	uint32_t lo;
+	uint64_t a;
+
+	if (bar > 5)
+		return 0;
+	lo = pci_read32(slot, PCI_BAR0 + 4 * bar);
+	if (lo & PCI_BAR_IO)
+		return 0;
+	a = lo & ~0xfULL;
+	if ((lo & 0x6) == PCI_BAR_TYPE_64 && bar < 5)
+		a |= (uint64_t)pci_read32(slot, PCI_BAR0 + 4 * (bar + 1)) << 32;
+	return a;
+}
+
+int pci_find(uint16_t vendor, uint16_t device)
+{
+	uint32_t want = (uint32_t)device << 16 | vendor;
+	uint8_t slot;
+
+	for (slot = 0; slot < PCI_SLOTS; slot++)
+		if (pci_read32(slot, PCI_ID) == want)
+			return slot;
+	return -1;
+}

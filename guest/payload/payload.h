@@ -222,6 +222,20 @@ uint64_t payload_image_end(void);
  */
 uint64_t payload_pio_emulated(void);
 
+/* PCI bus 0 through configuration mechanism #1. */
+#define PCI_SLOTS		32
+#define PCI_ID			0x00
+#define PCI_COMMAND		0x04
+#define  PCI_COMMAND_MEMORY	0x0002
+#define PCI_BAR0		0x10
+
+uint32_t pci_read32(uint8_t slot, uint8_t off);
+void pci_write16(uint8_t slot, uint8_t off, uint16_t v);
+/* A memory BAR's address; 0 if it is an I/O BAR or unassigned. */
+uint64_t pci_bar_addr(uint8_t slot, uint8_t bar);
+/* The slot of the first function with these ids, or -1. */
+int pci_find(uint16_t vendor, uint16_t device);
+
 /* TSC frequency in kHz (cmdline tsc_khz=, CPUID or kvmclock), 0 if unknown. */
 uint64_t payload_tsc_khz(void);
 /* @cycles in microseconds, or 0 if the TSC frequency is unknown. */

@@ -12,22 +12,11 @@
  */
 #include "virtio_pmd.h"
 
-#define PCI_CONF1_ADDR		0xcf8
-#define PCI_CONF1_DATA		0xcfc
-#define PCI_CONF1_ENABLE	0x80000000u
-#define PCI_SLOTS		32
-
-#define PCI_ID			0x00
-#define PCI_COMMAND		0x04
-#define  PCI_COMMAND_MEMORY	0x0002
 #define  PCI_COMMAND_MASTER	0x0004
 #define  PCI_COMMAND_INTX_OFF	0x0400
 #define PCI_STATUS_CAP_LIST	0x0010
-#define PCI_BAR0		0x10
 #define PCI_CAP_PTR		0x34
 #define PCI_CAP_ID_VNDR		0x09
-#define PCI_BAR_IO		0x1
-#define PCI_BAR_TYPE_64		0x4
 
 #define VIRTIO_PCI_VENDOR	0x1af4
 #define VIRTIO_PCI_NET_MODERN	0x1041
@@ -240,41 +229,6 @@ int vpmd_parse_mac(const char *s, uint8_t mac[VPMD_ETH_ALEN])
 	return *s ? -1 : 0;
 }
 
-/* ---- PCI configuration space (port I/O, slow on kvm_pvm: keep it short) ---- */
-
-static uint32_t pci_addr(uint8_t slot, uint8_t off)
-{
-	return PCI_CONF1_ENABLE | (uint32_t)slot << 11 | (off & 0xfc);
-}
-
-static uint32_t pci_read32(uint8_t slot, uint8_t off)
-{
-	outl(PCI_CONF1_ADDR, pci_addr(slot, off));
-	return inl(PCI_CONF1_DATA);
-}
-
-static void pci_write16(uint8_t slot, uint8_t off, uint16_t v)
-{
-	outl(PCI_CONF1_ADDR, pci_addr(slot, off));
-	outw(PCI_CONF1_DATA + (off & 2), v);
-}
-
-/* A memory BAR's address; 0 if it is an I/O BAR or unassigned. */
-static uint64_t pci_bar_addr(uint8_t slot, uint8_t bar)
-{
-	uint32_t lo;
-	uint64_t a;
-
-	if (bar > 5)
-		return 0;
-	lo = pci_read32(slot, PCI_BAR0 + 4 * bar);
-	if (lo & PCI_BAR_IO)
-		return 0;
-	a = lo & ~0xfULL;
-	if ((lo & 0x6) == PCI_BAR_TYPE_64 && bar < 5)
-		a |= (uint64_t)pci_read32(slot, PCI_BAR0 + 4 * (bar + 1)) << 32;
-	return a;
-}
 
 struct vpmd_cap {
 	bool found;

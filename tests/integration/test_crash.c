@@ -91,6 +91,32 @@ START_TEST(test_triple_fault_exits_1_with_dump)
 }
 END_TEST
 
+/* A guest kernel panic reported through pvpanic ends vlab with status 1. */
+START_TEST(test_pvpanic_exits_1)
+{
+	char kernel[512];
+	struct vlab_result r;
+	const char *skip = vlab_skip_reason();
+
+	if (skip) {
+		printf("SKIP: %s\n", skip);
+		return;
+	}
+	vlab_build_path(kernel, sizeof(kernel), "payloads/panic.elf");
+	{
+		const char *args[] = { "--kernel", kernel, "--mem", "32M", NULL };
+
+		ck_assert_int_eq(vlab_run(&r, 30, args), 0);
+	}
+	vlab_result_dump(&r, "pvpanic");
+	ck_assert(!r.timed_out);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.output, "vlab: guest kernel panicked (pvpanic)"));
+	ck_assert_ptr_null(strstr(r.output, "triple fault"));
+	vlab_result_free(&r);
+}
+END_TEST
+
 START_TEST(test_bad_kernel_exits_2)
 {
 	char path[] = "/tmp/vlab-badkernel-XXXXXX";
@@ -141,6 +167,7 @@ static Suite *crash_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_triple_fault_exits_1_with_dump);
+	tcase_add_test(tc, test_pvpanic_exits_1);
 	tcase_add_test(tc, test_bad_kernel_exits_2);
 	suite_add_tcase(s, tc);
 	return s;
