@@ -264,6 +264,15 @@ int state_check(const void *fdt, size_t len, char *err, size_t errlen)
 	if (fdt_totalsize(fdt) > len)
 		fail("state blob truncated: header says %u bytes, have %zu",
 		     fdt_totalsize(fdt), len);
+	/*
+	 * vlab writes FDT version 17. libfdt still accepts older layouts, but
+	 * its full check of one (version 3, say) reads through a NULL pointer:
+	 * refuse them before libfdt looks further.
+	 */
+	if (fdt_version(fdt) != 17 && (fdt_version(fdt) < 17 ||
+				       fdt_last_comp_version(fdt) > 17))
+		fail("state blob has FDT version %u (compatible back to %u); vlab reads 17",
+		     fdt_version(fdt), fdt_last_comp_version(fdt));
 	/* The blob may come off the network: validate all of it up front. */
 	ret = fdt_check_full(fdt, len);
 	if (ret)

@@ -270,6 +270,14 @@ START_TEST(check_damaged)
 	ck_assert_int_eq(state_check(copy, size, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "bad magic"), "%s", err);
 	copy[0] ^= 0xff;
+	/* An old FDT layout: refused before libfdt's full check (which crashed on it). */
+	((fdt32_t *)copy)[5] = cpu_to_fdt32(3);		/* version */
+	((fdt32_t *)copy)[6] = cpu_to_fdt32(2);		/* last_comp_version */
+	ck_assert_int_eq(state_check(copy, size, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "state blob has FDT version 3 (compatible back to 2); vlab reads 17");
+	((fdt32_t *)copy)[5] = cpu_to_fdt32(17);
+	((fdt32_t *)copy)[6] = cpu_to_fdt32(16);
+	ck_assert_int_eq(state_check(copy, size, err, sizeof(err)), 0);
 	/* Break the structure block: a bogus tag right after the root node's name. */
 	memset(copy + fdt_off_dt_struct(copy) + 8, 0x5a, 4);
 	ck_assert_int_eq(state_check(copy, size, err, sizeof(err)), -1);
