@@ -8,6 +8,8 @@
 #   make check-linux  boot the guest kernel and check its in-kernel TAP
 #   make bench-boot   time to "Run /init", vlab against QEMU
 #   make test SANITIZE=1  the tests with ASan + UBSan + LSan (build/san)
+#   make fuzz         libFuzzer targets in build/fuzz (clang)
+#   make fuzz-smoke   every fuzz target for a fixed number of inputs
 
 CC	?= gcc
 O	:= build
@@ -94,6 +96,34 @@ bench-migrate: all payloads
 	tests/bench/bench-migrate.sh
 
 .PHONY: bench-migrate
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) with ASan + UBSan, built by clang
+# into build/fuzz; `make fuzz-smoke` runs each for a fixed number of inputs.
+FUZZ_CC		?= clang
+FUZZ_O		:= build/fuzz
+FUZZ_FLAGS	:= -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+		   -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -I. -Itests -pthread -mcx16
+FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_O)/%)
+FUZZ_LIB_OBJS	:= $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(filter-out vmm/main.c,$(SRCS)))
+
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) -lfdt
+
+fuzz-smoke: fuzz
+	tests/fuzz/smoke.sh $(FUZZ_O)
+
+.PHONY: fuzz fuzz-smoke
+# Objects shared by every target: keep them between builds.
+.SECONDARY: $(FUZZ_LIB_OBJS)
+-include $(FUZZ_LIB_OBJS:.o=.d)
 
 clean:
 	rm -rf $(O)

@@ -6,6 +6,7 @@ pkgs=(
 	gcc make pkg-config            # the VMM
 	check libfdt-dev device-tree-compiler  # unit tests, device-state format
 	flex bison bc libelf-dev libssl-dev cpio xz-utils rsync  # guest kernel
+	clang libclang-rt-14-dev       # fuzz targets (libFuzzer, ASan, UBSan)
 )
 missing=()
 for p in "${pkgs[@]}"; do

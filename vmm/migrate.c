@@ -1641,6 +1641,22 @@ out:
 	return ret;
 }
 
+int migrate_receive_fd(struct vm *vm, int fd, char *err, size_t errlen)
+{
+	struct migration *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->vm = vm;
+	snprintf(m->uri, sizeof(m->uri), "file:stream");
+	ret = mig_receive(m, fd, err, errlen);
+	free(m);
+	return ret;
+}
+
 /* Remove the destination's listening socket file, if it is still the one we made. */
 static void mig_unlink_listener(struct migration *m)
 {

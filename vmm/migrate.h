@@ -126,4 +126,11 @@ void mig_csum_update(struct mig_csum *ck, const void *p, uint64_t len);
 uint64_t mig_csum_final(const struct mig_csum *ck);
 uint64_t mig_csum(const void *p, uint64_t len, uint64_t seed);
 
+/*
+ * The destination's reader on a stream already open (a file: nobody is
+ * acknowledged), into @vm: every record checked before it is used. For
+ * fuzz targets and tests; vlab itself uses --incoming. 0 or -1 with @err.
+ */
+int migrate_receive_fd(struct vm *vm, int fd, char *err, size_t errlen);
+
 #endif
