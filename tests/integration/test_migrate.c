@@ -1215,7 +1215,7 @@ START_TEST(test_fault_bad_uri)
 		{ { "snapshot", "uri=unix:/tmp/x" }, "a snapshot goes to file:PATH" },
 		{ { "snapshot" }, "needs \"uri\"" },
 	};
-	struct vp src;
+	struct vp src, dst;
 	struct mstat st;
 	unsigned int i;
 	char dt[128];
@@ -1241,16 +1241,15 @@ START_TEST(test_fault_bad_uri)
 	ck_assert_str_eq(st.vm_state, "running");
 	ck_payload_ok(&src, 20);
 
-	/* The destination side checks its URI before anything else. */
-	{
-		struct vp dst;
-
-		start_dest(&dst, "dst", "ftp:x", "256M", "1");
-		ck_assert_int_eq(vp_wait(&dst, 10), 2);
-		ck_file_has(dst.out, NOT_A_URI);
-		start_dest(&dst, "dst2", "file:/nonexistent/snap", "256M", "1");
-		ck_refused(&dst, "/nonexistent/snap: No such file or directory");
-	}
+	/*
+	 * The destination side checks its URI before anything else. @dst
+	 * lives as long as the test: test_end() walks every started process.
+	 */
+	start_dest(&dst, "dst", "ftp:x", "256M", "1");
+	ck_assert_int_eq(vp_wait(&dst, 10), 2);
+	ck_file_has(dst.out, NOT_A_URI);
+	start_dest(&dst, "dst2", "file:/nonexistent/snap", "256M", "1");
+	ck_refused(&dst, "/nonexistent/snap: No such file or directory");
 	test_end();
 }
 END_TEST
