@@ -60,9 +60,9 @@ static void cleanup(void)
 	int i;
 
 	for (i = 0; i < vp_nr_procs; i++) {
-		vp_kill_now(vp_procs[i]);
+		vp_kill_now(&vp_procs[i]);
 		if (!test_done)
-			dump_proc(vp_procs[i]);
+			dump_proc(&vp_procs[i]);
 	}
 	vp_nr_procs = 0;
 	if (vp_tdir[0])

@@ -455,8 +455,9 @@ static inline int vlab_exec_capture(const char *argv_in[], char *out, size_t out
  * Tests that drive several vlab processes at once and talk to them (live
  * migration) give each a name, and keep its files in the test's own
  * directory vp_tdir: NAME.con (the guest console), NAME.out (vlab's
- * output) and NAME.sock (its control socket). vp_start() remembers every
- * process in vp_procs[] for vp_kill_all().
+ * output) and NAME.sock (its control socket). vp_start() keeps a copy of
+ * every process it starts in vp_procs[] for vp_kill_all(): a copy, since
+ * the caller's struct vp may be a local that is gone by then.
  *
  *	vlab_tdir_create("vlab-migrate");
  *	vp_start(&src, "src", (const char *const []){ "--kernel", elf, NULL });
@@ -475,9 +476,28 @@ struct vp {
 
 #define VP_MAX		64
 
+/* ASan/UBSan builds (make test SANITIZE=1) run vlab several times slower. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VLAB_SANITIZED	1
+#else
+#define VLAB_SANITIZED	0
+#endif
+
 static char vp_tdir[64];
-static struct vp *vp_procs[VP_MAX];
+static struct vp vp_procs[VP_MAX];
 static int vp_nr_procs;
+
+/* @pid was reaped with @status by its owner: the copy must not kill it again. */
+static inline void vp_forget(pid_t pid, int status)
+{
+	int i;
+
+	for (i = 0; i < vp_nr_procs; i++)
+		if (vp_procs[i].pid == pid) {
+			vp_procs[i].pid = 0;
+			vp_procs[i].status = status;
+		}
+}
 /* The reply of the last VP_CTL() / vp_ctl(). */
 static char vp_ctl_out[65536];
 
@@ -562,15 +582,12 @@ static inline void vp_start(struct vp *p, const char *name, const char *const ar
 	argv[argc++] = p->sock;
 	argv[argc] = NULL;
 
-	for (i = 0; i < vp_nr_procs && vp_procs[i] != p; i++)
-		;
-	if (i == vp_nr_procs) {
-		ck_assert_int_lt(vp_nr_procs, VP_MAX);
-		vp_procs[vp_nr_procs++] = p;
-	}
+	ck_assert_int_lt(vp_nr_procs, VP_MAX);
 	fflush(NULL);
 	p->pid = fork();
 	ck_assert_int_ge(p->pid, 0);
+	if (p->pid > 0)
+		vp_procs[vp_nr_procs++] = *p;
 	if (p->pid == 0) {
 		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		int null = open("/dev/null", O_RDONLY);
@@ -599,6 +616,7 @@ static inline bool vp_ended(struct vp *p)
 	if (waitpid(p->pid, &st, WNOHANG) != p->pid)
 		return false;
 	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	vp_forget(p->pid, p->status);
 	p->pid = 0;
 	return true;
 }
@@ -611,6 +629,7 @@ static inline void vp_kill_now(struct vp *p)
 	kill(-p->pid, SIGKILL);
 	kill(p->pid, SIGKILL);
 	waitpid(p->pid, NULL, 0);
+	vp_forget(p->pid, -1);
 	p->pid = 0;
 	p->status = -1;
 }
@@ -621,7 +640,7 @@ static inline void vp_kill_all(void)
 	int i;
 
 	for (i = 0; i < vp_nr_procs; i++)
-		vp_kill_now(vp_procs[i]);
+		vp_kill_now(&vp_procs[i]);
 	vp_nr_procs = 0;
 }
 
