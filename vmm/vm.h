@@ -104,6 +104,7 @@ struct vm {
 	/* Devices keep their state in their own structs; these are the roots. */
 	struct vm_dev_state *dev_states;	/* in registration order */
 	int nr_inited;			/* init hooks that succeeded, in order */
+	uint8_t test_request;		/* port 0x510, set by `test-request` */
 	struct pvpanic *pvpanic;
 	struct virtio_dev *virtio_devs;	/* every virtio device, newest first */
 	struct migration *mig;

@@ -9,6 +9,11 @@
  *
  * cmdline: rate=MB/s (default 100), secs=N (default 5), seed=N.
  *
+ * until=request: write until the test says so with `vlab ctl SOCK
+ * test-request` (port 0x510 reads non-zero; checked about every 250 ms),
+ * secs= being only the limit. Migration tests use it so that no hop, on
+ * however slow a machine, finds the guest already done.
+ *
  * fill=1 stamps every page once (round 0) first, as fast as it can, and
  * says "dirty: filled" when done; secs= count from then. idle=1 (implies
  * fill=1 unless fill=0) writes nothing after that and only spins until
@@ -61,13 +66,18 @@ static void stamp_page(uint64_t pa, uint64_t round, uint64_t seed)
 	w[511] = s->check;
 }
 
+#define TEST_REQUEST_PORT	0x510
+
 /* Stamp pages round-robin from the @k-th at @per_ms a millisecond (0: flat out). */
 static uint64_t run_rate(uint64_t k, uint64_t per_ms, uint64_t khz, uint64_t t0,
-			 uint64_t deadline, uint64_t seed)
+			 uint64_t deadline, uint64_t seed, bool until_request)
 {
-	uint64_t n, tick = t0;
+	uint64_t n, tick = t0, bursts = 0;
 
 	while (rdtsc() < deadline) {
+		/* A port read traps to the #GP handler here: not every burst. */
+		if (until_request && !(++bursts % 256) && inb(TEST_REQUEST_PORT))
+			break;
 		uint64_t burst = per_ms ? per_ms : 4096;
 
 		for (n = 0; n < burst; n++, k++)
@@ -89,6 +99,8 @@ int payload_main(void)
 	uint64_t rate = payload_arg_u64("rate", 100), secs = payload_arg_u64("secs", 5);
 	uint64_t seed = payload_arg_u64("seed", 0xd1d1), khz = payload_tsc_khz();
 	uint64_t idle = payload_arg_u64("idle", 0), fill = payload_arg_u64("fill", idle);
+	const char *until = payload_arg("until");
+	bool until_request = until && !strcmp(until, "request");
 	uint64_t k = 0, t0, deadline, per_ms, bad = 0, n;
 	unsigned int i;
 
@@ -136,7 +148,7 @@ int payload_main(void)
 		while (rdtsc() < deadline)
 			asm volatile("pause");
 	} else {
-		k = run_rate(k, per_ms, khz, t0, deadline, seed);
+		k = run_rate(k, per_ms, khz, t0, deadline, seed, until_request);
 	}
 	printf("dirty: wrote %llu pages (%llu MB) in %llu ms; checking\n",
 	       (unsigned long long)k, (unsigned long long)(k * PAGE >> 20),
