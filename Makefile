@@ -33,13 +33,13 @@ LDLIBS	+= -pthread -lfdt
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 
-# Every .c under these folders is part of the VMM; main.c is the only
-# file the unit tests do not link.
-SRCS	:= $(wildcard vmm/*.c devices/*.c virtio/*.c)
+# Every .c under these folders, at any depth, is part of the VMM; main.c
+# is the only file the unit tests do not link.
+SRCS	:= $(sort $(shell find vmm devices virtio -name '*.c'))
 OBJS	:= $(SRCS:%.c=$(O)/%.o)
 LIB_OBJS := $(filter-out $(O)/vmm/main.o,$(OBJS))
 
-TEST_SRCS := $(wildcard tests/*/test_*.c)
+TEST_SRCS := $(sort $(shell find tests -name 'test_*.c'))
 TEST_BINS := $(TEST_SRCS:%.c=$(O)/%)
 
 all: $(O)/vlab

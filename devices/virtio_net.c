@@ -9,6 +9,7 @@
  * every virtqueue is touched by exactly one thread, and the event loop
  * only forwards doorbells (queue_notify) to workers.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -859,6 +860,131 @@ fail:
 	return NULL;
 }
 
+/* ---- the --net device kind ---- */
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+		   &b[5], &tail) != 6)
+		return -1;
+	for (i = 0; i < 6; i++)
+		mac[i] = b[i];
+	/* A multicast address cannot be a NIC's own. */
+	return (mac[0] & 1) ? -1 : 0;
+}
+
+int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen)
+{
+	char buf[512], *tok, *save = NULL;
+	bool first = true;
+
+	memset(nc, 0, sizeof(*nc));
+	nc->queue_pairs = 1;
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "--net: option too long");
+		return -1;
+	}
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long v;
+
+		if (first) {
+			first = false;
+			if (strncmp(tok, "hub=", 4) && strncmp(tok, "tap=", 4) &&
+			    strcmp(tok, "loop") && strcmp(tok, "null")) {
+				snprintf(err, errlen, "--net: '%s' is not hub=DIR, tap=NAME, loop or null",
+					 tok);
+				return -1;
+			}
+			if ((!strcmp(tok, "hub=") || !strcmp(tok, "tap="))) {
+				snprintf(err, errlen, "--net: '%s' needs a value", tok);
+				return -1;
+			}
+			snprintf(nc->backend, sizeof(nc->backend), "%s", tok);
+		} else if (!strncmp(tok, "mac=", 4)) {
+			if (parse_mac(tok + 4, nc->mac)) {
+				snprintf(err, errlen, "--net: mac '%s' is not a unicast xx:xx:xx:xx:xx:xx",
+					 tok + 4);
+				return -1;
+			}
+			nc->mac_set = true;
+		} else if (!strncmp(tok, "queues=", 7)) {
+			errno = 0;
+			v = strtol(tok + 7, &end, 10);
+			if (errno || end == tok + 7 || *end || v < 1 || v > 16) {
+				snprintf(err, errlen, "--net: queues '%s' is not 1..16", tok + 7);
+				return -1;
+			}
+			nc->queue_pairs = v;
+		} else if (!strncmp(tok, "mtu=", 4)) {
+			errno = 0;
+			v = strtol(tok + 4, &end, 10);
+			if (errno || end == tok + 4 || *end || v < 68 || v > 65535) {
+				snprintf(err, errlen, "--net: mtu '%s' is not 68..65535", tok + 4);
+				return -1;
+			}
+			nc->mtu = v;
+		} else {
+			snprintf(err, errlen, "--net: unknown option '%s'", tok);
+			return -1;
+		}
+	}
+	if (first) {
+		snprintf(err, errlen, "--net: needs a backend");
+		return -1;
+	}
+	return 0;
+}
+
+static int net_kind_parse(const char *arg, void *config, char *err, size_t errlen)
+{
+	return cli_parse_net(arg, config, err, errlen);
+}
+
+/* A destination must offer the same queues and MTU (the MAC is state). */
+static void net_kind_config_save(const void *config, struct state_buf *sb)
+{
+	const struct net_config *nc = config;
+
+	state_put_u32(sb, "queue-pairs", nc->queue_pairs);
+	state_put_u32(sb, "mtu", nc->mtu);
+}
+
+static int net_kind_config_check(const void *config, const void *fdt, int node, char *err,
+				 size_t errlen)
+{
+	const struct net_config *nc = config;
+	uint32_t qp, mtu;
+
+	if (state_get_u32(fdt, node, "queue-pairs", &qp, err, errlen) ||
+	    state_get_u32(fdt, node, "mtu", &mtu, err, errlen))
+		return -1;
+	if ((int)qp != nc->queue_pairs || (int)mtu != nc->mtu) {
+		snprintf(err, errlen, "queues=%u mtu=%u at the source", qp, mtu);
+		return -1;
+	}
+	return 0;
+}
+
+struct device_kind virtio_net_kind = {
+	.option = "net",
+	.noun = "NIC",
+	.usage = "  --net SPEC[,OPTS]    virtio-net NIC (up to 4): SPEC is hub=DIR (vlab processes\n"
+		 "                       sharing DIR see each other's frames), tap=NAME, loop or null;\n"
+		 "                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N\n",
+	.max = VLAB_MAX_NICS,
+	.config_size = sizeof(struct net_config),
+	.parse = net_kind_parse,
+	.config_save = net_kind_config_save,
+	.config_check = net_kind_config_check,
+};
+DEVICE_KIND(virtio_net_kind);
+
 static int virtio_net_create(struct vm *vm, const struct net_config *nc, int index)
 {
 	struct virtio_dev *vdev;
@@ -883,8 +1009,8 @@ static int virtio_net_vm_init(struct vm *vm)
 {
 	int i, ret;
 
-	for (i = 0; i < vm->cfg->nr_nets; i++) {
-		ret = virtio_net_create(vm, &vm->cfg->nets[i], i);
+	for (i = 0; i < vm_config_count(vm->cfg, &virtio_net_kind); i++) {
+		ret = virtio_net_create(vm, vm_config_device(vm->cfg, &virtio_net_kind, i), i);
 		if (ret)
 			return ret;
 	}

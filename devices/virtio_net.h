@@ -8,6 +8,23 @@
 #include "virtio/virtio.h"
 #include "vmm/config.h"
 
+#define VLAB_MAX_NICS		4
+
+/* One --net option: backend spec plus device options. */
+struct net_config {
+	char backend[256];		/* "hub=PATH", "tap=NAME", "loop", "null" */
+	uint8_t mac[6];
+	bool mac_set;
+	int queue_pairs;		/* 1..16 */
+	int mtu;			/* 0: not offered */
+};
+
+/* The --net device kind (vmm/device.h). */
+extern struct device_kind virtio_net_kind;
+
+/* "hub=/tmp/h,mac=52:54:00:00:00:01,queues=2,mtu=1500" → @nc. */
+int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen);
+
 /*
  * A virtio-net device on @mem with no transport attached (tests, fuzz
  * targets; vlab itself attaches it to virtio-pci). @nc as --net parsed it;

@@ -13,6 +13,8 @@
 
 void cli_usage(FILE *f)
 {
+	const struct device_kind *k;
+
 	fprintf(f,
 		"usage: vlab run --kernel FILE [options]\n"
 		"\n"
@@ -21,10 +23,12 @@ void cli_usage(FILE *f)
 		"  --cmdline STR        kernel command line (default \"console=ttyS0\")\n"
 		"  --mem SIZE           guest RAM, e.g. 512M, 2G (plain number = MiB; default 256M)\n"
 		"  --cpus N             vCPUs, 1..%d (default 1)\n"
-		"  --console KIND       stdio (default; Ctrl-A x quits) | file:PATH | none\n"
-		"  --net SPEC[,OPTS]    virtio-net NIC (up to %d): SPEC is hub=DIR (vlab processes\n"
-		"                       sharing DIR see each other's frames), tap=NAME, loop or null;\n"
-		"                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N\n"
+		"  --console KIND       stdio (default; Ctrl-A x quits) | file:PATH | none\n",
+		VLAB_MAX_CPUS);
+	/* Each device kind says how to ask for it. */
+	for (k = device_kinds(); k; k = k->next)
+		fputs(k->usage, f);
+	fprintf(f,
 		"  --cpu-quirks MODE    off | auto (default) | on: finish instructions an\n"
 		"                       emulating KVM host rejects and add the kernel switches it needs\n"
 		"  --control PATH       serve JSON commands on unix socket PATH (status, pause,\n"
@@ -38,8 +42,7 @@ void cli_usage(FILE *f)
 		"                       of the dirty bitmap\n"
 		"\n"
 		"exit status: 0 guest powered off or rebooted; 1 guest crashed;\n"
-		"             2 bad usage, bad kernel/initrd, no /dev/kvm\n",
-		VLAB_MAX_CPUS, VLAB_MAX_NICS);
+		"             2 bad usage, bad kernel/initrd, no /dev/kvm\n");
 }
 
 int cli_parse_size(const char *s, uint64_t *out)
@@ -136,85 +139,6 @@ int cli_cmdline_add(char *cmdline, size_t size, const char *extra)
 	return 0;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned int b[6];
-	char tail;
-	int i;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-		   &b[5], &tail) != 6)
-		return -1;
-	for (i = 0; i < 6; i++)
-		mac[i] = b[i];
-	/* A multicast address cannot be a NIC's own. */
-	return (mac[0] & 1) ? -1 : 0;
-}
-
-int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen)
-{
-	char buf[512], *tok, *save = NULL;
-	bool first = true;
-
-	memset(nc, 0, sizeof(*nc));
-	nc->queue_pairs = 1;
-	if (strlen(s) >= sizeof(buf)) {
-		snprintf(err, errlen, "--net: option too long");
-		return -1;
-	}
-	strcpy(buf, s);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *end;
-		long v;
-
-		if (first) {
-			first = false;
-			if (strncmp(tok, "hub=", 4) && strncmp(tok, "tap=", 4) &&
-			    strcmp(tok, "loop") && strcmp(tok, "null")) {
-				snprintf(err, errlen, "--net: '%s' is not hub=DIR, tap=NAME, loop or null",
-					 tok);
-				return -1;
-			}
-			if ((!strcmp(tok, "hub=") || !strcmp(tok, "tap="))) {
-				snprintf(err, errlen, "--net: '%s' needs a value", tok);
-				return -1;
-			}
-			snprintf(nc->backend, sizeof(nc->backend), "%s", tok);
-		} else if (!strncmp(tok, "mac=", 4)) {
-			if (parse_mac(tok + 4, nc->mac)) {
-				snprintf(err, errlen, "--net: mac '%s' is not a unicast xx:xx:xx:xx:xx:xx",
-					 tok + 4);
-				return -1;
-			}
-			nc->mac_set = true;
-		} else if (!strncmp(tok, "queues=", 7)) {
-			errno = 0;
-			v = strtol(tok + 7, &end, 10);
-			if (errno || end == tok + 7 || *end || v < 1 || v > 16) {
-				snprintf(err, errlen, "--net: queues '%s' is not 1..16", tok + 7);
-				return -1;
-			}
-			nc->queue_pairs = v;
-		} else if (!strncmp(tok, "mtu=", 4)) {
-			errno = 0;
-			v = strtol(tok + 4, &end, 10);
-			if (errno || end == tok + 4 || *end || v < 68 || v > 65535) {
-				snprintf(err, errlen, "--net: mtu '%s' is not 68..65535", tok + 4);
-				return -1;
-			}
-			nc->mtu = v;
-		} else {
-			snprintf(err, errlen, "--net: unknown option '%s'", tok);
-			return -1;
-		}
-	}
-	if (first) {
-		snprintf(err, errlen, "--net: needs a backend");
-		return -1;
-	}
-	return 0;
-}
-
 enum {
 	OPT_KERNEL = 1,
 	OPT_INITRD,
@@ -223,13 +147,13 @@ enum {
 	OPT_CPUS,
 	OPT_CONSOLE,
 	OPT_QUIRKS,
-	OPT_NET,
 	OPT_CONTROL,
 	OPT_INCOMING,
 	OPT_DOWNTIME,
 	OPT_BANDWIDTH,
 	OPT_DIRTY_RING,
 	OPT_HELP,
+	OPT_DEVICE,		/* OPT_DEVICE + n: the n-th registered device kind */
 };
 
 static const struct option run_options[] = {
@@ -240,15 +164,63 @@ static const struct option run_options[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
 	{ "cpu-quirks", required_argument, NULL, OPT_QUIRKS },
-	{ "net", required_argument, NULL, OPT_NET },
 	{ "control", required_argument, NULL, OPT_CONTROL },
 	{ "incoming", required_argument, NULL, OPT_INCOMING },
 	{ "downtime-ms", required_argument, NULL, OPT_DOWNTIME },
 	{ "max-bandwidth", required_argument, NULL, OPT_BANDWIDTH },
 	{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
 	{ "help", no_argument, NULL, OPT_HELP },
-	{ NULL, 0, NULL, 0 },
 };
+
+#define NR_RUN_OPTIONS	(sizeof(run_options) / sizeof(run_options[0]))
+#define MAX_KINDS	16
+
+int vm_config_count(const struct vm_config *cfg, const struct device_kind *kind)
+{
+	int i, n = 0;
+
+	for (i = 0; i < cfg->nr_devs; i++)
+		n += cfg->devs[i].kind == kind;
+	return n;
+}
+
+const void *vm_config_device(const struct vm_config *cfg, const struct device_kind *kind,
+			     int i)
+{
+	int k;
+
+	for (k = 0; k < cfg->nr_devs; k++)
+		if (cfg->devs[k].kind == kind && cfg->devs[k].index == i)
+			return cfg->devs[k].config;
+	return NULL;
+}
+
+/* One --KIND VALUE: parsed into the next device slot. */
+static int cli_parse_device(struct vm_config *cfg, const struct device_kind *kind,
+			    const char *arg, char *err, size_t errlen)
+{
+	struct device_conf *d;
+	int n = vm_config_count(cfg, kind);
+
+	if (n == kind->max) {
+		snprintf(err, errlen, "--%s: at most %d %ss", kind->option, kind->max,
+			 kind->noun);
+		return -1;
+	}
+	if (cfg->nr_devs == VLAB_MAX_DEVICES) {
+		snprintf(err, errlen, "--%s: at most %d devices in all", kind->option,
+			 VLAB_MAX_DEVICES);
+		return -1;
+	}
+	d = &cfg->devs[cfg->nr_devs];
+	memset(d, 0, sizeof(*d));
+	if (kind->parse(arg, d->config, err, errlen))
+		return -1;
+	d->kind = kind;
+	d->index = n;
+	cfg->nr_devs++;
+	return 0;
+}
 
 #define fail(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
@@ -268,7 +240,19 @@ static int cli_parse_cpus(const char *s, int *out)
 int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 		  char *err, size_t errlen)
 {
-	int c;
+	struct option opts[NR_RUN_OPTIONS + MAX_KINDS + 1];
+	const struct device_kind *kinds[MAX_KINDS], *k;
+	int c, nr_kinds = 0;
+
+	/* The fixed options, then one per registered device kind. */
+	memcpy(opts, run_options, sizeof(run_options));
+	for (k = device_kinds(); k && nr_kinds < MAX_KINDS; k = k->next) {
+		opts[NR_RUN_OPTIONS + nr_kinds] = (struct option){
+			k->option, required_argument, NULL, OPT_DEVICE + nr_kinds,
+		};
+		kinds[nr_kinds++] = k;
+	}
+	memset(&opts[NR_RUN_OPTIONS + nr_kinds], 0, sizeof(opts[0]));
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = VLAB_DEFAULT_MEM;
@@ -280,7 +264,7 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 
 	optind = 0;	/* full reset: tests call us repeatedly */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:", run_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_KERNEL:
 			cfg->kernel = optarg;
@@ -334,13 +318,6 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 			else
 				fail("--cpu-quirks: '%s' is not off, auto or on", optarg);
 			break;
-		case OPT_NET:
-			if (cfg->nr_nets == VLAB_MAX_NICS)
-				fail("--net: at most %d NICs", VLAB_MAX_NICS);
-			if (cli_parse_net(optarg, &cfg->nets[cfg->nr_nets], err, errlen))
-				return -1;
-			cfg->nr_nets++;
-			break;
 		case OPT_CONTROL:
 			if (!optarg[0])
 				fail("--control: needs a socket path");
@@ -390,6 +367,12 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 		case ':':
 			fail("%s: needs a value", argv[optind - 1]);
 		default:
+			if (c >= OPT_DEVICE && c < OPT_DEVICE + nr_kinds) {
+				if (cli_parse_device(cfg, kinds[c - OPT_DEVICE], optarg,
+						     err, errlen))
+					return -1;
+				break;
+			}
 			/* optopt is a long option's val when "--help=x" gave it a value. */
 			if (isgraph(optopt))
 				fail("unknown option '-%c'", optopt);

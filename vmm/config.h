@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vmm/device.h"
 #include "vmm/quirks.h"
 
 #define VLAB_MAX_CPUS		64
@@ -15,16 +16,6 @@
 #define VLAB_DEFAULT_MEM	(256ULL << 20)
 #define VLAB_CMDLINE_MAX	4096
 
-#define VLAB_MAX_NICS		4
-
-/* One --net option: backend spec plus device options. */
-struct net_config {
-	char backend[256];		/* "hub=PATH", "tap=NAME", "loop", "null" */
-	uint8_t mac[6];
-	bool mac_set;
-	int queue_pairs;		/* 1..16 */
-	int mtu;			/* 0: not offered */
-};
 
 enum console_kind {
 	CONSOLE_STDIO,
@@ -42,8 +33,8 @@ struct vm_config {
 	enum console_kind console;
 	const char *console_path;
 	enum quirk_mode quirks;
-	struct net_config nets[VLAB_MAX_NICS];
-	int nr_nets;
+	struct device_conf devs[VLAB_MAX_DEVICES];	/* --net etc., in order */
+	int nr_devs;
 	const char *control_path;	/* --control: JSON control socket, or NULL */
 	const char *incoming;		/* unix:PATH, tcp:HOST:PORT, file:PATH */
 	uint32_t downtime_ms;		/* live migration downtime limit */
@@ -67,7 +58,11 @@ int cli_parse_size(const char *s, uint64_t *out);
 /* Append @extra to @cmdline unless each of its words' keys is already there. */
 int cli_cmdline_add(char *cmdline, size_t size, const char *extra);
 void cli_usage(FILE *f);
-/* "hub=/tmp/h,mac=52:54:00:00:00:01,queues=2,mtu=1500" → @nc. */
-int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen);
+
+
+/* Instances of @kind on the command line, and the @i-th one's config. */
+int vm_config_count(const struct vm_config *cfg, const struct device_kind *kind);
+const void *vm_config_device(const struct vm_config *cfg, const struct device_kind *kind,
+			     int i);
 
 #endif

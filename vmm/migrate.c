@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libfdt.h>
 #include <linux/kvm.h>
 #include <netdb.h>
 #include <poll.h>
@@ -38,7 +39,8 @@
 #define BITS_PER_LONG		(8 * sizeof(unsigned long))
 #define MIG_ACK			"VLABMIG-OK\n"
 #define MIG_ACK_TIMEOUT_MS	30000
-#define MIG_CONFIG_VERSION	1
+/* 2: a node per device kind (1 had "nics" for --net only). */
+#define MIG_CONFIG_VERSION	2
 #define MIG_WAITING		"this vlab is waiting for an incoming migration stream"
 
 /*
@@ -472,16 +474,24 @@ static int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 
 static int mig_config_save(struct vm *vm, struct state_buf *sb)
 {
+	const struct device_kind *k;
 	int i;
 
 	state_begin_node(sb, "config", MIG_CONFIG_VERSION);
 	state_put_u64(sb, "mem-size", vm->cfg->mem_size);
 	state_put_u32(sb, "cpus", vm->nr_cpus);
-	state_put_u32(sb, "nics", vm->cfg->nr_nets);
-	for (i = 0; i < vm->cfg->nr_nets; i++) {
-		state_begin_nodef(sb, 1, "nic@%d", i);
-		state_put_u32(sb, "queue-pairs", vm->cfg->nets[i].queue_pairs);
-		state_put_u32(sb, "mtu", vm->cfg->nets[i].mtu);
+	/* Every device kind: how many, and what each must match. */
+	for (k = device_kinds(); k; k = k->next) {
+		int n = vm_config_count(vm->cfg, k);
+
+		state_begin_nodef(sb, 1, "kind-%s", k->option);
+		state_put_u32(sb, "count", n);
+		for (i = 0; i < n; i++) {
+			state_begin_nodef(sb, 1, "%s@%d", k->option, i);
+			if (k->config_save)
+				k->config_save(vm_config_device(vm->cfg, k, i), sb);
+			state_end_node(sb);
+		}
 		state_end_node(sb);
 	}
 	return state_end_node(sb);
@@ -489,19 +499,24 @@ static int mig_config_save(struct vm *vm, struct state_buf *sb)
 
 static int mig_config_check(struct vm *vm, const void *fdt, size_t len, char *err, size_t errlen)
 {
+	const struct device_kind *k;
 	uint64_t mem;
-	uint32_t cpus, nics, qp, mtu, ver;
-	int node, i, nic;
-	char name[16];
+	uint32_t cpus, count, ver;
+	int node, i, sub, inst;
+	char name[64], why[192];
 
 	if (state_check(fdt, len, err, errlen))
 		return -1;
 	node = state_subnode(fdt, 0, "config", MIG_CONFIG_VERSION, &ver, err, errlen);
 	if (node < 0 ||
 	    state_get_u64(fdt, node, "mem-size", &mem, err, errlen) ||
-	    state_get_u32(fdt, node, "cpus", &cpus, err, errlen) ||
-	    state_get_u32(fdt, node, "nics", &nics, err, errlen))
+	    state_get_u32(fdt, node, "cpus", &cpus, err, errlen))
 		return -1;
+	if (ver < MIG_CONFIG_VERSION) {
+		snprintf(err, errlen, "the source is an older vlab (configuration format %u, "
+			 "this vlab reads %u)", ver, MIG_CONFIG_VERSION);
+		return -1;
+	}
 	if (mem != vm->cfg->mem_size) {
 		snprintf(err, errlen, "configuration mismatch: the source has --mem %lluM, this vlab %lluM",
 			 (unsigned long long)(mem >> 20),
@@ -513,21 +528,32 @@ static int mig_config_check(struct vm *vm, const void *fdt, size_t len, char *er
 			 cpus, vm->nr_cpus);
 		return -1;
 	}
-	if ((int)nics != vm->cfg->nr_nets) {
-		snprintf(err, errlen, "configuration mismatch: the source has %u --net, this vlab %d",
-			 nics, vm->cfg->nr_nets);
-		return -1;
-	}
-	for (i = 0; i < (int)nics; i++) {
-		snprintf(name, sizeof(name), "nic@%d", i);
-		nic = state_subnode(fdt, node, name, 1, &ver, err, errlen);
-		if (nic < 0 || state_get_u32(fdt, nic, "queue-pairs", &qp, err, errlen) ||
-		    state_get_u32(fdt, nic, "mtu", &mtu, err, errlen))
+	/* A kind the source does not know has no node: it had none of them. */
+	for (k = device_kinds(); k; k = k->next) {
+		int n = vm_config_count(vm->cfg, k);
+
+		snprintf(name, sizeof(name), "kind-%s", k->option);
+		count = 0;
+		sub = fdt_subnode_offset(fdt, node, name);
+		if (sub >= 0 && state_get_u32(fdt, sub, "count", &count, err, errlen))
 			return -1;
-		if ((int)qp != vm->cfg->nets[i].queue_pairs || (int)mtu != vm->cfg->nets[i].mtu) {
-			snprintf(err, errlen, "configuration mismatch: NIC %d has queues=%u mtu=%u at the source",
-				 i, qp, mtu);
+		if ((int)count != n) {
+			snprintf(err, errlen, "configuration mismatch: the source has %u --%s, "
+				 "this vlab %d", count, k->option, n);
 			return -1;
+		}
+		for (i = 0; i < n; i++) {
+			snprintf(name, sizeof(name), "%s@%d", k->option, i);
+			inst = state_subnode(fdt, sub, name, 1, &ver, err, errlen);
+			if (inst < 0)
+				return -1;
+			if (k->config_check &&
+			    k->config_check(vm_config_device(vm->cfg, k, i), fdt, inst, why,
+					    sizeof(why))) {
+				snprintf(err, errlen, "configuration mismatch: %s %d has %s",
+					 k->noun, i, why);
+				return -1;
+			}
 		}
 	}
 	return 0;

@@ -792,6 +792,15 @@ START_TEST(test_fault_config_mismatch)
 	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 
+	/* Devices are compared kind by kind, whatever kinds this vlab has. */
+	vp_start(&dst, "dst-net", (const char *const []){ "--incoming", uri, "--mem", "256M",
+							  "--net", "null", NULL });
+	wait_dest(&dst);
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_refused(&dst, "configuration mismatch: the source has 0 --net, this vlab 1");
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "failed", DEST_CLOSED);
+
 	ck_payload_ok(&src, 40);
 	test_end();
 }

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Device kinds the command line can ask for (--net today; --vdpa, --rdma
+ * later). A device file describes its kind once, registers it with
+ * DEVICE_KIND(), and creates its instances from its own VM_INIT hook:
+ * nothing in vmm/ names a device kind. The kind says:
+ *  - its option and usage lines (cli.c builds --help and getopt from them),
+ *  - how to parse one instance's value into its own config struct,
+ *  - the part of that configuration a migration destination must match
+ *    (migrate.c saves it at the source and asks the kind at the
+ *    destination).
+ */
+#ifndef VLAB_DEVICE_H
+#define VLAB_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct state_buf;
+
+/* Bytes one instance's parsed configuration may take (checked at build). */
+#define DEVICE_CONFIG_MAX	512
+/* Instances of all kinds on one command line. */
+#define VLAB_MAX_DEVICES	16
+
+struct device_kind {
+	const char *option;		/* "net": --net VALUE */
+	const char *usage;		/* its --help lines, newline-terminated */
+	const char *noun;		/* "NIC", for messages */
+	int max;			/* instances allowed */
+	size_t config_size;		/* <= DEVICE_CONFIG_MAX */
+	/* One --option value into @config (zeroed); -1 with a message. */
+	int (*parse)(const char *arg, void *config, char *err, size_t errlen);
+	/* What a destination must match, as properties of the current node. */
+	void (*config_save)(const void *config, struct state_buf *sb);
+	/*
+	 * Does this instance match the source's (node @node of @fdt)? 0, or
+	 * -1 with "what differs" in @err.
+	 */
+	int (*config_check)(const void *config, const void *fdt, int node, char *err,
+			    size_t errlen);
+	struct device_kind *next;
+};
+
+void device_kind_register(struct device_kind *kind);
+/* Registered kinds, in registration order; NULL ends. */
+const struct device_kind *device_kinds(void);
+
+#define DEVICE_KIND(var)						\
+	static void __attribute__((constructor)) __reg_kind_##var(void)	\
+	{								\
+		device_kind_register(&var);				\
+	}
+
+/* One instance from the command line. */
+struct device_conf {
+	const struct device_kind *kind;
+	int index;			/* among instances of its kind */
+	_Alignas(8) uint8_t config[DEVICE_CONFIG_MAX];
+};
+
+#endif
