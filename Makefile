@@ -37,7 +37,7 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsu
 # is the only file the unit tests do not link.
 SRCS	:= $(sort $(shell find vmm devices virtio -name '*.c'))
 OBJS	:= $(SRCS:%.c=$(O)/%.o)
-LIB_OBJS := $(filter-out $(O)/vmm/main.o,$(OBJS))
+LIB_OBJS := $(filter-out $(O)/vmm/core/main.o,$(OBJS))
 
 TEST_SRCS := $(sort $(shell find tests -name 'test_*.c'))
 TEST_BINS := $(TEST_SRCS:%.c=$(O)/%)
@@ -82,7 +82,7 @@ bench-boot: all guest
 bench-virtq: $(O)/tests/bench/bench_virtq
 	$(O)/tests/bench/bench_virtq
 
-$(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)/vmm/guest_mem.o $(O)/vmm/mem_view.o
+$(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)/vmm/mem/guest_mem.o $(O)/vmm/mem/mem_view.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $^ $(LDLIBS)
 
@@ -105,7 +105,7 @@ FUZZ_FLAGS	:= -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefine
 		   -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -I. -Itests -pthread -mcx16
 FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS	:= $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_O)/%)
-FUZZ_LIB_OBJS	:= $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(filter-out vmm/main.c,$(SRCS)))
+FUZZ_LIB_OBJS	:= $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(filter-out vmm/core/main.c,$(SRCS)))
 
 fuzz: $(FUZZ_BINS)
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/state.h"
+#include "vmm/migrate/state.h"
 
 typedef int (*state_test_save_fn)(void *dev, struct state_buf *sb);
 typedef int (*state_test_load_fn)(void *dev, const void *fdt, int node, char *err,

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "virtio/virtio.h"
-#include "vmm/state.h"
+#include "vmm/migrate/state.h"
 
 /* Transport and ring features every vlab device offers. */
 #define VIRTIO_COMMON_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | VIRTQ_RING_FEATURES)

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "virtio/virtq.h"
-#include "vmm/guest_mem.h"
+#include "vmm/mem/guest_mem.h"
 
 #define VIRTIO_MSI_NO_VECTOR	0xffff
 

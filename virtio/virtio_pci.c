@@ -16,11 +16,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "devices/pci.h"
+#include "devices/legacy/pci.h"
 #include "virtio/virtio_pci.h"
-#include "vmm/irq.h"
-#include "vmm/state.h"
-#include "vmm/vm.h"
+#include "vmm/core/irq.h"
+#include "vmm/migrate/state.h"
+#include "vmm/core/vm.h"
 
 #define PCI_VENDOR_ID_REDHAT_QUMRANET	0x1af4
 #define VIRTIO_PCI_DEVICE_ID_BASE	0x1040

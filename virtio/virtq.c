@@ -2,7 +2,7 @@
 /*
  * Virtqueue device side, split and packed (virtio 1.2, 2.7 and 2.8).
  *
- * The queue reaches memory through its view (vmm/mem_view.h). The ring
+ * The queue reaches memory through its view (vmm/mem/mem_view.h). The ring
  * areas are translated at enable into host pointers, and again whenever
  * the view's generation moves; the buffers are translated per descriptor,
  * one segment per piece of the view they cross. Dirty marks land in

@@ -3,7 +3,7 @@
  * Device side of one virtio 1.2 virtqueue: split and packed layouts,
  * indirect descriptors, EVENT_IDX, IN_ORDER and RING_RESET.
  *
- * Memory is reached only through the queue's view (vmm/mem_view.h): guest
+ * Memory is reached only through the queue's view (vmm/mem/mem_view.h): guest
  * RAM by GPA, or an IOTLB of a device address space. Every descriptor is
  * translated and permission-checked, and every byte the device writes for
  * the driver (used entries, notification fields, the written part of the
@@ -42,8 +42,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/mem_view.h"
+#include "vmm/mem/guest_mem.h"
+#include "vmm/mem/mem_view.h"
 
 /* Largest queue either layout allows (split sizes are powers of two). */
 #define VIRTQ_MAX_SIZE		32768

@@ -16,8 +16,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "vmm/guest_mem.h"
-#include "vmm/vm.h"
+#include "vmm/mem/guest_mem.h"
+#include "vmm/core/vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

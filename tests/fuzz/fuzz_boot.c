@@ -7,7 +7,7 @@
  * the load); ASan watches for any write outside it.
  */
 #include "fuzz.h"
-#include "vmm/boot.h"
+#include "vmm/x86/boot.h"
 
 #define RAM	(32u << 20)
 

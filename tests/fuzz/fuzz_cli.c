@@ -3,9 +3,9 @@
  * The command-line parsers: the input is `vlab run`'s arguments separated
  * by NUL bytes (--net, --mem, --incoming, every option and value).
  */
-#include "devices/virtio_net.h"
+#include "devices/net/virtio_net.h"
 #include "fuzz.h"
-#include "vmm/config.h"
+#include "vmm/core/config.h"
 
 #define MAX_ARGS	32
 

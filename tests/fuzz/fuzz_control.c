@@ -8,8 +8,8 @@
  * fuzz_migrate's reach instead.
  */
 #include "fuzz.h"
-#include "vmm/control.h"
-#include "vmm/json.h"
+#include "vmm/control/control.h"
+#include "vmm/control/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

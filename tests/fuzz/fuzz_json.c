@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The JSON reader (control requests), and writing back what it read. */
 #include "fuzz.h"
-#include "vmm/json.h"
+#include "vmm/control/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

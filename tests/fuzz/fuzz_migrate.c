@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 
 #include "fuzz.h"
-#include "vmm/migrate.h"
+#include "vmm/migrate/migrate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,11 +10,11 @@
 #include <linux/virtio_net.h>
 
 #include "fuzz.h"
-#include "virtio/net_ctrl.h"
-#include "virtio/net_rx.h"
-#include "virtio/net_state.h"
+#include "devices/net/net_ctrl.h"
+#include "devices/net/net_rx.h"
+#include "devices/net/net_state.h"
 
-/* What the device offers (devices/virtio_net.c), picked bit by bit. */
+/* What the device offers (devices/net/virtio_net.c), picked bit by bit. */
 static const unsigned int offered[] = {
 	VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_VLAN,
 	VIRTIO_NET_F_MQ, VIRTIO_NET_F_RSS, VIRTIO_NET_F_HASH_REPORT,

@@ -13,10 +13,10 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
-#include "devices/virtio_net.h"
+#include "devices/net/virtio_net.h"
 #include "fuzz.h"
 #include "virtio/virtio.h"
-#include "vmm/state.h"
+#include "vmm/migrate/state.h"
 
 #define RAM	(1u << 20)
 

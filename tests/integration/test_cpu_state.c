@@ -18,11 +18,11 @@
 #include "check_main.h"
 #include "vlab_run.h"
 
-#include "devices/uart8250.h"
-#include "vmm/config.h"
-#include "vmm/cpu_state.h"
-#include "vmm/state.h"
-#include "vmm/vm.h"
+#include "devices/legacy/uart8250.h"
+#include "vmm/core/config.h"
+#include "vmm/x86/cpu_state.h"
+#include "vmm/migrate/state.h"
+#include "vmm/core/vm.h"
 
 #define PASSES		40	/* memwrite passes: a few seconds in all */
 #define RUN_TIMEOUT	60.0
@@ -41,7 +41,7 @@ struct tvm {
 };
 
 /*
- * devices/test_exit.c registers port 0x501 from a constructor, and a
+ * devices/legacy/test_exit.c registers port 0x501 from a constructor, and a
  * static library only contributes objects whose symbols are referenced:
  * a test binary linked against libvlab.a does not get it. Stand in for
  * it (and step aside if it is there after all).

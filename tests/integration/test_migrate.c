@@ -23,8 +23,8 @@
 
 #include "check_main.h"
 #include "vlab_run.h"
-#include "vmm/json.h"
-#include "vmm/migrate.h"
+#include "vmm/control/json.h"
+#include "vmm/migrate/migrate.h"
 
 /* Check's limit per test, in seconds: a backstop for a stuck test, never hit by a slow one. */
 #define TEST_TIMEOUT	(VLAB_SANITIZED ? 900 : 300)
@@ -905,7 +905,7 @@ END_TEST
  * closes the stream without a word, as a vlab that refused it, and
  * reports 'C'. Told nothing, it never answers.
  */
-#define MIG_ACK_TEXT	"VLABMIG-OK\n"	/* as in vmm/migrate.c */
+#define MIG_ACK_TEXT	"VLABMIG-OK\n"	/* as in vmm/migrate/migrate.c */
 
 struct fake_dest {
 	pid_t pid;

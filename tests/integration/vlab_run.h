@@ -72,17 +72,18 @@ static inline const char *vlab_build_dir(void)
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = '\0';
-		for (i = 0; i < 3; i++) {
+		/* Up from BUILD/tests/.../test_x to the folder holding tests/ and vlab. */
+		for (i = 0; i < 6; i++) {
 			char *slash = strrchr(exe, '/');
 
 			if (!slash || slash == exe)
 				break;
 			*slash = '\0';
-		}
-		snprintf(probe, sizeof(probe), "%s/tests", exe);
-		if (i == 3 && !access(probe, F_OK)) {
-			snprintf(dir, sizeof(dir), "%s", exe);
-			return dir;
+			snprintf(probe, sizeof(probe), "%s/tests", exe);
+			if (i >= 2 && !access(probe, F_OK)) {
+				snprintf(dir, sizeof(dir), "%s", exe);
+				return dir;
+			}
 		}
 	}
 	snprintf(dir, sizeof(dir), "build");

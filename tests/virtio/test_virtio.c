@@ -6,7 +6,7 @@
 
 #include "check_main.h"
 #include "virtio/virtio.h"
-#include "vmm/state.h"
+#include "vmm/migrate/state.h"
 #include "virtq_driver.h"
 
 #define MEM_SIZE	(1 << 20)

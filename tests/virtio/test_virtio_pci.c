@@ -10,12 +10,12 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "devices/pci.h"
-#include "devices/virtio_net.h"
+#include "devices/legacy/pci.h"
+#include "devices/net/virtio_net.h"
 #include "state_test.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtq_driver.h"
-#include "vmm/vm.h"
+#include "vmm/core/vm.h"
 
 #define MEM_SIZE	(1 << 20)
 

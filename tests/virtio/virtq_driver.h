@@ -23,7 +23,7 @@
 #include <linux/virtio_ring.h>
 
 #include "virtio/virtq.h"
-#include "vmm/guest_mem.h"
+#include "vmm/mem/guest_mem.h"
 
 /* Entries of each id's slot in the indirect table pool. */
 #define VDRV_IND_MAX		16

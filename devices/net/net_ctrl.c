@@ -1,0 +1,881 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-net control virtqueue (virtio 1.3, "Control Virtqueue"): decode
+ * a command, validate it completely, then apply it to struct net_state.
+ * Validation comes first in every handler so that a rejected command
+ * changes nothing.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/net/net_ctrl.h"
+
+/* Statistics a receiveq (vq 2i) and a transmitq (vq 2i + 1) may report. */
+#define STATS_RX_TYPES (VIRTIO_NET_STATS_TYPE_RX_BASIC | VIRTIO_NET_STATS_TYPE_RX_CSUM | \
+			VIRTIO_NET_STATS_TYPE_RX_GSO | VIRTIO_NET_STATS_TYPE_RX_SPEED)
+#define STATS_TX_TYPES (VIRTIO_NET_STATS_TYPE_TX_BASIC | VIRTIO_NET_STATS_TYPE_TX_CSUM | \
+			VIRTIO_NET_STATS_TYPE_TX_GSO | VIRTIO_NET_STATS_TYPE_TX_SPEED)
+
+/* sizeof(struct virtio_net_stats_reply_hdr) and one entry of a GET. */
+#define STATS_REPLY_HDR_LEN	8
+#define STATS_QUERY_ENTRY_LEN	16
+#define STATS_MAX_COUNTERS	6
+
+struct ctrl_cmd {
+	const uint8_t *data;	/* command-specific-data */
+	size_t len;
+	uint8_t *out;		/* command-specific-result */
+	size_t out_cap;
+	size_t out_len;
+	unsigned int effects;
+};
+
+static uint16_t get_le16(const uint8_t *p)
+{
+	return p[0] | (uint16_t)p[1] << 8;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = v;
+	p[1] = v >> 8;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	put_le16(p, v);
+	put_le16(p + 2, v >> 16);
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, v);
+	put_le32(p + 4, v >> 32);
+}
+
+void net_state_init(struct net_state *st, const uint8_t mac[6],
+		    uint16_t max_queue_pairs)
+{
+	memset(st, 0, sizeof(*st));
+	memcpy(st->perm_mac, mac, sizeof(st->perm_mac));
+	if (max_queue_pairs < 1)
+		max_queue_pairs = 1;
+	if (max_queue_pairs > NET_MAX_QUEUE_PAIRS)
+		max_queue_pairs = NET_MAX_QUEUE_PAIRS;
+	st->max_queue_pairs = max_queue_pairs;
+	st->mtu = 1500;
+	st->speed = UINT32_MAX;
+	st->duplex = 0xff;
+	st->rss_max_key_size = NET_RSS_MAX_KEY;
+	st->rss_max_table_len = NET_RSS_MAX_TABLE;
+	st->supported_hash_types = NET_HASH_TYPES_ALL;
+	st->status = VIRTIO_NET_S_LINK_UP;
+	net_state_reset(st);
+}
+
+void net_state_reset(struct net_state *st)
+{
+	st->features = 0;
+	memcpy(st->mac, st->perm_mac, sizeof(st->mac));
+	/* The link is the backend's business; only the request is dropped. */
+	st->status &= ~VIRTIO_NET_S_ANNOUNCE;
+	st->announce_rounds = 0;
+	st->curr_queue_pairs = 1;
+
+	/* Promiscuous, so that a driver without CTRL_RX receives everything. */
+	st->promisc = 1;
+	st->allmulti = 0;
+	st->alluni = 0;
+	st->nomulti = 0;
+	st->nouni = 0;
+	st->nobcast = 0;
+	memset(&st->uni, 0, sizeof(st->uni));
+	memset(&st->multi, 0, sizeof(st->multi));
+	/* Empty; it only filters once CTRL_VLAN is negotiated. */
+	memset(st->vlans, 0, sizeof(st->vlans));
+
+	memset(&st->rss, 0, sizeof(st->rss));
+	memset(&st->hash, 0, sizeof(st->hash));
+	st->guest_offloads = 0;
+
+	memset(&st->coal_tx, 0, sizeof(st->coal_tx));
+	memset(&st->coal_rx, 0, sizeof(st->coal_rx));
+	memset(st->coal_vq, 0, sizeof(st->coal_vq));
+
+	memset(&st->cvq_stats, 0, sizeof(st->cvq_stats));
+	memset(st->rxq_stats, 0, sizeof(st->rxq_stats));
+	memset(st->txq_stats, 0, sizeof(st->txq_stats));
+}
+
+void net_state_set_features(struct net_state *st, uint64_t features)
+{
+	st->features = features;
+	/* Negotiating an offload enables it (spec: backward compatibility). */
+	st->guest_offloads = features & NET_GUEST_OFFLOADS_MASK;
+}
+
+uint16_t net_state_max_pairs(const struct net_state *st)
+{
+	uint16_t n = st->max_queue_pairs;
+
+	if (!net_has_feature(st, VIRTIO_NET_F_MQ) &&
+	    !net_has_feature(st, VIRTIO_NET_F_RSS))
+		return 1;
+	/* Clamped so that a corrupt restored state cannot index past arrays. */
+	if (n < 1)
+		return 1;
+	return n > NET_MAX_QUEUE_PAIRS ? NET_MAX_QUEUE_PAIRS : n;
+}
+
+bool net_state_announce(struct net_state *st, uint8_t rounds)
+{
+	if (!rounds || !net_has_feature(st, VIRTIO_NET_F_GUEST_ANNOUNCE) ||
+	    !net_has_feature(st, VIRTIO_NET_F_STATUS))
+		return false;
+	st->status |= VIRTIO_NET_S_ANNOUNCE;
+	st->announce_rounds = rounds - 1;
+	return true;
+}
+
+void net_state_coal_vq_reenable(struct net_state *st, uint16_t vq)
+{
+	if (vq >= NET_MAX_DATA_VQS)
+		return;
+	st->coal_vq[vq] = vq & 1 ? st->coal_tx : st->coal_rx;
+}
+
+void net_state_fill_config(const struct net_state *st,
+			   struct virtio_net_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	memcpy(cfg->mac, st->mac, sizeof(cfg->mac));
+	/* Little-endian as virtio 1.x defines it, whatever the host is. */
+	put_le16((uint8_t *)&cfg->status, st->status);
+	put_le16((uint8_t *)&cfg->max_virtqueue_pairs, st->max_queue_pairs);
+	put_le16((uint8_t *)&cfg->mtu, st->mtu);
+	put_le32((uint8_t *)&cfg->speed, st->speed);
+	cfg->duplex = st->duplex;
+	cfg->rss_max_key_size = st->rss_max_key_size;
+	put_le16((uint8_t *)&cfg->rss_max_indirection_table_length,
+		 st->rss_max_table_len);
+	put_le32((uint8_t *)&cfg->supported_hash_types,
+		 st->supported_hash_types);
+}
+
+#define bad(...) do { snprintf(why, whylen, __VA_ARGS__); return -1; } while (0)
+
+static bool all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	while (len--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+static int mac_table_check(const struct net_mac_table *t, const char *name, char *why,
+			   size_t whylen)
+{
+	/* mac_table_store(): a list that did not fit is an empty table + overflow. */
+	if (t->overflow > 1)
+		bad("%s.overflow = %u, not 0 or 1", name, t->overflow);
+	if (t->count > NET_MAC_TABLE_ENTRIES)
+		bad("%s.count = %u, the table has %u entries", name, t->count,
+		    NET_MAC_TABLE_ENTRIES);
+	if (t->overflow && t->count)
+		bad("%s.count = %u with overflow set", name, t->count);
+	if (!all_zero((const uint8_t *)t->macs + (size_t)t->count * ETH_ALEN,
+		      (size_t)(NET_MAC_TABLE_ENTRIES - t->count) * ETH_ALEN))
+		bad("%s: addresses beyond count %u", name, t->count);
+	return 0;
+}
+
+int net_state_check(const struct net_state *st, const struct net_state *cur,
+		    uint64_t host_features, char *why, size_t whylen)
+{
+	const uint8_t *flags[] = { &st->promisc, &st->allmulti, &st->alluni, &st->nomulti,
+				   &st->nouni, &st->nobcast };
+	static const char *const flag_names[] = { "promisc", "allmulti", "alluni", "nomulti",
+						  "nouni", "nobcast" };
+	uint16_t pairs = st->max_queue_pairs, limit, i;
+	uint8_t key_max;
+
+	/* Identity and configuration are this device's (set up from --net). */
+	if (memcmp(st->perm_mac, cur->perm_mac, ETH_ALEN) ||
+	    st->max_queue_pairs != cur->max_queue_pairs || st->mtu != cur->mtu ||
+	    st->speed != cur->speed || st->duplex != cur->duplex ||
+	    st->rss_max_key_size != cur->rss_max_key_size ||
+	    st->rss_max_table_len != cur->rss_max_table_len ||
+	    st->supported_hash_types != cur->supported_hash_types)
+		bad("the source NIC has another MAC, queue count, MTU or RSS limits");
+	if (pairs < 1 || pairs > NET_MAX_QUEUE_PAIRS)
+		bad("max_queue_pairs = %u, not 1..%u", pairs, NET_MAX_QUEUE_PAIRS);
+	if (st->features & ~host_features)
+		bad("features 0x%llx were not offered",
+		    (unsigned long long)(st->features & ~host_features));
+	if (st->status & ~(VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE))
+		bad("status = 0x%x has unknown bits", st->status);
+	/* VQ_PAIRS_SET and RSS_CONFIG keep it within the pairs that exist. */
+	if (st->curr_queue_pairs < 1 || st->curr_queue_pairs > pairs)
+		bad("curr_queue_pairs = %u, not 1..%u", st->curr_queue_pairs, pairs);
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (*flags[i] > 1)
+			bad("%s = %u, not 0 or 1", flag_names[i], *flags[i]);
+	if (mac_table_check(&st->uni, "uni", why, whylen) ||
+	    mac_table_check(&st->multi, "multi", why, whylen))
+		return -1;
+	/* vlans: 4096 bits for 4096 IDs, every pattern is one the driver can set. */
+
+	/* RSS_CONFIG: table_mask + 1 entries, a power of two within the limit. */
+	if (st->rss.enabled > 1)
+		bad("rss.enabled = %u, not 0 or 1", st->rss.enabled);
+	if (st->rss.table_mask >= NET_RSS_MAX_TABLE ||
+	    st->rss.table_mask >= st->rss_max_table_len ||
+	    (st->rss.table_mask & (st->rss.table_mask + 1)))
+		bad("rss.table_mask = %u: the table length is not a power of two up to %u",
+		    st->rss.table_mask, st->rss_max_table_len < NET_RSS_MAX_TABLE ?
+		    st->rss_max_table_len : NET_RSS_MAX_TABLE);
+	if (st->rss.max_tx_vq > pairs || (st->rss.enabled && !st->rss.max_tx_vq))
+		bad("rss.max_tx_vq = %u, not 1..%u", st->rss.max_tx_vq, pairs);
+	limit = st->rss.max_tx_vq ? st->rss.max_tx_vq : 1;
+	if (st->rss.unclassified_queue >= limit)
+		bad("rss.unclassified_queue = %u, not below %u", st->rss.unclassified_queue,
+		    limit);
+	for (i = 0; i < NET_RSS_MAX_TABLE; i++) {
+		if (i <= st->rss.table_mask && st->rss.table[i] >= limit)
+			bad("rss.table[%u] = %u, not below %u", i, st->rss.table[i], limit);
+		if (i > st->rss.table_mask && st->rss.table[i])
+			bad("rss.table[%u] = %u, beyond the table length %u", i,
+			    st->rss.table[i], st->rss.table_mask + 1);
+	}
+
+	key_max = st->rss_max_key_size < NET_RSS_MAX_KEY ? st->rss_max_key_size :
+							   NET_RSS_MAX_KEY;
+	if (st->hash.key_len > key_max)
+		bad("hash.key_len = %u, the key has at most %u bytes", st->hash.key_len,
+		    key_max);
+	if (!all_zero(st->hash.key + st->hash.key_len, NET_RSS_MAX_KEY - st->hash.key_len))
+		bad("hash.key: bytes beyond key_len %u", st->hash.key_len);
+	if (st->hash.types & ~st->supported_hash_types)
+		bad("hash.types = 0x%x, supported 0x%x", st->hash.types,
+		    st->supported_hash_types);
+	if (st->guest_offloads & ~(st->features & NET_GUEST_OFFLOADS_MASK))
+		bad("guest_offloads = 0x%llx, not a subset of the negotiated offloads",
+		    (unsigned long long)st->guest_offloads);
+	return 0;
+}
+
+#undef bad
+
+static uint8_t ctrl_rx(struct net_state *st, uint8_t cmd, struct ctrl_cmd *c)
+{
+	unsigned int need = VIRTIO_NET_F_CTRL_RX_EXTRA;
+	uint8_t *flag;
+
+	switch (cmd) {
+	case VIRTIO_NET_CTRL_RX_PROMISC:
+		flag = &st->promisc;
+		need = VIRTIO_NET_F_CTRL_RX;
+		break;
+	case VIRTIO_NET_CTRL_RX_ALLMULTI:
+		flag = &st->allmulti;
+		need = VIRTIO_NET_F_CTRL_RX;
+		break;
+	case VIRTIO_NET_CTRL_RX_ALLUNI:
+		flag = &st->alluni;
+		break;
+	case VIRTIO_NET_CTRL_RX_NOMULTI:
+		flag = &st->nomulti;
+		break;
+	case VIRTIO_NET_CTRL_RX_NOUNI:
+		flag = &st->nouni;
+		break;
+	case VIRTIO_NET_CTRL_RX_NOBCAST:
+		flag = &st->nobcast;
+		break;
+	default:
+		return VIRTIO_NET_ERR;
+	}
+	if (!net_has_feature(st, need) || c->len != 1)
+		return VIRTIO_NET_ERR;
+	/* The uapi header defines any non-zero byte as "on". */
+	*flag = c->data[0] != 0;
+	c->effects |= NET_CTRL_FX_RX_FILTER;
+	return VIRTIO_NET_OK;
+}
+
+/*
+ * One table of MAC_TABLE_SET: le32 count, then count addresses. Checks
+ * the count against what is left before trusting it.
+ */
+static bool mac_list_parse(const struct ctrl_cmd *c, size_t *off,
+			   uint32_t *count, const uint8_t **macs)
+{
+	size_t left = c->len - *off;
+
+	if (left < 4)
+		return false;
+	*count = get_le32(c->data + *off);
+	left -= 4;
+	if (*count > left / ETH_ALEN)
+		return false;
+	*macs = c->data + *off + 4;
+	*off += 4 + (size_t)*count * ETH_ALEN;
+	return true;
+}
+
+static void mac_table_store(struct net_mac_table *t, const uint8_t *macs,
+			    uint32_t count)
+{
+	memset(t, 0, sizeof(*t));
+	if (count > NET_MAC_TABLE_ENTRIES) {
+		t->overflow = 1;
+		return;
+	}
+	t->count = count;
+	memcpy(t->macs, macs, (size_t)count * ETH_ALEN);
+}
+
+static uint8_t ctrl_mac(struct net_state *st, uint8_t cmd, struct ctrl_cmd *c)
+{
+	static const uint8_t zero[ETH_ALEN];
+	const uint8_t *uni, *multi;
+	uint32_t n_uni, n_multi;
+	size_t off = 0;
+
+	switch (cmd) {
+	case VIRTIO_NET_CTRL_MAC_TABLE_SET:
+		if (!net_has_feature(st, VIRTIO_NET_F_CTRL_RX))
+			return VIRTIO_NET_ERR;
+		if (!mac_list_parse(c, &off, &n_uni, &uni) ||
+		    !mac_list_parse(c, &off, &n_multi, &multi) || off != c->len)
+			return VIRTIO_NET_ERR;
+		mac_table_store(&st->uni, uni, n_uni);
+		mac_table_store(&st->multi, multi, n_multi);
+		c->effects |= NET_CTRL_FX_RX_FILTER;
+		return VIRTIO_NET_OK;
+	case VIRTIO_NET_CTRL_MAC_ADDR_SET:
+		/*
+		 * Linux sends this with CTRL_MAC_ADDR alone, so CTRL_RX is not
+		 * required even though the spec puts it in the MAC class.
+		 */
+		if (!net_has_feature(st, VIRTIO_NET_F_CTRL_MAC_ADDR) ||
+		    c->len != ETH_ALEN)
+			return VIRTIO_NET_ERR;
+		/* A station address is neither a group nor all zeroes. */
+		if ((c->data[0] & 1) || !memcmp(c->data, zero, ETH_ALEN))
+			return VIRTIO_NET_ERR;
+		memcpy(st->mac, c->data, ETH_ALEN);
+		c->effects |= NET_CTRL_FX_RX_FILTER | NET_CTRL_FX_CONFIG;
+		return VIRTIO_NET_OK;
+	}
+	return VIRTIO_NET_ERR;
+}
+
+static uint8_t ctrl_vlan(struct net_state *st, uint8_t cmd, struct ctrl_cmd *c)
+{
+	uint16_t vid;
+
+	if (!net_has_feature(st, VIRTIO_NET_F_CTRL_VLAN) || c->len != 2)
+		return VIRTIO_NET_ERR;
+	vid = get_le16(c->data);
+	if (vid >= NET_VLAN_IDS)
+		return VIRTIO_NET_ERR;
+
+	switch (cmd) {
+	case VIRTIO_NET_CTRL_VLAN_ADD:
+		st->vlans[vid / 32] |= 1u << (vid % 32);
+		break;
+	case VIRTIO_NET_CTRL_VLAN_DEL:
+		st->vlans[vid / 32] &= ~(1u << (vid % 32));
+		break;
+	default:
+		return VIRTIO_NET_ERR;
+	}
+	c->effects |= NET_CTRL_FX_RX_FILTER;
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t ctrl_announce(struct net_state *st, uint8_t cmd,
+			     struct ctrl_cmd *c)
+{
+	if (cmd != VIRTIO_NET_CTRL_ANNOUNCE_ACK || c->len != 0 ||
+	    !net_has_feature(st, VIRTIO_NET_F_GUEST_ANNOUNCE))
+		return VIRTIO_NET_ERR;
+	/* An ACK without a pending request is harmless, so it is OK too. */
+	st->status &= ~VIRTIO_NET_S_ANNOUNCE;
+	c->effects |= NET_CTRL_FX_CONFIG;
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t mq_pairs_set(struct net_state *st, struct ctrl_cmd *c)
+{
+	uint16_t pairs;
+
+	if (!net_has_feature(st, VIRTIO_NET_F_MQ) || c->len != 2)
+		return VIRTIO_NET_ERR;
+	pairs = get_le16(c->data);
+	if (pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN ||
+	    pairs > net_state_max_pairs(st))
+		return VIRTIO_NET_ERR;
+	st->curr_queue_pairs = pairs;
+	/* The last multiqueue command decides the mode: automatic steering. */
+	st->rss.enabled = 0;
+	c->effects |= NET_CTRL_FX_QUEUES;
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t hash_key_limit(const struct net_state *st)
+{
+	return st->rss_max_key_size < NET_RSS_MAX_KEY ?
+	       st->rss_max_key_size : NET_RSS_MAX_KEY;
+}
+
+/*
+ * struct virtio_net_rss_config: le32 hash_types, le16 indirection_table_mask,
+ * le16 unclassified_queue, le16 indirection_table[mask + 1], le16 max_tx_vq,
+ * u8 hash_key_length, u8 hash_key_data[hash_key_length].
+ */
+static uint8_t mq_rss_config(struct net_state *st, struct ctrl_cmd *c)
+{
+	const uint8_t *p = c->data;
+	uint16_t mask, unclassified, max_tx_vq, max_table;
+	uint32_t types, entries, i;
+	uint8_t key_len;
+	size_t off;
+
+	if (!net_has_feature(st, VIRTIO_NET_F_RSS) || c->len < 8)
+		return VIRTIO_NET_ERR;
+	types = get_le32(p);
+	mask = get_le16(p + 4);
+	unclassified = get_le16(p + 6);
+
+	max_table = st->rss_max_table_len < NET_RSS_MAX_TABLE ?
+		    st->rss_max_table_len : NET_RSS_MAX_TABLE;
+	/* The table length, mask + 1, is a power of two within the maximum. */
+	if (mask >= max_table || (mask & (mask + 1)))
+		return VIRTIO_NET_ERR;
+	entries = (uint32_t)mask + 1;
+	off = 8 + 2 * entries;
+	if (c->len < off + 3)
+		return VIRTIO_NET_ERR;
+	max_tx_vq = get_le16(p + off);
+	key_len = p[off + 2];
+	if (c->len != off + 3 + key_len)
+		return VIRTIO_NET_ERR;
+
+	if (types & ~st->supported_hash_types || key_len > hash_key_limit(st))
+		return VIRTIO_NET_ERR;
+	if (max_tx_vq < 1 || max_tx_vq > net_state_max_pairs(st))
+		return VIRTIO_NET_ERR;
+	/* Receive queues beyond the pairs in use would never be serviced. */
+	if (unclassified >= max_tx_vq)
+		return VIRTIO_NET_ERR;
+	for (i = 0; i < entries; i++)
+		if (get_le16(p + 8 + 2 * i) >= max_tx_vq)
+			return VIRTIO_NET_ERR;
+
+	memset(&st->rss, 0, sizeof(st->rss));
+	st->rss.enabled = 1;
+	st->rss.table_mask = mask;
+	st->rss.unclassified_queue = unclassified;
+	for (i = 0; i < entries; i++)
+		st->rss.table[i] = get_le16(p + 8 + 2 * i);
+	st->rss.max_tx_vq = max_tx_vq;
+
+	memset(&st->hash, 0, sizeof(st->hash));
+	st->hash.types = types;
+	st->hash.key_len = key_len;
+	memcpy(st->hash.key, p + off + 3, key_len);
+
+	/* Same effect as VQ_PAIRS_SET with max_tx_vq pairs. */
+	st->curr_queue_pairs = max_tx_vq;
+	c->effects |= NET_CTRL_FX_QUEUES | NET_CTRL_FX_HASH;
+	return VIRTIO_NET_OK;
+}
+
+/*
+ * struct virtio_net_hash_config: le32 hash_types, le16 reserved[4],
+ * u8 hash_key_length, u8 hash_key_data[hash_key_length]. The reserved
+ * words mirror the RSS layout; they are ignored because drivers have put
+ * RSS leftovers there.
+ */
+static uint8_t mq_hash_config(struct net_state *st, struct ctrl_cmd *c)
+{
+	uint32_t types;
+	uint8_t key_len;
+
+	if (!net_has_feature(st, VIRTIO_NET_F_HASH_REPORT) || c->len < 13)
+		return VIRTIO_NET_ERR;
+	types = get_le32(c->data);
+	key_len = c->data[12];
+	if (c->len != 13u + key_len)
+		return VIRTIO_NET_ERR;
+	if (types & ~st->supported_hash_types || key_len > hash_key_limit(st))
+		return VIRTIO_NET_ERR;
+
+	memset(&st->hash, 0, sizeof(st->hash));
+	st->hash.types = types;
+	st->hash.key_len = key_len;
+	memcpy(st->hash.key, c->data + 13, key_len);
+	/* Hash calculation only: steering goes back to automatic. */
+	st->rss.enabled = 0;
+	c->effects |= NET_CTRL_FX_QUEUES | NET_CTRL_FX_HASH;
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t ctrl_mq(struct net_state *st, uint8_t cmd, struct ctrl_cmd *c)
+{
+	switch (cmd) {
+	case VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET:
+		return mq_pairs_set(st, c);
+	case VIRTIO_NET_CTRL_MQ_RSS_CONFIG:
+		return mq_rss_config(st, c);
+	case VIRTIO_NET_CTRL_MQ_HASH_CONFIG:
+		return mq_hash_config(st, c);
+	}
+	return VIRTIO_NET_ERR;
+}
+
+static uint8_t ctrl_guest_offloads(struct net_state *st, uint8_t cmd,
+				   struct ctrl_cmd *c)
+{
+	uint64_t offloads;
+
+	if (cmd != VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET || c->len != 8 ||
+	    !net_has_feature(st, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS))
+		return VIRTIO_NET_ERR;
+	offloads = get_le64(c->data);
+	if (offloads & ~(st->features & NET_GUEST_OFFLOADS_MASK))
+		return VIRTIO_NET_ERR;
+	st->guest_offloads = offloads;
+	c->effects |= NET_CTRL_FX_OFFLOADS;
+	return VIRTIO_NET_OK;
+}
+
+/* Coalescing applies to data queues only; each one counts as enabled. */
+static bool coal_vq_valid(const struct net_state *st, uint16_t vq)
+{
+	return vq < 2 * net_state_max_pairs(st);
+}
+
+static uint8_t ctrl_notf_coal(struct net_state *st, uint8_t cmd,
+			      struct ctrl_cmd *c)
+{
+	struct net_coal coal;
+	uint16_t vq;
+	int i;
+
+	switch (cmd) {
+	case VIRTIO_NET_CTRL_NOTF_COAL_TX_SET:
+	case VIRTIO_NET_CTRL_NOTF_COAL_RX_SET:
+		if (!net_has_feature(st, VIRTIO_NET_F_NOTF_COAL) || c->len != 8)
+			return VIRTIO_NET_ERR;
+		coal.max_packets = get_le32(c->data);
+		coal.max_usecs = get_le32(c->data + 4);
+		/* Overrides earlier VQ_SET values of every queue of the kind. */
+		if (cmd == VIRTIO_NET_CTRL_NOTF_COAL_TX_SET) {
+			st->coal_tx = coal;
+			for (i = 1; i < NET_MAX_DATA_VQS; i += 2)
+				st->coal_vq[i] = coal;
+		} else {
+			st->coal_rx = coal;
+			for (i = 0; i < NET_MAX_DATA_VQS; i += 2)
+				st->coal_vq[i] = coal;
+		}
+		break;
+	case VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET:
+		/* le16 vq_index, le16 reserved, le32 max_packets, le32 max_usecs */
+		if (!net_has_feature(st, VIRTIO_NET_F_VQ_NOTF_COAL) ||
+		    c->len != 12)
+			return VIRTIO_NET_ERR;
+		vq = get_le16(c->data);
+		if (!coal_vq_valid(st, vq))
+			return VIRTIO_NET_ERR;
+		st->coal_vq[vq].max_packets = get_le32(c->data + 4);
+		st->coal_vq[vq].max_usecs = get_le32(c->data + 8);
+		break;
+	case VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET:
+		/* vq_index and reserved are read; struct virtio_net_ctrl_coal written. */
+		if (!net_has_feature(st, VIRTIO_NET_F_VQ_NOTF_COAL) ||
+		    c->len != 4 || c->out_cap < 8)
+			return VIRTIO_NET_ERR;
+		vq = get_le16(c->data);
+		if (!coal_vq_valid(st, vq))
+			return VIRTIO_NET_ERR;
+		put_le32(c->out, st->coal_vq[vq].max_packets);
+		put_le32(c->out + 4, st->coal_vq[vq].max_usecs);
+		c->out_len = 8;
+		return VIRTIO_NET_OK;
+	default:
+		return VIRTIO_NET_ERR;
+	}
+	c->effects |= NET_CTRL_FX_COAL;
+	return VIRTIO_NET_OK;
+}
+
+uint64_t net_ctrl_stats_caps(const struct net_state *st)
+{
+	uint64_t caps;
+
+	if (!net_has_feature(st, VIRTIO_NET_F_DEVICE_STATS))
+		return 0;
+	caps = VIRTIO_NET_STATS_TYPE_CVQ |
+	       VIRTIO_NET_STATS_TYPE_RX_BASIC | VIRTIO_NET_STATS_TYPE_TX_BASIC |
+	       VIRTIO_NET_STATS_TYPE_RX_SPEED | VIRTIO_NET_STATS_TYPE_TX_SPEED;
+	/*
+	 * Types whose feature is missing are left out rather than offered:
+	 * Linux asks for every offered type and a single invalid one fails
+	 * the whole GET.
+	 */
+	if (net_has_feature(st, VIRTIO_NET_F_GUEST_CSUM))
+		caps |= VIRTIO_NET_STATS_TYPE_RX_CSUM;
+	if (net_has_feature(st, VIRTIO_NET_F_CSUM))
+		caps |= VIRTIO_NET_STATS_TYPE_TX_CSUM;
+	if (net_has_feature(st, VIRTIO_NET_F_GUEST_TSO4) ||
+	    net_has_feature(st, VIRTIO_NET_F_GUEST_TSO6))
+		caps |= VIRTIO_NET_STATS_TYPE_RX_GSO;
+	if (net_has_feature(st, VIRTIO_NET_F_HOST_TSO4) ||
+	    net_has_feature(st, VIRTIO_NET_F_HOST_TSO6) ||
+	    net_has_feature(st, VIRTIO_NET_F_HOST_USO))
+		caps |= VIRTIO_NET_STATS_TYPE_TX_GSO;
+	return caps;
+}
+
+/* Counters of one reply type for one queue; returns how many. */
+static int stats_counters(const struct net_state *st, uint16_t vq,
+			  unsigned int type, uint64_t *v)
+{
+	/* vq was checked against the pairs that exist; the cvq uses neither. */
+	const struct net_rxq_stats *rx = &st->rxq_stats[vq / 2];
+	const struct net_txq_stats *tx = &st->txq_stats[vq / 2];
+
+	switch (type) {
+	case VIRTIO_NET_STATS_TYPE_REPLY_CVQ:
+		v[0] = st->cvq_stats.command_num;
+		/* "including the current command", which is about to succeed */
+		v[1] = st->cvq_stats.ok_num + 1;
+		return 2;
+	case VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC:
+		v[0] = rx->notifications;
+		v[1] = rx->packets;
+		v[2] = rx->bytes;
+		v[3] = rx->interrupts;
+		v[4] = rx->drops;
+		v[5] = rx->drop_overruns;
+		return 6;
+	case VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM:
+		v[0] = rx->csum_valid;
+		v[1] = rx->needs_csum;
+		v[2] = rx->csum_none;
+		v[3] = rx->csum_bad;
+		return 4;
+	case VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO:
+		v[0] = rx->gso_packets;
+		v[1] = rx->gso_bytes;
+		v[2] = rx->gso_packets_coalesced;
+		v[3] = rx->gso_bytes_coalesced;
+		return 4;
+	case VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED:
+		v[0] = rx->ratelimit_packets;
+		v[1] = rx->ratelimit_bytes;
+		return 2;
+	case VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC:
+		v[0] = tx->notifications;
+		v[1] = tx->packets;
+		v[2] = tx->bytes;
+		v[3] = tx->interrupts;
+		v[4] = tx->drops;
+		v[5] = tx->drop_malformed;
+		return 6;
+	case VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM:
+		v[0] = tx->csum_none;
+		v[1] = tx->needs_csum;
+		return 2;
+	case VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO:
+		v[0] = tx->gso_packets;
+		v[1] = tx->gso_bytes;
+		v[2] = tx->gso_segments;
+		v[3] = tx->gso_segments_bytes;
+		v[4] = tx->gso_packets_noseg;
+		v[5] = tx->gso_bytes_noseg;
+		return 6;
+	case VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED:
+		v[0] = tx->ratelimit_packets;
+		v[1] = tx->ratelimit_bytes;
+		return 2;
+	}
+	return 0;
+}
+
+/* The types a queue may be asked for: rx on even, tx on odd, cvq last. */
+static bool stats_queue_types(const struct net_state *st, uint16_t vq,
+			      uint64_t *types)
+{
+	if (vq == net_state_cvq_index(st))
+		*types = VIRTIO_NET_STATS_TYPE_CVQ;
+	else if (vq < net_state_cvq_index(st))
+		*types = vq & 1 ? STATS_TX_TYPES : STATS_RX_TYPES;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Append one reply: struct virtio_net_stats_reply_hdr {u8 type, u8 reserved,
+ * le16 vq_index, le16 reserved1, le16 size} and its le64 counters. False if
+ * it does not fit; a partial reply would only confuse the driver's walk.
+ */
+static bool stats_put_reply(struct ctrl_cmd *c, unsigned int type, uint16_t vq,
+			    const uint64_t *v, int n)
+{
+	size_t size = STATS_REPLY_HDR_LEN + 8 * (size_t)n;
+	uint8_t *p;
+	int i;
+
+	/* Room first: with out == NULL (out_cap 0) no pointer may be formed. */
+	if (c->out_cap - c->out_len < size)
+		return false;
+	p = c->out + c->out_len;
+	memset(p, 0, STATS_REPLY_HDR_LEN);
+	p[0] = type;
+	put_le16(p + 2, vq);
+	put_le16(p + 6, size);
+	for (i = 0; i < n; i++)
+		put_le64(p + STATS_REPLY_HDR_LEN + 8 * i, v[i]);
+	c->out_len += size;
+	return true;
+}
+
+/*
+ * STATS_GET: a list of {le16 vq_index, le16 reserved[3], le64 types_bitmap},
+ * answered by one reply per (queue, type), in request order and ascending
+ * type. Every entry is checked before any reply is written; replies that do
+ * not fit in the driver's buffer are left out.
+ */
+static uint8_t stats_get(struct net_state *st, struct ctrl_cmd *c)
+{
+	uint64_t caps = net_ctrl_stats_caps(st), allowed, types;
+	uint64_t v[STATS_MAX_COUNTERS];
+	unsigned int type;
+	size_t off;
+	uint16_t vq;
+	int n;
+
+	if (c->len % STATS_QUERY_ENTRY_LEN)
+		return VIRTIO_NET_ERR;
+	for (off = 0; off < c->len; off += STATS_QUERY_ENTRY_LEN) {
+		vq = get_le16(c->data + off);
+		types = get_le64(c->data + off + 8);
+		/* Unknown, unsupported or wrong-queue types fail it all. */
+		if (!stats_queue_types(st, vq, &allowed) ||
+		    types & ~(allowed & caps))
+			return VIRTIO_NET_ERR;
+	}
+
+	for (off = 0; off < c->len; off += STATS_QUERY_ENTRY_LEN) {
+		vq = get_le16(c->data + off);
+		types = get_le64(c->data + off + 8);
+		for (type = 0; type < 64; type++) {
+			if (!((types >> type) & 1))
+				continue;
+			n = stats_counters(st, vq, type, v);
+			if (!stats_put_reply(c, type, vq, v, n))
+				return VIRTIO_NET_OK;
+		}
+	}
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t ctrl_stats(struct net_state *st, uint8_t cmd, struct ctrl_cmd *c)
+{
+	if (!net_has_feature(st, VIRTIO_NET_F_DEVICE_STATS))
+		return VIRTIO_NET_ERR;
+
+	switch (cmd) {
+	case VIRTIO_NET_CTRL_STATS_QUERY:
+		/* struct virtio_net_stats_capabilities: le64 supported_stats_types[1] */
+		if (c->len != 0 || c->out_cap < 8)
+			return VIRTIO_NET_ERR;
+		put_le64(c->out, net_ctrl_stats_caps(st));
+		c->out_len = 8;
+		return VIRTIO_NET_OK;
+	case VIRTIO_NET_CTRL_STATS_GET:
+		return stats_get(st, c);
+	}
+	return VIRTIO_NET_ERR;
+}
+
+uint8_t net_ctrl_handle(struct net_state *st, const void *cmd, size_t cmd_len,
+			void *out, size_t out_cap, struct net_ctrl_reply *reply)
+{
+	const uint8_t *p = cmd;
+	struct ctrl_cmd c = { 0 };
+	uint8_t ack;
+
+	if (reply) {
+		reply->len = 0;
+		reply->effects = 0;
+	}
+	st->cvq_stats.command_num++;
+	if (!p || cmd_len < sizeof(struct virtio_net_ctrl_hdr) ||
+	    !net_has_feature(st, VIRTIO_NET_F_CTRL_VQ))
+		return VIRTIO_NET_ERR;
+
+	c.data = p + sizeof(struct virtio_net_ctrl_hdr);
+	c.len = cmd_len - sizeof(struct virtio_net_ctrl_hdr);
+	c.out = out;
+	c.out_cap = out ? out_cap : 0;
+
+	switch (p[0]) {
+	case VIRTIO_NET_CTRL_RX:
+		ack = ctrl_rx(st, p[1], &c);
+		break;
+	case VIRTIO_NET_CTRL_MAC:
+		ack = ctrl_mac(st, p[1], &c);
+		break;
+	case VIRTIO_NET_CTRL_VLAN:
+		ack = ctrl_vlan(st, p[1], &c);
+		break;
+	case VIRTIO_NET_CTRL_ANNOUNCE:
+		ack = ctrl_announce(st, p[1], &c);
+		break;
+	case VIRTIO_NET_CTRL_MQ:
+		ack = ctrl_mq(st, p[1], &c);
+		break;
+	case VIRTIO_NET_CTRL_GUEST_OFFLOADS:
+		ack = ctrl_guest_offloads(st, p[1], &c);
+		break;
+	case VIRTIO_NET_CTRL_NOTF_COAL:
+		ack = ctrl_notf_coal(st, p[1], &c);
+		break;
+	case VIRTIO_NET_CTRL_STATS:
+		ack = ctrl_stats(st, p[1], &c);
+		break;
+	default:
+		/* HASH_TUNNEL (7) and RSS contexts (9) are not offered. */
+		ack = VIRTIO_NET_ERR;
+		break;
+	}
+	if (ack != VIRTIO_NET_OK)
+		return VIRTIO_NET_ERR;
+
+	st->cvq_stats.ok_num++;
+	if (reply) {
+		reply->len = c.out_len;
+		reply->effects = c.effects;
+	}
+	return VIRTIO_NET_OK;
+}

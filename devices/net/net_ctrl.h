@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * virtio-net control virtqueue: the device side of every command class,
+ * applied to struct net_state. Works on plain byte buffers; the caller
+ * gathers the descriptor chain and writes the ack back.
+ */
+#ifndef VLAB_VIRTIO_NET_CTRL_H
+#define VLAB_VIRTIO_NET_CTRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/net/net_state.h"
+
+/* What the device must act on after a command succeeded. */
+#define NET_CTRL_FX_RX_FILTER	(1u << 0)	/* rx mode, MAC or VLAN tables */
+#define NET_CTRL_FX_CONFIG	(1u << 1)	/* config space (mac, status) */
+#define NET_CTRL_FX_QUEUES	(1u << 2)	/* curr_queue_pairs or steering */
+#define NET_CTRL_FX_HASH	(1u << 3)	/* hash types or key */
+#define NET_CTRL_FX_OFFLOADS	(1u << 4)	/* guest_offloads */
+#define NET_CTRL_FX_COAL	(1u << 5)	/* recheck notification conditions */
+
+struct net_ctrl_reply {
+	size_t len;		/* bytes written to the result buffer */
+	unsigned int effects;	/* NET_CTRL_FX_*, 0 on error */
+};
+
+/*
+ * net_ctrl_handle - execute one control virtqueue command
+ * @st:      device state, changed only if the command succeeds
+ * @cmd:     the driver's readable buffers concatenated: class, command and
+ *           command-specific-data
+ * @cmd_len: bytes in @cmd
+ * @out:     room for command-specific-result: the driver's writable buffers
+ *           after the ack byte (the ack comes first, see virtio 1.3
+ *           "Control Virtqueue"); may be NULL when @out_cap is 0
+ * @out_cap: bytes of room in @out
+ * @reply:   optional; result length and effects
+ *
+ * Returns the ack byte, VIRTIO_NET_OK or VIRTIO_NET_ERR. A command that is
+ * malformed, has bad values, or needs a feature that was not negotiated
+ * gets VIRTIO_NET_ERR and leaves everything but the control queue counters
+ * untouched. Any input is safe.
+ */
+uint8_t net_ctrl_handle(struct net_state *st, const void *cmd, size_t cmd_len,
+			void *out, size_t out_cap, struct net_ctrl_reply *reply);
+
+/* Statistics types this device reports under the negotiated features. */
+uint64_t net_ctrl_stats_caps(const struct net_state *st);
+
+#endif

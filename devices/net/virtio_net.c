@@ -1,0 +1,1037 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-net: the device around net_state (devices/net/net_state.h), the control
+ * queue handler (net_ctrl.c) and the receive decisions (net_rx.c).
+ *
+ * Threads: one worker per queue pair owns that pair's TX and RX queues;
+ * worker 0 also owns the control queue and reads the backend, steering
+ * each frame (RSS) into the inbox of the pair that must receive it. So
+ * every virtqueue is touched by exactly one thread, and the event loop
+ * only forwards doorbells (queue_notify) to workers.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "devices/net/net_backend.h"
+#include "devices/net/virtio_net.h"
+#include "devices/net/net_ctrl.h"
+#include "devices/net/net_rx.h"
+#include "devices/net/net_state.h"
+#include "virtio/virtio.h"
+#include "virtio/virtio_pci.h"
+#include "vmm/migrate/state.h"
+#include "vmm/core/vm.h"
+#include "vmm/core/worker.h"
+
+#define NET_QUEUE_SIZE		256
+#define NET_INBOX_FRAMES	256
+#define NET_CTRL_MAX		(64 * 1024)
+#define NET_PCI_CLASS		0x020000
+
+struct net_frame {
+	uint32_t len;
+	uint32_t hash;
+	uint16_t report;
+	uint8_t data[];
+};
+
+/* Interrupt coalescing state of one data queue. */
+struct net_coal_state {
+	uint32_t pending;	/* used buffers not yet signalled */
+	bool timer_armed;
+};
+
+struct net_pair {
+	struct virtio_net *net;
+	int idx;
+	struct worker worker;	/* kick bits: KICK_RX, KICK_TX, KICK_CTRL */
+	bool worker_ready;	/* worker_init() succeeded */
+	int timer_fd;		/* coalescing deadline */
+	bool backend_watched;	/* worker 0: be.fd is on its loop */
+	/* Frames steered here by worker 0, waiting for RX buffers. */
+	pthread_mutex_t inbox_lock;
+	struct net_frame *inbox[NET_INBOX_FRAMES];
+	unsigned int inbox_head, inbox_count;
+	struct net_coal_state coal[2];	/* rx, tx */
+	uint8_t *scratch;		/* frame assembly buffer */
+};
+
+struct virtio_net {
+	struct virtio_dev vdev;
+	struct vm *vm;
+	pthread_mutex_t lock;		/* net_state vs config reads */
+	struct net_state st;
+	struct net_backend be;
+	bool backend_paused;		/* worker 0: inbox full, stop reading */
+	int nr_pairs;			/* max queue pairs offered */
+	struct net_pair pairs[NET_MAX_QUEUE_PAIRS];
+	struct net_frame *held;		/* worker 0: read but not yet steerable */
+	uint8_t *ctrl_result;		/* worker 0: CVQ command result */
+	const char *hub_spec;		/* incoming: hub joined in net_load() */
+};
+
+/* STATS GET for 16 pairs needs about 5 KiB; a short reply hangs Linux. */
+#define NET_CTRL_RESULT_MAX	(16 * 1024)
+
+#define KICK_RX		(1u << 0)
+#define KICK_TX		(1u << 1)
+#define KICK_CTRL	(1u << 2)
+
+static uint64_t net_device_features(const struct virtio_net *net)
+{
+	uint64_t f = (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+		     (1ULL << VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | (1ULL << VIRTIO_NET_F_MAC) |
+		     (1ULL << VIRTIO_NET_F_MRG_RXBUF) | (1ULL << VIRTIO_NET_F_STATUS) |
+		     (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_CTRL_RX) |
+		     (1ULL << VIRTIO_NET_F_CTRL_VLAN) | (1ULL << VIRTIO_NET_F_CTRL_RX_EXTRA) |
+		     (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE) | (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR) |
+		     (1ULL << VIRTIO_NET_F_RSS) | (1ULL << VIRTIO_NET_F_HASH_REPORT) |
+		     (1ULL << VIRTIO_NET_F_NOTF_COAL) | (1ULL << VIRTIO_NET_F_VQ_NOTF_COAL) |
+		     (1ULL << VIRTIO_NET_F_DEVICE_STATS) | (1ULL << VIRTIO_NET_F_SPEED_DUPLEX);
+
+	if (net->nr_pairs > 1)
+		f |= 1ULL << VIRTIO_NET_F_MQ;
+	if (net->st.mtu)
+		f |= 1ULL << VIRTIO_NET_F_MTU;
+	return f;
+}
+
+static uint64_t net_get_features(struct virtio_dev *vdev)
+{
+	return net_device_features(vdev->priv);
+}
+
+static int net_set_features(struct virtio_dev *vdev, uint64_t features)
+{
+	struct virtio_net *net = vdev->priv;
+
+	pthread_mutex_lock(&net->lock);
+	net_state_set_features(&net->st, features);
+	pthread_mutex_unlock(&net->lock);
+	return 0;
+}
+
+static void net_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
+{
+	struct virtio_net *net = vdev->priv;
+	struct virtio_net_config cfg;
+
+	pthread_mutex_lock(&net->lock);
+	net_state_fill_config(&net->st, &cfg);
+	pthread_mutex_unlock(&net->lock);
+	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
+		memcpy(buf, (uint8_t *)&cfg + off, len);
+	else
+		memset(buf, 0, len);
+}
+
+static void net_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf,
+			     uint32_t len)
+{
+	/* virtio 1.x: the config space is read-only for the driver (MAC set goes via CVQ). */
+}
+
+/* ---- interrupts with coalescing (NOTF_COAL) ---- */
+
+static void net_coal_arm(struct net_pair *p, uint32_t usecs)
+{
+	struct itimerspec its = {
+		.it_value.tv_sec = usecs / 1000000,
+		.it_value.tv_nsec = (usecs % 1000000) * 1000,
+	};
+
+	timerfd_settime(p->timer_fd, 0, &its, NULL);
+}
+
+/* @which: 0 rx, 1 tx. Called after a flush of @n used buffers. */
+static void net_used(struct net_pair *p, int which, uint32_t n)
+{
+	struct virtio_net *net = p->net;
+	uint16_t q = 2 * p->idx + which;
+	struct net_coal *c = &net->st.coal_vq[q];
+	struct net_coal_state *cs = &p->coal[which];
+
+	cs->pending += n;
+	if (!cs->pending)
+		return;
+	if (c->max_packets > 1 && cs->pending < c->max_packets) {
+		if (c->max_usecs && !cs->timer_armed) {
+			net_coal_arm(p, c->max_usecs);
+			cs->timer_armed = true;
+		}
+		return;
+	}
+	if (!c->max_packets && c->max_usecs) {
+		if (!cs->timer_armed) {
+			net_coal_arm(p, c->max_usecs);
+			cs->timer_armed = true;
+		}
+		return;
+	}
+	cs->pending = 0;
+	virtio_dev_notify_used(&net->vdev, q);
+	if (which == 0)
+		net->st.rxq_stats[p->idx].interrupts++;
+	else
+		net->st.txq_stats[p->idx].interrupts++;
+}
+
+static void net_coal_expired(int fd, void *opaque)
+{
+	struct net_pair *p = opaque;
+	uint64_t cnt;
+	int which;
+
+	if (read(fd, &cnt, sizeof(cnt)) < 0)
+		return;
+	for (which = 0; which < 2; which++) {
+		struct net_coal_state *cs = &p->coal[which];
+
+		cs->timer_armed = false;
+		if (cs->pending) {
+			cs->pending = 0;
+			virtio_dev_notify_used(&p->net->vdev, 2 * p->idx + which);
+		}
+	}
+}
+
+/* ---- transmit ---- */
+
+/* Complete a partial checksum the driver left to the device (VIRTIO_NET_F_CSUM). */
+static void net_tx_csum(uint8_t *frame, size_t len, const struct virtio_net_hdr_v1 *h)
+{
+	uint32_t start = h->csum_start, off = h->csum_offset, sum = 0;
+	size_t i;
+
+	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || start >= len || off + 2 > len - start)
+		return;
+	for (i = start; i + 1 < len; i += 2)
+		sum += (frame[i] << 8) | frame[i + 1];
+	if (i < len)
+		sum += frame[i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~sum & 0xffff;
+	frame[start + off] = sum >> 8;
+	frame[start + off + 1] = sum & 0xff;
+}
+
+static bool net_stopping(struct net_pair *p)
+{
+	return worker_stopping(&p->worker);
+}
+
+static void net_tx(struct net_pair *p)
+{
+	struct virtio_net *net = p->net;
+	struct virtq *vq = &net->vdev.vqs[2 * p->idx + 1];
+	struct net_txq_stats *stats = &net->st.txq_stats[p->idx];
+	struct virtq_elem elem;
+	uint32_t done = 0;
+	int r = 0;
+
+	stats->notifications++;
+	for (;;) {
+		virtq_disable_notify(vq);
+		while (!net_stopping(p) && (r = virtq_pop(vq, &elem)) > 0) {
+			struct virtio_net_hdr_v1 hdr;
+			/* Same header both ways: 20 bytes once HASH_REPORT is on. */
+			size_t hl = net_rx_hdr_len(&net->st), len = 0;
+			int i;
+
+			/* Gather header + frame; frames are small enough to copy once. */
+			for (i = 0; i < elem.out_num && len < NET_FRAME_MAX + hl; i++) {
+				size_t n = elem.iov[i].iov_len;
+
+				if (n > NET_FRAME_MAX + hl - len)
+					n = NET_FRAME_MAX + hl - len;
+				memcpy(p->scratch + len, elem.iov[i].iov_base, n);
+				len += n;
+			}
+			if (len < hl + 14) {
+				stats->drop_malformed++;
+				stats->drops++;
+			} else {
+				struct iovec iov = { p->scratch + hl, len - hl };
+
+				memcpy(&hdr, p->scratch, sizeof(hdr));
+				net_tx_csum(p->scratch + hl, len - hl, &hdr);
+				if (net_backend_send(&net->be, &iov, 1) == 0) {
+					stats->packets++;
+					stats->bytes += len - hl;
+				} else {
+					stats->drops++;
+				}
+			}
+			virtq_fill(vq, &elem, 0);
+			done++;
+		}
+		virtq_flush(vq);
+		if (r < 0) {
+			virtio_dev_needs_reset(&net->vdev, vq->broken_reason ?
+					       vq->broken_reason : "bad TX descriptor");
+			return;
+		}
+		/*
+		 * Asked to stop (stop-and-copy, reset): leave the rest in the
+		 * ring rather than push it all out first. A hub peer that does
+		 * not read costs HUB_WAIT_MS a frame, so a full ring kept the
+		 * paused guest waiting up to a second; net_start() kicks every
+		 * queue, here or on the destination, and the rest goes then.
+		 */
+		if (net_stopping(p) || !virtq_enable_notify(vq))
+			break;
+	}
+	net_used(p, 1, done);
+}
+
+/* ---- receive ---- */
+
+#define NET_RX_MAX_BUFS	32
+
+/*
+ * Copy one frame into RX buffers (several with MRG_RXBUF). Returns 1 when
+ * delivered, 0 when there are not enough buffers yet (nothing consumed,
+ * the frame is kept), -1 when the frame was dropped or the queue broke.
+ */
+static int net_rx_deliver(struct net_pair *p, const struct net_frame *f, uint32_t *used)
+{
+	struct virtio_net *net = p->net;
+	struct virtq *vq = &net->vdev.vqs[2 * p->idx];
+	bool mrg = virtio_dev_has(&net->vdev, VIRTIO_NET_F_MRG_RXBUF);
+	size_t hl = net_rx_hdr_len(&net->st), total = hl + f->len, room = 0, off = 0;
+	struct virtio_net_hdr_v1_hash hdr;
+	static __thread struct virtq_elem elems[NET_RX_MAX_BUFS];
+	int n = 0, i, r;
+
+	/* Take enough buffers first, so a frame is either whole or not at all. */
+	while (room < total && n < (mrg ? NET_RX_MAX_BUFS : 1)) {
+		r = virtq_pop(vq, &elems[n]);
+		if (r < 0) {
+			virtio_dev_needs_reset(&net->vdev, vq->broken_reason ?
+					       vq->broken_reason : "bad RX descriptor");
+			return -1;
+		}
+		if (r == 0)
+			break;
+		room += elems[n++].in_len;
+	}
+	if (room < total) {
+		if (n == (mrg ? NET_RX_MAX_BUFS : 1)) {
+			/* Buffers that can never hold it: drop the frame, not the queue. */
+			for (i = 0; i < n; i++)
+				virtq_fill(vq, &elems[i], 0);
+			virtq_flush(vq);
+			*used += n;
+			net->st.rxq_stats[p->idx].drops++;
+			return -1;
+		}
+		while (n--)
+			virtq_unpop(vq, &elems[n]);
+		return 0;
+	}
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+	hdr.hdr.num_buffers = n;
+	net_rx_fill_hash_report(&net->st, &hdr, f->hash, f->report);
+	for (i = 0; i < n; i++) {
+		struct virtq_elem *e = &elems[i];
+		size_t wrote = 0;
+		int s;
+
+		for (s = e->out_num; s < e->out_num + e->in_num && off < total; s++) {
+			uint8_t *dst = e->iov[s].iov_base;
+			size_t left = e->iov[s].iov_len, c;
+
+			while (left && off < total) {
+				if (off < hl) {
+					c = hl - off < left ? hl - off : left;
+					memcpy(dst, (uint8_t *)&hdr + off, c);
+				} else {
+					c = total - off < left ? total - off : left;
+					memcpy(dst, f->data + (off - hl), c);
+				}
+				dst += c;
+				left -= c;
+				off += c;
+				wrote += c;
+			}
+		}
+		virtq_fill(vq, e, wrote);
+	}
+	virtq_flush(vq);
+	*used += n;
+	net->st.rxq_stats[p->idx].packets++;
+	net->st.rxq_stats[p->idx].bytes += f->len;
+	return 1;
+}
+
+static void net_rx_drain_inbox(struct net_pair *p)
+{
+	struct virtio_net *net = p->net;
+	struct virtq *vq = &net->vdev.vqs[2 * p->idx];
+	uint32_t used = 0;
+
+	if (!vq->enabled)
+		return;
+	for (;;) {
+		struct net_frame *f;
+		int r;
+
+		pthread_mutex_lock(&p->inbox_lock);
+		f = p->inbox_count ? p->inbox[p->inbox_head] : NULL;
+		pthread_mutex_unlock(&p->inbox_lock);
+		if (!f)
+			break;
+		r = net_rx_deliver(p, f, &used);
+		if (r == 0) {
+			/* No buffers: ask for a kick, and retry if some raced in. */
+			if (virtq_enable_notify(vq)) {
+				virtq_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		pthread_mutex_lock(&p->inbox_lock);
+		p->inbox_head = (p->inbox_head + 1) % NET_INBOX_FRAMES;
+		p->inbox_count--;
+		pthread_mutex_unlock(&p->inbox_lock);
+		free(f);
+		if (vq->broken)
+			break;
+	}
+	net_used(p, 0, used);
+}
+
+/* Worker 0: move frames from the backend into the inboxes of their pairs. */
+static void net_rx_steer(struct virtio_net *net)
+{
+	struct net_pair *p0 = &net->pairs[0];
+	int budget = 64;
+
+	while (budget--) {
+		struct net_frame *f = net->held;
+		struct net_pair *dst;
+		ssize_t n;
+
+		if (!f) {
+			f = malloc(sizeof(*f) + NET_FRAME_MAX);
+			if (!f)
+				return;
+			n = net_backend_recv(&net->be, f->data, NET_FRAME_MAX);
+			if (n <= 0) {
+				free(f);
+				return;
+			}
+			f->len = n;
+			if (!net_rx_filter_accept(&net->st, f->data, f->len)) {
+				free(f);
+				continue;
+			}
+			dst = &net->pairs[net_rx_select_queue(&net->st, f->data, f->len,
+							      &f->hash, &f->report) % net->nr_pairs];
+		} else {
+			net->held = NULL;
+			dst = &net->pairs[net_rx_select_queue(&net->st, f->data, f->len,
+							      &f->hash, &f->report) % net->nr_pairs];
+		}
+		pthread_mutex_lock(&dst->inbox_lock);
+		if (dst->inbox_count == NET_INBOX_FRAMES) {
+			pthread_mutex_unlock(&dst->inbox_lock);
+			/* That pair is backed up: hold the frame, stop reading. */
+			net->held = f;
+			net->backend_paused = true;
+			return;
+		}
+		dst->inbox[(dst->inbox_head + dst->inbox_count) % NET_INBOX_FRAMES] = f;
+		dst->inbox_count++;
+		pthread_mutex_unlock(&dst->inbox_lock);
+		if (dst != p0)
+			worker_kick(&dst->worker, KICK_RX);
+	}
+}
+
+/* ---- control queue ---- */
+
+static void net_ctrl(struct virtio_net *net)
+{
+	struct virtq *vq = &net->vdev.vqs[net_state_cvq_index(&net->st)];
+	struct virtq_elem elem;
+	uint8_t *cmd = net->pairs[0].scratch;
+	int r;
+
+	while ((r = virtq_pop(vq, &elem)) > 0) {
+		struct net_ctrl_reply reply = { 0 };
+		uint8_t *result = net->ctrl_result, ack;
+		size_t len = 0, out_cap, off;
+		int i;
+
+		for (i = 0; i < elem.out_num; i++) {
+			size_t n = elem.iov[i].iov_len;
+
+			if (n > NET_CTRL_MAX - len)
+				n = NET_CTRL_MAX - len;
+			memcpy(cmd + len, elem.iov[i].iov_base, n);
+			len += n;
+		}
+		out_cap = elem.in_len ? elem.in_len - 1 : 0;
+		if (out_cap > NET_CTRL_RESULT_MAX)
+			out_cap = NET_CTRL_RESULT_MAX;
+		pthread_mutex_lock(&net->lock);
+		ack = elem.in_len ? net_ctrl_handle(&net->st, cmd, len, result, out_cap, &reply)
+				  : VIRTIO_NET_ERR;
+		pthread_mutex_unlock(&net->lock);
+		/* Ack first, then the command-specific result (virtio 1.3). */
+		off = 0;
+		for (i = elem.out_num; i < elem.out_num + elem.in_num; i++) {
+			uint8_t *dst = elem.iov[i].iov_base;
+			size_t room = elem.iov[i].iov_len, n;
+
+			if (off == 0 && room) {
+				dst[0] = ack;
+				dst++;
+				room--;
+				off = 1;
+			}
+			n = reply.len + 1 - off < room ? reply.len + 1 - off : room;
+			if (off >= 1 && n) {
+				memcpy(dst, result + (off - 1), n);
+				off += n;
+			}
+		}
+		virtq_push(vq, &elem, elem.in_len ? off : 0);
+		if (reply.effects & NET_CTRL_FX_CONFIG)
+			virtio_dev_config_changed(&net->vdev);
+	}
+	if (r < 0) {
+		virtio_dev_needs_reset(&net->vdev, vq->broken_reason ?
+				       vq->broken_reason : "bad control descriptor");
+		return;
+	}
+	virtio_dev_notify_used(&net->vdev, net_state_cvq_index(&net->st));
+}
+
+/* ---- workers ---- */
+
+/* Worker 0 reads the backend only while the inboxes have room. */
+static void net_backend_readable(int fd, void *opaque)
+{
+	/* net_run() reads it after the batch, steering as room allows. */
+}
+
+static void net_watch_backend(struct net_pair *p)
+{
+	struct virtio_net *net = p->net;
+	bool watch = p->idx == 0 && net->be.fd >= 0 && !net->backend_paused;
+
+	if (watch == p->backend_watched)
+		return;
+	if (watch)
+		worker_add_fd(&p->worker, net->be.fd, net_backend_readable, p);
+	else
+		worker_del_fd(&p->worker, net->be.fd);
+	p->backend_watched = watch;
+}
+
+/* One batch of a pair's worker: whatever was kicked, then the receive side. */
+static void net_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct net_pair *p = opaque;
+	struct virtio_net *net = p->net;
+
+	if (virtio_dev_status(&net->vdev) & VIRTIO_CONFIG_S_NEEDS_RESET)
+		return;
+	if (kicked & KICK_CTRL)
+		net_ctrl(net);
+	if (kicked & KICK_TX)
+		net_tx(p);
+	if (p->idx == 0) {
+		/* RX buffers arrived: the held frame may fit now. */
+		if (kicked & KICK_RX)
+			net->backend_paused = false;
+		net_rx_steer(net);
+	}
+	net_rx_drain_inbox(p);
+	/* Room again: let worker 0 read the backend. */
+	if (p->idx != 0 && p->inbox_count < NET_INBOX_FRAMES / 2 && net->backend_paused)
+		worker_kick(&net->pairs[0].worker, KICK_RX);
+	net_watch_backend(p);
+}
+
+static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	struct virtio_net *net = vdev->priv;
+	struct net_pair *p;
+	uint32_t bit;
+
+	if (q == net_state_cvq_index(&net->st)) {
+		p = &net->pairs[0];
+		bit = KICK_CTRL;
+	} else if (q / 2 < net->nr_pairs) {
+		p = &net->pairs[q / 2];
+		bit = (q & 1) ? KICK_TX : KICK_RX;
+		if (!(q & 1))
+			net->st.rxq_stats[q / 2].notifications++;
+	} else {
+		return;
+	}
+	/* Kept while the worker is stopped: it looks at the queue when it starts. */
+	worker_kick(&p->worker, bit);
+}
+
+static void net_stop_workers(struct virtio_net *net)
+{
+	int i;
+
+	for (i = 0; i < net->nr_pairs; i++)
+		if (net->pairs[i].worker_ready)
+			worker_stop(&net->pairs[i].worker);
+}
+
+/* Frames steered to @p but not delivered: gone, like frames on a wire. */
+static void net_inbox_drop(struct net_pair *p)
+{
+	pthread_mutex_lock(&p->inbox_lock);
+	while (p->inbox_count) {
+		free(p->inbox[p->inbox_head]);
+		p->inbox_head = (p->inbox_head + 1) % NET_INBOX_FRAMES;
+		p->inbox_count--;
+	}
+	pthread_mutex_unlock(&p->inbox_lock);
+}
+
+static void net_drop_frames(struct virtio_net *net)
+{
+	int i;
+
+	for (i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pairs[i];
+
+		net_inbox_drop(p);
+		memset(p->coal, 0, sizeof(p->coal));
+		__atomic_store_n(&p->worker.kicked, 0, __ATOMIC_RELAXED);
+	}
+	free(net->held);
+	net->held = NULL;
+	net->backend_paused = false;
+}
+
+static int net_start(struct virtio_dev *vdev)
+{
+	struct virtio_net *net = vdev->priv;
+	int i;
+
+	for (i = 0; i < net->nr_pairs; i++)
+		if (worker_start(&net->pairs[i].worker))
+			return -1;
+	/* Pick up anything the driver queued before DRIVER_OK. */
+	for (i = 0; i < vdev->nr_queues; i++)
+		net_queue_notify(vdev, i);
+	return 0;
+}
+
+static void net_reset(struct virtio_dev *vdev)
+{
+	struct virtio_net *net = vdev->priv;
+
+	net_stop_workers(net);
+	net_drop_frames(net);
+	pthread_mutex_lock(&net->lock);
+	net_state_reset(&net->st);
+	pthread_mutex_unlock(&net->lock);
+}
+
+/*
+ * Simplest safe order for a queue reset or (re-)enable: stop every worker
+ * (worker 0 steers frames into every pair and owns the CVQ), let the core
+ * change the queue, start them again.
+ */
+static void net_queue_stop(struct virtio_dev *vdev, uint16_t q)
+{
+	net_stop_workers(vdev->priv);
+}
+
+static void net_queue_restart(struct virtio_dev *vdev, uint16_t q)
+{
+	if ((virtio_dev_status(vdev) & (VIRTIO_CONFIG_S_DRIVER_OK |
+					VIRTIO_CONFIG_S_NEEDS_RESET)) == VIRTIO_CONFIG_S_DRIVER_OK)
+		net_start(vdev);
+}
+
+/* Called between stop and restart: frames waiting for a reset RX queue go. */
+static void net_queue_reset(struct virtio_dev *vdev, uint16_t q)
+{
+	struct virtio_net *net = vdev->priv;
+
+	if (q % 2 == 0 && q / 2 < net->nr_pairs)
+		net_inbox_drop(&net->pairs[q / 2]);
+	pthread_mutex_lock(&net->lock);
+	net_state_coal_vq_reenable(&net->st, q);
+	pthread_mutex_unlock(&net->lock);
+}
+
+/* ---- migration ---- */
+
+static int net_save(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	struct virtio_net *net = vdev->priv;
+
+	pthread_mutex_lock(&net->lock);
+	net_state_save(sb, &net->st);
+	pthread_mutex_unlock(&net->lock);
+	return sb->err;
+}
+
+static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+		    size_t errlen)
+{
+	struct virtio_net *net = vdev->priv;
+	struct net_state st;
+	char why[160];
+	int ret;
+
+	memset(&st, 0, sizeof(st));
+	if (net_state_load(fdt, node, &st, why, sizeof(why))) {
+		snprintf(err, errlen, "virtio-net: %s", why);
+		return -1;
+	}
+	/* Every count and index the receive path and the CVQ use, before any is. */
+	pthread_mutex_lock(&net->lock);
+	ret = net_state_check(&st, &net->st, vdev->host_features, why, sizeof(why));
+	pthread_mutex_unlock(&net->lock);
+	if (ret) {
+		snprintf(err, errlen, "virtio-net: net-state: %s", why);
+		return -1;
+	}
+	/* The source has stopped its device: join the hub now (see virtio_net_create). */
+	if (net->hub_spec) {
+		if (net_backend_open(&net->be, net->hub_spec, err, errlen))
+			return -1;
+		net->hub_spec = NULL;
+	}
+	pthread_mutex_lock(&net->lock);
+	net->st = st;
+	pthread_mutex_unlock(&net->lock);
+	return 0;
+}
+
+/* Stop-and-copy: no worker may touch a ring or guest memory any more. */
+static void net_quiesce(struct virtio_dev *vdev)
+{
+	net_stop_workers(vdev->priv);
+}
+
+static void net_unquiesce(struct virtio_dev *vdev)
+{
+	if ((virtio_dev_status(vdev) & (VIRTIO_CONFIG_S_DRIVER_OK |
+					VIRTIO_CONFIG_S_NEEDS_RESET)) == VIRTIO_CONFIG_S_DRIVER_OK)
+		net_start(vdev);
+}
+
+/* On the destination: ask the driver to announce the guest's new location. */
+static void net_migrated(struct virtio_dev *vdev)
+{
+	struct virtio_net *net = vdev->priv;
+	bool raise;
+
+	pthread_mutex_lock(&net->lock);
+	raise = net_state_announce(&net->st, 1);
+	pthread_mutex_unlock(&net->lock);
+	if (raise)
+		virtio_dev_config_changed(vdev);
+}
+
+static const struct virtio_dev_ops virtio_net_ops = {
+	.name = "virtio-net",
+	.device_id = VIRTIO_ID_NET,
+	.pci_class = NET_PCI_CLASS,
+	.config_size = sizeof(struct virtio_net_config),
+	.get_features = net_get_features,
+	.set_features = net_set_features,
+	.config_read = net_config_read,
+	.config_write = net_config_write,
+	.queue_notify = net_queue_notify,
+	.start = net_start,
+	.reset = net_reset,
+	.queue_stop = net_queue_stop,
+	.queue_restart = net_queue_restart,
+	.queue_reset = net_queue_reset,
+	.save = net_save,
+	.load = net_load,
+	.quiesce = net_quiesce,
+	.unquiesce = net_unquiesce,
+	.migrated = net_migrated,
+};
+
+void virtio_net_free(struct virtio_dev *vdev)
+{
+	struct virtio_net *net;
+	int i;
+
+	if (!vdev)
+		return;
+	net = vdev->priv;
+	net_stop_workers(net);
+	net_drop_frames(net);
+	for (i = 0; i < NET_MAX_QUEUE_PAIRS; i++) {
+		struct net_pair *p = &net->pairs[i];
+
+		if (!p->net)
+			continue;
+		if (p->worker_ready)
+			worker_exit(&p->worker);
+		if (p->timer_fd >= 0)
+			close(p->timer_fd);
+		free(p->scratch);
+	}
+	net_backend_close(&net->be);
+	virtio_dev_exit(&net->vdev);
+	free(net->ctrl_result);
+	free(net);
+}
+
+struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config *nc,
+				  int index, bool incoming, char *err, size_t errlen)
+{
+	struct virtio_net *net = calloc(1, sizeof(*net));
+	uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + index };
+	int i;
+
+	if (!net) {
+		snprintf(err, errlen, "virtio-net: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&net->lock, NULL);
+	net->be.fd = net->be.loop_wr = -1;
+	if (nc->mac_set)
+		memcpy(mac, nc->mac, 6);
+	net->nr_pairs = nc->queue_pairs;
+	net->ctrl_result = malloc(NET_CTRL_RESULT_MAX);
+	net_state_init(&net->st, mac, net->nr_pairs);
+	net->st.mtu = nc->mtu;
+	for (i = 0; i < net->nr_pairs; i++) {
+		struct net_pair *p = &net->pairs[i];
+		char name[16];
+
+		p->net = net;
+		p->idx = i;
+		pthread_mutex_init(&p->inbox_lock, NULL);
+		snprintf(name, sizeof(name), "net-pair%d", i);
+		p->worker_ready = !worker_init(&p->worker, name, net_run, p);
+		p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		p->scratch = malloc(NET_FRAME_MAX + 64 > NET_CTRL_MAX ? NET_FRAME_MAX + 64 :
+				    NET_CTRL_MAX);
+		if (!p->worker_ready || p->timer_fd < 0 || !p->scratch ||
+		    worker_add_fd(&p->worker, p->timer_fd, net_coal_expired, p))
+			goto nomem;
+	}
+	if (!net->ctrl_result)
+		goto nomem;
+	/* rx0, tx0, ..., rxN-1, txN-1, ctrl */
+	if (virtio_dev_init(&net->vdev, &virtio_net_ops, net, mem, 2 * net->nr_pairs + 1,
+			    NET_QUEUE_SIZE))
+		goto nomem;
+	if (net_backend_open(&net->be, nc->backend, err, errlen))
+		goto fail;
+	/*
+	 * An incoming guest's hub endpoint must not exist before the source
+	 * has stopped its device: peers would queue copies of the frames the
+	 * source is still receiving (and delivering), which this device would
+	 * then put in the guest's RX ring a second time after the switch; and
+	 * nobody reads that queue, so once full it stalls every sender on the
+	 * hub HUB_WAIT_MS per frame. Opened above only to check --net early;
+	 * net_load() opens it again, after the source's quiesce.
+	 */
+	if (incoming && net->be.kind == NET_BACKEND_HUB) {
+		net_backend_close(&net->be);
+		net->hub_spec = nc->backend;
+	}
+	return &net->vdev;
+nomem:
+	snprintf(err, errlen, "virtio-net: out of memory or file descriptors");
+fail:
+	virtio_net_free(&net->vdev);
+	return NULL;
+}
+
+/* ---- the --net device kind ---- */
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+	int i;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+		   &b[5], &tail) != 6)
+		return -1;
+	for (i = 0; i < 6; i++)
+		mac[i] = b[i];
+	/* A multicast address cannot be a NIC's own. */
+	return (mac[0] & 1) ? -1 : 0;
+}
+
+int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen)
+{
+	char buf[512], *tok, *save = NULL;
+	bool first = true;
+
+	memset(nc, 0, sizeof(*nc));
+	nc->queue_pairs = 1;
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "--net: option too long");
+		return -1;
+	}
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		long v;
+
+		if (first) {
+			first = false;
+			if (strncmp(tok, "hub=", 4) && strncmp(tok, "tap=", 4) &&
+			    strcmp(tok, "loop") && strcmp(tok, "null")) {
+				snprintf(err, errlen, "--net: '%s' is not hub=DIR, tap=NAME, loop or null",
+					 tok);
+				return -1;
+			}
+			if ((!strcmp(tok, "hub=") || !strcmp(tok, "tap="))) {
+				snprintf(err, errlen, "--net: '%s' needs a value", tok);
+				return -1;
+			}
+			snprintf(nc->backend, sizeof(nc->backend), "%s", tok);
+		} else if (!strncmp(tok, "mac=", 4)) {
+			if (parse_mac(tok + 4, nc->mac)) {
+				snprintf(err, errlen, "--net: mac '%s' is not a unicast xx:xx:xx:xx:xx:xx",
+					 tok + 4);
+				return -1;
+			}
+			nc->mac_set = true;
+		} else if (!strncmp(tok, "queues=", 7)) {
+			errno = 0;
+			v = strtol(tok + 7, &end, 10);
+			if (errno || end == tok + 7 || *end || v < 1 || v > 16) {
+				snprintf(err, errlen, "--net: queues '%s' is not 1..16", tok + 7);
+				return -1;
+			}
+			nc->queue_pairs = v;
+		} else if (!strncmp(tok, "mtu=", 4)) {
+			errno = 0;
+			v = strtol(tok + 4, &end, 10);
+			if (errno || end == tok + 4 || *end || v < 68 || v > 65535) {
+				snprintf(err, errlen, "--net: mtu '%s' is not 68..65535", tok + 4);
+				return -1;
+			}
+			nc->mtu = v;
+		} else {
+			snprintf(err, errlen, "--net: unknown option '%s'", tok);
+			return -1;
+		}
+	}
+	if (first) {
+		snprintf(err, errlen, "--net: needs a backend");
+		return -1;
+	}
+	return 0;
+}
+
+static int net_kind_parse(const char *arg, void *config, char *err, size_t errlen)
+{
+	return cli_parse_net(arg, config, err, errlen);
+}
+
+/* A destination must offer the same queues and MTU (the MAC is state). */
+static void net_kind_config_save(const void *config, struct state_buf *sb)
+{
+	const struct net_config *nc = config;
+
+	state_put_u32(sb, "queue-pairs", nc->queue_pairs);
+	state_put_u32(sb, "mtu", nc->mtu);
+}
+
+static int net_kind_config_check(const void *config, const void *fdt, int node, char *err,
+				 size_t errlen)
+{
+	const struct net_config *nc = config;
+	uint32_t qp, mtu;
+
+	if (state_get_u32(fdt, node, "queue-pairs", &qp, err, errlen) ||
+	    state_get_u32(fdt, node, "mtu", &mtu, err, errlen))
+		return -1;
+	if ((int)qp != nc->queue_pairs || (int)mtu != nc->mtu) {
+		snprintf(err, errlen, "queues=%u mtu=%u at the source", qp, mtu);
+		return -1;
+	}
+	return 0;
+}
+
+struct device_kind virtio_net_kind = {
+	.option = "net",
+	.noun = "NIC",
+	.usage = "  --net SPEC[,OPTS]    virtio-net NIC (up to 4): SPEC is hub=DIR (vlab processes\n"
+		 "                       sharing DIR see each other's frames), tap=NAME, loop or null;\n"
+		 "                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N\n",
+	.max = VLAB_MAX_NICS,
+	.config_size = sizeof(struct net_config),
+	.parse = net_kind_parse,
+	.config_save = net_kind_config_save,
+	.config_check = net_kind_config_check,
+};
+DEVICE_KIND(virtio_net_kind);
+
+static int virtio_net_create(struct vm *vm, const struct net_config *nc, int index)
+{
+	struct virtio_dev *vdev;
+	char err[256];
+
+	vdev = virtio_net_new(&vm->mem, nc, index, vm->cfg->incoming, err, sizeof(err));
+	if (!vdev) {
+		vlab_log("%s", err);
+		return -EINVAL;
+	}
+	((struct virtio_net *)vdev->priv)->vm = vm;
+	if (virtio_pci_attach(vm, vdev)) {
+		virtio_net_free(vdev);
+		return -EINVAL;
+	}
+	vdev->vm_next = vm->virtio_devs;
+	vm->virtio_devs = vdev;
+	return 0;
+}
+
+static int virtio_net_vm_init(struct vm *vm)
+{
+	int i, ret;
+
+	for (i = 0; i < vm_config_count(vm->cfg, &virtio_net_kind); i++) {
+		ret = virtio_net_create(vm, vm_config_device(vm->cfg, &virtio_net_kind, i), i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* After the vCPUs are gone, before guest RAM is: workers stop, then all is freed. */
+static void virtio_net_vm_exit(struct vm *vm)
+{
+	struct virtio_dev **p = &vm->virtio_devs, *vdev;
+
+	while ((vdev = *p)) {
+		if (vdev->ops != &virtio_net_ops) {
+			p = &vdev->vm_next;
+			continue;
+		}
+		*p = vdev->vm_next;
+		net_stop_workers(vdev->priv);
+		virtio_pci_detach(vdev);
+		virtio_net_free(vdev);
+	}
+}
+
+VM_INIT(virtio_net_vm_init, virtio_net_vm_exit, VM_INIT_DEVICE + 5);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef VLAB_VIRTIO_NET_H
+#define VLAB_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "virtio/virtio.h"
+#include "vmm/core/config.h"
+
+#define VLAB_MAX_NICS		4
+
+/* One --net option: backend spec plus device options. */
+struct net_config {
+	char backend[256];		/* "hub=PATH", "tap=NAME", "loop", "null" */
+	uint8_t mac[6];
+	bool mac_set;
+	int queue_pairs;		/* 1..16 */
+	int mtu;			/* 0: not offered */
+};
+
+/* The --net device kind (vmm/core/device.h). */
+extern struct device_kind virtio_net_kind;
+
+/* "hub=/tmp/h,mac=52:54:00:00:00:01,queues=2,mtu=1500" → @nc. */
+int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen);
+
+/*
+ * A virtio-net device on @mem with no transport attached (tests, fuzz
+ * targets; vlab itself attaches it to virtio-pci). @nc as --net parsed it;
+ * @index picks the default MAC; @incoming defers joining a hub until the
+ * state is loaded. Its worker threads start at DRIVER_OK as usual; its
+ * state loads with virtio_dev_state_load() and vdev->ops->load(), both
+ * safe with any input. NULL with @err on failure.
+ */
+struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config *nc,
+				  int index, bool incoming, char *err, size_t errlen);
+/* Stop its workers and free it (one made by virtio_net_new()). */
+void virtio_net_free(struct virtio_dev *vdev);
+
+#endif

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Device workers: kicks, event sources, stop/start and what survives them. */
+#include <check.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "vmm/core/worker.h"
+
+struct rec {
+	uint32_t seen;		/* atomic: OR of every kicked set */
+	uint32_t runs;		/* atomic */
+	uint32_t fd_events;	/* atomic */
+	bool long_run;		/* run spins until stopping */
+	bool saw_stopping;
+};
+
+static void rec_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct rec *r = opaque;
+
+	__atomic_fetch_or(&r->seen, kicked, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&r->runs, 1, __ATOMIC_RELEASE);
+	if (r->long_run && (kicked & 0x80)) {
+		while (!worker_stopping(w))
+			sched_yield();
+		r->saw_stopping = true;
+	}
+}
+
+static void rec_fd(int fd, void *opaque)
+{
+	struct rec *r = opaque;
+	uint64_t v;
+
+	ck_assert_int_eq(read(fd, &v, sizeof(v)), sizeof(v));
+	__atomic_fetch_add(&r->fd_events, (uint32_t)v, __ATOMIC_RELEASE);
+}
+
+/* Wait (no deadline of its own: the test timeout is the backstop). */
+static void wait_for(uint32_t *p, uint32_t want)
+{
+	while ((__atomic_load_n(p, __ATOMIC_ACQUIRE) & want) != want)
+		sched_yield();
+}
+
+START_TEST(kicks_reach_run)
+{
+	struct worker w;
+	struct rec r = { 0 };
+
+	ck_assert_int_eq(worker_init(&w, "test-worker", rec_run, &r), 0);
+	ck_assert_int_eq(worker_start(&w), 0);
+	worker_kick(&w, 1);
+	worker_kick(&w, 4);
+	wait_for(&r.seen, 5);
+	worker_stop(&w);
+	ck_assert(!w.running);
+	worker_exit(&w);
+}
+END_TEST
+
+START_TEST(kicks_while_stopped_are_kept)
+{
+	struct worker w;
+	struct rec r = { 0 };
+	uint32_t runs;
+
+	ck_assert_int_eq(worker_init(&w, "test-worker", rec_run, &r), 0);
+	worker_kick(&w, 2);
+	ck_assert_int_eq(worker_start(&w), 0);
+	wait_for(&r.seen, 2);
+	worker_stop(&w);
+	/* Stopped: nothing runs any more, kicks wait for the next start. */
+	runs = __atomic_load_n(&r.runs, __ATOMIC_ACQUIRE);
+	worker_kick(&w, 8);
+	ck_assert_uint_eq(__atomic_load_n(&r.runs, __ATOMIC_ACQUIRE), runs);
+	ck_assert(!(r.seen & 8));
+	ck_assert_int_eq(worker_start(&w), 0);
+	wait_for(&r.seen, 8);
+	worker_exit(&w);
+}
+END_TEST
+
+START_TEST(fd_sources_survive_restart)
+{
+	struct worker w;
+	struct rec r = { 0 };
+	uint64_t one = 1;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(worker_init(&w, "test-worker", rec_run, &r), 0);
+	ck_assert_int_eq(worker_add_fd(&w, fd, rec_fd, &r), 0);
+	ck_assert_int_eq(worker_start(&w), 0);
+	ck_assert_int_eq(write(fd, &one, sizeof(one)), sizeof(one));
+	wait_for(&r.fd_events, 1);
+	worker_stop(&w);
+	/* Written while stopped: handled once started again. */
+	ck_assert_int_eq(write(fd, &one, sizeof(one)), sizeof(one));
+	ck_assert_int_eq(worker_start(&w), 0);
+	while (__atomic_load_n(&r.fd_events, __ATOMIC_ACQUIRE) < 2)
+		sched_yield();
+	ck_assert_int_eq(worker_del_fd(&w, fd), 0);
+	ck_assert_int_eq(worker_del_fd(&w, fd), -ENOENT);
+	worker_exit(&w);
+	close(fd);
+}
+END_TEST
+
+START_TEST(stop_waits_for_run)
+{
+	struct worker w;
+	struct rec r = { .long_run = true };
+
+	ck_assert_int_eq(worker_init(&w, "test-worker", rec_run, &r), 0);
+	ck_assert_int_eq(worker_start(&w), 0);
+	worker_kick(&w, 0x80);
+	wait_for(&r.seen, 0x80);
+	/* run is spinning until it sees the stop: stop returns after it left. */
+	worker_stop(&w);
+	ck_assert(r.saw_stopping);
+	worker_exit(&w);
+}
+END_TEST
+
+START_TEST(exit_without_start)
+{
+	struct worker w;
+	struct rec r = { 0 };
+
+	ck_assert_int_eq(worker_init(&w, "test-worker", rec_run, &r), 0);
+	worker_stop(&w);
+	worker_exit(&w);
+	worker_exit(&w);	/* twice is harmless */
+	ck_assert_uint_eq(r.runs, 0);
+}
+END_TEST
+
+static Suite *worker_suite(void)
+{
+	Suite *s = suite_create("worker");
+	TCase *tc = tcase_create("worker");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, kicks_reach_run);
+	tcase_add_test(tc, kicks_while_stopped_are_kept);
+	tcase_add_test(tc, fd_sources_survive_restart);
+	tcase_add_test(tc, stop_waits_for_run);
+	tcase_add_test(tc, exit_without_start);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+VLAB_TEST_MAIN(worker_suite)

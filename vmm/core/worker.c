@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vmm/core/worker.h"
+
+static void worker_woken(int fd, void *opaque)
+{
+	uint64_t cnt;
+
+	/* Only drains the eventfd: the kick bits are taken after the batch. */
+	if (read(fd, &cnt, sizeof(cnt)) < 0)
+		return;
+}
+
+static void worker_batch(struct event_loop *el, void *opaque)
+{
+	struct worker *w = opaque;
+	uint32_t kicked;
+
+	if (worker_stopping(w)) {
+		event_loop_stop(el);
+		return;
+	}
+	kicked = __atomic_exchange_n(&w->kicked, 0, __ATOMIC_ACQUIRE);
+	w->run(w, kicked, w->opaque);
+}
+
+static void *worker_thread(void *arg)
+{
+	struct worker *w = arg;
+
+	/* A first batch: kicks made while stopped are not lost. */
+	worker_batch(&w->loop, w);
+	event_loop_run(&w->loop);
+	return NULL;
+}
+
+int worker_init(struct worker *w, const char *name, worker_fn run, void *opaque)
+{
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	w->run = run;
+	w->opaque = opaque;
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0)
+		return -errno;
+	r = event_loop_init(&w->loop);
+	if (!r)
+		r = event_loop_add(&w->loop, w->wake_fd, worker_woken, w);
+	if (r) {
+		event_loop_exit(&w->loop);
+		close(w->wake_fd);
+		w->wake_fd = -1;
+		return r;
+	}
+	w->loop.after_batch = worker_batch;
+	w->loop.after_batch_opaque = w;
+	return 0;
+}
+
+void worker_exit(struct worker *w)
+{
+	if (w->wake_fd < 0)
+		return;
+	worker_stop(w);
+	event_loop_exit(&w->loop);
+	close(w->wake_fd);
+	w->wake_fd = -1;
+}
+
+int worker_start(struct worker *w)
+{
+	int r;
+
+	if (w->running)
+		return 0;
+	__atomic_store_n(&w->stopping, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&w->loop.stop, false, __ATOMIC_RELEASE);
+	r = pthread_create(&w->thread, NULL, worker_thread, w);
+	if (r)
+		return -r;
+	pthread_setname_np(w->thread, w->name);
+	w->running = true;
+	return 0;
+}
+
+static void worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	/* Fails only if the counter is saturated: the worker is awake anyway. */
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+void worker_stop(struct worker *w)
+{
+	if (!w->running)
+		return;
+	__atomic_store_n(&w->stopping, true, __ATOMIC_RELEASE);
+	worker_wake(w);
+	pthread_join(w->thread, NULL);
+	w->running = false;
+}
+
+void worker_kick(struct worker *w, uint32_t bits)
+{
+	__atomic_fetch_or(&w->kicked, bits, __ATOMIC_RELEASE);
+	worker_wake(w);
+}
+
+int worker_add_fd(struct worker *w, int fd, event_fn fn, void *opaque)
+{
+	return event_loop_add(&w->loop, fd, fn, opaque);
+}
+
+int worker_del_fd(struct worker *w, int fd)
+{
+	return event_loop_del(&w->loop, fd);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A device worker: a named thread with its own event loop. Devices hang
+ * their doorbells (ioeventfds), backend sockets and timers on it, and wake
+ * it from any thread with kick bits; after every batch of events the
+ * worker calls the device's @run with the bits kicked since the last call.
+ *
+ * Stop, pause and restart are the same operation seen from the device:
+ * worker_stop() returns once the thread has left @run and joined, so the
+ * caller may change queues or free what the worker touches; worker_start()
+ * runs it again with every event source and timer still in place. A kick
+ * while stopped is kept and seen at the next start.
+ *
+ * @run may check worker_stopping() inside long loops to give way quickly.
+ */
+#ifndef VLAB_WORKER_H
+#define VLAB_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/core/event_loop.h"
+
+struct worker;
+
+typedef void (*worker_fn)(struct worker *w, uint32_t kicked, void *opaque);
+
+struct worker {
+	char name[16];
+	struct event_loop loop;
+	pthread_t thread;
+	bool running;		/* owned by the controlling thread */
+	bool stopping;		/* atomic: worker_stop() is waiting */
+	uint32_t kicked;	/* atomic: bits from worker_kick() */
+	int wake_fd;		/* eventfd: kicks and stop requests */
+	worker_fn run;
+	void *opaque;
+};
+
+int worker_init(struct worker *w, const char *name, worker_fn run, void *opaque);
+/* Stops it if running and frees everything (event sources included). */
+void worker_exit(struct worker *w);
+
+int worker_start(struct worker *w);
+/* Stop and join; nothing of the worker runs after this. No-op if stopped. */
+void worker_stop(struct worker *w);
+
+static inline bool worker_stopping(struct worker *w)
+{
+	return __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE);
+}
+
+/* Any thread: set @bits and make sure @run sees them soon. */
+void worker_kick(struct worker *w, uint32_t bits);
+
+/*
+ * @fn runs on the worker when @fd is readable (and must read it). Callable
+ * from any thread, the worker's own included.
+ */
+int worker_add_fd(struct worker *w, int fd, event_fn fn, void *opaque);
+int worker_del_fd(struct worker *w, int fd);
+
+#endif

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "vmm/mem/guest_mem.h"
+
+#define BITS_PER_LONG	(8 * sizeof(unsigned long))
+
+static int guest_mem_translate(struct mem_view *v, uint64_t addr,
+			       uint64_t len, unsigned int perm,
+			       struct mem_seg *seg, int max);
+
+static const struct mem_view_ops guest_mem_view_ops = {
+	.translate = guest_mem_translate,
+};
+
+/* Also sets up the identity view: both init paths end here. */
+static int guest_mem_alloc_dirty(struct guest_mem *gm)
+{
+	gm->view.ops = &guest_mem_view_ops;
+	gm->view.gm = gm;
+	gm->view.identity = true;
+	gm->view.name = "guest RAM";
+	gm->dirty_bits = (gm->gpa_end + GM_PAGE_SIZE - 1) >> GM_PAGE_SHIFT;
+	gm->dirty = calloc((gm->dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG,
+			   sizeof(unsigned long));
+	return gm->dirty ? 0 : -ENOMEM;
+}
+
+static void guest_mem_add_region(struct guest_mem *gm, uint64_t gpa,
+				 uint64_t size, uint8_t *host)
+{
+	struct guest_mem_region *r = &gm->regions[gm->nr_regions++];
+
+	r->gpa = gpa;
+	r->size = size;
+	r->host = host;
+	if (gpa + size > gm->gpa_end)
+		gm->gpa_end = gpa + size;
+}
+
+int guest_mem_init(struct guest_mem *gm, uint64_t ram_size)
+{
+	uint64_t low = ram_size < GM_HOLE_START ? ram_size : GM_HOLE_START;
+	void *p;
+
+	memset(gm, 0, sizeof(*gm));
+	if (!ram_size || (ram_size & (GM_PAGE_SIZE - 1)))
+		return -EINVAL;
+	p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	/* THP makes KVM's stage-2 faults and migration copies cheaper. */
+	madvise(p, ram_size, MADV_HUGEPAGE);
+	gm->base = p;
+	gm->map_size = ram_size;
+	gm->owns_mapping = true;
+	gm->ram_size = ram_size;
+	guest_mem_add_region(gm, 0, low, gm->base);
+	if (ram_size > low)
+		guest_mem_add_region(gm, GM_HOLE_END, ram_size - low, gm->base + low);
+	if (guest_mem_alloc_dirty(gm)) {
+		guest_mem_exit(gm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int guest_mem_init_buffer(struct guest_mem *gm, void *buf, uint64_t size)
+{
+	memset(gm, 0, sizeof(*gm));
+	gm->base = buf;
+	gm->map_size = size;
+	gm->ram_size = size;
+	guest_mem_add_region(gm, 0, size, buf);
+	return guest_mem_alloc_dirty(gm);
+}
+
+void guest_mem_exit(struct guest_mem *gm)
+{
+	if (gm->owns_mapping && gm->base)
+		munmap(gm->base, gm->map_size);
+	free(gm->dirty);
+	memset(gm, 0, sizeof(*gm));
+}
+
+static struct guest_mem_region *guest_mem_find(struct guest_mem *gm,
+					       uint64_t gpa, uint64_t len)
+{
+	int i;
+
+	for (i = 0; i < gm->nr_regions; i++) {
+		struct guest_mem_region *r = &gm->regions[i];
+
+		/* Written so that no sum can overflow on hostile gpa/len. */
+		if (gpa >= r->gpa && gpa - r->gpa < r->size &&
+		    len <= r->size - (gpa - r->gpa))
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Identity view: a span is split where regions meet in guest-physical
+ * space (they never do on x86 with the hole, but buffers used as RAM
+ * by tests may), and fails on the first byte outside RAM.
+ */
+static int guest_mem_translate(struct mem_view *v, uint64_t addr,
+			       uint64_t len, unsigned int perm,
+			       struct mem_seg *seg, int max)
+{
+	struct guest_mem *gm = v->gm;
+	int n = 0;
+
+	while (len) {
+		struct guest_mem_region *r = guest_mem_find(gm, addr, 1);
+		uint64_t off, chunk;
+
+		if (!r)
+			return -EFAULT;
+		if (n == max)
+			return -E2BIG;
+		off = addr - r->gpa;
+		chunk = r->size - off < len ? r->size - off : len;
+		seg[n].host = r->host + off;
+		seg[n].gpa = addr;
+		seg[n].len = chunk;
+		n++;
+		addr += chunk;
+		len -= chunk;
+	}
+	return n;
+}
+
+bool guest_mem_is_ram(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	return guest_mem_find(gm, gpa, len) != NULL;
+}
+
+void guest_mem_mark_dirty(struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	uint64_t pfn, last;
+
+	if (!len || !gm->dirty)
+		return;
+	pfn = gpa >> GM_PAGE_SHIFT;
+	last = (gpa + len - 1) >> GM_PAGE_SHIFT;
+	for (; pfn <= last && pfn < gm->dirty_bits; pfn++)
+		__atomic_fetch_or(&gm->dirty[pfn / BITS_PER_LONG],
+				  1UL << (pfn % BITS_PER_LONG), __ATOMIC_RELEASE);
+}
+
+void guest_mem_dirty_collect(struct guest_mem *gm, unsigned long *out)
+{
+	uint64_t i, n = (gm->dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
+
+	for (i = 0; i < n; i++)
+		out[i] = __atomic_exchange_n(&gm->dirty[i], 0, __ATOMIC_ACQUIRE);
+}
+
+void *guest_mem_map(struct guest_mem *gm, uint64_t gpa, uint64_t len, bool write)
+{
+	struct guest_mem_region *r = guest_mem_find(gm, gpa, len);
+
+	if (!r)
+		return NULL;
+	if (write)
+		guest_mem_mark_dirty(gm, gpa, len);
+	return r->host + (gpa - r->gpa);
+}
+
+int guest_mem_read(struct guest_mem *gm, uint64_t gpa, void *buf, uint64_t len)
+{
+	void *p = guest_mem_map(gm, gpa, len, false);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(buf, p, len);
+	return 0;
+}
+
+/*
+ * Write, then mark: migration collects the marks and then reads the pages,
+ * so a mark set before the write could be collected, the page read, and
+ * the write that follows never sent.
+ */
+int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_t len)
+{
+	void *p = guest_mem_map(gm, gpa, len, false);
+
+	if (!p)
+		return -EFAULT;
+	memcpy(p, buf, len);
+	guest_mem_mark_dirty(gm, gpa, len);
+	return 0;
+}
+
+int guest_mem_fill(struct guest_mem *gm, uint64_t gpa, int c, uint64_t len)
+{
+	void *p = guest_mem_map(gm, gpa, len, false);
+
+	if (!p)
+		return -EFAULT;
+	memset(p, c, len);
+	guest_mem_mark_dirty(gm, gpa, len);
+	return 0;
+}
