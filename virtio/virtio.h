@@ -26,6 +26,8 @@ struct state_buf;
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
+struct worker;
+
 struct virtio_dev_ops {
 	const char *name;
 	uint16_t device_id;		/* VIRTIO_ID_* */
@@ -38,8 +40,16 @@ struct virtio_dev_ops {
 	void (*config_read)(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len);
 	void (*config_write)(struct virtio_dev *vdev, uint32_t off, const void *buf, uint32_t len);
 	/*
-	 * The driver kicked queue @q. Runs on the event loop thread: hand
-	 * the work to a device worker, never do it here.
+	 * The worker that services queue @q (optional). The transport then
+	 * hangs the queue's doorbell eventfd on it, so a kick goes from KVM
+	 * straight to that worker; the worker must be stopped before the
+	 * transport is detached, and outlive it.
+	 */
+	struct worker *(*queue_worker)(struct virtio_dev *vdev, uint16_t q);
+	/*
+	 * The driver kicked queue @q. Runs on queue_worker(q), or on the
+	 * event loop thread for a device without one: hand the work to a
+	 * device worker, never do it there.
 	 */
 	void (*queue_notify)(struct virtio_dev *vdev, uint16_t q);
 	/* DRIVER_OK was set: start workers. <0 sets DEVICE_NEEDS_RESET. */

@@ -3,9 +3,10 @@
  * virtio-pci modern transport (virtio 1.2 section 4.1): vendor capabilities
  * for the common, notify, ISR, device and PCI-config-access windows in
  * BAR0, MSI-X in BAR2 with one irqfd per vector, INTx as the fallback.
- * Doorbells are ioeventfds serviced by the event loop; a notify write that
- * still reaches us as an MMIO exit is forwarded to the same eventfd, so
- * device work never runs on a vCPU thread.
+ * Doorbells are ioeventfds serviced by the worker the device names for the
+ * queue (or the event loop); a notify write that still reaches us as an
+ * MMIO exit is forwarded to the same eventfd, so device work never runs on
+ * a vCPU thread.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "devices/legacy/pci.h"
 #include "virtio/virtio_pci.h"
+#include "vmm/core/worker.h"
 #include "vmm/core/irq.h"
 #include "vmm/migrate/state.h"
 #include "vmm/core/vm.h"
@@ -51,6 +53,7 @@ struct vpci_notify {
 	struct vpci *v;
 	uint16_t q;
 	int fd;
+	struct worker *worker;	/* services @fd; NULL: the event loop */
 };
 
 struct vpci {
@@ -641,7 +644,10 @@ static void vpci_free(struct vpci *v)
 	for (q = 0; v->notify && q < v->vdev->nr_queues; q++) {
 		if (v->notify[q].fd < 0)
 			continue;
-		event_loop_del(&vm->loop, v->notify[q].fd);
+		if (v->notify[q].worker)
+			worker_del_fd(v->notify[q].worker, v->notify[q].fd);
+		else
+			event_loop_del(&vm->loop, v->notify[q].fd);
 		close(v->notify[q].fd);
 	}
 	free(v->notify);
@@ -704,7 +710,12 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 			ret = -errno;
 			goto fail;
 		}
-		ret = event_loop_add(&vm->loop, n->fd, vpci_on_notify, n);
+		if (vdev->ops->queue_worker)
+			n->worker = vdev->ops->queue_worker(vdev, q);
+		if (n->worker)
+			ret = worker_add_fd(n->worker, n->fd, vpci_on_notify, n);
+		else
+			ret = event_loop_add(&vm->loop, n->fd, vpci_on_notify, n);
 		if (ret) {
 			close(n->fd);
 			n->fd = -1;

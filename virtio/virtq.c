@@ -972,3 +972,61 @@ unsigned int virtq_avail_count(struct virtq *vq)
 	}
 	return bufs;
 }
+
+/* ---- cursor over a popped buffer ---- */
+
+void virtq_cursor_init(struct virtq_cursor *c, const struct virtq_elem *elem, bool in)
+{
+	c->iov = in ? elem->iov + elem->out_num : elem->iov;
+	c->nr = in ? elem->in_num : elem->out_num;
+	c->off = 0;
+	c->done = 0;
+}
+
+/* Copy between the segments and @buf, in the direction @to_iov says. */
+static size_t virtq_cursor_copy(struct virtq_cursor *c, void *buf, size_t len, bool to_iov)
+{
+	uint8_t *p = buf;
+	size_t moved = 0;
+
+	while (c->nr && moved < len) {
+		size_t n = c->iov->iov_len - c->off;
+		uint8_t *seg = (uint8_t *)c->iov->iov_base + c->off;
+
+		if (n > len - moved)
+			n = len - moved;
+		if (to_iov)
+			memcpy(seg, p + moved, n);
+		else
+			memcpy(p + moved, seg, n);
+		moved += n;
+		c->off += n;
+		if (c->off == c->iov->iov_len) {
+			c->iov++;
+			c->nr--;
+			c->off = 0;
+		}
+	}
+	c->done += moved;
+	return moved;
+}
+
+size_t virtq_cursor_read(struct virtq_cursor *c, void *buf, size_t len)
+{
+	return virtq_cursor_copy(c, buf, len, false);
+}
+
+size_t virtq_cursor_write(struct virtq_cursor *c, const void *buf, size_t len)
+{
+	return virtq_cursor_copy(c, (void *)buf, len, true);
+}
+
+size_t virtq_cursor_left(const struct virtq_cursor *c)
+{
+	size_t n = 0;
+	unsigned int i;
+
+	for (i = 0; i < c->nr; i++)
+		n += c->iov[i].iov_len;
+	return n - c->off;
+}

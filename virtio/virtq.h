@@ -93,6 +93,28 @@ static inline struct iovec *virtq_elem_in(struct virtq_elem *elem)
 }
 
 /*
+ * A cursor over one side of a popped buffer: reads gather from its
+ * readable segments, writes scatter into its writable ones, each picking up
+ * where the last call stopped. @done counts the bytes moved, which for the
+ * writable side is the length to give virtq_fill().
+ */
+struct virtq_cursor {
+	const struct iovec *iov;
+	unsigned int nr;	/* segments left, iov[0] the current one */
+	size_t off;		/* bytes of iov[0] already used */
+	size_t done;
+};
+
+/* Over the device-readable (@in false) or device-writable (@in true) segments. */
+void virtq_cursor_init(struct virtq_cursor *c, const struct virtq_elem *elem, bool in);
+/* Copy up to @len bytes out of the buffer; returns how many (short at its end). */
+size_t virtq_cursor_read(struct virtq_cursor *c, void *buf, size_t len);
+/* Copy up to @len bytes into the buffer; returns how many (short when full). */
+size_t virtq_cursor_write(struct virtq_cursor *c, const void *buf, size_t len);
+/* Bytes left on this side. */
+size_t virtq_cursor_left(const struct virtq_cursor *c);
+
+/*
  * All state of one queue. Every field before "Not state" is a plain value
  * a migration stream can carry, unflushed entries included (a restore
  * checks them with virtq_state_check()); the rest is recomputed by

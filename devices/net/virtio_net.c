@@ -6,8 +6,9 @@
  * Threads: one worker per queue pair owns that pair's TX and RX queues;
  * worker 0 also owns the control queue and reads the backend, steering
  * each frame (RSS) into the inbox of the pair that must receive it. So
- * every virtqueue is touched by exactly one thread, and the event loop
- * only forwards doorbells (queue_notify) to workers.
+ * every virtqueue is touched by exactly one thread. Each queue's doorbell
+ * eventfd sits on the worker that owns the queue (net_queue_worker), so a
+ * kick never passes through the main thread.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -241,18 +242,12 @@ static void net_tx(struct net_pair *p)
 		while (!net_stopping(p) && (r = virtq_pop(vq, &elem)) > 0) {
 			struct virtio_net_hdr_v1 hdr;
 			/* Same header both ways: 20 bytes once HASH_REPORT is on. */
-			size_t hl = net_rx_hdr_len(&net->st), len = 0;
-			int i;
+			size_t hl = net_rx_hdr_len(&net->st), len;
+			struct virtq_cursor c;
 
 			/* Gather header + frame; frames are small enough to copy once. */
-			for (i = 0; i < elem.out_num && len < NET_FRAME_MAX + hl; i++) {
-				size_t n = elem.iov[i].iov_len;
-
-				if (n > NET_FRAME_MAX + hl - len)
-					n = NET_FRAME_MAX + hl - len;
-				memcpy(p->scratch + len, elem.iov[i].iov_base, n);
-				len += n;
-			}
+			virtq_cursor_init(&c, &elem, false);
+			len = virtq_cursor_read(&c, p->scratch, NET_FRAME_MAX + hl);
 			if (len < hl + 14) {
 				stats->drop_malformed++;
 				stats->drops++;
@@ -341,29 +336,15 @@ static int net_rx_deliver(struct net_pair *p, const struct net_frame *f, uint32_
 	hdr.hdr.num_buffers = n;
 	net_rx_fill_hash_report(&net->st, &hdr, f->hash, f->report);
 	for (i = 0; i < n; i++) {
-		struct virtq_elem *e = &elems[i];
-		size_t wrote = 0;
-		int s;
+		struct virtq_cursor c;
 
-		for (s = e->out_num; s < e->out_num + e->in_num && off < total; s++) {
-			uint8_t *dst = e->iov[s].iov_base;
-			size_t left = e->iov[s].iov_len, c;
-
-			while (left && off < total) {
-				if (off < hl) {
-					c = hl - off < left ? hl - off : left;
-					memcpy(dst, (uint8_t *)&hdr + off, c);
-				} else {
-					c = total - off < left ? total - off : left;
-					memcpy(dst, f->data + (off - hl), c);
-				}
-				dst += c;
-				left -= c;
-				off += c;
-				wrote += c;
-			}
-		}
-		virtq_fill(vq, e, wrote);
+		/* The header goes at the start of the first buffer only. */
+		virtq_cursor_init(&c, &elems[i], true);
+		if (off < hl)
+			off += virtq_cursor_write(&c, (uint8_t *)&hdr + off, hl - off);
+		if (off >= hl)
+			off += virtq_cursor_write(&c, f->data + (off - hl), total - off);
+		virtq_fill(vq, &elems[i], c.done);
 	}
 	virtq_flush(vq);
 	*used += n;
@@ -469,17 +450,11 @@ static void net_ctrl(struct virtio_net *net)
 	while ((r = virtq_pop(vq, &elem)) > 0) {
 		struct net_ctrl_reply reply = { 0 };
 		uint8_t *result = net->ctrl_result, ack;
-		size_t len = 0, out_cap, off;
-		int i;
+		size_t len, out_cap;
+		struct virtq_cursor c;
 
-		for (i = 0; i < elem.out_num; i++) {
-			size_t n = elem.iov[i].iov_len;
-
-			if (n > NET_CTRL_MAX - len)
-				n = NET_CTRL_MAX - len;
-			memcpy(cmd + len, elem.iov[i].iov_base, n);
-			len += n;
-		}
+		virtq_cursor_init(&c, &elem, false);
+		len = virtq_cursor_read(&c, cmd, NET_CTRL_MAX);
 		out_cap = elem.in_len ? elem.in_len - 1 : 0;
 		if (out_cap > NET_CTRL_RESULT_MAX)
 			out_cap = NET_CTRL_RESULT_MAX;
@@ -488,24 +463,10 @@ static void net_ctrl(struct virtio_net *net)
 				  : VIRTIO_NET_ERR;
 		pthread_mutex_unlock(&net->lock);
 		/* Ack first, then the command-specific result (virtio 1.3). */
-		off = 0;
-		for (i = elem.out_num; i < elem.out_num + elem.in_num; i++) {
-			uint8_t *dst = elem.iov[i].iov_base;
-			size_t room = elem.iov[i].iov_len, n;
-
-			if (off == 0 && room) {
-				dst[0] = ack;
-				dst++;
-				room--;
-				off = 1;
-			}
-			n = reply.len + 1 - off < room ? reply.len + 1 - off : room;
-			if (off >= 1 && n) {
-				memcpy(dst, result + (off - 1), n);
-				off += n;
-			}
-		}
-		virtq_push(vq, &elem, elem.in_len ? off : 0);
+		virtq_cursor_init(&c, &elem, true);
+		if (virtq_cursor_write(&c, &ack, 1))
+			virtq_cursor_write(&c, result, reply.len);
+		virtq_push(vq, &elem, c.done);
 		if (reply.effects & NET_CTRL_FX_CONFIG)
 			virtio_dev_config_changed(&net->vdev);
 	}
@@ -564,22 +525,37 @@ static void net_run(struct worker *w, uint32_t kicked, void *opaque)
 	net_watch_backend(p);
 }
 
+/* The pair whose worker services queue @q: its own, or pair 0 for the CVQ. */
+static struct net_pair *net_queue_pair(struct virtio_net *net, uint16_t q)
+{
+	if (q == net_state_cvq_index(&net->st))
+		return &net->pairs[0];
+	if (q / 2 < net->nr_pairs)
+		return &net->pairs[q / 2];
+	return NULL;
+}
+
+static struct worker *net_queue_worker(struct virtio_dev *vdev, uint16_t q)
+{
+	struct net_pair *p = net_queue_pair(vdev->priv, q);
+
+	return p ? &p->worker : NULL;
+}
+
 static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	struct virtio_net *net = vdev->priv;
-	struct net_pair *p;
+	struct net_pair *p = net_queue_pair(net, q);
 	uint32_t bit;
 
+	if (!p)
+		return;
 	if (q == net_state_cvq_index(&net->st)) {
-		p = &net->pairs[0];
 		bit = KICK_CTRL;
-	} else if (q / 2 < net->nr_pairs) {
-		p = &net->pairs[q / 2];
+	} else {
 		bit = (q & 1) ? KICK_TX : KICK_RX;
 		if (!(q & 1))
 			net->st.rxq_stats[q / 2].notifications++;
-	} else {
-		return;
 	}
 	/* Kept while the worker is stopped: it looks at the queue when it starts. */
 	worker_kick(&p->worker, bit);
@@ -756,6 +732,7 @@ static const struct virtio_dev_ops virtio_net_ops = {
 	.set_features = net_set_features,
 	.config_read = net_config_read,
 	.config_write = net_config_write,
+	.queue_worker = net_queue_worker,
 	.queue_notify = net_queue_notify,
 	.start = net_start,
 	.reset = net_reset,

@@ -6,8 +6,10 @@
  * unchanged.
  */
 #include <check.h>
+#include <linux/pci_regs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "devices/legacy/pci.h"
@@ -16,6 +18,7 @@
 #include "virtio/virtio_pci.h"
 #include "virtio/virtq_driver.h"
 #include "vmm/core/vm.h"
+#include "vmm/core/worker.h"
 
 #define MEM_SIZE	(1 << 20)
 
@@ -285,6 +288,109 @@ START_TEST(state_random_corruption)
 }
 END_TEST
 
+/* ---- doorbells ---- */
+
+/* A device whose queue 1 is serviced by its own worker, queue 0 by the event loop. */
+struct bell {
+	struct virtio_dev vdev;
+	struct worker worker;
+	pthread_t notified_on[2];
+	int notified[2];	/* atomic */
+};
+
+static struct worker *bell_queue_worker(struct virtio_dev *vdev, uint16_t q)
+{
+	struct bell *b = vdev->priv;
+
+	return q == 1 ? &b->worker : NULL;
+}
+
+static void bell_queue_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	struct bell *b = vdev->priv;
+
+	b->notified_on[q] = pthread_self();
+	__atomic_add_fetch(&b->notified[q], 1, __ATOMIC_RELEASE);
+}
+
+static void bell_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+}
+
+static const struct virtio_dev_ops bell_ops = {
+	.name = "bell",
+	.device_id = 42,
+	.pci_class = 0xff0000,
+	.queue_worker = bell_queue_worker,
+	.queue_notify = bell_queue_notify,
+};
+
+/* BAR0 of the function called @name, with memory decoding on. */
+static uint64_t map_bar0(const char *name)
+{
+	uint64_t bar;
+	int slot;
+
+	for (slot = 0; slot < PCI_MAX_DEVICES; slot++)
+		if (host.devs[slot] && !strcmp(host.devs[slot]->name, name))
+			break;
+	ck_assert_int_lt(slot, PCI_MAX_DEVICES);
+	pci_cfg_write(&host, 0, slot, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	bar = pci_cfg_read(&host, 0, slot, 0, PCI_BASE_ADDRESS_0, 4);
+	if ((bar & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64)
+		bar |= (uint64_t)pci_cfg_read(&host, 0, slot, 0, PCI_BASE_ADDRESS_1, 4) << 32;
+	return bar & PCI_BASE_ADDRESS_MEM_MASK;
+}
+
+/*
+ * A doorbell of a queue the device gave a worker runs on that worker, with
+ * nobody running the main event loop; one without stays on the event loop.
+ * The notify writes take the MMIO-exit path (no KVM here), which feeds the
+ * same eventfds the ioeventfds would.
+ */
+START_TEST(doorbell_goes_to_queue_worker)
+{
+	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	struct bell b;
+	uint64_t bar0;
+	uint16_t q;
+	int i;
+
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(worker_init(&b.worker, "bell", bell_run, &b), 0);
+	ck_assert_int_eq(worker_start(&b.worker), 0);
+	ck_assert_int_eq(virtio_dev_init(&b.vdev, &bell_ops, &b, &gm, 2, 64), 0);
+	ck_assert_int_eq(virtio_pci_attach(&vm, &b.vdev), 0);
+	bar0 = map_bar0("bell");
+
+	pthread_mutex_lock(&b.vdev.lock);
+	virtio_dev_set_status_locked(&b.vdev, s);
+	b.vdev.driver_feature_select = 1;
+	virtio_dev_write_driver_features(&b.vdev, 1);	/* VERSION_1 */
+	virtio_dev_set_status_locked(&b.vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
+	virtio_dev_set_status_locked(&b.vdev, s | VIRTIO_CONFIG_S_FEATURES_OK |
+				     VIRTIO_CONFIG_S_DRIVER_OK);
+	pthread_mutex_unlock(&b.vdev.lock);
+	ck_assert(virtio_dev_status(&b.vdev) & VIRTIO_CONFIG_S_DRIVER_OK);
+
+	for (q = 0; q < 2; q++)
+		ck_assert(io_bus_access(&vm.mmio, bar0 + VPCI_NOTIFY_OFF + q * VPCI_NOTIFY_MULT,
+					&q, 2, true));
+	/* Generous: only a stalled machine takes more than a few microseconds. */
+	for (i = 0; i < 60000 && !__atomic_load_n(&b.notified[1], __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	ck_assert_int_eq(__atomic_load_n(&b.notified[1], __ATOMIC_ACQUIRE), 1);
+	ck_assert(pthread_equal(b.notified_on[1], b.worker.thread));
+	/* Both eventfds were ready together: queue 0 went to the idle main loop. */
+	ck_assert_int_eq(__atomic_load_n(&b.notified[0], __ATOMIC_ACQUIRE), 0);
+
+	worker_stop(&b.worker);
+	virtio_pci_detach(&b.vdev);
+	virtio_dev_exit(&b.vdev);
+	worker_exit(&b.worker);
+}
+END_TEST
+
 static Suite *virtio_pci_suite(void)
 {
 	Suite *s = suite_create("virtio_pci");
@@ -295,6 +401,12 @@ static Suite *virtio_pci_suite(void)
 	tcase_add_test(tc, state_corrupt_refused);
 	tcase_add_test(tc, state_device_refusal_undoes_common);
 	tcase_add_test(tc, state_random_corruption);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("doorbells");
+	tcase_set_timeout(tc, 90);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, doorbell_goes_to_queue_worker);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1408,6 +1408,79 @@ START_TEST(set_addrs_busy_packed_in_order)
 }
 END_TEST
 
+/* ---- cursor over a popped buffer ---- */
+
+/* Readable segments of 3, 0 and 5 bytes, writable ones of 2 and 4. */
+static void cursor_elem(struct virtq_elem *e, uint8_t *rd, uint8_t *wr)
+{
+	memset(e, 0, sizeof(*e));
+	e->out_num = 3;
+	e->in_num = 2;
+	e->iov[0] = (struct iovec){ rd, 3 };
+	e->iov[1] = (struct iovec){ rd + 3, 0 };
+	e->iov[2] = (struct iovec){ rd + 3, 5 };
+	e->iov[3] = (struct iovec){ wr, 2 };
+	e->iov[4] = (struct iovec){ wr + 10, 4 };
+}
+
+START_TEST(cursor_reads_across_segments)
+{
+	uint8_t rd[8] = "abcdefgh", wr[16], buf[16] = { 0 };
+	struct virtq_elem e;
+	struct virtq_cursor c;
+
+	cursor_elem(&e, rd, wr);
+	virtq_cursor_init(&c, &e, false);
+	ck_assert_uint_eq(virtq_cursor_left(&c), 8);
+	/* Stops inside the first segment, resumes there, crosses the empty one. */
+	ck_assert_uint_eq(virtq_cursor_read(&c, buf, 2), 2);
+	ck_assert_uint_eq(virtq_cursor_read(&c, buf + 2, 4), 4);
+	ck_assert_uint_eq(virtq_cursor_left(&c), 2);
+	/* Short at the end of the readable side: never reads the writable one. */
+	ck_assert_uint_eq(virtq_cursor_read(&c, buf + 6, 10), 2);
+	ck_assert_uint_eq(virtq_cursor_read(&c, buf + 8, 1), 0);
+	ck_assert_mem_eq(buf, "abcdefgh", 8);
+	ck_assert_uint_eq(buf[8], 0);
+	ck_assert_uint_eq(c.done, 8);
+}
+END_TEST
+
+START_TEST(cursor_writes_across_segments)
+{
+	uint8_t rd[8] = { 0 }, wr[16], src[8] = "12345678";
+	struct virtq_elem e;
+	struct virtq_cursor c;
+
+	memset(wr, '.', sizeof(wr));
+	cursor_elem(&e, rd, wr);
+	virtq_cursor_init(&c, &e, true);
+	ck_assert_uint_eq(virtq_cursor_left(&c), 6);
+	ck_assert_uint_eq(virtq_cursor_write(&c, src, 1), 1);
+	ck_assert_uint_eq(virtq_cursor_write(&c, src + 1, 3), 3);
+	/* Full: the rest is refused, nothing beyond the segments written. */
+	ck_assert_uint_eq(virtq_cursor_write(&c, src + 4, 4), 2);
+	ck_assert_uint_eq(virtq_cursor_write(&c, src, 1), 0);
+	ck_assert_uint_eq(c.done, 6);
+	ck_assert_mem_eq(wr, "12........3456..", 16);
+	ck_assert_mem_eq(rd, "\0\0\0\0\0\0\0\0", 8);
+}
+END_TEST
+
+START_TEST(cursor_empty_side)
+{
+	uint8_t buf[4];
+	struct virtq_elem e = { 0 };
+	struct virtq_cursor c;
+
+	virtq_cursor_init(&c, &e, true);
+	ck_assert_uint_eq(virtq_cursor_left(&c), 0);
+	ck_assert_uint_eq(virtq_cursor_write(&c, "x", 1), 0);
+	virtq_cursor_init(&c, &e, false);
+	ck_assert_uint_eq(virtq_cursor_read(&c, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(c.done, 0);
+}
+END_TEST
+
 static Suite *virtq_suite(void)
 {
 	Suite *s = suite_create("virtq");
@@ -1468,6 +1541,12 @@ static Suite *virtq_suite(void)
 	tcase_add_test(tc, split_dirty_exact);
 	tcase_add_test(tc, packed_dirty_exact);
 	tcase_add_test(tc, dirty_notify_fields);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cursor");
+	tcase_add_test(tc, cursor_reads_across_segments);
+	tcase_add_test(tc, cursor_writes_across_segments);
+	tcase_add_test(tc, cursor_empty_side);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile");
