@@ -78,9 +78,13 @@ check-linux: all guest
 bench-boot: all guest
 	tests/bench/bench-boot.sh
 
-# Virtqueue throughput: driver model on CPU 0, device on CPU 1, Mpps table.
+# Virtqueue throughput: driver model on CPU 0, device on CPU 1, Mpps table;
+# then side by side with the bench of BENCH_BASE (a git revision, default
+# the commit before memory views) built in a worktree, ratios and spread.
+BENCH_BASE ?= e8a8f34^
 bench-virtq: $(O)/tests/bench/bench_virtq
 	$(O)/tests/bench/bench_virtq
+	tests/bench/bench-virtq-vs.sh $(O)/tests/bench/bench_virtq '$(BENCH_BASE)'
 
 $(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)/vmm/mem/guest_mem.o $(O)/vmm/mem/mem_view.o
 	@mkdir -p $(dir $@)
