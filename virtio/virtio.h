@@ -107,7 +107,6 @@ struct virtio_dev {
 
 	const struct virtio_transport_ops *transport;
 	void *transport_priv;
-	struct virtio_dev *vm_next;	/* vm->virtio_devs */
 };
 
 /*

@@ -948,6 +948,34 @@ static int net_kind_config_check(const void *config, const void *fdt, int node, 
 	return 0;
 }
 
+
+static void *net_kind_create(struct vm *vm, const void *config, int index, char *err,
+			     size_t errlen)
+{
+	struct virtio_dev *vdev;
+
+	vdev = virtio_net_new(&vm->mem, config, index, vm->cfg->incoming, err, errlen);
+	if (!vdev)
+		return NULL;
+	((struct virtio_net *)vdev->priv)->vm = vm;
+	if (virtio_pci_attach(vm, vdev)) {
+		virtio_net_free(vdev);
+		snprintf(err, errlen, "virtio-net: cannot attach to PCI");
+		return NULL;
+	}
+	return vdev;
+}
+
+/* Workers stop first: they own the doorbells the transport takes back. */
+static void net_kind_destroy(struct vm *vm, void *dev)
+{
+	struct virtio_dev *vdev = dev;
+
+	net_stop_workers(vdev->priv);
+	virtio_pci_detach(vdev);
+	virtio_net_free(vdev);
+}
+
 struct device_kind virtio_net_kind = {
 	.option = "net",
 	.noun = "NIC",
@@ -957,58 +985,9 @@ struct device_kind virtio_net_kind = {
 	.max = VLAB_MAX_NICS,
 	.config_size = sizeof(struct net_config),
 	.parse = net_kind_parse,
+	.create = net_kind_create,
+	.destroy = net_kind_destroy,
 	.config_save = net_kind_config_save,
 	.config_check = net_kind_config_check,
 };
 DEVICE_KIND(virtio_net_kind);
-
-static int virtio_net_create(struct vm *vm, const struct net_config *nc, int index)
-{
-	struct virtio_dev *vdev;
-	char err[256];
-
-	vdev = virtio_net_new(&vm->mem, nc, index, vm->cfg->incoming, err, sizeof(err));
-	if (!vdev) {
-		vlab_log("%s", err);
-		return -EINVAL;
-	}
-	((struct virtio_net *)vdev->priv)->vm = vm;
-	if (virtio_pci_attach(vm, vdev)) {
-		virtio_net_free(vdev);
-		return -EINVAL;
-	}
-	vdev->vm_next = vm->virtio_devs;
-	vm->virtio_devs = vdev;
-	return 0;
-}
-
-static int virtio_net_vm_init(struct vm *vm)
-{
-	int i, ret;
-
-	for (i = 0; i < vm_config_count(vm->cfg, &virtio_net_kind); i++) {
-		ret = virtio_net_create(vm, vm_config_device(vm->cfg, &virtio_net_kind, i), i);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/* After the vCPUs are gone, before guest RAM is: workers stop, then all is freed. */
-static void virtio_net_vm_exit(struct vm *vm)
-{
-	struct virtio_dev **p = &vm->virtio_devs, *vdev;
-
-	while ((vdev = *p)) {
-		if (vdev->ops != &virtio_net_ops) {
-			p = &vdev->vm_next;
-			continue;
-		}
-		*p = vdev->vm_next;
-		net_stop_workers(vdev->priv);
-		virtio_pci_detach(vdev);
-		virtio_net_free(vdev);
-	}
-}
-
-VM_INIT(virtio_net_vm_init, virtio_net_vm_exit, VM_INIT_DEVICE + 5);

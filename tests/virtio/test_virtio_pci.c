@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "devices/legacy/pci.h"
+#include "fake_vm.h"
 #include "devices/net/virtio_net.h"
 #include "state_test.h"
+#include "virtio_dev_test.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtq_driver.h"
 #include "vmm/core/vm.h"
@@ -22,10 +23,7 @@
 
 #define MEM_SIZE	(1 << 20)
 
-static uint8_t *ram;
-static struct guest_mem gm;
-static struct vm vm;
-static struct pci_host host;
+static struct fake_vm fv;
 static struct virtio_dev *vdev;
 
 static void setup(void)
@@ -33,35 +31,19 @@ static void setup(void)
 	struct net_config nc = { .backend = "null", .queue_pairs = 1 };
 	char err[256];
 
-	ram = calloc(1, MEM_SIZE);
-	ck_assert_int_eq(guest_mem_init_buffer(&gm, ram, MEM_SIZE), 0);
-	memset(&vm, 0, sizeof(vm));
-	ck_assert_int_eq(event_loop_init(&vm.loop), 0);
-	io_bus_init(&vm.pio, "pio");
-	io_bus_init(&vm.mmio, "mmio");
-	pci_host_init(&host, &vm);
-	vm.pci = &host;
-	vdev = virtio_net_new(&gm, &nc, 0, false, err, sizeof(err));
+	fake_vm_init(&fv, MEM_SIZE);
+	vdev = virtio_net_new(&fv.vm.mem, &nc, 0, false, err, sizeof(err));
 	ck_assert_msg(vdev, "%s", err);
-	ck_assert_int_eq(virtio_pci_attach(&vm, vdev), 0);
+	ck_assert_int_eq(virtio_pci_attach(&fv.vm, vdev), 0);
 	/* rx, tx, ctrl and the config vector */
 	ck_assert_uint_eq(vdev->nr_vectors, 4);
 }
 
 static void teardown(void)
 {
+	virtio_pci_detach(vdev);
 	virtio_net_free(vdev);
-	while (vm.dev_states) {
-		struct vm_dev_state *d = vm.dev_states;
-
-		vm.dev_states = d->next;
-		free(d);
-	}
-	io_bus_exit(&vm.pio);
-	io_bus_exit(&vm.mmio);
-	event_loop_exit(&vm.loop);
-	guest_mem_exit(&gm);
-	free(ram);
+	fake_vm_exit(&fv);
 }
 
 static int save_vpci(void *dev, struct state_buf *sb)
@@ -168,7 +150,7 @@ static void bring_up_rings(uint64_t ring_features, struct vdrv *drv)
 	virtio_dev_write_driver_features(vdev, f >> 32);
 	virtio_dev_set_status_locked(vdev, VIRTIO_CONFIG_S_FEATURES_OK);
 	for (q = 0; q < 2; q++) {
-		ck_assert_int_eq(vdrv_init(&drv[q], &gm, 0x10000 + 0x20000 * q, 16, f), 0);
+		ck_assert_int_eq(vdrv_init(&drv[q], &fv.vm.mem, 0x10000 + 0x20000 * q, 16, f), 0);
 		vdev->queue_select = q;
 		virtio_dev_set_queue_size(vdev, 16);
 		virtio_dev_set_queue_addr(vdev, 0, false, drv[q].desc_gpa);
@@ -332,13 +314,13 @@ static uint64_t map_bar0(const char *name)
 	int slot;
 
 	for (slot = 0; slot < PCI_MAX_DEVICES; slot++)
-		if (host.devs[slot] && !strcmp(host.devs[slot]->name, name))
+		if (fv.host.devs[slot] && !strcmp(fv.host.devs[slot]->name, name))
 			break;
 	ck_assert_int_lt(slot, PCI_MAX_DEVICES);
-	pci_cfg_write(&host, 0, slot, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
-	bar = pci_cfg_read(&host, 0, slot, 0, PCI_BASE_ADDRESS_0, 4);
+	pci_cfg_write(&fv.host, 0, slot, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	bar = pci_cfg_read(&fv.host, 0, slot, 0, PCI_BASE_ADDRESS_0, 4);
 	if ((bar & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64)
-		bar |= (uint64_t)pci_cfg_read(&host, 0, slot, 0, PCI_BASE_ADDRESS_1, 4) << 32;
+		bar |= (uint64_t)pci_cfg_read(&fv.host, 0, slot, 0, PCI_BASE_ADDRESS_1, 4) << 32;
 	return bar & PCI_BASE_ADDRESS_MEM_MASK;
 }
 
@@ -350,7 +332,6 @@ static uint64_t map_bar0(const char *name)
  */
 START_TEST(doorbell_goes_to_queue_worker)
 {
-	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	struct bell b;
 	uint64_t bar0;
 	uint16_t q;
@@ -359,22 +340,15 @@ START_TEST(doorbell_goes_to_queue_worker)
 	memset(&b, 0, sizeof(b));
 	ck_assert_int_eq(worker_init(&b.worker, "bell", bell_run, &b), 0);
 	ck_assert_int_eq(worker_start(&b.worker), 0);
-	ck_assert_int_eq(virtio_dev_init(&b.vdev, &bell_ops, &b, &gm, 2, 64), 0);
-	ck_assert_int_eq(virtio_pci_attach(&vm, &b.vdev), 0);
+	ck_assert_int_eq(virtio_dev_init(&b.vdev, &bell_ops, &b, &fv.vm.mem, 2, 64), 0);
+	ck_assert_int_eq(virtio_pci_attach(&fv.vm, &b.vdev), 0);
 	bar0 = map_bar0("bell");
 
-	pthread_mutex_lock(&b.vdev.lock);
-	virtio_dev_set_status_locked(&b.vdev, s);
-	b.vdev.driver_feature_select = 1;
-	virtio_dev_write_driver_features(&b.vdev, 1);	/* VERSION_1 */
-	virtio_dev_set_status_locked(&b.vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
-	virtio_dev_set_status_locked(&b.vdev, s | VIRTIO_CONFIG_S_FEATURES_OK |
-				     VIRTIO_CONFIG_S_DRIVER_OK);
-	pthread_mutex_unlock(&b.vdev.lock);
-	ck_assert(virtio_dev_status(&b.vdev) & VIRTIO_CONFIG_S_DRIVER_OK);
+	virtio_dev_test_features_ok(&b.vdev, 1ULL << VIRTIO_F_VERSION_1);
+	virtio_dev_test_driver_ok(&b.vdev);
 
 	for (q = 0; q < 2; q++)
-		ck_assert(io_bus_access(&vm.mmio, bar0 + VPCI_NOTIFY_OFF + q * VPCI_NOTIFY_MULT,
+		ck_assert(io_bus_access(&fv.vm.mmio, bar0 + VPCI_NOTIFY_OFF + q * VPCI_NOTIFY_MULT,
 					&q, 2, true));
 	/* Generous: only a stalled machine takes more than a few microseconds. */
 	for (i = 0; i < 60000 && !__atomic_load_n(&b.notified[1], __ATOMIC_ACQUIRE); i++)

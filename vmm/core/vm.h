@@ -106,7 +106,8 @@ struct vm {
 	int nr_inited;			/* init hooks that succeeded, in order */
 	uint8_t test_request;		/* port 0x510, set by `test-request` */
 	struct pvpanic *pvpanic;
-	struct virtio_dev *virtio_devs;	/* every virtio device, newest first */
+	struct device devices[VLAB_MAX_DEVICES];	/* created from the command line */
+	int nr_devices;
 	struct migration *mig;
 	struct dirty_ring *dirty_ring;	/* --dirty-ring, else NULL (bitmap) */
 	bool incoming;			/* state comes from a stream, not a boot */

@@ -83,14 +83,6 @@ static void teardown(void)
 	free(ram);
 }
 
-/* Transport register writes, as virtio-pci makes them: under vdev->lock. */
-static void set_status(uint8_t status)
-{
-	pthread_mutex_lock(&vdev->lock);
-	virtio_dev_set_status_locked(vdev, status);
-	pthread_mutex_unlock(&vdev->lock);
-}
-
 /* (Re)lay the driver's rings for queue @q and enable it. */
 static void queue_up(struct vdrv *d, uint16_t q, uint64_t base)
 {
@@ -124,21 +116,11 @@ static void kick(uint16_t q)
 
 static void bring_up(void)
 {
-	uint64_t f = F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_RING_RESET) | F(VIRTIO_NET_F_MAC);
-	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-
-	set_status(s);
-	pthread_mutex_lock(&vdev->lock);
-	vdev->driver_feature_select = 0;
-	virtio_dev_write_driver_features(vdev, (uint32_t)f);
-	vdev->driver_feature_select = 1;
-	virtio_dev_write_driver_features(vdev, f >> 32);
-	pthread_mutex_unlock(&vdev->lock);
-	set_status(s | VIRTIO_CONFIG_S_FEATURES_OK);
-	ck_assert(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK);
+	virtio_dev_test_features_ok(vdev, F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_RING_RESET) |
+				    F(VIRTIO_NET_F_MAC));
 	queue_up(&rx, RX_Q, RX_RING);
 	queue_up(&tx, TX_Q, TX_RING);
-	set_status(s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	virtio_dev_test_driver_ok(vdev);
 }
 
 /* Reclaim used RX buffers and offer every free one again. */
@@ -236,7 +218,7 @@ static int load_net(void *dev, const void *fdt, int node, char *err, size_t errl
 START_TEST(state_roundtrip)
 {
 	bring_up();
-	set_status(0);
+	virtio_dev_test_status(vdev, 0);
 	state_test_roundtrip(save_net, load_net, vdev);
 }
 END_TEST
