@@ -43,27 +43,6 @@ static int vq_fail(struct virtq *vq, int err, const char *why)
 	return err;
 }
 
-uint64_t virtq_desc_bytes(uint16_t size)
-{
-	return DESC_SIZE * size;
-}
-
-uint64_t virtq_driver_bytes(uint16_t size, bool packed, bool event_idx)
-{
-	if (packed)
-		return sizeof(struct vring_packed_desc_event);
-	/* flags, idx, ring[size], used_event */
-	return 4 + 2ULL * size + (event_idx ? 2 : 0);
-}
-
-uint64_t virtq_device_bytes(uint16_t size, bool packed, bool event_idx)
-{
-	if (packed)
-		return sizeof(struct vring_packed_desc_event);
-	/* flags, idx, ring[size], avail_event */
-	return 4 + sizeof(struct vring_used_elem) * size + (event_idx ? 2 : 0);
-}
-
 /* Split: the event fields sit right after each ring's last entry. */
 static inline uint16_t *split_used_event(struct virtq *vq)
 {

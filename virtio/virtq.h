@@ -42,6 +42,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
+#include "virtio/ring_layout.h"
 #include "vmm/mem/guest_mem.h"
 #include "vmm/mem/mem_view.h"
 
@@ -195,10 +196,6 @@ static inline bool virtq_is_packed(const struct virtq *vq)
 	return virtq_has_feature(vq, VIRTIO_F_RING_PACKED);
 }
 
-/* Bytes of each ring area for @size entries (also used by drivers). */
-uint64_t virtq_desc_bytes(uint16_t size);
-uint64_t virtq_driver_bytes(uint16_t size, bool packed, bool event_idx);
-uint64_t virtq_device_bytes(uint16_t size, bool packed, bool event_idx);
 
 /* Fresh, disabled queue offering @max_size entries (1..32768). */
 void virtq_init(struct virtq *vq, struct mem_view *view, uint16_t max_size);

@@ -73,42 +73,40 @@ static int round_trip(const char *when)
  */
 static void publish_loop(struct vpmd_queue *q, void *buf)
 {
+	struct vdrv *d = &q->vr;
 	uint16_t i;
 
 	if (!q->packed) {
-		uint16_t a = q->free_head, b = q->desc[a].next;
+		uint16_t a = d->free_head, b = d->next[a];
 
-		q->desc[a] = (struct vring_desc){
+		d->desc[a] = (struct vring_desc){
 			(uintptr_t)buf, 64, VRING_DESC_F_NEXT, b };
-		q->desc[b] = (struct vring_desc){
+		d->desc[b] = (struct vring_desc){
 			(uintptr_t)buf, 64, VRING_DESC_F_NEXT, a };
-		q->avail->ring[q->avail_idx & (q->size - 1)] = a;
-		q->avail_idx++;
-		q->published++;
+		d->avail->ring[d->avail_idx & (q->size - 1)] = a;
+		d->avail_idx++;
 		printf("net_evil: split: descriptors %u -> %u -> %u ... on TX\n", a, b, a);
 	} else {
-		uint16_t pos = q->next_avail, head = pos, head_flags = 0;
-		bool wrap = q->avail_wrap;
+		uint16_t pos = d->next_avail, head = pos, head_flags = 0;
+		bool wrap = d->avail_wrap;
 
 		for (i = 0; i < q->size; i++) {
-			uint16_t flags = VRING_DESC_F_NEXT |
-					 (wrap ? VRING_PACKED_DESC_F_AVAIL :
-						 VRING_PACKED_DESC_F_USED);
+			uint16_t flags = VRING_DESC_F_NEXT | (wrap ? VDRV_AVAIL : VDRV_USED);
 
-			q->pdesc[pos].addr = (uintptr_t)buf;
-			q->pdesc[pos].len = 64;
-			q->pdesc[pos].id = 0;
+			d->pdesc[pos].addr = (uintptr_t)buf;
+			d->pdesc[pos].len = 64;
+			d->pdesc[pos].id = 0;
 			if (i == 0)
 				head_flags = flags;
 			else
-				q->pdesc[pos].flags = flags;
+				d->pdesc[pos].flags = flags;
 			if (++pos == q->size) {
 				pos = 0;
 				wrap = !wrap;
 			}
 		}
-		__atomic_store_n(&q->pdesc[head].flags, head_flags, __ATOMIC_RELEASE);
-		q->published++;
+		__atomic_store_n(&d->pdesc[head].flags, head_flags, __ATOMIC_RELEASE);
+		d->kick_added += q->size;
 		printf("net_evil: packed: all %u descriptors chained with NEXT on TX\n",
 		       q->size);
 	}

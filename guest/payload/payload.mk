@@ -4,7 +4,8 @@
 #   make payloads   ->  $(O)/payloads/<name>.elf
 #
 # Each payload is start.S + lib.c + <name>.c, linked at 1 MiB by payload.ld;
-# the virtio-net payloads also link the polling driver, virtio_pmd.c.
+# the virtio-net payloads also link the polling driver, virtio_pmd.c, and
+# the driver-side ring code it shares with vlab, virtio/virtq_driver.c.
 
 PAYLOAD_DIR	:= guest/payload
 PAYLOAD_OUT	:= $(O)/payloads
@@ -24,7 +25,7 @@ PAYLOAD_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter \
 		   -fno-pic -fno-pie -mcmodel=small -mno-red-zone \
 		   -mgeneral-regs-only -fno-stack-protector -fcf-protection=none \
 		   -fno-asynchronous-unwind-tables -fno-omit-frame-pointer \
-		   -MMD -MP -I$(PAYLOAD_DIR)
+		   -MMD -MP -I$(PAYLOAD_DIR) -I.
 PAYLOAD_LDFLAGS	:= -nostdlib -static -no-pie -Wl,-T,$(PAYLOAD_DIR)/payload.ld \
 		   -Wl,--build-id=none -Wl,-z,max-page-size=4096 \
 		   -Wl,-z,noexecstack
@@ -32,7 +33,8 @@ PAYLOAD_LDFLAGS	:= -nostdlib -static -no-pie -Wl,-T,$(PAYLOAD_DIR)/payload.ld \
 PAYLOAD_ELFS	:= $(PAYLOADS:%=$(PAYLOAD_OUT)/%.elf)
 PAYLOAD_KIT	:= $(PAYLOAD_OUT)/obj/start.o $(PAYLOAD_OUT)/obj/lib.o
 PAYLOAD_OBJS	:= $(PAYLOADS:%=$(PAYLOAD_OUT)/obj/%.o)
-PAYLOAD_PMD	:= $(PAYLOAD_OUT)/obj/virtio_pmd.o
+# The polling driver and the ring code it shares with vlab (virtio/).
+PAYLOAD_PMD	:= $(PAYLOAD_OUT)/obj/virtio_pmd.o $(PAYLOAD_OUT)/obj/virtq_driver.o
 
 payloads: $(PAYLOAD_ELFS)
 
@@ -44,7 +46,11 @@ $(PAYLOAD_ELFS): $(PAYLOAD_OUT)/%.elf: $(PAYLOAD_OUT)/obj/%.o $(PAYLOAD_KIT) \
 		 $(PAYLOAD_DIR)/payload.ld
 	$(CC) $(PAYLOAD_LDFLAGS) -o $@ $(PAYLOAD_KIT) $(PAYLOAD_EXTRA) $< -lgcc
 
-$(PAYLOAD_OBJS) $(PAYLOAD_OUT)/obj/lib.o $(PAYLOAD_PMD): $(PAYLOAD_OUT)/obj/%.o: $(PAYLOAD_DIR)/%.c
+$(PAYLOAD_OBJS) $(PAYLOAD_OUT)/obj/lib.o $(PAYLOAD_OUT)/obj/virtio_pmd.o: $(PAYLOAD_OUT)/obj/%.o: $(PAYLOAD_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PAYLOAD_CFLAGS) -c -o $@ $<
+
+$(PAYLOAD_OUT)/obj/virtq_driver.o: virtio/virtq_driver.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PAYLOAD_CFLAGS) -c -o $@ $<
 

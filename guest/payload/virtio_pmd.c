@@ -410,38 +410,6 @@ static void write_addr(struct vpmd_dev *d, uint32_t off, const void *p)
 
 /* ---- virtqueues ---- */
 
-static void queue_reset_state(struct vpmd_queue *q)
-{
-	uint16_t i;
-
-	q->num_free = q->size;
-	q->avail_idx = 0;
-	q->last_used = 0;
-	q->next_avail = 0;
-	q->published = 0;
-	/* 2.8.1: both wrap counters start at 1. */
-	q->avail_wrap = true;
-	q->used_wrap = true;
-	for (i = 0; i < q->size; i++) {
-		q->cookie[i] = NULL;
-		q->ndescs[i] = 0;
-		if (q->packed)
-			q->id_next[i] = i + 1;
-		else
-			q->desc[i].next = i + 1;
-	}
-	q->free_head = 0;
-	q->free_id = 0;
-	/*
-	 * We poll, so ask for no used-buffer notifications: an interrupt
-	 * nobody takes is only work for the device.
-	 */
-	if (q->packed)
-		q->driver_event->flags = VRING_PACKED_EVENT_DISABLE;
-	else
-		q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
-}
-
 static int queue_setup(struct vpmd_dev *d, struct vpmd_queue *q, uint16_t index,
 		       uint16_t want, bool packed, uint8_t *mem)
 {
@@ -460,17 +428,22 @@ static int queue_setup(struct vpmd_dev *d, struct vpmd_queue *q, uint16_t index,
 	/* A split ring must be a power of two; round a device maximum down. */
 	while (!packed && (q->size & (q->size - 1)))
 		q->size &= q->size - 1;
-	memset(mem, 0, QUEUE_MEM);
-	if (packed) {
-		q->pdesc = (void *)mem;
-		q->driver_event = (void *)(mem + QUEUE_AREA);
-		q->device_event = (void *)(mem + 2 * QUEUE_AREA);
-	} else {
-		q->desc = (void *)mem;
-		q->avail = (void *)(mem + QUEUE_AREA);
-		q->used = (void *)(mem + 2 * QUEUE_AREA);
+	{
+		struct vdrv_rings r = {
+			.desc = mem, .driver = mem + QUEUE_AREA, .device = mem + 2 * QUEUE_AREA,
+			.desc_addr = (uintptr_t)mem,
+			.driver_addr = (uintptr_t)(mem + QUEUE_AREA),
+			.device_addr = (uintptr_t)(mem + 2 * QUEUE_AREA),
+		};
+
+		vdrv_setup(&q->vr, &r, q->aux, q->size,
+			   packed ? VDRV_F(VIRTIO_F_RING_PACKED) : 0);
 	}
-	queue_reset_state(q);
+	/*
+	 * We poll, so ask for no used-buffer notifications: an interrupt
+	 * nobody takes is only work for the device.
+	 */
+	vdrv_disable_cb(&q->vr);
 
 	mmio_write16(d->common + COMMON_Q_SIZE, q->size);
 	write_addr(d, COMMON_Q_DESC, mem);
@@ -488,105 +461,30 @@ static int queue_setup(struct vpmd_dev *d, struct vpmd_queue *q, uint16_t index,
 	return 0;
 }
 
-static int split_add(struct vpmd_queue *q, const struct vpmd_sg *sg,
-		     unsigned int out, unsigned int n, void *cookie)
-{
-	uint16_t head = q->free_head, i = head;
-	unsigned int k;
-
-	for (k = 0; k < n; k++) {
-		struct vring_desc *desc = &q->desc[i];
-
-		desc->addr = (uintptr_t)sg[k].addr;
-		desc->len = sg[k].len;
-		desc->flags = (k >= out ? VRING_DESC_F_WRITE : 0) |
-			      (k + 1 < n ? VRING_DESC_F_NEXT : 0);
-		i = desc->next;
-	}
-	q->free_head = i;
-	q->num_free -= n;
-	q->ndescs[head] = n;
-	q->cookie[head] = cookie;
-	/* Visible to the device only when vpmd_queue_kick() moves avail->idx. */
-	q->avail->ring[q->avail_idx & (q->size - 1)] = head;
-	q->avail_idx++;
-	q->published++;
-	return 0;
-}
-
-static int packed_add(struct vpmd_queue *q, const struct vpmd_sg *sg,
-		      unsigned int out, unsigned int n, void *cookie)
-{
-	uint16_t id = q->free_id, pos = q->next_avail, head = pos, head_flags = 0;
-	bool wrap = q->avail_wrap;
-	unsigned int k;
-
-	q->free_id = q->id_next[id];
-	for (k = 0; k < n; k++) {
-		struct vring_packed_desc *desc = &q->pdesc[pos];
-		/* 2.8.1: available means AVAIL == wrap counter, USED != it. */
-		uint16_t flags = (wrap ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED) |
-				 (k >= out ? VRING_DESC_F_WRITE : 0) |
-				 (k + 1 < n ? VRING_DESC_F_NEXT : 0);
-
-		desc->addr = (uintptr_t)sg[k].addr;
-		desc->len = sg[k].len;
-		desc->id = id;
-		if (k == 0)
-			head_flags = flags;
-		else
-			desc->flags = flags;
-		if (++pos == q->size) {
-			pos = 0;
-			wrap = !wrap;
-		}
-	}
-	q->next_avail = pos;
-	q->avail_wrap = wrap;
-	q->num_free -= n;
-	q->ndescs[id] = n;
-	q->cookie[id] = cookie;
-	/*
-	 * 2.8.21: the head's flags go last, with release, so the device sees
-	 * the whole chain once it sees the head available.
-	 */
-	store_release(&q->pdesc[head].flags, head_flags);
-	q->published++;
-	return 0;
-}
-
 int vpmd_queue_add(struct vpmd_queue *q, const struct vpmd_sg *sg,
 		   unsigned int out, unsigned int in, void *cookie)
 {
-	unsigned int n = out + in;
+	struct vdrv_buf b[VPMD_MAX_SG];
+	unsigned int n = out + in, k;
 
-	if (!n || n > VPMD_MAX_SG || n > q->num_free || !cookie)
+	if (!n || n > VPMD_MAX_SG || !cookie)
 		return -1;
-	return q->packed ? packed_add(q, sg, out, n, cookie) :
-			   split_add(q, sg, out, n, cookie);
+	for (k = 0; k < n; k++) {
+		b[k].addr = (uintptr_t)sg[k].addr;
+		b[k].len = sg[k].len;
+	}
+	return vdrv_add(&q->vr, b, out, in, false, (uintptr_t)cookie) < 0 ? -1 : 0;
 }
 
 void vpmd_queue_kick(struct vpmd_queue *q)
 {
-	bool want;
+	bool added;
 
-	if (!q->published)
-		return;
-	q->published = 0;
-	if (!q->packed)
-		store_release(&q->avail->idx, q->avail_idx);
-	/*
-	 * Full fence: our publication must be visible before we read the
-	 * device's suppression flag, else a device that is just re-enabling
-	 * notifications and re-checking the ring could miss both.
-	 */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (q->packed)
-		want = load_acquire(&q->device_event->flags) != VRING_PACKED_EVENT_DISABLE;
-	else
-		want = !(load_acquire(&q->used->flags) & VRING_USED_F_NO_NOTIFY);
-	if (!want) {
-		q->kicks_suppressed++;
+	vdrv_publish(&q->vr);
+	added = vdrv_added_since_kick(&q->vr);
+	if (!vdrv_kick_needed(&q->vr)) {
+		if (added)
+			q->kicks_suppressed++;
 		return;
 	}
 	/* Lands on the device's ioeventfd: no exit to the VMM process. */
@@ -598,77 +496,24 @@ void vpmd_queue_kick(struct vpmd_queue *q)
  * The device returned a buffer we do not own: nothing after it can be
  * trusted, so the queue yields nothing more until the next vpmd_init().
  */
-static void *queue_broken(struct vpmd_queue *q, uint16_t id)
-{
-	printf("vpmd: queue %u: device used id %u, which it does not own\n",
-	       q->index, id);
-	q->broken = true;
-	return NULL;
-}
-
-static void *split_get_used(struct vpmd_queue *q, uint32_t *len)
-{
-	struct vring_used_elem *e;
-	uint16_t id, i, k;
-	void *cookie;
-
-	if (load_acquire(&q->used->idx) == q->last_used)
-		return NULL;
-	e = &q->used->ring[q->last_used & (q->size - 1)];
-	id = e->id;
-	if (id >= q->size || !q->cookie[id])
-		return queue_broken(q, id);
-	*len = e->len;
-	q->last_used++;
-	/* Back onto the free list: the chain, then whatever was free. */
-	for (i = id, k = 1; k < q->ndescs[id]; k++)
-		i = q->desc[i].next;
-	q->desc[i].next = q->free_head;
-	q->free_head = id;
-	q->num_free += q->ndescs[id];
-	cookie = q->cookie[id];
-	q->cookie[id] = NULL;
-	return cookie;
-}
-
-static void *packed_get_used(struct vpmd_queue *q, uint32_t *len)
-{
-	struct vring_packed_desc *desc = &q->pdesc[q->last_used];
-	uint16_t flags = load_acquire(&desc->flags), id;
-	bool avail = flags & VRING_PACKED_DESC_F_AVAIL;
-	bool used = flags & VRING_PACKED_DESC_F_USED;
-	void *cookie;
-
-	/* 2.8.1: used means AVAIL == USED == the driver's used wrap counter. */
-	if (avail != used || used != q->used_wrap)
-		return NULL;
-	id = desc->id;
-	if (id >= q->size || !q->cookie[id])
-		return queue_broken(q, id);
-	*len = desc->len;
-	/* The used entry stands for the buffer's whole chain (2.8.7). */
-	q->last_used += q->ndescs[id];
-	if (q->last_used >= q->size) {
-		q->last_used -= q->size;
-		q->used_wrap = !q->used_wrap;
-	}
-	q->num_free += q->ndescs[id];
-	q->id_next[id] = q->free_id;
-	q->free_id = id;
-	cookie = q->cookie[id];
-	q->cookie[id] = NULL;
-	return cookie;
-}
-
 void *vpmd_queue_get_used(struct vpmd_queue *q, uint32_t *len)
 {
-	uint32_t dummy;
+	uint64_t cookie;
+	uint32_t l;
+	int r;
 
 	if (q->broken)
 		return NULL;
-	if (!len)
-		len = &dummy;
-	return q->packed ? packed_get_used(q, len) : split_get_used(q, len);
+	r = vdrv_get_used(&q->vr, &cookie, &l);
+	if (r < 0) {
+		printf("vpmd: queue %u: device used an id it does not own\n", q->index);
+		q->broken = true;
+	}
+	if (r <= 0)
+		return NULL;
+	if (len)
+		*len = l;
+	return (void *)(uintptr_t)cookie;
 }
 
 /* ---- device set-up ---- */

@@ -28,6 +28,7 @@
 #define PAYLOAD_VIRTIO_PMD_H
 
 #include "payload.h"
+#include "virtio/virtq_driver.h"
 
 /* Feature bits (virtio 1.2, 5.1.3 and 6). */
 #define VIRTIO_NET_F_CSUM		0
@@ -39,8 +40,6 @@
 #define VIRTIO_NET_F_CTRL_VLAN		19
 #define VIRTIO_NET_F_CTRL_RX_EXTRA	20
 #define VIRTIO_NET_F_CTRL_MAC_ADDR	23
-#define VIRTIO_F_VERSION_1		32
-#define VIRTIO_F_RING_PACKED		34
 
 #define VPMD_BIT(n)			(1ULL << (n))
 
@@ -82,53 +81,6 @@ struct virtio_net_hdr_v1 {
 
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == 12, "virtio_net_hdr_v1 is 12 bytes");
 
-/* Ring layouts (virtio 1.2, 2.7 split and 2.8 packed); little-endian = x86. */
-#define VRING_DESC_F_NEXT		1
-#define VRING_DESC_F_WRITE		2
-#define VRING_DESC_F_INDIRECT		4
-#define VRING_PACKED_DESC_F_AVAIL	(1 << 7)
-#define VRING_PACKED_DESC_F_USED	(1 << 15)
-#define VRING_AVAIL_F_NO_INTERRUPT	1
-#define VRING_USED_F_NO_NOTIFY		1
-#define VRING_PACKED_EVENT_ENABLE	0
-#define VRING_PACKED_EVENT_DISABLE	1
-
-struct vring_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct vring_avail {
-	uint16_t flags;
-	uint16_t idx;
-	uint16_t ring[];
-};
-
-struct vring_used_elem {
-	uint32_t id;
-	uint32_t len;
-};
-
-struct vring_used {
-	uint16_t flags;
-	uint16_t idx;
-	struct vring_used_elem ring[];
-};
-
-struct vring_packed_desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t id;
-	uint16_t flags;
-};
-
-struct vring_packed_event {
-	uint16_t off_wrap;
-	uint16_t flags;
-};
-
 #define VPMD_QUEUE_MAX		256
 #define VPMD_MAX_SG		8
 #define VPMD_ETH_ALEN		6
@@ -150,30 +102,9 @@ struct vpmd_queue {
 	uint16_t size;
 	bool packed;
 	uint64_t notify;		/* MMIO doorbell of this queue */
-	uint16_t num_free;		/* free descriptors */
-
-	/* split */
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
-	uint16_t free_head;		/* descriptor free list, via desc[].next */
-	uint16_t avail_idx;		/* next avail->idx to publish */
-	uint16_t last_used;		/* split: used->idx seen; packed: position */
-
-	/* packed */
-	struct vring_packed_desc *pdesc;
-	struct vring_packed_event *driver_event;
-	struct vring_packed_event *device_event;
-	uint16_t next_avail;		/* next ring position to fill */
-	bool avail_wrap;
-	bool used_wrap;
-	uint16_t free_id;		/* buffer id free list, via id_next[] */
-	uint16_t published;		/* packed: buffers added since the last kick */
-	uint16_t id_next[VPMD_QUEUE_MAX];
-
-	/* Per buffer (split: head descriptor; packed: buffer id). */
-	uint16_t ndescs[VPMD_QUEUE_MAX];
-	void *cookie[VPMD_QUEUE_MAX];
+	/* The ring itself: virtio/virtq_driver.c, as vlab's own drivers use. */
+	struct vdrv vr;
+	uint8_t aux[VDRV_AUX_BYTES(VPMD_QUEUE_MAX)] __attribute__((aligned(8)));
 
 	bool broken;			/* the device used an id we never gave it */
 	uint64_t kicks;			/* doorbell writes */

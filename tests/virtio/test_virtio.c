@@ -7,7 +7,7 @@
 #include "check_main.h"
 #include "virtio/virtio.h"
 #include "vmm/migrate/state.h"
-#include "virtq_driver.h"
+#include "virtio/vdrv_guest.h"
 
 #define MEM_SIZE	(1 << 20)
 
@@ -451,9 +451,9 @@ static void drv_bring_up(uint64_t ring_features)
 	virtio_dev_set_status(&vdev, VIRTIO_CONFIG_S_FEATURES_OK);
 	vdev.queue_select = 0;
 	virtio_dev_set_queue_size(&vdev, 64);
-	virtio_dev_set_queue_addr(&vdev, 0, false, drv.desc_gpa);
-	virtio_dev_set_queue_addr(&vdev, 1, false, drv.driver_gpa);
-	virtio_dev_set_queue_addr(&vdev, 2, false, drv.device_gpa);
+	virtio_dev_set_queue_addr(&vdev, 0, false, drv.desc_addr);
+	virtio_dev_set_queue_addr(&vdev, 1, false, drv.driver_addr);
+	virtio_dev_set_queue_addr(&vdev, 2, false, drv.device_addr);
 	virtio_dev_enable_queue(&vdev);
 	ck_assert(vdev.vqs[0].enabled);
 	virtio_dev_set_status(&vdev, VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
@@ -484,7 +484,8 @@ static void roundtrip_in_flight(uint64_t ring_features, const uint32_t *lens, un
 	static struct virtq_elem elems[8];
 	struct state_buf first;
 	unsigned int i;
-	uint32_t cookie, len;
+	uint64_t cookie;
+	uint32_t len;
 
 	drv_bring_up(ring_features);
 	drv_offer_and_pop(elems, n);

@@ -17,7 +17,7 @@
 #include "state_test.h"
 #include "virtio_dev_test.h"
 #include "virtio/virtio_pci.h"
-#include "virtio/virtq_driver.h"
+#include "virtio/vdrv_guest.h"
 #include "vmm/core/vm.h"
 #include "vmm/core/worker.h"
 
@@ -153,9 +153,9 @@ static void bring_up_rings(uint64_t ring_features, struct vdrv *drv)
 		ck_assert_int_eq(vdrv_init(&drv[q], &fv.vm.mem, 0x10000 + 0x20000 * q, 16, f), 0);
 		vdev->queue_select = q;
 		virtio_dev_set_queue_size(vdev, 16);
-		virtio_dev_set_queue_addr(vdev, 0, false, drv[q].desc_gpa);
-		virtio_dev_set_queue_addr(vdev, 1, false, drv[q].driver_gpa);
-		virtio_dev_set_queue_addr(vdev, 2, false, drv[q].device_gpa);
+		virtio_dev_set_queue_addr(vdev, 0, false, drv[q].desc_addr);
+		virtio_dev_set_queue_addr(vdev, 1, false, drv[q].driver_addr);
+		virtio_dev_set_queue_addr(vdev, 2, false, drv[q].device_addr);
 		virtio_dev_enable_queue(vdev);
 		ck_assert(vdev->vqs[q].enabled);
 	}

@@ -7,7 +7,7 @@
 
 #include "check_main.h"
 #include "virtio/virtq.h"
-#include "virtio/virtq_driver.h"
+#include "virtio/vdrv_guest.h"
 
 #define RAM_SIZE	(16ULL << 20)
 #define RING_BASE	0x1000
@@ -47,7 +47,7 @@ static void start(uint16_t size, uint64_t features)
 {
 	ck_assert_int_eq(vdrv_init(&drv, &gm, RING_BASE, size, features | F_V1), 0);
 	ck_assert_int_eq(vdrv_attach(&drv, &vq), 0);
-	data = drv.end_gpa;
+	data = vdrv_end_gpa(&drv);
 }
 
 static uint64_t slot_gpa(unsigned int i)
@@ -79,7 +79,8 @@ static int add1(uint32_t out, uint32_t in, uint32_t cookie, unsigned int slot)
 
 static void expect_used(uint32_t cookie, uint32_t len)
 {
-	uint32_t c, l;
+	uint64_t c;
+	uint32_t l;
 
 	ck_assert_int_eq(vdrv_get_used(&drv, &c, &l), 1);
 	ck_assert_uint_eq(c, cookie);
@@ -305,7 +306,8 @@ END_TEST
 static void many_in_flight(void)
 {
 	bool seen[64] = { 0 };
-	uint32_t c, l;
+	uint64_t c;
+	uint32_t l;
 	int i;
 
 	for (i = 0; i < 64; i++)
@@ -849,7 +851,8 @@ static void in_order_stress(uint16_t size, uint64_t features)
 	start(size, features | F_INORDER);
 	for (iter = 0; iter < 3000; iter++) {
 		unsigned int batch, i;
-		uint32_t c, l;
+		uint64_t c;
+		uint32_t l;
 
 		seed = seed * 1103515245 + 12345;
 		batch = 1 + (seed >> 16) % 3;
@@ -910,8 +913,8 @@ START_TEST(split_ring_reset)
 	/* The driver sets the queue up again, somewhere else. */
 	vdrv_exit(&drv);
 	ck_assert_int_eq(vdrv_init(&drv, &gm, 0x400000, 8, F_V1 | F_EVENT), 0);
-	ck_assert_int_eq(virtq_set_addrs(&vq, drv.desc_gpa, drv.driver_gpa,
-					 drv.device_gpa), 0);
+	ck_assert_int_eq(virtq_set_addrs(&vq, drv.desc_addr, drv.driver_addr,
+					 drv.device_addr), 0);
 	ck_assert_int_eq(virtq_enable(&vq), 0);
 	roundtrip(3);
 	ck_assert_uint_eq(vq.used_idx, 1);
@@ -931,8 +934,8 @@ START_TEST(packed_ring_reset)
 	ck_assert_uint_eq(vq.last_avail_idx, 0);
 	vdrv_exit(&drv);
 	ck_assert_int_eq(vdrv_init(&drv, &gm, RING_BASE, 3, F_V1 | F_PACKED), 0);
-	ck_assert_int_eq(virtq_set_addrs(&vq, drv.desc_gpa, drv.driver_gpa,
-					 drv.device_gpa), 0);
+	ck_assert_int_eq(virtq_set_addrs(&vq, drv.desc_addr, drv.driver_addr,
+					 drv.device_addr), 0);
 	ck_assert_int_eq(virtq_enable(&vq), 0);
 	roundtrip(4);
 	roundtrip(5);
@@ -950,8 +953,8 @@ START_TEST(reset_clears_broken)
 	ck_assert_ptr_null(vq.broken_reason);
 	vdrv_exit(&drv);
 	ck_assert_int_eq(vdrv_init(&drv, &gm, RING_BASE, 8, F_V1), 0);
-	ck_assert_int_eq(virtq_set_addrs(&vq, drv.desc_gpa, drv.driver_gpa,
-					 drv.device_gpa), 0);
+	ck_assert_int_eq(virtq_set_addrs(&vq, drv.desc_addr, drv.driver_addr,
+					 drv.device_addr), 0);
 	ck_assert_int_eq(virtq_enable(&vq), 0);
 	roundtrip(1);
 }
@@ -984,7 +987,7 @@ static void dirty_exact(void)
 	ck_assert(!page_dirty(w, a + 3 * PAGE));
 	ck_assert(!page_dirty(w, a));
 	/* The third page is the ring area the used entry went to. */
-	ck_assert(page_dirty(w, drv.packed ? drv.desc_gpa : drv.device_gpa));
+	ck_assert(page_dirty(w, drv.packed ? drv.desc_addr : drv.device_addr));
 	free(w);
 	expect_used(1, PAGE + 100);
 }
@@ -1011,7 +1014,7 @@ START_TEST(dirty_notify_fields)
 	dirty_clear();
 	ck_assert(!virtq_enable_notify(&vq));
 	ck_assert_uint_eq(dirty_collect(&w), 1);
-	ck_assert(page_dirty(w, drv.device_gpa + 4 + 8 * 8));
+	ck_assert(page_dirty(w, drv.device_addr + 4 + 8 * 8));
 	free(w);
 	virtq_disable_notify(&vq);
 	ck_assert_uint_eq(dirty_collect(&w), 0);
@@ -1302,7 +1305,8 @@ START_TEST(broken_queue_isolated)
 {
 	struct vdrv drv2;
 	struct virtq vq2;
-	uint32_t c, l;
+	uint64_t c;
+	uint32_t l;
 
 	start(8, 0);
 	ck_assert_int_eq(vdrv_init(&drv2, &gm, 0x600000, 8, F_V1 | F_PACKED), 0);
@@ -1347,8 +1351,8 @@ START_TEST(set_addrs_revalidates)
 {
 	start(8, 0);
 	roundtrip(1);
-	ck_assert_int_eq(virtq_set_addrs(&vq, RAM_SIZE, drv.driver_gpa,
-					 drv.device_gpa), -EFAULT);
+	ck_assert_int_eq(virtq_set_addrs(&vq, RAM_SIZE, drv.driver_addr,
+					 drv.device_addr), -EFAULT);
 	ck_assert(vq.broken);
 	ck_assert_int_eq(virtq_pop(&vq, &elem), -EIO);
 }

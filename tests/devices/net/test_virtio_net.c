@@ -18,7 +18,7 @@
 #include "state_test.h"
 #include "virtio_dev_test.h"
 #include "devices/net/net_state.h"
-#include "virtio/virtq_driver.h"
+#include "virtio/vdrv_guest.h"
 #include "vmm/core/vm.h"
 
 #define MEM_SIZE	(4 << 20)
@@ -91,9 +91,9 @@ static void queue_up(struct vdrv *d, uint16_t q, uint64_t base)
 	pthread_mutex_lock(&vdev->lock);
 	vdev->queue_select = q;
 	virtio_dev_set_queue_size(vdev, QSIZE);
-	virtio_dev_set_queue_addr(vdev, 0, false, d->desc_gpa);
-	virtio_dev_set_queue_addr(vdev, 1, false, d->driver_gpa);
-	virtio_dev_set_queue_addr(vdev, 2, false, d->device_gpa);
+	virtio_dev_set_queue_addr(vdev, 0, false, d->desc_addr);
+	virtio_dev_set_queue_addr(vdev, 1, false, d->driver_addr);
+	virtio_dev_set_queue_addr(vdev, 2, false, d->device_addr);
 	virtio_dev_enable_queue(vdev);
 	ck_assert(vdev->vqs[q].enabled);
 	pthread_mutex_unlock(&vdev->lock);
@@ -127,7 +127,8 @@ static void bring_up(void)
 static unsigned int rx_refill(void)
 {
 	unsigned int got = 0;
-	uint32_t cookie, len;
+	uint64_t cookie;
+	uint32_t len;
 
 	while (vdrv_get_used(&rx, &cookie, &len) > 0)
 		got++;
@@ -146,7 +147,8 @@ static unsigned int rx_refill(void)
 static unsigned int tx_send(unsigned int n)
 {
 	unsigned int done = 0;
-	uint32_t cookie, len;
+	uint64_t cookie;
+	uint32_t len;
 
 	while (vdrv_get_used(&tx, &cookie, &len) > 0)
 		done++;

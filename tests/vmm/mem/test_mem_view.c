@@ -14,7 +14,7 @@
 
 #include "check_main.h"
 #include "virtio/virtq.h"
-#include "virtio/virtq_driver.h"
+#include "virtio/vdrv_guest.h"
 #include "vmm/mem/guest_mem.h"
 #include "vmm/mem/mem_view.h"
 
@@ -242,13 +242,13 @@ static void queue_start(struct mem_view *v, uint64_t features)
 	virtq_init(&vq, v, 64);
 	virtq_set_features(&vq, features);
 	ck_assert_int_eq(virtq_set_size(&vq, 64), 0);
-	ck_assert_int_eq(virtq_set_addrs(&vq, drv.desc_gpa, drv.driver_gpa,
-					 drv.device_gpa), 0);
+	ck_assert_int_eq(virtq_set_addrs(&vq, drv.desc_addr, drv.driver_addr,
+					 drv.device_addr), 0);
 }
 
 static void map_rings(void)
 {
-	ck_assert_int_eq(iotlb_map_gpa(&iv, RING_BASE, drv.end_gpa - RING_BASE,
+	ck_assert_int_eq(iotlb_map_gpa(&iv, RING_BASE, vdrv_end_gpa(&drv) - RING_BASE,
 				       RING_BASE, MV_RW), 0);
 }
 
@@ -264,7 +264,8 @@ static int post_and_pop(uint64_t iova, uint32_t len, uint32_t cookie)
 
 static void complete(uint32_t written, uint32_t cookie)
 {
-	uint32_t c, l;
+	uint64_t c;
+	uint32_t l;
 
 	virtq_push(&vq, &elem, written);
 	ck_assert_int_eq(vdrv_get_used(&drv, &c, &l), 1);
@@ -321,7 +322,7 @@ START_TEST(queue_buffer_split_across_entries)
 	ck_assert(page_dirty(0x300000));
 	ck_assert(page_dirty(0x200000));
 	ck_assert(page_dirty(0x100000));
-	ck_assert(page_dirty(drv.device_gpa));
+	ck_assert(page_dirty(drv.device_addr));
 	ck_assert_int_eq(nr_dirty(), 4);
 	clear_dirty();
 
@@ -352,10 +353,10 @@ START_TEST(queue_read_only_rings_refused)
 {
 	/* The device writes the used ring: a read-only device area cannot enable. */
 	queue_start(&iv.view, VDRV_F(VIRTIO_F_VERSION_1));
-	ck_assert_int_eq(iotlb_map_gpa(&iv, RING_BASE, drv.device_gpa - RING_BASE,
+	ck_assert_int_eq(iotlb_map_gpa(&iv, RING_BASE, drv.device_addr - RING_BASE,
 				       RING_BASE, MV_RW), 0);
-	ck_assert_int_eq(iotlb_map_gpa(&iv, drv.device_gpa, drv.end_gpa - drv.device_gpa,
-				       drv.device_gpa, MV_READ), 0);
+	ck_assert_int_eq(iotlb_map_gpa(&iv, drv.device_addr, vdrv_end_gpa(&drv) - drv.device_addr,
+				       drv.device_addr, MV_READ), 0);
 	ck_assert_int_eq(virtq_enable(&vq), -EFAULT);
 	vdrv_exit(&drv);
 }
@@ -403,24 +404,24 @@ START_TEST(queue_unmap_and_remap_while_running)
 	 * a copy. The cached ring pointers must follow the generation.
 	 */
 	{
-		uint64_t len = drv.end_gpa - RING_BASE;
+		uint64_t len = vdrv_end_gpa(&drv) - RING_BASE;
 
 		memcpy((uint8_t *)ram + 0x800000, (uint8_t *)ram + RING_BASE, len);
 		ck_assert_int_eq(iotlb_unmap(&iv, RING_BASE, len), 0);
 		ck_assert_int_eq(iotlb_map_gpa(&iv, RING_BASE, len, 0x800000, MV_RW), 0);
 		/* The driver model now writes its rings at the new place too. */
-		drv.desc = (void *)((uint8_t *)ram + 0x800000 + (drv.desc_gpa - RING_BASE));
-		drv.avail = (void *)((uint8_t *)ram + 0x800000 + (drv.driver_gpa - RING_BASE));
-		drv.used = (void *)((uint8_t *)ram + 0x800000 + (drv.device_gpa - RING_BASE));
+		drv.desc = (void *)((uint8_t *)ram + 0x800000 + (drv.desc_addr - RING_BASE));
+		drv.avail = (void *)((uint8_t *)ram + 0x800000 + (drv.driver_addr - RING_BASE));
+		drv.used = (void *)((uint8_t *)ram + 0x800000 + (drv.device_addr - RING_BASE));
 	}
 	clear_dirty();
 	ck_assert_int_eq(post_and_pop(BUF_IOVA, 64, 3), 1);
 	complete(16, 3);
-	ck_assert(page_dirty(0x800000 + (drv.device_gpa - RING_BASE)));
-	ck_assert(!page_dirty(drv.device_gpa));
+	ck_assert(page_dirty(0x800000 + (drv.device_addr - RING_BASE)));
+	ck_assert(!page_dirty(drv.device_addr));
 
 	/* Rings gone: the queue breaks on its next use, touching nothing. */
-	ck_assert_int_eq(iotlb_unmap(&iv, RING_BASE, drv.end_gpa - RING_BASE), 0);
+	ck_assert_int_eq(iotlb_unmap(&iv, RING_BASE, vdrv_end_gpa(&drv) - RING_BASE), 0);
 	ck_assert_int_eq(virtq_pop(&vq, &elem), -EIO);
 	ck_assert(vq.broken);
 	vdrv_exit(&drv);
