@@ -110,6 +110,7 @@ struct vm {
 	int nr_devices;
 	struct migration *mig;
 	struct dirty_ring *dirty_ring;	/* --dirty-ring, else NULL (bitmap) */
+	struct dirty_source *dirty_sources;	/* more writers of guest RAM (migrate/dirty.h) */
 	bool incoming;			/* state comes from a stream, not a boot */
 
 	struct uart8250 *uart;

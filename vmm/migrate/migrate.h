@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vmm/migrate/dirty.h"
+
 struct vm;
 
 #define MIG_MAGIC		"VLABMIG1"
@@ -95,11 +97,7 @@ struct migration {
 	char in_path[108];	/* the unix: socket file we made, to remove */
 	dev_t in_dev;
 	ino_t in_ino;
-	/* dirty tracking */
-	unsigned long *dirty;	/* gpa-space bitmap, one bit a page */
-	uint64_t dirty_words;
-	bool logging;
-	bool manual_protect;	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled on this VM */
+	struct dirty_log dirty_log;	/* pages written since the last round */
 };
 
 /* Register the control commands and the status member. */
