@@ -622,8 +622,8 @@ static void vpci_put_cap(uint8_t *cfg, uint8_t at, uint8_t next, uint8_t len,
 	cfg[at + 2] = len;
 	cfg[at + 3] = type;
 	cfg[at + 4] = bar;
-	pci_put_le32(cfg + at + 8, off);
-	pci_put_le32(cfg + at + 12, size);
+	put_le32(cfg + at + 8, off);
+	put_le32(cfg + at + 12, size);
 }
 
 /*
@@ -727,25 +727,25 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 			VIRTIO_PCI_DEVICE_ID_BASE + vdev->ops->device_id,
 			vdev->ops->pci_class, 1);
 	cfg = v->pci.cfg;
-	pci_put_le16(cfg + PCI_SUBSYSTEM_VENDOR_ID, PCI_VENDOR_ID_REDHAT_QUMRANET);
-	pci_put_le16(cfg + PCI_SUBSYSTEM_ID, 0x40 + vdev->ops->device_id);
-	pci_put_le16(cfg + PCI_STATUS, PCI_STATUS_CAP_LIST);
+	put_le16(cfg + PCI_SUBSYSTEM_VENDOR_ID, PCI_VENDOR_ID_REDHAT_QUMRANET);
+	put_le16(cfg + PCI_SUBSYSTEM_ID, 0x40 + vdev->ops->device_id);
+	put_le16(cfg + PCI_STATUS, PCI_STATUS_CAP_LIST);
 	cfg[PCI_CAPABILITY_LIST] = CAP_MSIX;
 	cfg[PCI_INTERRUPT_PIN] = 1;	/* INTA */
 
 	/* MSI-X: table size, enable and function-mask bits are the guest's. */
 	cfg[CAP_MSIX] = PCI_CAP_ID_MSIX;
 	cfg[CAP_MSIX + 1] = CAP_COMMON;
-	pci_put_le16(cfg + CAP_MSIX + 2, v->msix_nr - 1);
-	pci_put_le32(cfg + CAP_MSIX + 4, VPCI_MSIX_TABLE_OFF | 2);	/* in BAR2 */
-	pci_put_le32(cfg + CAP_MSIX + 8, VPCI_MSIX_PBA_OFF | 2);
-	pci_put_le16(v->pci.wmask + CAP_MSIX + 2, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
+	put_le16(cfg + CAP_MSIX + 2, v->msix_nr - 1);
+	put_le32(cfg + CAP_MSIX + 4, VPCI_MSIX_TABLE_OFF | 2);	/* in BAR2 */
+	put_le32(cfg + CAP_MSIX + 8, VPCI_MSIX_PBA_OFF | 2);
+	put_le16(v->pci.wmask + CAP_MSIX + 2, MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL);
 
 	vpci_put_cap(cfg, CAP_COMMON, CAP_NOTIFY, 16, VIRTIO_PCI_CAP_COMMON_CFG, 0,
 		     VPCI_COMMON_OFF, VPCI_COMMON_LEN);
 	vpci_put_cap(cfg, CAP_NOTIFY, CAP_ISR, 20, VIRTIO_PCI_CAP_NOTIFY_CFG, 0,
 		     VPCI_NOTIFY_OFF, VPCI_BAR0_SIZE - VPCI_NOTIFY_OFF);
-	pci_put_le32(cfg + CAP_NOTIFY + 16, VPCI_NOTIFY_MULT);
+	put_le32(cfg + CAP_NOTIFY + 16, VPCI_NOTIFY_MULT);
 	vpci_put_cap(cfg, CAP_ISR, CAP_DEVICE, 16, VIRTIO_PCI_CAP_ISR_CFG, 0,
 		     VPCI_ISR_OFF, VPCI_ISR_LEN);
 	vpci_put_cap(cfg, CAP_DEVICE, CAP_PCICFG, 16, VIRTIO_PCI_CAP_DEVICE_CFG, 0,

@@ -20,12 +20,12 @@ void pci_device_init(struct pci_device *dev, const char *name, uint16_t vendor,
 	memset(dev->bars, 0, sizeof(dev->bars));
 	dev->name = name;
 	dev->slot = -1;
-	pci_put_le16(dev->cfg + PCI_VENDOR_ID, vendor);
-	pci_put_le16(dev->cfg + PCI_DEVICE_ID, device);
+	put_le16(dev->cfg + PCI_VENDOR_ID, vendor);
+	put_le16(dev->cfg + PCI_DEVICE_ID, device);
 	dev->cfg[PCI_REVISION_ID] = revision;
 	dev->cfg[PCI_CLASS_PROG] = class_code & 0xff;
-	pci_put_le16(dev->cfg + PCI_CLASS_DEVICE, class_code >> 8);
-	pci_put_le16(dev->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
+	put_le16(dev->cfg + PCI_CLASS_DEVICE, class_code >> 8);
+	put_le16(dev->wmask + PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY |
 	      PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 	dev->wmask[PCI_INTERRUPT_LINE] = 0xff;
 	dev->wmask[0x0c] = 0xff;	/* cache line size */
@@ -60,12 +60,12 @@ int pci_device_set_bar(struct pci_host *host, struct pci_device *dev, int n,
 	b->fn = fn;
 	b->opaque = opaque;
 	mask = ~(size - 1);
-	pci_put_le32(dev->cfg + PCI_BAR0 + 4 * n, (uint32_t)addr |
+	put_le32(dev->cfg + PCI_BAR0 + 4 * n, (uint32_t)addr |
 	      (io ? PCI_BAR_IO : 0) | (mem64 ? PCI_BAR_MEM64 : 0));
-	pci_put_le32(dev->wmask + PCI_BAR0 + 4 * n, (uint32_t)mask & (io ? ~0x3u : ~0xfu));
+	put_le32(dev->wmask + PCI_BAR0 + 4 * n, (uint32_t)mask & (io ? ~0x3u : ~0xfu));
 	if (mem64) {
-		pci_put_le32(dev->cfg + PCI_BAR0 + 4 * (n + 1), addr >> 32);
-		pci_put_le32(dev->wmask + PCI_BAR0 + 4 * (n + 1), mask >> 32);
+		put_le32(dev->cfg + PCI_BAR0 + 4 * (n + 1), addr >> 32);
+		put_le32(dev->wmask + PCI_BAR0 + 4 * (n + 1), mask >> 32);
 	}
 	return 0;
 }
@@ -225,7 +225,7 @@ void pci_conf1_access(void *opaque, uint64_t off, void *data, int len, bool is_w
 		if (is_write)
 			host->addr = pci_get_le(p, 4) & 0x80fffffc;
 		else
-			pci_put_le32(p, host->addr);
+			put_le32(p, host->addr);
 		return;
 	}
 	a = host->addr;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmm/core/bytes.h"
 #include "vmm/core/iobus.h"
 
 struct vm;
@@ -49,19 +50,6 @@ struct vm;
 #define PCI_IO_WINDOW_SIZE	0x4000
 
 struct pci_device;
-
-/* Config space and BAR registers are little-endian byte arrays. */
-static inline void pci_put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
-
-static inline void pci_put_le32(uint8_t *p, uint32_t v)
-{
-	pci_put_le16(p, v);
-	pci_put_le16(p + 2, v >> 16);
-}
 
 /* @len (1..4) bytes at @p as a number. */
 static inline uint32_t pci_get_le(const uint8_t *p, int len)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "devices/net/net_ctrl.h"
+#include "vmm/core/bytes.h"
 
 /* Statistics a receiveq (vq 2i) and a transmitq (vq 2i + 1) may report. */
 #define STATS_RX_TYPES (VIRTIO_NET_STATS_TYPE_RX_BASIC | VIRTIO_NET_STATS_TYPE_RX_CSUM | \
@@ -30,38 +31,11 @@ struct ctrl_cmd {
 	unsigned int effects;
 };
 
-static uint16_t get_le16(const uint8_t *p)
-{
-	return p[0] | (uint16_t)p[1] << 8;
-}
 
-static uint32_t get_le32(const uint8_t *p)
-{
-	return get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
-}
 
-static uint64_t get_le64(const uint8_t *p)
-{
-	return get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, v);
-	put_le16(p + 2, v >> 16);
-}
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, v);
-	put_le32(p + 4, v >> 32);
-}
 
 void net_state_init(struct net_state *st, const uint8_t mac[6],
 		    uint16_t max_queue_pairs)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "devices/net/net_rx.h"
+#include "vmm/core/bytes.h"
 
 #define ETH_HDR_LEN	14
 #define VLAN_TAG_LEN	4
@@ -60,22 +61,8 @@ struct rx_flow {
 	const uint8_t *ports;	/* source port then destination port */
 };
 
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)p[0] << 8 | p[1];
-}
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	put_le16(p, v);
-	put_le16(p + 2, v >> 16);
-}
 
 static bool mac_table_has(const struct net_mac_table *t, const uint8_t *mac)
 {

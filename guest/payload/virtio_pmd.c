@@ -11,6 +11,7 @@
  * takes a full fence.
  */
 #include "virtio_pmd.h"
+#include "vmm/core/bytes.h"
 
 #define  PCI_COMMAND_MASTER	0x0004
 #define  PCI_COMMAND_INTX_OFF	0x0400
@@ -789,16 +790,7 @@ int vpmd_ctrl(struct vpmd_dev *d, uint8_t cls, uint8_t cmd, const void *data,
 
 const uint8_t vpmd_bcast[VPMD_ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
 
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)p[0] << 8 | p[1];
-}
 
 static uint8_t pattern_byte(uint32_t seq, uint32_t tag, uint32_t i)
 {

@@ -440,18 +440,6 @@ START_TEST(test_quit_and_socket_lifetime)
 }
 END_TEST
 
-static Suite *control_integration_suite(void)
-{
-	Suite *s = suite_create("control-integration");
-	TCase *tc = tcase_create("vm");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_status_pause_resume);
-	tcase_add_test(tc, test_garbage_keeps_running);
-	tcase_add_test(tc, test_two_clients);
-	tcase_add_test(tc, test_quit_and_socket_lifetime);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(control_integration_suite)
+VLAB_SUITE_MAIN("control-integration", "vm", NULL, NULL, 60,
+	test_status_pause_resume, test_garbage_keeps_running, test_two_clients,
+	test_quit_and_socket_lifetime);

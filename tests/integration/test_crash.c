@@ -160,17 +160,6 @@ START_TEST(test_bad_kernel_exits_2)
 }
 END_TEST
 
-static Suite *crash_suite(void)
-{
-	Suite *s = suite_create("crash");
-	TCase *tc = tcase_create("guest");
-
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_triple_fault_exits_1_with_dump);
-	tcase_add_test(tc, test_pvpanic_exits_1);
-	tcase_add_test(tc, test_bad_kernel_exits_2);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(crash_suite)
+VLAB_SUITE_MAIN("crash", "guest", NULL, NULL, 120,
+	test_triple_fault_exits_1_with_dump, test_pvpanic_exits_1,
+	test_bad_kernel_exits_2);

@@ -293,19 +293,6 @@ START_TEST(test_migrate_sender_stalled)
 }
 END_TEST
 
-static Suite *migrate_net_suite(void)
-{
-	Suite *s = suite_create("migrate_net");
-	TCase *tc = tcase_create("hub");
-
-	tcase_set_timeout(tc, TEST_TIMEOUT);
-	tcase_add_test(tc, test_no_migration);
-	tcase_add_test(tc, test_migrate_receiver);
-	tcase_add_test(tc, test_migrate_receiver_packed);
-	tcase_add_test(tc, test_migrate_sender);
-	tcase_add_test(tc, test_migrate_sender_stalled);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(migrate_net_suite)
+VLAB_SUITE_MAIN("migrate_net", "hub", NULL, NULL, TEST_TIMEOUT,
+	test_no_migration, test_migrate_receiver, test_migrate_receiver_packed,
+	test_migrate_sender, test_migrate_sender_stalled);

@@ -587,35 +587,23 @@ END_TEST
 static Suite *virtio_suite(void)
 {
 	Suite *s = suite_create("virtio");
-	TCase *tc = tcase_create("common");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_offers_version_1_and_device_bits);
-	tcase_add_test(tc, test_features_ok_accepted);
-	tcase_add_test(tc, test_features_ok_refused_without_version_1);
-	tcase_add_test(tc, test_features_ok_refused_for_unoffered_bits);
-	tcase_add_test(tc, test_features_ok_refused_by_device);
-	tcase_add_test(tc, test_features_frozen_after_features_ok);
-	tcase_add_test(tc, test_driver_ok_needs_features_ok);
-	tcase_add_test(tc, test_needs_reset_sticks_until_reset);
-	tcase_add_test(tc, test_queue_enable_outside_ram_needs_reset);
-	tcase_add_test(tc, test_queue_enable_and_addr_freeze);
-	tcase_add_test(tc, test_queue_reset_needs_ring_reset);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "common", setup, teardown, 0, VLAB_TESTS(
+		test_offers_version_1_and_device_bits, test_features_ok_accepted,
+		test_features_ok_refused_without_version_1,
+		test_features_ok_refused_for_unoffered_bits,
+		test_features_ok_refused_by_device,
+		test_features_frozen_after_features_ok, test_driver_ok_needs_features_ok,
+		test_needs_reset_sticks_until_reset,
+		test_queue_enable_outside_ram_needs_reset,
+		test_queue_enable_and_addr_freeze, test_queue_reset_needs_ring_reset));
 
-	tc = tcase_create("state");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_status_bits_not_cleared);
-	tcase_add_test(tc, state_bool_refused);
-	tcase_add_test(tc, state_packed_pending_refused);
-	tcase_add_test(tc, state_corrupt_queue_refused);
-	tcase_add_test(tc, state_corrupt_device_refused);
-	tcase_add_test(tc, state_roundtrip_split_pending);
-	tcase_add_test(tc, state_roundtrip_split_in_order_fold);
-	tcase_add_test(tc, state_roundtrip_packed_batch);
-	tcase_add_test(tc, state_roundtrip_packed_in_order);
-	tcase_add_test(tc, state_roundtrip_reset_queue);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "state", setup, teardown, 0, VLAB_TESTS(
+		test_status_bits_not_cleared, state_bool_refused,
+		state_packed_pending_refused, state_corrupt_queue_refused,
+		state_corrupt_device_refused, state_roundtrip_split_pending,
+		state_roundtrip_split_in_order_fold, state_roundtrip_packed_batch,
+		state_roundtrip_packed_in_order, state_roundtrip_reset_queue));
 	return s;
 }
 

@@ -368,20 +368,13 @@ END_TEST
 static Suite *virtio_pci_suite(void)
 {
 	Suite *s = suite_create("virtio_pci");
-	TCase *tc = tcase_create("state");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, state_roundtrip);
-	tcase_add_test(tc, state_corrupt_refused);
-	tcase_add_test(tc, state_device_refusal_undoes_common);
-	tcase_add_test(tc, state_random_corruption);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "state", setup, teardown, 0, VLAB_TESTS(
+		state_roundtrip, state_corrupt_refused,
+		state_device_refusal_undoes_common, state_random_corruption));
 
-	tc = tcase_create("doorbells");
-	tcase_set_timeout(tc, 90);
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, doorbell_goes_to_queue_worker);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "doorbells", setup, teardown, 90, VLAB_TESTS(
+		doorbell_goes_to_queue_worker));
 	return s;
 }
 

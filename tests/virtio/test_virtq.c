@@ -1488,111 +1488,48 @@ END_TEST
 static Suite *virtq_suite(void)
 {
 	Suite *s = suite_create("virtq");
-	TCase *tc;
 
-	tc = tcase_create("split");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, split_roundtrip_single);
-	tcase_add_test(tc, split_chain_out_in);
-	tcase_add_test(tc, split_indirect);
-	tcase_add_test(tc, split_indirect_unaligned);
-	tcase_add_test(tc, split_many_in_flight);
-	tcase_add_test(tc, split_index_wrap);
-	tcase_add_test(tc, split_avail_count_empty);
-	tcase_add_test(tc, split_size_32768);
-	tcase_add_test(tc, split_size_rules);
-	tcase_add_test(tc, split_direct_chain_ending_indirect);
-	tcase_add_test(tc, split_unpop);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "split", setup, teardown, 30, VLAB_TESTS(
+		split_roundtrip_single, split_chain_out_in, split_indirect,
+		split_indirect_unaligned, split_many_in_flight, split_index_wrap,
+		split_avail_count_empty, split_size_32768, split_size_rules,
+		split_direct_chain_ending_indirect, split_unpop));
 
-	tc = tcase_create("packed");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, packed_roundtrip_single);
-	tcase_add_test(tc, packed_chain_out_in);
-	tcase_add_test(tc, packed_indirect);
-	tcase_add_test(tc, packed_indirect_unaligned);
-	tcase_add_test(tc, packed_many_in_flight);
-	tcase_add_test(tc, packed_wrap_counters);
-	tcase_add_test(tc, packed_index_wrap);
-	tcase_add_test(tc, packed_any_size);
-	tcase_add_test(tc, packed_unpop);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "packed", setup, teardown, 30, VLAB_TESTS(
+		packed_roundtrip_single, packed_chain_out_in, packed_indirect,
+		packed_indirect_unaligned, packed_many_in_flight, packed_wrap_counters,
+		packed_index_wrap, packed_any_size, packed_unpop));
 
-	tc = tcase_create("notify");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, split_no_interrupt_flag);
-	tcase_add_test(tc, split_used_event);
-	tcase_add_test(tc, split_avail_event);
-	tcase_add_test(tc, split_no_notify_flag);
-	tcase_add_test(tc, packed_driver_event_flags);
-	tcase_add_test(tc, packed_driver_event_desc);
-	tcase_add_test(tc, packed_device_event);
-	tcase_add_test(tc, packed_device_event_no_idx);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "notify", setup, teardown, 0, VLAB_TESTS(
+		split_no_interrupt_flag, split_used_event, split_avail_event,
+		split_no_notify_flag, packed_driver_event_flags, packed_driver_event_desc,
+		packed_device_event, packed_device_event_no_idx));
 
-	tc = tcase_create("in_order_reset_dirty");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, split_in_order_batch);
-	tcase_add_test(tc, split_in_order_partial_not_folded);
-	tcase_add_test(tc, packed_in_order_batch);
-	tcase_add_test(tc, split_in_order_stress);
-	tcase_add_test(tc, packed_in_order_stress);
-	tcase_add_test(tc, split_ring_reset);
-	tcase_add_test(tc, packed_ring_reset);
-	tcase_add_test(tc, reset_clears_broken);
-	tcase_add_test(tc, split_dirty_exact);
-	tcase_add_test(tc, packed_dirty_exact);
-	tcase_add_test(tc, dirty_notify_fields);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "in_order_reset_dirty", setup, teardown, 0, VLAB_TESTS(
+		split_in_order_batch, split_in_order_partial_not_folded,
+		packed_in_order_batch, split_in_order_stress, packed_in_order_stress,
+		split_ring_reset, packed_ring_reset, reset_clears_broken,
+		split_dirty_exact, packed_dirty_exact, dirty_notify_fields));
 
-	tc = tcase_create("cursor");
-	tcase_add_test(tc, cursor_reads_across_segments);
-	tcase_add_test(tc, cursor_writes_across_segments);
-	tcase_add_test(tc, cursor_empty_side);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "cursor", NULL, NULL, 0, VLAB_TESTS(
+		cursor_reads_across_segments, cursor_writes_across_segments,
+		cursor_empty_side));
 
-	tc = tcase_create("hostile");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, bad_addr_outside_ram);
-	tcase_add_test(tc, bad_len_past_end);
-	tcase_add_test(tc, bad_addr_wraps);
-	tcase_add_test(tc, bad_zero_len);
-	tcase_add_test(tc, bad_loop);
-	tcase_add_test(tc, bad_self_loop);
-	tcase_add_test(tc, bad_next_out_of_range);
-	tcase_add_test(tc, bad_head_out_of_range);
-	tcase_add_test(tc, bad_avail_idx_jump);
-	tcase_add_test(tc, bad_avail_idx_backwards);
-	tcase_add_test(tc, bad_readable_after_writable);
-	tcase_add_test(tc, bad_indirect_without_feature);
-	tcase_add_test(tc, bad_indirect_len_not_multiple);
-	tcase_add_test(tc, bad_indirect_len_zero);
-	tcase_add_test(tc, bad_indirect_outside_ram);
-	tcase_add_test(tc, bad_indirect_with_next);
-	tcase_add_test(tc, bad_indirect_in_indirect);
-	tcase_add_test(tc, bad_indirect_loop);
-	tcase_add_test(tc, bad_indirect_next_out_of_range);
-	tcase_add_test(tc, bad_too_many_segments);
-	tcase_add_test(tc, packed_bad_addr);
-	tcase_add_test(tc, packed_bad_zero_len);
-	tcase_add_test(tc, packed_bad_id);
-	tcase_add_test(tc, packed_bad_indirect_without_feature);
-	tcase_add_test(tc, packed_bad_indirect_with_next);
-	tcase_add_test(tc, packed_bad_indirect_in_chain);
-	tcase_add_test(tc, packed_bad_indirect_in_indirect);
-	tcase_add_test(tc, packed_bad_indirect_len);
-	tcase_add_test(tc, packed_bad_chain_longer_than_queue);
-	tcase_add_test(tc, packed_bad_readable_after_writable);
-	tcase_add_test(tc, broken_queue_isolated);
-	tcase_add_test(tc, ring_addresses_checked);
-	tcase_add_test(tc, set_addrs_revalidates);
-	tcase_add_test(tc, set_addrs_busy_split);
-	tcase_add_test(tc, set_addrs_busy_split_in_order);
-	tcase_add_test(tc, set_addrs_busy_packed);
-	tcase_add_test(tc, set_addrs_busy_packed_in_order);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "hostile", setup, teardown, 0, VLAB_TESTS(
+		bad_addr_outside_ram, bad_len_past_end, bad_addr_wraps, bad_zero_len,
+		bad_loop, bad_self_loop, bad_next_out_of_range, bad_head_out_of_range,
+		bad_avail_idx_jump, bad_avail_idx_backwards, bad_readable_after_writable,
+		bad_indirect_without_feature, bad_indirect_len_not_multiple,
+		bad_indirect_len_zero, bad_indirect_outside_ram, bad_indirect_with_next,
+		bad_indirect_in_indirect, bad_indirect_loop,
+		bad_indirect_next_out_of_range, bad_too_many_segments, packed_bad_addr,
+		packed_bad_zero_len, packed_bad_id, packed_bad_indirect_without_feature,
+		packed_bad_indirect_with_next, packed_bad_indirect_in_chain,
+		packed_bad_indirect_in_indirect, packed_bad_indirect_len,
+		packed_bad_chain_longer_than_queue, packed_bad_readable_after_writable,
+		broken_queue_isolated, ring_addresses_checked, set_addrs_revalidates,
+		set_addrs_busy_split, set_addrs_busy_split_in_order,
+		set_addrs_busy_packed, set_addrs_busy_packed_in_order));
 	return s;
 }
 

@@ -167,19 +167,7 @@ START_TEST(device_using_what_it_does_not_own)
 }
 END_TEST
 
-static Suite *virtq_driver_suite(void)
-{
-	Suite *s = suite_create("virtq_driver");
-	TCase *tc = tcase_create("plain_memory");
-
-	tcase_add_test(tc, setup_zeroes_rings_and_state);
-	tcase_add_test(tc, indirect_needs_a_pool);
-	tcase_add_test(tc, split_kick_decisions);
-	tcase_add_test(tc, packed_kick_decisions);
-	tcase_add_test(tc, split_out_of_order_laps);
-	tcase_add_test(tc, device_using_what_it_does_not_own);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(virtq_driver_suite)
+VLAB_SUITE_MAIN("virtq_driver", "plain_memory", NULL, NULL, 0,
+	setup_zeroes_rings_and_state, indirect_needs_a_pool, split_kick_decisions,
+	packed_kick_decisions, split_out_of_order_laps,
+	device_using_what_it_does_not_own);

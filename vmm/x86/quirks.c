@@ -292,6 +292,21 @@ static void decode_finish_mem(struct quirk_insn *insn, const struct quirk_cpu *c
 	insn->rm.ea = linear_address(cpu, &m->mem, next_rip, addr_size, p->seg);
 }
 
+/* 0F AE /2 and /3, legacy or VEX-encoded: LDMXCSR and STMXCSR, memory only. */
+static int decode_mxcsr(struct insn_cursor *c, const struct quirk_cpu *cpu, uint8_t rex,
+			struct modrm *m, struct quirk_insn *insn)
+{
+	if (decode_modrm(c, cpu, rex, m) || m->mod == 3)
+		return -1;
+	if ((m->reg & 7) == 2)
+		insn->kind = QK_LDMXCSR;
+	else if ((m->reg & 7) == 3)
+		insn->kind = QK_STMXCSR;
+	else
+		return -1;
+	return 0;
+}
+
 int quirk_decode(const uint8_t *bytes, size_t n, const struct quirk_cpu *cpu,
 		 struct quirk_insn *insn)
 {
@@ -336,15 +351,7 @@ int quirk_decode(const uint8_t *bytes, size_t n, const struct quirk_cpu *cpu,
 		/* A VEX prefix after LOCK, 66, F2, F3 or REX raises #UD. */
 		if (p.lock || has_simd_prefix(&p) || p.has_rex)
 			return -1;
-		if (decode_vex(&c, cpu, opcode, &p))
-			return -1;
-		if (decode_modrm(&c, cpu, p.rex, &m) || m.mod == 3)
-			return -1;
-		if ((m.reg & 7) == 2)
-			insn->kind = QK_LDMXCSR;
-		else if ((m.reg & 7) == 3)
-			insn->kind = QK_STMXCSR;
-		else
+		if (decode_vex(&c, cpu, opcode, &p) || decode_mxcsr(&c, cpu, p.rex, &m, insn))
 			return -1;
 		needs_modrm_mem = true;
 		break;
@@ -385,15 +392,8 @@ int quirk_decode(const uint8_t *bytes, size_t n, const struct quirk_cpu *cpu,
 			}
 			break;
 		case 0xae:
-			if (p.lock || has_simd_prefix(&p))
-				return -1;
-			if (decode_modrm(&c, cpu, p.rex, &m) || m.mod == 3)
-				return -1;
-			if ((m.reg & 7) == 2)
-				insn->kind = QK_LDMXCSR;
-			else if ((m.reg & 7) == 3)
-				insn->kind = QK_STMXCSR;
-			else
+			if (p.lock || has_simd_prefix(&p) ||
+			    decode_mxcsr(&c, cpu, p.rex, &m, insn))
 				return -1;
 			needs_modrm_mem = true;
 			break;

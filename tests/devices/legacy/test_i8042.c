@@ -50,16 +50,4 @@ START_TEST(state_corrupt_refused)
 }
 END_TEST
 
-static Suite *i8042_suite(void)
-{
-	Suite *s = suite_create("i8042");
-	TCase *tc = tcase_create("state");
-
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, state_roundtrip);
-	tcase_add_test(tc, state_corrupt_refused);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(i8042_suite)
+VLAB_SUITE_MAIN("i8042", "state", setup, NULL, 0, state_roundtrip, state_corrupt_refused);

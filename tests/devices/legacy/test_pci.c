@@ -724,52 +724,25 @@ END_TEST
 static Suite *pci_suite(void)
 {
 	Suite *s = suite_create("pci");
-	TCase *tc = tcase_create("config");
 
-	tcase_add_checked_fixture(tc, setup_novm, NULL);
-	tcase_add_test(tc, host_bridge);
-	tcase_add_test(tc, device_header);
-	tcase_add_test(tc, empty_slots_all_ones);
-	tcase_add_test(tc, other_function_or_bus);
-	tcase_add_test(tc, offset_past_end);
-	tcase_add_test(tc, read_only_fields);
-	tcase_add_test(tc, cfg_written_hook);
-	tcase_add_test(tc, register_full);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "config", setup_novm, NULL, 0, VLAB_TESTS(
+		host_bridge, device_header, empty_slots_all_ones, other_function_or_bus,
+		offset_past_end, read_only_fields, cfg_written_hook, register_full));
 
-	tc = tcase_create("conf1");
-	tcase_add_checked_fixture(tc, setup_novm, NULL);
-	tcase_add_test(tc, conf1_address_latch);
-	tcase_add_test(tc, conf1_data);
-	tcase_add_test(tc, conf1_disabled);
-	tcase_add_test(tc, conf1_linux_probe);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "conf1", setup_novm, NULL, 0, VLAB_TESTS(
+		conf1_address_latch, conf1_data, conf1_disabled, conf1_linux_probe));
 
-	tc = tcase_create("bar");
-	tcase_add_checked_fixture(tc, setup_novm, NULL);
-	tcase_add_test(tc, bar_sizing_mem32);
-	tcase_add_test(tc, bar_sizing_io);
-	tcase_add_test(tc, bar_sizing_mem64);
-	tcase_add_test(tc, bar_small_sizes_rounded);
-	tcase_add_test(tc, bar_allocation_aligned);
-	tcase_add_test(tc, bar_errors);
-	tcase_add_test(tc, novm_bar_writes_safe);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "bar", setup_novm, NULL, 0, VLAB_TESTS(
+		bar_sizing_mem32, bar_sizing_io, bar_sizing_mem64,
+		bar_small_sizes_rounded, bar_allocation_aligned, bar_errors,
+		novm_bar_writes_safe));
 
-	tc = tcase_create("bar_map");
-	tcase_add_checked_fixture(tc, setup_vm, teardown_vm);
-	tcase_add_test(tc, bar_map_mem);
-	tcase_add_test(tc, bar_map_io);
-	tcase_add_test(tc, bar_map_sizing_while_enabled);
-	tcase_add_test(tc, bar_map_overlap_left_unmapped);
-	tcase_add_test(tc, bar_without_handler_never_mapped);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "bar_map", setup_vm, teardown_vm, 0, VLAB_TESTS(
+		bar_map_mem, bar_map_io, bar_map_sizing_while_enabled,
+		bar_map_overlap_left_unmapped, bar_without_handler_never_mapped));
 
-	tc = tcase_create("state");
-	tcase_add_checked_fixture(tc, setup_vm, teardown_vm);
-	tcase_add_test(tc, state_roundtrip);
-	tcase_add_test(tc, state_corrupt_refused);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "state", setup_vm, teardown_vm, 0, VLAB_TESTS(
+		state_roundtrip, state_corrupt_refused));
 	return s;
 }
 

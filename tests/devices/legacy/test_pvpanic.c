@@ -75,17 +75,5 @@ START_TEST(crash_loaded_keeps_running)
 }
 END_TEST
 
-static Suite *pvpanic_suite(void)
-{
-	Suite *s = suite_create("pvpanic");
-	TCase *tc = tcase_create("register");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, reads_supported_events);
-	tcase_add_test(tc, panicked_stops_with_status_1);
-	tcase_add_test(tc, crash_loaded_keeps_running);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(pvpanic_suite)
+VLAB_SUITE_MAIN("pvpanic", "register", setup, teardown, 0,
+	reads_supported_events, panicked_stops_with_status_1, crash_loaded_keeps_running);

@@ -53,16 +53,4 @@ START_TEST(state_corrupt_refused)
 }
 END_TEST
 
-static Suite *rtc_suite(void)
-{
-	Suite *s = suite_create("rtc");
-	TCase *tc = tcase_create("state");
-
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, state_roundtrip);
-	tcase_add_test(tc, state_corrupt_refused);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(rtc_suite)
+VLAB_SUITE_MAIN("rtc", "state", setup, NULL, 0, state_roundtrip, state_corrupt_refused);

@@ -540,37 +540,18 @@ END_TEST
 static Suite *uart8250_suite(void)
 {
 	Suite *s = suite_create("uart8250");
-	TCase *tc = tcase_create("registers");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, reset_state);
-	tcase_add_test(tc, divisor_latch);
-	tcase_add_test(tc, scratch_register);
-	tcase_add_test(tc, multi_byte_access);
-	tcase_add_test(tc, reset_clears_fifo_and_ier);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "registers", setup, teardown, 0, VLAB_TESTS(
+		reset_state, divisor_latch, scratch_register, multi_byte_access,
+		reset_clears_fifo_and_ier));
 
-	tc = tcase_create("data");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, thr_output_in_order);
-	tcase_add_test(tc, tx_ring_wraps);
-	tcase_add_test(tc, tx_ring_overflow);
-	tcase_add_test(tc, tx_notify_eventfd);
-	tcase_add_test(tc, receive_fifo);
-	tcase_add_test(tc, loopback);
-	tcase_add_test(tc, loopback_msr);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "data", setup, teardown, 0, VLAB_TESTS(
+		thr_output_in_order, tx_ring_wraps, tx_ring_overflow, tx_notify_eventfd,
+		receive_fifo, loopback, loopback_msr));
 
-	tc = tcase_create("interrupts");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, rx_interrupt);
-	tcase_add_test(tc, thri_interrupt);
-	tcase_add_test(tc, rdi_beats_thri);
-	tcase_add_test(tc, fifo_bits);
-	tcase_add_test(tc, no_irq_fn);
-	tcase_add_test(tc, state_roundtrip);
-	tcase_add_test(tc, state_corrupt_refused);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "interrupts", setup, teardown, 0, VLAB_TESTS(
+		rx_interrupt, thri_interrupt, rdi_beats_thri, fifo_bits, no_irq_fn,
+		state_roundtrip, state_corrupt_refused));
 	return s;
 }
 

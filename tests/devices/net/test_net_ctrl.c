@@ -12,6 +12,7 @@
 
 #include "check_main.h"
 #include "devices/net/net_ctrl.h"
+#include "vmm/core/bytes.h"
 
 #define F(bit) (1ULL << (bit))
 
@@ -86,23 +87,8 @@ static void err(uint8_t cls, uint8_t c, const void *data, size_t len)
 		      "class %u cmd %u changed state on error", cls, c);
 }
 
-static void le16(uint8_t *p, uint16_t v)
-{
-	p[0] = v;
-	p[1] = v >> 8;
-}
 
-static void le32(uint8_t *p, uint32_t v)
-{
-	le16(p, v);
-	le16(p + 2, v >> 16);
-}
 
-static void le64(uint8_t *p, uint64_t v)
-{
-	le32(p, v);
-	le32(p + 4, v >> 32);
-}
 
 static uint64_t rd64(const uint8_t *p)
 {
@@ -163,11 +149,11 @@ START_TEST(reset_restores_everything)
 	b = 1;
 	ok(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_NOBCAST, &b, 1);
 	ok(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6);
-	le16(v, 7);
+	put_le16(v, 7);
 	ok(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 2);
-	le16(v, 3);
+	put_le16(v, 3);
 	ok(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 2);
-	le32(v, 5);
+	put_le32(v, 5);
 	ok(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_RX_SET, v, 8);
 	ck_assert(net_state_announce(&st, 3));
 	st.rxq_stats[0].packets = 9;
@@ -364,14 +350,14 @@ static size_t mac_tables(uint8_t *p, uint32_t nu, uint32_t nm)
 	size_t off = 0;
 	uint32_t i;
 
-	le32(p, nu);
+	put_le32(p, nu);
 	off += 4;
 	for (i = 0; i < nu; i++, off += 6) {
 		uint8_t m[6] = { 0x02, 0, 0, 0, i >> 8, i };
 
 		memcpy(p + off, m, 6);
 	}
-	le32(p + off, nm);
+	put_le32(p + off, nm);
 	off += 4;
 	for (i = 0; i < nm; i++, off += 6) {
 		uint8_t m[6] = { 0x01, 0, 0x5e, 0, i >> 8, i };
@@ -447,14 +433,14 @@ START_TEST(mac_table_malformed)
 
 	/* Counts that claim more than the data holds, up to 2^32 - 1. */
 	n = mac_tables(p, 2, 3);
-	le32(p, 3);
+	put_le32(p, 3);
 	err(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, p, n);
-	le32(p, 0xffffffff);
+	put_le32(p, 0xffffffff);
 	err(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, p, n);
 	n = mac_tables(p, 2, 3);
-	le32(p + 16, 0xffffffff);
+	put_le32(p + 16, 0xffffffff);
 	err(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, p, n);
-	le32(p + 16, 2);
+	put_le32(p + 16, 2);
 	err(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, p, n);
 }
 END_TEST
@@ -515,22 +501,22 @@ START_TEST(vlan_add_del)
 {
 	uint8_t v[2];
 
-	le16(v, 100);
+	put_le16(v, 100);
 	ok(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 2);
 	ck_assert(net_vlan_test(&st, 100));
 	ck_assert(!net_vlan_test(&st, 101));
-	le16(v, 4095);
+	put_le16(v, 4095);
 	ok(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 2);
-	le16(v, 0);
+	put_le16(v, 0);
 	ok(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 2);
 	ck_assert(net_vlan_test(&st, 4095) && net_vlan_test(&st, 0));
-	le16(v, 100);
+	put_le16(v, 100);
 	ok(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_DEL, v, 2);
 	ck_assert(!net_vlan_test(&st, 100));
 	ck_assert(net_vlan_test(&st, 4095));
 	/* Deleting an absent id, or adding twice, is fine. */
 	ok(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_DEL, v, 2);
-	le16(v, 0);
+	put_le16(v, 0);
 	ok(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 2);
 	ck_assert_uint_eq(rep.effects, NET_CTRL_FX_RX_FILTER);
 }
@@ -540,12 +526,12 @@ START_TEST(vlan_bad)
 {
 	uint8_t v[3] = { 0 };
 
-	le16(v, 4096);
+	put_le16(v, 4096);
 	err(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 2);
 	err(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_DEL, v, 2);
-	le16(v, 0xffff);
+	put_le16(v, 0xffff);
 	err(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 2);
-	le16(v, 5);
+	put_le16(v, 5);
 	err(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 1);
 	err(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, v, 3);
 	drop_feature(VIRTIO_NET_F_CTRL_VLAN);
@@ -601,7 +587,7 @@ START_TEST(mq_pairs_set)
 	int n;
 
 	for (n = 1; n <= PAIRS; n++) {
-		le16(v, n);
+		put_le16(v, n);
 		ok(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 2);
 		ck_assert_uint_eq(st.curr_queue_pairs, n);
 		ck_assert_uint_eq(rep.effects, NET_CTRL_FX_QUEUES);
@@ -613,13 +599,13 @@ START_TEST(mq_pairs_set_bad)
 {
 	uint8_t v[3] = { 0 };
 
-	le16(v, 0);
+	put_le16(v, 0);
 	err(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 2);
-	le16(v, PAIRS + 1);
+	put_le16(v, PAIRS + 1);
 	err(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 2);
-	le16(v, 0x8000);
+	put_le16(v, 0x8000);
 	err(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 2);
-	le16(v, 2);
+	put_le16(v, 2);
 	err(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 1);
 	err(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 3);
 	drop_feature(VIRTIO_NET_F_MQ);
@@ -643,12 +629,12 @@ static size_t rss_config(uint8_t *p, uint32_t types, uint16_t entries,
 	size_t off = 8;
 	int i;
 
-	le32(p, types);
-	le16(p + 4, entries - 1);
-	le16(p + 6, unclassified);
+	put_le32(p, types);
+	put_le16(p + 4, entries - 1);
+	put_le16(p + 6, unclassified);
 	for (i = 0; i < entries; i++, off += 2)
-		le16(p + off, max_tx_vq ? (i + 1) % max_tx_vq : 0);
-	le16(p + off, max_tx_vq);
+		put_le16(p + off, max_tx_vq ? (i + 1) % max_tx_vq : 0);
+	put_le16(p + off, max_tx_vq);
 	p[off + 2] = key_len;
 	memcpy(p + off + 3, ms_key, key_len > 40 ? 40 : key_len);
 	return off + 3 + key_len;
@@ -725,7 +711,7 @@ START_TEST(mq_rss_config_bad_values)
 	n = rss_config(p, 1, 8, 0x8000, 2, 40);		/* reserved bit set */
 	err(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, p, n);
 	n = rss_config(p, 1, 8, 0, 2, 40);
-	le16(p + 8 + 2 * 5, 2);				/* table entry */
+	put_le16(p + 8 + 2 * 5, 2);				/* table entry */
 	err(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, p, n);
 }
 END_TEST
@@ -758,7 +744,7 @@ START_TEST(mq_last_command_wins)
 	size_t n = rss_config(p, NET_HASH_TYPES_ALL, 8, 0, 2, 40);
 
 	ok(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, p, n);
-	le16(v, 4);
+	put_le16(v, 4);
 	ok(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, v, 2);
 	ck_assert_uint_eq(st.rss.enabled, 0);
 	ck_assert_uint_eq(st.curr_queue_pairs, 4);
@@ -770,7 +756,7 @@ END_TEST
 
 static size_t hash_config(uint8_t *p, uint32_t types, uint8_t key_len)
 {
-	le32(p, types);
+	put_le32(p, types);
 	memset(p + 4, 0, 8);
 	p[12] = key_len;
 	memcpy(p + 13, ms_key, key_len > 40 ? 40 : key_len);
@@ -841,12 +827,12 @@ START_TEST(guest_offloads_set)
 {
 	uint8_t v[8];
 
-	le64(v, F(VIRTIO_NET_F_GUEST_CSUM));
+	put_le64(v, F(VIRTIO_NET_F_GUEST_CSUM));
 	ok(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
 	   v, 8);
 	ck_assert_uint_eq(st.guest_offloads, F(VIRTIO_NET_F_GUEST_CSUM));
 	ck_assert_uint_eq(rep.effects, NET_CTRL_FX_OFFLOADS);
-	le64(v, 0);
+	put_le64(v, 0);
 	ok(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
 	   v, 8);
 	ck_assert_uint_eq(st.guest_offloads, 0);
@@ -858,17 +844,17 @@ START_TEST(guest_offloads_bad)
 	uint8_t v[9] = { 0 };
 
 	/* UFO is an offload, but it was not negotiated. */
-	le64(v, F(VIRTIO_NET_F_GUEST_UFO));
+	put_le64(v, F(VIRTIO_NET_F_GUEST_UFO));
 	err(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
 	    v, 8);
 	/* MQ was negotiated, but it is not an offload. */
-	le64(v, F(VIRTIO_NET_F_MQ));
+	put_le64(v, F(VIRTIO_NET_F_MQ));
 	err(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
 	    v, 8);
-	le64(v, 1ULL << 63);
+	put_le64(v, 1ULL << 63);
 	err(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
 	    v, 8);
-	le64(v, 0);
+	put_le64(v, 0);
 	err(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
 	    v, 4);
 	err(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
@@ -885,8 +871,8 @@ static void coal_set(uint8_t c, uint32_t pkts, uint32_t usecs)
 {
 	uint8_t v[8];
 
-	le32(v, pkts);
-	le32(v + 4, usecs);
+	put_le32(v, pkts);
+	put_le32(v + 4, usecs);
 	ok(VIRTIO_NET_CTRL_NOTF_COAL, c, v, 8);
 	ck_assert_uint_eq(rep.effects, NET_CTRL_FX_COAL);
 }
@@ -895,10 +881,10 @@ static void coal_vq_set(uint16_t vq, uint32_t pkts, uint32_t usecs)
 {
 	uint8_t v[12];
 
-	le16(v, vq);
-	le16(v + 2, 0xffff);	/* reserved: ignored */
-	le32(v + 4, pkts);
-	le32(v + 8, usecs);
+	put_le16(v, vq);
+	put_le16(v + 2, 0xffff);	/* reserved: ignored */
+	put_le32(v + 4, pkts);
+	put_le32(v + 8, usecs);
 	ok(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET, v, 12);
 }
 
@@ -906,7 +892,7 @@ static void coal_vq_get(uint16_t vq, uint32_t pkts, uint32_t usecs)
 {
 	uint8_t v[4] = { 0 };
 
-	le16(v, vq);
+	put_le16(v, vq);
 	ok(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET, v, 4);
 	ck_assert_uint_eq(rep.len, 8);
 	ck_assert_uint_eq(rd64(out) & 0xffffffff, pkts);
@@ -966,17 +952,17 @@ START_TEST(coal_bad)
 	err(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET, v, 13);
 	err(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET, v, 12);
 	/* The control queue and queues past the last pair are not data vqs. */
-	le16(v, 2 * PAIRS);
+	put_le16(v, 2 * PAIRS);
 	err(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET, v, 12);
 	err(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_GET, v, 4);
-	le16(v, 0xffff);
+	put_le16(v, 0xffff);
 	err(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET, v, 12);
 	/* Without MQ or RSS only the first pair exists. */
 	drop_feature(VIRTIO_NET_F_MQ);
 	drop_feature(VIRTIO_NET_F_RSS);
-	le16(v, 2);
+	put_le16(v, 2);
 	err(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET, v, 12);
-	le16(v, 1);
+	put_le16(v, 1);
 	ok(VIRTIO_NET_CTRL_NOTF_COAL, VIRTIO_NET_CTRL_NOTF_COAL_VQ_SET, v, 12);
 }
 END_TEST
@@ -1057,8 +1043,8 @@ END_TEST
 static size_t stats_req(uint8_t *p, size_t off, uint16_t vq, uint64_t types)
 {
 	memset(p + off, 0, 16);
-	le16(p + off, vq);
-	le64(p + off + 8, types);
+	put_le16(p + off, vq);
+	put_le64(p + off + 8, types);
 	return off + 16;
 }
 
@@ -1376,110 +1362,49 @@ END_TEST
 static Suite *net_ctrl_suite(void)
 {
 	Suite *s = suite_create("net_ctrl");
-	TCase *tc;
 
-	tc = tcase_create("state");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, init_defaults);
-	tcase_add_test(tc, init_clamps_pairs);
-	tcase_add_test(tc, reset_restores_everything);
-	tcase_add_test(tc, reset_keeps_link_state);
-	tcase_add_test(tc, features_enable_offloads);
-	tcase_add_test(tc, max_pairs_needs_mq_or_rss);
-	tcase_add_test(tc, fill_config_layout);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "state", setup, NULL, 0, VLAB_TESTS(
+		init_defaults, init_clamps_pairs, reset_restores_everything,
+		reset_keeps_link_state, features_enable_offloads,
+		max_pairs_needs_mq_or_rss, fill_config_layout));
 
-	tc = tcase_create("general");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, short_or_null_commands);
-	tcase_add_test(tc, unknown_class_and_command);
-	tcase_add_test(tc, everything_needs_ctrl_vq);
-	tcase_add_test(tc, counts_commands);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "general", setup, NULL, 0, VLAB_TESTS(
+		short_or_null_commands, unknown_class_and_command,
+		everything_needs_ctrl_vq, counts_commands));
 
-	tc = tcase_create("rx");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, rx_modes_toggle);
-	tcase_add_test(tc, rx_any_nonzero_is_on);
-	tcase_add_test(tc, rx_bad_length);
-	tcase_add_test(tc, rx_needs_ctrl_rx);
-	tcase_add_test(tc, rx_extra_needs_rx_extra);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "rx", setup, NULL, 0, VLAB_TESTS(
+		rx_modes_toggle, rx_any_nonzero_is_on, rx_bad_length, rx_needs_ctrl_rx,
+		rx_extra_needs_rx_extra));
 
-	tc = tcase_create("mac");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, mac_table_set);
-	tcase_add_test(tc, mac_table_full_fits);
-	tcase_add_test(tc, mac_table_overflow);
-	tcase_add_test(tc, mac_table_malformed);
-	tcase_add_test(tc, mac_table_needs_ctrl_rx);
-	tcase_add_test(tc, mac_addr_set);
-	tcase_add_test(tc, mac_addr_set_bad);
-	tcase_add_test(tc, mac_addr_set_feature);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "mac", setup, NULL, 0, VLAB_TESTS(
+		mac_table_set, mac_table_full_fits, mac_table_overflow,
+		mac_table_malformed, mac_table_needs_ctrl_rx, mac_addr_set,
+		mac_addr_set_bad, mac_addr_set_feature));
 
-	tc = tcase_create("vlan_announce");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, vlan_add_del);
-	tcase_add_test(tc, vlan_bad);
-	tcase_add_test(tc, announce_ack);
-	tcase_add_test(tc, announce_bad);
-	tcase_add_test(tc, announce_needs_features);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "vlan_announce", setup, NULL, 0, VLAB_TESTS(
+		vlan_add_del, vlan_bad, announce_ack, announce_bad,
+		announce_needs_features));
 
-	tc = tcase_create("mq");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, mq_pairs_set);
-	tcase_add_test(tc, mq_pairs_set_bad);
-	tcase_add_test(tc, mq_rss_config);
-	tcase_add_test(tc, mq_rss_config_small);
-	tcase_add_test(tc, mq_rss_config_without_mq);
-	tcase_add_test(tc, mq_rss_config_bad_values);
-	tcase_add_test(tc, mq_rss_config_bad_length);
-	tcase_add_test(tc, mq_rss_config_needs_rss);
-	tcase_add_test(tc, mq_last_command_wins);
-	tcase_add_test(tc, mq_hash_config);
-	tcase_add_test(tc, mq_hash_config_bad);
-	tcase_add_test(tc, rss_limits_follow_config);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "mq", setup, NULL, 0, VLAB_TESTS(
+		mq_pairs_set, mq_pairs_set_bad, mq_rss_config, mq_rss_config_small,
+		mq_rss_config_without_mq, mq_rss_config_bad_values,
+		mq_rss_config_bad_length, mq_rss_config_needs_rss, mq_last_command_wins,
+		mq_hash_config, mq_hash_config_bad, rss_limits_follow_config));
 
-	tc = tcase_create("offloads_coal");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, guest_offloads_set);
-	tcase_add_test(tc, guest_offloads_bad);
-	tcase_add_test(tc, coal_tx_rx_set);
-	tcase_add_test(tc, coal_spec_example);
-	tcase_add_test(tc, coal_vq_reenable);
-	tcase_add_test(tc, coal_bad);
-	tcase_add_test(tc, coal_vq_get_needs_room);
-	tcase_add_test(tc, coal_features);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "offloads_coal", setup, NULL, 0, VLAB_TESTS(
+		guest_offloads_set, guest_offloads_bad, coal_tx_rx_set, coal_spec_example,
+		coal_vq_reenable, coal_bad, coal_vq_get_needs_room, coal_features));
 
-	tc = tcase_create("stats");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, stats_query);
-	tcase_add_test(tc, stats_caps_follow_features);
-	tcase_add_test(tc, stats_query_bad);
-	tcase_add_test(tc, stats_get_rx_basic);
-	tcase_add_test(tc, stats_get_cvq_counts_itself);
-	tcase_add_test(tc, stats_get_many);
-	tcase_add_test(tc, stats_get_null_out);
-	tcase_add_test(tc, stats_get_truncates_whole_replies);
-	tcase_add_test(tc, stats_get_bad);
-	tcase_add_test(tc, stats_get_single_pair);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "stats", setup, NULL, 0, VLAB_TESTS(
+		stats_query, stats_caps_follow_features, stats_query_bad,
+		stats_get_rx_basic, stats_get_cvq_counts_itself, stats_get_many,
+		stats_get_null_out, stats_get_truncates_whole_replies, stats_get_bad,
+		stats_get_single_pair));
 
-	tc = tcase_create("restore");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, state_check_accepts_reachable);
-	tcase_add_test(tc, state_check_refuses_corrupt);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "restore", setup, NULL, 0, VLAB_TESTS(
+		state_check_accepts_reachable, state_check_refuses_corrupt));
 
-	tc = tcase_create("robustness");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, fuzz_commands);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "robustness", setup, NULL, 60, VLAB_TESTS(fuzz_commands));
 	return s;
 }
 

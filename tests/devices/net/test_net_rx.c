@@ -1143,30 +1143,15 @@ static Suite *net_rx_suite(void)
 	Suite *s = suite_create("net_rx");
 	TCase *tc;
 
-	tc = tcase_create("filter");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, filter_promisc_accepts_everything);
-	tcase_add_test(tc, filter_reset_state_accepts_everything);
-	tcase_add_test(tc, filter_runt_frames);
-	tcase_add_test(tc, filter_own_mac_only);
-	tcase_add_test(tc, filter_follows_mac_addr_set);
-	tcase_add_test(tc, filter_unicast_table);
-	tcase_add_test(tc, filter_alluni);
-	tcase_add_test(tc, filter_unicast_overflow);
-	tcase_add_test(tc, filter_nouni);
-	tcase_add_test(tc, filter_multicast_table);
-	tcase_add_test(tc, filter_tables_by_kind);
-	tcase_add_test(tc, filter_allmulti);
-	tcase_add_test(tc, filter_multicast_overflow);
-	tcase_add_test(tc, filter_nomulti);
-	tcase_add_test(tc, filter_nobcast);
-	tcase_add_test(tc, filter_table_overflow_via_cvq);
-	tcase_add_test(tc, filter_vlan_table);
-	tcase_add_test(tc, filter_vlan_via_cvq);
-	tcase_add_test(tc, filter_vlan_without_feature);
-	tcase_add_test(tc, filter_vlan_truncated_tag);
-	tcase_add_test(tc, filter_vlan_only_8021q);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "filter", setup, NULL, 0, VLAB_TESTS(
+		filter_promisc_accepts_everything, filter_reset_state_accepts_everything,
+		filter_runt_frames, filter_own_mac_only, filter_follows_mac_addr_set,
+		filter_unicast_table, filter_alluni, filter_unicast_overflow,
+		filter_nouni, filter_multicast_table, filter_tables_by_kind,
+		filter_allmulti, filter_multicast_overflow, filter_nomulti,
+		filter_nobcast, filter_table_overflow_via_cvq, filter_vlan_table,
+		filter_vlan_via_cvq, filter_vlan_without_feature,
+		filter_vlan_truncated_tag, filter_vlan_only_8021q));
 
 	tc = tcase_create("toeplitz");
 	tcase_add_checked_fixture(tc, setup, NULL);
@@ -1212,19 +1197,11 @@ static Suite *net_rx_suite(void)
 	tcase_add_test(tc, select_survives_corrupt_state);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("header");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, hash_report_fill);
-	tcase_add_test(tc, hash_report_matches_struct);
-	tcase_add_test(tc, hash_report_needs_feature);
-	tcase_add_test(tc, header_length);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "header", setup, NULL, 0, VLAB_TESTS(
+		hash_report_fill, hash_report_matches_struct, hash_report_needs_feature,
+		header_length));
 
-	tc = tcase_create("robustness");
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, fuzz_frames);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "robustness", setup, NULL, 60, VLAB_TESTS(fuzz_frames));
 	return s;
 }
 

@@ -350,20 +350,13 @@ END_TEST
 static Suite *virtio_net_suite(void)
 {
 	Suite *s = suite_create("virtio_net");
-	TCase *tc = tcase_create("queue_reset");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, queue_reset_while_busy);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "queue_reset", setup, teardown, 120, VLAB_TESTS(
+		queue_reset_while_busy));
 
-	tc = tcase_create("state");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, state_roundtrip);
-	tcase_add_test(tc, state_corrupt_refused);
-	tcase_add_test(tc, state_version1_blob);
-	tcase_add_test(tc, state_moves_to_fresh_device);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "state", setup, teardown, 0, VLAB_TESTS(
+		state_roundtrip, state_corrupt_refused, state_version1_blob,
+		state_moves_to_fresh_device));
 	return s;
 }
 

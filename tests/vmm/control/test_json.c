@@ -693,26 +693,7 @@ START_TEST(test_fuzz)
 }
 END_TEST
 
-static Suite *json_suite(void)
-{
-	Suite *s = suite_create("json");
-	TCase *tc = tcase_create("core");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_valid_documents);
-	tcase_add_test(tc, test_tree_and_accessors);
-	tcase_add_test(tc, test_invalid_documents);
-	tcase_add_test(tc, test_string_escapes);
-	tcase_add_test(tc, test_utf8_len);
-	tcase_add_test(tc, test_depth_limit);
-	tcase_add_test(tc, test_length_limits);
-	tcase_add_test(tc, test_numbers);
-	tcase_add_test(tc, test_writer);
-	tcase_add_test(tc, test_writer_misuse);
-	tcase_add_test(tc, test_round_trip);
-	tcase_add_test(tc, test_fuzz);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(json_suite)
+VLAB_SUITE_MAIN("json", "core", NULL, NULL, 60,
+	test_valid_documents, test_tree_and_accessors, test_invalid_documents,
+	test_string_escapes, test_utf8_len, test_depth_limit, test_length_limits,
+	test_numbers, test_writer, test_writer_misuse, test_round_trip, test_fuzz);

@@ -628,48 +628,22 @@ END_TEST
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
-	TCase *tc = tcase_create("size");
 
-	tcase_add_test(tc, size_suffixes);
-	tcase_add_test(tc, size_plain_number_is_mib);
-	tcase_add_test(tc, size_long_suffixes);
-	tcase_add_test(tc, size_bad_inputs);
-	tcase_add_test(tc, size_overflow);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "size", NULL, NULL, 0, VLAB_TESTS(
+		size_suffixes, size_plain_number_is_mib, size_long_suffixes,
+		size_bad_inputs, size_overflow));
 
-	tc = tcase_create("run");
-	tcase_add_test(tc, run_defaults);
-	tcase_add_test(tc, run_every_option);
-	tcase_add_test(tc, run_option_equals_form);
-	tcase_add_test(tc, run_option_values);
-	tcase_add_test(tc, run_cmdline_limits);
-	tcase_add_test(tc, run_missing_kernel);
-	tcase_add_test(tc, run_bad_cpus);
-	tcase_add_test(tc, run_bad_mem);
-	tcase_add_test(tc, run_bad_console);
-	tcase_add_test(tc, run_bad_quirks);
-	tcase_add_test(tc, run_dirty_ring);
-	tcase_add_test(tc, run_unknown_option);
-	tcase_add_test(tc, run_missing_value);
-	tcase_add_test(tc, run_stray_argument);
-	tcase_add_test(tc, run_help);
-	tcase_add_test(tc, run_repeated_calls);
-	tcase_add_test(tc, run_err_truncated);
-	tcase_add_test(tc, run_usage_text);
-	tcase_add_test(tc, run_device_kinds);
-	tcase_add_test(tc, run_device_usage);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "run", NULL, NULL, 0, VLAB_TESTS(
+		run_defaults, run_every_option, run_option_equals_form, run_option_values,
+		run_cmdline_limits, run_missing_kernel, run_bad_cpus, run_bad_mem,
+		run_bad_console, run_bad_quirks, run_dirty_ring, run_unknown_option,
+		run_missing_value, run_stray_argument, run_help, run_repeated_calls,
+		run_err_truncated, run_usage_text, run_device_kinds, run_device_usage));
 
-	tc = tcase_create("cmdline_add");
-	tcase_add_test(tc, cmdline_add_words);
-	tcase_add_test(tc, cmdline_add_to_empty);
-	tcase_add_test(tc, cmdline_add_keeps_user_value);
-	tcase_add_test(tc, cmdline_add_quirk_switches);
-	tcase_add_test(tc, cmdline_add_key_matching);
-	tcase_add_test(tc, cmdline_add_extra_spaces);
-	tcase_add_test(tc, cmdline_add_overflow);
-	tcase_add_test(tc, cmdline_add_guard_bytes);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "cmdline_add", NULL, NULL, 0, VLAB_TESTS(
+		cmdline_add_words, cmdline_add_to_empty, cmdline_add_keeps_user_value,
+		cmdline_add_quirk_switches, cmdline_add_key_matching,
+		cmdline_add_extra_spaces, cmdline_add_overflow, cmdline_add_guard_bytes));
 	return s;
 }
 

@@ -171,21 +171,7 @@ START_TEST(output_bounded)
 }
 END_TEST
 
-static Suite *console_suite(void)
-{
-	Suite *s = suite_create("console");
-	TCase *tc = tcase_create("filter");
-
-	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, plain_bytes_pass);
-	tcase_add_test(tc, escape_x_quits);
-	tcase_add_test(tc, double_escape_sends_one);
-	tcase_add_test(tc, escape_split_across_calls);
-	tcase_add_test(tc, unknown_escape_passes_both);
-	tcase_add_test(tc, help_escape);
-	tcase_add_test(tc, output_bounded);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(console_suite)
+VLAB_SUITE_MAIN("console", "filter", setup, NULL, 0,
+	plain_bytes_pass, escape_x_quits, double_escape_sends_one,
+	escape_split_across_calls, unknown_escape_passes_both, help_escape,
+	output_bounded);

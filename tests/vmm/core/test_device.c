@@ -132,17 +132,5 @@ START_TEST(failed_create_leaves_nothing)
 }
 END_TEST
 
-static Suite *device_suite(void)
-{
-	Suite *s = suite_create("device");
-	TCase *tc = tcase_create("lifecycle");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, create_destroy_loop);
-	tcase_add_test(tc, failed_create_leaves_nothing);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(device_suite)
+VLAB_SUITE_MAIN("device", "lifecycle", setup, teardown, 120,
+	create_destroy_loop, failed_create_leaves_nothing);

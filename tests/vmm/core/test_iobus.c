@@ -287,21 +287,6 @@ START_TEST(many_ranges)
 }
 END_TEST
 
-static Suite *iobus_suite(void)
-{
-	Suite *s = suite_create("iobus");
-	TCase *tc = tcase_create("iobus");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, init_empty);
-	tcase_add_test(tc, dispatch_with_offset);
-	tcase_add_test(tc, overlap_rejected);
-	tcase_add_test(tc, bad_ranges);
-	tcase_add_test(tc, unregister);
-	tcase_add_test(tc, unmapped_leaves_data);
-	tcase_add_test(tc, many_ranges);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(iobus_suite)
+VLAB_SUITE_MAIN("iobus", "iobus", setup, teardown, 0,
+	init_empty, dispatch_with_offset, overlap_rejected, bad_ranges, unregister,
+	unmapped_leaves_data, many_ranges);

@@ -141,19 +141,6 @@ START_TEST(exit_without_start)
 }
 END_TEST
 
-static Suite *worker_suite(void)
-{
-	Suite *s = suite_create("worker");
-	TCase *tc = tcase_create("worker");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, kicks_reach_run);
-	tcase_add_test(tc, kicks_while_stopped_are_kept);
-	tcase_add_test(tc, fd_sources_survive_restart);
-	tcase_add_test(tc, stop_waits_for_run);
-	tcase_add_test(tc, exit_without_start);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(worker_suite)
+VLAB_SUITE_MAIN("worker", "worker", NULL, NULL, 60,
+	kicks_reach_run, kicks_while_stopped_are_kept, fd_sources_survive_restart,
+	stop_waits_for_run, exit_without_start);

@@ -369,33 +369,17 @@ END_TEST
 static Suite *guest_mem_suite(void)
 {
 	Suite *s = suite_create("guest_mem");
-	TCase *tc = tcase_create("layout");
 
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, layout_256m);
-	tcase_add_test(tc, layout_3g_at_hole);
-	tcase_add_test(tc, layout_4g);
-	tcase_add_test(tc, layout_6g);
-	tcase_add_test(tc, init_bad_sizes);
-	tcase_add_test(tc, init_buffer);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "layout", NULL, teardown, 0, VLAB_TESTS(
+		layout_256m, layout_3g_at_hole, layout_4g, layout_6g, init_bad_sizes,
+		init_buffer));
 
-	tc = tcase_create("bounds");
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, map_bounds);
-	tcase_add_test(tc, map_hostile);
-	tcase_add_test(tc, span_across_regions);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "bounds", NULL, teardown, 0, VLAB_TESTS(
+		map_bounds, map_hostile, span_across_regions));
 
-	tc = tcase_create("dirty");
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, read_not_dirty);
-	tcase_add_test(tc, write_marks_pages);
-	tcase_add_test(tc, fill_and_map_mark_pages);
-	tcase_add_test(tc, dirty_high_region);
-	tcase_add_test(tc, dirty_collect);
-	tcase_add_test(tc, mark_dirty_clamped);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "dirty", NULL, teardown, 0, VLAB_TESTS(
+		read_not_dirty, write_marks_pages, fill_and_map_mark_pages,
+		dirty_high_region, dirty_collect, mark_dirty_clamped));
 	return s;
 }
 

@@ -534,32 +534,16 @@ END_TEST
 static Suite *gva_suite(void)
 {
 	Suite *s = suite_create("gva");
-	TCase *tc = tcase_create("walk");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, paging_off_identity);
-	tcase_add_test(tc, long_4k);
-	tcase_add_test(tc, long_4k_high_bits_ignored);
-	tcase_add_test(tc, long_kernel_half);
-	tcase_add_test(tc, long_2m);
-	tcase_add_test(tc, long_1g);
-	tcase_add_test(tc, long_not_present_each_level);
-	tcase_add_test(tc, long_write_protect);
-	tcase_add_test(tc, long_write_protect_upper_levels);
-	tcase_add_test(tc, long_not_present_beats_write_protect);
-	tcase_add_test(tc, long_5level);
-	tcase_add_test(tc, long_tables_outside_ram);
-	tcase_add_test(tc, pae_3level);
-	tcase_add_test(tc, legacy_32bit_4k);
-	tcase_add_test(tc, legacy_32bit_pse);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "walk", setup, teardown, 0, VLAB_TESTS(
+		paging_off_identity, long_4k, long_4k_high_bits_ignored, long_kernel_half,
+		long_2m, long_1g, long_not_present_each_level, long_write_protect,
+		long_write_protect_upper_levels, long_not_present_beats_write_protect,
+		long_5level, long_tables_outside_ram, pae_3level, legacy_32bit_4k,
+		legacy_32bit_pse));
 
-	tc = tcase_create("copy");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, copy_across_pages);
-	tcase_add_test(tc, copy_fails_on_second_page);
-	tcase_add_test(tc, copy_paging_off);
-	suite_add_tcase(s, tc);
+	vlab_tcase(s, "copy", setup, teardown, 0, VLAB_TESTS(
+		copy_across_pages, copy_fails_on_second_page, copy_paging_off));
 	return s;
 }
 

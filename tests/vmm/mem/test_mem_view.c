@@ -504,29 +504,10 @@ START_TEST(queue_switches_view_at_run_time)
 }
 END_TEST
 
-static Suite *mem_view_suite(void)
-{
-	Suite *s = suite_create("mem_view");
-	TCase *tc = tcase_create("views");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, identity_one_segment);
-	tcase_add_test(tc, iotlb_map_rules);
-	tcase_add_test(tc, iotlb_segments_across_entries);
-	tcase_add_test(tc, iotlb_copy_and_dirty_in_gpa_space);
-	tcase_add_test(tc, iotlb_host_entries_not_logged);
-	tcase_add_test(tc, iotlb_unmap_splits);
-	tcase_add_test(tc, iotlb_thousands_of_entries);
-	tcase_add_test(tc, queue_buffer_split_across_entries);
-	tcase_add_test(tc, queue_write_to_read_only_faults);
-	tcase_add_test(tc, queue_read_only_rings_refused);
-	tcase_add_test(tc, queue_too_many_segments);
-	tcase_add_test(tc, queue_unmap_and_remap_while_running);
-	tcase_add_test(tc, queue_runs_while_map_changes);
-	tcase_add_test(tc, queue_switches_view_at_run_time);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(mem_view_suite)
+VLAB_SUITE_MAIN("mem_view", "views", setup, teardown, 60,
+	identity_one_segment, iotlb_map_rules, iotlb_segments_across_entries,
+	iotlb_copy_and_dirty_in_gpa_space, iotlb_host_entries_not_logged,
+	iotlb_unmap_splits, iotlb_thousands_of_entries, queue_buffer_split_across_entries,
+	queue_write_to_read_only_faults, queue_read_only_rings_refused,
+	queue_too_many_segments, queue_unmap_and_remap_while_running,
+	queue_runs_while_map_changes, queue_switches_view_at_run_time);

@@ -159,17 +159,5 @@ START_TEST(failed_start_stops_the_started)
 }
 END_TEST
 
-static Suite *dirty_suite(void)
-{
-	Suite *s = suite_create("dirty");
-	TCase *tc = tcase_create("log");
-
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, device_writes_and_registered_sources);
-	tcase_add_test(tc, failed_start_stops_the_started);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(dirty_suite)
+VLAB_SUITE_MAIN("dirty", "log", NULL, teardown, 60,
+	device_writes_and_registered_sources, failed_start_stops_the_started);

@@ -114,17 +114,6 @@ START_TEST(catches_moves_and_lengths)
 }
 END_TEST
 
-static Suite *migrate_suite(void)
-{
-	Suite *s = suite_create("migrate");
-	TCase *tc = tcase_create("csum");
-
-	tcase_add_test(tc, streamed_equals_whole);
-	tcase_add_test(tc, lengths_and_tails);
-	tcase_add_test(tc, catches_bit_flips);
-	tcase_add_test(tc, catches_moves_and_lengths);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(migrate_suite)
+VLAB_SUITE_MAIN("migrate", "csum", NULL, NULL, 0,
+	streamed_equals_whole, lengths_and_tails, catches_bit_flips,
+	catches_moves_and_lengths);

@@ -621,28 +621,7 @@ START_TEST(dump_matches_dtc)
 }
 END_TEST
 
-static Suite *state_suite(void)
-{
-	Suite *s = suite_create("state");
-	TCase *tc = tcase_create("fdt");
-
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, roundtrip);
-	tcase_add_test(tc, grows);
-	tcase_add_test(tc, type_and_length_errors);
-	tcase_add_test(tc, versions);
-	tcase_add_test(tc, missing_version);
-	tcase_add_test(tc, check_root);
-	tcase_add_test(tc, check_damaged);
-	tcase_add_test(tc, field_tables);
-	tcase_add_test(tc, uint_array_fields);
-	tcase_add_test(tc, struct_arrays);
-	tcase_add_test(tc, bool_fields);
-	tcase_add_test(tc, builder_errors);
-	tcase_add_test(tc, dump);
-	tcase_add_test(tc, dump_matches_dtc);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(state_suite)
+VLAB_SUITE_MAIN("state", "fdt", NULL, teardown, 0,
+	roundtrip, grows, type_and_length_errors, versions, missing_version, check_root,
+	check_damaged, field_tables, uint_array_fields, struct_arrays, bool_fields,
+	builder_errors, dump, dump_matches_dtc);

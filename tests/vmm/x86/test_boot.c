@@ -442,33 +442,13 @@ START_TEST(test_load_guest_too_small)
 }
 END_TEST
 
-static Suite *boot_suite(void)
-{
-	Suite *s = suite_create("boot");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_e820_256m);
-	tcase_add_test(tc, test_e820_3g);
-	tcase_add_test(tc, test_e820_4g);
-	tcase_add_test(tc, test_e820_6g);
-	tcase_add_test(tc, test_cmdline_written);
-	tcase_add_test(tc, test_cmdline_at_limit);
-	tcase_add_test(tc, test_cmdline_too_long_for_buffer);
-	tcase_add_test(tc, test_initrd_high_and_aligned);
-	tcase_add_test(tc, test_initrd_respects_limit);
-	tcase_add_test(tc, test_initrd_in_low_ram_of_big_guest);
-	tcase_add_test(tc, test_initrd_too_large);
-	tcase_add_test(tc, test_initrd_kernel_above_limit);
-	tcase_add_test(tc, test_initrd_none_and_empty);
-	tcase_add_test(tc, test_gdt_long_and_protected);
-	tcase_add_test(tc, test_page_tables_identity_4g);
-	tcase_add_test(tc, test_load_missing_kernel);
-	tcase_add_test(tc, test_load_kernel_is_directory);
-	tcase_add_test(tc, test_load_empty_and_unknown_kernel);
-	tcase_add_test(tc, test_load_missing_initrd);
-	tcase_add_test(tc, test_load_guest_too_small);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(boot_suite)
+VLAB_SUITE_MAIN("boot", "core", NULL, NULL, 0,
+	test_e820_256m, test_e820_3g, test_e820_4g, test_e820_6g, test_cmdline_written,
+	test_cmdline_at_limit, test_cmdline_too_long_for_buffer,
+	test_initrd_high_and_aligned, test_initrd_respects_limit,
+	test_initrd_in_low_ram_of_big_guest, test_initrd_too_large,
+	test_initrd_kernel_above_limit, test_initrd_none_and_empty,
+	test_gdt_long_and_protected, test_page_tables_identity_4g,
+	test_load_missing_kernel, test_load_kernel_is_directory,
+	test_load_empty_and_unknown_kernel, test_load_missing_initrd,
+	test_load_guest_too_small);

@@ -472,32 +472,11 @@ START_TEST(test_real_bzimage_if_present)
 }
 END_TEST
 
-static Suite *boot_bzimage_suite(void)
-{
-	Suite *s = suite_create("boot_bzimage");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_good_bzimage);
-	tcase_add_test(tc, test_no_initrd_and_empty_cmdline);
-	tcase_add_test(tc, test_pref_address_does_not_fit);
-	tcase_add_test(tc, test_no_pref_address_loads_at_1m);
-	tcase_add_test(tc, test_init_size_too_big);
-	tcase_add_test(tc, test_bad_magic);
-	tcase_add_test(tc, test_old_protocol);
-	tcase_add_test(tc, test_no_kernel64);
-	tcase_add_test(tc, test_zimage_rejected);
-	tcase_add_test(tc, test_setup_sects_zero_means_four);
-	tcase_add_test(tc, test_large_setup);
-	tcase_add_test(tc, test_truncated);
-	tcase_add_test(tc, test_header_length_from_jump);
-	tcase_add_test(tc, test_cmdline_size_respected);
-	tcase_add_test(tc, test_initrd_addr_max_respected);
-	tcase_add_test(tc, test_initrd_too_large);
-	tcase_add_test(tc, test_mutated_headers_never_crash);
-	tcase_add_test(tc, test_real_bzimage_if_present);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(boot_bzimage_suite)
+VLAB_SUITE_MAIN("boot_bzimage", "core", setup, teardown, 0,
+	test_good_bzimage, test_no_initrd_and_empty_cmdline,
+	test_pref_address_does_not_fit, test_no_pref_address_loads_at_1m,
+	test_init_size_too_big, test_bad_magic, test_old_protocol, test_no_kernel64,
+	test_zimage_rejected, test_setup_sects_zero_means_four, test_large_setup,
+	test_truncated, test_header_length_from_jump, test_cmdline_size_respected,
+	test_initrd_addr_max_respected, test_initrd_too_large,
+	test_mutated_headers_never_crash, test_real_bzimage_if_present);

@@ -600,33 +600,11 @@ START_TEST(test_real_vmlinux_if_present)
 }
 END_TEST
 
-static Suite *boot_elf_suite(void)
-{
-	Suite *s = suite_create("boot_elf");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_elf64_pvh_with_initrd);
-	tcase_add_test(tc, test_elf64_no_initrd);
-	tcase_add_test(tc, test_elf64_note_u32);
-	tcase_add_test(tc, test_elf64_note_only_in_section);
-	tcase_add_test(tc, test_elf64_no_pvh_note);
-	tcase_add_test(tc, test_elf32_pvh);
-	tcase_add_test(tc, test_elf32_no_note_sections_only);
-	tcase_add_test(tc, test_truncated_headers);
-	tcase_add_test(tc, test_phoff_out_of_range);
-	tcase_add_test(tc, test_bad_ident);
-	tcase_add_test(tc, test_segment_data_outside_file);
-	tcase_add_test(tc, test_segment_beyond_ram);
-	tcase_add_test(tc, test_segment_below_1m_rejected);
-	tcase_add_test(tc, test_entry_outside_segments);
-	tcase_add_test(tc, test_malformed_notes);
-	tcase_add_test(tc, test_initrd_too_large);
-	tcase_add_test(tc, test_cmdline_too_long);
-	tcase_add_test(tc, test_mutated_images_never_crash);
-	tcase_add_test(tc, test_real_vmlinux_if_present);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(boot_elf_suite)
+VLAB_SUITE_MAIN("boot_elf", "core", setup, teardown, 0,
+	test_elf64_pvh_with_initrd, test_elf64_no_initrd, test_elf64_note_u32,
+	test_elf64_note_only_in_section, test_elf64_no_pvh_note, test_elf32_pvh,
+	test_elf32_no_note_sections_only, test_truncated_headers, test_phoff_out_of_range,
+	test_bad_ident, test_segment_data_outside_file, test_segment_beyond_ram,
+	test_segment_below_1m_rejected, test_entry_outside_segments, test_malformed_notes,
+	test_initrd_too_large, test_cmdline_too_long, test_mutated_images_never_crash,
+	test_real_vmlinux_if_present);

@@ -285,22 +285,7 @@ START_TEST(test_ebda_reserved_in_e820)
 }
 END_TEST
 
-static Suite *mptable_suite(void)
-{
-	Suite *s = suite_create("mptable");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_one_cpu);
-	tcase_add_test(tc, test_two_cpus);
-	tcase_add_test(tc, test_eight_cpus);
-	tcase_add_test(tc, test_max_cpus);
-	tcase_add_test(tc, test_rewrite_smaller_leaves_no_stale_bytes);
-	tcase_add_test(tc, test_bad_cpu_counts);
-	tcase_add_test(tc, test_no_ram_under_ebda);
-	tcase_add_test(tc, test_ebda_reserved_in_e820);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-VLAB_TEST_MAIN(mptable_suite)
+VLAB_SUITE_MAIN("mptable", "core", setup, teardown, 0,
+	test_one_cpu, test_two_cpus, test_eight_cpus, test_max_cpus,
+	test_rewrite_smaller_leaves_no_stale_bytes, test_bad_cpu_counts,
+	test_no_ram_under_ebda, test_ebda_reserved_in_e820);
