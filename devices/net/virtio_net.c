@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "devices/net/net_backend.h"
@@ -52,7 +51,7 @@ struct net_pair {
 	int idx;
 	struct worker worker;	/* kick bits: KICK_RX, KICK_TX, KICK_CTRL */
 	bool worker_ready;	/* worker_init() succeeded */
-	int timer_fd;		/* coalescing deadline */
+	struct worker_timer coal_timer;	/* coalescing deadline */
 	bool backend_watched;	/* worker 0: be.fd is on its loop */
 	/* Frames steered here by worker 0, waiting for RX buffers. */
 	pthread_mutex_t inbox_lock;
@@ -141,12 +140,7 @@ static void net_config_write(struct virtio_dev *vdev, uint32_t off, const void *
 
 static void net_coal_arm(struct net_pair *p, uint32_t usecs)
 {
-	struct itimerspec its = {
-		.it_value.tv_sec = usecs / 1000000,
-		.it_value.tv_nsec = (usecs % 1000000) * 1000,
-	};
-
-	timerfd_settime(p->timer_fd, 0, &its, NULL);
+	worker_timer_arm(&p->coal_timer, (uint64_t)usecs * 1000);
 }
 
 /* @which: 0 rx, 1 tx. Called after a flush of @n used buffers. */
@@ -182,14 +176,11 @@ static void net_used(struct net_pair *p, int which, uint32_t n)
 		net->st.txq_stats[p->idx].interrupts++;
 }
 
-static void net_coal_expired(int fd, void *opaque)
+static void net_coal_expired(struct worker_timer *t, void *opaque)
 {
 	struct net_pair *p = opaque;
-	uint64_t cnt;
 	int which;
 
-	if (read(fd, &cnt, sizeof(cnt)) < 0)
-		return;
 	for (which = 0; which < 2; which++) {
 		struct net_coal_state *cs = &p->coal[which];
 
@@ -761,10 +752,9 @@ void virtio_net_free(struct virtio_dev *vdev)
 
 		if (!p->net)
 			continue;
+		worker_timer_exit(&p->coal_timer);
 		if (p->worker_ready)
 			worker_exit(&p->worker);
-		if (p->timer_fd >= 0)
-			close(p->timer_fd);
 		free(p->scratch);
 	}
 	net_backend_close(&net->be);
@@ -801,11 +791,11 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 		pthread_mutex_init(&p->inbox_lock, NULL);
 		snprintf(name, sizeof(name), "net-pair%d", i);
 		p->worker_ready = !worker_init(&p->worker, name, net_run, p);
-		p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		p->coal_timer.fd = -1;
 		p->scratch = malloc(NET_FRAME_MAX + 64 > NET_CTRL_MAX ? NET_FRAME_MAX + 64 :
 				    NET_CTRL_MAX);
-		if (!p->worker_ready || p->timer_fd < 0 || !p->scratch ||
-		    worker_add_fd(&p->worker, p->timer_fd, net_coal_expired, p))
+		if (!p->worker_ready || !p->scratch ||
+		    worker_timer_init(&p->coal_timer, &p->worker, net_coal_expired, p))
 			goto nomem;
 	}
 	if (!net->ctrl_result)

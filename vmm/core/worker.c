@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "vmm/core/worker.h"
@@ -123,4 +124,52 @@ int worker_add_fd(struct worker *w, int fd, event_fn fn, void *opaque)
 int worker_del_fd(struct worker *w, int fd)
 {
 	return event_loop_del(&w->loop, fd);
+}
+
+static void worker_timer_fired(int fd, void *opaque)
+{
+	struct worker_timer *t = opaque;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;		/* re-armed or cancelled meanwhile */
+	t->fn(t, t->opaque);
+}
+
+int worker_timer_init(struct worker_timer *t, struct worker *w,
+		      void (*fn)(struct worker_timer *t, void *opaque), void *opaque)
+{
+	int r;
+
+	t->w = w;
+	t->fn = fn;
+	t->opaque = opaque;
+	t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (t->fd < 0)
+		return -errno;
+	r = worker_add_fd(w, t->fd, worker_timer_fired, t);
+	if (r) {
+		close(t->fd);
+		t->fd = -1;
+	}
+	return r;
+}
+
+void worker_timer_arm(struct worker_timer *t, uint64_t ns)
+{
+	struct itimerspec its = {
+		.it_value.tv_sec = ns / 1000000000,
+		.it_value.tv_nsec = ns % 1000000000,
+	};
+
+	timerfd_settime(t->fd, 0, &its, NULL);
+}
+
+void worker_timer_exit(struct worker_timer *t)
+{
+	if (t->fd < 0)
+		return;
+	worker_del_fd(t->w, t->fd);
+	close(t->fd);
+	t->fd = -1;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A device worker: a named thread with its own event loop. Devices hang
- * their doorbells (ioeventfds), backend sockets and timers on it, and wake
- * it from any thread with kick bits; after every batch of events the
- * worker calls the device's @run with the bits kicked since the last call.
+ * their doorbells (ioeventfds), backend sockets and timers (worker_timer)
+ * on it, and wake it from any thread with kick bits; after every batch of
+ * events the worker calls the device's @run with the bits kicked since the
+ * last call.
  *
  * Stop, pause and restart are the same operation seen from the device:
  * worker_stop() returns once the thread has left @run and joined, so the
@@ -60,5 +61,24 @@ void worker_kick(struct worker *w, uint32_t bits);
  */
 int worker_add_fd(struct worker *w, int fd, event_fn fn, void *opaque);
 int worker_del_fd(struct worker *w, int fd);
+
+/*
+ * A one-shot timer on a worker: @fn runs on the worker when it expires. Its
+ * deadline survives a stop and start of the worker (a timer that expired
+ * while stopped runs at the start).
+ */
+struct worker_timer {
+	struct worker *w;
+	int fd;			/* timerfd */
+	void (*fn)(struct worker_timer *t, void *opaque);
+	void *opaque;
+};
+
+int worker_timer_init(struct worker_timer *t, struct worker *w,
+		      void (*fn)(struct worker_timer *t, void *opaque), void *opaque);
+/* Run @fn in @ns nanoseconds (replacing any earlier deadline); 0 cancels. Any thread. */
+void worker_timer_arm(struct worker_timer *t, uint64_t ns);
+/* Before worker_exit(). */
+void worker_timer_exit(struct worker_timer *t);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Device workers: kicks, event sources, stop/start and what survives them. */
 #include <check.h>
+#include <pthread.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdint.h>
@@ -141,6 +142,69 @@ START_TEST(exit_without_start)
 }
 END_TEST
 
+struct timer_rec {
+	struct worker *w;
+	uint32_t fired;		/* atomic */
+	bool on_worker;
+};
+
+static void timer_fn(struct worker_timer *t, void *opaque)
+{
+	struct timer_rec *tr = opaque;
+
+	tr->on_worker = pthread_equal(pthread_self(), tr->w->thread);
+	__atomic_fetch_add(&tr->fired, 1, __ATOMIC_RELEASE);
+}
+
+/* Fires once on the worker; re-arming replaces the deadline, 0 cancels. */
+START_TEST(timer_fires_on_worker)
+{
+	struct worker w;
+	struct worker_timer t;
+	struct rec r = { 0 };
+	struct timer_rec tr = { .w = &w };
+
+	ck_assert_int_eq(worker_init(&w, "test-worker", rec_run, &r), 0);
+	ck_assert_int_eq(worker_timer_init(&t, &w, timer_fn, &tr), 0);
+	ck_assert_int_eq(worker_start(&w), 0);
+	/* An hour away, then cancelled: it must not be what fires below. */
+	worker_timer_arm(&t, 3600ULL * 1000000000);
+	worker_timer_arm(&t, 0);
+	worker_timer_arm(&t, 1000000);
+	wait_for(&tr.fired, 1);
+	ck_assert(tr.on_worker);
+	/* The hour-long deadline was replaced, not kept beside the new one. */
+	worker_timer_arm(&t, 1000000);
+	while (__atomic_load_n(&tr.fired, __ATOMIC_ACQUIRE) < 2)
+		sched_yield();
+	worker_stop(&w);
+	ck_assert_uint_eq(tr.fired, 2);
+	worker_timer_exit(&t);
+	worker_exit(&w);
+}
+END_TEST
+
+/* A deadline that passes while the worker is stopped fires at its start. */
+START_TEST(timer_survives_stop)
+{
+	struct worker w;
+	struct worker_timer t;
+	struct rec r = { 0 };
+	struct timer_rec tr = { .w = &w };
+
+	ck_assert_int_eq(worker_init(&w, "test-worker", rec_run, &r), 0);
+	ck_assert_int_eq(worker_timer_init(&t, &w, timer_fn, &tr), 0);
+	worker_timer_arm(&t, 1000);
+	usleep(10000);
+	ck_assert_uint_eq(tr.fired, 0);
+	ck_assert_int_eq(worker_start(&w), 0);
+	wait_for(&tr.fired, 1);
+	ck_assert(tr.on_worker);
+	worker_timer_exit(&t);
+	worker_exit(&w);
+}
+END_TEST
+
 VLAB_SUITE_MAIN("worker", "worker", NULL, NULL, 60,
 	kicks_reach_run, kicks_while_stopped_are_kept, fd_sources_survive_restart,
-	stop_waits_for_run, exit_without_start);
+	stop_waits_for_run, exit_without_start, timer_fires_on_worker, timer_survives_stop);
