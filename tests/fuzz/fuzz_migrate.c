@@ -11,21 +11,93 @@
 #include <sys/mman.h>
 
 #include "fuzz.h"
+#include "vmm/migrate/internal.h"
 #include "vmm/migrate/migrate.h"
+#include "vmm/migrate/state.h"
+
+#define SEED_PAGES	1	/* a RAM record with its page fits the 8 KiB inputs */
+
+/*
+ * A stream as the source writes it, through its own record writer: the
+ * header, the configuration (@with_config), a round marker, @pages RAM
+ * pages at 0x1000, a zero range, a state tree with an empty "devices" node
+ * (no KVM here to save vCPUs), the end marker.
+ */
+static void make_stream(struct vm *vm, const char *dir, const char *name, bool with_config,
+			uint64_t pages)
+{
+	struct migration m = { .vm = vm, .pipe = { -1, -1 } };
+	uint64_t sums[SEED_PAGES];
+	char hdr[16] = MIG_MAGIC;
+	uint32_t ver = MIG_VERSION;
+	struct iovec iov = { hdr, sizeof(hdr) };
+	struct state_buf sb;
+	uint8_t *host;
+	off_t len;
+	void *p;
+
+	m.fd = memfd_create("fuzz-seed", MFD_CLOEXEC);
+	m.page_sums = sums;
+	host = guest_mem_map(&vm->mem, 0x1000, pages * GM_PAGE_SIZE, false);
+	if (m.fd < 0 || !host)
+		abort();
+	memset(host, 0x5a, pages * GM_PAGE_SIZE);
+	memcpy(hdr + 8, &ver, 4);
+	if (mig_write_full(m.fd, &iov, 1))
+		abort();
+	if (with_config) {
+		if (state_buf_init(&sb) || mig_config_save(vm, &sb) || state_buf_finish(&sb) ||
+		    mig_send(&m, MIG_REC_CONFIG, 0, state_blob(&sb), state_blob_size(&sb), true))
+			abort();
+		state_buf_free(&sb);
+	}
+	if (mig_send(&m, MIG_REC_ROUND, 0, NULL, 0, false) ||
+	    (pages && mig_send_ram(&m, 0x1000, host, pages)) ||
+	    mig_send(&m, MIG_REC_ZERO, 0x4000, NULL, 0x2000, false))
+		abort();
+	if (state_buf_init(&sb))
+		abort();
+	state_begin_node(&sb, "devices", 1);
+	state_end_node(&sb);
+	if (state_buf_finish(&sb) ||
+	    mig_send(&m, MIG_REC_STATE, 0, state_blob(&sb), state_blob_size(&sb), true) ||
+	    mig_send(&m, MIG_REC_END, 0, NULL, 0, false))
+		abort();
+	state_buf_free(&sb);
+	len = lseek(m.fd, 0, SEEK_END);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, m.fd, 0);
+	if (p == MAP_FAILED)
+		abort();
+	fuzz_write_seed(dir, name, p, len);
+	munmap(p, len);
+	close(m.fd);
+	memset(host, 0, pages * GM_PAGE_SIZE);
+}
+
+static struct vm vm;
+static struct vm_config cfg;
+static int fd = -1;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *seeds = getenv("FUZZ_MAKE_SEEDS");
+
+	fuzz_vm_init(&vm, &cfg, 1 << 20);
+	fd = memfd_create("fuzz-stream", MFD_CLOEXEC);
+	if (fd < 0)
+		abort();
+	if (!seeds)
+		return 0;
+	make_stream(&vm, seeds, "stream", true, SEED_PAGES);
+	make_stream(&vm, seeds, "stream-no-config", false, SEED_PAGES);
+	make_stream(&vm, seeds, "stream-no-ram", true, 0);
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct vm vm;
-	static struct vm_config cfg;
-	static int fd = -1;
 	char err[256];
 
-	if (fd < 0) {
-		fuzz_vm_init(&vm, &cfg, 1 << 20);
-		fd = memfd_create("fuzz-stream", MFD_CLOEXEC);
-		if (fd < 0)
-			abort();
-	}
 	if (ftruncate(fd, 0) || pwrite(fd, data, size, 0) != (ssize_t)size ||
 	    lseek(fd, 0, SEEK_SET))
 		abort();
