@@ -26,6 +26,8 @@ int vdpa_hw_init(struct vdpa_hw *hw, uint16_t nr_vqs, double fw_scale, bool fw_p
 	pthread_mutex_init(&hw->lock, NULL);
 	fw_init(&hw->fw, fw_scale, fw_parallel);
 	hw->nr_vqs = nr_vqs;
+	/* rx0, tx0, ..., then the CVQ when the count is odd. */
+	hw->cvq = (nr_vqs & 1) ? nr_vqs - 1 : -1;
 	hw->features = 1ULL << VIRTIO_F_VERSION_1;
 	/* No guest_mem: entries are host addresses, and DMA is not logged. */
 	for (i = 0; i < VDPA_HW_ASIDS; i++) {
@@ -51,8 +53,7 @@ void vdpa_hw_exit(struct vdpa_hw *hw)
 
 uint32_t vdpa_hw_vq_group(const struct vdpa_hw *hw, uint16_t idx)
 {
-	/* rx0, tx0, ..., then the CVQ when the count is odd. */
-	return (hw->nr_vqs & 1) && idx == hw->nr_vqs - 1 ? VDPA_HW_GROUP_CVQ : VDPA_HW_GROUP_DATA;
+	return idx == hw->cvq ? VDPA_HW_GROUP_CVQ : VDPA_HW_GROUP_DATA;
 }
 
 static struct iotlb_view *vq_as(struct vdpa_hw *hw, uint16_t idx)

@@ -74,6 +74,7 @@ struct vdpa_hw {
 	uint64_t features;		/* negotiated: ring layout for the vqs */
 	bool persist_iotlb;		/* maps survive reset (IOTLB_PERSIST) */
 	uint16_t nr_vqs;
+	int cvq;			/* index of the control vq (group CVQ), -1 none */
 	struct iotlb_view as[VDPA_HW_ASIDS];
 	uint32_t group_asid[VDPA_HW_GROUPS];
 	uint64_t mapped_gib[VDPA_HW_ASIDS];	/* what the keys of each space cover */
@@ -90,7 +91,7 @@ void vdpa_hw_exit(struct vdpa_hw *hw);
 /* Destroy every vq object; the maps too unless persist_iotlb. Groups back to ASID 0. */
 void vdpa_hw_reset(struct vdpa_hw *hw);
 
-/* The group a vq belongs to: the last one is the CVQ. */
+/* The group a vq belongs to (hw->cvq: the CVQ's; by default the last vq of an odd count). */
 uint32_t vdpa_hw_vq_group(const struct vdpa_hw *hw, uint16_t idx);
 /* -EINVAL bad group or ASID, -EBUSY a vq of the group is RDY. */
 int vdpa_hw_set_group_asid(struct vdpa_hw *hw, uint32_t group, uint32_t asid);
