@@ -47,6 +47,13 @@ struct virtio_dev_ops {
 	 */
 	struct worker *(*queue_worker)(struct virtio_dev *vdev, uint16_t q);
 	/*
+	 * Take queue @q's doorbell eventfd (optional): 0 if the device reads
+	 * @fd itself from now on (a vDPA device polls it directly), and the
+	 * transport then neither watches nor reads it; it still closes it,
+	 * after detaching.
+	 */
+	int (*queue_kick_fd)(struct virtio_dev *vdev, uint16_t q, int fd);
+	/*
 	 * The driver kicked queue @q. Runs on queue_worker(q), or on the
 	 * event loop thread for a device without one: hand the work to a
 	 * device worker, never do it there.

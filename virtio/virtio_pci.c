@@ -54,6 +54,7 @@ struct vpci_notify {
 	uint16_t q;
 	int fd;
 	struct worker *worker;	/* services @fd; NULL: the event loop */
+	bool taken;		/* the device reads @fd itself */
 };
 
 struct vpci {
@@ -646,7 +647,7 @@ static void vpci_free(struct vpci *v)
 			continue;
 		if (v->notify[q].worker)
 			worker_del_fd(v->notify[q].worker, v->notify[q].fd);
-		else
+		else if (!v->notify[q].taken)
 			event_loop_del(&vm->loop, v->notify[q].fd);
 		close(v->notify[q].fd);
 	}
@@ -709,6 +710,10 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 		if (n->fd < 0) {
 			ret = -errno;
 			goto fail;
+		}
+		if (vdev->ops->queue_kick_fd && !vdev->ops->queue_kick_fd(vdev, q, n->fd)) {
+			n->taken = true;
+			continue;
 		}
 		if (vdev->ops->queue_worker)
 			n->worker = vdev->ops->queue_worker(vdev, q);

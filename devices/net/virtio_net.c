@@ -844,7 +844,9 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return (mac[0] & 1) ? -1 : 0;
 }
 
-int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen)
+int net_parse_spec(const char *s, const char *opt, struct net_config *nc,
+		   int (*extra)(const char *tok, void *ctx, char *err, size_t errlen),
+		   void *ctx, char *err, size_t errlen)
 {
 	char buf[512], *tok, *save = NULL;
 	bool first = true;
@@ -852,7 +854,7 @@ int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen
 	memset(nc, 0, sizeof(*nc));
 	nc->queue_pairs = 1;
 	if (strlen(s) >= sizeof(buf)) {
-		snprintf(err, errlen, "--net: option too long");
+		snprintf(err, errlen, "%s: option too long", opt);
 		return -1;
 	}
 	strcpy(buf, s);
@@ -864,19 +866,19 @@ int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen
 			first = false;
 			if (strncmp(tok, "hub=", 4) && strncmp(tok, "tap=", 4) &&
 			    strcmp(tok, "loop") && strcmp(tok, "null")) {
-				snprintf(err, errlen, "--net: '%s' is not hub=DIR, tap=NAME, loop or null",
-					 tok);
+				snprintf(err, errlen, "%s: '%s' is not hub=DIR, tap=NAME, loop or null",
+					 opt, tok);
 				return -1;
 			}
 			if ((!strcmp(tok, "hub=") || !strcmp(tok, "tap="))) {
-				snprintf(err, errlen, "--net: '%s' needs a value", tok);
+				snprintf(err, errlen, "%s: '%s' needs a value", opt, tok);
 				return -1;
 			}
 			snprintf(nc->backend, sizeof(nc->backend), "%s", tok);
 		} else if (!strncmp(tok, "mac=", 4)) {
 			if (parse_mac(tok + 4, nc->mac)) {
-				snprintf(err, errlen, "--net: mac '%s' is not a unicast xx:xx:xx:xx:xx:xx",
-					 tok + 4);
+				snprintf(err, errlen, "%s: mac '%s' is not a unicast xx:xx:xx:xx:xx:xx",
+					 opt, tok + 4);
 				return -1;
 			}
 			nc->mac_set = true;
@@ -884,7 +886,7 @@ int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen
 			errno = 0;
 			v = strtol(tok + 7, &end, 10);
 			if (errno || end == tok + 7 || *end || v < 1 || v > 16) {
-				snprintf(err, errlen, "--net: queues '%s' is not 1..16", tok + 7);
+				snprintf(err, errlen, "%s: queues '%s' is not 1..16", opt, tok + 7);
 				return -1;
 			}
 			nc->queue_pairs = v;
@@ -892,20 +894,30 @@ int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen
 			errno = 0;
 			v = strtol(tok + 4, &end, 10);
 			if (errno || end == tok + 4 || *end || v < 68 || v > 65535) {
-				snprintf(err, errlen, "--net: mtu '%s' is not 68..65535", tok + 4);
+				snprintf(err, errlen, "%s: mtu '%s' is not 68..65535", opt, tok + 4);
 				return -1;
 			}
 			nc->mtu = v;
+		} else if (extra) {
+			int r = extra(tok, ctx, err, errlen);
+
+			if (r)
+				return -1;
 		} else {
-			snprintf(err, errlen, "--net: unknown option '%s'", tok);
+			snprintf(err, errlen, "%s: unknown option '%s'", opt, tok);
 			return -1;
 		}
 	}
 	if (first) {
-		snprintf(err, errlen, "--net: needs a backend");
+		snprintf(err, errlen, "%s: needs a backend", opt);
 		return -1;
 	}
 	return 0;
+}
+
+int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen)
+{
+	return net_parse_spec(s, "--net", nc, NULL, NULL, err, errlen);
 }
 
 static int net_kind_parse(const char *arg, void *config, char *err, size_t errlen)

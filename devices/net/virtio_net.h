@@ -24,6 +24,14 @@ extern struct device_kind virtio_net_kind;
 
 /* "hub=/tmp/h,mac=52:54:00:00:00:01,queues=2,mtu=1500" → @nc. */
 int cli_parse_net(const char *s, struct net_config *nc, char *err, size_t errlen);
+/*
+ * The same grammar for option @opt (its name in messages); a key it does
+ * not know goes to @extra (which returns 0, or -1 with a message), or is
+ * refused without one. Other NIC kinds (--vdpa) take their keys this way.
+ */
+int net_parse_spec(const char *s, const char *opt, struct net_config *nc,
+		   int (*extra)(const char *tok, void *ctx, char *err, size_t errlen),
+		   void *ctx, char *err, size_t errlen);
 
 /*
  * A virtio-net device on @mem with no transport attached (tests, fuzz

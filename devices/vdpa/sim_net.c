@@ -23,7 +23,8 @@ static uint64_t sim_offered(const struct vdpa_sim_net_config *c)
 {
 	/* What mlx5_vdpa offers for a NIC, less the offloads this data path lacks. */
 	uint64_t f = F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_ACCESS_PLATFORM) |
-		     F(VIRTIO_F_RING_PACKED) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) |
+		     F(VIRTIO_F_RING_PACKED) | F(VIRTIO_RING_F_INDIRECT_DESC) |
+		     F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) |
 		     F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_CTRL_MAC_ADDR) |
 		     F(VIRTIO_NET_F_CTRL_VLAN);
 
@@ -58,6 +59,17 @@ static void sim_fault(struct vdpa_sim_net *sim)
 	pthread_mutex_unlock(&sim->lock);
 }
 
+/*
+ * The ring looked empty: ask the driver to kick again (with EVENT_IDX,
+ * publish avail_event). True if buffers came meanwhile: look again.
+ */
+static bool sim_wants_kick(struct vdpa_sim_net *sim, uint16_t idx)
+{
+	struct virtq *vq = &sim->hw.vqs[idx].vq;
+
+	return vdpa_hw_vq_query(&sim->hw, idx, NULL) == VDPA_VQ_RDY && virtq_enable_notify(vq);
+}
+
 static void sim_tx(struct vdpa_sim_net *sim, uint16_t idx)
 {
 	struct virtq_elem elem;
@@ -66,18 +78,20 @@ static void sim_tx(struct vdpa_sim_net *sim, uint16_t idx)
 	size_t len;
 	int r;
 
-	while ((r = vdpa_hw_vq_pop(&sim->hw, idx, &elem)) > 0) {
-		virtq_cursor_init(&c, &elem, false);
-		len = virtq_cursor_read(&c, sim->frame, NET_FRAME_MAX + HDR_LEN);
-		if (len > HDR_LEN + 14) {
-			struct iovec iov = { sim->frame + HDR_LEN, len - HDR_LEN };
+	do {
+		while ((r = vdpa_hw_vq_pop(&sim->hw, idx, &elem)) > 0) {
+			virtq_cursor_init(&c, &elem, false);
+			len = virtq_cursor_read(&c, sim->frame, NET_FRAME_MAX + HDR_LEN);
+			if (len > HDR_LEN + 14) {
+				struct iovec iov = { sim->frame + HDR_LEN, len - HDR_LEN };
 
-			if (!net_backend_send(&sim->be, &iov, 1))
-				sim->tx_frames++;
+				if (!net_backend_send(&sim->be, &iov, 1))
+					sim->tx_frames++;
+			}
+			vdpa_hw_vq_push(&sim->hw, idx, &elem, 0);
+			used = true;
 		}
-		vdpa_hw_vq_push(&sim->hw, idx, &elem, 0);
-		used = true;
-	}
+	} while (!r && sim_wants_kick(sim, idx));
 	if (r < 0)
 		sim_fault(sim);
 	if (used)
@@ -93,6 +107,8 @@ static bool sim_rx_deliver(struct vdpa_sim_net *sim)
 	int r;
 
 	r = vdpa_hw_vq_pop(&sim->hw, 0, &elem);
+	if (!r && sim_wants_kick(sim, 0))
+		r = vdpa_hw_vq_pop(&sim->hw, 0, &elem);
 	if (r <= 0) {
 		if (r < 0) {
 			sim_fault(sim);
@@ -162,7 +178,8 @@ static void sim_ctrl(struct vdpa_sim_net *sim, uint16_t idx)
 	size_t len;
 	int r;
 
-	while ((r = vdpa_hw_vq_pop(&sim->hw, idx, &elem)) > 0) {
+	while ((r = vdpa_hw_vq_pop(&sim->hw, idx, &elem)) > 0 ||
+	       (!r && sim_wants_kick(sim, idx) && (r = vdpa_hw_vq_pop(&sim->hw, idx, &elem)) > 0)) {
 		virtq_cursor_init(&c, &elem, false);
 		len = virtq_cursor_read(&c, cmd, sizeof(cmd));
 		fw_run(&sim->hw.fw, FW_CVQ_CMD, 1, 0);

@@ -767,6 +767,38 @@ START_TEST(test_fault_corrupt)
 }
 END_TEST
 
+/*
+ * A passthrough vDPA NIC's DMA is not dirty-tracked: migration and
+ * snapshots are refused with the reason, and the guest runs on.
+ */
+START_TEST(test_vdpa_blocks_migration)
+{
+	const char *elf = vlab_payload("payloads/dirty.elf");
+	char uri[128], path[96];
+	struct mstat st;
+	struct vp src;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	vp_start(&src, "src", (const char *const []){ "--kernel", elf, "--mem", "64M",
+						  "--vdpa", "null,fw-scale=0", "--cmdline",
+						  "rate=10 secs=600 until=request", NULL });
+	ck_assert_msg(vp_wait_file_has(&src, src.con, "dirty: ", UP_TIMEOUT), "src did not start");
+	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) != 0, "migrate was accepted");
+	ck_assert_msg(strstr(vp_ctl_out, "cannot migrate: a passthrough vDPA NIC writes guest "
+				      "memory without dirty tracking"), "%s", vp_ctl_out);
+	ck_assert_msg(VP_CTL(&src, "snapshot", "path=/tmp/vlab-never-written") != 0,
+		      "snapshot was accepted");
+	ck_assert_msg(strstr(vp_ctl_out, "cannot snapshot: a passthrough vDPA NIC"), "%s",
+		      vp_ctl_out);
+	ck_assert_msg(get_status(&src, &st), "src went away");
+	ck_assert_str_eq(st.vm_state, "running");
+	ck_payload_ok(&src, 20);
+	test_end();
+}
+END_TEST
+
 START_TEST(test_fault_config_mismatch)
 {
 	struct vp src, dst;
@@ -1613,6 +1645,7 @@ static Suite *migrate_suite(void)
 	tcase_add_test(fault, test_fault_truncated);
 	tcase_add_test(fault, test_fault_corrupt);
 	tcase_add_test(fault, test_fault_config_mismatch);
+	tcase_add_test(fault, test_vdpa_blocks_migration);
 	tcase_add_test(fault, test_fault_cancel);
 	tcase_add_test(fault, test_fault_cancel_stop_copy);
 	tcase_add_test(fault, test_fault_cancel_after_end);

@@ -85,10 +85,11 @@ static void hub_remove(const char *dir)
 
 /*
  * Ping and pong on one hub. @opts (vpmd options) go to both guests,
- * @ping_opts only to the pinger.
+ * @ping_opts only to the pinger, whose NIC is @ping_kind ("--net", or
+ * "--vdpa" with @ping_nic_opts) while the ponger always has a virtio-net.
  */
-static void pingpong(const char *what, unsigned int count, const char *opts,
-		     const char *ping_opts)
+static void pingpong_on(const char *what, unsigned int count, const char *opts,
+			const char *ping_opts, const char *ping_kind, const char *ping_nic_opts)
 {
 	char elf[PATH_MAX], hub[] = "/tmp/vlab-hub-XXXXXX";
 	char net_ping[PATH_MAX], net_pong[PATH_MAX];
@@ -98,7 +99,7 @@ static void pingpong(const char *what, unsigned int count, const char *opts,
 
 	payload_elf(elf, sizeof(elf), "net_pmd");
 	ck_assert_msg(mkdtemp(hub), "mkdtemp: %s", strerror(errno));
-	snprintf(net_ping, sizeof(net_ping), "hub=%s,mac=" MAC_PING, hub);
+	snprintf(net_ping, sizeof(net_ping), "hub=%s,mac=" MAC_PING "%s", hub, ping_nic_opts);
 	snprintf(net_pong, sizeof(net_pong), "hub=%s,mac=" MAC_PONG, hub);
 	snprintf(cmd_ping, sizeof(cmd_ping),
 		 "role=ping peer=" MAC_PONG " count=%u " PAYLOAD_GIVE_UP " %s %s",
@@ -115,7 +116,7 @@ static void pingpong(const char *what, unsigned int count, const char *opts,
 		      (const char *[]){ "--kernel", elf, "--mem", "64M",
 					"--net", net_pong, "--cmdline", cmd_pong, NULL },
 		      (const char *[]){ "--kernel", elf, "--mem", "64M",
-					"--net", net_ping, "--cmdline", cmd_ping, NULL });
+					ping_kind, net_ping, "--cmdline", cmd_ping, NULL });
 	hub_remove(hub);
 
 	ok = check_result(&r[0], name[0], (const char *const[]){
@@ -129,6 +130,12 @@ static void pingpong(const char *what, unsigned int count, const char *opts,
 	vlab_result_free(&r[0]);
 	vlab_result_free(&r[1]);
 	ck_assert_msg(ok, "%s: see the log above", what);
+}
+
+static void pingpong(const char *what, unsigned int count, const char *opts,
+		     const char *ping_opts)
+{
+	pingpong_on(what, count, opts, ping_opts, "--net", "");
 }
 
 /* One guest on --net loop running @payload with @cmdline. */
@@ -157,6 +164,26 @@ START_TEST(test_pingpong_split)
 {
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	pingpong("pingpong split", 500, "ring=split", "");
+}
+END_TEST
+
+/*
+ * The pinger's NIC is the simulated vDPA NIC in passthrough (firmware
+ * times not waited for): its own thread moves the frames between the
+ * guest's rings and the hub, where a virtio-net guest answers.
+ */
+START_TEST(test_vdpa_pingpong_split)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	pingpong_on("vdpa pingpong split", 500, "ring=split", "", "--vdpa", ",fw-scale=0");
+}
+END_TEST
+
+START_TEST(test_vdpa_pingpong_packed)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	pingpong_on("vdpa pingpong packed", 500, "ring=packed", "", "--vdpa",
+		    ",model=full,fw-scale=0");
 }
 END_TEST
 
@@ -250,6 +277,8 @@ static Suite *virtio_net_suite(void)
 	tcase_set_timeout(tc, RUN_TIMEOUT + 15);
 	tcase_add_test(tc, test_pingpong_split);
 	tcase_add_test(tc, test_pingpong_packed);
+	tcase_add_test(tc, test_vdpa_pingpong_split);
+	tcase_add_test(tc, test_vdpa_pingpong_packed);
 	tcase_add_test(tc, test_pingpong_mrg);
 	tcase_add_test(tc, test_cvq_split);
 	tcase_add_test(tc, test_cvq_packed);

@@ -109,6 +109,8 @@ struct vm {
 	struct device devices[VLAB_MAX_DEVICES];	/* created from the command line */
 	int nr_devices;
 	struct migration *mig;
+	/* Set by a device whose state cannot move (why, for the refusal). */
+	const char *migration_blocker;
 	struct dirty_ring *dirty_ring;	/* --dirty-ring, else NULL (bitmap) */
 	struct dirty_source *dirty_sources;	/* more writers of guest RAM (migrate/dirty.h) */
 	bool incoming;			/* state comes from a stream, not a boot */

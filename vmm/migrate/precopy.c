@@ -378,6 +378,9 @@ int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct json_v
 		return control_reply_error(reply, "%s", MIG_WAITING);
 	if (m->state == MIG_ACTIVE)
 		return control_reply_error(reply, "a migration to %s is already running", m->uri);
+	if (vm->migration_blocker)
+		return control_reply_error(reply, "cannot %s: %s", snapshot ? "snapshot" : "migrate",
+					   vm->migration_blocker);
 	if (!uri || !uri[0])
 		return control_reply_error(reply, "needs \"uri\": unix:PATH, tcp:HOST:PORT or file:PATH");
 	/* Cut short, it would name another file or socket: refuse it whole. */

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "devices/net/net_ctrl.h"
+#include "devices/vdpa/vdpa_net.h"
+#include "virtio/virtio.h"
+#include "virtio/virtio_pci.h"
+#include "virtio/virtq_driver.h"
+#include "vmm/core/device.h"
+#include "vmm/core/vm.h"
+#include "vmm/migrate/state.h"
+
+#define F(bit)		(1ULL << (bit))
+#define QUEUE_MAX	256
+/* The CVQ shadow in address space 1: rings, then the bounce buffers. */
+#define SHADOW_IOVA	0x10000ULL
+#define SHADOW_QSIZE	16
+#define SH_DESC		0x0000
+#define SH_DRIVER	0x1000
+#define SH_DEVICE	0x2000
+#define SH_CMD		0x3000		/* class, command, data */
+#define SH_ACK		0x4000		/* ack, then the command's result */
+#define SH_SIZE		0x5000
+#define CMD_MAX		(SH_ACK - SH_CMD)
+#define RESULT_MAX	(SH_SIZE - SH_ACK - 1)
+#define CVQ_TIMEOUT_MS	10000
+
+struct vdpa_fe {
+	struct virtio_dev vdev;
+	struct vm *vm;
+	struct vdpa_net_conf conf;
+	struct vdpa_sim_net *sim;
+	struct vdpa_dev *d;
+	pthread_mutex_t lock;
+	struct net_state st;		/* what the device acked */
+	int kick[VDPA_HW_MAX_VQS];	/* the transport's doorbells, read by the device */
+	int call[VDPA_HW_MAX_VQS];	/* the device's interrupts, read by our worker */
+	struct fe_call {
+		struct vdpa_fe *fe;
+		uint16_t q;
+	} calls[VDPA_HW_MAX_VQS];
+	struct worker worker;
+	bool worker_ready, started;
+	uint8_t *shadow;
+	struct vdrv cvq;
+	uint8_t cvq_aux[VDRV_AUX_BYTES(SHADOW_QSIZE)] __attribute__((aligned(8)));
+	int cvq_kick, cvq_call;
+};
+
+static const char *const blocker =
+	"a passthrough vDPA NIC writes guest memory without dirty tracking";
+
+/* ---- the guest's control queue, shadowed ---- */
+
+/*
+ * Forward the command in the bounce buffer (@len bytes) with room for
+ * @room result bytes; the device's ack, or VIRTIO_NET_ERR if it never
+ * answers. @written: bytes the device wrote (ack included).
+ */
+static uint8_t fe_cvq_forward(struct vdpa_fe *fe, size_t len, size_t room, uint32_t *written)
+{
+	struct vdrv_buf b[2] = { { SHADOW_IOVA + SH_CMD, len },
+				 { SHADOW_IOVA + SH_ACK, 1 + room } };
+	struct pollfd p = { fe->cvq_call, POLLIN, 0 };
+	uint64_t cookie, n, one = 1;
+	int r;
+
+	fe->shadow[SH_ACK] = VIRTIO_NET_ERR;
+	*written = 0;
+	if (vdrv_add(&fe->cvq, b, 1, 1, false, 1) < 0)
+		return VIRTIO_NET_ERR;
+	vdrv_publish(&fe->cvq);
+	if (vdrv_kick_needed(&fe->cvq) && write(fe->cvq_kick, &one, sizeof(one)) < 0)
+		return VIRTIO_NET_ERR;
+	while (!(r = vdrv_get_used(&fe->cvq, &cookie, written))) {
+		if (poll(&p, 1, CVQ_TIMEOUT_MS) != 1) {
+			vlab_log("vdpa: the device did not answer a control command");
+			return VIRTIO_NET_ERR;
+		}
+		if (read(fe->cvq_call, &n, sizeof(n)) < 0)
+			break;
+	}
+	return r == 1 && *written ? fe->shadow[SH_ACK] : VIRTIO_NET_ERR;
+}
+
+static void fe_ctrl(struct vdpa_fe *fe)
+{
+	uint16_t q = net_state_cvq_index(&fe->st);
+	struct virtq *vq = &fe->vdev.vqs[q];
+	struct virtq_elem elem;
+	struct virtq_cursor c;
+	int r;
+
+	while ((r = virtq_pop(vq, &elem)) > 0) {
+		uint8_t *cmd = fe->shadow + SH_CMD, ack = VIRTIO_NET_ERR;
+		size_t len, room = elem.in_len ? elem.in_len - 1 : 0;
+		uint32_t written = 0;
+
+		virtq_cursor_init(&c, &elem, false);
+		len = virtq_cursor_read(&c, cmd, CMD_MAX);
+		if (room > RESULT_MAX)
+			room = RESULT_MAX;
+		if (elem.in_len)
+			ack = fe_cvq_forward(fe, len, room, &written);
+		if (ack == VIRTIO_NET_OK) {
+			uint8_t scratch[RESULT_MAX];
+
+			/* The device took it: our copy follows. */
+			pthread_mutex_lock(&fe->lock);
+			net_ctrl_handle(&fe->st, cmd, len, scratch, sizeof(scratch), NULL);
+			pthread_mutex_unlock(&fe->lock);
+		}
+		virtq_cursor_init(&c, &elem, true);
+		if (virtq_cursor_write(&c, &ack, 1) && written > 1)
+			virtq_cursor_write(&c, fe->shadow + SH_ACK + 1, written - 1);
+		virtq_push(vq, &elem, c.done);
+	}
+	if (r < 0) {
+		virtio_dev_needs_reset(&fe->vdev, vq->broken_reason ? vq->broken_reason :
+				       "bad control descriptor");
+		return;
+	}
+	virtio_dev_notify_used(&fe->vdev, q);
+}
+
+/* ---- interrupts and doorbells ---- */
+
+/* The device decided the driver wants this interrupt: raise it. */
+static void fe_on_call(int fd, void *opaque)
+{
+	struct fe_call *c = opaque;
+	struct virtio_dev *vdev = &c->fe->vdev;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) > 0 && vdev->transport && vdev->transport->signal_queue)
+		vdev->transport->signal_queue(vdev, c->q);
+}
+
+static void fe_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct vdpa_fe *fe = opaque;
+
+	if (kicked)
+		fe_ctrl(fe);
+}
+
+/* Data queues: the device reads KVM's doorbell eventfd itself. */
+static int fe_queue_kick_fd(struct virtio_dev *vdev, uint16_t q, int fd)
+{
+	struct vdpa_fe *fe = vdev->priv;
+
+	if (q == vdev->nr_queues - 1)
+		return -1;		/* the CVQ (with MQ, the last one): ours */
+	fe->kick[q] = fd;
+	return 0;
+}
+
+static struct worker *fe_queue_worker(struct virtio_dev *vdev, uint16_t q)
+{
+	return &((struct vdpa_fe *)vdev->priv)->worker;
+}
+
+static void fe_queue_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	struct vdpa_fe *fe = vdev->priv;
+
+	worker_kick(&fe->worker, 1);
+}
+
+/* ---- programming the device ---- */
+
+static int fe_iotlb(struct vdpa_fe *fe, uint32_t asid, uint8_t type, uint64_t iova,
+		    uint64_t size, void *host, uint8_t perm)
+{
+	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2, .asid = asid };
+
+	m.iotlb.type = type;
+	m.iotlb.iova = iova;
+	m.iotlb.size = size;
+	m.iotlb.uaddr = (uintptr_t)host;
+	m.iotlb.perm = perm;
+	return fe->d->ops->iotlb_msg(fe->d, &m);
+}
+
+static int fe_vring(struct vdpa_fe *fe, uint16_t q, uint16_t num, uint64_t desc,
+		    uint64_t driver, uint64_t device, int kick, int call, bool enable)
+{
+	const struct vdpa_dev_ops *o = fe->d->ops;
+	/* Packed: index 0 of the first lap, both wrap counters 1 (bit 15). */
+	uint16_t first = fe->vdev.guest_features & F(VIRTIO_F_RING_PACKED) ? 0x8000 : 0;
+	struct vhost_vring_state n = { q, num }, base = { q, first }, en = { q, enable };
+	struct vhost_vring_addr a = { .index = q, .desc_user_addr = desc,
+				      .avail_user_addr = driver, .used_user_addr = device };
+	struct vhost_vring_file k = { q, kick }, c = { q, call };
+
+	if (!enable)
+		return 0;
+	return o->set_vring_num(fe->d, &n) ?: o->set_vring_addr(fe->d, &a) ?:
+	       o->set_vring_base(fe->d, &base) ?: o->set_vring_kick(fe->d, &k) ?:
+	       o->set_vring_call(fe->d, &c) ?: o->set_vring_enable(fe->d, &en);
+}
+
+/*
+ * DRIVER_OK from the guest: the device is negotiated as the guest did,
+ * guest RAM goes into address space 0 in one batch, the CVQ's group into
+ * space 1 with the shadow ring, the data queues straight to the device.
+ */
+static int fe_start(struct virtio_dev *vdev)
+{
+	struct vdpa_fe *fe = vdev->priv;
+	const struct vdpa_dev_ops *o = fe->d->ops;
+	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	struct vhost_vring_state cvq_group = { VDPA_HW_GROUP_CVQ, 1 };
+	uint16_t cvq = net_state_cvq_index(&fe->st), q;
+	bool packed = vdev->guest_features & F(VIRTIO_F_RING_PACKED);
+	struct guest_mem *gm = &fe->vm->mem;
+	int i, r;
+
+	/* Doorbells were handed out at attach: the CVQ must be the last queue. */
+	if (cvq != vdev->nr_queues - 1) {
+		vlab_log("vdpa: with queues=%u the driver must negotiate VIRTIO_NET_F_MQ",
+			 (vdev->nr_queues - 1) / 2);
+		return -1;
+	}
+	r = o->set_backend_features(fe->d, F(VHOST_BACKEND_F_IOTLB_MSG_V2) |
+				    F(VHOST_BACKEND_F_IOTLB_BATCH) | F(VHOST_BACKEND_F_IOTLB_ASID) |
+				    F(VHOST_BACKEND_F_SUSPEND) | F(VHOST_BACKEND_F_RESUME));
+	r = r ?: o->set_status(fe->d, s);
+	r = r ?: o->set_features(fe->d, vdev->guest_features | F(VIRTIO_F_ACCESS_PLATFORM));
+	r = r ?: o->set_status(fe->d, s | VIRTIO_CONFIG_S_FEATURES_OK);
+	if (!r && !(o->get_status(fe->d) & VIRTIO_CONFIG_S_FEATURES_OK))
+		r = -EINVAL;
+	r = r ?: o->set_group_asid(fe->d, &cvq_group);
+	r = r ?: fe_iotlb(fe, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	for (i = 0; !r && i < gm->nr_regions; i++)
+		r = fe_iotlb(fe, 0, VHOST_IOTLB_UPDATE, gm->regions[i].gpa, gm->regions[i].size,
+			     gm->regions[i].host, VHOST_ACCESS_RW);
+	/*
+	 * The shadow ring's driver area is the device's to read only, so is
+	 * a split descriptor table (a packed one is written back).
+	 */
+	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DESC, SH_DRIVER - SH_DESC,
+			  fe->shadow + SH_DESC, packed ? VHOST_ACCESS_RW : VHOST_ACCESS_RO);
+	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DRIVER,
+			  SH_DEVICE - SH_DRIVER, fe->shadow + SH_DRIVER, VHOST_ACCESS_RO);
+	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DEVICE,
+			  SH_SIZE - SH_DEVICE, fe->shadow + SH_DEVICE, VHOST_ACCESS_RW);
+	r = r ?: fe_iotlb(fe, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
+	for (q = 0; !r && q < vdev->nr_queues; q++) {
+		struct virtq *vq = &vdev->vqs[q];
+
+		if (q == cvq)
+			continue;
+		r = fe_vring(fe, q, vq->size, vq->desc_addr, vq->driver_addr, vq->device_addr,
+			     fe->kick[q], fe->call[q], vq->enabled);
+	}
+	if (!r) {
+		struct vdrv_rings rings = {
+			.desc = fe->shadow + SH_DESC, .driver = fe->shadow + SH_DRIVER,
+			.device = fe->shadow + SH_DEVICE, .desc_addr = SHADOW_IOVA + SH_DESC,
+			.driver_addr = SHADOW_IOVA + SH_DRIVER,
+			.device_addr = SHADOW_IOVA + SH_DEVICE,
+		};
+
+		/* One ring layout for every vq of the device: the guest's. */
+		vdrv_setup(&fe->cvq, &rings, fe->cvq_aux, SHADOW_QSIZE, vdev->guest_features);
+		r = fe_vring(fe, cvq, SHADOW_QSIZE, rings.desc_addr, rings.driver_addr,
+			     rings.device_addr, fe->cvq_kick, fe->cvq_call, true);
+	}
+	r = r ?: o->set_status(fe->d, s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	if (!r && (o->get_status(fe->d) & VIRTIO_CONFIG_S_NEEDS_RESET))
+		r = -EIO;
+	if (r) {
+		vlab_log("vdpa: the device did not start: %s", strerror(-r));
+		for (q = 0; q < vdev->nr_queues; q++)
+			if (fe->sim->hw.vqs[q].state == VDPA_VQ_ERR)
+				vlab_log("vdpa: vq %u: %s", q, fe->sim->hw.vqs[q].fault);
+		return -1;
+	}
+	fe->started = true;
+	return worker_start(&fe->worker) ? -1 : 0;
+}
+
+static void fe_reset(struct virtio_dev *vdev)
+{
+	struct vdpa_fe *fe = vdev->priv;
+
+	worker_stop(&fe->worker);
+	fe->d->ops->set_status(fe->d, 0);
+	pthread_mutex_lock(&fe->lock);
+	net_state_reset(&fe->st);
+	pthread_mutex_unlock(&fe->lock);
+	fe->started = false;
+}
+
+static int fe_set_features(struct virtio_dev *vdev, uint64_t features)
+{
+	struct vdpa_fe *fe = vdev->priv;
+
+	pthread_mutex_lock(&fe->lock);
+	net_state_set_features(&fe->st, features);
+	pthread_mutex_unlock(&fe->lock);
+	return 0;
+}
+
+static void fe_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
+{
+	struct vdpa_fe *fe = vdev->priv;
+
+	if (fe->d->ops->get_config(fe->d, off, buf, len))
+		memset(buf, 0, len);
+}
+
+static void fe_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf,
+			    uint32_t len)
+{
+}
+
+static const struct virtio_dev_ops fe_ops = {
+	.name = "vdpa-net",
+	.device_id = VIRTIO_ID_NET,
+	.pci_class = 0x020000,
+	.config_size = sizeof(struct virtio_net_config),
+	.set_features = fe_set_features,
+	.config_read = fe_config_read,
+	.config_write = fe_config_write,
+	.queue_kick_fd = fe_queue_kick_fd,
+	.queue_worker = fe_queue_worker,
+	.queue_notify = fe_queue_notify,
+	.start = fe_start,
+	.reset = fe_reset,
+};
+
+/* ---- the --vdpa device kind ---- */
+
+static void fe_free(struct vdpa_fe *fe)
+{
+	int i;
+
+	if (fe->worker_ready)
+		worker_exit(&fe->worker);
+	if (fe->sim)
+		vdpa_sim_net_free(fe->sim);
+	for (i = 0; i < VDPA_HW_MAX_VQS; i++)
+		if (fe->call[i] >= 0)
+			close(fe->call[i]);
+	if (fe->cvq_kick >= 0)
+		close(fe->cvq_kick);
+	if (fe->cvq_call >= 0)
+		close(fe->cvq_call);
+	if (fe->shadow)
+		munmap(fe->shadow, SH_SIZE);
+	if (fe->vdev.vqs)
+		virtio_dev_exit(&fe->vdev);
+	free(fe);
+}
+
+static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char *err,
+			      size_t errlen)
+{
+	const struct vdpa_net_conf *c = config;
+	struct vdpa_sim_net_config sc = {
+		.model = c->model, .queue_pairs = c->net.queue_pairs, .mtu = c->net.mtu,
+		.fw_scale = c->fw_scale, .fw_parallel = c->fw_async,
+		.mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x66 + index },
+	};
+	struct vdpa_fe *fe = calloc(1, sizeof(*fe));
+	uint16_t nvq = 2 * c->net.queue_pairs + 1, i;
+
+	if (!fe) {
+		snprintf(err, errlen, "vdpa: out of memory");
+		return NULL;
+	}
+	fe->vm = vm;
+	fe->conf = *c;
+	pthread_mutex_init(&fe->lock, NULL);
+	fe->cvq_kick = fe->cvq_call = -1;
+	fe->worker.wake_fd = -1;
+	for (i = 0; i < VDPA_HW_MAX_VQS; i++) {
+		fe->kick[i] = fe->call[i] = -1;
+		fe->calls[i].fe = fe;
+		fe->calls[i].q = i;
+	}
+	if (c->net.mac_set)
+		memcpy(sc.mac, c->net.mac, 6);
+	snprintf(sc.backend, sizeof(sc.backend), "%s", c->net.backend);
+	fe->sim = vdpa_sim_net_new(&sc, err, errlen);
+	if (!fe->sim)
+		goto fail;
+	fe->d = &fe->sim->dev;
+	net_state_init(&fe->st, sc.mac, c->net.queue_pairs);
+	fe->st.mtu = c->net.mtu;
+	fe->shadow = mmap(NULL, SH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	fe->cvq_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fe->cvq_call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fe->worker_ready = !worker_init(&fe->worker, "vdpa-fe", fe_run, fe);
+	if (fe->shadow == MAP_FAILED)
+		fe->shadow = NULL;
+	if (!fe->shadow || fe->cvq_kick < 0 || fe->cvq_call < 0 || !fe->worker_ready)
+		goto nomem;
+	for (i = 0; i < nvq; i++) {
+		fe->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fe->call[i] < 0 || worker_add_fd(&fe->worker, fe->call[i], fe_on_call,
+						     &fe->calls[i]))
+			goto nomem;
+	}
+	if (virtio_dev_init(&fe->vdev, &fe_ops, fe, &vm->mem, nvq, QUEUE_MAX))
+		goto nomem;
+	/* What the device offers, as the guest must see it: no IOMMU in front of it. */
+	fe->vdev.host_features = fe->d->ops->get_features(fe->d) & ~F(VIRTIO_F_ACCESS_PLATFORM);
+	if (virtio_pci_attach(vm, &fe->vdev)) {
+		snprintf(err, errlen, "vdpa: cannot attach to PCI");
+		goto fail;
+	}
+	if (!c->unsafe_migrate && !vm->migration_blocker)
+		vm->migration_blocker = blocker;
+	return fe;
+nomem:
+	snprintf(err, errlen, "vdpa: out of memory");
+fail:
+	fe_free(fe);
+	return NULL;
+}
+
+static void vdpa_kind_destroy(struct vm *vm, void *dev)
+{
+	struct vdpa_fe *fe = dev;
+
+	worker_stop(&fe->worker);
+	fe->d->ops->set_status(fe->d, 0);
+	virtio_pci_detach(&fe->vdev);
+	if (vm->migration_blocker == blocker)
+		vm->migration_blocker = NULL;
+	fe_free(fe);
+}
+
+static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
+{
+	struct vdpa_net_conf *c = ctx;
+	char *end;
+
+	if (!strcmp(tok, "model=mlx5")) {
+		c->model = VDPA_SIM_MLX5;
+	} else if (!strcmp(tok, "model=full")) {
+		c->model = VDPA_SIM_FULL;
+	} else if (!strncmp(tok, "fw-scale=", 9)) {
+		errno = 0;
+		c->fw_scale = strtod(tok + 9, &end);
+		if (errno || end == tok + 9 || *end || !(c->fw_scale >= 0 && c->fw_scale <= 100)) {
+			snprintf(err, errlen, "--vdpa: fw-scale '%s' is not 0..100", tok + 9);
+			return -1;
+		}
+	} else if (!strcmp(tok, "fw-async")) {
+		c->fw_async = true;
+	} else if (!strcmp(tok, "unsafe-migrate")) {
+		c->unsafe_migrate = true;
+	} else {
+		snprintf(err, errlen, "--vdpa: unknown option '%s' (model=mlx5|full, queues=N, "
+			 "mac=M, mtu=N, fw-scale=F, fw-async, unsafe-migrate)", tok);
+		return -1;
+	}
+	return 0;
+}
+
+int vdpa_parse(const char *arg, struct vdpa_net_conf *c, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->fw_scale = 1.0;
+	if (net_parse_spec(arg, "--vdpa", &c->net, vdpa_extra, c, err, errlen))
+		return -1;
+	if (c->net.queue_pairs > VDPA_HW_MAX_PAIRS) {
+		snprintf(err, errlen, "--vdpa: queues=%d, the NIC has at most %d", c->net.queue_pairs,
+			 VDPA_HW_MAX_PAIRS);
+		return -1;
+	}
+	return 0;
+}
+
+static int vdpa_kind_parse(const char *arg, void *config, char *err, size_t errlen)
+{
+	return vdpa_parse(arg, config, err, errlen);
+}
+
+static void vdpa_kind_config_save(const void *config, struct state_buf *sb)
+{
+	const struct vdpa_net_conf *c = config;
+
+	state_put_u32(sb, "queue-pairs", c->net.queue_pairs);
+	state_put_u32(sb, "model", c->model);
+}
+
+static int vdpa_kind_config_check(const void *config, const void *fdt, int node, char *err,
+				  size_t errlen)
+{
+	const struct vdpa_net_conf *c = config;
+	uint32_t qp, model;
+
+	if (state_get_u32(fdt, node, "queue-pairs", &qp, err, errlen) ||
+	    state_get_u32(fdt, node, "model", &model, err, errlen))
+		return -1;
+	if ((int)qp != c->net.queue_pairs || model != c->model) {
+		snprintf(err, errlen, "queues=%u model=%s at the source", qp,
+			 model == VDPA_SIM_FULL ? "full" : "mlx5");
+		return -1;
+	}
+	return 0;
+}
+
+struct device_kind vdpa_net_kind = {
+	.option = "vdpa",
+	.noun = "vDPA NIC",
+	.usage = "  --vdpa SPEC[,OPTS]   simulated mlx5-like vDPA NIC in passthrough (up to 2): SPEC\n"
+		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..8), mac=M,\n"
+		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async\n",
+	.max = 2,
+	.config_size = sizeof(struct vdpa_net_conf),
+	.parse = vdpa_kind_parse,
+	.create = vdpa_kind_create,
+	.destroy = vdpa_kind_destroy,
+	.config_save = vdpa_kind_config_save,
+	.config_check = vdpa_kind_config_check,
+};
+DEVICE_KIND(vdpa_net_kind);

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * --vdpa: the guest's virtio-net PCI function in front of a vDPA NIC (the
+ * simulated one), in passthrough. The guest sees the device's features
+ * and configuration; at DRIVER_OK the VMM maps guest RAM GPA -> host in
+ * address space 0 in one batch, hands the device the guest's ring
+ * addresses and the queues' doorbell eventfds (KVM's ioeventfds, read by
+ * the device's own thread), and turns the device's call eventfds into the
+ * queues' interrupts. The control queue is always shadowed: the VMM pops
+ * the guest's command, copies it into a bounce buffer (no TOCTOU),
+ * forwards it on a shadow ring in address space 1, and changes its own
+ * copy of the device state (net_state) only if the device acked it.
+ *
+ * The device's DMA is not dirty-tracked, so a VM with a passthrough vDPA
+ * NIC refuses migration and snapshots (unless the test-only switch
+ * unsafe-migrate is given, which shows why: the destination misses pages).
+ */
+#ifndef VLAB_VDPA_NET_H
+#define VLAB_VDPA_NET_H
+
+#include "devices/net/virtio_net.h"
+#include "devices/vdpa/sim_net.h"
+
+struct vdpa_net_conf {
+	struct net_config net;		/* backend, mac, queues, mtu */
+	enum vdpa_sim_model model;
+	double fw_scale;
+	bool fw_async;
+	bool unsafe_migrate;
+};
+
+int vdpa_parse(const char *arg, struct vdpa_net_conf *c, char *err, size_t errlen);
+
+extern struct device_kind vdpa_net_kind;
+
+#endif
