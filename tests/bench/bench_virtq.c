@@ -186,6 +186,12 @@ static int cmp_u32(const void *a, const void *b)
  * median batch round trip, which other processes preempting either
  * thread barely move (this machine is shared). Negative on failure.
  */
+/*
+ * flatten: the driver calls inline into this loop, as they did when the
+ * driver model was a header of static inline functions, so a comparison
+ * with the benches of those commits measures the device side.
+ */
+__attribute__((flatten))
 static struct cell_result run_cell(const struct mode *m, unsigned int batch,
 				   uint64_t frames, uint16_t size)
 {
