@@ -68,4 +68,18 @@ struct vdpa_dev {
 	const struct vdpa_dev_ops *ops;
 };
 
+/* One IOTLB message (v2) of @type for address space @asid. */
+static inline int vdpa_iotlb(struct vdpa_dev *d, uint32_t asid, uint8_t type, uint64_t iova,
+			     uint64_t size, void *host, uint8_t perm)
+{
+	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2, .asid = asid };
+
+	m.iotlb.type = type;
+	m.iotlb.iova = iova;
+	m.iotlb.size = size;
+	m.iotlb.uaddr = (uintptr_t)host;
+	m.iotlb.perm = perm;
+	return d->ops->iotlb_msg(d, &m);
+}
+
 #endif

@@ -208,73 +208,73 @@ static bool vq_settable(const struct vdpa_vq *v)
 	       v->state == VDPA_VQ_SUSPEND;
 }
 
+/* Vq @idx with hw->lock held, or NULL for a bad index (lock not taken). */
+static struct vdpa_vq *vq_lock(struct vdpa_hw *hw, uint16_t idx)
+{
+	struct vdpa_vq *v = vq_get(hw, idx);
+
+	if (v)
+		pthread_mutex_lock(&hw->lock);
+	return v;
+}
+
+static int vq_unlock(struct vdpa_hw *hw, int ret)
+{
+	pthread_mutex_unlock(&hw->lock);
+	return ret;
+}
+
 /* The size is fixed when the object is made (a new size is a new object). */
 int vdpa_hw_vq_set_num(struct vdpa_hw *hw, uint16_t idx, uint16_t num)
 {
-	struct vdpa_vq *v = vq_get(hw, idx);
-	int r = -EBUSY;
+	struct vdpa_vq *v;
 
-	if (!v || !num || num > VDPA_HW_MAX_QSIZE || (num & (num - 1)))
+	if (!num || num > VDPA_HW_MAX_QSIZE || (num & (num - 1)) || !(v = vq_lock(hw, idx)))
 		return -EINVAL;
-	pthread_mutex_lock(&hw->lock);
-	if (v->state == VDPA_VQ_NONE) {
-		v->num = num;
-		r = 0;
-	}
-	pthread_mutex_unlock(&hw->lock);
-	return r;
+	if (v->state != VDPA_VQ_NONE)
+		return vq_unlock(hw, -EBUSY);
+	v->num = num;
+	return vq_unlock(hw, 0);
 }
 
 int vdpa_hw_vq_set_addr(struct vdpa_hw *hw, uint16_t idx, uint64_t desc, uint64_t driver,
 			uint64_t device)
 {
-	struct vdpa_vq *v = vq_get(hw, idx);
-	int r = -EBUSY;
+	struct vdpa_vq *v = vq_lock(hw, idx);
 
 	if (!v)
 		return -EINVAL;
-	pthread_mutex_lock(&hw->lock);
-	if (vq_settable(v)) {
-		v->desc = desc;
-		v->driver = driver;
-		v->device = device;
-		r = 0;
-	}
-	pthread_mutex_unlock(&hw->lock);
-	return r;
+	if (!vq_settable(v))
+		return vq_unlock(hw, -EBUSY);
+	v->desc = desc;
+	v->driver = driver;
+	v->device = device;
+	return vq_unlock(hw, 0);
 }
 
 int vdpa_hw_vq_set_base(struct vdpa_hw *hw, uint16_t idx, uint16_t base)
 {
-	struct vdpa_vq *v = vq_get(hw, idx);
-	int r = -EBUSY;
+	struct vdpa_vq *v = vq_lock(hw, idx);
 
 	if (!v)
 		return -EINVAL;
-	pthread_mutex_lock(&hw->lock);
-	if (vq_settable(v)) {
-		v->avail_base = base;
-		r = 0;
-	}
-	pthread_mutex_unlock(&hw->lock);
-	return r;
+	if (!vq_settable(v))
+		return vq_unlock(hw, -EBUSY);
+	v->avail_base = base;
+	return vq_unlock(hw, 0);
 }
 
 int vdpa_hw_vq_create(struct vdpa_hw *hw, uint16_t idx)
 {
-	struct vdpa_vq *v = vq_get(hw, idx);
-	int r = -EBUSY;
+	struct vdpa_vq *v = vq_lock(hw, idx);
 
 	if (!v)
 		return -EINVAL;
-	pthread_mutex_lock(&hw->lock);
-	if (v->state == VDPA_VQ_NONE && v->num) {
-		fw_run(&hw->fw, FW_CREATE_VQ, 1, 0);
-		v->state = VDPA_VQ_INIT;
-		r = 0;
-	}
-	pthread_mutex_unlock(&hw->lock);
-	return r;
+	if (v->state != VDPA_VQ_NONE || !v->num)
+		return vq_unlock(hw, -EBUSY);
+	fw_run(&hw->fw, FW_CREATE_VQ, 1, 0);
+	v->state = VDPA_VQ_INIT;
+	return vq_unlock(hw, 0);
 }
 
 static void vq_fault(struct vdpa_vq *v, const char *why)
@@ -312,58 +312,48 @@ static int vq_start(struct vdpa_hw *hw, uint16_t idx, struct vdpa_vq *v)
 
 int vdpa_hw_vq_ready(struct vdpa_hw *hw, uint16_t idx)
 {
-	struct vdpa_vq *v = vq_get(hw, idx);
-	int r = -EBUSY;
+	struct vdpa_vq *v = vq_lock(hw, idx);
+	int r;
 
 	if (!v)
 		return -EINVAL;
-	pthread_mutex_lock(&hw->lock);
-	if (v->state == VDPA_VQ_INIT || v->state == VDPA_VQ_SUSPEND) {
-		fw_run(&hw->fw, v->state == VDPA_VQ_INIT ? FW_MODIFY_VQ : FW_RESUME_VQ, 1, 0);
-		r = vq_start(hw, idx, v);
-		if (!r)
-			v->state = VDPA_VQ_RDY;
-	}
-	pthread_mutex_unlock(&hw->lock);
-	return r;
+	if (v->state != VDPA_VQ_INIT && v->state != VDPA_VQ_SUSPEND)
+		return vq_unlock(hw, -EBUSY);
+	fw_run(&hw->fw, v->state == VDPA_VQ_INIT ? FW_MODIFY_VQ : FW_RESUME_VQ, 1, 0);
+	r = vq_start(hw, idx, v);
+	if (!r)
+		v->state = VDPA_VQ_RDY;
+	return vq_unlock(hw, r);
 }
 
 int vdpa_hw_vq_suspend(struct vdpa_hw *hw, uint16_t idx)
 {
-	struct vdpa_vq *v = vq_get(hw, idx);
-	int r = -EBUSY;
+	struct vdpa_vq *v = vq_lock(hw, idx);
 
 	if (!v)
 		return -EINVAL;
-	pthread_mutex_lock(&hw->lock);
-	if (v->state == VDPA_VQ_RDY) {
-		struct virtq *vq = &v->vq;
-
-		/* mlx5: a modify to SUSPEND, then a query of the indices. */
-		fw_run(&hw->fw, FW_SUSPEND_VQ, 1, 0);
-		fw_run(&hw->fw, FW_QUERY_VQ, 1, 0);
-		/* In flight = popped, not used: the driver will offer them again. */
-		v->avail_base = vq->used_idx |
-				(virtq_is_packed(vq) && vq->used_wrap_counter ? 0x8000 : 0);
-		v->state = VDPA_VQ_SUSPEND;
-		r = 0;
-	}
-	pthread_mutex_unlock(&hw->lock);
-	return r;
+	if (v->state != VDPA_VQ_RDY)
+		return vq_unlock(hw, -EBUSY);
+	/* mlx5: a modify to SUSPEND, then a query of the indices. */
+	fw_run(&hw->fw, FW_SUSPEND_VQ, 1, 0);
+	fw_run(&hw->fw, FW_QUERY_VQ, 1, 0);
+	/* In flight = popped, not used: the driver will offer them again. */
+	v->avail_base = v->vq.used_idx |
+			(virtq_is_packed(&v->vq) && v->vq.used_wrap_counter ? 0x8000 : 0);
+	v->state = VDPA_VQ_SUSPEND;
+	return vq_unlock(hw, 0);
 }
 
 int vdpa_hw_vq_destroy(struct vdpa_hw *hw, uint16_t idx)
 {
-	struct vdpa_vq *v = vq_get(hw, idx);
+	struct vdpa_vq *v = vq_lock(hw, idx);
 
 	if (!v)
 		return -EINVAL;
-	pthread_mutex_lock(&hw->lock);
 	if (v->state != VDPA_VQ_NONE)
 		fw_run(&hw->fw, FW_DESTROY_VQ, 1, 0);
 	memset(v, 0, sizeof(*v));
-	pthread_mutex_unlock(&hw->lock);
-	return 0;
+	return vq_unlock(hw, 0);
 }
 
 enum vdpa_vq_state vdpa_hw_vq_query(struct vdpa_hw *hw, uint16_t idx, uint16_t *base)

@@ -176,19 +176,6 @@ static void fe_queue_notify(struct virtio_dev *vdev, uint16_t q)
 
 /* ---- programming the device ---- */
 
-static int fe_iotlb(struct vdpa_fe *fe, uint32_t asid, uint8_t type, uint64_t iova,
-		    uint64_t size, void *host, uint8_t perm)
-{
-	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2, .asid = asid };
-
-	m.iotlb.type = type;
-	m.iotlb.iova = iova;
-	m.iotlb.size = size;
-	m.iotlb.uaddr = (uintptr_t)host;
-	m.iotlb.perm = perm;
-	return fe->d->ops->iotlb_msg(fe->d, &m);
-}
-
 static int fe_vring(struct vdpa_fe *fe, uint16_t q, uint16_t num, uint64_t desc,
 		    uint64_t driver, uint64_t device, int kick, int call, bool enable)
 {
@@ -238,21 +225,21 @@ static int fe_start(struct virtio_dev *vdev)
 	if (!r && !(o->get_status(fe->d) & VIRTIO_CONFIG_S_FEATURES_OK))
 		r = -EINVAL;
 	r = r ?: o->set_group_asid(fe->d, &cvq_group);
-	r = r ?: fe_iotlb(fe, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	r = r ?: vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
 	for (i = 0; !r && i < gm->nr_regions; i++)
-		r = fe_iotlb(fe, 0, VHOST_IOTLB_UPDATE, gm->regions[i].gpa, gm->regions[i].size,
+		r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_UPDATE, gm->regions[i].gpa, gm->regions[i].size,
 			     gm->regions[i].host, VHOST_ACCESS_RW);
 	/*
 	 * The shadow ring's driver area is the device's to read only, so is
 	 * a split descriptor table (a packed one is written back).
 	 */
-	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DESC, SH_DRIVER - SH_DESC,
+	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DESC, SH_DRIVER - SH_DESC,
 			  fe->shadow + SH_DESC, packed ? VHOST_ACCESS_RW : VHOST_ACCESS_RO);
-	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DRIVER,
+	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DRIVER,
 			  SH_DEVICE - SH_DRIVER, fe->shadow + SH_DRIVER, VHOST_ACCESS_RO);
-	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DEVICE,
+	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DEVICE,
 			  SH_SIZE - SH_DEVICE, fe->shadow + SH_DEVICE, VHOST_ACCESS_RW);
-	r = r ?: fe_iotlb(fe, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
+	r = r ?: vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
 	for (q = 0; !r && q < vdev->nr_queues; q++) {
 		struct virtq *vq = &vdev->vqs[q];
 

@@ -85,14 +85,7 @@ static void teardown(void)
 static void iotlb(uint32_t asid, uint8_t type, uint64_t iova, uint64_t size, void *host,
 		  uint8_t perm, int want)
 {
-	struct vhost_msg_v2 m = { .type = VHOST_IOTLB_MSG_V2, .asid = asid };
-
-	m.iotlb.type = type;
-	m.iotlb.iova = iova;
-	m.iotlb.size = size;
-	m.iotlb.uaddr = (uintptr_t)host;
-	m.iotlb.perm = perm;
-	ck_assert_int_eq(d->ops->iotlb_msg(d, &m), want);
+	ck_assert_int_eq(vdpa_iotlb(d, asid, type, iova, size, host, perm), want);
 }
 
 /* Negotiate, map guest RAM in one batch, lay out and enable every vq, DRIVER_OK. */
