@@ -155,6 +155,8 @@ boot()
 # 1. One guest, 2 vCPUs: basics, and the virtio-net driver's control-queue
 #    commands probed through the receive filter on the loop backend.
 # 2. Two guests on one hub, concurrently: frames cross between them.
+#    Then the same with one guest on the simulated vDPA NIC (--vdpa, the
+#    stock virtio_net driver over passthrough rings and the shadowed CVQ).
 echo "check-linux: booting $kernel (timeout ${limit}s per guest), logs in $logdir"
 boot main "$log" --mem 256M --cpus 2 --net loop,queues=2 \
 	--cmdline "$base vlab_ktest.cpus=2 vlab_ktest.mem_mb=256$extra"
@@ -163,6 +165,12 @@ mac_b=52:54:00:00:aa:02
 boot peer-a "$log.peer-a" --mem 128M --net "hub=$hub,mac=$mac_a" \
 	--cmdline "$base vlab_ktest.net_peer=$mac_b$extra" &
 boot peer-b "$log.peer-b" --mem 128M --net "hub=$hub,mac=$mac_b" \
+	--cmdline "$base vlab_ktest.net_peer=$mac_a pci=nomsi$extra" &
+wait
+mkdir -p "$hub/vdpa"
+boot vdpa "$log.vdpa" --mem 128M --vdpa "hub=$hub/vdpa,mac=$mac_a,model=full,fw-scale=0" \
+	--cmdline "$base vlab_ktest.net_peer=$mac_b$extra" &
+boot vdpa-peer "$log.vdpa-peer" --mem 128M --net "hub=$hub/vdpa,mac=$mac_b" \
 	--cmdline "$base vlab_ktest.net_peer=$mac_a pci=nomsi$extra" &
 wait
 
@@ -204,7 +212,7 @@ echo "$mig_rc" > "$log.migrate.rc"
 total_pass=0
 total_fail=0
 status=0
-for g in "$log" "$log.peer-a" "$log.peer-b" "$log.migrate"; do
+for g in "$log" "$log.peer-a" "$log.peer-b" "$log.vdpa" "$log.vdpa-peer" "$log.migrate"; do
 	echo "check-linux: --- $(basename "$g")"
 	out=$(parse_tap "$g" "$(cat "$g.rc" 2>/dev/null || echo 1)") || status=1
 	printf '%s\n' "$out" | sed '$d'
