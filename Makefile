@@ -7,6 +7,8 @@
 #   make guest      guest kernel + initramfs (slow the first time, cached)
 #   make check-linux  boot the guest kernel and check its in-kernel TAP
 #   make bench-boot   time to "Run /init", vlab against QEMU
+#   make bench-virtq  ring throughput, beside the commit before memory views
+#   make bench-vdpa-datapath  the vDPA NIC's passthrough path beside virtio-net
 #   make test SANITIZE=1  the tests with ASan + UBSan + LSan (build/san)
 #   make fuzz         libFuzzer targets in build/fuzz (clang)
 #   make fuzz-smoke   every fuzz target for a fixed number of inputs
@@ -91,6 +93,12 @@ $(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)
 	$(CC) $(CFLAGS) -Itests -o $@ $^ $(LDLIBS)
 
 .PHONY: bench-virtq
+
+# The simulated vDPA NIC's passthrough TX path next to emulated virtio-net.
+bench-vdpa-datapath: $(O)/tests/bench/bench_vdpa
+	$(O)/tests/bench/bench_vdpa
+
+.PHONY: bench-vdpa-datapath
 
 # Live migration, vlab against QEMU -M microvm: 256M/1G/4G guests, idle and
 # dirtying at 100 and 1000 MB/s, against the unix-socket copy limit.

@@ -67,7 +67,9 @@ static bool sim_wants_kick(struct vdpa_sim_net *sim, uint16_t idx)
 {
 	struct virtq *vq = &sim->hw.vqs[idx].vq;
 
-	return vdpa_hw_vq_query(&sim->hw, idx, NULL) == VDPA_VQ_RDY && virtq_enable_notify(vq);
+	/* The data path owns a RDY vq: its state is read without the lock. */
+	return __atomic_load_n(&sim->hw.vqs[idx].state, __ATOMIC_ACQUIRE) == VDPA_VQ_RDY &&
+	       virtq_enable_notify(vq);
 }
 
 static void sim_tx(struct vdpa_sim_net *sim, uint16_t idx)
@@ -228,14 +230,14 @@ static void sim_on_kick(int fd, void *opaque)
 	uint64_t n;
 
 	if (read(fd, &n, sizeof(n)) > 0)
-		worker_kick(&v->sim->worker, 1u << v->idx);
+		worker_kick_local(&v->sim->worker, 1u << v->idx);
 }
 
 static void sim_on_backend(int fd, void *opaque)
 {
 	struct vdpa_sim_net *sim = opaque;
 
-	worker_kick(&sim->worker, KICK_BACKEND);
+	worker_kick_local(&sim->worker, KICK_BACKEND);
 }
 
 static void sim_watch_backend(struct vdpa_sim_net *sim, bool on)

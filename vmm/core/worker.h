@@ -56,6 +56,16 @@ static inline bool worker_stopping(struct worker *w)
 void worker_kick(struct worker *w, uint32_t bits);
 
 /*
+ * From an event handler running on @w itself: set @bits for the @run that
+ * follows this batch, without waking the loop again (worker_kick() would
+ * write the wake eventfd for a loop that is already awake).
+ */
+static inline void worker_kick_local(struct worker *w, uint32_t bits)
+{
+	__atomic_fetch_or(&w->kicked, bits, __ATOMIC_RELEASE);
+}
+
+/*
  * @fn runs on the worker when @fd is readable (and must read it). Callable
  * from any thread, the worker's own included.
  */

@@ -72,6 +72,9 @@ static int mark_seg(struct mem_view *v, struct mem_seg *s, void *arg)
 
 void mem_view_mark_dirty(struct mem_view *v, uint64_t addr, uint64_t len)
 {
+	/* A view with no guest-physical space (a device's own DMA): nothing to log. */
+	if (!v->gm)
+		return;
 	/* Fast path: identity views mark the address itself. */
 	if (v->identity) {
 		guest_mem_mark_dirty(v->gm, addr, len);

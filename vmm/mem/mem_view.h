@@ -86,6 +86,8 @@ void *mem_view_map(struct mem_view *v, uint64_t addr, uint64_t len,
 /*
  * Mark the guest pages behind [addr, addr + len) dirty. Where part of the
  * range is not mapped, each page-sized piece that is wholly mapped still is.
+ * A view without a guest_mem (a device whose DMA is not logged) marks
+ * nothing, at once.
  */
 void mem_view_mark_dirty(struct mem_view *v, uint64_t addr, uint64_t len);
 
