@@ -44,6 +44,8 @@ struct vdpa_dev_ops {
 	uint32_t (*get_config_size)(struct vdpa_dev *d);
 	int (*get_config)(struct vdpa_dev *d, uint32_t off, void *buf, uint32_t len);
 	int (*set_config)(struct vdpa_dev *d, uint32_t off, const void *buf, uint32_t len);
+	/* Eventfd the device writes when its config or status changes (NEEDS_RESET). */
+	int (*set_config_call)(struct vdpa_dev *d, int fd);
 	uint32_t (*get_vqs_count)(struct vdpa_dev *d);
 	uint16_t (*get_vring_num)(struct vdpa_dev *d);		/* largest ring */
 	uint32_t (*get_group_num)(struct vdpa_dev *d);

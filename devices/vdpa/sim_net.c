@@ -54,9 +54,13 @@ static void sim_notify(struct vdpa_sim_net *sim, uint16_t idx)
 /* A vq that faulted: the device wants a reset, as a real one would say. */
 static void sim_fault(struct vdpa_sim_net *sim)
 {
+	uint64_t one = 1;
+
 	pthread_mutex_lock(&sim->lock);
 	sim->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	pthread_mutex_unlock(&sim->lock);
+	if (sim->config_fd >= 0 && write(sim->config_fd, &one, sizeof(one)) < 0)
+		return;
 }
 
 /*
@@ -435,6 +439,12 @@ static int sim_set_config(struct vdpa_dev *d, uint32_t off, const void *buf, uin
 	return -EPERM;		/* virtio 1.x: read-only for the driver */
 }
 
+static int sim_set_config_call(struct vdpa_dev *d, int fd)
+{
+	to_sim(d)->config_fd = fd;
+	return 0;
+}
+
 static uint32_t sim_get_vqs_count(struct vdpa_dev *d)
 {
 	return to_sim(d)->nr_vqs;
@@ -669,6 +679,7 @@ static const struct vdpa_dev_ops sim_ops = {
 	.get_config_size = sim_get_config_size,
 	.get_config = sim_get_config,
 	.set_config = sim_set_config,
+	.set_config_call = sim_set_config_call,
 	.get_vqs_count = sim_get_vqs_count,
 	.get_vring_num = sim_get_vring_num,
 	.get_group_num = sim_get_group_num,
@@ -709,6 +720,7 @@ struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, cha
 	pthread_mutex_init(&sim->lock, NULL);
 	sim->be.fd = sim->be.loop_wr = -1;
 	sim->worker.wake_fd = -1;	/* not made yet: nothing to free */
+	sim->config_fd = -1;
 	sim->nr_vqs = 2 * cfg->queue_pairs + 1;
 	for (i = 0; i < VDPA_HW_MAX_VQS; i++) {
 		sim->vqs[i].kick_fd = sim->vqs[i].call_fd = -1;

@@ -52,6 +52,7 @@ struct vdpa_fe {
 	struct vdrv cvq;
 	uint8_t cvq_aux[VDRV_AUX_BYTES(SHADOW_QSIZE)] __attribute__((aligned(8)));
 	int cvq_kick, cvq_call;
+	int config_call;		/* the device's config/status changes */
 };
 
 static const char *const blocker =
@@ -110,12 +111,16 @@ static void fe_ctrl(struct vdpa_fe *fe)
 		if (elem.in_len)
 			ack = fe_cvq_forward(fe, len, room, &written);
 		if (ack == VIRTIO_NET_OK) {
+			struct net_ctrl_reply reply = { 0 };
 			uint8_t scratch[RESULT_MAX];
 
 			/* The device took it: our copy follows. */
 			pthread_mutex_lock(&fe->lock);
-			net_ctrl_handle(&fe->st, cmd, len, scratch, sizeof(scratch), NULL);
+			net_ctrl_handle(&fe->st, cmd, len, scratch, sizeof(scratch), &reply);
 			pthread_mutex_unlock(&fe->lock);
+			/* A new MAC (or announce ack) is a config change for the driver. */
+			if (reply.effects & NET_CTRL_FX_CONFIG)
+				virtio_dev_config_changed(&fe->vdev);
 		}
 		virtq_cursor_init(&c, &elem, true);
 		if (virtq_cursor_write(&c, &ack, 1) && written > 1)
@@ -141,6 +146,20 @@ static void fe_on_call(int fd, void *opaque)
 
 	if (read(fd, &n, sizeof(n)) > 0 && vdev->transport && vdev->transport->signal_queue)
 		vdev->transport->signal_queue(vdev, c->q);
+}
+
+/* The device's status or config changed: an error becomes the guest's NEEDS_RESET. */
+static void fe_on_config(int fd, void *opaque)
+{
+	struct vdpa_fe *fe = opaque;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	if (fe->d->ops->get_status(fe->d) & VIRTIO_CONFIG_S_NEEDS_RESET)
+		virtio_dev_needs_reset(&fe->vdev, "the vDPA device reported an error");
+	else
+		virtio_dev_config_changed(&fe->vdev);
 }
 
 static void fe_run(struct worker *w, uint32_t kicked, void *opaque)
@@ -220,6 +239,7 @@ static int fe_start(struct virtio_dev *vdev)
 				    F(VHOST_BACKEND_F_IOTLB_BATCH) | F(VHOST_BACKEND_F_IOTLB_ASID) |
 				    F(VHOST_BACKEND_F_SUSPEND) | F(VHOST_BACKEND_F_RESUME));
 	r = r ?: o->set_status(fe->d, s);
+	r = r ?: o->set_config_call(fe->d, fe->config_call);
 	r = r ?: o->set_features(fe->d, vdev->guest_features | F(VIRTIO_F_ACCESS_PLATFORM));
 	r = r ?: o->set_status(fe->d, s | VIRTIO_CONFIG_S_FEATURES_OK);
 	if (!r && !(o->get_status(fe->d) & VIRTIO_CONFIG_S_FEATURES_OK))
@@ -342,6 +362,8 @@ static void fe_free(struct vdpa_fe *fe)
 		close(fe->cvq_kick);
 	if (fe->cvq_call >= 0)
 		close(fe->cvq_call);
+	if (fe->config_call >= 0)
+		close(fe->config_call);
 	if (fe->shadow)
 		munmap(fe->shadow, SH_SIZE);
 	if (fe->vdev.vqs)
@@ -368,7 +390,7 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	fe->vm = vm;
 	fe->conf = *c;
 	pthread_mutex_init(&fe->lock, NULL);
-	fe->cvq_kick = fe->cvq_call = -1;
+	fe->cvq_kick = fe->cvq_call = fe->config_call = -1;
 	fe->worker.wake_fd = -1;
 	for (i = 0; i < VDPA_HW_MAX_VQS; i++) {
 		fe->kick[i] = fe->call[i] = -1;
@@ -388,10 +410,12 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 			  -1, 0);
 	fe->cvq_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fe->cvq_call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fe->config_call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fe->worker_ready = !worker_init(&fe->worker, "vdpa-fe", fe_run, fe);
 	if (fe->shadow == MAP_FAILED)
 		fe->shadow = NULL;
-	if (!fe->shadow || fe->cvq_kick < 0 || fe->cvq_call < 0 || !fe->worker_ready)
+	if (!fe->shadow || fe->cvq_kick < 0 || fe->cvq_call < 0 || fe->config_call < 0 ||
+	    !fe->worker_ready || worker_add_fd(&fe->worker, fe->config_call, fe_on_config, fe))
 		goto nomem;
 	for (i = 0; i < nvq; i++) {
 		fe->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -138,9 +138,10 @@ static void pingpong(const char *what, unsigned int count, const char *opts,
 	pingpong_on(what, count, opts, ping_opts, "--net", "");
 }
 
-/* One guest on --net loop running @payload with @cmdline. */
-static void loop_payload(const char *what, const char *payload, const char *cmdline,
-			 const char *const expect[], const char *echo)
+/* One guest with NIC @kind @spec (on the loop backend) running @payload with @cmdline. */
+static void loop_payload_on(const char *what, const char *payload, const char *cmdline,
+			    const char *const expect[], const char *echo, const char *kind,
+			    const char *spec)
 {
 	char elf[PATH_MAX];
 	struct vlab_result r;
@@ -149,7 +150,7 @@ static void loop_payload(const char *what, const char *payload, const char *cmdl
 	payload_elf(elf, sizeof(elf), payload);
 	ck_assert_msg(!vlab_run(&r, RUN_TIMEOUT,
 				(const char *[]){ "--kernel", elf, "--mem", "64M",
-						  "--net", "loop", "--cmdline", cmdline,
+						  kind, spec, "--cmdline", cmdline,
 						  NULL }),
 		      "%s: cannot run vlab", what);
 	ok = check_result(&r, what, expect);
@@ -158,6 +159,12 @@ static void loop_payload(const char *what, const char *payload, const char *cmdl
 	printf("%s: vlab ran %.2f s\n", what, r.seconds);
 	vlab_result_free(&r);
 	ck_assert_msg(ok, "%s: see the log above", what);
+}
+
+static void loop_payload(const char *what, const char *payload, const char *cmdline,
+			 const char *const expect[], const char *echo)
+{
+	loop_payload_on(what, payload, cmdline, expect, echo, "--net", "loop");
 }
 
 START_TEST(test_pingpong_split)
@@ -268,6 +275,36 @@ START_TEST(test_evil_packed)
 }
 END_TEST
 
+/*
+ * The same hostile driver on the simulated vDPA NIC: the fault is the
+ * device's (its vq object goes to ERR); it reports NEEDS_RESET through
+ * its config eventfd and vlab passes it on to the guest, which resets.
+ */
+START_TEST(test_vdpa_evil_split)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	loop_payload_on("vdpa net_evil split", "net_evil", "ring=split qsize=64", evil_expect,
+			"net_evil: ", "--vdpa", "loop,model=full,fw-scale=0");
+}
+END_TEST
+
+START_TEST(test_vdpa_evil_packed)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	loop_payload_on("vdpa net_evil packed", "net_evil", "ring=packed", evil_expect,
+			"net_evil: ", "--vdpa", "loop,model=full,fw-scale=0");
+}
+END_TEST
+
+/* Every control-queue class through the shadowed CVQ, checked on the receive filter. */
+START_TEST(test_vdpa_cvq)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	loop_payload_on("vdpa net_cvq split", "net_cvq", "ring=split", cvq_expect, "net_cvq: ",
+			"--vdpa", "loop,model=full,fw-scale=0");
+}
+END_TEST
+
 static Suite *virtio_net_suite(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -284,6 +321,9 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(tc, test_cvq_packed);
 	tcase_add_test(tc, test_evil_split);
 	tcase_add_test(tc, test_evil_packed);
+	tcase_add_test(tc, test_vdpa_evil_split);
+	tcase_add_test(tc, test_vdpa_evil_packed);
+	tcase_add_test(tc, test_vdpa_cvq);
 	suite_add_tcase(s, tc);
 	return s;
 }
