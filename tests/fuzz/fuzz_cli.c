@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The command-line parsers: the input is `vlab run`'s arguments separated
- * by NUL bytes (--net, --mem, --incoming, every option and value).
+ * by NUL bytes (--net, --vdpa, --mem, --incoming, every option and value).
  */
 #include "devices/net/virtio_net.h"
+#include "devices/vdpa/vdpa_net.h"
 #include "fuzz.h"
 #include "vmm/core/config.h"
 
@@ -34,7 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		struct net_config nc;
 
+		struct vdpa_net_conf vc;
+
 		cli_parse_net(copy, &nc, err, sizeof(err));
+		vdpa_parse(copy, &vc, err, sizeof(err));
 	}
 	free(copy);
 	return 0;
