@@ -32,6 +32,22 @@
 #define RESULT_MAX	(SH_SIZE - SH_ACK - 1)
 #define CVQ_TIMEOUT_MS	10000
 
+/*
+ * What a migration or snapshot carries besides the transport's rings and
+ * net_state: whether the device ran, and each vq's ring base as the
+ * suspended device read it back (the used index; in-flight buffers are
+ * handed out again at the destination).
+ */
+struct fe_mig {
+	bool running;
+	uint16_t base[VDPA_HW_MAX_VQS];
+};
+
+static const struct state_field fe_mig_fields[] = {
+	STATE_BOOL(struct fe_mig, running, "running"),
+	STATE_UINT_ARRAY(struct fe_mig, base, "vring-base"),
+};
+
 struct vdpa_fe {
 	struct virtio_dev vdev;
 	struct vm *vm;
@@ -53,6 +69,9 @@ struct vdpa_fe {
 	uint8_t cvq_aux[VDRV_AUX_BYTES(SHADOW_QSIZE)] __attribute__((aligned(8)));
 	int cvq_kick, cvq_call;
 	int config_call;		/* the device's config/status changes */
+	struct fe_mig mig;		/* read at quiesce, or loaded */
+	bool suspended;			/* quiesced at the source */
+	bool restore_pending;		/* loaded: program the device at unquiesce */
 };
 
 static const char *const blocker =
@@ -195,12 +214,11 @@ static void fe_queue_notify(struct virtio_dev *vdev, uint16_t q)
 
 /* ---- programming the device ---- */
 
-static int fe_vring(struct vdpa_fe *fe, uint16_t q, uint16_t num, uint64_t desc,
-		    uint64_t driver, uint64_t device, int kick, int call, bool enable)
+static int fe_vring(struct vdpa_fe *fe, uint16_t q, uint16_t num, uint16_t first,
+		    uint64_t desc, uint64_t driver, uint64_t device, int kick, int call,
+		    bool enable)
 {
 	const struct vdpa_dev_ops *o = fe->d->ops;
-	/* Packed: index 0 of the first lap, both wrap counters 1 (bit 15). */
-	uint16_t first = fe->vdev.guest_features & F(VIRTIO_F_RING_PACKED) ? 0x8000 : 0;
 	struct vhost_vring_state n = { q, num }, base = { q, first }, en = { q, enable };
 	struct vhost_vring_addr a = { .index = q, .desc_user_addr = desc,
 				      .avail_user_addr = driver, .used_user_addr = device };
@@ -214,18 +232,22 @@ static int fe_vring(struct vdpa_fe *fe, uint16_t q, uint16_t num, uint64_t desc,
 }
 
 /*
- * DRIVER_OK from the guest: the device is negotiated as the guest did,
- * guest RAM goes into address space 0 in one batch, the CVQ's group into
- * space 1 with the shadow ring, the data queues straight to the device.
+ * DRIVER_OK from the guest (or a loaded state at the destination, with
+ * @base the source's ring bases): the device is negotiated as the guest
+ * did, guest RAM goes into address space 0 in one batch, the CVQ's group
+ * into space 1 with the shadow ring, the data queues straight to the
+ * device.
  */
-static int fe_start(struct virtio_dev *vdev)
+static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 {
-	struct vdpa_fe *fe = vdev->priv;
+	struct virtio_dev *vdev = &fe->vdev;
 	const struct vdpa_dev_ops *o = fe->d->ops;
 	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	struct vhost_vring_state cvq_group = { VDPA_HW_GROUP_CVQ, 1 };
 	uint16_t cvq = net_state_cvq_index(&fe->st), q;
 	bool packed = vdev->guest_features & F(VIRTIO_F_RING_PACKED);
+	/* Packed: index 0 of the first lap, both wrap counters 1 (bit 15). */
+	uint16_t first = packed ? 0x8000 : 0;
 	struct guest_mem *gm = &fe->vm->mem;
 	int i, r;
 
@@ -265,8 +287,9 @@ static int fe_start(struct virtio_dev *vdev)
 
 		if (q == cvq)
 			continue;
-		r = fe_vring(fe, q, vq->size, vq->desc_addr, vq->driver_addr, vq->device_addr,
-			     fe->kick[q], fe->call[q], vq->enabled);
+		r = fe_vring(fe, q, vq->size, base ? base[q] : first, vq->desc_addr,
+			     vq->driver_addr, vq->device_addr, fe->kick[q], fe->call[q],
+			     vq->enabled);
 	}
 	if (!r) {
 		struct vdrv_rings rings = {
@@ -278,7 +301,7 @@ static int fe_start(struct virtio_dev *vdev)
 
 		/* One ring layout for every vq of the device: the guest's. */
 		vdrv_setup(&fe->cvq, &rings, fe->cvq_aux, SHADOW_QSIZE, vdev->guest_features);
-		r = fe_vring(fe, cvq, SHADOW_QSIZE, rings.desc_addr, rings.driver_addr,
+		r = fe_vring(fe, cvq, SHADOW_QSIZE, first, rings.desc_addr, rings.driver_addr,
 			     rings.device_addr, fe->cvq_kick, fe->cvq_call, true);
 	}
 	r = r ?: o->set_status(fe->d, s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
@@ -295,6 +318,11 @@ static int fe_start(struct virtio_dev *vdev)
 	return worker_start(&fe->worker) ? -1 : 0;
 }
 
+static int fe_start(struct virtio_dev *vdev)
+{
+	return fe_program(vdev->priv, NULL);
+}
+
 static void fe_reset(struct virtio_dev *vdev)
 {
 	struct vdpa_fe *fe = vdev->priv;
@@ -304,7 +332,7 @@ static void fe_reset(struct virtio_dev *vdev)
 	pthread_mutex_lock(&fe->lock);
 	net_state_reset(&fe->st);
 	pthread_mutex_unlock(&fe->lock);
-	fe->started = false;
+	fe->started = fe->suspended = fe->restore_pending = false;
 }
 
 static int fe_set_features(struct virtio_dev *vdev, uint64_t features)
@@ -330,6 +358,137 @@ static void fe_config_write(struct virtio_dev *vdev, uint32_t off, const void *b
 {
 }
 
+/* ---- migration and snapshots (only with unsafe-migrate; see vdpa_net.h) ---- */
+
+/*
+ * Stop-and-copy: our worker first (a CVQ command in flight completes),
+ * then the device, whose vq bases are read back.
+ */
+static void fe_quiesce(struct virtio_dev *vdev)
+{
+	struct vdpa_fe *fe = vdev->priv;
+	uint16_t q, cvq = vdev->nr_queues - 1;
+
+	memset(&fe->mig, 0, sizeof(fe->mig));
+	if (!fe->started)
+		return;
+	worker_stop(&fe->worker);
+	fe->d->ops->suspend(fe->d);
+	for (q = 0; q < cvq; q++) {
+		struct vhost_vring_state s = { q, 0 };
+
+		if (!fe->d->ops->get_vring_base(fe->d, &s))
+			fe->mig.base[q] = s.num;
+	}
+	fe->mig.running = true;
+	fe->suspended = true;
+}
+
+/* Interrupts the device raised while we were stopped may be lost: raise them all. */
+static void fe_signal_all(struct vdpa_fe *fe)
+{
+	uint16_t q;
+
+	for (q = 0; q < fe->vdev.nr_queues; q++)
+		if (fe->vdev.transport && fe->vdev.transport->signal_queue)
+			fe->vdev.transport->signal_queue(&fe->vdev, q);
+}
+
+/*
+ * At the source after a failed or cancelled migration (or a snapshot):
+ * resume. At the destination: program the fresh device from the loaded
+ * state, starting each data vq at the source's base.
+ */
+static void fe_unquiesce(struct virtio_dev *vdev)
+{
+	struct vdpa_fe *fe = vdev->priv;
+	uint8_t st = virtio_dev_status(vdev);
+
+	if (fe->restore_pending) {
+		fe->restore_pending = false;
+		if (!fe->mig.running || (st & VIRTIO_CONFIG_S_NEEDS_RESET) ||
+		    !(st & VIRTIO_CONFIG_S_DRIVER_OK))
+			return;
+		if (fe_program(fe, fe->mig.base)) {
+			virtio_dev_needs_reset(vdev, "the vDPA device did not start at the destination");
+			return;
+		}
+	} else if (fe->suspended) {
+		fe->suspended = false;
+		if (fe->d->ops->resume(fe->d) || worker_start(&fe->worker)) {
+			virtio_dev_needs_reset(vdev, "the vDPA device did not resume");
+			return;
+		}
+	} else {
+		return;
+	}
+	worker_kick(&fe->worker, 1);
+	fe_signal_all(fe);
+}
+
+static int fe_save(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	struct vdpa_fe *fe = vdev->priv;
+
+	state_put_struct(sb, "passthrough", 1, &fe->mig, fe_mig_fields,
+			 ARRAY_SIZE(fe_mig_fields));
+	pthread_mutex_lock(&fe->lock);
+	net_state_save(sb, &fe->st);
+	pthread_mutex_unlock(&fe->lock);
+	return sb->err;
+}
+
+/*
+ * Checked in full before anything is taken over. The common virtio state
+ * is already loaded: ring sizes and layout are the source's.
+ */
+static int fe_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+		   size_t errlen)
+{
+	struct vdpa_fe *fe = vdev->priv;
+	bool packed = vdev->guest_features & F(VIRTIO_F_RING_PACKED);
+	struct fe_mig m = { 0 };
+	struct net_state st;
+	char why[160];
+	uint16_t q;
+	int r;
+
+	if (state_get_struct(fdt, node, "passthrough", 1, &m, fe_mig_fields,
+			     ARRAY_SIZE(fe_mig_fields), err, errlen))
+		return -1;
+	for (q = 0; q + 1 < vdev->nr_queues; q++) {
+		if (packed && (m.base[q] & 0x7fff) >= vdev->vqs[q].size) {
+			snprintf(err, errlen, "vdpa-net: vq %u: base 0x%x outside a ring of %u", q,
+				 m.base[q], vdev->vqs[q].size);
+			return -1;
+		}
+	}
+	for (; q < VDPA_HW_MAX_VQS; q++) {
+		if (m.base[q]) {
+			snprintf(err, errlen, "vdpa-net: vring-base for vq %u, which is not a data vq",
+				 q);
+			return -1;
+		}
+	}
+	memset(&st, 0, sizeof(st));
+	if (net_state_load(fdt, node, &st, why, sizeof(why))) {
+		snprintf(err, errlen, "vdpa-net: %s", why);
+		return -1;
+	}
+	pthread_mutex_lock(&fe->lock);
+	r = net_state_check(&st, &fe->st, vdev->host_features, why, sizeof(why));
+	if (!r)
+		fe->st = st;
+	pthread_mutex_unlock(&fe->lock);
+	if (r) {
+		snprintf(err, errlen, "vdpa-net: net-state: %s", why);
+		return -1;
+	}
+	fe->mig = m;
+	fe->restore_pending = true;
+	return 0;
+}
+
 static const struct virtio_dev_ops fe_ops = {
 	.name = "vdpa-net",
 	.device_id = VIRTIO_ID_NET,
@@ -343,6 +502,10 @@ static const struct virtio_dev_ops fe_ops = {
 	.queue_notify = fe_queue_notify,
 	.start = fe_start,
 	.reset = fe_reset,
+	.save = fe_save,
+	.load = fe_load,
+	.quiesce = fe_quiesce,
+	.unquiesce = fe_unquiesce,
 };
 
 /* ---- the --vdpa device kind ---- */
@@ -530,7 +693,8 @@ struct device_kind vdpa_net_kind = {
 	.noun = "vDPA NIC",
 	.usage = "  --vdpa SPEC[,OPTS]   simulated mlx5-like vDPA NIC in passthrough (up to 2): SPEC\n"
 		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..8), mac=M,\n"
-		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async\n",
+		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async;\n"
+		 "                       test only: unsafe-migrate (migrate without dirty tracking)\n",
 	.max = 2,
 	.config_size = sizeof(struct vdpa_net_conf),
 	.parse = vdpa_kind_parse,

@@ -66,8 +66,6 @@ static void stamp_page(uint64_t pa, uint64_t round, uint64_t seed)
 	w[511] = s->check;
 }
 
-#define TEST_REQUEST_PORT	0x510
-
 /* Stamp pages round-robin from the @k-th at @per_ms a millisecond (0: flat out). */
 static uint64_t run_rate(uint64_t k, uint64_t per_ms, uint64_t khz, uint64_t t0,
 			 uint64_t deadline, uint64_t seed, bool until_request)

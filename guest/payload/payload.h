@@ -91,6 +91,9 @@ static inline void outl(uint16_t port, uint32_t v)
 	asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
+/* test-exit device: reads the byte `vlab ctl SOCK test-request value=N` set. */
+#define TEST_REQUEST_PORT	0x510
+
 static inline uint8_t inb(uint16_t port)
 {
 	uint8_t v;

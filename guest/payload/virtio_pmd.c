@@ -733,6 +733,16 @@ int vpmd_rx(struct vpmd_dev *d, void *out, uint32_t cap, uint32_t *out_len)
 	return ret;
 }
 
+int vpmd_rx_skip(struct vpmd_dev *d)
+{
+	uint8_t *buf = vpmd_queue_get_used(&d->rx, NULL);
+
+	if (!buf)
+		return d->rx.broken ? -1 : 0;
+	rx_post(d, buf);
+	return 1;
+}
+
 /* ---- control queue ---- */
 
 int vpmd_ctrl_raw(struct vpmd_dev *d, const struct vpmd_sg *out, unsigned int nr_out)

@@ -219,6 +219,13 @@ unsigned int vpmd_tx_pending(const struct vpmd_dev *d);
  * -1 for a malformed completion.
  */
 int vpmd_rx(struct vpmd_dev *d, void *buf, uint32_t cap, uint32_t *len);
+/*
+ * Take one used receive buffer and post it again without reading a byte
+ * of it (a test that must not touch what the device wrote): 1, 0 if none,
+ * -1 if the queue is broken. One used buffer is one frame (no MRG_RXBUF
+ * merging is followed).
+ */
+int vpmd_rx_skip(struct vpmd_dev *d);
 
 /*
  * Send a control command and poll for its ack: VIRTIO_NET_OK,
