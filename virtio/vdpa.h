@@ -52,6 +52,8 @@ struct vdpa_dev_ops {
 	uint32_t (*get_as_num)(struct vdpa_dev *d);
 	int (*get_iova_range)(struct vdpa_dev *d, struct vhost_vdpa_iova_range *r);
 	int (*get_vring_group)(struct vdpa_dev *d, struct vhost_vring_state *s);
+	/* VHOST_VDPA_GET_VRING_DESC_GROUP: where the vq's rings are (DESC_ASID). */
+	int (*get_vring_desc_group)(struct vdpa_dev *d, struct vhost_vring_state *s);
 	int (*set_group_asid)(struct vdpa_dev *d, const struct vhost_vring_state *s);
 	int (*set_vring_num)(struct vdpa_dev *d, const struct vhost_vring_state *s);
 	int (*set_vring_addr)(struct vdpa_dev *d, const struct vhost_vring_addr *a);

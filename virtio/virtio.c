@@ -428,6 +428,7 @@ int virtio_dev_state_load(struct virtio_dev *vdev, const void *fdt, int node, ch
 			goto out;
 		/* A fresh queue in the same view: no host pointer survives. */
 		virtq_init(vq, vdev->vqs[q].view, vdev->vqs[q].max_size);
+		vq->ring_view = vdev->vqs[q].ring_view;
 		if (state_get_fields(fdt, sub, vq, virtq_fields, ARRAY_SIZE(virtq_fields),
 				     err, errlen) ||
 		    state_get_u32(fdt, sub, "vector", &v, err, errlen) ||

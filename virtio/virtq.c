@@ -2,12 +2,15 @@
 /*
  * Virtqueue device side, split and packed (virtio 1.2, 2.7 and 2.8).
  *
- * The queue reaches memory through its view (vmm/mem/mem_view.h). The ring
- * areas are translated at enable into host pointers, and again whenever
- * the view's generation moves; the buffers are translated per descriptor,
- * one segment per piece of the view they cross. Dirty marks land in
- * guest-physical space whatever the view. Everything read from the rings is read once into a
- * local before it is checked, since the driver may change it under us.
+ * The queue reaches memory through views (vmm/mem/mem_view.h): the ring
+ * areas through its ring view, translated at enable into host pointers and
+ * again whenever that view's generation moves; the buffers and indirect
+ * tables through its data view, translated per descriptor, one segment per
+ * piece of the view they cross. The two are one view except on a vDPA
+ * device whose descriptor group has its own address space. Dirty marks
+ * land in guest-physical space whatever the view. Everything read from
+ * the rings is read once into a local before it is checked, since the
+ * driver may change it under us.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -58,20 +61,21 @@ static inline uint16_t *split_avail_event(struct virtq *vq)
 /* Dirty-log [addr, addr + len) of a ring area, through the view. */
 static inline void vq_mark(struct virtq *vq, uint64_t addr, uint64_t len)
 {
-	if (likely(vq->view->identity))
-		guest_mem_mark_dirty(vq->view->gm, addr, len);
+	if (likely(vq->ring_view->identity))
+		guest_mem_mark_dirty(vq->ring_view->gm, addr, len);
 	else
-		mem_view_mark_dirty(vq->view, addr, len);
+		mem_view_mark_dirty(vq->ring_view, addr, len);
 }
 
 void virtq_reset(struct virtq *vq)
 {
-	struct mem_view *view = vq->view;
+	struct mem_view *view = vq->view, *ring_view = vq->ring_view;
 	uint16_t max_size = vq->max_size;
 	uint64_t features = vq->features;
 
 	memset(vq, 0, sizeof(*vq));
 	vq->view = view;
+	vq->ring_view = ring_view;
 	vq->max_size = max_size;
 	vq->features = features;
 	vq->size = max_size;
@@ -84,7 +88,7 @@ void virtq_reset(struct virtq *vq)
 void virtq_init(struct virtq *vq, struct mem_view *view, uint16_t max_size)
 {
 	memset(vq, 0, sizeof(*vq));
-	vq->view = view;
+	vq->view = vq->ring_view = view;
 	vq->max_size = max_size > VIRTQ_MAX_SIZE ? VIRTQ_MAX_SIZE : max_size;
 	virtq_reset(vq);
 }
@@ -197,13 +201,13 @@ static int vq_map_rings(struct virtq *vq)
 	 * Generation first: a change that lands while we translate moves it
 	 * again, and the next use translates once more.
 	 */
-	vq->view_gen = mem_view_gen(vq->view);
+	vq->view_gen = mem_view_gen(vq->ring_view);
 	/* Packed: the device writes used descriptors into the ring itself. */
-	desc = mem_view_map(vq->view, vq->desc_addr, virtq_desc_bytes(n),
+	desc = mem_view_map(vq->ring_view, vq->desc_addr, virtq_desc_bytes(n),
 			    packed ? MV_RW : MV_READ);
-	drv = mem_view_map(vq->view, vq->driver_addr,
+	drv = mem_view_map(vq->ring_view, vq->driver_addr,
 			   virtq_driver_bytes(n, packed, event), MV_READ);
-	dev = mem_view_map(vq->view, vq->device_addr,
+	dev = mem_view_map(vq->ring_view, vq->device_addr,
 			   virtq_device_bytes(n, packed, event), MV_RW);
 	if (!desc || !drv || !dev)
 		return vq_fail(vq, -EFAULT, "ring area not mapped, read-only or not contiguous");
@@ -234,12 +238,18 @@ int virtq_set_addrs(struct virtq *vq, uint64_t desc, uint64_t driver,
 	return vq_map_rings(vq);
 }
 
-int virtq_set_view(struct virtq *vq, struct mem_view *view)
+int virtq_set_views(struct virtq *vq, struct mem_view *ring, struct mem_view *data)
 {
-	vq->view = view;
+	vq->ring_view = ring;
+	vq->view = data;
 	if (!vq->enabled || vq->broken)
 		return 0;
 	return vq_map_rings(vq);
+}
+
+int virtq_set_view(struct virtq *vq, struct mem_view *view)
+{
+	return virtq_set_views(vq, view, view);
 }
 
 /*
@@ -251,7 +261,7 @@ static inline bool vq_ready(struct virtq *vq)
 {
 	if (unlikely(vq->broken || !vq->enabled))
 		return false;
-	if (unlikely(mem_view_gen(vq->view) != vq->view_gen))
+	if (unlikely(mem_view_gen(vq->ring_view) != vq->view_gen))
 		return !vq_map_rings(vq);
 	return true;
 }

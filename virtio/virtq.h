@@ -165,11 +165,15 @@ struct virtq {
 	uint32_t fold_len;
 
 	/*
-	 * Not state: the memory view the queue works through, and host
-	 * pointers to the ring areas derived from it at the view generation
-	 * @view_gen (re-derived when the view moves on).
+	 * Not state: the memory views the queue works through (buffers and
+	 * indirect tables through @view, the three ring areas through
+	 * @ring_view: the same view unless a vDPA device puts its descriptor
+	 * group in another address space), and host pointers to the ring
+	 * areas derived at @ring_view's generation @view_gen (re-derived when
+	 * it moves on).
 	 */
 	struct mem_view *view;
+	struct mem_view *ring_view;
 	uint32_t view_gen;
 	const char *broken_reason;	/* static text, for logs and tests */
 	union {
@@ -206,6 +210,8 @@ void virtq_init(struct virtq *vq, struct mem_view *view, uint16_t max_size);
  * before keep the host pointers they were given.
  */
 int virtq_set_view(struct virtq *vq, struct mem_view *view);
+/* The same, with the ring areas through @ring and the buffers through @data. */
+int virtq_set_views(struct virtq *vq, struct mem_view *ring, struct mem_view *data);
 /* Keep the ring-affecting subset of the negotiated @features (not on an enabled queue). */
 void virtq_set_features(struct virtq *vq, uint64_t features);
 /* Queue size the driver chose; checked against the layout at enable. */

@@ -56,9 +56,19 @@ uint32_t vdpa_hw_vq_group(const struct vdpa_hw *hw, uint16_t idx)
 	return idx == hw->cvq ? VDPA_HW_GROUP_CVQ : VDPA_HW_GROUP_DATA;
 }
 
+uint32_t vdpa_hw_vq_desc_group(const struct vdpa_hw *hw, uint16_t idx)
+{
+	return hw->desc_asid && idx != hw->cvq ? VDPA_HW_GROUP_DESC : vdpa_hw_vq_group(hw, idx);
+}
+
 static struct iotlb_view *vq_as(struct vdpa_hw *hw, uint16_t idx)
 {
 	return &hw->as[hw->group_asid[vdpa_hw_vq_group(hw, idx)]];
+}
+
+static struct iotlb_view *vq_ring_as(struct vdpa_hw *hw, uint16_t idx)
+{
+	return &hw->as[hw->group_asid[vdpa_hw_vq_desc_group(hw, idx)]];
 }
 
 /* ---- memory keys ---- */
@@ -86,7 +96,8 @@ static void rebuild_keys(struct vdpa_hw *hw, uint32_t asid)
 	unsigned int running = 0, i;
 
 	for (i = 0; i < hw->nr_vqs; i++)
-		if (hw->vqs[i].state == VDPA_VQ_RDY && vq_as(hw, i) == &hw->as[asid])
+		if (hw->vqs[i].state == VDPA_VQ_RDY &&
+		    (vq_as(hw, i) == &hw->as[asid] || vq_ring_as(hw, i) == &hw->as[asid]))
 			running++;
 	fw_run(&hw->fw, FW_SUSPEND_VQ, running, 0);
 	fw_run(&hw->fw, FW_DESTROY_MKEY, hw->mkeys[asid] ? hw->mkeys[asid] + 1 : 0, 0);
@@ -187,7 +198,8 @@ int vdpa_hw_set_group_asid(struct vdpa_hw *hw, uint32_t group, uint32_t asid)
 		return -EINVAL;
 	pthread_mutex_lock(&hw->lock);
 	for (i = 0; i < hw->nr_vqs; i++)
-		if (vdpa_hw_vq_group(hw, i) == group && hw->vqs[i].state == VDPA_VQ_RDY)
+		if ((vdpa_hw_vq_group(hw, i) == group || vdpa_hw_vq_desc_group(hw, i) == group) &&
+		    hw->vqs[i].state == VDPA_VQ_RDY)
 			r = -EBUSY;
 	if (!r)
 		hw->group_asid[group] = asid;
@@ -291,6 +303,7 @@ static int vq_start(struct vdpa_hw *hw, uint16_t idx, struct vdpa_vq *v)
 	int r;
 
 	virtq_init(vq, &vq_as(hw, idx)->view, VDPA_HW_MAX_QSIZE);
+	virtq_set_views(vq, &vq_ring_as(hw, idx)->view, &vq_as(hw, idx)->view);
 	virtq_set_features(vq, hw->features);
 	r = virtq_set_size(vq, v->num);
 	if (!r)

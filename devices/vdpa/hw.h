@@ -73,6 +73,7 @@ struct vdpa_hw {
 	struct fw fw;
 	uint64_t features;		/* negotiated: ring layout for the vqs */
 	bool persist_iotlb;		/* maps survive reset (IOTLB_PERSIST) */
+	bool desc_asid;			/* data vq rings in group DESC (DESC_ASID) */
 	uint16_t nr_vqs;
 	int cvq;			/* index of the control vq (group CVQ), -1 none */
 	struct iotlb_view as[VDPA_HW_ASIDS];
@@ -93,6 +94,12 @@ void vdpa_hw_reset(struct vdpa_hw *hw);
 
 /* The group a vq belongs to (hw->cvq: the CVQ's; by default the last vq of an odd count). */
 uint32_t vdpa_hw_vq_group(const struct vdpa_hw *hw, uint16_t idx);
+/*
+ * The group a vq's ring areas are reached through: with desc_asid a data
+ * vq's rings are in group DESC (mlx5's "data descriptors" group) while its
+ * buffers stay in group DATA; otherwise the vq's own group.
+ */
+uint32_t vdpa_hw_vq_desc_group(const struct vdpa_hw *hw, uint16_t idx);
 /* -EINVAL bad group or ASID, -EBUSY a vq of the group is RDY. */
 int vdpa_hw_set_group_asid(struct vdpa_hw *hw, uint32_t group, uint32_t asid);
 

@@ -354,8 +354,13 @@ static int sim_set_backend_features(struct vdpa_dev *d, uint64_t features)
 
 	if (features & ~sim->backend_offered)
 		return -EOPNOTSUPP;
+	/* As vhost-vdpa: a descriptor group of its own needs address spaces. */
+	if ((features & F(VHOST_BACKEND_F_DESC_ASID)) &&
+	    !(features & F(VHOST_BACKEND_F_IOTLB_ASID)))
+		return -EINVAL;
 	sim->backend_features = features;
 	sim->hw.persist_iotlb = features & F(VHOST_BACKEND_F_IOTLB_PERSIST);
+	sim->hw.desc_asid = features & F(VHOST_BACKEND_F_DESC_ASID);
 	return 0;
 }
 
@@ -484,6 +489,16 @@ static int sim_get_vring_group(struct vdpa_dev *d, struct vhost_vring_state *s)
 	if (!sim_vq(sim, s->index))
 		return -EINVAL;
 	s->num = vdpa_hw_vq_group(&sim->hw, s->index);
+	return 0;
+}
+
+static int sim_get_vring_desc_group(struct vdpa_dev *d, struct vhost_vring_state *s)
+{
+	struct vdpa_sim_net *sim = to_sim(d);
+
+	if (!sim_vq(sim, s->index))
+		return -EINVAL;
+	s->num = vdpa_hw_vq_desc_group(&sim->hw, s->index);
 	return 0;
 }
 
@@ -686,6 +701,7 @@ static const struct vdpa_dev_ops sim_ops = {
 	.get_as_num = sim_get_as_num,
 	.get_iova_range = sim_get_iova_range,
 	.get_vring_group = sim_get_vring_group,
+	.get_vring_desc_group = sim_get_vring_desc_group,
 	.set_group_asid = sim_set_group_asid,
 	.set_vring_num = sim_set_vring_num,
 	.set_vring_addr = sim_set_vring_addr,
@@ -732,7 +748,7 @@ struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, cha
 			       F(VHOST_BACKEND_F_IOTLB_ASID) | F(VHOST_BACKEND_F_SUSPEND) |
 			       F(VHOST_BACKEND_F_RESUME) |
 			       F(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK) |
-			       F(VHOST_BACKEND_F_IOTLB_PERSIST);
+			       F(VHOST_BACKEND_F_IOTLB_PERSIST) | F(VHOST_BACKEND_F_DESC_ASID);
 	net_state_init(&sim->st, cfg->mac, cfg->queue_pairs);
 	sim->st.mtu = cfg->mtu;
 	sim->frame = malloc(NET_FRAME_MAX + HDR_LEN);

@@ -335,6 +335,68 @@ START_TEST(groups_and_address_spaces)
 }
 END_TEST
 
+/*
+ * DESC_ASID: a data vq's rings through group DESC's address space, its
+ * buffers through group DATA's. The SVQ's layout: shadow rings in ASID 1,
+ * guest RAM where it always was in ASID 0, so switching needs no new map
+ * of guest memory.
+ */
+#define SHADOW_IOVA	0x10000ULL
+
+START_TEST(descriptor_group_in_its_own_space)
+{
+	uint8_t *sh = aligned_alloc(4096, 0x4000);
+	struct vdrv_rings r = {
+		.desc = sh, .driver = sh + 0x1000, .device = sh + 0x2000,
+		.desc_addr = SHADOW_IOVA, .driver_addr = SHADOW_IOVA + 0x1000,
+		.device_addr = SHADOW_IOVA + 0x2000,
+	};
+	struct virtq_elem elem;
+	uint64_t cookie;
+	uint32_t len;
+
+	ck_assert_ptr_nonnull(sh);
+	memset(sh, 0, 0x4000);
+	map_ram(0, MV_RW);
+	ck_assert_int_eq(vdpa_hw_iotlb_update(&hw, 1, SHADOW_IOVA, 0x4000, (uintptr_t)sh, MV_RW),
+			 0);
+	ck_assert_int_eq(vdpa_hw_set_group_asid(&hw, VDPA_HW_GROUP_DESC, 1), 0);
+	vdrv_setup(&drv[RX], &r, aux[RX], QSIZE, 1ULL << VIRTIO_F_VERSION_1);
+	ck_assert_int_eq(vdpa_hw_vq_set_num(&hw, RX, QSIZE), 0);
+	ck_assert_int_eq(vdpa_hw_vq_set_addr(&hw, RX, r.desc_addr, r.driver_addr, r.device_addr),
+			 0);
+	ck_assert_int_eq(vdpa_hw_vq_create(&hw, RX), 0);
+
+	/* Without DESC_ASID the rings are looked for in ASID 0, where they are not. */
+	ck_assert_uint_eq(vdpa_hw_vq_desc_group(&hw, RX), VDPA_HW_GROUP_DATA);
+	ck_assert_int_eq(vdpa_hw_vq_ready(&hw, RX), -EFAULT);
+	ck_assert_int_eq(vdpa_hw_vq_destroy(&hw, RX), 0);
+
+	hw.desc_asid = true;
+	ck_assert_uint_eq(vdpa_hw_vq_desc_group(&hw, RX), VDPA_HW_GROUP_DESC);
+	ck_assert_uint_eq(vdpa_hw_vq_desc_group(&hw, CVQ), VDPA_HW_GROUP_CVQ);
+	ck_assert_int_eq(vdpa_hw_vq_set_num(&hw, RX, QSIZE), 0);
+	ck_assert_int_eq(vdpa_hw_vq_set_addr(&hw, RX, r.desc_addr, r.driver_addr, r.device_addr),
+			 0);
+	ck_assert_int_eq(vdpa_hw_vq_create(&hw, RX), 0);
+	ck_assert_int_eq(vdpa_hw_vq_ready(&hw, RX), 0);
+	/* A buffer in guest RAM, by its ASID 0 address; the used entry lands in the shadow. */
+	offer(RX, IOVA + BUFS, 5);
+	ck_assert_int_eq(vdpa_hw_vq_pop(&hw, RX, &elem), 1);
+	ck_assert_ptr_eq(elem.iov[0].iov_base, ram + BUFS);
+	memset(elem.iov[0].iov_base, 0x5a, 64);
+	vdpa_hw_vq_push(&hw, RX, &elem, 64);
+	ck_assert_int_eq(vdrv_get_used(&drv[RX], &cookie, &len), 1);
+	ck_assert_uint_eq(cookie, 5);
+	ck_assert_uint_eq(ram[BUFS], 0x5a);
+	/* The group cannot move while a vq of it runs; a buffer outside ASID 0 faults. */
+	ck_assert_int_eq(vdpa_hw_set_group_asid(&hw, VDPA_HW_GROUP_DESC, 0), -EBUSY);
+	offer(RX, SHADOW_IOVA + 0x3000, 6);
+	ck_assert_int_eq(vdpa_hw_vq_pop(&hw, RX, &elem), -EFAULT);
+	free(sh);
+}
+END_TEST
+
 START_TEST(reset_and_persistent_maps)
 {
 	map_ram(0, MV_RW);
@@ -379,4 +441,5 @@ VLAB_SUITE_MAIN("vdpa_hw", "hw", setup, teardown, 0,
 	iotlb_batch_applies_at_end, iotlb_invalidate_and_bad_messages, vq_state_machine,
 	dma_through_iotlb_not_logged, faults_break_only_their_vq,
 	read_only_mapping_faults_writes, suspend_keeps_indices, groups_and_address_spaces,
+	descriptor_group_in_its_own_space,
 	reset_and_persistent_maps, map_charges);
