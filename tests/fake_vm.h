@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "devices/legacy/pci.h"
+#include "vmm/core/irq.h"
 #include "vmm/core/vm.h"
 
 struct fake_vm {
@@ -37,6 +38,9 @@ static inline void fake_vm_init(struct fake_vm *f, size_t ram_size)
 	io_bus_init(&f->vm.mmio, "mmio");
 	pci_host_init(&f->host, &f->vm);
 	f->vm.pci = &f->host;
+	/* MSI routes are kept as on KVM; only the ioctls fail (no VM fd). */
+	irq_routing_init(&f->vm);
+	ck_assert_ptr_nonnull(f->vm.irq);
 }
 
 static inline void fake_vm_exit(struct fake_vm *f)
@@ -47,6 +51,7 @@ static inline void fake_vm_exit(struct fake_vm *f)
 		f->vm.dev_states = d->next;
 		free(d);
 	}
+	irq_routing_exit(&f->vm);
 	io_bus_exit(&f->vm.pio);
 	io_bus_exit(&f->vm.mmio);
 	event_loop_exit(&f->vm.loop);

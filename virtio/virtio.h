@@ -83,11 +83,25 @@ struct virtio_dev_ops {
 	void (*quiesce)(struct virtio_dev *vdev);
 	void (*unquiesce)(struct virtio_dev *vdev);
 	void (*migrated)(struct virtio_dev *vdev);
+	/*
+	 * How the queues' interrupts reach the guest changed (a vector
+	 * assigned, masked or unmasked, MSI-X switched on or off): a device
+	 * that hands transport->queue_irqfd() to someone else re-asks now.
+	 * Called on the thread that made the change, no transport lock held.
+	 */
+	void (*irq_changed)(struct virtio_dev *vdev);
 };
 
 struct virtio_transport_ops {
 	void (*signal_queue)(struct virtio_dev *vdev, uint16_t q);
 	void (*signal_config)(struct virtio_dev *vdev);
+	/*
+	 * An eventfd that injects queue @q's interrupt in the guest by itself
+	 * (a KVM irqfd), or -1 while it must go through signal_queue()
+	 * (masked, INTx, no vector). Owned by the transport; valid until
+	 * irq_changed() or detach.
+	 */
+	int (*queue_irqfd)(struct virtio_dev *vdev, uint16_t q);
 };
 
 /* Transport-independent state: plain fields, serializable. */

@@ -166,10 +166,31 @@ static void vpci_signal_config(struct virtio_dev *vdev)
 	vpci_signal(vdev->transport_priv, vdev->config_vector, VPCI_ISR_CONFIG);
 }
 
+static int vpci_queue_irqfd(struct virtio_dev *vdev, uint16_t q)
+{
+	struct vpci *v = vdev->transport_priv;
+	uint16_t vec = q < vdev->nr_queues ? vdev->queue_vector[q] : VIRTIO_MSI_NO_VECTOR;
+	int fd = -1;
+
+	pthread_mutex_lock(&v->lock);
+	if (vec < v->msix_nr && vpci_msix_enabled(v) && !vpci_msix_masked(v, vec) &&
+	    (v->msix_gsi[vec] >= 0 || !vpci_msix_route(v, vec)))
+		fd = v->msix_fd[vec];
+	pthread_mutex_unlock(&v->lock);
+	return fd;
+}
+
 static const struct virtio_transport_ops vpci_transport = {
 	.signal_queue = vpci_signal_queue,
 	.signal_config = vpci_signal_config,
+	.queue_irqfd = vpci_queue_irqfd,
 };
+
+static void vpci_irq_changed(struct vpci *v)
+{
+	if (v->vdev->ops->irq_changed)
+		v->vdev->ops->irq_changed(v->vdev);
+}
 
 /* A vector the driver writes is kept only if it exists (spec 4.1.5.1.2). */
 static uint16_t vpci_check_vector(struct vpci *v, uint16_t vec)
@@ -274,8 +295,10 @@ static void vpci_common_write(struct vpci *v, uint32_t off, int len, uint32_t va
 		virtio_dev_set_queue_size(vdev, val);
 		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
-		if (have_q)
+		if (have_q) {
 			vdev->queue_vector[q] = vpci_check_vector(v, val);
+			vpci_irq_changed(v);
+		}
 		break;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		/* Writing 0 is not allowed; queues stop only through a reset. */
@@ -382,6 +405,7 @@ static void vpci_msix_access(void *opaque, uint64_t off, void *data, int len, bo
 	struct vpci *v = opaque;
 	uint8_t *p = data;
 	uint32_t val = is_write ? pci_get_le(p, len) : 0;
+	bool mask_changed = false;
 	int i;
 
 	if (len > 4) {
@@ -408,6 +432,7 @@ static void vpci_msix_access(void *opaque, uint64_t off, void *data, int len, bo
 			*field = val;
 			if (field != &e->ctrl && v->msix_gsi[vec] >= 0)
 				vpci_msix_route(v, vec);
+			mask_changed = was_masked != vpci_msix_masked(v, vec);
 			/* Unmasking delivers what was held back (PBA). */
 			if (was_masked && !vpci_msix_masked(v, vec) &&
 			    (v->msix_pba[vec / 64] & (1ULL << (vec % 64)))) {
@@ -417,6 +442,8 @@ static void vpci_msix_access(void *opaque, uint64_t off, void *data, int len, bo
 		}
 	}
 	pthread_mutex_unlock(&v->lock);
+	if (mask_changed)
+		vpci_irq_changed(v);
 	if (!is_write)
 		for (i = 0; i < len; i++)
 			p[i] = val >> (8 * i);
@@ -507,6 +534,7 @@ static void vpci_cfg_written(struct pci_device *dev, uint32_t off, int len)
 			}
 		}
 		pthread_mutex_unlock(&v->lock);
+		vpci_irq_changed(v);
 	}
 	if (off <= PCI_COMMAND + 1 && off + len > PCI_COMMAND) {
 		pthread_mutex_lock(&v->lock);

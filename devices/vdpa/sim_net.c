@@ -44,10 +44,12 @@ static uint64_t sim_offered(const struct vdpa_sim_net_config *c)
 
 static void sim_notify(struct vdpa_sim_net *sim, uint16_t idx)
 {
+	/* The VMM may swap it at any time (an irqfd, or its own eventfd while masked). */
+	int fd = __atomic_load_n(&sim->vqs[idx].call_fd, __ATOMIC_ACQUIRE);
 	uint64_t one = 1;
 
-	if (sim->vqs[idx].call_fd >= 0 && virtq_should_notify(&sim->hw.vqs[idx].vq) &&
-	    write(sim->vqs[idx].call_fd, &one, sizeof(one)) < 0)
+	if (fd >= 0 && virtq_should_notify(&sim->hw.vqs[idx].vq) &&
+	    write(fd, &one, sizeof(one)) < 0)
 		return;
 }
 
@@ -596,7 +598,7 @@ static int sim_set_vring_call(struct vdpa_dev *d, const struct vhost_vring_file 
 
 	if (!v)
 		return -EINVAL;
-	v->call_fd = f->fd;
+	__atomic_store_n(&v->call_fd, f->fd, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -58,6 +58,7 @@ struct vdpa_fe {
 	struct net_state st;		/* what the device acked */
 	int kick[VDPA_HW_MAX_VQS];	/* the transport's doorbells, read by the device */
 	int call[VDPA_HW_MAX_VQS];	/* the device's interrupts, read by our worker */
+	int call_cur[VDPA_HW_MAX_VQS];	/* what the device has: call[q] or the vector's irqfd */
 	struct fe_call {
 		struct vdpa_fe *fe;
 		uint16_t q;
@@ -214,6 +215,46 @@ static void fe_queue_notify(struct virtio_dev *vdev, uint16_t q)
 
 /* ---- programming the device ---- */
 
+/*
+ * Where the device signals queue @q: straight into KVM through the
+ * vector's irqfd when the transport has one (no VMM thread in between),
+ * else our eventfd, whose worker raises the interrupt through the
+ * transport (masked vectors go pending, INTx sets the ISR).
+ */
+static int fe_call_fd(struct vdpa_fe *fe, uint16_t q)
+{
+	const struct virtio_transport_ops *t = fe->vdev.transport;
+	int fd = t && t->queue_irqfd ? t->queue_irqfd(&fe->vdev, q) : -1;
+
+	return fd >= 0 ? fd : fe->call[q];
+}
+
+/* A vector moved, was masked or unmasked: hand the device the right fd. */
+static void fe_irq_changed(struct virtio_dev *vdev)
+{
+	struct vdpa_fe *fe = vdev->priv;
+	uint16_t q;
+	uint64_t n;
+	int fd;
+
+	if (!fe->started)
+		return;
+	pthread_mutex_lock(&fe->lock);
+	for (q = 0; q + 1 < vdev->nr_queues; q++) {
+		struct vhost_vring_file f = { q, fe_call_fd(fe, q) };
+
+		if (f.fd == fe->call_cur[q] || fe->d->ops->set_vring_call(fe->d, &f))
+			continue;
+		fd = fe->call_cur[q];
+		fe->call_cur[q] = f.fd;
+		/* Off our eventfd: what it still holds is an interrupt owed now. */
+		if (fd == fe->call[q] && read(fd, &n, sizeof(n)) > 0 && vdev->transport &&
+		    vdev->transport->signal_queue)
+			vdev->transport->signal_queue(vdev, q);
+	}
+	pthread_mutex_unlock(&fe->lock);
+}
+
 static int fe_vring(struct vdpa_fe *fe, uint16_t q, uint16_t num, uint16_t first,
 		    uint64_t desc, uint64_t driver, uint64_t device, int kick, int call,
 		    bool enable)
@@ -287,8 +328,9 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 
 		if (q == cvq)
 			continue;
+		fe->call_cur[q] = fe_call_fd(fe, q);
 		r = fe_vring(fe, q, vq->size, base ? base[q] : first, vq->desc_addr,
-			     vq->driver_addr, vq->device_addr, fe->kick[q], fe->call[q],
+			     vq->driver_addr, vq->device_addr, fe->kick[q], fe->call_cur[q],
 			     vq->enabled);
 	}
 	if (!r) {
@@ -506,6 +548,7 @@ static const struct virtio_dev_ops fe_ops = {
 	.load = fe_load,
 	.quiesce = fe_quiesce,
 	.unquiesce = fe_unquiesce,
+	.irq_changed = fe_irq_changed,
 };
 
 /* ---- the --vdpa device kind ---- */
@@ -556,7 +599,7 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	fe->cvq_kick = fe->cvq_call = fe->config_call = -1;
 	fe->worker.wake_fd = -1;
 	for (i = 0; i < VDPA_HW_MAX_VQS; i++) {
-		fe->kick[i] = fe->call[i] = -1;
+		fe->kick[i] = fe->call[i] = fe->call_cur[i] = -1;
 		fe->calls[i].fe = fe;
 		fe->calls[i].q = i;
 	}

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <linux/pci_regs.h>
+#include <linux/virtio_pci.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -278,6 +279,7 @@ struct bell {
 	struct worker worker;
 	pthread_t notified_on[2];
 	int notified[2];	/* atomic */
+	int irq_changes;
 };
 
 static struct worker *bell_queue_worker(struct virtio_dev *vdev, uint16_t q)
@@ -307,21 +309,34 @@ static const struct virtio_dev_ops bell_ops = {
 	.queue_notify = bell_queue_notify,
 };
 
-/* BAR0 of the function called @name, with memory decoding on. */
-static uint64_t map_bar0(const char *name)
+static int slot_of(const char *name)
 {
-	uint64_t bar;
 	int slot;
 
 	for (slot = 0; slot < PCI_MAX_DEVICES; slot++)
 		if (fv.host.devs[slot] && !strcmp(fv.host.devs[slot]->name, name))
 			break;
 	ck_assert_int_lt(slot, PCI_MAX_DEVICES);
+	return slot;
+}
+
+/* BAR @bar (0 or 2, both 64-bit) of the function called @name, with memory decoding on. */
+static uint64_t map_bar(const char *name, int bar)
+{
+	uint32_t reg = PCI_BASE_ADDRESS_0 + 4 * bar;
+	int slot = slot_of(name);
+	uint64_t addr;
+
 	pci_cfg_write(&fv.host, 0, slot, 0, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
-	bar = pci_cfg_read(&fv.host, 0, slot, 0, PCI_BASE_ADDRESS_0, 4);
-	if ((bar & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64)
-		bar |= (uint64_t)pci_cfg_read(&fv.host, 0, slot, 0, PCI_BASE_ADDRESS_1, 4) << 32;
-	return bar & PCI_BASE_ADDRESS_MEM_MASK;
+	addr = pci_cfg_read(&fv.host, 0, slot, 0, reg, 4);
+	if ((addr & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64)
+		addr |= (uint64_t)pci_cfg_read(&fv.host, 0, slot, 0, reg + 4, 4) << 32;
+	return addr & PCI_BASE_ADDRESS_MEM_MASK;
+}
+
+static uint64_t map_bar0(const char *name)
+{
+	return map_bar(name, 0);
 }
 
 /*
@@ -365,6 +380,89 @@ START_TEST(doorbell_goes_to_queue_worker)
 }
 END_TEST
 
+static void bell_irq_changed(struct virtio_dev *vdev)
+{
+	((struct bell *)vdev->priv)->irq_changes++;
+}
+
+static const struct virtio_dev_ops bell_irq_ops = {
+	.name = "bell",
+	.device_id = 42,
+	.pci_class = 0xff0000,
+	.irq_changed = bell_irq_changed,
+};
+
+static void mmio_write(uint64_t addr, uint32_t val, int len)
+{
+	ck_assert(io_bus_access(&fv.vm.mmio, addr, &val, len, true));
+}
+
+/*
+ * A device that hands its interrupts to someone else (a vDPA device's
+ * call fd) asks the transport for the queue's irqfd: there only while
+ * MSI-X is on and the queue's vector unmasked, and it is told each time
+ * that changes (vector written, MSI-X switched on, entry masked or
+ * unmasked), and not otherwise.
+ */
+START_TEST(irqfd_follows_vector_and_mask)
+{
+	const struct virtio_transport_ops *t;
+	uint64_t bar0, bar2;
+	uint8_t msix = 0;
+	struct bell b;
+	int slot, fd;
+
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(virtio_dev_init(&b.vdev, &bell_irq_ops, &b, &fv.vm.mem, 2, 64), 0);
+	ck_assert_int_eq(virtio_pci_attach(&fv.vm, &b.vdev), 0);
+	t = b.vdev.transport;
+	bar0 = map_bar0("bell");
+	bar2 = map_bar("bell", 2);
+	slot = slot_of("bell");
+	for (msix = pci_cfg_read(&fv.host, 0, slot, 0, PCI_CAPABILITY_LIST, 1); msix;
+	     msix = pci_cfg_read(&fv.host, 0, slot, 0, msix + 1, 1))
+		if (pci_cfg_read(&fv.host, 0, slot, 0, msix, 1) == PCI_CAP_ID_MSIX)
+			break;
+	ck_assert_uint_ne(msix, 0);
+	ck_assert_int_eq(t->queue_irqfd(&b.vdev, 0), -1);
+
+	/* Queue 0 on vector 1: told, but MSI-X is still off. */
+	mmio_write(bar0 + VPCI_COMMON_OFF + VIRTIO_PCI_COMMON_Q_SELECT, 0, 2);
+	mmio_write(bar0 + VPCI_COMMON_OFF + VIRTIO_PCI_COMMON_Q_MSIX, 1, 2);
+	ck_assert_int_eq(b.irq_changes, 1);
+	ck_assert_int_eq(t->queue_irqfd(&b.vdev, 0), -1);
+	pci_cfg_write(&fv.host, 0, slot, 0, msix + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	ck_assert_int_eq(b.irq_changes, 2);
+	/* Entries start masked (PCI 6.8.2.9). */
+	ck_assert_int_eq(t->queue_irqfd(&b.vdev, 0), -1);
+	mmio_write(bar2 + VPCI_MSIX_TABLE_OFF + 16 + PCI_MSIX_ENTRY_VECTOR_CTRL, 0, 4);
+	ck_assert_int_eq(b.irq_changes, 3);
+	fd = t->queue_irqfd(&b.vdev, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(t->queue_irqfd(&b.vdev, 1), -1);	/* no vector */
+
+	/* Masked again, then unmasked: the same irqfd comes back. */
+	mmio_write(bar2 + VPCI_MSIX_TABLE_OFF + 16 + PCI_MSIX_ENTRY_VECTOR_CTRL, 1, 4);
+	ck_assert_int_eq(b.irq_changes, 4);
+	ck_assert_int_eq(t->queue_irqfd(&b.vdev, 0), -1);
+	mmio_write(bar2 + VPCI_MSIX_TABLE_OFF + 16 + PCI_MSIX_ENTRY_VECTOR_CTRL, 0, 4);
+	ck_assert_int_eq(b.irq_changes, 5);
+	ck_assert_int_eq(t->queue_irqfd(&b.vdev, 0), fd);
+	/* Its address rewritten, or the same mask written again: no change to tell. */
+	mmio_write(bar2 + VPCI_MSIX_TABLE_OFF + 16 + PCI_MSIX_ENTRY_LOWER_ADDR, 0xfee00000, 4);
+	mmio_write(bar2 + VPCI_MSIX_TABLE_OFF + 16 + PCI_MSIX_ENTRY_VECTOR_CTRL, 0, 4);
+	ck_assert_int_eq(b.irq_changes, 5);
+	/* The whole function masked. */
+	pci_cfg_write(&fv.host, 0, slot, 0, msix + PCI_MSIX_FLAGS, 2,
+		      PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	ck_assert_int_eq(b.irq_changes, 6);
+	ck_assert_int_eq(t->queue_irqfd(&b.vdev, 0), -1);
+
+	virtio_pci_detach(&b.vdev);
+	virtio_dev_exit(&b.vdev);
+}
+END_TEST
+
 static Suite *virtio_pci_suite(void)
 {
 	Suite *s = suite_create("virtio_pci");
@@ -374,7 +472,7 @@ static Suite *virtio_pci_suite(void)
 		state_device_refusal_undoes_common, state_random_corruption));
 
 	vlab_tcase(s, "doorbells", setup, teardown, 90, VLAB_TESTS(
-		doorbell_goes_to_queue_worker));
+		doorbell_goes_to_queue_worker, irqfd_follows_vector_and_mask));
 	return s;
 }
 
