@@ -211,6 +211,10 @@ static int vq_map_rings(struct virtq *vq)
 			   virtq_device_bytes(n, packed, event), MV_RW);
 	if (!desc || !drv || !dev)
 		return vq_fail(vq, -EFAULT, "ring area not mapped, read-only or not contiguous");
+	/* A view may map an aligned address to an unaligned host one (an IOTLB entry can). */
+	if (((uintptr_t)desc & 15) || ((uintptr_t)dev & 3) ||
+	    ((uintptr_t)drv & (packed ? 3 : 1)))
+		return vq_fail(vq, -EFAULT, "ring area misaligned where the view maps it");
 
 	vq->desc = desc;
 	vq->avail = drv;
