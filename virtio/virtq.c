@@ -251,6 +251,32 @@ int virtq_set_views(struct virtq *vq, struct mem_view *ring, struct mem_view *da
 	return vq_map_rings(vq);
 }
 
+int virtq_set_base(struct virtq *vq, uint16_t base)
+{
+	if (vq->pending || vq->fold_bufs)
+		return -EBUSY;
+	if (virtq_is_packed(vq)) {
+		if ((base & 0x7fff) >= vq->size)
+			return -EINVAL;
+		vq->last_avail_idx = vq->used_idx = base & 0x7fff;
+		vq->avail_wrap_counter = vq->used_wrap_counter = base >> 15;
+		vq->used_since_signal = 0;
+	} else {
+		vq->last_avail_idx = vq->used_idx = vq->shadow_avail_idx = base;
+	}
+	vq->signalled_used_valid = false;
+	return 0;
+}
+
+int virtq_get_base(const struct virtq *vq, uint16_t *base)
+{
+	if (vq->pending || vq->fold_bufs || vq->last_avail_idx != vq->used_idx ||
+	    vq->avail_wrap_counter != vq->used_wrap_counter)
+		return -EBUSY;
+	*base = vq->used_idx | (virtq_is_packed(vq) && vq->used_wrap_counter ? 0x8000 : 0);
+	return 0;
+}
+
 int virtq_set_view(struct virtq *vq, struct mem_view *view)
 {
 	return virtq_set_views(vq, view, view);

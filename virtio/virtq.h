@@ -212,6 +212,15 @@ void virtq_init(struct virtq *vq, struct mem_view *view, uint16_t max_size);
 int virtq_set_view(struct virtq *vq, struct mem_view *view);
 /* The same, with the ring areas through @ring and the buffers through @data. */
 int virtq_set_views(struct virtq *vq, struct mem_view *ring, struct mem_view *data);
+/*
+ * Where a device left the queue, in vhost's vring base form (split: the
+ * next index; packed: next index | wrap counter << 15), for avail and used
+ * alike: set on a queue with nothing filled and unflushed (-EBUSY) before
+ * taking over from the device; read (-EBUSY while buffers are in flight)
+ * before handing it back.
+ */
+int virtq_set_base(struct virtq *vq, uint16_t base);
+int virtq_get_base(const struct virtq *vq, uint16_t *base);
 /* Keep the ring-affecting subset of the negotiated @features (not on an enabled queue). */
 void virtq_set_features(struct virtq *vq, uint64_t features);
 /* Queue size the driver chose; checked against the layout at enable. */

@@ -11,10 +11,12 @@
 #include "devices/net/net_ctrl.h"
 #include "devices/vdpa/vdpa_net.h"
 #include "virtio/virtio.h"
+#include "virtio/svq.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtq_driver.h"
 #include "vmm/core/device.h"
 #include "vmm/core/vm.h"
+#include "vmm/migrate/dirty.h"
 #include "vmm/migrate/state.h"
 
 #define F(bit)		(1ULL << (bit))
@@ -31,6 +33,12 @@
 #define CMD_MAX		(SH_ACK - SH_CMD)
 #define RESULT_MAX	(SH_SIZE - SH_ACK - 1)
 #define CVQ_TIMEOUT_MS	10000
+/* Shadow data rings, in address space 0 far above guest RAM: 1 MiB a vq. */
+#define SVQ_IOVA	(1ULL << 46)
+#define SVQ_IOVA_STEP	(1ULL << 20)
+/* Worker kick bits. */
+#define KICK_CVQ	1u
+#define KICK_SVQ	2u		/* poll every shadowed queue */
 
 /*
  * What a migration or snapshot carries besides the transport's rings and
@@ -73,10 +81,25 @@ struct vdpa_fe {
 	struct fe_mig mig;		/* read at quiesce, or loaded */
 	bool suspended;			/* quiesced at the source */
 	bool restore_pending;		/* loaded: program the device at unquiesce */
-};
 
-static const char *const blocker =
-	"a passthrough vDPA NIC writes guest memory without dirty tracking";
+	/*
+	 * While migration logs dirty pages, the data vqs go through shadow
+	 * virtqueues (virtio/svq.h) so that the device's writes are logged.
+	 * switch_lock orders the switches against start, reset and quiesce.
+	 */
+	pthread_mutex_t switch_lock;
+	bool svq_wanted;		/* dirty logging is on */
+	bool svq_on;
+	struct fe_svq {
+		struct svq svq;
+		void *mem;
+		size_t len;
+		int kick, call;		/* ours: the device reads and signals them */
+	} svqs[VDPA_HW_MAX_VQS];
+	struct dirty_source dirty;
+	bool dirty_registered;
+	uint64_t svq_switches;
+};
 
 /* ---- the guest's control queue, shadowed ---- */
 
@@ -182,12 +205,82 @@ static void fe_on_config(int fd, void *opaque)
 		virtio_dev_config_changed(&fe->vdev);
 }
 
+/* ---- shadow virtqueues: the data path while migration logs dirty pages ---- */
+
+static void fe_svq_fail(struct vdpa_fe *fe, uint16_t q)
+{
+	vlab_log("vdpa: vq %u: shadow virtqueue: %s", q, fe->svqs[q].svq.error);
+	virtio_dev_needs_reset(&fe->vdev, fe->svqs[q].svq.error);
+}
+
+/* The guest's buffers to the shadow ring, kicking the device if it wants it. */
+static void fe_svq_avail(struct vdpa_fe *fe, uint16_t q)
+{
+	struct fe_svq *fs = &fe->svqs[q];
+	uint64_t one = 1;
+	int r = svq_avail(&fs->svq);
+
+	if (r < 0)
+		fe_svq_fail(fe, q);
+	else if (r > 0 && write(fs->kick, &one, sizeof(one)) < 0)
+		vlab_log("vdpa: vq %u: shadow kick: %s", q, strerror(errno));
+}
+
+/* The device's completions to the guest's ring; the guest's interrupt if it wants one. */
+static void fe_svq_used(struct vdpa_fe *fe, uint16_t q)
+{
+	struct fe_svq *fs = &fe->svqs[q];
+	const struct virtio_transport_ops *t = fe->vdev.transport;
+	int r = svq_used(&fs->svq);
+
+	if (r < 0) {
+		fe_svq_fail(fe, q);
+		return;
+	}
+	if (fs->svq.notify && t && t->signal_queue)
+		t->signal_queue(&fe->vdev, q);
+	if (fs->svq.parked >= 0)
+		fe_svq_avail(fe, q);
+}
+
+static void fe_on_guest_kick(int fd, void *opaque)
+{
+	struct fe_call *c = opaque;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) > 0)
+		fe_svq_avail(c->fe, c->q);
+}
+
+static void fe_on_svq_call(int fd, void *opaque)
+{
+	struct fe_call *c = opaque;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) > 0)
+		fe_svq_used(c->fe, c->q);
+}
+
+static void fe_svq_poll(struct vdpa_fe *fe)
+{
+	uint16_t q;
+
+	for (q = 0; fe->svq_on && q + 1 < fe->vdev.nr_queues; q++) {
+		if (!fe->svqs[q].mem)
+			continue;
+		fe_svq_used(fe, q);
+		fe_svq_avail(fe, q);
+	}
+}
+
 static void fe_run(struct worker *w, uint32_t kicked, void *opaque)
 {
 	struct vdpa_fe *fe = opaque;
 
-	if (kicked)
+	if (kicked & KICK_CVQ)
 		fe_ctrl(fe);
+	if (kicked & KICK_SVQ)
+		fe_svq_poll(fe);
 }
 
 /* Data queues: the device reads KVM's doorbell eventfd itself. */
@@ -210,7 +303,7 @@ static void fe_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	struct vdpa_fe *fe = vdev->priv;
 
-	worker_kick(&fe->worker, 1);
+	worker_kick(&fe->worker, KICK_CVQ);
 }
 
 /* ---- programming the device ---- */
@@ -237,8 +330,12 @@ static void fe_irq_changed(struct virtio_dev *vdev)
 	uint64_t n;
 	int fd;
 
-	if (!fe->started)
+	pthread_mutex_lock(&fe->switch_lock);
+	/* Shadowed, the device signals us, and we the guest through the transport. */
+	if (!fe->started || fe->svq_on) {
+		pthread_mutex_unlock(&fe->switch_lock);
 		return;
+	}
 	pthread_mutex_lock(&fe->lock);
 	for (q = 0; q + 1 < vdev->nr_queues; q++) {
 		struct vhost_vring_file f = { q, fe_call_fd(fe, q) };
@@ -253,6 +350,7 @@ static void fe_irq_changed(struct virtio_dev *vdev)
 			vdev->transport->signal_queue(vdev, q);
 	}
 	pthread_mutex_unlock(&fe->lock);
+	pthread_mutex_unlock(&fe->switch_lock);
 }
 
 static int fe_vring(struct vdpa_fe *fe, uint16_t q, uint16_t num, uint16_t first,
@@ -360,21 +458,252 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 	return worker_start(&fe->worker) ? -1 : 0;
 }
 
+/* Interrupts the device raised while we were stopped may be lost: raise them all. */
+static void fe_signal_all(struct vdpa_fe *fe)
+{
+	uint16_t q;
+
+	for (q = 0; q < fe->vdev.nr_queues; q++)
+		if (fe->vdev.transport && fe->vdev.transport->signal_queue)
+			fe->vdev.transport->signal_queue(&fe->vdev, q);
+}
+
+/* ---- switching between passthrough and shadow virtqueues ---- */
+
+/* Forget queue @q's shadow (the device no longer uses it). */
+static void fe_svq_free(struct vdpa_fe *fe, uint16_t q)
+{
+	struct fe_svq *fs = &fe->svqs[q];
+
+	if (fs->kick >= 0)
+		close(fs->kick);
+	if (fs->call >= 0) {
+		worker_del_fd(&fe->worker, fs->call);
+		close(fs->call);
+	}
+	fs->kick = fs->call = -1;
+	if (!fs->mem)
+		return;
+	worker_del_fd(&fe->worker, fe->kick[q]);
+	svq_exit(&fs->svq);
+	munmap(fs->mem, fs->len);
+	fs->mem = NULL;
+}
+
+/*
+ * Shadow -> passthrough, the device suspended and our worker stopped: take
+ * the device's last completions, give what is still in flight back to the
+ * guest's ring, and point each vq at the guest's rings from the guest's
+ * position with the guest's doorbell and interrupt. The caller resumes
+ * (or not, at stop-and-copy) and raises the guests' interrupts.
+ */
+static int fe_svq_stop(struct vdpa_fe *fe)
+{
+	const struct vdpa_dev_ops *o = fe->d->ops;
+	struct virtio_dev *vdev = &fe->vdev;
+	uint16_t q, base;
+	uint64_t one = 1;
+	int r = 0, e;
+
+	vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	for (q = 0; q + 1 < vdev->nr_queues; q++) {
+		struct fe_svq *fs = &fe->svqs[q];
+		struct virtq *vq = &vdev->vqs[q];
+		struct vhost_vring_addr a = { .index = q, .desc_user_addr = vq->desc_addr,
+					      .avail_user_addr = vq->driver_addr,
+					      .used_user_addr = vq->device_addr };
+		struct vhost_vring_state b = { q, 0 };
+		struct vhost_vring_file k = { q, fe->kick[q] }, c = { q, -1 };
+
+		if (!fs->mem)
+			continue;
+		svq_used(&fs->svq);
+		e = svq_rewind(&fs->svq) ?: virtq_get_base(vq, &base);
+		if (e) {
+			vlab_log("vdpa: vq %u: buffers in flight cannot go back to the guest", q);
+			r = e;
+			base = vq->used_idx;
+		}
+		b.num = base;
+		fe->call_cur[q] = c.fd = fe_call_fd(fe, q);
+		e = o->set_vring_addr(fe->d, &a) ?: o->set_vring_base(fe->d, &b) ?:
+		    o->set_vring_kick(fe->d, &k) ?: o->set_vring_call(fe->d, &c);
+		r = r ?: e;
+		vdpa_iotlb(fe->d, 0, VHOST_IOTLB_INVALIDATE, SVQ_IOVA + q * SVQ_IOVA_STEP,
+			   fs->len, NULL, 0);
+		fe_svq_free(fe, q);
+		/* Anything the guest published meanwhile: the device looks again. */
+		if (write(fe->kick[q], &one, sizeof(one)) < 0)
+			r = r ?: -errno;
+	}
+	vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
+	fe->svq_on = false;
+	return r;
+}
+
+/*
+ * Passthrough -> shadow, our worker stopped: suspend the device, start
+ * each guest ring where the device left it, map the shadow rings (one
+ * batch), point the vqs at them with our doorbells and interrupts,
+ * resume. The guest's doorbells now wake our worker.
+ */
+static int fe_svq_start(struct vdpa_fe *fe)
+{
+	const struct vdpa_dev_ops *o = fe->d->ops;
+	struct virtio_dev *vdev = &fe->vdev;
+	uint64_t features = vdev->guest_features;
+	uint16_t q, nq = vdev->nr_queues - 1;
+	int r = o->suspend(fe->d);
+
+	r = r ?: vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	for (q = 0; !r && q < nq; q++) {
+		struct virtq *vq = &vdev->vqs[q];
+		struct fe_svq *fs = &fe->svqs[q];
+		struct vhost_vring_state base = { q, 0 };
+		uint64_t iova = SVQ_IOVA + q * SVQ_IOVA_STEP, ro, ro_len, rw, rw_len;
+
+		if (!vq->enabled)
+			continue;
+		r = o->get_vring_base(fe->d, &base) ?: virtq_set_base(vq, base.num);
+		if (r)
+			break;
+		fs->len = svq_ring_bytes(vq->size, features);
+		fs->mem = mmap(NULL, fs->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		if (fs->mem == MAP_FAILED) {
+			fs->mem = NULL;
+			r = -ENOMEM;
+			break;
+		}
+		fs->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		fs->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fs->kick < 0 || fs->call < 0 || svq_init(&fs->svq, vq, features, fs->mem, iova)) {
+			munmap(fs->mem, fs->len);
+			fs->mem = NULL;
+			fe_svq_free(fe, q);
+			r = -ENOMEM;
+			break;
+		}
+		svq_areas(&fs->svq, &ro, &ro_len, &rw, &rw_len);
+		r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_UPDATE, iova + ro, ro_len,
+			       (uint8_t *)fs->mem + ro, VHOST_ACCESS_RO) ?:
+		    vdpa_iotlb(fe->d, 0, VHOST_IOTLB_UPDATE, iova + rw, rw_len,
+			       (uint8_t *)fs->mem + rw, VHOST_ACCESS_RW);
+	}
+	r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) ?: r;
+	for (q = 0; !r && q < nq; q++) {
+		struct fe_svq *fs = &fe->svqs[q];
+		struct vhost_vring_addr a = { .index = q };
+		struct vhost_vring_state b = { q, 0 };
+		struct vhost_vring_file k = { q, fs->kick }, c = { q, fs->call };
+		uint64_t desc, drv, dev;
+
+		if (!fs->mem)
+			continue;
+		svq_rings(&fs->svq, &desc, &drv, &dev);
+		a.desc_user_addr = desc;
+		a.avail_user_addr = drv;
+		a.used_user_addr = dev;
+		b.num = svq_base(&fs->svq);
+		r = o->set_vring_addr(fe->d, &a) ?: o->set_vring_base(fe->d, &b) ?:
+		    o->set_vring_kick(fe->d, &k) ?: o->set_vring_call(fe->d, &c) ?:
+		    worker_add_fd(&fe->worker, fe->kick[q], fe_on_guest_kick, &fe->calls[q]) ?:
+		    worker_add_fd(&fe->worker, fs->call, fe_on_svq_call, &fe->calls[q]);
+	}
+	fe->svq_on = true;
+	if (r) {
+		vlab_log("vdpa: cannot switch to shadow virtqueues: %s", strerror(-r));
+		fe_svq_stop(fe);
+	}
+	return o->resume(fe->d) ?: r;
+}
+
+/*
+ * Dirty logging starts or stops (a migration begins or ends): switch a
+ * running device. A start that fails fails the migration: passthrough
+ * writes would be lost.
+ */
+static int fe_svq_switch(struct vdpa_fe *fe, bool on)
+{
+	const char *fail = NULL;
+	int r = 0;
+
+	pthread_mutex_lock(&fe->switch_lock);
+	fe->svq_wanted = on;
+	if (fe->started && !fe->suspended && fe->svq_on != on) {
+		worker_stop(&fe->worker);
+		if (on) {
+			r = fe_svq_start(fe);
+		} else {
+			r = fe->d->ops->suspend(fe->d);
+			r = r ?: fe_svq_stop(fe);
+			r = fe->d->ops->resume(fe->d) ?: r;
+		}
+		if (r)
+			fail = on ? "the vDPA device could not switch to shadow virtqueues" :
+				    "the vDPA device could not return to passthrough";
+		fe->svq_switches++;
+		worker_start(&fe->worker);
+		worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);
+		fe_signal_all(fe);
+	}
+	pthread_mutex_unlock(&fe->switch_lock);
+	if (fail)
+		virtio_dev_needs_reset(&fe->vdev, fail);
+	return r;
+}
+
+static int fe_dirty_start(void *opaque)
+{
+	return fe_svq_switch(opaque, true);
+}
+
+/* Nothing of its own: the shadow virtqueues log through the guest's views. */
+static int fe_dirty_collect(void *opaque, unsigned long *bm)
+{
+	return 0;
+}
+
+static void fe_dirty_stop(void *opaque)
+{
+	fe_svq_switch(opaque, false);
+}
+
 static int fe_start(struct virtio_dev *vdev)
 {
-	return fe_program(vdev->priv, NULL);
+	struct vdpa_fe *fe = vdev->priv;
+	int r;
+
+	pthread_mutex_lock(&fe->switch_lock);
+	r = fe_program(fe, NULL);
+	/* Started during a migration: its writes must be logged from the first. */
+	if (!r && fe->svq_wanted) {
+		worker_stop(&fe->worker);
+		r = fe_svq_start(fe);
+		fe->svq_switches++;
+		worker_start(&fe->worker);
+		worker_kick(&fe->worker, KICK_SVQ);
+	}
+	pthread_mutex_unlock(&fe->switch_lock);
+	return r ? -1 : 0;
 }
 
 static void fe_reset(struct virtio_dev *vdev)
 {
 	struct vdpa_fe *fe = vdev->priv;
+	uint16_t q;
 
+	pthread_mutex_lock(&fe->switch_lock);
 	worker_stop(&fe->worker);
 	fe->d->ops->set_status(fe->d, 0);
+	for (q = 0; q < VDPA_HW_MAX_VQS; q++)
+		fe_svq_free(fe, q);
+	fe->svq_on = false;
 	pthread_mutex_lock(&fe->lock);
 	net_state_reset(&fe->st);
 	pthread_mutex_unlock(&fe->lock);
 	fe->started = fe->suspended = fe->restore_pending = false;
+	pthread_mutex_unlock(&fe->switch_lock);
 }
 
 static int fe_set_features(struct virtio_dev *vdev, uint64_t features)
@@ -400,7 +729,7 @@ static void fe_config_write(struct virtio_dev *vdev, uint32_t off, const void *b
 {
 }
 
-/* ---- migration and snapshots (only with unsafe-migrate; see vdpa_net.h) ---- */
+/* ---- migration and snapshots ---- */
 
 /*
  * Stop-and-copy: our worker first (a CVQ command in flight completes),
@@ -411,11 +740,15 @@ static void fe_quiesce(struct virtio_dev *vdev)
 	struct vdpa_fe *fe = vdev->priv;
 	uint16_t q, cvq = vdev->nr_queues - 1;
 
+	pthread_mutex_lock(&fe->switch_lock);
 	memset(&fe->mig, 0, sizeof(fe->mig));
 	if (!fe->started)
-		return;
+		goto out;
 	worker_stop(&fe->worker);
 	fe->d->ops->suspend(fe->d);
+	/* Shadowed: what the device finished goes to the guest, the rest back. */
+	if (fe->svq_on && fe_svq_stop(fe))
+		vlab_log("vdpa: stop-and-copy: the shadow virtqueues did not stop cleanly");
 	for (q = 0; q < cvq; q++) {
 		struct vhost_vring_state s = { q, 0 };
 
@@ -424,16 +757,8 @@ static void fe_quiesce(struct virtio_dev *vdev)
 	}
 	fe->mig.running = true;
 	fe->suspended = true;
-}
-
-/* Interrupts the device raised while we were stopped may be lost: raise them all. */
-static void fe_signal_all(struct vdpa_fe *fe)
-{
-	uint16_t q;
-
-	for (q = 0; q < fe->vdev.nr_queues; q++)
-		if (fe->vdev.transport && fe->vdev.transport->signal_queue)
-			fe->vdev.transport->signal_queue(&fe->vdev, q);
+out:
+	pthread_mutex_unlock(&fe->switch_lock);
 }
 
 /*
@@ -445,27 +770,34 @@ static void fe_unquiesce(struct virtio_dev *vdev)
 {
 	struct vdpa_fe *fe = vdev->priv;
 	uint8_t st = virtio_dev_status(vdev);
+	const char *fail = NULL;
 
+	pthread_mutex_lock(&fe->switch_lock);
 	if (fe->restore_pending) {
 		fe->restore_pending = false;
 		if (!fe->mig.running || (st & VIRTIO_CONFIG_S_NEEDS_RESET) ||
 		    !(st & VIRTIO_CONFIG_S_DRIVER_OK))
-			return;
+			goto out;
 		if (fe_program(fe, fe->mig.base)) {
-			virtio_dev_needs_reset(vdev, "the vDPA device did not start at the destination");
-			return;
+			fail = "the vDPA device did not start at the destination";
+			goto out;
 		}
 	} else if (fe->suspended) {
+		/* In passthrough: stop-and-copy took the shadows down. */
 		fe->suspended = false;
 		if (fe->d->ops->resume(fe->d) || worker_start(&fe->worker)) {
-			virtio_dev_needs_reset(vdev, "the vDPA device did not resume");
-			return;
+			fail = "the vDPA device did not resume";
+			goto out;
 		}
 	} else {
-		return;
+		goto out;
 	}
-	worker_kick(&fe->worker, 1);
+	worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);
 	fe_signal_all(fe);
+out:
+	pthread_mutex_unlock(&fe->switch_lock);
+	if (fail)
+		virtio_dev_needs_reset(vdev, fail);
 }
 
 static int fe_save(struct virtio_dev *vdev, struct state_buf *sb)
@@ -557,6 +889,8 @@ static void fe_free(struct vdpa_fe *fe)
 {
 	int i;
 
+	for (i = 0; i < VDPA_HW_MAX_VQS; i++)
+		fe_svq_free(fe, i);
 	if (fe->worker_ready)
 		worker_exit(&fe->worker);
 	if (fe->sim)
@@ -596,10 +930,12 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	fe->vm = vm;
 	fe->conf = *c;
 	pthread_mutex_init(&fe->lock, NULL);
+	pthread_mutex_init(&fe->switch_lock, NULL);
 	fe->cvq_kick = fe->cvq_call = fe->config_call = -1;
 	fe->worker.wake_fd = -1;
 	for (i = 0; i < VDPA_HW_MAX_VQS; i++) {
 		fe->kick[i] = fe->call[i] = fe->call_cur[i] = -1;
+		fe->svqs[i].kick = fe->svqs[i].call = -1;
 		fe->calls[i].fe = fe;
 		fe->calls[i].q = i;
 	}
@@ -637,8 +973,15 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 		snprintf(err, errlen, "vdpa: cannot attach to PCI");
 		goto fail;
 	}
-	if (!c->unsafe_migrate && !vm->migration_blocker)
-		vm->migration_blocker = blocker;
+	/* Migration switches the data path to shadow virtqueues (unless told not to). */
+	if (!c->unsafe_migrate) {
+		fe->dirty = (struct dirty_source){
+			.name = "vdpa-svq", .start = fe_dirty_start, .collect = fe_dirty_collect,
+			.stop = fe_dirty_stop, .opaque = fe,
+		};
+		dirty_source_register(vm, &fe->dirty);
+		fe->dirty_registered = true;
+	}
 	return fe;
 nomem:
 	snprintf(err, errlen, "vdpa: out of memory");
@@ -654,8 +997,8 @@ static void vdpa_kind_destroy(struct vm *vm, void *dev)
 	worker_stop(&fe->worker);
 	fe->d->ops->set_status(fe->d, 0);
 	virtio_pci_detach(&fe->vdev);
-	if (vm->migration_blocker == blocker)
-		vm->migration_blocker = NULL;
+	if (fe->dirty_registered)
+		dirty_source_unregister(vm, &fe->dirty);
 	fe_free(fe);
 }
 
