@@ -11,9 +11,11 @@
  * forwards it on a shadow ring in address space 1, and changes its own
  * copy of the device state (net_state) only if the device acked it.
  *
- * The device's DMA is not dirty-tracked, so a VM with a passthrough vDPA
- * NIC refuses migration and snapshots (unless the test-only switch
- * unsafe-migrate is given, which shows why: the destination misses pages).
+ * The device's DMA is not dirty-tracked, so while a migration logs dirty
+ * pages the data queues go through shadow virtqueues (virtio/svq.h), and
+ * back to passthrough when it ends; stop-and-copy carries each vq's ring
+ * base. The test-only switch unsafe-migrate migrates without the shadows,
+ * to show why they exist: the destination misses pages.
  */
 #ifndef VLAB_VDPA_NET_H
 #define VLAB_VDPA_NET_H
