@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "devices/net/net_ctrl.h"
+#include "devices/net/net_replay.h"
 #include "devices/vdpa/vdpa_net.h"
 #include "virtio/virtio.h"
 #include "virtio/svq.h"
@@ -353,21 +354,40 @@ static void fe_irq_changed(struct virtio_dev *vdev)
 	pthread_mutex_unlock(&fe->switch_lock);
 }
 
+/* A vq the guest enabled, programmed; enabled on the device now, or later (@now false). */
 static int fe_vring(struct vdpa_fe *fe, uint16_t q, uint16_t num, uint16_t first,
 		    uint64_t desc, uint64_t driver, uint64_t device, int kick, int call,
-		    bool enable)
+		    bool enabled, bool now)
 {
 	const struct vdpa_dev_ops *o = fe->d->ops;
-	struct vhost_vring_state n = { q, num }, base = { q, first }, en = { q, enable };
+	struct vhost_vring_state n = { q, num }, base = { q, first }, en = { q, 1 };
 	struct vhost_vring_addr a = { .index = q, .desc_user_addr = desc,
 				      .avail_user_addr = driver, .used_user_addr = device };
 	struct vhost_vring_file k = { q, kick }, c = { q, call };
 
-	if (!enable)
+	if (!enabled)
 		return 0;
 	return o->set_vring_num(fe->d, &n) ?: o->set_vring_addr(fe->d, &a) ?:
 	       o->set_vring_base(fe->d, &base) ?: o->set_vring_kick(fe->d, &k) ?:
-	       o->set_vring_call(fe->d, &c) ?: o->set_vring_enable(fe->d, &en);
+	       o->set_vring_call(fe->d, &c) ?: (now ? o->set_vring_enable(fe->d, &en) : 0);
+}
+
+/* One replayed command through the shadow CVQ; the device must ack it. */
+static int fe_replay_cmd(void *opaque, uint8_t cls, uint8_t cmd, const void *data, size_t len)
+{
+	struct vdpa_fe *fe = opaque;
+	uint32_t written;
+
+	if (len + 2 > CMD_MAX)
+		return -E2BIG;
+	fe->shadow[SH_CMD] = cls;
+	fe->shadow[SH_CMD + 1] = cmd;
+	memcpy(fe->shadow + SH_CMD + 2, data, len);
+	if (fe_cvq_forward(fe, len + 2, 0, &written) != VIRTIO_NET_OK) {
+		vlab_log("vdpa: the device refused replayed control command %u/%u", cls, cmd);
+		return -EIO;
+	}
+	return 0;
 }
 
 /*
@@ -398,7 +418,8 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 	}
 	r = o->set_backend_features(fe->d, F(VHOST_BACKEND_F_IOTLB_MSG_V2) |
 				    F(VHOST_BACKEND_F_IOTLB_BATCH) | F(VHOST_BACKEND_F_IOTLB_ASID) |
-				    F(VHOST_BACKEND_F_SUSPEND) | F(VHOST_BACKEND_F_RESUME));
+				    F(VHOST_BACKEND_F_SUSPEND) | F(VHOST_BACKEND_F_RESUME) |
+				    F(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK));
 	r = r ?: o->set_status(fe->d, s);
 	r = r ?: o->set_config_call(fe->d, fe->config_call);
 	r = r ?: o->set_features(fe->d, vdev->guest_features | F(VIRTIO_F_ACCESS_PLATFORM));
@@ -427,9 +448,10 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 		if (q == cvq)
 			continue;
 		fe->call_cur[q] = fe_call_fd(fe, q);
+		/* Restoring: data vqs start only once the replay has set the filters. */
 		r = fe_vring(fe, q, vq->size, base ? base[q] : first, vq->desc_addr,
 			     vq->driver_addr, vq->device_addr, fe->kick[q], fe->call_cur[q],
-			     vq->enabled);
+			     vq->enabled, !base);
 	}
 	if (!r) {
 		struct vdrv_rings rings = {
@@ -442,11 +464,29 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 		/* One ring layout for every vq of the device: the guest's. */
 		vdrv_setup(&fe->cvq, &rings, fe->cvq_aux, SHADOW_QSIZE, vdev->guest_features);
 		r = fe_vring(fe, cvq, SHADOW_QSIZE, first, rings.desc_addr, rings.driver_addr,
-			     rings.device_addr, fe->cvq_kick, fe->cvq_call, true);
+			     rings.device_addr, fe->cvq_kick, fe->cvq_call, true, true);
 	}
 	r = r ?: o->set_status(fe->d, s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 	if (!r && (o->get_status(fe->d) & VIRTIO_CONFIG_S_NEEDS_RESET))
 		r = -EIO;
+	/*
+	 * At the destination the device is fresh: what the guest set through
+	 * its control queue is replayed (deltas from the reset defaults),
+	 * then the data vqs start.
+	 */
+	if (!r && base) {
+		int n = net_replay(&fe->st, fe_replay_cmd, fe);
+
+		r = n < 0 ? n : 0;
+		if (n > 0)
+			vlab_log("vdpa: %d control command(s) replayed into the device", n);
+		for (q = 0; !r && q < cvq; q++) {
+			struct vhost_vring_state en = { q, 1 };
+
+			if (vdev->vqs[q].enabled)
+				r = o->set_vring_enable(fe->d, &en);
+		}
+	}
 	if (r) {
 		vlab_log("vdpa: the device did not start: %s", strerror(-r));
 		for (q = 0; q < vdev->nr_queues; q++)

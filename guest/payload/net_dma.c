@@ -27,6 +27,11 @@
  *   2. on 1: the two unread laps; "net_dma: quiet after F frames", and
  *      nothing more until the port reads 2 or more;
  *   3. on 2: the check.
+ * setmac=1: first move the NIC to another MAC address and switch
+ * promiscuous mode off (CTRL_MAC_ADDR, CTRL_RX); then every other frame
+ * goes to the old address (tag 1), and one of those received, or found
+ * in a buffer, is bad: the device must keep filtering (across a
+ * migration, a vDPA device must have the settings replayed into it).
  * ballast=PAGES: in phases 1 and 2, also write that many pages round robin
  * (4 a loop), so that pre-copy cannot converge before the guest is quiet.
  *
@@ -35,8 +40,8 @@
  * one, a malformed one), or a completion the driver refused. Lost: frames
  * skipped in the sequence while reading (a loop backend's queue does not
  * migrate), counted, not failed. Exit 0 only if nothing was bad or stale.
- * cmdline: secs=S, until=request, size=BYTES (1000), ballast=PAGES (0), and
- * the vpmd options.
+ * cmdline: secs=S, until=request, size=BYTES (1000), ballast=PAGES (0),
+ * setmac=1, and the vpmd options.
  */
 #include "virtio_pmd.h"
 
@@ -51,6 +56,8 @@ static struct vpmd_dev dev;
 static uint8_t frame[VPMD_FRAME_MAX], rxbuf[VPMD_FRAME_MAX];
 static uint64_t frames, bad, lost;
 static uint32_t seq, next_seq, frame_size;
+static uint8_t old_mac[VPMD_ETH_ALEN];	/* setmac: frames to it must not arrive */
+static bool decoys;
 static uint8_t *heavy;			/* the ballast */
 static uint64_t ballast, ballast_next;
 
@@ -79,7 +86,7 @@ static int rx_all(bool read)
 		if (!read)
 			continue;
 		h = vpmd_frame_parse(rxbuf, len, &vid);
-		if (!h || h->seq < next_seq) {
+		if (!h || h->seq < next_seq || h->tag) {
 			bad++;
 			continue;
 		}
@@ -98,7 +105,10 @@ static void traffic(uint64_t want, uint64_t us, bool read)
 	uint32_t flen;
 
 	while (frames < until && !vpmd_expired(end)) {
-		flen = vpmd_frame_build(frame, dev.mac, dev.mac, VPMD_NO_VLAN, seq, 0, frame_size);
+		bool decoy = decoys && (seq & 1);
+
+		flen = vpmd_frame_build(frame, decoy ? old_mac : dev.mac, dev.mac, VPMD_NO_VLAN,
+					seq, decoy, frame_size);
 		if (!vpmd_tx(&dev, frame, flen))
 			seq++;
 		vpmd_tx_reap(&dev);
@@ -143,10 +153,35 @@ static uint32_t buffers_stale(uint32_t first)
 		struct vpmd_test_hdr *h = vpmd_frame_parse(b, VPMD_ETH_HLEN + sizeof(*h) +
 							   frame_size, &vid);
 
-		if (!h || h->seq < first)
+		if (h && h->tag)
+			bad++;		/* a decoy got through the filter */
+		else if (!h || h->seq < first)
 			stale++;
 	}
 	return stale;
+}
+
+/* Another MAC address, promiscuous mode off: only frames to it come in. */
+static int set_mac(void)
+{
+	uint8_t mac[VPMD_ETH_ALEN], off = 0;
+
+	if (!vpmd_has(&dev, VIRTIO_NET_F_CTRL_MAC_ADDR) || !vpmd_has(&dev, VIRTIO_NET_F_CTRL_RX)) {
+		printf("net_dma: setmac=1 needs CTRL_MAC_ADDR and CTRL_RX\n");
+		return -1;
+	}
+	memcpy(mac, dev.mac, sizeof(mac));
+	mac[5] ^= 0x80;
+	if (vpmd_ctrl(&dev, VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6) ||
+	    vpmd_ctrl(&dev, VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &off, 1)) {
+		printf("net_dma: the device refused the new MAC or promiscuous off\n");
+		return -1;
+	}
+	memcpy(old_mac, dev.mac, sizeof(mac));
+	memcpy(dev.mac, mac, sizeof(mac));
+	decoys = true;
+	printf("net_dma: MAC %s, promiscuous off\n", vpmd_mac_str(mac));
+	return 0;
 }
 
 int payload_main(void)
@@ -160,7 +195,7 @@ int payload_main(void)
 	heavy = ballast ? vpmd_alloc(ballast * 4096, 4096) : NULL;
 	vpmd_config_init(&cfg);
 	if (vpmd_config_from_cmdline(&cfg) || vpmd_probe(&dev) || vpmd_init(&dev, &cfg) ||
-	    (ballast && !heavy))
+	    (ballast && !heavy) || (payload_arg_u64("setmac", 0) && set_mac()))
 		return 1;
 	if (size > VPMD_FRAME_MAX - VPMD_ETH_HLEN - sizeof(struct vpmd_test_hdr))
 		size = VPMD_FRAME_MAX - VPMD_ETH_HLEN - sizeof(struct vpmd_test_hdr);

@@ -911,15 +911,18 @@ END_TEST
  * The device-state half of the same path, where memory is consistent: a
  * snapshot (guest paused, device suspended, all of RAM in one pass) of
  * the net_dma guest on --vdpa ... unsafe-migrate, with every receive
- * buffer used twice and the rings' indices far from 0. The source resumes
- * and the snapshot restores into a new vlab: each runs two more laps of
- * traffic on the device (which must start at the carried ring bases, or
- * it would redo or skip buffers) and finds every frame and buffer right.
+ * buffer used twice and the rings' indices far from 0, on a MAC address
+ * of its own with promiscuous mode off. The source resumes and the
+ * snapshot restores into a new vlab: each runs two more laps of traffic
+ * on the device, which must start at the carried ring bases (or it would
+ * redo or skip buffers) with the MAC and RX mode replayed into it through
+ * the control queue (or it would drop every frame), and finds every frame
+ * and buffer right.
  */
 START_TEST(test_vdpa_snapshot_restore)
 {
 	const char *elf = vlab_payload("payloads/net_dma.elf");
-	const char *spec = "loop,fw-scale=0,unsafe-migrate";
+	const char *spec = "loop,model=full,fw-scale=0,unsafe-migrate";
 	char file[96], arg[128], uri[128];
 	unsigned int stale, bad;
 	struct vp src, dst;
@@ -929,7 +932,7 @@ START_TEST(test_vdpa_snapshot_restore)
 	test_begin();
 	tpath(file, sizeof(file), "vdpa.snap");
 	vp_start(&src, "src", (const char *const []){ "--kernel", elf, "--mem", "64M", "--vdpa",
-						  spec, "--cmdline", "until=request", NULL });
+						  spec, "--cmdline", "until=request setmac=1", NULL });
 	ck_assert_msg(vp_wait_file_has(&src, src.con, "every buffer written", UP_TIMEOUT),
 		      "src did not fill its buffers");
 	snprintf(arg, sizeof(arg), "path=%s", file);
@@ -948,6 +951,7 @@ START_TEST(test_vdpa_snapshot_restore)
 	ck_assert_msg(vp_wait_file_has(&dst, dst.con, "net_dma: quiet after", 20),
 		      "dst: no traffic after the restore");
 	ck_assert_msg(dma_finish(&dst, &stale, &bad) == 0, "dst: %u stale, %u bad", stale, bad);
+	ck_file_has(dst.out, "2 control command(s) replayed into the device");
 	test_end();
 }
 END_TEST
