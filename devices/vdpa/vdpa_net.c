@@ -682,6 +682,9 @@ static int fe_svq_switch(struct vdpa_fe *fe, bool on)
 		if (r)
 			fail = on ? "the vDPA device could not switch to shadow virtqueues" :
 				    "the vDPA device could not return to passthrough";
+		else
+			vlab_log("vdpa: data queues %s", on ? "through shadow virtqueues" :
+				 "back in passthrough");
 		fe->svq_switches++;
 		worker_start(&fe->worker);
 		worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);

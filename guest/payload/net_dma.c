@@ -24,6 +24,7 @@
  *   1. two laps, reading every frame, then idle: "net_dma: every buffer
  *      written; idle until asked", until the port reads 1 or more. A
  *      migration started now sends the buffers with no frame in flight.
+ *      With stream=1, traffic instead, reading every frame, all along.
  *   2. on 1: the two unread laps; "net_dma: quiet after F frames", and
  *      nothing more until the port reads 2 or more;
  *   3. on 2: the check.
@@ -40,8 +41,8 @@
  * one, a malformed one), or a completion the driver refused. Lost: frames
  * skipped in the sequence while reading (a loop backend's queue does not
  * migrate), counted, not failed. Exit 0 only if nothing was bad or stale.
- * cmdline: secs=S, until=request, size=BYTES (1000), ballast=PAGES (0),
- * setmac=1, and the vpmd options.
+ * cmdline: secs=S, until=request, stream=1, size=BYTES (1000), ballast=PAGES
+ * (0), setmac=1, and the vpmd options.
  */
 #include "virtio_pmd.h"
 
@@ -203,7 +204,11 @@ int payload_main(void)
 	printf("net_dma: %s ring, %u buffers of %u bytes, %lu-byte frames to itself\n",
 	       vpmd_config_ring(&cfg), dev.rx.size, dev.rx_buf_len, size);
 
-	if (until_request) {
+	if (until_request && payload_arg_u64("stream", 0)) {
+		printf("net_dma: streaming until asked\n");
+		while (!dev.rx.broken && !dev.tx.broken && inb(TEST_REQUEST_PORT) == 0)
+			traffic(16 * dev.rx.size, LAPS_US, true);
+	} else if (until_request) {
 		traffic(2 * dev.rx.size, LAPS_US, true);
 		printf("net_dma: every buffer written; idle until asked\n");
 		wait_request(1, true);
