@@ -762,11 +762,20 @@ struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, cha
 		vdpa_sim_net_free(sim);
 		return NULL;
 	}
-	if (net_backend_open(&sim->be, cfg->backend, err, errlen)) {
+	if (!cfg->defer_backend && net_backend_open(&sim->be, cfg->backend, err, errlen)) {
 		vdpa_sim_net_free(sim);
 		return NULL;
 	}
 	return sim;
+}
+
+int vdpa_sim_net_attach(struct vdpa_sim_net *sim, char *err, size_t errlen)
+{
+	if (sim->be.fd >= 0 || sim->worker_running) {
+		snprintf(err, errlen, "vdpa-sim: already on its wire");
+		return -1;
+	}
+	return net_backend_open(&sim->be, sim->cfg.backend, err, errlen);
 }
 
 void vdpa_sim_net_free(struct vdpa_sim_net *sim)

@@ -40,6 +40,7 @@ struct vdpa_sim_net_config {
 	char backend[256];		/* as --net: hub=DIR, tap=NAME, loop, null */
 	double fw_scale;		/* 1.0 calibrated, 0 no waiting */
 	bool fw_parallel;		/* async firmware commands */
+	bool defer_backend;		/* not on the wire until vdpa_sim_net_attach() */
 };
 
 struct vdpa_sim_vq {
@@ -76,5 +77,12 @@ struct vdpa_sim_net {
 struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, char *err,
 				      size_t errlen);
 void vdpa_sim_net_free(struct vdpa_sim_net *sim);
+/*
+ * Put a device made with defer_backend on its wire (cfg->backend), before
+ * it starts. A migration destination waits until the source has let go:
+ * on a hub, an endpoint opened earlier collects copies of the source's
+ * frames, which the device would deliver a second time after the switch.
+ */
+int vdpa_sim_net_attach(struct vdpa_sim_net *sim, char *err, size_t errlen);
 
 #endif

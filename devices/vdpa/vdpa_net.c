@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -762,9 +763,21 @@ static int fe_set_features(struct virtio_dev *vdev, uint64_t features)
 static void fe_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
 {
 	struct vdpa_fe *fe = vdev->priv;
+	const uint32_t at = offsetof(struct virtio_net_config, status);
+	uint16_t announce;
 
 	if (fe->d->ops->get_config(fe->d, off, buf, len))
 		memset(buf, 0, len);
+	/*
+	 * A fresh device at the destination knows nothing of the move: the
+	 * announcement request is ours (as QEMU does for vhost-vdpa), until
+	 * the guest acks it through the control queue.
+	 */
+	pthread_mutex_lock(&fe->lock);
+	announce = fe->st.status & VIRTIO_NET_S_ANNOUNCE;
+	pthread_mutex_unlock(&fe->lock);
+	if (announce && off <= at && off + len > at)
+		((uint8_t *)buf)[at - off] |= VIRTIO_NET_S_ANNOUNCE;
 }
 
 static void fe_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf,
@@ -843,6 +856,19 @@ out:
 		virtio_dev_needs_reset(vdev, fail);
 }
 
+/* At the destination: ask the guest to announce its new location. */
+static void fe_migrated(struct virtio_dev *vdev)
+{
+	struct vdpa_fe *fe = vdev->priv;
+	bool raise;
+
+	pthread_mutex_lock(&fe->lock);
+	raise = net_state_announce(&fe->st, 1);
+	pthread_mutex_unlock(&fe->lock);
+	if (raise)
+		virtio_dev_config_changed(vdev);
+}
+
 static int fe_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct vdpa_fe *fe = vdev->priv;
@@ -901,6 +927,10 @@ static int fe_load(struct virtio_dev *vdev, const void *fdt, int node, char *err
 		snprintf(err, errlen, "vdpa-net: net-state: %s", why);
 		return -1;
 	}
+	/* The source has stopped its device: on the wire now (see vdpa_sim_net_attach). */
+	if (fe->sim->cfg.defer_backend && fe->sim->be.fd < 0 &&
+	    vdpa_sim_net_attach(fe->sim, err, errlen))
+		return -1;
 	fe->mig = m;
 	fe->restore_pending = true;
 	return 0;
@@ -923,6 +953,7 @@ static const struct virtio_dev_ops fe_ops = {
 	.load = fe_load,
 	.quiesce = fe_quiesce,
 	.unquiesce = fe_unquiesce,
+	.migrated = fe_migrated,
 	.irq_changed = fe_irq_changed,
 };
 
@@ -985,6 +1016,8 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	if (c->net.mac_set)
 		memcpy(sc.mac, c->net.mac, 6);
 	snprintf(sc.backend, sizeof(sc.backend), "%s", c->net.backend);
+	/* As virtio-net: an incoming guest joins a hub once the source let go (fe_load). */
+	sc.defer_backend = vm->cfg->incoming && !strncmp(sc.backend, "hub=", 4);
 	fe->sim = vdpa_sim_net_new(&sc, err, errlen);
 	if (!fe->sim)
 		goto fail;
