@@ -9,6 +9,7 @@
 #   make bench-boot   time to "Run /init", vlab against QEMU
 #   make bench-virtq  ring throughput, beside the commit before memory views
 #   make bench-vdpa-datapath  the vDPA NIC's passthrough path beside virtio-net
+#   make bench-svq    the same run: passthrough vs the shadow virtqueue
 #   make test SANITIZE=1  the tests with ASan + UBSan + LSan (build/san)
 #   make fuzz         libFuzzer targets in build/fuzz (clang)
 #   make fuzz-smoke   every fuzz target for a fixed number of inputs
@@ -95,10 +96,10 @@ $(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)
 .PHONY: bench-virtq
 
 # The simulated vDPA NIC's passthrough TX path next to emulated virtio-net.
-bench-vdpa-datapath: $(O)/tests/bench/bench_vdpa
+bench-vdpa-datapath bench-svq: $(O)/tests/bench/bench_vdpa
 	$(O)/tests/bench/bench_vdpa
 
-.PHONY: bench-vdpa-datapath
+.PHONY: bench-vdpa-datapath bench-svq
 
 # Live migration, vlab against QEMU -M microvm: 256M/1G/4G guests, idle and
 # dirtying at 100 and 1000 MB/s, against the unix-socket copy limit.

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bench-vdpa-datapath: Mpps of the simulated vDPA NIC's passthrough TX
- * path next to the emulated virtio-net device's, in one run, split and
- * packed. A driver thread (virtio/virtq_driver.c) keeps a 256-entry TX
+ * bench-vdpa-datapath (and bench-svq): Mpps of the simulated vDPA NIC's
+ * TX path in passthrough and through a shadow virtqueue (virtio/svq.c,
+ * as during a migration), next to the emulated virtio-net device's, in
+ * one run, split and packed. A driver thread (virtio/virtq_driver.c) keeps a 256-entry TX
  * ring full of 64-byte frames (plus the 12-byte header) and reclaims
  * used buffers by polling; the device is either virtio-net (its pair
  * worker, kicked through queue_notify) or the vDPA NIC (its worker,
  * kicked through the kick eventfd), both sending to a null backend. Both
  * run the same ring code (virtio/virtq.c): the ratio shows what the
- * vhost-vdpa plumbing and the IOTLB view cost. Best of several runs, with
- * the range.
+ * vhost-vdpa plumbing and the IOTLB view cost. Shadowed, an SVQ thread
+ * stands between the driver and the device as vlab's front end worker
+ * does: woken by the driver's kick eventfd and the device's call eventfd,
+ * it forwards buffers by guest-physical address and returns completions.
+ * Best of several runs, with the range.
  *
  *	usage: bench_vdpa [frames per run] [runs]
  */
@@ -23,7 +27,11 @@
 #include <unistd.h>
 
 #include "devices/net/virtio_net.h"
+#include <poll.h>
+#include <pthread.h>
+
 #include "devices/vdpa/sim_net.h"
+#include "virtio/svq.h"
 #include "virtio/vdrv_guest.h"
 
 #define RAM_SIZE	(8 << 20)
@@ -33,6 +41,7 @@
 #define FRAMES_AT	0x100000
 #define FRAME_LEN	(12 + 64)
 #define IOVA		0x100000000ULL
+#define SH_IOVA		(1ULL << 40)
 #define F(b)		(1ULL << (b))
 
 struct dut {
@@ -46,7 +55,38 @@ struct dut {
 	/* vDPA */
 	struct vdpa_sim_net *sim;
 	int kick_fd, call_fd;
+	/* shadowed: the guest's ring, the SVQ, its thread, the guest's doorbell */
+	bool shadowed;
+	struct virtq gvq;
+	struct svq svq;
+	void *sh;
+	size_t sh_len;
+	int guest_kick;
+	pthread_t svq_thread;
+	bool svq_stop;
 };
+
+/* The SVQ thread: what vlab's front end worker does with the two eventfds. */
+static void *svq_run(void *opaque)
+{
+	struct dut *d = opaque;
+	struct pollfd p[2] = { { d->guest_kick, POLLIN, 0 }, { d->call_fd, POLLIN, 0 } };
+	uint64_t n, one = 1;
+
+	while (!__atomic_load_n(&d->svq_stop, __ATOMIC_ACQUIRE)) {
+		if (poll(p, 2, 20) <= 0)
+			continue;
+		if ((p[0].revents & POLLIN) && read(d->guest_kick, &n, sizeof(n)) < 0)
+			break;
+		if ((p[1].revents & POLLIN) && read(d->call_fd, &n, sizeof(n)) < 0)
+			break;
+		if (svq_used(&d->svq) < 0)
+			break;
+		if (svq_avail(&d->svq) > 0 && write(d->kick_fd, &one, sizeof(one)) < 0)
+			break;
+	}
+	return NULL;
+}
 
 static double now(void)
 {
@@ -90,7 +130,7 @@ static int dut_init_vdpa(struct dut *d, uint64_t features)
 	char err[256];
 
 	d->name = "vdpa-sim";
-	d->iova_base = IOVA;
+	d->iova_base = d->shadowed ? 0 : IOVA;
 	d->sim = vdpa_sim_net_new(&cfg, err, sizeof(err));
 	d->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -103,6 +143,44 @@ static int dut_init_vdpa(struct dut *d, uint64_t features)
 	k = (struct vhost_vring_file){ TX, d->kick_fd };
 	c = (struct vhost_vring_file){ TX, d->call_fd };
 	v = &d->sim->dev;
+	if (d->shadowed) {
+		uint64_t ro, ro_len, rw, rw_len, desc, drv, dev;
+
+		/* The guest's ring in guest memory, the device on the shadow. */
+		d->guest_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		d->sh_len = svq_ring_bytes(QSIZE, features);
+		d->sh = aligned_alloc(4096, d->sh_len);
+		if (d->guest_kick < 0 || !d->sh || vdrv_init(&d->drv, &d->gm, RINGS, QSIZE, features))
+			return -1;
+		virtq_init(&d->gvq, guest_mem_view(&d->gm), QSIZE);
+		virtq_set_features(&d->gvq, features);
+		if (virtq_set_size(&d->gvq, QSIZE) ||
+		    virtq_set_addrs(&d->gvq, d->drv.desc_addr, d->drv.driver_addr,
+				    d->drv.device_addr) ||
+		    virtq_enable(&d->gvq) || svq_init(&d->svq, &d->gvq, features, d->sh, SH_IOVA))
+			return -1;
+		svq_rings(&d->svq, &desc, &drv, &dev);
+		svq_areas(&d->svq, &ro, &ro_len, &rw, &rw_len);
+		a.desc_user_addr = desc;
+		a.avail_user_addr = drv;
+		a.used_user_addr = dev;
+		base.num = svq_base(&d->svq);
+		return v->ops->set_backend_features(v, F(VHOST_BACKEND_F_IOTLB_MSG_V2) |
+						    F(VHOST_BACKEND_F_IOTLB_BATCH)) ?:
+		       v->ops->set_status(v, s) ?: v->ops->set_features(v, features) ?:
+		       v->ops->set_status(v, s | VIRTIO_CONFIG_S_FEATURES_OK) ?:
+		       vdpa_iotlb(v, 0, VHOST_IOTLB_UPDATE, 0, RAM_SIZE, d->ram, VHOST_ACCESS_RW) ?:
+		       vdpa_iotlb(v, 0, VHOST_IOTLB_UPDATE, SH_IOVA + ro, ro_len,
+				  (uint8_t *)d->sh + ro, VHOST_ACCESS_RO) ?:
+		       vdpa_iotlb(v, 0, VHOST_IOTLB_UPDATE, SH_IOVA + rw, rw_len,
+				  (uint8_t *)d->sh + rw, VHOST_ACCESS_RW) ?:
+		       v->ops->set_vring_num(v, &num) ?: v->ops->set_vring_addr(v, &a) ?:
+		       v->ops->set_vring_base(v, &base) ?: v->ops->set_vring_kick(v, &k) ?:
+		       v->ops->set_vring_call(v, &c) ?: v->ops->set_vring_enable(v, &en) ?:
+		       v->ops->set_status(v, s | VIRTIO_CONFIG_S_FEATURES_OK |
+					  VIRTIO_CONFIG_S_DRIVER_OK) ?:
+		       pthread_create(&d->svq_thread, NULL, svq_run, d);
+	}
 	vdrv_setup(&d->drv, &r, drv_aux, QSIZE, features);
 	return v->ops->set_backend_features(v, F(VHOST_BACKEND_F_IOTLB_MSG_V2) |
 					    F(VHOST_BACKEND_F_IOTLB_BATCH)) ?:
@@ -149,12 +227,15 @@ static int dut_init_net(struct dut *d, uint64_t features)
 	return virtio_dev_status(d->vdev) & VIRTIO_CONFIG_S_DRIVER_OK ? 0 : -1;
 }
 
-static int dut_init(struct dut *d, bool vdpa, bool packed)
+/* @dev: 0 virtio-net, 1 vDPA passthrough, 2 vDPA through an SVQ. */
+static int dut_init(struct dut *d, int dev, bool packed)
 {
 	uint64_t features = F(VIRTIO_F_VERSION_1) | (packed ? F(VIRTIO_F_RING_PACKED) : 0);
+	bool vdpa = dev > 0;
 
 	memset(d, 0, sizeof(*d));
-	d->kick_fd = d->call_fd = -1;
+	d->kick_fd = d->call_fd = d->guest_kick = -1;
+	d->shadowed = dev == 2;
 	d->ram = aligned_alloc(4096, RAM_SIZE);
 	if (!d->ram || guest_mem_init_buffer(&d->gm, d->ram, RAM_SIZE))
 		return -1;
@@ -169,6 +250,10 @@ static int dut_init(struct dut *d, bool vdpa, bool packed)
 
 static void dut_exit(struct dut *d)
 {
+	if (d->shadowed) {
+		__atomic_store_n(&d->svq_stop, true, __ATOMIC_RELEASE);
+		pthread_join(d->svq_thread, NULL);
+	}
 	if (d->vdev)
 		virtio_net_free(d->vdev);
 	if (d->sim)
@@ -177,7 +262,12 @@ static void dut_exit(struct dut *d)
 		close(d->kick_fd);
 	if (d->call_fd >= 0)
 		close(d->call_fd);
-	if (!d->sim)
+	if (d->guest_kick >= 0)
+		close(d->guest_kick);
+	if (d->shadowed)
+		svq_exit(&d->svq);
+	free(d->sh);
+	if (!d->sim || d->shadowed)
 		vdrv_exit(&d->drv);
 	guest_mem_exit(&d->gm);
 	free(d->ram);
@@ -189,7 +279,7 @@ static void dut_kick(struct dut *d)
 
 	if (d->vdev)
 		d->vdev->ops->queue_notify(d->vdev, TX);
-	else if (write(d->kick_fd, &one, sizeof(one)) < 0)
+	else if (write(d->shadowed ? d->guest_kick : d->kick_fd, &one, sizeof(one)) < 0)
 		abort();
 }
 
@@ -239,31 +329,32 @@ int main(int argc, char **argv)
 {
 	uint64_t frames = argc > 1 ? strtoull(argv[1], NULL, 0) : 2000000;
 	int runs = argc > 2 ? atoi(argv[2]) : 5, lay, dev, i;
-	double best[2][2] = { { 0 } }, lo[2][2], hi[2][2];
+	static const char *const devs[] = { "virtio-net", "vdpa passthrough", "vdpa svq" };
 	static const char *const layouts[] = { "split", "packed" };
+	double best[2][3] = { { 0 } }, lo[2][3], hi[2][3];
 	double load[1];
 
 	for (lay = 0; lay < 2; lay++)
-		for (dev = 0; dev < 2; dev++) {
+		for (dev = 0; dev < 3; dev++) {
 			lo[lay][dev] = 1e9;
 			hi[lay][dev] = 0;
 		}
-	/* Alternate the devices run by run, so both see the same machine. */
+	/* Alternate the devices run by run, so all see the same machine. */
 	for (i = 0; i < runs; i++)
 		for (lay = 0; lay < 2; lay++)
-			for (dev = 0; dev < 2; dev++) {
+			for (dev = 0; dev < 3; dev++) {
 				struct dut d;
 				double mpps;
 
 				if (dut_init(&d, dev, lay)) {
-					fprintf(stderr, "bench-vdpa: set-up failed\n");
+					fprintf(stderr, "bench-vdpa: %s set-up failed\n", devs[dev]);
 					return 1;
 				}
 				mpps = dut_run(&d, frames);
 				dut_exit(&d);
 				if (mpps < 0) {
-					fprintf(stderr, "bench-vdpa: %s %s stalled\n",
-						dev ? "vdpa-sim" : "virtio-net", layouts[lay]);
+					fprintf(stderr, "bench-vdpa: %s %s stalled\n", devs[dev],
+						layouts[lay]);
 					return 1;
 				}
 				if (mpps > best[lay][dev])
@@ -273,14 +364,17 @@ int main(int argc, char **argv)
 				if (mpps > hi[lay][dev])
 					hi[lay][dev] = mpps;
 			}
-	printf("bench-vdpa-datapath: TX of %llu 64-byte frames to a null backend, ring %d, "
+	printf("bench-vdpa: TX of %llu 64-byte frames to a null backend, ring %d, "
 	       "best of %d runs [range], Mpps\n", (unsigned long long)frames, QSIZE, runs);
-	printf("%-8s %24s %24s %10s\n", "", "virtio-net (emulated)", "vdpa-sim (passthrough)",
-	       "vdpa/net");
+	printf("%-7s %21s %21s %21s %9s %9s\n", "", devs[0], devs[1], devs[2], "pt/net",
+	       "svq/pt");
 	for (lay = 0; lay < 2; lay++)
-		printf("%-8s %8.2f [%5.2f-%5.2f] %9.2f [%5.2f-%5.2f] %9.2fx\n", layouts[lay],
-		       best[lay][0], lo[lay][0], hi[lay][0], best[lay][1], lo[lay][1], hi[lay][1],
-		       best[lay][1] / best[lay][0]);
+		printf("%-7s %7.2f [%5.2f-%5.2f] %7.2f [%5.2f-%5.2f] %7.2f [%5.2f-%5.2f] "
+		       "%8.2fx %8.2fx\n", layouts[lay], best[lay][0], lo[lay][0], hi[lay][0],
+		       best[lay][1], lo[lay][1], hi[lay][1], best[lay][2], lo[lay][2], hi[lay][2],
+		       best[lay][1] / best[lay][0], best[lay][2] / best[lay][1]);
+	printf("svq: one thread for the queue, woken by eventfds (no doorbell page, no "
+	       "per-pair threads yet)\n");
 	if (getloadavg(load, 1) == 1)
 		printf("load average %.2f on %ld CPUs while measuring\n", load[0],
 		       sysconf(_SC_NPROCESSORS_ONLN));
