@@ -9,6 +9,7 @@
  * still read, since its layout is the struct's below.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "devices/net/net_state.h"
 #include "vmm/migrate/state.h"
@@ -220,6 +221,25 @@ int net_state_load(const void *fdt, int parent, struct net_state *st, char *err,
 						   s->fields, s->nfields, err, errlen);
 		if (r)
 			return -1;
+	}
+	return 0;
+}
+
+int net_state_load_checked(const void *fdt, int parent, struct net_state *st,
+			   const struct net_state *cur, uint64_t host_features, const char *who,
+			   char *err, size_t errlen)
+{
+	char why[160];
+
+	memset(st, 0, sizeof(*st));
+	if (net_state_load(fdt, parent, st, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", who, why);
+		return -1;
+	}
+	/* Every count and index the receive path and the CVQ use, before any is. */
+	if (net_state_check(st, cur, host_features, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: net-state: %s", who, why);
+		return -1;
 	}
 	return 0;
 }

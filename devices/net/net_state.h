@@ -261,6 +261,14 @@ struct state_buf;
  * whether the values make sense.
  */
 int net_state_save(struct state_buf *sb, const struct net_state *st);
+/*
+ * A device's whole load: net_state_load() into @st, then net_state_check()
+ * against @cur (its configuration) and @host_features; errors as
+ * "@who: why" or "@who: net-state: why". The caller holds what guards @cur.
+ */
+int net_state_load_checked(const void *fdt, int parent, struct net_state *st,
+			   const struct net_state *cur, uint64_t host_features, const char *who,
+			   char *err, size_t errlen);
 int net_state_load(const void *fdt, int parent, struct net_state *st, char *err,
 		   size_t errlen);
 

@@ -660,22 +660,14 @@ static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *er
 {
 	struct virtio_net *net = vdev->priv;
 	struct net_state st;
-	char why[160];
 	int ret;
 
-	memset(&st, 0, sizeof(st));
-	if (net_state_load(fdt, node, &st, why, sizeof(why))) {
-		snprintf(err, errlen, "virtio-net: %s", why);
-		return -1;
-	}
-	/* Every count and index the receive path and the CVQ use, before any is. */
 	pthread_mutex_lock(&net->lock);
-	ret = net_state_check(&st, &net->st, vdev->host_features, why, sizeof(why));
+	ret = net_state_load_checked(fdt, node, &st, &net->st, vdev->host_features, "virtio-net",
+				     err, errlen);
 	pthread_mutex_unlock(&net->lock);
-	if (ret) {
-		snprintf(err, errlen, "virtio-net: net-state: %s", why);
+	if (ret)
 		return -1;
-	}
 	/* The source has stopped its device: join the hub now (see virtio_net_create). */
 	if (net->hub_spec) {
 		if (net_backend_open(&net->be, net->hub_spec, err, errlen))

@@ -892,7 +892,6 @@ static int fe_load(struct virtio_dev *vdev, const void *fdt, int node, char *err
 	bool packed = vdev->guest_features & F(VIRTIO_F_RING_PACKED);
 	struct fe_mig m = { 0 };
 	struct net_state st;
-	char why[160];
 	uint16_t q;
 	int r;
 
@@ -913,24 +912,19 @@ static int fe_load(struct virtio_dev *vdev, const void *fdt, int node, char *err
 			return -1;
 		}
 	}
-	memset(&st, 0, sizeof(st));
-	if (net_state_load(fdt, node, &st, why, sizeof(why))) {
-		snprintf(err, errlen, "vdpa-net: %s", why);
-		return -1;
-	}
 	pthread_mutex_lock(&fe->lock);
-	r = net_state_check(&st, &fe->st, vdev->host_features, why, sizeof(why));
-	if (!r)
-		fe->st = st;
+	r = net_state_load_checked(fdt, node, &st, &fe->st, vdev->host_features, "vdpa-net", err,
+				   errlen);
 	pthread_mutex_unlock(&fe->lock);
-	if (r) {
-		snprintf(err, errlen, "vdpa-net: net-state: %s", why);
+	if (r)
 		return -1;
-	}
 	/* The source has stopped its device: on the wire now (see vdpa_sim_net_attach). */
 	if (fe->sim->cfg.defer_backend && fe->sim->be.fd < 0 &&
 	    vdpa_sim_net_attach(fe->sim, err, errlen))
 		return -1;
+	pthread_mutex_lock(&fe->lock);
+	fe->st = st;
+	pthread_mutex_unlock(&fe->lock);
 	fe->mig = m;
 	fe->restore_pending = true;
 	return 0;

@@ -67,14 +67,20 @@ static void rings(uint16_t q)
 	vdrv_setup(&drv[q], &r, aux[q], QSIZE, 1ULL << VIRTIO_F_VERSION_1);
 }
 
-/* Object for vq @q on its rings, RDY. */
-static void vq_up(uint16_t q)
+/* Object for vq @q on its rings, INIT. */
+static void vq_make(uint16_t q)
 {
 	rings(q);
 	ck_assert_int_eq(vdpa_hw_vq_set_num(&hw, q, QSIZE), 0);
 	ck_assert_int_eq(vdpa_hw_vq_set_addr(&hw, q, drv[q].desc_addr, drv[q].driver_addr,
 					     drv[q].device_addr), 0);
 	ck_assert_int_eq(vdpa_hw_vq_create(&hw, q), 0);
+}
+
+/* The same, RDY. */
+static void vq_up(uint16_t q)
+{
+	vq_make(q);
 	ck_assert_int_eq(vdpa_hw_vq_ready(&hw, q), 0);
 }
 
@@ -85,6 +91,24 @@ static void offer(uint16_t q, uint64_t iova, uint64_t cookie)
 
 	ck_assert_int_ge(vdrv_add(&drv[q], &b, 0, 1, false, cookie), 0);
 	vdrv_publish(&drv[q]);
+}
+
+/* The device takes the buffer the driver offered on RX, fills it, returns it. */
+static void rx_roundtrip(uint64_t cookie, uint8_t fill)
+{
+	struct virtq_elem elem;
+	uint64_t got;
+	uint32_t len;
+
+	offer(RX, IOVA + BUFS, cookie);
+	ck_assert_int_eq(vdpa_hw_vq_pop(&hw, RX, &elem), 1);
+	ck_assert_ptr_eq(elem.iov[0].iov_base, ram + BUFS);
+	memset(elem.iov[0].iov_base, fill, 64);
+	vdpa_hw_vq_push(&hw, RX, &elem, 64);
+	ck_assert_int_eq(vdrv_get_used(&drv[RX], &got, &len), 1);
+	ck_assert_uint_eq(got, cookie);
+	ck_assert_uint_eq(len, 64);
+	ck_assert_uint_eq(ram[BUFS + 63], fill);
 }
 
 START_TEST(iotlb_batch_applies_at_end)
@@ -209,23 +233,12 @@ END_TEST
 START_TEST(dma_through_iotlb_not_logged)
 {
 	unsigned long dirty[RAM_SIZE / 4096 / 64 + 1] = { 0 };
-	struct virtq_elem elem;
-	uint64_t cookie;
-	uint32_t len;
 	size_t i;
 
 	map_ram(0, MV_RW);
 	vq_up(RX);
 	guest_mem_dirty_collect(&gm, dirty);
-	offer(RX, IOVA + BUFS, 7);
-	ck_assert_int_eq(vdpa_hw_vq_pop(&hw, RX, &elem), 1);
-	ck_assert_ptr_eq(elem.iov[0].iov_base, ram + BUFS);
-	memset(elem.iov[0].iov_base, 0xab, 64);
-	vdpa_hw_vq_push(&hw, RX, &elem, 64);
-	ck_assert_int_eq(vdrv_get_used(&drv[RX], &cookie, &len), 1);
-	ck_assert_uint_eq(cookie, 7);
-	ck_assert_uint_eq(len, 64);
-	ck_assert_uint_eq(ram[BUFS + 63], 0xab);
+	rx_roundtrip(7, 0xab);
 	guest_mem_dirty_collect(&gm, dirty);
 	for (i = 0; i < sizeof(dirty) / sizeof(dirty[0]); i++)
 		ck_assert_uint_eq(dirty[i], 0);
@@ -272,11 +285,7 @@ START_TEST(read_only_mapping_faults_writes)
 	ck_assert_int_eq(vdpa_hw_iotlb_invalidate(&hw, 0, drv[RX].device_addr + 0x8000, 0x1000), 0);
 	ck_assert_int_eq(vdpa_hw_iotlb_update(&hw, 0, drv[RX].device_addr + 0x8000, 0x1000,
 					      (uintptr_t)ram + RINGS + 0x8000 + 0x2000, MV_READ), 0);
-	rings(TX);
-	ck_assert_int_eq(vdpa_hw_vq_set_num(&hw, TX, QSIZE), 0);
-	ck_assert_int_eq(vdpa_hw_vq_set_addr(&hw, TX, drv[TX].desc_addr, drv[TX].driver_addr,
-					     drv[TX].device_addr), 0);
-	ck_assert_int_eq(vdpa_hw_vq_create(&hw, TX), 0);
+	vq_make(TX);
 	ck_assert_int_eq(vdpa_hw_vq_ready(&hw, TX), -EFAULT);
 	ck_assert_int_eq(vdpa_hw_vq_query(&hw, TX, NULL), VDPA_VQ_ERR);
 }
@@ -325,11 +334,7 @@ START_TEST(groups_and_address_spaces)
 	vq_up(CVQ);
 	offer(CVQ, IOVA + BUFS, 9);
 	ck_assert_int_eq(vdpa_hw_vq_pop(&hw, CVQ, &elem), 1);
-	rings(RX);
-	ck_assert_int_eq(vdpa_hw_vq_set_num(&hw, RX, QSIZE), 0);
-	ck_assert_int_eq(vdpa_hw_vq_set_addr(&hw, RX, drv[RX].desc_addr, drv[RX].driver_addr,
-					     drv[RX].device_addr), 0);
-	ck_assert_int_eq(vdpa_hw_vq_create(&hw, RX), 0);
+	vq_make(RX);
 	ck_assert_int_eq(vdpa_hw_vq_ready(&hw, RX), -EFAULT);
 	ck_assert_int_eq(vdpa_hw_set_group_asid(&hw, VDPA_HW_GROUP_CVQ, 0), -EBUSY);
 }
@@ -352,8 +357,6 @@ START_TEST(descriptor_group_in_its_own_space)
 		.device_addr = SHADOW_IOVA + 0x2000,
 	};
 	struct virtq_elem elem;
-	uint64_t cookie;
-	uint32_t len;
 
 	ck_assert_ptr_nonnull(sh);
 	memset(sh, 0, 0x4000);
@@ -381,14 +384,7 @@ START_TEST(descriptor_group_in_its_own_space)
 	ck_assert_int_eq(vdpa_hw_vq_create(&hw, RX), 0);
 	ck_assert_int_eq(vdpa_hw_vq_ready(&hw, RX), 0);
 	/* A buffer in guest RAM, by its ASID 0 address; the used entry lands in the shadow. */
-	offer(RX, IOVA + BUFS, 5);
-	ck_assert_int_eq(vdpa_hw_vq_pop(&hw, RX, &elem), 1);
-	ck_assert_ptr_eq(elem.iov[0].iov_base, ram + BUFS);
-	memset(elem.iov[0].iov_base, 0x5a, 64);
-	vdpa_hw_vq_push(&hw, RX, &elem, 64);
-	ck_assert_int_eq(vdrv_get_used(&drv[RX], &cookie, &len), 1);
-	ck_assert_uint_eq(cookie, 5);
-	ck_assert_uint_eq(ram[BUFS], 0x5a);
+	rx_roundtrip(5, 0x5a);
 	/* The group cannot move while a vq of it runs; a buffer outside ASID 0 faults. */
 	ck_assert_int_eq(vdpa_hw_set_group_asid(&hw, VDPA_HW_GROUP_DESC, 0), -EBUSY);
 	offer(RX, SHADOW_IOVA + 0x3000, 6);
@@ -406,11 +402,7 @@ START_TEST(ring_misaligned_in_host_memory)
 {
 	ck_assert_int_eq(vdpa_hw_iotlb_update(&hw, 0, IOVA, RAM_SIZE - 4096, (uintptr_t)ram + 1,
 					      MV_RW), 0);
-	rings(RX);
-	ck_assert_int_eq(vdpa_hw_vq_set_num(&hw, RX, QSIZE), 0);
-	ck_assert_int_eq(vdpa_hw_vq_set_addr(&hw, RX, drv[RX].desc_addr, drv[RX].driver_addr,
-					     drv[RX].device_addr), 0);
-	ck_assert_int_eq(vdpa_hw_vq_create(&hw, RX), 0);
+	vq_make(RX);
 	ck_assert_int_eq(vdpa_hw_vq_ready(&hw, RX), -EFAULT);
 	ck_assert_int_eq(vdpa_hw_vq_query(&hw, RX, NULL), VDPA_VQ_ERR);
 	ck_assert_str_eq(hw.vqs[RX].fault, "ring area misaligned where the view maps it");
