@@ -109,6 +109,7 @@ static void rebuild_keys(struct vdpa_hw *hw, uint32_t asid)
 	hw->mkeys[asid] = gib;
 	hw->mapped_gib[asid] = gib;
 	hw->map_rebuilds++;
+	hw->as_rebuilds[asid]++;
 }
 
 static int apply(struct vdpa_hw *hw, const struct vdpa_iotlb_msg *m)

@@ -84,6 +84,7 @@ struct vdpa_hw {
 	struct vdpa_iotlb_msg *batch;
 	uint32_t nr_batch;
 	uint64_t map_rebuilds;
+	uint64_t as_rebuilds[VDPA_HW_ASIDS];	/* the same, per address space */
 	struct vdpa_vq vqs[VDPA_HW_MAX_VQS];
 };
 

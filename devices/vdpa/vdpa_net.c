@@ -91,6 +91,7 @@ struct vdpa_fe {
 	 */
 	pthread_mutex_t switch_lock;
 	bool svq_wanted;		/* dirty logging is on */
+	bool desc_asid;			/* data vq rings have a group of their own */
 	bool svq_on;
 	struct fe_svq {
 		struct svq svq;
@@ -420,7 +421,8 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 	r = o->set_backend_features(fe->d, F(VHOST_BACKEND_F_IOTLB_MSG_V2) |
 				    F(VHOST_BACKEND_F_IOTLB_BATCH) | F(VHOST_BACKEND_F_IOTLB_ASID) |
 				    F(VHOST_BACKEND_F_SUSPEND) | F(VHOST_BACKEND_F_RESUME) |
-				    F(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK));
+				    F(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK) |
+				    (fe->desc_asid ? F(VHOST_BACKEND_F_DESC_ASID) : 0));
 	r = r ?: o->set_status(fe->d, s);
 	r = r ?: o->set_config_call(fe->d, fe->config_call);
 	r = r ?: o->set_features(fe->d, vdev->guest_features | F(VIRTIO_F_ACCESS_PLATFORM));
@@ -511,6 +513,29 @@ static void fe_signal_all(struct vdpa_fe *fe)
 
 /* ---- switching between passthrough and shadow virtqueues ---- */
 
+/*
+ * With DESC_ASID the data vqs' rings have a group of their own: moved to
+ * address space 1 (with the shadows) for the shadowed data path, back to 0
+ * (guest RAM) for passthrough. The device is suspended.
+ */
+static int fe_desc_group_asid(struct vdpa_fe *fe, uint32_t asid)
+{
+	struct vhost_vring_state g = { 0, 0 }, ga;
+	int r;
+
+	if (!fe->desc_asid)
+		return 0;
+	r = fe->d->ops->get_vring_desc_group(fe->d, &g);
+	ga = (struct vhost_vring_state){ g.num, asid };
+	return r ?: fe->d->ops->set_group_asid(fe->d, &ga);
+}
+
+/* Where the shadow rings are mapped. */
+static uint32_t fe_svq_asid(const struct vdpa_fe *fe)
+{
+	return fe->desc_asid ? 1 : 0;
+}
+
 /* Forget queue @q's shadow (the device no longer uses it). */
 static void fe_svq_free(struct vdpa_fe *fe, uint16_t q)
 {
@@ -546,7 +571,7 @@ static int fe_svq_stop(struct vdpa_fe *fe)
 	uint64_t one = 1;
 	int r = 0, e;
 
-	vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	vdpa_iotlb(fe->d, fe_svq_asid(fe), VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
 	for (q = 0; q + 1 < vdev->nr_queues; q++) {
 		struct fe_svq *fs = &fe->svqs[q];
 		struct virtq *vq = &vdev->vqs[q];
@@ -570,16 +595,17 @@ static int fe_svq_stop(struct vdpa_fe *fe)
 		e = o->set_vring_addr(fe->d, &a) ?: o->set_vring_base(fe->d, &b) ?:
 		    o->set_vring_kick(fe->d, &k) ?: o->set_vring_call(fe->d, &c);
 		r = r ?: e;
-		vdpa_iotlb(fe->d, 0, VHOST_IOTLB_INVALIDATE, SVQ_IOVA + q * SVQ_IOVA_STEP,
-			   fs->len, NULL, 0);
+		vdpa_iotlb(fe->d, fe_svq_asid(fe), VHOST_IOTLB_INVALIDATE,
+			   SVQ_IOVA + q * SVQ_IOVA_STEP, fs->len, NULL, 0);
 		fe_svq_free(fe, q);
 		/* Anything the guest published meanwhile: the device looks again. */
 		if (write(fe->kick[q], &one, sizeof(one)) < 0)
 			r = r ?: -errno;
 	}
-	vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
+	vdpa_iotlb(fe->d, fe_svq_asid(fe), VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
+	e = fe_desc_group_asid(fe, 0);
 	fe->svq_on = false;
-	return r;
+	return r ?: e;
 }
 
 /*
@@ -594,9 +620,11 @@ static int fe_svq_start(struct vdpa_fe *fe)
 	struct virtio_dev *vdev = &fe->vdev;
 	uint64_t features = vdev->guest_features;
 	uint16_t q, nq = vdev->nr_queues - 1;
+	uint32_t as = fe_svq_asid(fe);
 	int r = o->suspend(fe->d);
 
-	r = r ?: vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	r = r ?: fe_desc_group_asid(fe, 1);
+	r = r ?: vdpa_iotlb(fe->d, as, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
 	for (q = 0; !r && q < nq; q++) {
 		struct virtq *vq = &vdev->vqs[q];
 		struct fe_svq *fs = &fe->svqs[q];
@@ -626,12 +654,12 @@ static int fe_svq_start(struct vdpa_fe *fe)
 			break;
 		}
 		svq_areas(&fs->svq, &ro, &ro_len, &rw, &rw_len);
-		r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_UPDATE, iova + ro, ro_len,
+		r = vdpa_iotlb(fe->d, as, VHOST_IOTLB_UPDATE, iova + ro, ro_len,
 			       (uint8_t *)fs->mem + ro, VHOST_ACCESS_RO) ?:
-		    vdpa_iotlb(fe->d, 0, VHOST_IOTLB_UPDATE, iova + rw, rw_len,
+		    vdpa_iotlb(fe->d, as, VHOST_IOTLB_UPDATE, iova + rw, rw_len,
 			       (uint8_t *)fs->mem + rw, VHOST_ACCESS_RW);
 	}
-	r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) ?: r;
+	r = vdpa_iotlb(fe->d, as, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) ?: r;
 	for (q = 0; !r && q < nq; q++) {
 		struct fe_svq *fs = &fe->svqs[q];
 		struct vhost_vring_addr a = { .index = q };
@@ -672,6 +700,8 @@ static int fe_svq_switch(struct vdpa_fe *fe, bool on)
 	pthread_mutex_lock(&fe->switch_lock);
 	fe->svq_wanted = on;
 	if (fe->started && !fe->suspended && fe->svq_on != on) {
+		uint64_t t0 = vlab_now_ns(), rebuilds = fe->sim->hw.as_rebuilds[0];
+
 		worker_stop(&fe->worker);
 		if (on) {
 			r = fe_svq_start(fe);
@@ -684,8 +714,10 @@ static int fe_svq_switch(struct vdpa_fe *fe, bool on)
 			fail = on ? "the vDPA device could not switch to shadow virtqueues" :
 				    "the vDPA device could not return to passthrough";
 		else
-			vlab_log("vdpa: data queues %s", on ? "through shadow virtqueues" :
-				 "back in passthrough");
+			vlab_log("vdpa: data queues %s (%.1f ms, guest RAM's map rebuilt %llu "
+				 "time(s))", on ? "through shadow virtqueues" : "back in passthrough",
+				 (vlab_now_ns() - t0) / 1e6,
+				 (unsigned long long)(fe->sim->hw.as_rebuilds[0] - rebuilds));
 		fe->svq_switches++;
 		worker_start(&fe->worker);
 		worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);
@@ -1016,6 +1048,9 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	if (!fe->sim)
 		goto fail;
 	fe->d = &fe->sim->dev;
+	/* Shadow rings in a space of their own: the switch leaves guest RAM's map alone. */
+	fe->desc_asid = !c->no_desc_asid &&
+			(fe->d->ops->get_backend_features(fe->d) & F(VHOST_BACKEND_F_DESC_ASID));
 	net_state_init(&fe->st, sc.mac, c->net.queue_pairs);
 	fe->st.mtu = c->net.mtu;
 	fe->shadow = mmap(NULL, SH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -1092,9 +1127,11 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->fw_async = true;
 	} else if (!strcmp(tok, "unsafe-migrate")) {
 		c->unsafe_migrate = true;
+	} else if (!strcmp(tok, "no-desc-asid")) {
+		c->no_desc_asid = true;
 	} else {
 		snprintf(err, errlen, "--vdpa: unknown option '%s' (model=mlx5|full, queues=N, "
-			 "mac=M, mtu=N, fw-scale=F, fw-async, unsafe-migrate)", tok);
+			 "mac=M, mtu=N, fw-scale=F, fw-async, no-desc-asid, unsafe-migrate)", tok);
 		return -1;
 	}
 	return 0;
@@ -1150,6 +1187,7 @@ struct device_kind vdpa_net_kind = {
 	.usage = "  --vdpa SPEC[,OPTS]   simulated mlx5-like vDPA NIC in passthrough (up to 2): SPEC\n"
 		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..8), mac=M,\n"
 		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async;\n"
+		 "                       no-desc-asid (shadow rings in guest RAM's address space);\n"
 		 "                       test only: unsafe-migrate (migrate without dirty tracking)\n",
 	.max = 2,
 	.config_size = sizeof(struct vdpa_net_conf),

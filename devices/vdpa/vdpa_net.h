@@ -29,6 +29,7 @@ struct vdpa_net_conf {
 	double fw_scale;
 	bool fw_async;
 	bool unsafe_migrate;
+	bool no_desc_asid;		/* shadow rings in address space 0 (to measure) */
 };
 
 int vdpa_parse(const char *arg, struct vdpa_net_conf *c, char *err, size_t errlen);

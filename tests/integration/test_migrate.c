@@ -885,23 +885,37 @@ END_TEST
  * schedule as test_vdpa_unsafe_migrate_loses_pages, without the unsafe
  * switch. The laps run on the shadow rings, every buffer the device wrote
  * is in the dirty log, and the destination finds all of them right.
- * Split and packed rings.
+ * Split and packed rings; with the shadow rings in an address space of
+ * their own (DESC_ASID, the default) the switch leaves guest RAM's map
+ * alone, without (no-desc-asid) it is rebuilt once.
  */
 START_TEST(test_vdpa_svq_migration)
 {
-	static const char *const rings[] = { "split", "packed" };
+	static const struct {
+		const char *what, *spec, *ring, *rebuilt;
+	} runs[] = {
+		/* Shadow rings in their own address space: guest RAM's map untouched. */
+		{ "svq-split", "loop,fw-scale=0", "split", "guest RAM's map rebuilt 0 time(s)" },
+		{ "svq-packed", "loop,fw-scale=0", "packed", "guest RAM's map rebuilt 0 time(s)" },
+		/* Without: they join guest RAM's space, whose map is built again. */
+		{ "svq-one-as", "loop,fw-scale=0,no-desc-asid", "split",
+		  "guest RAM's map rebuilt 1 time(s)" },
+	};
 	unsigned int stale, bad, i;
-	char what[32];
+	char out[96], name[48];
 	int st;
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
-	for (i = 0; i < 2; i++) {
-		snprintf(what, sizeof(what), "svq-%s", rings[i]);
-		st = dma_migration(what, "--vdpa", "loop,fw-scale=0", rings[i], &stale, &bad);
+	for (i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		st = dma_migration(runs[i].what, "--vdpa", runs[i].spec, runs[i].ring, &stale, &bad);
 		ck_assert_msg(st == 0 && stale == 0 && bad == 0,
-			      "%s: %u stale buffers, %u bad frames, exit status %d", what, stale,
-			      bad, st);
+			      "%s: %u stale buffers, %u bad frames, exit status %d", runs[i].what,
+			      stale, bad, st);
+		snprintf(name, sizeof(name), "%s-src.out", runs[i].what);
+		tpath(out, sizeof(out), name);
+		ck_file_has(out, "vdpa: data queues through shadow virtqueues");
+		ck_file_has(out, runs[i].rebuilt);
 	}
 	test_end();
 }
