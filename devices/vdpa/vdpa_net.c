@@ -92,6 +92,8 @@ struct vdpa_fe {
 	pthread_mutex_t switch_lock;
 	bool svq_wanted;		/* dirty logging is on */
 	bool desc_asid;			/* data vq rings have a group of their own */
+	bool persist;			/* maps survive a device reset (IOTLB_PERSIST) */
+	bool mapped;			/* guest RAM and the CVQ shadow are in the IOTLBs */
 	bool svq_on;
 	struct fe_svq {
 		struct svq svq;
@@ -392,6 +394,45 @@ static int fe_replay_cmd(void *opaque, uint8_t cls, uint8_t cmd, const void *dat
 	return 0;
 }
 
+static uint64_t fe_backend_features(const struct vdpa_fe *fe)
+{
+	return F(VHOST_BACKEND_F_IOTLB_MSG_V2) | F(VHOST_BACKEND_F_IOTLB_BATCH) |
+	       F(VHOST_BACKEND_F_IOTLB_ASID) | F(VHOST_BACKEND_F_SUSPEND) |
+	       F(VHOST_BACKEND_F_RESUME) | F(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK) |
+	       (fe->desc_asid ? F(VHOST_BACKEND_F_DESC_ASID) : 0) |
+	       (fe->persist ? F(VHOST_BACKEND_F_IOTLB_PERSIST) : 0);
+}
+
+/*
+ * Guest RAM GPA -> host in address space 0, the CVQ shadow in 1, one
+ * batch. Done once at start-up unless late-map (the costly part of a
+ * destination's device start, so not during the switch-over; with
+ * IOTLB_PERSIST a reset keeps it), else at each DRIVER_OK.
+ */
+static int fe_map_all(struct vdpa_fe *fe)
+{
+	struct guest_mem *gm = &fe->vm->mem;
+	int i, r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+
+	for (i = 0; !r && i < gm->nr_regions; i++)
+		r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_UPDATE, gm->regions[i].gpa, gm->regions[i].size,
+			     gm->regions[i].host, VHOST_ACCESS_RW);
+	/*
+	 * The CVQ shadow's driver area is the device's to read only; its
+	 * descriptor table writable, as a packed ring's must be (the layout is
+	 * not known before the guest negotiates).
+	 */
+	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DESC, SH_DRIVER - SH_DESC,
+			  fe->shadow + SH_DESC, VHOST_ACCESS_RW);
+	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DRIVER,
+			  SH_DEVICE - SH_DRIVER, fe->shadow + SH_DRIVER, VHOST_ACCESS_RO);
+	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DEVICE,
+			  SH_SIZE - SH_DEVICE, fe->shadow + SH_DEVICE, VHOST_ACCESS_RW);
+	r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) ?: r;
+	fe->mapped = !r;
+	return r;
+}
+
 /*
  * DRIVER_OK from the guest (or a loaded state at the destination, with
  * @base the source's ring bases): the device is negotiated as the guest
@@ -409,8 +450,7 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 	bool packed = vdev->guest_features & F(VIRTIO_F_RING_PACKED);
 	/* Packed: index 0 of the first lap, both wrap counters 1 (bit 15). */
 	uint16_t first = packed ? 0x8000 : 0;
-	struct guest_mem *gm = &fe->vm->mem;
-	int i, r;
+	int r;
 
 	/* Doorbells were handed out at attach: the CVQ must be the last queue. */
 	if (cvq != vdev->nr_queues - 1) {
@@ -418,11 +458,7 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 			 (vdev->nr_queues - 1) / 2);
 		return -1;
 	}
-	r = o->set_backend_features(fe->d, F(VHOST_BACKEND_F_IOTLB_MSG_V2) |
-				    F(VHOST_BACKEND_F_IOTLB_BATCH) | F(VHOST_BACKEND_F_IOTLB_ASID) |
-				    F(VHOST_BACKEND_F_SUSPEND) | F(VHOST_BACKEND_F_RESUME) |
-				    F(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK) |
-				    (fe->desc_asid ? F(VHOST_BACKEND_F_DESC_ASID) : 0));
+	r = o->set_backend_features(fe->d, fe_backend_features(fe));
 	r = r ?: o->set_status(fe->d, s);
 	r = r ?: o->set_config_call(fe->d, fe->config_call);
 	r = r ?: o->set_features(fe->d, vdev->guest_features | F(VIRTIO_F_ACCESS_PLATFORM));
@@ -430,21 +466,8 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 	if (!r && !(o->get_status(fe->d) & VIRTIO_CONFIG_S_FEATURES_OK))
 		r = -EINVAL;
 	r = r ?: o->set_group_asid(fe->d, &cvq_group);
-	r = r ?: vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
-	for (i = 0; !r && i < gm->nr_regions; i++)
-		r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_UPDATE, gm->regions[i].gpa, gm->regions[i].size,
-			     gm->regions[i].host, VHOST_ACCESS_RW);
-	/*
-	 * The shadow ring's driver area is the device's to read only, so is
-	 * a split descriptor table (a packed one is written back).
-	 */
-	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DESC, SH_DRIVER - SH_DESC,
-			  fe->shadow + SH_DESC, packed ? VHOST_ACCESS_RW : VHOST_ACCESS_RO);
-	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DRIVER,
-			  SH_DEVICE - SH_DRIVER, fe->shadow + SH_DRIVER, VHOST_ACCESS_RO);
-	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DEVICE,
-			  SH_SIZE - SH_DEVICE, fe->shadow + SH_DEVICE, VHOST_ACCESS_RW);
-	r = r ?: vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
+	if (!r && !fe->mapped)
+		r = fe_map_all(fe);
 	for (q = 0; !r && q < vdev->nr_queues; q++) {
 		struct virtq *vq = &vdev->vqs[q];
 
@@ -772,6 +795,8 @@ static void fe_reset(struct virtio_dev *vdev)
 	pthread_mutex_lock(&fe->switch_lock);
 	worker_stop(&fe->worker);
 	fe->d->ops->set_status(fe->d, 0);
+	if (!fe->persist)
+		fe->mapped = false;
 	for (q = 0; q < VDPA_HW_MAX_VQS; q++)
 		fe_svq_free(fe, q);
 	fe->svq_on = false;
@@ -862,6 +887,9 @@ static void fe_unquiesce(struct virtio_dev *vdev)
 
 	pthread_mutex_lock(&fe->switch_lock);
 	if (fe->restore_pending) {
+		bool mapped = fe->mapped;
+		uint64_t t0 = vlab_now_ns();
+
 		fe->restore_pending = false;
 		if (!fe->mig.running || (st & VIRTIO_CONFIG_S_NEEDS_RESET) ||
 		    !(st & VIRTIO_CONFIG_S_DRIVER_OK))
@@ -870,6 +898,8 @@ static void fe_unquiesce(struct virtio_dev *vdev)
 			fail = "the vDPA device did not start at the destination";
 			goto out;
 		}
+		vlab_log("vdpa: device started from the migrated state in %.1f ms (guest RAM mapped "
+			 "%s)", (vlab_now_ns() - t0) / 1e6, mapped ? "at start-up" : "now");
 	} else if (fe->suspended) {
 		/* In passthrough: stop-and-copy took the shadows down. */
 		fe->suspended = false;
@@ -1051,6 +1081,8 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	/* Shadow rings in a space of their own: the switch leaves guest RAM's map alone. */
 	fe->desc_asid = !c->no_desc_asid &&
 			(fe->d->ops->get_backend_features(fe->d) & F(VHOST_BACKEND_F_DESC_ASID));
+	fe->persist = !c->late_map &&
+		      (fe->d->ops->get_backend_features(fe->d) & F(VHOST_BACKEND_F_IOTLB_PERSIST));
 	net_state_init(&fe->st, sc.mac, c->net.queue_pairs);
 	fe->st.mtu = c->net.mtu;
 	fe->shadow = mmap(NULL, SH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -1072,6 +1104,12 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	}
 	if (virtio_dev_init(&fe->vdev, &fe_ops, fe, &vm->mem, nvq, QUEUE_MAX))
 		goto nomem;
+	/* Guest RAM into the device now, not at DRIVER_OK or a migration's switch-over. */
+	if (!c->late_map && (fe->d->ops->set_backend_features(fe->d, fe_backend_features(fe)) ||
+			     fe_map_all(fe))) {
+		snprintf(err, errlen, "vdpa: the device did not take guest RAM's map");
+		goto fail;
+	}
 	/* What the device offers, as the guest must see it: no IOMMU in front of it. */
 	fe->vdev.host_features = fe->d->ops->get_features(fe->d) & ~F(VIRTIO_F_ACCESS_PLATFORM);
 	if (virtio_pci_attach(vm, &fe->vdev)) {
@@ -1129,9 +1167,12 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->unsafe_migrate = true;
 	} else if (!strcmp(tok, "no-desc-asid")) {
 		c->no_desc_asid = true;
+	} else if (!strcmp(tok, "late-map")) {
+		c->late_map = true;
 	} else {
 		snprintf(err, errlen, "--vdpa: unknown option '%s' (model=mlx5|full, queues=N, "
-			 "mac=M, mtu=N, fw-scale=F, fw-async, no-desc-asid, unsafe-migrate)", tok);
+			 "mac=M, mtu=N, fw-scale=F, fw-async, no-desc-asid, late-map, unsafe-migrate)",
+			 tok);
 		return -1;
 	}
 	return 0;
@@ -1187,7 +1228,8 @@ struct device_kind vdpa_net_kind = {
 	.usage = "  --vdpa SPEC[,OPTS]   simulated mlx5-like vDPA NIC in passthrough (up to 2): SPEC\n"
 		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..8), mac=M,\n"
 		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async;\n"
-		 "                       no-desc-asid (shadow rings in guest RAM's address space);\n"
+		 "                       no-desc-asid (shadow rings in guest RAM's address space),\n"
+		 "                       late-map (guest RAM mapped at DRIVER_OK, not at start-up);\n"
 		 "                       test only: unsafe-migrate (migrate without dirty tracking)\n",
 	.max = 2,
 	.config_size = sizeof(struct vdpa_net_conf),

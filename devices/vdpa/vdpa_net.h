@@ -30,6 +30,7 @@ struct vdpa_net_conf {
 	bool fw_async;
 	bool unsafe_migrate;
 	bool no_desc_asid;		/* shadow rings in address space 0 (to measure) */
+	bool late_map;			/* map guest RAM at DRIVER_OK, not at start-up */
 };
 
 int vdpa_parse(const char *arg, struct vdpa_net_conf *c, char *err, size_t errlen);

@@ -887,19 +887,25 @@ END_TEST
  * is in the dirty log, and the destination finds all of them right.
  * Split and packed rings; with the shadow rings in an address space of
  * their own (DESC_ASID, the default) the switch leaves guest RAM's map
- * alone, without (no-desc-asid) it is rebuilt once.
+ * alone, without (no-desc-asid) it is rebuilt once; the destination maps
+ * guest RAM at start-up, not at the switch-over (unless late-map).
  */
 START_TEST(test_vdpa_svq_migration)
 {
 	static const struct {
-		const char *what, *spec, *ring, *rebuilt;
+		const char *what, *spec, *ring, *rebuilt, *mapped;
 	} runs[] = {
-		/* Shadow rings in their own address space: guest RAM's map untouched. */
-		{ "svq-split", "loop,fw-scale=0", "split", "guest RAM's map rebuilt 0 time(s)" },
-		{ "svq-packed", "loop,fw-scale=0", "packed", "guest RAM's map rebuilt 0 time(s)" },
+		/*
+		 * Shadow rings in their own address space: guest RAM's map
+		 * untouched; the destination mapped guest RAM at start-up.
+		 */
+		{ "svq-split", "loop,fw-scale=0", "split", "guest RAM's map rebuilt 0 time(s)",
+		  "(guest RAM mapped at start-up)" },
+		{ "svq-packed", "loop,fw-scale=0", "packed", "guest RAM's map rebuilt 0 time(s)",
+		  "(guest RAM mapped at start-up)" },
 		/* Without: they join guest RAM's space, whose map is built again. */
-		{ "svq-one-as", "loop,fw-scale=0,no-desc-asid", "split",
-		  "guest RAM's map rebuilt 1 time(s)" },
+		{ "svq-one-as", "loop,fw-scale=0,no-desc-asid,late-map", "split",
+		  "guest RAM's map rebuilt 1 time(s)", "(guest RAM mapped now)" },
 	};
 	unsigned int stale, bad, i;
 	char out[96], name[48];
@@ -916,6 +922,9 @@ START_TEST(test_vdpa_svq_migration)
 		tpath(out, sizeof(out), name);
 		ck_file_has(out, "vdpa: data queues through shadow virtqueues");
 		ck_file_has(out, runs[i].rebuilt);
+		snprintf(name, sizeof(name), "%s-dst.out", runs[i].what);
+		tpath(out, sizeof(out), name);
+		ck_file_has(out, runs[i].mapped);
 	}
 	test_end();
 }
