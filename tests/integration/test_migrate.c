@@ -380,26 +380,33 @@ END_TEST
 #define HOPS		20
 #define HOP_AHEAD	2
 
-START_TEST(test_back_and_forth)
+struct hops {
+	struct vp vps[HOPS + 1];	/* vps[0] the running source, started by the test */
+	/* A destination waiting on @uri, as the source's configuration wants. */
+	void (*start_dest)(struct vp *p, const char *name, const char *uri);
+	/* Checks on the source of hop @hop once it has let go of the guest. */
+	void (*after_hop)(struct vp *from, int hop);
+	double sum, worst;		/* downtime, ms */
+};
+
+/* Move the guest in h->vps[0] through HOPS destinations; the guest ends in h->vps[HOPS]. */
+static void hops_run(struct hops *h)
 {
-	static struct vp vps[HOPS + 1];
 	char uris[HOPS + 1][128], name[16], path[96];
-	double t0 = vlab__now(), total, down, mb, worst = 0, sum = 0;
+	double t0 = vlab__now(), total, down, mb;
 	int i, rounds, started;
 
-	VLAB_SKIP_UNLESS_RUNNABLE();
-	test_begin();
 	for (i = 1; i <= HOPS; i++) {
 		snprintf(name, sizeof(name), "mig-%c.sock", i % 2 ? 'B' : 'A');
 		snprintf(uris[i], sizeof(uris[i]), "unix:%s", tpath(path, sizeof(path), name));
 	}
-	start_source(&vps[0], "hop00", "256M", "1", "rate=100");
 	for (started = 1; started <= HOP_AHEAD; started++) {
 		snprintf(name, sizeof(name), "hop%02d", started);
-		start_dest(&vps[started], name, uris[started], "256M", "1");
+		h->start_dest(&h->vps[started], name, uris[started]);
 	}
+	h->sum = h->worst = 0;
 	for (i = 1; i <= HOPS; i++) {
-		struct vp *from = &vps[i - 1], *to = &vps[i];
+		struct vp *from = &h->vps[i - 1], *to = &h->vps[i];
 
 		wait_dest(to);
 		ck_assert_msg(vp_migrate(from, uris[i], NULL, NULL) == 0, "hop %d: migrate: %s", i,
@@ -408,25 +415,45 @@ START_TEST(test_back_and_forth)
 			      from->status);
 		ck_assert_msg(vp_migrate_done(from, &total, &down, &mb, &rounds),
 			      "hop %d: no final line", i);
-		ck_assert_msg(!vlab_file_has(from->con, "payload: dirty"),
-			      "the payload ended before hop %d", i);
-		sum += down;
-		if (down > worst)
-			worst = down;
+		h->after_hop(from, i);
+		h->sum += down;
+		if (down > h->worst)
+			h->worst = down;
 		printf("  hop %2d at %5.1f s: %.0f ms, downtime %.1f ms, %.1f MB, %d round(s)\n", i,
 		       vlab__now() - t0, total, down, mb, rounds);
 		/* The path is free again once the last destination accepted. */
 		if (started <= HOPS) {
 			snprintf(name, sizeof(name), "hop%02d", started);
-			start_dest(&vps[started], name, uris[started], "256M", "1");
+			h->start_dest(&h->vps[started], name, uris[started]);
 			started++;
 		}
 		/* The guest runs here now: its control socket answers. */
 		ck_assert_msg(VP_CTL(to, "status") == 0, "hop %d: %s: %s", i, to->name, vp_ctl_out);
 	}
-	ck_payload_ok(&vps[HOPS], 40);
 	printf("  %d hops in %.1f s: downtime mean %.1f ms, worst %.1f ms\n", HOPS,
-	       vlab__now() - t0, sum / HOPS, worst);
+	       vlab__now() - t0, h->sum / HOPS, h->worst);
+}
+
+static void dirty_dest(struct vp *p, const char *name, const char *uri)
+{
+	start_dest(p, name, uri, "256M", "1");
+}
+
+static void dirty_hopped(struct vp *from, int hop)
+{
+	ck_assert_msg(!vlab_file_has(from->con, "payload: dirty"),
+		      "the payload ended before hop %d", hop);
+}
+
+START_TEST(test_back_and_forth)
+{
+	static struct hops h = { .start_dest = dirty_dest, .after_hop = dirty_hopped };
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	start_source(&h.vps[0], "hop00", "256M", "1", "rate=100");
+	hops_run(&h);
+	ck_payload_ok(&h.vps[HOPS], 40);
 	test_end();
 }
 END_TEST
@@ -1003,59 +1030,34 @@ END_TEST
  * (frames in a loop backend's queue at a switch are lost, and counted);
  * at the end two laps leave no buffer stale.
  */
+static void vdpa_dest(struct vp *p, const char *name, const char *uri)
+{
+	vp_start(p, name, (const char *const []){ "--incoming", uri, "--mem", "64M", "--vdpa",
+						  "loop,fw-scale=0", NULL });
+}
+
+static void vdpa_hopped(struct vp *from, int hop)
+{
+	ck_file_has(from->out, "vdpa: data queues through shadow virtqueues");
+}
+
 START_TEST(test_vdpa_back_and_forth)
 {
 	const char *elf = vlab_payload("payloads/net_dma.elf");
-	static struct vp vps[HOPS + 1];
-	char uris[HOPS + 1][128], name[16], path[96];
+	static struct hops h = { .start_dest = vdpa_dest, .after_hop = vdpa_hopped };
 	unsigned int stale, bad;
-	double total, down, mb, worst = 0, t0;
-	int i, rounds, started;
 
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	test_begin();
-	for (i = 1; i <= HOPS; i++) {
-		snprintf(name, sizeof(name), "mig-%c.sock", i % 2 ? 'B' : 'A');
-		snprintf(uris[i], sizeof(uris[i]), "unix:%s", tpath(path, sizeof(path), name));
-	}
-	vp_start(&vps[0], "hop00", (const char *const []){ "--kernel", elf, "--mem", "64M",
-							   "--vdpa", "loop,fw-scale=0", "--cmdline",
-							   "until=request stream=1", NULL });
-	ck_assert_msg(vp_wait_file_has(&vps[0], vps[0].con, "streaming until asked", UP_TIMEOUT),
-		      "hop00 did not start");
-	for (started = 1; started <= HOP_AHEAD; started++) {
-		snprintf(name, sizeof(name), "hop%02d", started);
-		vp_start(&vps[started], name, (const char *const []){ "--incoming", uris[started],
-				"--mem", "64M", "--vdpa", "loop,fw-scale=0", NULL });
-	}
-	t0 = vlab__now();
-	for (i = 1; i <= HOPS; i++) {
-		struct vp *from = &vps[i - 1], *to = &vps[i];
-
-		wait_dest(to);
-		ck_assert_msg(vp_migrate(from, uris[i], NULL, NULL) == 0, "hop %d: migrate: %s", i,
-			      vp_ctl_out);
-		ck_assert_msg(vp_wait(from, 20) == 0, "hop %d: %s exit status %d", i, from->name,
-			      from->status);
-		ck_assert_msg(vp_migrate_done(from, &total, &down, &mb, &rounds),
-			      "hop %d: no final line", i);
-		ck_file_has(from->out, "vdpa: data queues through shadow virtqueues");
-		if (down > worst)
-			worst = down;
-		if (started <= HOPS) {
-			snprintf(name, sizeof(name), "hop%02d", started);
-			vp_start(&vps[started], name, (const char *const []){ "--incoming",
-					uris[started], "--mem", "64M", "--vdpa", "loop,fw-scale=0",
-					NULL });
-			started++;
-		}
-		ck_assert_msg(VP_CTL(to, "status") == 0, "hop %d: %s: %s", i, to->name, vp_ctl_out);
-	}
-	printf("  %d vDPA hops in %.1f s, worst downtime %.1f ms\n", HOPS, vlab__now() - t0,
-	       worst);
-	ck_assert_msg(VP_CTL(&vps[HOPS], "test-request", "value=1") == 0, "test-request: %s",
+	vp_start(&h.vps[0], "hop00", (const char *const []){ "--kernel", elf, "--mem", "64M",
+							     "--vdpa", "loop,fw-scale=0", "--cmdline",
+							     "until=request stream=1", NULL });
+	ck_assert_msg(vp_wait_file_has(&h.vps[0], h.vps[0].con, "streaming until asked",
+				       UP_TIMEOUT), "hop00 did not start");
+	hops_run(&h);
+	ck_assert_msg(VP_CTL(&h.vps[HOPS], "test-request", "value=1") == 0, "test-request: %s",
 		      vp_ctl_out);
-	ck_assert_msg(dma_finish(&vps[HOPS], &stale, &bad) == 0 && !bad && !stale,
+	ck_assert_msg(dma_finish(&h.vps[HOPS], &stale, &bad) == 0 && !bad && !stale,
 		      "after %d hops: %u stale, %u bad", HOPS, stale, bad);
 	test_end();
 }
