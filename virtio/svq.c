@@ -201,7 +201,6 @@ int svq_used(struct svq *s)
 	uint32_t len;
 	int r, n = 0;
 
-	s->notify = false;
 	while ((r = vdrv_get_used(&s->shadow, &cookie, &len)) > 0) {
 		uint16_t slot = (uint16_t)cookie;
 
@@ -216,10 +215,8 @@ int svq_used(struct svq *s)
 	}
 	if (r < 0)
 		return svq_fail(s, -EPROTO, "the device used a buffer it was not given");
-	if (n) {
+	if (n)
 		virtq_flush(s->guest);
-		s->notify = virtq_should_notify(s->guest);
-	}
 	return n;
 }
 

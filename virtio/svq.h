@@ -20,8 +20,9 @@
  *	svq_init(&s, guest_vq, features, mem, iova);	// mem: svq_ring_bytes()
  *	// device: rings at svq_rings(&s), base svq_base(&s)
  *	guest kick:   if (svq_avail(&s) > 0) kick the device;
- *	device call:  n = svq_used(&s); if (s.notify) signal the guest;
- *	              if (s.parked) svq_avail(&s) again;
+ *	device call:  if (svq_used(&s) > 0) interrupt the guest if it wants one
+ *	              (virtq_should_notify() on the guest's ring);
+ *	              if (s.parked >= 0) svq_avail(&s) again;
  *	svq_rewind(&s); svq_exit(&s);
  * One thread drives an svq.
  */
@@ -46,7 +47,6 @@ struct svq {
 	uint16_t size;
 	uint32_t pops, inflight;
 	int parked;			/* slot of an element waiting for room, or -1 */
-	bool notify;			/* svq_used(): the guest wants an interrupt */
 	const char *error;		/* set once the queue cannot go on */
 	/* counters */
 	uint64_t forwarded, completed, device_kicks;
@@ -77,7 +77,8 @@ int svq_avail(struct svq *s);
 /*
  * Move the device's completions to the guest's used ring (dirty-logged)
  * and publish them. Returns how many, or -EPROTO if the device used a
- * buffer it was not given. s->notify: the guest asked for an interrupt.
+ * buffer it was not given. Whether the guest wants an interrupt for them
+ * is the caller's to ask (virtq_should_notify() on the guest's ring).
  */
 int svq_used(struct svq *s);
 /*

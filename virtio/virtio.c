@@ -266,11 +266,16 @@ void virtio_dev_reset_queue(struct virtio_dev *vdev)
 	virtio_dev_queue_restart(vdev, q);
 }
 
+void virtio_dev_signal_queue(struct virtio_dev *vdev, uint16_t q)
+{
+	if (vdev->transport && vdev->transport->signal_queue)
+		vdev->transport->signal_queue(vdev, q);
+}
+
 void virtio_dev_notify_used(struct virtio_dev *vdev, uint16_t q)
 {
-	if (q < vdev->nr_queues && virtq_should_notify(&vdev->vqs[q]) &&
-	    vdev->transport && vdev->transport->signal_queue)
-		vdev->transport->signal_queue(vdev, q);
+	if (q < vdev->nr_queues && virtq_should_notify(&vdev->vqs[q]))
+		virtio_dev_signal_queue(vdev, q);
 }
 
 void virtio_dev_config_changed(struct virtio_dev *vdev)

@@ -159,6 +159,8 @@ void virtio_dev_reset_queue(struct virtio_dev *vdev);
 
 /* Device side: a queue's used ring advanced; interrupt if the driver wants one. */
 void virtio_dev_notify_used(struct virtio_dev *vdev, uint16_t q);
+/* Queue @q's interrupt, unconditionally (the suppression was decided elsewhere). */
+void virtio_dev_signal_queue(struct virtio_dev *vdev, uint16_t q);
 /* Device configuration changed (bumps config_generation, interrupts). */
 void virtio_dev_config_changed(struct virtio_dev *vdev);
 /* The driver broke the protocol: DEVICE_NEEDS_RESET, config interrupt. */

@@ -103,7 +103,6 @@ struct vdpa_fe {
 	} svqs[VDPA_HW_MAX_VQS];
 	struct dirty_source dirty;
 	bool dirty_registered;
-	uint64_t svq_switches;
 };
 
 /* ---- the guest's control queue, shadowed ---- */
@@ -192,8 +191,8 @@ static void fe_on_call(int fd, void *opaque)
 	struct virtio_dev *vdev = &c->fe->vdev;
 	uint64_t n;
 
-	if (read(fd, &n, sizeof(n)) > 0 && vdev->transport && vdev->transport->signal_queue)
-		vdev->transport->signal_queue(vdev, c->q);
+	if (read(fd, &n, sizeof(n)) > 0)
+		virtio_dev_signal_queue(vdev, c->q);
 }
 
 /* The device's status or config changed: an error becomes the guest's NEEDS_RESET. */
@@ -235,15 +234,15 @@ static void fe_svq_avail(struct vdpa_fe *fe, uint16_t q)
 static void fe_svq_used(struct vdpa_fe *fe, uint16_t q)
 {
 	struct fe_svq *fs = &fe->svqs[q];
-	const struct virtio_transport_ops *t = fe->vdev.transport;
 	int r = svq_used(&fs->svq);
 
 	if (r < 0) {
 		fe_svq_fail(fe, q);
 		return;
 	}
-	if (fs->svq.notify && t && t->signal_queue)
-		t->signal_queue(&fe->vdev, q);
+	/* The shadow's guest ring is the transport's queue @q. */
+	if (r > 0)
+		virtio_dev_notify_used(&fe->vdev, q);
 	if (fs->svq.parked >= 0)
 		fe_svq_avail(fe, q);
 }
@@ -350,9 +349,8 @@ static void fe_irq_changed(struct virtio_dev *vdev)
 		fd = fe->call_cur[q];
 		fe->call_cur[q] = f.fd;
 		/* Off our eventfd: what it still holds is an interrupt owed now. */
-		if (fd == fe->call[q] && read(fd, &n, sizeof(n)) > 0 && vdev->transport &&
-		    vdev->transport->signal_queue)
-			vdev->transport->signal_queue(vdev, q);
+		if (fd == fe->call[q] && read(fd, &n, sizeof(n)) > 0)
+			virtio_dev_signal_queue(vdev, q);
 	}
 	pthread_mutex_unlock(&fe->lock);
 	pthread_mutex_unlock(&fe->switch_lock);
@@ -530,8 +528,7 @@ static void fe_signal_all(struct vdpa_fe *fe)
 	uint16_t q;
 
 	for (q = 0; q < fe->vdev.nr_queues; q++)
-		if (fe->vdev.transport && fe->vdev.transport->signal_queue)
-			fe->vdev.transport->signal_queue(&fe->vdev, q);
+		virtio_dev_signal_queue(&fe->vdev, q);
 }
 
 /* ---- switching between passthrough and shadow virtqueues ---- */
@@ -710,6 +707,24 @@ static int fe_svq_start(struct vdpa_fe *fe)
 	return o->resume(fe->d) ?: r;
 }
 
+/* Switch the data path of a running device, with our worker stopped meanwhile. */
+static int fe_svq_toggle(struct vdpa_fe *fe, bool on)
+{
+	int r;
+
+	worker_stop(&fe->worker);
+	if (on) {
+		r = fe_svq_start(fe);
+	} else {
+		r = fe->d->ops->suspend(fe->d);
+		r = r ?: fe_svq_stop(fe);
+		r = fe->d->ops->resume(fe->d) ?: r;
+	}
+	worker_start(&fe->worker);
+	worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);
+	return r;
+}
+
 /*
  * Dirty logging starts or stops (a migration begins or ends): switch a
  * running device. A start that fails fails the migration: passthrough
@@ -725,14 +740,7 @@ static int fe_svq_switch(struct vdpa_fe *fe, bool on)
 	if (fe->started && !fe->suspended && fe->svq_on != on) {
 		uint64_t t0 = vlab_now_ns(), rebuilds = fe->sim->hw.as_rebuilds[0];
 
-		worker_stop(&fe->worker);
-		if (on) {
-			r = fe_svq_start(fe);
-		} else {
-			r = fe->d->ops->suspend(fe->d);
-			r = r ?: fe_svq_stop(fe);
-			r = fe->d->ops->resume(fe->d) ?: r;
-		}
+		r = fe_svq_toggle(fe, on);
 		if (r)
 			fail = on ? "the vDPA device could not switch to shadow virtqueues" :
 				    "the vDPA device could not return to passthrough";
@@ -741,9 +749,6 @@ static int fe_svq_switch(struct vdpa_fe *fe, bool on)
 				 "time(s))", on ? "through shadow virtqueues" : "back in passthrough",
 				 (vlab_now_ns() - t0) / 1e6,
 				 (unsigned long long)(fe->sim->hw.as_rebuilds[0] - rebuilds));
-		fe->svq_switches++;
-		worker_start(&fe->worker);
-		worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);
 		fe_signal_all(fe);
 	}
 	pthread_mutex_unlock(&fe->switch_lock);
@@ -776,13 +781,8 @@ static int fe_start(struct virtio_dev *vdev)
 	pthread_mutex_lock(&fe->switch_lock);
 	r = fe_program(fe, NULL);
 	/* Started during a migration: its writes must be logged from the first. */
-	if (!r && fe->svq_wanted) {
-		worker_stop(&fe->worker);
-		r = fe_svq_start(fe);
-		fe->svq_switches++;
-		worker_start(&fe->worker);
-		worker_kick(&fe->worker, KICK_SVQ);
-	}
+	if (!r && fe->svq_wanted)
+		r = fe_svq_toggle(fe, true);
 	pthread_mutex_unlock(&fe->switch_lock);
 	return r ? -1 : 0;
 }
