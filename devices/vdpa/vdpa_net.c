@@ -1052,6 +1052,7 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	};
 	struct vdpa_fe *fe = calloc(1, sizeof(*fe));
 	uint16_t nvq = 2 * c->net.queue_pairs + 1, i;
+	uint64_t offered;
 
 	if (!fe) {
 		snprintf(err, errlen, "vdpa: out of memory");
@@ -1079,10 +1080,9 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 		goto fail;
 	fe->d = &fe->sim->dev;
 	/* Shadow rings in a space of their own: the switch leaves guest RAM's map alone. */
-	fe->desc_asid = !c->no_desc_asid &&
-			(fe->d->ops->get_backend_features(fe->d) & F(VHOST_BACKEND_F_DESC_ASID));
-	fe->persist = !c->late_map &&
-		      (fe->d->ops->get_backend_features(fe->d) & F(VHOST_BACKEND_F_IOTLB_PERSIST));
+	offered = fe->d->ops->get_backend_features(fe->d);
+	fe->desc_asid = !c->no_desc_asid && (offered & F(VHOST_BACKEND_F_DESC_ASID));
+	fe->persist = !c->late_map && (offered & F(VHOST_BACKEND_F_IOTLB_PERSIST));
 	net_state_init(&fe->st, sc.mac, c->net.queue_pairs);
 	fe->st.mtu = c->net.mtu;
 	fe->shadow = mmap(NULL, SH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,

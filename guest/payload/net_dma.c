@@ -103,13 +103,17 @@ static int rx_all(bool read)
 static void traffic(uint64_t want, uint64_t us, bool read)
 {
 	uint64_t end = vpmd_deadline_us(us), until = frames + want, idle;
-	uint32_t flen;
+	uint32_t flen = 0, built = seq + 1;
 
 	while (frames < until && !vpmd_expired(end)) {
 		bool decoy = decoys && (seq & 1);
 
-		flen = vpmd_frame_build(frame, decoy ? old_mac : dev.mac, dev.mac, VPMD_NO_VLAN,
-					seq, decoy, frame_size);
+		/* Built once per number: a full TX ring has us try the same frame again. */
+		if (built != seq) {
+			flen = vpmd_frame_build(frame, decoy ? old_mac : dev.mac, dev.mac,
+						VPMD_NO_VLAN, seq, decoy, frame_size);
+			built = seq;
+		}
 		if (!vpmd_tx(&dev, frame, flen))
 			seq++;
 		vpmd_tx_reap(&dev);
