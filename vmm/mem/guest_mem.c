@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "vmm/mem/guest_mem.h"
 
@@ -207,4 +209,48 @@ int guest_mem_fill(struct guest_mem *gm, uint64_t gpa, int c, uint64_t len)
 	memset(p, c, len);
 	guest_mem_mark_dirty(gm, gpa, len);
 	return 0;
+}
+
+/* pagemap entries read at once: 64 KiB, 32 MiB of guest RAM. */
+#define PAGEMAP_CHUNK	8192
+#define PAGEMAP_PRESENT	(1ULL << 63)
+#define PAGEMAP_SWAPPED	(1ULL << 62)
+
+int guest_mem_touched(struct guest_mem *gm, unsigned long *bm)
+{
+	uint64_t *e = malloc(PAGEMAP_CHUNK * sizeof(*e));
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), i, ret = 0;
+
+	if (!e || fd < 0 || sysconf(_SC_PAGESIZE) != GM_PAGE_SIZE) {
+		ret = !e ? -ENOMEM : fd < 0 ? -errno : -EOPNOTSUPP;
+		goto out;
+	}
+	for (i = 0; !ret && i < gm->nr_regions; i++) {
+		struct guest_mem_region *r = &gm->regions[i];
+		uint64_t first = r->gpa >> GM_PAGE_SHIFT, pages = r->size >> GM_PAGE_SHIFT;
+		uint64_t host = (uintptr_t)r->host >> GM_PAGE_SHIFT, p, n, k;
+
+		for (p = 0; p < pages; p += n) {
+			ssize_t want, got;
+
+			n = pages - p < PAGEMAP_CHUNK ? pages - p : PAGEMAP_CHUNK;
+			want = n * sizeof(*e);
+			got = pread(fd, e, want, (host + p) * sizeof(*e));
+			if (got != want) {
+				ret = got < 0 ? -errno : -EIO;
+				break;
+			}
+			for (k = 0; k < n; k++) {
+				uint64_t bit = first + p + k;
+
+				if (e[k] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED))
+					bm[bit / BITS_PER_LONG] |= 1UL << (bit % BITS_PER_LONG);
+			}
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(e);
+	return ret;
 }

@@ -68,6 +68,17 @@ int guest_mem_write(struct guest_mem *gm, uint64_t gpa, const void *buf, uint64_
 int guest_mem_fill(struct guest_mem *gm, uint64_t gpa, int c, uint64_t len);
 bool guest_mem_is_ram(struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
+/*
+ * Set in @bm (one bit per page of [0, gpa_end)) the RAM pages that may
+ * hold data: those the host kernel has a page or a swap entry for
+ * (/proc/self/pagemap). A page the guest never touched has neither and
+ * reads as zero, so migration and snapshots skip it unread; reading it
+ * would fault in a zero page (for a big idle guest, seconds of page
+ * faults and page tables). -errno if the kernel cannot tell: then assume
+ * every page.
+ */
+int guest_mem_touched(struct guest_mem *gm, unsigned long *bm);
+
 void guest_mem_mark_dirty(struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Move the device dirty bits into @out (same layout) and clear them. */
 void guest_mem_dirty_collect(struct guest_mem *gm, unsigned long *out);

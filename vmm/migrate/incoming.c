@@ -294,8 +294,12 @@ static void *mig_incoming_thread(void *arg)
 	/*
 	 * Fault guest RAM in now, while nobody waits: first touches are slow
 	 * (very slow on nested hosts) and would otherwise throttle the stream.
+	 * Not a guest too big for half the host's free memory: it is mostly
+	 * untouched (the source sends only what it touched), and making all of
+	 * it resident could exhaust the host.
 	 */
-	madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
+	if (vm->mem.map_size / GM_PAGE_SIZE <= (uint64_t)sysconf(_SC_AVPHYS_PAGES) / 2)
+		madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
 	vlab_log("waiting for a migration stream on %s", m->uri);
 	if (m->in_listening) {
 		fd = mig_accept(m, m->in_err, sizeof(m->in_err));

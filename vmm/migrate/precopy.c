@@ -74,11 +74,20 @@ static int mig_send_pages(struct migration *m, const unsigned long *bm, bool fir
 		bool run_zero = false;
 
 		while (p <= pages) {
-			bool dirty = p < pages &&
-				(!bm || (bm[(first + p) / BITS_PER_LONG] >> ((first + p) % BITS_PER_LONG) & 1));
-			bool zero = dirty && page_is_zero(r->host + (p << GM_PAGE_SHIFT));
-			bool extend = dirty && run_len && zero == run_zero &&
-				      (zero || run_len < MIG_RUN_PAGES);
+			uint64_t bit = first + p;
+			bool dirty, zero, extend;
+
+			/* Outside a run, the rest of a word of clean pages is skipped at once. */
+			if (bm && !run_len && p < pages &&
+			    !(bm[bit / BITS_PER_LONG] >> (bit % BITS_PER_LONG))) {
+				p += BITS_PER_LONG - bit % BITS_PER_LONG;
+				if (p > pages)
+					p = pages;
+				continue;
+			}
+			dirty = p < pages && (!bm || (bm[bit / BITS_PER_LONG] >> (bit % BITS_PER_LONG) & 1));
+			zero = dirty && page_is_zero(r->host + (p << GM_PAGE_SHIFT));
+			extend = dirty && run_len && zero == run_zero && (zero || run_len < MIG_RUN_PAGES);
 
 			if (run_len && !extend) {
 				uint64_t gpa = r->gpa + (run_start << GM_PAGE_SHIFT);
@@ -106,6 +115,34 @@ static int mig_send_pages(struct migration *m, const unsigned long *bm, bool fir
 	}
 	return 0;
 }
+/*
+ * The first pass: every page that may hold data (guest_mem_touched()), so
+ * that RAM the guest never touched costs neither a read nor a byte on the
+ * wire; every page if the kernel cannot tell.
+ */
+static int mig_send_first_pass(struct migration *m)
+{
+	struct guest_mem *gm = &m->vm->mem;
+	unsigned long *bm = calloc((gm->dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG,
+				   sizeof(*bm));
+	int ret;
+
+	if (!bm)
+		return -ENOMEM;
+	if (guest_mem_touched(gm, bm)) {
+		free(bm);
+		bm = NULL;
+	} else {
+		vlab_log("migrate: %llu of %llu MiB of RAM ever touched; the rest is skipped unread",
+			 (unsigned long long)(mig_count(bm, (gm->dirty_bits + BITS_PER_LONG - 1) /
+							BITS_PER_LONG) >> (20 - GM_PAGE_SHIFT)),
+			 (unsigned long long)(gm->ram_size >> 20));
+	}
+	ret = mig_send_pages(m, bm, true);
+	free(bm);
+	return ret;
+}
+
 /* ---- source ---- */
 
 static int mig_send_header(struct migration *m)
@@ -195,7 +232,7 @@ static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
 		if (!ret)
 			ret = mig_send_pages(m, m->dirty_log.bm, false);
 	} else {
-		ret = mig_send_pages(m, NULL, true);
+		ret = mig_send_first_pass(m);
 	}
 	if (ret)
 		return ret;
@@ -251,7 +288,7 @@ static void *mig_thread(void *arg)
 
 			t0 = vlab_now_ns();
 			if (m->round == 0) {
-				ret = mig_send_pages(m, NULL, true);
+				ret = mig_send_first_pass(m);
 			} else {
 				ret = mig_send(m, MIG_REC_ROUND, m->round, NULL, 0, false);
 				if (!ret)
