@@ -32,6 +32,7 @@ enum fw_cmd {
 	FW_PIN,			/* pinning newly mapped guest memory, per GiB */
 	FW_RESET,		/* device reset, besides destroying its objects */
 	FW_CVQ_CMD,		/* one control-queue command handled by the driver */
+	FW_SETUP_DEVICE,	/* DRIVER_OK's device-wide objects (RQT, TIR, steering) */
 	FW_NR_CMDS,
 };
 
@@ -53,6 +54,10 @@ struct fw {
 	/* Accounting, in model time (unscaled). */
 	uint64_t count[FW_NR_CMDS];
 	uint64_t model_ns;	/* what the queue was busy for */
+	/* Between fw_batch_begin() and fw_batch_end(): issued, not yet waited for. */
+	unsigned int batch_depth;
+	unsigned int batch_n[FW_NR_CMDS];
+	uint64_t batch_ns[FW_NR_CMDS];	/* their serial cost */
 };
 
 void fw_init(struct fw *fw, double scale, bool parallel);
@@ -64,5 +69,15 @@ void fw_exit(struct fw *fw);
  * ceil(n / FW_PARALLEL_SLOTS) times. Returns the model time charged.
  */
 uint64_t fw_run(struct fw *fw, enum fw_cmd cmd, unsigned int n, uint64_t gib);
+
+/*
+ * A driver that issues a set of commands without waiting for each (one
+ * per vq, say): fw_run() between begin and end only queues them, and end
+ * charges and waits once, each kind as if issued together (parallel:
+ * rounds of FW_PARALLEL_SLOTS). Nests; the outermost end charges. Returns
+ * the model time charged (0 from an inner end).
+ */
+void fw_batch_begin(struct fw *fw);
+uint64_t fw_batch_end(struct fw *fw);
 
 #endif

@@ -96,7 +96,7 @@ static void rebuild_keys(struct vdpa_hw *hw, uint32_t asid)
 	unsigned int running = 0, i;
 
 	for (i = 0; i < hw->nr_vqs; i++)
-		if (hw->vqs[i].state == VDPA_VQ_RDY &&
+		if (hw->vqs[i].state == VDPA_VQ_RDY && (int)i != hw->cvq &&
 		    (vq_as(hw, i) == &hw->as[asid] || vq_ring_as(hw, i) == &hw->as[asid]))
 			running++;
 	fw_run(&hw->fw, FW_SUSPEND_VQ, running, 0);
@@ -210,6 +210,13 @@ int vdpa_hw_set_group_asid(struct vdpa_hw *hw, uint32_t group, uint32_t asid)
 
 /* ---- virtqueue objects ---- */
 
+/* A command on vq @idx's object. The CVQ is mlx5's driver's, in software: free. */
+static void vq_fw(struct vdpa_hw *hw, uint16_t idx, enum fw_cmd cmd)
+{
+	if ((int)idx != hw->cvq)
+		fw_run(&hw->fw, cmd, 1, 0);
+}
+
 static struct vdpa_vq *vq_get(struct vdpa_hw *hw, uint16_t idx)
 {
 	return idx < hw->nr_vqs ? &hw->vqs[idx] : NULL;
@@ -285,7 +292,7 @@ int vdpa_hw_vq_create(struct vdpa_hw *hw, uint16_t idx)
 		return -EINVAL;
 	if (v->state != VDPA_VQ_NONE || !v->num)
 		return vq_unlock(hw, -EBUSY);
-	fw_run(&hw->fw, FW_CREATE_VQ, 1, 0);
+	vq_fw(hw, idx, FW_CREATE_VQ);
 	v->state = VDPA_VQ_INIT;
 	return vq_unlock(hw, 0);
 }
@@ -333,7 +340,7 @@ int vdpa_hw_vq_ready(struct vdpa_hw *hw, uint16_t idx)
 		return -EINVAL;
 	if (v->state != VDPA_VQ_INIT && v->state != VDPA_VQ_SUSPEND)
 		return vq_unlock(hw, -EBUSY);
-	fw_run(&hw->fw, v->state == VDPA_VQ_INIT ? FW_MODIFY_VQ : FW_RESUME_VQ, 1, 0);
+	vq_fw(hw, idx, v->state == VDPA_VQ_INIT ? FW_MODIFY_VQ : FW_RESUME_VQ);
 	r = vq_start(hw, idx, v);
 	if (!r)
 		v->state = VDPA_VQ_RDY;
@@ -349,8 +356,8 @@ int vdpa_hw_vq_suspend(struct vdpa_hw *hw, uint16_t idx)
 	if (v->state != VDPA_VQ_RDY)
 		return vq_unlock(hw, -EBUSY);
 	/* mlx5: a modify to SUSPEND, then a query of the indices. */
-	fw_run(&hw->fw, FW_SUSPEND_VQ, 1, 0);
-	fw_run(&hw->fw, FW_QUERY_VQ, 1, 0);
+	vq_fw(hw, idx, FW_SUSPEND_VQ);
+	vq_fw(hw, idx, FW_QUERY_VQ);
 	/* In flight = popped, not used: the driver will offer them again. */
 	v->avail_base = v->vq.used_idx |
 			(virtq_is_packed(&v->vq) && v->vq.used_wrap_counter ? 0x8000 : 0);
@@ -365,7 +372,7 @@ int vdpa_hw_vq_destroy(struct vdpa_hw *hw, uint16_t idx)
 	if (!v)
 		return -EINVAL;
 	if (v->state != VDPA_VQ_NONE)
-		fw_run(&hw->fw, FW_DESTROY_VQ, 1, 0);
+		vq_fw(hw, idx, FW_DESTROY_VQ);
 	memset(v, 0, sizeof(*v));
 	return vq_unlock(hw, 0);
 }
@@ -389,10 +396,13 @@ void vdpa_hw_reset(struct vdpa_hw *hw)
 {
 	uint16_t i;
 
+	fw_batch_begin(&hw->fw);
 	for (i = 0; i < hw->nr_vqs; i++)
 		vdpa_hw_vq_destroy(hw, i);
+	fw_batch_end(&hw->fw);
 	pthread_mutex_lock(&hw->lock);
 	fw_run(&hw->fw, FW_RESET, 1, 0);
+	hw->set_up = false;
 	for (i = 0; i < VDPA_HW_GROUPS; i++)
 		hw->group_asid[i] = 0;
 	if (!hw->persist_iotlb) {
@@ -406,6 +416,28 @@ void vdpa_hw_reset(struct vdpa_hw *hw)
 	hw->nr_batch = 0;
 	hw->batching = false;
 	pthread_mutex_unlock(&hw->lock);
+}
+
+void vdpa_hw_setup(struct vdpa_hw *hw)
+{
+	pthread_mutex_lock(&hw->lock);
+	if (!hw->set_up)
+		fw_run(&hw->fw, FW_SETUP_DEVICE, 1, 0);
+	hw->set_up = true;
+	pthread_mutex_unlock(&hw->lock);
+}
+
+void vdpa_hw_precreate(struct vdpa_hw *hw)
+{
+	uint16_t i;
+
+	vdpa_hw_setup(hw);
+	fw_batch_begin(&hw->fw);
+	for (i = 0; i < hw->nr_vqs; i++)
+		if (vdpa_hw_vq_query(hw, i, NULL) == VDPA_VQ_NONE &&
+		    !vdpa_hw_vq_set_num(hw, i, VDPA_HW_MAX_QSIZE))
+			vdpa_hw_vq_create(hw, i);
+	fw_batch_end(&hw->fw);
 }
 
 /* ---- data path ---- */

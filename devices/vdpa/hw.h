@@ -38,7 +38,7 @@
 #define VDPA_HW_GROUP_CVQ	1
 #define VDPA_HW_GROUP_DESC	2
 #define VDPA_HW_MAX_QSIZE	256
-#define VDPA_HW_MAX_PAIRS	8
+#define VDPA_HW_MAX_PAIRS	16
 #define VDPA_HW_MAX_VQS		(2 * VDPA_HW_MAX_PAIRS + 1)
 /* Messages one batch may hold. */
 #define VDPA_HW_BATCH_MAX	4096
@@ -80,6 +80,7 @@ struct vdpa_hw {
 	uint32_t group_asid[VDPA_HW_GROUPS];
 	uint64_t mapped_gib[VDPA_HW_ASIDS];	/* what the keys of each space cover */
 	uint32_t mkeys[VDPA_HW_ASIDS];		/* direct keys in place */
+	bool set_up;			/* DRIVER_OK's device-wide objects exist */
 	bool batching;
 	struct vdpa_iotlb_msg *batch;
 	uint32_t nr_batch;
@@ -90,8 +91,20 @@ struct vdpa_hw {
 
 int vdpa_hw_init(struct vdpa_hw *hw, uint16_t nr_vqs, double fw_scale, bool fw_parallel);
 void vdpa_hw_exit(struct vdpa_hw *hw);
-/* Destroy every vq object; the maps too unless persist_iotlb. Groups back to ASID 0. */
+/*
+ * Destroy every vq object and the device-wide ones; the maps too unless
+ * persist_iotlb. Groups back to ASID 0.
+ */
 void vdpa_hw_reset(struct vdpa_hw *hw);
+/* The device-wide objects DRIVER_OK needs (RQT, TIR, steering), once until a reset. */
+void vdpa_hw_setup(struct vdpa_hw *hw);
+/*
+ * mlx5's vq pre-creation: the device-wide objects and every vq object
+ * (INIT, the largest size) made ahead, so that DRIVER_OK only modifies
+ * them (addresses, base) and makes them ready. A vq whose size differs is
+ * made again then.
+ */
+void vdpa_hw_precreate(struct vdpa_hw *hw);
 
 /* The group a vq belongs to (hw->cvq: the CVQ's; by default the last vq of an odd count). */
 uint32_t vdpa_hw_vq_group(const struct vdpa_hw *hw, uint16_t idx);

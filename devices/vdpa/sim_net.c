@@ -286,15 +286,20 @@ static int sim_start_worker(struct vdpa_sim_net *sim)
 static int sim_vq_start(struct vdpa_sim_net *sim, uint16_t i)
 {
 	struct vdpa_sim_vq *v = &sim->vqs[i];
-	int r;
+	bool made = vdpa_hw_vq_query(&sim->hw, i, NULL) == VDPA_VQ_INIT &&
+		    sim->hw.vqs[i].num == v->num;
+	int r = 0;
 
-	vdpa_hw_vq_destroy(&sim->hw, i);
-	r = vdpa_hw_vq_set_num(&sim->hw, i, v->num);
+	/* A pre-created object of the right size is only modified. */
+	if (!made) {
+		vdpa_hw_vq_destroy(&sim->hw, i);
+		r = vdpa_hw_vq_set_num(&sim->hw, i, v->num);
+	}
 	if (!r)
 		r = vdpa_hw_vq_set_addr(&sim->hw, i, v->desc, v->driver, v->device);
 	if (!r)
 		r = vdpa_hw_vq_set_base(&sim->hw, i, v->base);
-	if (!r)
+	if (!r && !made)
 		r = vdpa_hw_vq_create(&sim->hw, i);
 	if (!r)
 		r = vdpa_hw_vq_ready(&sim->hw, i);
@@ -308,6 +313,8 @@ static void sim_reset(struct vdpa_sim_net *sim)
 	sim_stop(sim);
 	vdpa_hw_reset(&sim->hw);
 	sim->hw.cvq = sim->nr_vqs - 1;
+	if (sim->cfg.precreate)
+		vdpa_hw_precreate(&sim->hw);
 	for (i = 0; i < sim->nr_vqs; i++) {
 		sim->vqs[i].num = sim->vqs[i].base = 0;
 		sim->vqs[i].desc = sim->vqs[i].driver = sim->vqs[i].device = 0;
@@ -382,6 +389,9 @@ static int sim_driver_ok(struct vdpa_sim_net *sim)
 	uint16_t i;
 	int r = 0;
 
+	/* The driver issues the commands of every vq before waiting for any. */
+	fw_batch_begin(&sim->hw.fw);
+	vdpa_hw_setup(&sim->hw);
 	for (i = 0; i < sim->nr_vqs; i++) {
 		struct vdpa_sim_vq *v = &sim->vqs[i];
 
@@ -392,6 +402,7 @@ static int sim_driver_ok(struct vdpa_sim_net *sim)
 		if (v->kick_fd >= 0)
 			worker_add_fd(&sim->worker, v->kick_fd, sim_on_kick, v);
 	}
+	fw_batch_end(&sim->hw.fw);
 	return sim_start_worker(sim) ?: r;
 }
 
@@ -518,7 +529,8 @@ static bool sim_vq_settable(struct vdpa_sim_net *sim, uint32_t idx)
 {
 	enum vdpa_vq_state st = vdpa_hw_vq_query(&sim->hw, idx, NULL);
 
-	return st == VDPA_VQ_NONE || st == VDPA_VQ_SUSPEND;
+	/* INIT: pre-created, not started (DRIVER_OK programs it). */
+	return st == VDPA_VQ_NONE || st == VDPA_VQ_INIT || st == VDPA_VQ_SUSPEND;
 }
 
 static int sim_set_vring_num(struct vdpa_dev *d, const struct vhost_vring_state *s)
@@ -528,7 +540,8 @@ static int sim_set_vring_num(struct vdpa_dev *d, const struct vhost_vring_state 
 
 	if (!v || !s->num || s->num > VDPA_HW_MAX_QSIZE || (s->num & (s->num - 1)))
 		return -EINVAL;
-	if (vdpa_hw_vq_query(&sim->hw, s->index, NULL) != VDPA_VQ_NONE)
+	/* A pre-created object of another size is made again at DRIVER_OK. */
+	if (vdpa_hw_vq_query(&sim->hw, s->index, NULL) > VDPA_VQ_INIT)
 		return -EBUSY;
 	v->num = s->num;
 	return 0;
@@ -572,7 +585,7 @@ static int sim_get_vring_base(struct vdpa_dev *d, struct vhost_vring_state *s)
 
 	if (!v)
 		return -EINVAL;
-	s->num = vdpa_hw_vq_query(&sim->hw, s->index, &base) == VDPA_VQ_NONE ? v->base : base;
+	s->num = vdpa_hw_vq_query(&sim->hw, s->index, &base) <= VDPA_VQ_INIT ? v->base : base;
 	return 0;
 }
 
@@ -662,9 +675,11 @@ static int sim_suspend(struct vdpa_dev *d)
 	uint16_t i;
 
 	sim_stop(sim);
+	fw_batch_begin(&sim->hw.fw);
 	for (i = 0; i < sim->nr_vqs; i++)
 		if (vdpa_hw_vq_query(&sim->hw, i, NULL) == VDPA_VQ_RDY)
 			vdpa_hw_vq_suspend(&sim->hw, i);
+	fw_batch_end(&sim->hw.fw);
 	return 0;
 }
 
@@ -676,10 +691,12 @@ static int sim_resume(struct vdpa_dev *d)
 
 	if (!(sim->backend_features & F(VHOST_BACKEND_F_RESUME)))
 		return -EOPNOTSUPP;
+	fw_batch_begin(&sim->hw.fw);
 	for (i = 0; i < sim->nr_vqs; i++)
 		if (vdpa_hw_vq_query(&sim->hw, i, NULL) == VDPA_VQ_SUSPEND &&
 		    vdpa_hw_vq_ready(&sim->hw, i))
 			r = -EIO;
+	fw_batch_end(&sim->hw.fw);
 	if (sim_get_status(d) & VIRTIO_CONFIG_S_DRIVER_OK)
 		r = sim_start_worker(sim) ?: r;
 	return r;
@@ -766,6 +783,8 @@ struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, cha
 		vdpa_sim_net_free(sim);
 		return NULL;
 	}
+	if (cfg->precreate)
+		vdpa_hw_precreate(&sim->hw);
 	return sim;
 }
 

@@ -41,6 +41,7 @@ struct vdpa_sim_net_config {
 	double fw_scale;		/* 1.0 calibrated, 0 no waiting */
 	bool fw_parallel;		/* async firmware commands */
 	bool defer_backend;		/* not on the wire until vdpa_sim_net_attach() */
+	bool precreate;			/* vq objects made at device add and after reset */
 };
 
 struct vdpa_sim_vq {

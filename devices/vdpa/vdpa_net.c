@@ -105,6 +105,19 @@ struct vdpa_fe {
 	bool dirty_registered;
 };
 
+/*
+ * Every IOTLB message goes through here: with no-batch the batch markers
+ * are dropped, and the device rebuilds its keys at each message.
+ */
+static int fe_iotlb(struct vdpa_fe *fe, uint32_t asid, uint8_t type, uint64_t iova,
+		    uint64_t size, void *uaddr, uint8_t perm)
+{
+	if (fe->conf.no_batch &&
+	    (type == VHOST_IOTLB_BATCH_BEGIN || type == VHOST_IOTLB_BATCH_END))
+		return 0;
+	return vdpa_iotlb(fe->d, asid, type, iova, size, uaddr, perm);
+}
+
 /* ---- the guest's control queue, shadowed ---- */
 
 /*
@@ -410,23 +423,23 @@ static uint64_t fe_backend_features(const struct vdpa_fe *fe)
 static int fe_map_all(struct vdpa_fe *fe)
 {
 	struct guest_mem *gm = &fe->vm->mem;
-	int i, r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	int i, r = fe_iotlb(fe, 0, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
 
 	for (i = 0; !r && i < gm->nr_regions; i++)
-		r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_UPDATE, gm->regions[i].gpa, gm->regions[i].size,
+		r = fe_iotlb(fe, 0, VHOST_IOTLB_UPDATE, gm->regions[i].gpa, gm->regions[i].size,
 			     gm->regions[i].host, VHOST_ACCESS_RW);
 	/*
 	 * The CVQ shadow's driver area is the device's to read only; its
 	 * descriptor table writable, as a packed ring's must be (the layout is
 	 * not known before the guest negotiates).
 	 */
-	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DESC, SH_DRIVER - SH_DESC,
+	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DESC, SH_DRIVER - SH_DESC,
 			  fe->shadow + SH_DESC, VHOST_ACCESS_RW);
-	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DRIVER,
+	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DRIVER,
 			  SH_DEVICE - SH_DRIVER, fe->shadow + SH_DRIVER, VHOST_ACCESS_RO);
-	r = r ?: vdpa_iotlb(fe->d, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DEVICE,
+	r = r ?: fe_iotlb(fe, 1, VHOST_IOTLB_UPDATE, SHADOW_IOVA + SH_DEVICE,
 			  SH_SIZE - SH_DEVICE, fe->shadow + SH_DEVICE, VHOST_ACCESS_RW);
-	r = vdpa_iotlb(fe->d, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) ?: r;
+	r = fe_iotlb(fe, 0, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) ?: r;
 	fe->mapped = !r;
 	return r;
 }
@@ -591,7 +604,7 @@ static int fe_svq_stop(struct vdpa_fe *fe)
 	uint64_t one = 1;
 	int r = 0, e;
 
-	vdpa_iotlb(fe->d, fe_svq_asid(fe), VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	fe_iotlb(fe, fe_svq_asid(fe), VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
 	for (q = 0; q + 1 < vdev->nr_queues; q++) {
 		struct fe_svq *fs = &fe->svqs[q];
 		struct virtq *vq = &vdev->vqs[q];
@@ -615,14 +628,14 @@ static int fe_svq_stop(struct vdpa_fe *fe)
 		e = o->set_vring_addr(fe->d, &a) ?: o->set_vring_base(fe->d, &b) ?:
 		    o->set_vring_kick(fe->d, &k) ?: o->set_vring_call(fe->d, &c);
 		r = r ?: e;
-		vdpa_iotlb(fe->d, fe_svq_asid(fe), VHOST_IOTLB_INVALIDATE,
+		fe_iotlb(fe, fe_svq_asid(fe), VHOST_IOTLB_INVALIDATE,
 			   SVQ_IOVA + q * SVQ_IOVA_STEP, fs->len, NULL, 0);
 		fe_svq_free(fe, q);
 		/* Anything the guest published meanwhile: the device looks again. */
 		if (write(fe->kick[q], &one, sizeof(one)) < 0)
 			r = r ?: -errno;
 	}
-	vdpa_iotlb(fe->d, fe_svq_asid(fe), VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
+	fe_iotlb(fe, fe_svq_asid(fe), VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0);
 	e = fe_desc_group_asid(fe, 0);
 	fe->svq_on = false;
 	return r ?: e;
@@ -644,7 +657,7 @@ static int fe_svq_start(struct vdpa_fe *fe)
 	int r = o->suspend(fe->d);
 
 	r = r ?: fe_desc_group_asid(fe, 1);
-	r = r ?: vdpa_iotlb(fe->d, as, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
+	r = r ?: fe_iotlb(fe, as, VHOST_IOTLB_BATCH_BEGIN, 0, 0, NULL, 0);
 	for (q = 0; !r && q < nq; q++) {
 		struct virtq *vq = &vdev->vqs[q];
 		struct fe_svq *fs = &fe->svqs[q];
@@ -674,12 +687,12 @@ static int fe_svq_start(struct vdpa_fe *fe)
 			break;
 		}
 		svq_areas(&fs->svq, &ro, &ro_len, &rw, &rw_len);
-		r = vdpa_iotlb(fe->d, as, VHOST_IOTLB_UPDATE, iova + ro, ro_len,
+		r = fe_iotlb(fe, as, VHOST_IOTLB_UPDATE, iova + ro, ro_len,
 			       (uint8_t *)fs->mem + ro, VHOST_ACCESS_RO) ?:
-		    vdpa_iotlb(fe->d, as, VHOST_IOTLB_UPDATE, iova + rw, rw_len,
+		    fe_iotlb(fe, as, VHOST_IOTLB_UPDATE, iova + rw, rw_len,
 			       (uint8_t *)fs->mem + rw, VHOST_ACCESS_RW);
 	}
-	r = vdpa_iotlb(fe->d, as, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) ?: r;
+	r = fe_iotlb(fe, as, VHOST_IOTLB_BATCH_END, 0, 0, NULL, 0) ?: r;
 	for (q = 0; !r && q < nq; q++) {
 		struct fe_svq *fs = &fe->svqs[q];
 		struct vhost_vring_addr a = { .index = q };
@@ -707,13 +720,45 @@ static int fe_svq_start(struct vdpa_fe *fe)
 	return o->resume(fe->d) ?: r;
 }
 
+/*
+ * QEMU's way to the shadows (switch=reset), kept to measure what the
+ * suspend-based switch saves: stop the device, read where each vq is,
+ * reset it (its objects go, and its maps without IOTLB_PERSIST), start it
+ * again from those bases as a destination does (maps, vq objects, control
+ * state replayed), then put the shadows in.
+ */
+static int fe_svq_start_reset(struct vdpa_fe *fe)
+{
+	const struct vdpa_dev_ops *o = fe->d->ops;
+	uint16_t base[VDPA_HW_MAX_VQS] = { 0 }, q;
+	int r = o->suspend(fe->d);
+
+	for (q = 0; !r && q + 1 < fe->vdev.nr_queues; q++) {
+		struct vhost_vring_state s = { q, 0 };
+
+		r = o->get_vring_base(fe->d, &s);
+		base[q] = s.num;
+	}
+	if (r)
+		return r;
+	o->set_status(fe->d, 0);
+	if (!fe->persist)
+		fe->mapped = false;
+	r = fe_program(fe, base);
+	/* fe_program() starts our worker: the switch wants it stopped. */
+	worker_stop(&fe->worker);
+	return r ?: fe_svq_start(fe);
+}
+
 /* Switch the data path of a running device, with our worker stopped meanwhile. */
 static int fe_svq_toggle(struct vdpa_fe *fe, bool on)
 {
 	int r;
 
 	worker_stop(&fe->worker);
-	if (on) {
+	if (on && fe->conf.switch_reset) {
+		r = fe_svq_start_reset(fe);
+	} else if (on) {
 		r = fe_svq_start(fe);
 	} else {
 		r = fe->d->ops->suspend(fe->d);
@@ -853,6 +898,8 @@ static void fe_quiesce(struct virtio_dev *vdev)
 	struct vdpa_fe *fe = vdev->priv;
 	uint16_t q, cvq = vdev->nr_queues - 1;
 
+	uint64_t t0 = vlab_now_ns();
+
 	pthread_mutex_lock(&fe->switch_lock);
 	memset(&fe->mig, 0, sizeof(fe->mig));
 	if (!fe->started)
@@ -870,6 +917,7 @@ static void fe_quiesce(struct virtio_dev *vdev)
 	}
 	fe->mig.running = true;
 	fe->suspended = true;
+	vlab_log("vdpa: device stopped for the switch-over in %.1f ms", (vlab_now_ns() - t0) / 1e6);
 out:
 	pthread_mutex_unlock(&fe->switch_lock);
 }
@@ -1047,7 +1095,7 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	const struct vdpa_net_conf *c = config;
 	struct vdpa_sim_net_config sc = {
 		.model = c->model, .queue_pairs = c->net.queue_pairs, .mtu = c->net.mtu,
-		.fw_scale = c->fw_scale, .fw_parallel = c->fw_async,
+		.fw_scale = c->fw_scale, .fw_parallel = c->fw_async, .precreate = !c->no_precreate,
 		.mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x66 + index },
 	};
 	struct vdpa_fe *fe = calloc(1, sizeof(*fe));
@@ -1082,7 +1130,7 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	/* Shadow rings in a space of their own: the switch leaves guest RAM's map alone. */
 	offered = fe->d->ops->get_backend_features(fe->d);
 	fe->desc_asid = !c->no_desc_asid && (offered & F(VHOST_BACKEND_F_DESC_ASID));
-	fe->persist = !c->late_map && (offered & F(VHOST_BACKEND_F_IOTLB_PERSIST));
+	fe->persist = !c->no_persist && (offered & F(VHOST_BACKEND_F_IOTLB_PERSIST));
 	net_state_init(&fe->st, sc.mac, c->net.queue_pairs);
 	fe->st.mtu = c->net.mtu;
 	fe->shadow = mmap(NULL, SH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -1169,10 +1217,20 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->no_desc_asid = true;
 	} else if (!strcmp(tok, "late-map")) {
 		c->late_map = true;
+	} else if (!strcmp(tok, "no-persist")) {
+		c->no_persist = true;
+	} else if (!strcmp(tok, "no-batch")) {
+		c->no_batch = true;
+	} else if (!strcmp(tok, "no-precreate")) {
+		c->no_precreate = true;
+	} else if (!strcmp(tok, "switch=reset")) {
+		c->switch_reset = true;
+	} else if (!strcmp(tok, "switch=suspend")) {
+		c->switch_reset = false;
 	} else {
 		snprintf(err, errlen, "--vdpa: unknown option '%s' (model=mlx5|full, queues=N, "
-			 "mac=M, mtu=N, fw-scale=F, fw-async, no-desc-asid, late-map, unsafe-migrate)",
-			 tok);
+			 "mac=M, mtu=N, fw-scale=F, fw-async, switch=suspend|reset, no-desc-asid, "
+			 "late-map, no-persist, no-batch, no-precreate, unsafe-migrate)", tok);
 		return -1;
 	}
 	return 0;
@@ -1225,13 +1283,17 @@ static int vdpa_kind_config_check(const void *config, const void *fdt, int node,
 struct device_kind vdpa_net_kind = {
 	.option = "vdpa",
 	.noun = "vDPA NIC",
-	.usage = "  --vdpa SPEC[,OPTS]   simulated mlx5-like vDPA NIC in passthrough (up to 2): SPEC\n"
-		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..8), mac=M,\n"
+	.usage = "  --vdpa SPEC[,OPTS]   simulated mlx5-like vDPA NIC in passthrough (up to 4): SPEC\n"
+		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..16), mac=M,\n"
 		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async;\n"
+		 "                       migration downtime steps, each on unless turned off:\n"
+		 "                       switch=suspend|reset (reset: to shadows as QEMU does),\n"
 		 "                       no-desc-asid (shadow rings in guest RAM's address space),\n"
-		 "                       late-map (guest RAM mapped at DRIVER_OK, not at start-up);\n"
-		 "                       test only: unsafe-migrate (migrate without dirty tracking)\n",
-	.max = 2,
+		 "                       late-map (guest RAM mapped at DRIVER_OK, not at start-up),\n"
+		 "                       no-persist (a reset drops the maps), no-batch (a key\n"
+		 "                       rebuild per IOTLB message), no-precreate (vq objects made\n"
+		 "                       at DRIVER_OK); test only: unsafe-migrate (no dirty tracking)\n",
+	.max = 4,
 	.config_size = sizeof(struct vdpa_net_conf),
 	.parse = vdpa_kind_parse,
 	.create = vdpa_kind_create,

@@ -29,8 +29,13 @@ struct vdpa_net_conf {
 	double fw_scale;
 	bool fw_async;
 	bool unsafe_migrate;
-	bool no_desc_asid;		/* shadow rings in address space 0 (to measure) */
+	/* Each downtime step can be turned off, to measure it (make bench-vdpa). */
+	bool no_desc_asid;		/* shadow rings in address space 0 */
 	bool late_map;			/* map guest RAM at DRIVER_OK, not at start-up */
+	bool no_persist;		/* a device reset drops the maps (no IOTLB_PERSIST) */
+	bool no_batch;			/* IOTLB messages one by one, a key rebuild each */
+	bool no_precreate;		/* vq objects made at DRIVER_OK, not ahead */
+	bool switch_reset;		/* switch to shadows as QEMU does: reset, start again */
 };
 
 int vdpa_parse(const char *arg, struct vdpa_net_conf *c, char *err, size_t errlen);

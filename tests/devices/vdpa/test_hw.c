@@ -449,9 +449,44 @@ START_TEST(map_charges)
 }
 END_TEST
 
+/*
+ * Pre-creation: the device-wide objects and a vq object per data vq made
+ * ahead (the CVQ is the driver's, in software: no firmware), so that
+ * starting a vq is a modify; a reset takes them all, set-up included.
+ */
+START_TEST(precreate_then_modify)
+{
+	map_ram(0, MV_RW);
+	vdpa_hw_precreate(&hw);
+	ck_assert_int_eq(vdpa_hw_vq_query(&hw, RX, NULL), VDPA_VQ_INIT);
+	ck_assert_int_eq(vdpa_hw_vq_query(&hw, TX, NULL), VDPA_VQ_INIT);
+	ck_assert_uint_eq(hw.vqs[RX].num, VDPA_HW_MAX_QSIZE);
+	ck_assert_uint_eq(hw.fw.count[FW_CREATE_VQ], 2);
+	ck_assert_uint_eq(hw.fw.count[FW_SETUP_DEVICE], 1);
+	vdpa_hw_setup(&hw);
+	ck_assert_uint_eq(hw.fw.count[FW_SETUP_DEVICE], 1);
+
+	/* Programmed in INIT (the size is the object's): ready is one modify. */
+	rings(RX);
+	ck_assert_int_eq(vdpa_hw_vq_set_num(&hw, RX, QSIZE), -EBUSY);
+	ck_assert_int_eq(vdpa_hw_vq_set_addr(&hw, RX, drv[RX].desc_addr, drv[RX].driver_addr,
+					     drv[RX].device_addr), 0);
+	ck_assert_int_eq(vdpa_hw_vq_set_base(&hw, RX, 0), 0);
+	ck_assert_int_eq(vdpa_hw_vq_ready(&hw, RX), 0);
+	ck_assert_uint_eq(hw.fw.count[FW_MODIFY_VQ], 1);
+	ck_assert_uint_eq(hw.fw.count[FW_CREATE_VQ], 2);
+
+	vdpa_hw_reset(&hw);
+	ck_assert_uint_eq(hw.fw.count[FW_DESTROY_VQ], 2);
+	ck_assert(!hw.set_up);
+	vdpa_hw_setup(&hw);
+	ck_assert_uint_eq(hw.fw.count[FW_SETUP_DEVICE], 2);
+}
+END_TEST
+
 VLAB_SUITE_MAIN("vdpa_hw", "hw", setup, teardown, 0,
 	iotlb_batch_applies_at_end, iotlb_invalidate_and_bad_messages, vq_state_machine,
 	dma_through_iotlb_not_logged, faults_break_only_their_vq,
 	read_only_mapping_faults_writes, suspend_keeps_indices, groups_and_address_spaces,
 	descriptor_group_in_its_own_space, ring_misaligned_in_host_memory,
-	reset_and_persistent_maps, map_charges);
+	reset_and_persistent_maps, map_charges, precreate_then_modify);

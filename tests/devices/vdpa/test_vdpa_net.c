@@ -28,6 +28,15 @@ START_TEST(parse_good)
 	ck_assert_int_eq(c.net.queue_pairs, 1);
 	ck_assert(c.fw_scale == 1.0);
 	ck_assert(!c.fw_async);
+	/* Every downtime step on unless turned off. */
+	ck_assert(!c.switch_reset && !c.no_desc_asid && !c.late_map && !c.no_persist &&
+		  !c.no_batch && !c.no_precreate);
+	ck_assert_int_eq(vdpa_parse("null,switch=reset,no-desc-asid,late-map,no-persist,no-batch,"
+				    "no-precreate", &c, err, sizeof(err)), 0);
+	ck_assert(c.switch_reset && c.no_desc_asid && c.late_map && c.no_persist &&
+		  c.no_batch && c.no_precreate);
+	ck_assert_int_eq(vdpa_parse("null,switch=reset,switch=suspend", &c, err, sizeof(err)), 0);
+	ck_assert(!c.switch_reset);
 }
 END_TEST
 
@@ -43,7 +52,8 @@ static void refused(const char *arg, const char *msg)
 START_TEST(parse_refused)
 {
 	refused("null,model=cx7", "--vdpa: unknown option 'model=cx7'");
-	refused("null,queues=9", "--vdpa: queues=9, the NIC has at most 8");
+	refused("null,queues=17", "--vdpa: queues '17' is not 1..16");
+	refused("null,switch=fast", "--vdpa: unknown option 'switch=fast'");
 	refused("null,fw-scale=fast", "--vdpa: fw-scale 'fast' is not 0..100");
 	refused("null,fw-scale=-1", "--vdpa: fw-scale '-1' is not 0..100");
 	refused("wire", "--vdpa: 'wire' is not hub=DIR, tap=NAME, loop or null");
