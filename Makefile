@@ -10,6 +10,7 @@
 #   make bench-virtq  ring throughput, beside the commit before memory views
 #   make bench-vdpa-datapath  the vDPA NIC's passthrough path beside virtio-net
 #   make bench-svq    the same run: passthrough vs the shadow virtqueue
+#   make bench-vdpa   vDPA migration downtime step by step, against the records
 #   make test SANITIZE=1  the tests with ASan + UBSan + LSan (build/san)
 #   make fuzz         libFuzzer targets in build/fuzz (clang)
 #   make fuzz-smoke   every fuzz target for a fixed number of inputs
@@ -100,6 +101,13 @@ bench-vdpa-datapath bench-svq: $(O)/tests/bench/bench_vdpa
 	$(O)/tests/bench/bench_vdpa
 
 .PHONY: bench-vdpa-datapath bench-svq
+
+# Migration downtime of vDPA NICs step by step (SVQ switch, stop-and-copy),
+# cost model at scale 1.0, beside the published records.
+bench-vdpa: all payloads
+	tests/bench/bench-vdpa.sh
+
+.PHONY: bench-vdpa
 
 # Live migration, vlab against QEMU -M microvm: 256M/1G/4G guests, idle and
 # dirtying at 100 and 1000 MB/s, against the unix-socket copy limit.

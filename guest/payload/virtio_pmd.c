@@ -193,6 +193,14 @@ int vpmd_config_from_cmdline(struct vpmd_config *cfg)
 		return -1;
 	}
 	cfg->rx_buf_len = n;
+	n = payload_arg_u64("pairs", 1);
+	if (n < 1 || n > VPMD_MAX_PAIRS) {
+		printf("vpmd: pairs=%lu is not 1..%u\n", n, VPMD_MAX_PAIRS);
+		return -1;
+	}
+	cfg->pairs = n;
+	if (n > 1)
+		cfg->need |= VPMD_BIT(VIRTIO_NET_F_MQ);
 	cfg->want |= payload_arg_u64("feat_add", 0);
 	cfg->want &= ~payload_arg_u64("feat_del", 0);
 	return 0;
@@ -239,6 +247,11 @@ struct vpmd_cap {
 
 int vpmd_probe(struct vpmd_dev *d)
 {
+	return vpmd_probe_nth(d, 0);
+}
+
+int vpmd_probe_nth(struct vpmd_dev *d, unsigned int nth)
+{
 	struct vpmd_cap caps[VIRTIO_PCI_CAP_DEVICE + 1];
 	uint64_t bars[6];
 	bool bar_read[6];
@@ -246,6 +259,7 @@ int vpmd_probe(struct vpmd_dev *d)
 	uint32_t id = 0, v;
 	uint16_t cmd;
 	uint8_t slot, pos;
+	unsigned int skip = nth;
 	int t;
 
 	memset(d, 0, sizeof(*d));
@@ -253,10 +267,12 @@ int vpmd_probe(struct vpmd_dev *d)
 	memset(bar_read, 0, sizeof(bar_read));
 	for (slot = 0; slot < PCI_SLOTS; slot++) {
 		id = pci_read32(slot, PCI_ID);
-		if (id == ((uint32_t)VIRTIO_PCI_NET_MODERN << 16 | VIRTIO_PCI_VENDOR))
+		if (id == ((uint32_t)VIRTIO_PCI_NET_MODERN << 16 | VIRTIO_PCI_VENDOR) && !skip--)
 			break;
 	}
 	if (slot == PCI_SLOTS) {
+		if (nth)
+			return -1;
 		printf("vpmd: no virtio-net function (%04x:%04x) on bus 0\n",
 		       VIRTIO_PCI_VENDOR, VIRTIO_PCI_NET_MODERN);
 		return -1;
@@ -574,7 +590,17 @@ int vpmd_init(struct vpmd_dev *d, const struct vpmd_config *cfg)
 	d->num_queues = mmio_read16(d->common + COMMON_NUMQ);
 	/* Without MQ the control queue follows the single pair (5.1.2). */
 	ctrl_index = 2;
-	need = vpmd_has(d, VIRTIO_NET_F_CTRL_VQ) ? 3 : 2;
+	d->pairs = 1;
+	if (vpmd_has(d, VIRTIO_NET_F_MQ)) {
+		/* virtio_net_config.max_virtqueue_pairs, after mac and status */
+		uint16_t max = mmio_read16(d->device + 8);
+
+		if (max < cfg->pairs)
+			return vpmd_fail(d, "fewer queue pairs than pairs= asks");
+		ctrl_index = 2 * max;
+		d->pairs = cfg->pairs;
+	}
+	need = vpmd_has(d, VIRTIO_NET_F_CTRL_VQ) ? ctrl_index + 1 : 2;
 	if (d->num_queues < need)
 		return vpmd_fail(d, "too few queues");
 	/* With VERSION_1 the header always has num_buffers (5.1.6). */
@@ -598,6 +624,16 @@ int vpmd_init(struct vpmd_dev *d, const struct vpmd_config *cfg)
 	    queue_setup(d, &d->ctrl, ctrl_index, qsize, packed,
 			mem + 2 * QUEUE_MEM))
 		return vpmd_fail(d, "control queue set-up failed");
+	if (d->pairs > 1 && !d->extra) {
+		d->extra = vpmd_alloc(2 * (VPMD_MAX_PAIRS - 1) * sizeof(*d->extra), 64);
+		d->extra_mem = vpmd_alloc(2 * (VPMD_MAX_PAIRS - 1) * QUEUE_MEM, 4096);
+		if (!d->extra || !d->extra_mem)
+			return vpmd_fail(d, "no memory for the other pairs' rings");
+	}
+	for (i = 0; i + 2 < 2u * d->pairs; i++)
+		if (queue_setup(d, &d->extra[i], i + 2, qsize, packed,
+				d->extra_mem + (uint64_t)i * QUEUE_MEM))
+			return vpmd_fail(d, "queue set-up of another pair failed");
 	mem += 3 * QUEUE_MEM;
 	d->rx_bufs = mem;
 	mem += (uint64_t)qsize * d->rx_buf_len;
@@ -625,6 +661,13 @@ int vpmd_init(struct vpmd_dev *d, const struct vpmd_config *cfg)
 	status = vpmd_status(d);
 	if (!(status & VIRTIO_STATUS_DRIVER_OK) || (status & VIRTIO_STATUS_NEEDS_RESET))
 		return vpmd_fail(d, "device did not go live after DRIVER_OK");
+	if (d->pairs > 1) {
+		uint16_t n = d->pairs;
+
+		if (vpmd_ctrl(d, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, &n,
+			      sizeof(n)) != VIRTIO_NET_OK)
+			return vpmd_fail(d, "the device refused VQ_PAIRS_SET");
+	}
 	return 0;
 }
 

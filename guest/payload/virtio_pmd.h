@@ -39,6 +39,7 @@
 #define VIRTIO_NET_F_CTRL_RX		18
 #define VIRTIO_NET_F_CTRL_VLAN		19
 #define VIRTIO_NET_F_CTRL_RX_EXTRA	20
+#define VIRTIO_NET_F_MQ			22
 #define VIRTIO_NET_F_CTRL_MAC_ADDR	23
 
 #define VPMD_BIT(n)			(1ULL << (n))
@@ -64,6 +65,8 @@
 #define VIRTIO_NET_CTRL_MAC		1
 #define  VIRTIO_NET_CTRL_MAC_TABLE_SET	0
 #define  VIRTIO_NET_CTRL_MAC_ADDR_SET	1
+#define VIRTIO_NET_CTRL_MQ		4
+#define  VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
 #define VIRTIO_NET_CTRL_VLAN		2
 #define  VIRTIO_NET_CTRL_VLAN_ADD	0
 #define  VIRTIO_NET_CTRL_VLAN_DEL	1
@@ -82,6 +85,7 @@ struct virtio_net_hdr_v1 {
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == 12, "virtio_net_hdr_v1 is 12 bytes");
 
 #define VPMD_QUEUE_MAX		256
+#define VPMD_MAX_PAIRS		16
 #define VPMD_MAX_SG		8
 #define VPMD_ETH_ALEN		6
 #define VPMD_ETH_HLEN		14
@@ -116,6 +120,7 @@ struct vpmd_config {
 	uint64_t need;		/* features the device must offer */
 	uint16_t queue_size;	/* power of two <= 256; clamped to the device max */
 	uint32_t rx_buf_len;	/* bytes per receive buffer, header included */
+	uint16_t pairs;		/* queue pairs (MQ): the others' rings are set up, unused */
 };
 
 struct vpmd_stats {
@@ -142,6 +147,9 @@ struct vpmd_dev {
 	uint32_t rx_buf_len;
 
 	struct vpmd_queue rx, tx, ctrl;
+	uint16_t pairs;			/* in use: pair 0, and extra[] for the rest */
+	struct vpmd_queue *extra;	/* rx1, tx1, rx2, ... (payload memory) */
+	uint8_t *extra_mem;		/* their rings */
 
 	/* Payload memory for rings and buffers, reused across vpmd_init(). */
 	uint8_t *mem;
@@ -164,7 +172,8 @@ void vpmd_config_init(struct vpmd_config *cfg);
 /*
  * Apply the command line: ring=split|packed, qsize=N (a power of two,
  * 2..256), mrg=on|off (MRG_RXBUF), rxbuf=BYTES, feat_add=MASK,
- * feat_del=MASK. Returns 0, or -1 after printing what was wrong.
+ * feat_del=MASK, pairs=N (MQ, 1..16: every pair's rings set up and the
+ * count sent with VQ_PAIRS_SET; traffic stays on pair 0). Returns 0, or -1 after printing what was wrong.
  */
 int vpmd_config_from_cmdline(struct vpmd_config *cfg);
 /* "split" or "packed", as the config asks. */
@@ -175,6 +184,8 @@ const char *vpmd_config_ring(const struct vpmd_config *cfg);
  * capabilities and enable memory decoding. Port I/O; done once.
  */
 int vpmd_probe(struct vpmd_dev *d);
+/* The same for the @nth virtio-net function (0 = the first); -1 quietly if none. */
+int vpmd_probe_nth(struct vpmd_dev *d, unsigned int nth);
 
 /*
  * Reset, negotiate, set up the queues, DRIVER_OK, post the receive
