@@ -55,6 +55,10 @@ static unsigned int hold_s;
 module_param(hold_s, uint, 0444);
 MODULE_PARM_DESC(hold_s, "Seconds the migration test keeps running (0: skip)");
 
+static unsigned int net_hold_s;
+module_param(net_hold_s, uint, 0444);
+MODULE_PARM_DESC(net_hold_s, "Seconds the NIC settings test keeps traffic up for a migration (0: skip)");
+
 static const struct vlab_ktest_suite *const vlab_ktest_suites[] = {
 	&ktest_basic,
 	&ktest_net,
@@ -115,6 +119,7 @@ static int __init vlab_ktest_init(void)
 		.mem_mb = mem_mb,
 		.net_peer = net_peer,
 		.hold_s = hold_s,
+		.net_hold_s = net_hold_s,
 	};
 
 	if (!run)

@@ -29,6 +29,7 @@ struct vlab_ktest {
 	unsigned int mem_mb;	/* vlab_ktest.mem_mb=, 0 if not given */
 	const char *net_peer;	/* vlab_ktest.net_peer=, "" if not given */
 	unsigned int hold_s;	/* vlab_ktest.hold_s=, 0 if not given */
+	unsigned int net_hold_s;	/* vlab_ktest.net_hold_s=, 0 if not given */
 	char reason[128];
 };
 

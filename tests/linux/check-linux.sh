@@ -175,44 +175,60 @@ boot vdpa-peer "$log.vdpa-peer" --mem 128M --net "hub=$hub/vdpa,mac=$mac_b" \
 wait
 
 # 3. Live migration while a test runs: the TAP starts on the source and
-#    ends on the destination.
-mig_sock=$hub/migrate.sock
-ctl_sock=$hub/control.sock
-rm -f "$log.migrate-dst" "$log.migrate-src"
-boot migrate-dst "$log.migrate-dst" --mem 256M --incoming "unix:$mig_sock" &
-dst_pid=$!
-boot migrate-src "$log.migrate-src" --mem 256M --control "$ctl_sock" \
-	--cmdline "$base vlab_ktest.hold_s=20$extra" &
-src_pid=$!
-for _ in $(seq 1 "$limit"); do
-	grep -q "holding" "$log.migrate-src" 2>/dev/null && break
-	kill -0 "$src_pid" 2>/dev/null || break
-	sleep 1
-done
-if grep -q "holding" "$log.migrate-src" 2>/dev/null; then
-	"$vlab" ctl "$ctl_sock" migrate "uri=unix:$mig_sock" || true
-else
-	echo "check-linux: migrate: the source never reached the hold test"
-	kill "$dst_pid" 2>/dev/null || true
-fi
-wait "$src_pid" || true
-# The destination removes its socket once a stream arrives; if it is still
-# there no stream ever came (the migrate command failed): stop the wait.
-[ -S "$mig_sock" ] && pkill -f -- "--incoming unix:$mig_sock" 2>/dev/null || true
-wait "$dst_pid" || true
-cat "$log.migrate-src" "$log.migrate-dst" > "$log.migrate"
-mig_rc=$(cat "$log.migrate-dst.rc" 2>/dev/null || echo 1)
-if ! grep -q "vlab_ktest: .* passed" "$log.migrate-dst" 2>/dev/null; then
-	echo "check-linux: migrate: the destination did not finish the TAP run"
-	mig_rc=1
-fi
-[ "$(cat "$log.migrate-src.rc" 2>/dev/null || echo 1)" = 0 ] || mig_rc=1
-echo "$mig_rc" > "$log.migrate.rc"
+#    ends on the destination. Two at once: plain guests (memory held and
+#    checked), and a guest on the simulated vDPA NIC whose driver has set
+#    MAC, queue pairs, rx mode, a multicast group and a VLAN, moved while
+#    its frames flow (through shadow virtqueues) and checked again after.
+# migrate_run NAME DEVICES CMDLINE: a source and a destination with the
+# same DEVICES (one string, split on spaces), migrated at "holding".
+migrate_run()
+{
+	local name=$1 devs=$2 cmdline=$3 g=$log.$1 src_pid dst_pid rc
+	local mig_sock=$hub/$1.sock ctl_sock=$hub/$1.ctl
+
+	rm -f "$g-dst" "$g-src"
+	# shellcheck disable=SC2086 # DEVICES is a list of words
+	boot "$name-dst" "$g-dst" --mem 256M $devs --incoming "unix:$mig_sock" &
+	dst_pid=$!
+	# shellcheck disable=SC2086
+	boot "$name-src" "$g-src" --mem 256M $devs --control "$ctl_sock" \
+		--cmdline "$base $cmdline$extra" &
+	src_pid=$!
+	for _ in $(seq 1 "$limit"); do
+		grep -q "holding" "$g-src" 2>/dev/null && break
+		kill -0 "$src_pid" 2>/dev/null || break
+		sleep 1
+	done
+	if grep -q "holding" "$g-src" 2>/dev/null; then
+		"$vlab" ctl "$ctl_sock" migrate "uri=unix:$mig_sock" || true
+	else
+		echo "check-linux: $name: the source never reached the hold"
+		kill "$dst_pid" 2>/dev/null || true
+	fi
+	wait "$src_pid" || true
+	# The destination removes its socket once a stream arrives; if it is
+	# still there no stream ever came (the migrate command failed).
+	[ -S "$mig_sock" ] && pkill -f -- "--incoming unix:$mig_sock" 2>/dev/null || true
+	wait "$dst_pid" || true
+	cat "$g-src" "$g-dst" > "$g"
+	rc=$(cat "$g-dst.rc" 2>/dev/null || echo 1)
+	if ! grep -q "vlab_ktest: .* passed" "$g-dst" 2>/dev/null; then
+		echo "check-linux: $name: the destination did not finish the TAP run"
+		rc=1
+	fi
+	[ "$(cat "$g-src.rc" 2>/dev/null || echo 1)" = 0 ] || rc=1
+	echo "$rc" > "$g.rc"
+}
+migrate_run migrate "" "vlab_ktest.hold_s=20" &
+migrate_run migrate-vdpa "--vdpa loop,queues=2,model=full,fw-scale=0" \
+	"vlab_ktest.net_hold_s=20" &
+wait
 
 total_pass=0
 total_fail=0
 status=0
-for g in "$log" "$log.peer-a" "$log.peer-b" "$log.vdpa" "$log.vdpa-peer" "$log.migrate"; do
+for g in "$log" "$log.peer-a" "$log.peer-b" "$log.vdpa" "$log.vdpa-peer" "$log.migrate" \
+	"$log.migrate-vdpa"; do
 	echo "check-linux: --- $(basename "$g")"
 	out=$(parse_tap "$g" "$(cat "$g.rc" 2>/dev/null || echo 1)") || status=1
 	printf '%s\n' "$out" | sed '$d'
