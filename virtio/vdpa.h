@@ -66,6 +66,13 @@ struct vdpa_dev_ops {
 	int (*iotlb_msg)(struct vdpa_dev *d, const struct vhost_msg_v2 *m);
 	int (*suspend)(struct vdpa_dev *d);
 	int (*resume)(struct vdpa_dev *d);
+	/*
+	 * Optional: data vq @idx's DEVICE_STATS counters as a STATS_GET result
+	 * (reply headers and le64 counters) for every type it has, readable
+	 * while suspended, as vdpa's vendor vq statistics are. Bytes written,
+	 * or -errno.
+	 */
+	int (*get_vq_stats)(struct vdpa_dev *d, uint16_t idx, void *out, uint32_t cap);
 };
 
 struct vdpa_dev {

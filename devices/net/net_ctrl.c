@@ -628,70 +628,90 @@ uint64_t net_ctrl_stats_caps(const struct net_state *st)
 	return caps;
 }
 
+/*
+ * The counters of one reply type for one queue, in reply order (NULL for
+ * none); returns how many. Both directions use it: replies are read from
+ * these fields, and a device's replies are added into them.
+ */
+static int stats_fields(struct net_state *st, uint16_t vq, unsigned int type, uint64_t **f)
+{
+	/* vq was checked against the pairs that exist; the cvq uses neither. */
+	struct net_rxq_stats *rx = &st->rxq_stats[vq / 2];
+	struct net_txq_stats *tx = &st->txq_stats[vq / 2];
+	int n = 0;
+
+#define FIELD(x)	(f[n++] = &(x))
+	switch (type) {
+	case VIRTIO_NET_STATS_TYPE_REPLY_CVQ:
+		FIELD(st->cvq_stats.command_num);
+		FIELD(st->cvq_stats.ok_num);
+		break;
+	case VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC:
+		FIELD(rx->notifications);
+		FIELD(rx->packets);
+		FIELD(rx->bytes);
+		FIELD(rx->interrupts);
+		FIELD(rx->drops);
+		FIELD(rx->drop_overruns);
+		break;
+	case VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM:
+		FIELD(rx->csum_valid);
+		FIELD(rx->needs_csum);
+		FIELD(rx->csum_none);
+		FIELD(rx->csum_bad);
+		break;
+	case VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO:
+		FIELD(rx->gso_packets);
+		FIELD(rx->gso_bytes);
+		FIELD(rx->gso_packets_coalesced);
+		FIELD(rx->gso_bytes_coalesced);
+		break;
+	case VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED:
+		FIELD(rx->ratelimit_packets);
+		FIELD(rx->ratelimit_bytes);
+		break;
+	case VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC:
+		FIELD(tx->notifications);
+		FIELD(tx->packets);
+		FIELD(tx->bytes);
+		FIELD(tx->interrupts);
+		FIELD(tx->drops);
+		FIELD(tx->drop_malformed);
+		break;
+	case VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM:
+		FIELD(tx->csum_none);
+		FIELD(tx->needs_csum);
+		break;
+	case VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO:
+		FIELD(tx->gso_packets);
+		FIELD(tx->gso_bytes);
+		FIELD(tx->gso_segments);
+		FIELD(tx->gso_segments_bytes);
+		FIELD(tx->gso_packets_noseg);
+		FIELD(tx->gso_bytes_noseg);
+		break;
+	case VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED:
+		FIELD(tx->ratelimit_packets);
+		FIELD(tx->ratelimit_bytes);
+		break;
+	}
+#undef FIELD
+	return n;
+}
+
 /* Counters of one reply type for one queue; returns how many. */
 static int stats_counters(const struct net_state *st, uint16_t vq,
 			  unsigned int type, uint64_t *v)
 {
-	/* vq was checked against the pairs that exist; the cvq uses neither. */
-	const struct net_rxq_stats *rx = &st->rxq_stats[vq / 2];
-	const struct net_txq_stats *tx = &st->txq_stats[vq / 2];
+	uint64_t *f[STATS_MAX_COUNTERS];
+	int n = stats_fields((struct net_state *)st, vq, type, f), i;
 
-	switch (type) {
-	case VIRTIO_NET_STATS_TYPE_REPLY_CVQ:
-		v[0] = st->cvq_stats.command_num;
-		/* "including the current command", which is about to succeed */
-		v[1] = st->cvq_stats.ok_num + 1;
-		return 2;
-	case VIRTIO_NET_STATS_TYPE_REPLY_RX_BASIC:
-		v[0] = rx->notifications;
-		v[1] = rx->packets;
-		v[2] = rx->bytes;
-		v[3] = rx->interrupts;
-		v[4] = rx->drops;
-		v[5] = rx->drop_overruns;
-		return 6;
-	case VIRTIO_NET_STATS_TYPE_REPLY_RX_CSUM:
-		v[0] = rx->csum_valid;
-		v[1] = rx->needs_csum;
-		v[2] = rx->csum_none;
-		v[3] = rx->csum_bad;
-		return 4;
-	case VIRTIO_NET_STATS_TYPE_REPLY_RX_GSO:
-		v[0] = rx->gso_packets;
-		v[1] = rx->gso_bytes;
-		v[2] = rx->gso_packets_coalesced;
-		v[3] = rx->gso_bytes_coalesced;
-		return 4;
-	case VIRTIO_NET_STATS_TYPE_REPLY_RX_SPEED:
-		v[0] = rx->ratelimit_packets;
-		v[1] = rx->ratelimit_bytes;
-		return 2;
-	case VIRTIO_NET_STATS_TYPE_REPLY_TX_BASIC:
-		v[0] = tx->notifications;
-		v[1] = tx->packets;
-		v[2] = tx->bytes;
-		v[3] = tx->interrupts;
-		v[4] = tx->drops;
-		v[5] = tx->drop_malformed;
-		return 6;
-	case VIRTIO_NET_STATS_TYPE_REPLY_TX_CSUM:
-		v[0] = tx->csum_none;
-		v[1] = tx->needs_csum;
-		return 2;
-	case VIRTIO_NET_STATS_TYPE_REPLY_TX_GSO:
-		v[0] = tx->gso_packets;
-		v[1] = tx->gso_bytes;
-		v[2] = tx->gso_segments;
-		v[3] = tx->gso_segments_bytes;
-		v[4] = tx->gso_packets_noseg;
-		v[5] = tx->gso_bytes_noseg;
-		return 6;
-	case VIRTIO_NET_STATS_TYPE_REPLY_TX_SPEED:
-		v[0] = tx->ratelimit_packets;
-		v[1] = tx->ratelimit_bytes;
-		return 2;
-	}
-	return 0;
+	for (i = 0; i < n; i++)
+		v[i] = *f[i];
+	/* "including the current command", which is about to succeed */
+	if (type == VIRTIO_NET_STATS_TYPE_REPLY_CVQ)
+		v[1]++;
+	return n;
 }
 
 /* The types a queue may be asked for: rx on even, tx on odd, cvq last. */
@@ -771,6 +791,67 @@ static uint8_t stats_get(struct net_state *st, struct ctrl_cmd *c)
 		}
 	}
 	return VIRTIO_NET_OK;
+}
+
+size_t net_ctrl_stats_query(const struct net_state *st, uint16_t vq, uint8_t *cmd, size_t cap)
+{
+	uint64_t types;
+
+	if (cap < 2 + STATS_QUERY_ENTRY_LEN || !stats_queue_types(st, vq, &types) ||
+	    vq == net_state_cvq_index(st) || !(types &= net_ctrl_stats_caps(st)))
+		return 0;
+	memset(cmd, 0, 2 + STATS_QUERY_ENTRY_LEN);
+	cmd[0] = VIRTIO_NET_CTRL_STATS;
+	cmd[1] = VIRTIO_NET_CTRL_STATS_GET;
+	put_le16(cmd + 2, vq);
+	put_le64(cmd + 2 + 8, types);
+	return 2 + STATS_QUERY_ENTRY_LEN;
+}
+
+void net_ctrl_stats_merge(struct net_state *st, uint8_t *res, size_t len, bool into_reply)
+{
+	uint64_t *f[STATS_MAX_COUNTERS], types;
+	size_t off = 0;
+
+	while (len - off >= STATS_REPLY_HDR_LEN) {
+		uint8_t *p = res + off;
+		uint16_t vq = get_le16(p + 2), size = get_le16(p + 6);
+		int n, i;
+
+		if (size < STATS_REPLY_HDR_LEN || size > len - off)
+			break;
+		if (p[0] != VIRTIO_NET_STATS_TYPE_REPLY_CVQ && stats_queue_types(st, vq, &types) &&
+		    vq != net_state_cvq_index(st)) {
+			n = stats_fields(st, vq, p[0], f);
+			for (i = 0; i < n && STATS_REPLY_HDR_LEN + 8 * (i + 1) <= size; i++) {
+				uint8_t *v = p + STATS_REPLY_HDR_LEN + 8 * i;
+
+				if (into_reply)
+					put_le64(v, get_le64(v) + *f[i]);
+				else
+					*f[i] += get_le64(v);
+			}
+		}
+		off += size;
+	}
+}
+
+void net_state_stats_add(struct net_state *dst, const struct net_state *src)
+{
+	const uint64_t *s;
+	uint64_t *d;
+	size_t i;
+
+	_Static_assert(sizeof(dst->rxq_stats) % 8 == 0 && sizeof(dst->txq_stats) % 8 == 0,
+		       "queue counters are 64-bit words");
+	d = (uint64_t *)dst->rxq_stats;
+	s = (const uint64_t *)src->rxq_stats;
+	for (i = 0; i < sizeof(dst->rxq_stats) / 8; i++)
+		d[i] += s[i];
+	d = (uint64_t *)dst->txq_stats;
+	s = (const uint64_t *)src->txq_stats;
+	for (i = 0; i < sizeof(dst->txq_stats) / 8; i++)
+		d[i] += s[i];
 }
 
 static uint8_t ctrl_stats(struct net_state *st, uint8_t cmd, struct ctrl_cmd *c)

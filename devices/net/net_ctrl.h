@@ -48,4 +48,19 @@ uint8_t net_ctrl_handle(struct net_state *st, const void *cmd, size_t cmd_len,
 /* Statistics types this device reports under the negotiated features. */
 uint64_t net_ctrl_stats_caps(const struct net_state *st);
 
+/*
+ * Carrying a device's counters across a move (a vDPA NIC's device is new
+ * at the destination). net_ctrl_stats_query() writes into @cmd a STATS_GET
+ * for every type data queue @vq has under the negotiated features; its
+ * length, 0 if none (or @cap is short). net_ctrl_stats_merge() walks a
+ * STATS_GET result @res and, for each data-queue reply, adds @st's
+ * counters into the reply (@into_reply: the new device answers for the
+ * whole run) or the reply's into @st; CVQ replies are left alone, and a
+ * malformed reply ends the walk. net_state_stats_add() adds @src's queue
+ * counters to @dst's.
+ */
+size_t net_ctrl_stats_query(const struct net_state *st, uint16_t vq, uint8_t *cmd, size_t cap);
+void net_ctrl_stats_merge(struct net_state *st, uint8_t *res, size_t len, bool into_reply);
+void net_state_stats_add(struct net_state *dst, const struct net_state *src);
+
 #endif

@@ -78,6 +78,35 @@ static bool sim_wants_kick(struct vdpa_sim_net *sim, uint16_t idx)
 	       virtq_enable_notify(vq);
 }
 
+/* DEVICE_STATS' basic counters, as the emulated NIC keeps them. */
+static void sim_count_tx(struct vdpa_sim_net *sim, uint16_t idx, bool sent, size_t len)
+{
+	struct net_txq_stats *t = &sim->st.txq_stats[idx / 2];
+
+	pthread_mutex_lock(&sim->lock);
+	if (sent) {
+		t->packets++;
+		t->bytes += len;
+	} else {
+		t->drops++;
+	}
+	pthread_mutex_unlock(&sim->lock);
+}
+
+static void sim_count_rx(struct vdpa_sim_net *sim, bool delivered, size_t len)
+{
+	struct net_rxq_stats *r = &sim->st.rxq_stats[0];
+
+	pthread_mutex_lock(&sim->lock);
+	if (delivered) {
+		r->packets++;
+		r->bytes += len;
+	} else {
+		r->drops++;
+	}
+	pthread_mutex_unlock(&sim->lock);
+}
+
 static void sim_tx(struct vdpa_sim_net *sim, uint16_t idx)
 {
 	struct virtq_elem elem;
@@ -93,8 +122,10 @@ static void sim_tx(struct vdpa_sim_net *sim, uint16_t idx)
 			if (len > HDR_LEN + 14) {
 				struct iovec iov = { sim->frame + HDR_LEN, len - HDR_LEN };
 
-				if (!net_backend_send(&sim->be, &iov, 1))
-					sim->tx_frames++;
+				bool sent = !net_backend_send(&sim->be, &iov, 1);
+
+				sim->tx_frames += sent;
+				sim_count_tx(sim, idx, sent, iov.iov_len);
 			}
 			vdpa_hw_vq_push(&sim->hw, idx, &elem, 0);
 			used = true;
@@ -122,6 +153,7 @@ static bool sim_rx_deliver(struct vdpa_sim_net *sim)
 			sim_fault(sim);
 			sim->held = 0;	/* nowhere to go: dropped */
 			sim->rx_dropped++;
+			sim_count_rx(sim, false, 0);
 			return true;
 		}
 		return false;
@@ -133,6 +165,7 @@ static bool sim_rx_deliver(struct vdpa_sim_net *sim)
 		sim->rx_dropped++;	/* buffer too small: the spec says drop */
 	else
 		sim->rx_frames++;
+	sim_count_rx(sim, c.done >= HDR_LEN + sim->held, sim->held);
 	vdpa_hw_vq_push(&sim->hw, 0, &elem, c.done);
 	sim->held = 0;
 	sim_notify(sim, 0);
@@ -702,6 +735,28 @@ static int sim_resume(struct vdpa_dev *d)
 	return r;
 }
 
+/* Answered from a copy: reading counters must not count as a command. */
+static int sim_get_vq_stats(struct vdpa_dev *d, uint16_t idx, void *out, uint32_t cap)
+{
+	struct vdpa_sim_net *sim = to_sim(d);
+	struct net_ctrl_reply reply = { 0 };
+	struct net_state *st = malloc(sizeof(*st));
+	uint8_t q[32];
+	size_t len;
+	int r = -EINVAL;
+
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_lock(&sim->lock);
+	*st = sim->st;
+	pthread_mutex_unlock(&sim->lock);
+	len = net_ctrl_stats_query(st, idx, q, sizeof(q));
+	if (len && net_ctrl_handle(st, q, len, out, cap, &reply) == VIRTIO_NET_OK)
+		r = reply.len;
+	free(st);
+	return r;
+}
+
 static const struct vdpa_dev_ops sim_ops = {
 	.get_device_id = sim_get_device_id,
 	.get_features = sim_get_features,
@@ -732,6 +787,7 @@ static const struct vdpa_dev_ops sim_ops = {
 	.iotlb_msg = sim_iotlb_msg,
 	.suspend = sim_suspend,
 	.resume = sim_resume,
+	.get_vq_stats = sim_get_vq_stats,
 };
 
 struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, char *err,

@@ -81,6 +81,14 @@ struct vdpa_fe {
 	int cvq_kick, cvq_call;
 	int config_call;		/* the device's config/status changes */
 	struct fe_mig mig;		/* read at quiesce, or loaded */
+	/*
+	 * DEVICE_STATS: st's queue counters are what earlier devices counted
+	 * (none at first; at a destination, the source's), added to every
+	 * STATS_GET the device answers. dev_stats: the device's own, read at
+	 * quiesce and added to st's in what is saved.
+	 */
+	struct net_state *dev_stats;
+	bool dev_stats_read;
 	bool suspended;			/* quiesced at the source */
 	bool restore_pending;		/* loaded: program the device at unquiesce */
 
@@ -170,6 +178,13 @@ static void fe_ctrl(struct vdpa_fe *fe)
 			room = RESULT_MAX;
 		if (elem.in_len)
 			ack = fe_cvq_forward(fe, len, room, &written);
+		/* Counters: the device's since it started, plus those carried to it. */
+		if (ack == VIRTIO_NET_OK && len >= 2 && cmd[0] == VIRTIO_NET_CTRL_STATS &&
+		    cmd[1] == VIRTIO_NET_CTRL_STATS_GET && written > 1) {
+			pthread_mutex_lock(&fe->lock);
+			net_ctrl_stats_merge(&fe->st, fe->shadow + SH_ACK + 1, written - 1, true);
+			pthread_mutex_unlock(&fe->lock);
+		}
 		if (ack == VIRTIO_NET_OK) {
 			struct net_ctrl_reply reply = { 0 };
 			uint8_t scratch[RESULT_MAX];
@@ -890,6 +905,43 @@ static void fe_config_write(struct virtio_dev *vdev, uint32_t off, const void *b
 /* ---- migration and snapshots ---- */
 
 /*
+ * The suspended device's DEVICE_STATS counters into fe->dev_stats (its
+ * vendor vq statistics): they travel with the state, added to what was
+ * carried, so that the destination's new device goes on counting from
+ * them. Read after the suspend, so no frame is counted that is not in
+ * guest memory, and none missed.
+ */
+static void fe_stats_read(struct vdpa_fe *fe)
+{
+	uint16_t q, cvq = net_state_cvq_index(&fe->st);
+	uint8_t res[1024];
+	int n;
+
+	fe->dev_stats_read = false;
+	if (!fe->dev_stats || !net_has_feature(&fe->st, VIRTIO_NET_F_DEVICE_STATS))
+		return;
+	if (!fe->d->ops->get_vq_stats) {
+		vlab_log("vdpa: the device's counters cannot be read; they restart at the destination");
+		return;
+	}
+	pthread_mutex_lock(&fe->lock);
+	*fe->dev_stats = fe->st;
+	pthread_mutex_unlock(&fe->lock);
+	memset(fe->dev_stats->rxq_stats, 0, sizeof(fe->dev_stats->rxq_stats));
+	memset(fe->dev_stats->txq_stats, 0, sizeof(fe->dev_stats->txq_stats));
+	for (q = 0; q < cvq; q++) {
+		n = fe->d->ops->get_vq_stats(fe->d, q, res, sizeof(res));
+		if (n < 0) {
+			vlab_log("vdpa: vq %u: counters not readable (%s); they restart at the "
+				 "destination", q, strerror(-n));
+			return;
+		}
+		net_ctrl_stats_merge(fe->dev_stats, res, n, false);
+	}
+	fe->dev_stats_read = true;
+}
+
+/*
  * Stop-and-copy: our worker first (a CVQ command in flight completes),
  * then the device, whose vq bases are read back.
  */
@@ -906,6 +958,7 @@ static void fe_quiesce(struct virtio_dev *vdev)
 		goto out;
 	worker_stop(&fe->worker);
 	fe->d->ops->suspend(fe->d);
+	fe_stats_read(fe);
 	/* Shadowed: what the device finished goes to the guest, the rest back. */
 	if (fe->svq_on && fe_svq_stop(fe))
 		vlab_log("vdpa: stop-and-copy: the shadow virtqueues did not stop cleanly");
@@ -951,6 +1004,7 @@ static void fe_unquiesce(struct virtio_dev *vdev)
 	} else if (fe->suspended) {
 		/* In passthrough: stop-and-copy took the shadows down. */
 		fe->suspended = false;
+		fe->dev_stats_read = false;
 		if (fe->d->ops->resume(fe->d) || worker_start(&fe->worker)) {
 			fail = "the vDPA device did not resume";
 			goto out;
@@ -982,12 +1036,20 @@ static void fe_migrated(struct virtio_dev *vdev)
 static int fe_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct vdpa_fe *fe = vdev->priv;
+	struct net_state *st = malloc(sizeof(*st));
 
+	if (!st)
+		return -ENOMEM;
 	state_put_struct(sb, "passthrough", 1, &fe->mig, fe_mig_fields,
 			 ARRAY_SIZE(fe_mig_fields));
 	pthread_mutex_lock(&fe->lock);
-	net_state_save(sb, &fe->st);
+	*st = fe->st;
 	pthread_mutex_unlock(&fe->lock);
+	/* What the device counted goes on from the carried counters. */
+	if (fe->dev_stats_read)
+		net_state_stats_add(st, fe->dev_stats);
+	net_state_save(sb, st);
+	free(st);
 	return sb->err;
 }
 
@@ -1084,6 +1146,7 @@ static void fe_free(struct vdpa_fe *fe)
 		close(fe->config_call);
 	if (fe->shadow)
 		munmap(fe->shadow, SH_SIZE);
+	free(fe->dev_stats);
 	if (fe->vdev.vqs)
 		virtio_dev_exit(&fe->vdev);
 	free(fe);
@@ -1135,13 +1198,15 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	fe->st.mtu = c->net.mtu;
 	fe->shadow = mmap(NULL, SH_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			  -1, 0);
+	fe->dev_stats = calloc(1, sizeof(*fe->dev_stats));
 	fe->cvq_kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fe->cvq_call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fe->config_call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fe->worker_ready = !worker_init(&fe->worker, "vdpa-fe", fe_run, fe);
 	if (fe->shadow == MAP_FAILED)
 		fe->shadow = NULL;
-	if (!fe->shadow || fe->cvq_kick < 0 || fe->cvq_call < 0 || fe->config_call < 0 ||
+	if (!fe->shadow || !fe->dev_stats || fe->cvq_kick < 0 || fe->cvq_call < 0 ||
+	    fe->config_call < 0 ||
 	    !fe->worker_ready || worker_add_fd(&fe->worker, fe->config_call, fe_on_config, fe))
 		goto nomem;
 	for (i = 0; i < nvq; i++) {

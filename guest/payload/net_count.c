@@ -29,9 +29,9 @@
  *
  * cmdline: role=send|recv peer=MAC count=N (8000) tail=T (500)
  * rate=FRAMES/S (2000) gate=none|peer|self (none) moved=0|1 size=BYTES (64)
- * min_pct=P (50) timeout=S (40), stats=0|1 (1; 0: a device whose counters do
- * not survive a move, such as a vDPA NIC's, is not asked), and the vpmd
- * options (ring=, qsize=).
+ * min_pct=P (50) timeout=S (40), stats=0|1 (1; 0: the device's counters are
+ * not asked, for a device without DEVICE_STATS), and the vpmd options
+ * (ring=, qsize=).
  */
 #include "virtio_pmd.h"
 
