@@ -4,8 +4,10 @@
  * them: the input is a feature byte, then commands (a length byte and that
  * many bytes: class, command, data) run through net_ctrl_handle(), then
  * frames (the rest, cut at the same kind of length bytes) put through the
- * receive filter, RSS queue selection and hash reporting. Every state the
- * commands leave must pass net_state_check(), as a restored one must.
+ * receive filter, RSS queue selection and hash reporting, and read as a
+ * device's STATS_GET result to carry counters (net_ctrl_stats_merge()).
+ * Every state the commands leave must pass net_state_check(), as a
+ * restored one must.
  */
 #include <linux/virtio_net.h>
 
@@ -88,6 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		net_rx_fill_hash_report(&st, hdr, hash, report);
+		/* The same bytes as a device's STATS_GET result, merged both ways. */
+		memcpy(out, data + pos, len);
+		net_ctrl_stats_merge(&st, out, len, true);
+		net_ctrl_stats_merge(&st, out, len, false);
 		pos += len;
 	}
 	return 0;
