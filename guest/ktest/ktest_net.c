@@ -43,7 +43,8 @@ static atomic_t pings_rx = ATOMIC_INIT(0), pongs_rx = ATOMIC_INIT(0);
 static u8 peer_mac[ETH_ALEN];
 static bool have_peer;
 
-static int ktest_send(const u8 *dst, u16 vid, u32 kind, u32 seq)
+/* A probe frame to @dst from us, ready for a transmit function. */
+static struct sk_buff *ktest_probe_skb(const u8 *dst, u32 kind, u32 seq)
 {
 	struct ktest_probe *p;
 	struct sk_buff *skb;
@@ -51,7 +52,7 @@ static int ktest_send(const u8 *dst, u16 vid, u32 kind, u32 seq)
 
 	skb = alloc_skb(ETH_HLEN + VLAN_HLEN + 64 + NET_IP_ALIGN, GFP_KERNEL);
 	if (!skb)
-		return -ENOMEM;
+		return NULL;
 	skb_reserve(skb, NET_IP_ALIGN + ETH_HLEN);
 	p = skb_put_zero(skb, 46);	/* minimum Ethernet payload */
 	p->magic = htonl(KTEST_MAGIC);
@@ -64,6 +65,15 @@ static int ktest_send(const u8 *dst, u16 vid, u32 kind, u32 seq)
 	skb_reset_mac_header(skb);
 	skb->protocol = htons(KTEST_ETH_P);
 	skb->dev = net_dev;
+	return skb;
+}
+
+static int ktest_send(const u8 *dst, u16 vid, u32 kind, u32 seq)
+{
+	struct sk_buff *skb = ktest_probe_skb(dst, kind, seq);
+
+	if (!skb)
+		return -ENOMEM;
 	if (vid)
 		__vlan_hwaccel_put_tag(skb, htons(ETH_P_8021Q), vid);
 	return dev_queue_xmit(skb) == NET_XMIT_SUCCESS ? 0 : -EIO;
@@ -125,22 +135,27 @@ static struct packet_type ktest_ptype = {
 	.func = ktest_rcv,
 };
 
-/* Send a probe and report whether it came back within @ms. */
-static bool ktest_probe_returns(const u8 *dst, u16 vid, unsigned int ms)
+/* Did probe @seq come back within @ms? */
+static bool ktest_seen_within(u32 seq, unsigned int ms)
 {
-	static u32 seq = 1000;
-	unsigned long end;
+	unsigned long end = jiffies + msecs_to_jiffies(ms);
 
-	seq++;
-	if (ktest_send(dst, vid, PROBE_ANY, seq))
-		return false;
-	end = jiffies + msecs_to_jiffies(ms);
 	while (time_before(jiffies, end)) {
 		if (atomic_read(&seen_seq) == seq)
 			return true;
 		msleep(10);
 	}
 	return false;
+}
+
+static u32 probe_seq = 1000;
+
+/* Send a probe and report whether it came back within @ms. */
+static bool ktest_probe_returns(const u8 *dst, u16 vid, unsigned int ms)
+{
+	u32 seq = ++probe_seq;
+
+	return !ktest_send(dst, vid, PROBE_ANY, seq) && ktest_seen_within(seq, ms);
 }
 
 static enum vlab_ktest_result net_probe(struct vlab_ktest *t)
@@ -356,39 +371,14 @@ static enum vlab_ktest_result net_peer_exchange(struct vlab_ktest *t)
 	return VLAB_KTEST_PASS;
 }
 
-/* Send a probe through transmit queue @q (not the one the stack would pick). */
+/* The same through transmit queue @q (not the one the stack would pick). */
 static bool ktest_probe_returns_on(const u8 *dst, u16 q, unsigned int ms)
 {
-	static u32 seq = 500000;
-	struct ktest_probe *p;
-	struct sk_buff *skb;
-	struct ethhdr *eth;
-	unsigned long end;
+	u32 seq = ++probe_seq;
+	struct sk_buff *skb = ktest_probe_skb(dst, PROBE_ANY, seq);
 
-	skb = alloc_skb(ETH_HLEN + 64 + NET_IP_ALIGN, GFP_KERNEL);
-	if (!skb)
-		return false;
-	skb_reserve(skb, NET_IP_ALIGN + ETH_HLEN);
-	p = skb_put_zero(skb, 46);
-	p->magic = htonl(KTEST_MAGIC);
-	p->kind = htonl(PROBE_ANY);
-	p->seq = htonl(++seq);
-	eth = skb_push(skb, ETH_HLEN);
-	ether_addr_copy(eth->h_dest, dst);
-	ether_addr_copy(eth->h_source, net_dev->dev_addr);
-	eth->h_proto = htons(KTEST_ETH_P);
-	skb_reset_mac_header(skb);
-	skb->protocol = htons(KTEST_ETH_P);
-	skb->dev = net_dev;
-	if (__dev_direct_xmit(skb, q) != NET_XMIT_SUCCESS)
-		return false;
-	end = jiffies + msecs_to_jiffies(ms);
-	while (time_before(jiffies, end)) {
-		if (atomic_read(&seen_seq) == seq)
-			return true;
-		msleep(10);
-	}
-	return false;
+	return skb && __dev_direct_xmit(skb, q) == NET_XMIT_SUCCESS &&
+	       ktest_seen_within(seq, ms);
 }
 
 static const u8 mig_mc_in[ETH_ALEN] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x52 };

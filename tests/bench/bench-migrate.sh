@@ -57,61 +57,15 @@ for f in "$VLAB" "$ELF" "$COPY"; do
 	fi
 done
 
-T=$(mktemp -d /tmp/vlab-bench-migrate-XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "${BENCH_KEEP:-}" ]; then
-		echo "bench-migrate: logs kept in $T" >&2
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+NAME=bench-migrate
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
 # stop PID...: kill and reap quietly (no "Killed" job notices).
 stop() {
 	kill -9 "$@" 2>/dev/null
 	wait "$@" 2>/dev/null
 } 2>/dev/null
-
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
-# fcmp "A > B": bc's verdict as an exit status.
-fcmp() { [ "$(echo "$1" | bc)" = 1 ]; }
-
-# wait_for FILE TEXT TIMEOUT PID: until FILE has TEXT; 1 if PID ended or time ran out.
-wait_for() {
-	local file=$1 text=$2 timeout=$3 pid=$4 t0
-
-	t0=$(now)
-	until grep -q -- "$text" "$file" 2>/dev/null; do
-		kill -0 "$pid" 2>/dev/null || return 1
-		fcmp "$(elapsed "$t0") > $timeout" && return 1
-		sleep 0.05
-	done
-}
-
-# wait_exit PID TIMEOUT: its exit status, 255 after a kill at the timeout.
-wait_exit() {
-	local pid=$1 timeout=$2 t0
-
-	t0=$(now)
-	while kill -0 "$pid" 2>/dev/null; do
-		if fcmp "$(elapsed "$t0") > $timeout"; then
-			stop "$pid"
-			return 255
-		fi
-		sleep 0.05
-	done
-	wait "$pid"
-}
 
 # The payload's command line for VMM, SIZE, LOAD, and how long it dirties
 # after the fill (secs=): long enough for the migration, short enough for

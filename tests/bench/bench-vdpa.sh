@@ -55,38 +55,9 @@ for f in "$VLAB" "$ELF"; do
 	fi
 done
 
-T=$(mktemp -d /tmp/vlab-bench-vdpa-XXXXXX)
-PIDS=()
-cleanup() {
-	local p
-
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	if [ -n "${BENCH_KEEP:-}" ]; then
-		echo "bench-vdpa: logs kept in $T" >&2
-	else
-		rm -rf "$T"
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc; }
-
-# wait_for FILE TEXT TIMEOUT PID: until FILE has TEXT; 1 if PID ended or time ran out.
-wait_for() {
-	local file=$1 text=$2 timeout=$3 pid=$4 t0
-
-	t0=$(now)
-	until grep -q -- "$text" "$file" 2>/dev/null; do
-		kill -0 "$pid" 2>/dev/null || return 1
-		[ "$(echo "$(elapsed "$t0") > $timeout" | bc)" = 1 ] && return 1
-		sleep 0.1
-	done
-}
+NAME=bench-vdpa
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
 # sum_s FILE TEXT: the sum of "TEXT<number> ms" over FILE's lines, in s.
 sum_s() {

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# What the shell benchmarks share; sourced with NAME set (the bench's name,
+# for messages and the scratch folder):
+#   T           a scratch folder, removed at exit unless BENCH_KEEP is set
+#   PIDS        processes to kill at exit (append what you start)
+#   now, elapsed T0, fcmp "A > B" (bc's verdict as an exit status),
+#   wait_for FILE TEXT TIMEOUT PID
+
+T=$(mktemp -d "/tmp/vlab-$NAME-XXXXXX")
+PIDS=()
+bench_cleanup() {
+	local p
+
+	for p in "${PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		echo "$NAME: logs kept in $T" >&2
+	else
+		rm -rf "$T"
+	fi
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+fcmp() { [ "$(echo "$1" | bc)" = 1 ]; }
+
+# wait_for FILE TEXT TIMEOUT PID: until FILE has TEXT; 1 if PID ended or time ran out.
+wait_for() {
+	local file=$1 text=$2 timeout=$3 pid=$4 t0
+
+	t0=$(now)
+	until grep -q -- "$text" "$file" 2>/dev/null; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		fcmp "$(elapsed "$t0") > $timeout" && return 1
+		sleep 0.05
+	done
+}
