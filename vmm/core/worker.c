@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -172,4 +173,45 @@ void worker_timer_exit(struct worker_timer *t)
 	worker_del_fd(t->w, t->fd);
 	close(t->fd);
 	t->fd = -1;
+}
+
+struct parallel_job {
+	void (*fn)(void *arg, unsigned int i);
+	void *arg;
+	unsigned int i;
+	pthread_t thread;
+	bool spawned;
+};
+
+static void *parallel_thread(void *a)
+{
+	struct parallel_job *j = a;
+
+	j->fn(j->arg, j->i);
+	return NULL;
+}
+
+void run_parallel(unsigned int n, void (*fn)(void *arg, unsigned int i), void *arg)
+{
+	struct parallel_job *jobs = n > 1 ? calloc(n, sizeof(*jobs)) : NULL;
+	unsigned int i;
+
+	if (!jobs) {
+		for (i = 0; i < n; i++)
+			fn(arg, i);
+		return;
+	}
+	/* The last one on this thread; any that cannot have a thread too. */
+	for (i = 0; i < n; i++) {
+		jobs[i] = (struct parallel_job){ .fn = fn, .arg = arg, .i = i };
+		if (i + 1 < n)
+			jobs[i].spawned = !pthread_create(&jobs[i].thread, NULL, parallel_thread,
+							  &jobs[i]);
+		if (!jobs[i].spawned)
+			fn(arg, i);
+	}
+	for (i = 0; i < n; i++)
+		if (jobs[i].spawned)
+			pthread_join(jobs[i].thread, NULL);
+	free(jobs);
 }

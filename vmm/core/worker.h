@@ -91,4 +91,11 @@ void worker_timer_arm(struct worker_timer *t, uint64_t ns);
 /* Before worker_exit(). */
 void worker_timer_exit(struct worker_timer *t);
 
+/*
+ * fn(arg, i) for every i in [0, n) at once, a thread each, and back when
+ * all have returned: independent slow work, such as several devices each
+ * waiting on its own firmware. What gets no thread runs on the caller's.
+ */
+void run_parallel(unsigned int n, void (*fn)(void *arg, unsigned int i), void *arg);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "vmm/core/vm.h"
 #include "vmm/mem/dirty_ring.h"
+#include "vmm/core/worker.h"
 #include "vmm/migrate/dirty.h"
 
 #define BITS_PER_LONG		(8 * sizeof(unsigned long))
@@ -136,6 +137,40 @@ void dirty_log_stop(struct dirty_log *dl)
 	dl->bm = dl->scratch = NULL;
 }
 
+static void source_start(void *arg, unsigned int i)
+{
+	struct dirty_log *dl = arg;
+	struct dirty_source *s = dl->src[2 + i];
+
+	dl->ret[i] = s->start ? s->start(s->opaque) : 0;
+}
+
+/*
+ * The devices' sources all at once (a vDPA NIC's switch to shadow rings
+ * waits on its own firmware): the guest's data paths stand still for the
+ * slowest switch, not the sum. Those that failed go to the end of the
+ * list and out of it, so that only the started ones are stopped.
+ */
+static int sources_start(struct dirty_log *dl)
+{
+	struct dirty_source *failed[DIRTY_MAX_SOURCES];
+	int i, n = dl->nr_src - 2, kept = 2, nfail = 0, ret = 0;
+
+	run_parallel(n, source_start, dl);
+	for (i = 0; i < n; i++) {
+		if (dl->ret[i]) {
+			failed[nfail++] = dl->src[2 + i];
+			ret = ret ?: dl->ret[i];
+		} else {
+			dl->src[kept++] = dl->src[2 + i];
+		}
+	}
+	for (i = 0; i < nfail; i++)
+		dl->src[kept + i] = failed[i];
+	dl->nr_src = kept;
+	return ret;
+}
+
 int dirty_log_start(struct dirty_log *dl, struct vm *vm)
 {
 	struct dirty_source *s;
@@ -166,16 +201,19 @@ int dirty_log_start(struct dirty_log *dl, struct vm *vm)
 		}
 		dl->src[dl->nr_src++] = s;
 	}
-	for (i = 0; i < dl->nr_src; i++) {
-		ret = dl->src[i]->start ? dl->src[i]->start(dl->src[i]->opaque) : 0;
+	/* Guest RAM's own logs first: the devices' switches write through them. */
+	for (i = 0; i < 2; i++) {
+		ret = dl->src[i]->start(dl->src[i]->opaque);
 		if (ret) {
-			/* Only those already started stop. */
-			dl->nr_src = i;
+			dl->nr_src = i;	/* only those already started stop */
 			dl->logging = true;
 			goto fail;
 		}
 	}
+	ret = sources_start(dl);
 	dl->logging = true;
+	if (ret)
+		goto fail;
 	return 0;
 fail:
 	dirty_log_stop(dl);

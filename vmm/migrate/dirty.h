@@ -47,6 +47,7 @@ struct dirty_log {
 	unsigned long *scratch;		/* one source's bits at a time */
 	struct dirty_source kvm, views;	/* the built-in sources */
 	struct dirty_source *src[DIRTY_MAX_SOURCES];	/* built-in, then the VM's */
+	int ret[DIRTY_MAX_SOURCES];			/* the VM's starts, in parallel */
 	int nr_src;
 };
 

@@ -31,6 +31,7 @@
 #include "vmm/migrate/migrate.h"
 #include "vmm/migrate/state.h"
 #include "vmm/core/vm.h"
+#include "vmm/core/worker.h"
 #include "vmm/migrate/internal.h"
 
 /* ---- configuration both ends must agree on ---- */
@@ -165,15 +166,43 @@ int mig_state_load(struct vm *vm, const void *fdt, size_t len, char *err, size_t
 	return 0;
 }
 
+#define MIG_MAX_DEV_STATES	64
+
+struct mig_devices_job {
+	struct vm_dev_state *d[MIG_MAX_DEV_STATES];
+	bool quiesce;
+};
+
+static void mig_device(void *arg, unsigned int i)
+{
+	struct mig_devices_job *j = arg;
+
+	if (j->quiesce)
+		j->d[i]->quiesce(j->d[i]->opaque);
+	else
+		j->d[i]->unquiesce(j->d[i]->opaque);
+}
+
+/*
+ * Every device at once: each stops or starts on its own (a vDPA NIC waits
+ * on its own firmware), so the switch-over waits for the slowest, not the
+ * sum.
+ */
 void mig_devices(struct vm *vm, bool quiesce)
 {
+	struct mig_devices_job j = { .quiesce = quiesce };
 	struct vm_dev_state *d;
+	unsigned int n = 0;
 
 	for (d = vm->dev_states; d; d = d->next) {
-		if (quiesce && d->quiesce)
-			d->quiesce(d->opaque);
-		else if (!quiesce && d->unquiesce)
-			d->unquiesce(d->opaque);
+		if (!(quiesce ? d->quiesce : d->unquiesce))
+			continue;
+		if (n == MIG_MAX_DEV_STATES) {
+			mig_device(&(struct mig_devices_job){ .d = { d }, .quiesce = quiesce }, 0);
+			continue;
+		}
+		j.d[n++] = d;
 	}
+	run_parallel(n, mig_device, &j);
 }
 

@@ -205,6 +205,26 @@ START_TEST(timer_survives_stop)
 }
 END_TEST
 
+static void count_index(void *arg, unsigned int i)
+{
+	__atomic_add_fetch(&((int *)arg)[i], 1, __ATOMIC_SEQ_CST);
+}
+
+/* Every index once, none twice, whatever the count. */
+START_TEST(run_parallel_runs_each_once)
+{
+	int seen[9] = { 0 }, i;
+
+	run_parallel(0, count_index, seen);
+	run_parallel(1, count_index, seen);
+	ck_assert_int_eq(seen[0], 1);
+	run_parallel(9, count_index, seen);
+	for (i = 0; i < 9; i++)
+		ck_assert_int_eq(seen[i], i ? 1 : 2);
+}
+END_TEST
+
 VLAB_SUITE_MAIN("worker", "worker", NULL, NULL, 60,
 	kicks_reach_run, kicks_while_stopped_are_kept, fd_sources_survive_restart,
-	stop_waits_for_run, exit_without_start, timer_fires_on_worker, timer_survives_stop);
+	stop_waits_for_run, exit_without_start, timer_fires_on_worker, timer_survives_stop,
+	run_parallel_runs_each_once);

@@ -61,10 +61,20 @@ struct fake_writer {
 	uint64_t page;		/* reported at the next collect, if != 0 */
 };
 
+/* Starts that wait for each other (meet > 0): they can only both return 0 side by side. */
+static int meet_arrived, meet_wanted;
+
 static int fw_start(void *opaque)
 {
 	struct fake_writer *f = opaque;
+	double deadline = vlab__now() + 10;
 
+	if (meet_wanted) {
+		__atomic_add_fetch(&meet_arrived, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&meet_arrived, __ATOMIC_SEQ_CST) < meet_wanted)
+			if (vlab__now() > deadline)
+				return -ETIMEDOUT;
+	}
 	if (f->fail_start)
 		return f->fail_start;
 	f->started++;
@@ -159,5 +169,47 @@ START_TEST(failed_start_stops_the_started)
 }
 END_TEST
 
+/*
+ * The devices' sources start side by side (each waits here for the other
+ * two: in turn, the first would give up after 10 s), and of three with
+ * the middle one failing, the other two are stopped and it is not.
+ */
+START_TEST(sources_start_together)
+{
+	struct dirty_log dl = { 0 };
+	struct fake_writer a, b, c;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	vm_up();
+	fw_init(&a, "a");
+	fw_init(&b, "b");
+	fw_init(&c, "c");
+	dirty_source_register(&vm, &a.src);
+	dirty_source_register(&vm, &b.src);
+	dirty_source_register(&vm, &c.src);
+	meet_arrived = 0;
+	meet_wanted = 3;
+	ck_assert_int_eq(dirty_log_start(&dl, &vm), 0);
+	ck_assert_int_eq(a.started + b.started + c.started, 3);
+	ck_assert_int_eq(dl.nr_src, 5);
+	dirty_log_stop(&dl);
+
+	b.fail_start = -EIO;
+	meet_arrived = 0;
+	ck_assert_int_eq(dirty_log_start(&dl, &vm), -EIO);
+	meet_wanted = 0;
+	ck_assert_int_eq(a.started, 2);
+	ck_assert_int_eq(c.started, 2);
+	ck_assert_int_eq(a.stopped, 2);
+	ck_assert_int_eq(c.stopped, 2);
+	ck_assert_int_eq(b.stopped, 1);
+	ck_assert(!dl.logging);
+	dirty_source_unregister(&vm, &a.src);
+	dirty_source_unregister(&vm, &b.src);
+	dirty_source_unregister(&vm, &c.src);
+}
+END_TEST
+
 VLAB_SUITE_MAIN("dirty", "log", NULL, teardown, 60,
-	device_writes_and_registered_sources, failed_start_stops_the_started);
+	device_writes_and_registered_sources, failed_start_stops_the_started,
+	sources_start_together);
