@@ -36,7 +36,7 @@ static uint64_t sim_offered(const struct vdpa_sim_net_config *c)
 		f |= F(VIRTIO_NET_F_CTRL_RX) | F(VIRTIO_NET_F_CTRL_RX_EXTRA) |
 		     F(VIRTIO_NET_F_GUEST_ANNOUNCE) | F(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) |
 		     F(VIRTIO_NET_F_NOTF_COAL) | F(VIRTIO_NET_F_VQ_NOTF_COAL) |
-		     F(VIRTIO_NET_F_DEVICE_STATS);
+		     F(VIRTIO_NET_F_DEVICE_STATS) | F(VIRTIO_F_IN_ORDER);
 	return f;
 }
 

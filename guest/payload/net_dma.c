@@ -205,8 +205,9 @@ int payload_main(void)
 	if (size > VPMD_FRAME_MAX - VPMD_ETH_HLEN - sizeof(struct vpmd_test_hdr))
 		size = VPMD_FRAME_MAX - VPMD_ETH_HLEN - sizeof(struct vpmd_test_hdr);
 	frame_size = (uint32_t)size;
-	printf("net_dma: %s ring, %u buffers of %u bytes, %lu-byte frames to itself\n",
-	       vpmd_config_ring(&cfg), dev.rx.size, dev.rx_buf_len, size);
+	printf("net_dma: %s ring%s, %u buffers of %u bytes, %lu-byte frames to itself\n",
+	       vpmd_config_ring(&cfg), vpmd_has(&dev, VIRTIO_F_IN_ORDER) ? " in order" : "",
+	       dev.rx.size, dev.rx_buf_len, size);
 
 	if (until_request && payload_arg_u64("stream", 0)) {
 		printf("net_dma: streaming until asked\n");

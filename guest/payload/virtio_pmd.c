@@ -453,8 +453,10 @@ static int queue_setup(struct vpmd_dev *d, struct vpmd_queue *q, uint16_t index,
 			.device_addr = (uintptr_t)(mem + 2 * QUEUE_AREA),
 		};
 
+		/* The ring's rules as negotiated: IN_ORDER changes which ids come back. */
 		vdrv_setup(&q->vr, &r, q->aux, q->size,
-			   packed ? VDRV_F(VIRTIO_F_RING_PACKED) : 0);
+			   (packed ? VDRV_F(VIRTIO_F_RING_PACKED) : 0) |
+			   (d->features & VDRV_F(VIRTIO_F_IN_ORDER)));
 	}
 	/*
 	 * We poll, so ask for no used-buffer notifications: an interrupt

@@ -961,7 +961,9 @@ END_TEST
  * Split and packed rings; with the shadow rings in an address space of
  * their own (DESC_ASID, the default) the switch leaves guest RAM's map
  * alone, without (no-desc-asid) it is rebuilt once; the destination maps
- * guest RAM at start-up, not at the switch-over (unless late-map).
+ * guest RAM at start-up, not at the switch-over (unless late-map). And
+ * with IN_ORDER negotiated, split and packed: the guest's ring, the shadow
+ * and the device all in order (the log says the guest has it).
  */
 START_TEST(test_vdpa_svq_migration)
 {
@@ -979,6 +981,12 @@ START_TEST(test_vdpa_svq_migration)
 		/* Without: they join guest RAM's space, whose map is built again. */
 		{ "svq-one-as", "loop,fw-scale=0,no-desc-asid,late-map", "split",
 		  "guest RAM's map rebuilt 1 time(s)", "(guest RAM mapped now)" },
+		/* IN_ORDER (model=full offers it): the shadow ring is in order too. */
+		{ "svq-in-order", "loop,model=full,fw-scale=0", "split feat_add=0x800000000",
+		  "guest RAM's map rebuilt 0 time(s)", "(guest RAM mapped at start-up)" },
+		{ "svq-packed-in-order", "loop,model=full,fw-scale=0",
+		  "packed feat_add=0x800000000", "guest RAM's map rebuilt 0 time(s)",
+		  "(guest RAM mapped at start-up)" },
 	};
 	unsigned int stale, bad, i;
 	char out[96], name[48];
@@ -998,6 +1006,11 @@ START_TEST(test_vdpa_svq_migration)
 		snprintf(name, sizeof(name), "%s-dst.out", runs[i].what);
 		tpath(out, sizeof(out), name);
 		ck_file_has(out, runs[i].mapped);
+		if (strstr(runs[i].ring, "feat_add")) {
+			snprintf(name, sizeof(name), "%s-src.con", runs[i].what);
+			tpath(out, sizeof(out), name);
+			ck_file_has(out, " ring in order, ");
+		}
 	}
 	test_end();
 }

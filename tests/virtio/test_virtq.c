@@ -880,6 +880,97 @@ static void in_order_stress(uint16_t size, uint64_t features)
 	ck_assert_uint_eq(drv.num_free, size);
 }
 
+/*
+ * A transmit queue's pattern: the driver adds any number of out-only
+ * buffers, the device takes any number of those and returns them (length
+ * 0, so they fold), and the driver reaps any number of the returned, each
+ * at its own pace, across many laps of a 256-entry ring.
+ */
+static void in_order_tx_pace(uint64_t features)
+{
+	uint32_t seed = 777, added = 0, popped = 0, reaped = 0;
+	unsigned int iter, i, n;
+	uint64_t c;
+	uint32_t l;
+
+	start(256, features | F_INORDER);
+	for (iter = 0; iter < 20000; iter++) {
+		seed = seed * 1103515245 + 12345;
+		n = (seed >> 16) % 40;
+		for (i = 0; i < n && drv.num_free; i++) {
+			struct vdrv_buf b = { data, 60 };
+
+			ck_assert_int_ge(vdrv_add(&drv, &b, 1, 0, false, added++), 0);
+		}
+		vdrv_publish(&drv);
+		n = (seed >> 8) % 64;
+		for (i = 0; i < n && virtq_pop(&vq, &elems[0]) == 1; i++) {
+			virtq_fill(&vq, &elems[0], 0);
+			popped++;
+		}
+		virtq_flush(&vq);
+		n = (seed >> 24) % 50;
+		for (i = 0; i < n && vdrv_get_used(&drv, &c, &l) == 1; i++) {
+			ck_assert_uint_eq(c, reaped);
+			ck_assert_uint_eq(l, 0);
+			reaped++;
+		}
+	}
+	while (vdrv_get_used(&drv, &c, &l) == 1)
+		ck_assert_uint_eq(c, reaped++);
+	ck_assert_uint_eq(reaped, popped);
+}
+
+/* A whole ring returned in one batch, then the next lap the same. */
+static void in_order_full_ring(uint64_t features)
+{
+	uint32_t added = 0, reaped = 0, lap, i;
+	uint64_t c;
+	uint32_t l;
+
+	start(16, features | F_INORDER);
+	for (lap = 0; lap < 3; lap++) {
+		for (i = 0; i < 16; i++) {
+			struct vdrv_buf b = { data, 60 };
+
+			ck_assert_int_ge(vdrv_add(&drv, &b, 1, 0, false, added++), 0);
+		}
+		vdrv_publish(&drv);
+		for (i = 0; i < 16; i++) {
+			ck_assert_int_eq(virtq_pop(&vq, &elems[0]), 1);
+			virtq_fill(&vq, &elems[0], 0);
+		}
+		virtq_flush(&vq);
+		while (vdrv_get_used(&drv, &c, &l) == 1)
+			ck_assert_uint_eq(c, reaped++);
+		ck_assert_uint_eq(reaped, added);
+	}
+}
+
+START_TEST(split_in_order_full_ring)
+{
+	in_order_full_ring(0);
+}
+END_TEST
+
+START_TEST(packed_in_order_full_ring)
+{
+	in_order_full_ring(F_PACKED);
+}
+END_TEST
+
+START_TEST(split_in_order_tx_pace)
+{
+	in_order_tx_pace(0);
+}
+END_TEST
+
+START_TEST(packed_in_order_tx_pace)
+{
+	in_order_tx_pace(F_PACKED);
+}
+END_TEST
+
 START_TEST(split_in_order_stress)
 {
 	in_order_stress(8, 0);
@@ -1508,6 +1599,8 @@ static Suite *virtq_suite(void)
 	vlab_tcase(s, "in_order_reset_dirty", setup, teardown, 0, VLAB_TESTS(
 		split_in_order_batch, split_in_order_partial_not_folded,
 		packed_in_order_batch, split_in_order_stress, packed_in_order_stress,
+		split_in_order_tx_pace, packed_in_order_tx_pace, split_in_order_full_ring,
+		packed_in_order_full_ring,
 		split_ring_reset, packed_ring_reset, reset_clears_broken,
 		split_dirty_exact, packed_dirty_exact, dirty_notify_fields));
 
