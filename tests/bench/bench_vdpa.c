@@ -73,6 +73,7 @@ static void *svq_run(void *opaque)
 	struct pollfd p[2] = { { d->guest_kick, POLLIN, 0 }, { d->call_fd, POLLIN, 0 } };
 	uint64_t n, one = 1;
 
+	pthread_setname_np(pthread_self(), "svq");
 	while (!__atomic_load_n(&d->svq_stop, __ATOMIC_ACQUIRE)) {
 		if (poll(p, 2, 20) <= 0)
 			continue;
