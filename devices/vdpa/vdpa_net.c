@@ -75,6 +75,17 @@ struct vdpa_fe {
 	} calls[VDPA_HW_MAX_VQS];
 	struct worker worker;
 	bool worker_ready, started;
+	/*
+	 * Shadowed, each queue pair's SVQs run on a thread of their own
+	 * (svq-threads=pair, the default) rather than on @worker with the
+	 * CVQ: pairs forward side by side, as a multiqueue guest's do.
+	 */
+	struct fe_pair {
+		struct vdpa_fe *fe;
+		uint16_t p;
+		struct worker worker;
+		bool ready;
+	} pairs[VDPA_HW_MAX_PAIRS];
 	uint8_t *shadow;
 	struct vdrv cvq;
 	uint8_t cvq_aux[VDRV_AUX_BYTES(SHADOW_QSIZE)] __attribute__((aligned(8)));
@@ -311,8 +322,61 @@ static void fe_run(struct worker *w, uint32_t kicked, void *opaque)
 
 	if (kicked & KICK_CVQ)
 		fe_ctrl(fe);
-	if (kicked & KICK_SVQ)
+	if ((kicked & KICK_SVQ) && fe->conf.svq_one_thread)
 		fe_svq_poll(fe);
+}
+
+/* A queue pair's SVQ thread: its two queues only. */
+static void fe_pair_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct fe_pair *pr = opaque;
+	struct vdpa_fe *fe = pr->fe;
+	uint16_t q;
+
+	for (q = 2 * pr->p; fe->svq_on && q < 2 * pr->p + 2; q++) {
+		if (!fe->svqs[q].mem)
+			continue;
+		fe_svq_used(fe, q);
+		fe_svq_avail(fe, q);
+	}
+}
+
+/* The thread that forwards data queue @q while shadowed. */
+static struct worker *fe_svq_worker(struct vdpa_fe *fe, uint16_t q)
+{
+	return fe->conf.svq_one_thread ? &fe->worker : &fe->pairs[q / 2].worker;
+}
+
+static void fe_workers_stop(struct vdpa_fe *fe)
+{
+	unsigned int p;
+
+	worker_stop(&fe->worker);
+	for (p = 0; p < VDPA_HW_MAX_PAIRS; p++)
+		if (fe->pairs[p].ready)
+			worker_stop(&fe->pairs[p].worker);
+}
+
+static int fe_workers_start(struct vdpa_fe *fe)
+{
+	unsigned int p;
+	int r = worker_start(&fe->worker);
+
+	for (p = 0; p < VDPA_HW_MAX_PAIRS; p++)
+		if (fe->pairs[p].ready)
+			r = worker_start(&fe->pairs[p].worker) ?: r;
+	return r;
+}
+
+/* Look at the CVQ and every shadowed queue again (after a switch or a stop). */
+static void fe_workers_kick(struct vdpa_fe *fe)
+{
+	unsigned int p;
+
+	worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);
+	for (p = 0; p < VDPA_HW_MAX_PAIRS; p++)
+		if (fe->pairs[p].ready)
+			worker_kick(&fe->pairs[p].worker, KICK_SVQ);
 }
 
 /* Data queues: the device reads KVM's doorbell eventfd itself. */
@@ -547,7 +611,7 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 		return -1;
 	}
 	fe->started = true;
-	return worker_start(&fe->worker) ? -1 : 0;
+	return fe_workers_start(fe) ? -1 : 0;
 }
 
 /* Interrupts the device raised while we were stopped may be lost: raise them all. */
@@ -592,13 +656,13 @@ static void fe_svq_free(struct vdpa_fe *fe, uint16_t q)
 	if (fs->kick >= 0)
 		close(fs->kick);
 	if (fs->call >= 0) {
-		worker_del_fd(&fe->worker, fs->call);
+		worker_del_fd(fe_svq_worker(fe, q), fs->call);
 		close(fs->call);
 	}
 	fs->kick = fs->call = -1;
 	if (!fs->mem)
 		return;
-	worker_del_fd(&fe->worker, fe->kick[q]);
+	worker_del_fd(fe_svq_worker(fe, q), fe->kick[q]);
 	svq_exit(&fs->svq);
 	munmap(fs->mem, fs->len);
 	fs->mem = NULL;
@@ -724,8 +788,9 @@ static int fe_svq_start(struct vdpa_fe *fe)
 		b.num = svq_base(&fs->svq);
 		r = o->set_vring_addr(fe->d, &a) ?: o->set_vring_base(fe->d, &b) ?:
 		    o->set_vring_kick(fe->d, &k) ?: o->set_vring_call(fe->d, &c) ?:
-		    worker_add_fd(&fe->worker, fe->kick[q], fe_on_guest_kick, &fe->calls[q]) ?:
-		    worker_add_fd(&fe->worker, fs->call, fe_on_svq_call, &fe->calls[q]);
+		    worker_add_fd(fe_svq_worker(fe, q), fe->kick[q], fe_on_guest_kick,
+				  &fe->calls[q]) ?:
+		    worker_add_fd(fe_svq_worker(fe, q), fs->call, fe_on_svq_call, &fe->calls[q]);
 	}
 	fe->svq_on = true;
 	if (r) {
@@ -760,8 +825,8 @@ static int fe_svq_start_reset(struct vdpa_fe *fe)
 	if (!fe->persist)
 		fe->mapped = false;
 	r = fe_program(fe, base);
-	/* fe_program() starts our worker: the switch wants it stopped. */
-	worker_stop(&fe->worker);
+	/* fe_program() starts our workers: the switch wants them stopped. */
+	fe_workers_stop(fe);
 	return r ?: fe_svq_start(fe);
 }
 
@@ -770,7 +835,7 @@ static int fe_svq_toggle(struct vdpa_fe *fe, bool on)
 {
 	int r;
 
-	worker_stop(&fe->worker);
+	fe_workers_stop(fe);
 	if (on && fe->conf.switch_reset) {
 		r = fe_svq_start_reset(fe);
 	} else if (on) {
@@ -780,8 +845,8 @@ static int fe_svq_toggle(struct vdpa_fe *fe, bool on)
 		r = r ?: fe_svq_stop(fe);
 		r = fe->d->ops->resume(fe->d) ?: r;
 	}
-	worker_start(&fe->worker);
-	worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);
+	fe_workers_start(fe);
+	fe_workers_kick(fe);
 	return r;
 }
 
@@ -853,7 +918,7 @@ static void fe_reset(struct virtio_dev *vdev)
 	uint16_t q;
 
 	pthread_mutex_lock(&fe->switch_lock);
-	worker_stop(&fe->worker);
+	fe_workers_stop(fe);
 	fe->d->ops->set_status(fe->d, 0);
 	if (!fe->persist)
 		fe->mapped = false;
@@ -956,7 +1021,7 @@ static void fe_quiesce(struct virtio_dev *vdev)
 	memset(&fe->mig, 0, sizeof(fe->mig));
 	if (!fe->started)
 		goto out;
-	worker_stop(&fe->worker);
+	fe_workers_stop(fe);
 	fe->d->ops->suspend(fe->d);
 	fe_stats_read(fe);
 	/* Shadowed: what the device finished goes to the guest, the rest back. */
@@ -1005,14 +1070,14 @@ static void fe_unquiesce(struct virtio_dev *vdev)
 		/* In passthrough: stop-and-copy took the shadows down. */
 		fe->suspended = false;
 		fe->dev_stats_read = false;
-		if (fe->d->ops->resume(fe->d) || worker_start(&fe->worker)) {
+		if (fe->d->ops->resume(fe->d) || fe_workers_start(fe)) {
 			fail = "the vDPA device did not resume";
 			goto out;
 		}
 	} else {
 		goto out;
 	}
-	worker_kick(&fe->worker, KICK_CVQ | KICK_SVQ);
+	fe_workers_kick(fe);
 	fe_signal_all(fe);
 out:
 	pthread_mutex_unlock(&fe->switch_lock);
@@ -1133,6 +1198,9 @@ static void fe_free(struct vdpa_fe *fe)
 		fe_svq_free(fe, i);
 	if (fe->worker_ready)
 		worker_exit(&fe->worker);
+	for (i = 0; i < VDPA_HW_MAX_PAIRS; i++)
+		if (fe->pairs[i].ready)
+			worker_exit(&fe->pairs[i].worker);
 	if (fe->sim)
 		vdpa_sim_net_free(fe->sim);
 	for (i = 0; i < VDPA_HW_MAX_VQS; i++)
@@ -1209,6 +1277,16 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 	    fe->config_call < 0 ||
 	    !fe->worker_ready || worker_add_fd(&fe->worker, fe->config_call, fe_on_config, fe))
 		goto nomem;
+	for (i = 0; !c->svq_one_thread && i < c->net.queue_pairs; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "vdpa-svq%u", i);
+		fe->pairs[i] = (struct fe_pair){ .fe = fe, .p = i };
+		fe->pairs[i].worker.wake_fd = -1;
+		if (worker_init(&fe->pairs[i].worker, name, fe_pair_run, &fe->pairs[i]))
+			goto nomem;
+		fe->pairs[i].ready = true;
+	}
 	for (i = 0; i < nvq; i++) {
 		fe->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (fe->call[i] < 0 || worker_add_fd(&fe->worker, fe->call[i], fe_on_call,
@@ -1250,7 +1328,7 @@ static void vdpa_kind_destroy(struct vm *vm, void *dev)
 {
 	struct vdpa_fe *fe = dev;
 
-	worker_stop(&fe->worker);
+	fe_workers_stop(fe);
 	fe->d->ops->set_status(fe->d, 0);
 	virtio_pci_detach(&fe->vdev);
 	if (fe->dirty_registered)
@@ -1288,14 +1366,19 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->no_batch = true;
 	} else if (!strcmp(tok, "no-precreate")) {
 		c->no_precreate = true;
+	} else if (!strcmp(tok, "svq-threads=one")) {
+		c->svq_one_thread = true;
+	} else if (!strcmp(tok, "svq-threads=pair")) {
+		c->svq_one_thread = false;
 	} else if (!strcmp(tok, "switch=reset")) {
 		c->switch_reset = true;
 	} else if (!strcmp(tok, "switch=suspend")) {
 		c->switch_reset = false;
 	} else {
 		snprintf(err, errlen, "--vdpa: unknown option '%s' (model=mlx5|full, queues=N, "
-			 "mac=M, mtu=N, fw-scale=F, fw-async, switch=suspend|reset, no-desc-asid, "
-			 "late-map, no-persist, no-batch, no-precreate, unsafe-migrate)", tok);
+			 "mac=M, mtu=N, fw-scale=F, fw-async, svq-threads=pair|one, "
+			 "switch=suspend|reset, no-desc-asid, late-map, no-persist, no-batch, "
+			 "no-precreate, unsafe-migrate)", tok);
 		return -1;
 	}
 	return 0;
@@ -1350,7 +1433,8 @@ struct device_kind vdpa_net_kind = {
 	.noun = "vDPA NIC",
 	.usage = "  --vdpa SPEC[,OPTS]   simulated mlx5-like vDPA NIC in passthrough (up to 4): SPEC\n"
 		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..16), mac=M,\n"
-		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async;\n"
+		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async,\n"
+		 "                       svq-threads=pair|one (shadowed queues: a thread per pair);\n"
 		 "                       migration downtime steps, each on unless turned off:\n"
 		 "                       switch=suspend|reset (reset: to shadows as QEMU does),\n"
 		 "                       no-desc-asid (shadow rings in guest RAM's address space),\n"

@@ -963,7 +963,8 @@ END_TEST
  * alone, without (no-desc-asid) it is rebuilt once; the destination maps
  * guest RAM at start-up, not at the switch-over (unless late-map). And
  * with IN_ORDER negotiated, split and packed: the guest's ring, the shadow
- * and the device all in order (the log says the guest has it).
+ * and the device all in order (the log says the guest has it). Shadowed
+ * queues run on a thread per queue pair, or all on one (svq-threads=one).
  */
 START_TEST(test_vdpa_svq_migration)
 {
@@ -978,6 +979,9 @@ START_TEST(test_vdpa_svq_migration)
 		  "(guest RAM mapped at start-up)" },
 		{ "svq-packed", "loop,fw-scale=0", "packed", "guest RAM's map rebuilt 0 time(s)",
 		  "(guest RAM mapped at start-up)" },
+		/* Every shadowed queue on the one thread with the CVQ, not a thread per pair. */
+		{ "svq-one-thread", "loop,fw-scale=0,svq-threads=one", "split",
+		  "guest RAM's map rebuilt 0 time(s)", "(guest RAM mapped at start-up)" },
 		/* Without: they join guest RAM's space, whose map is built again. */
 		{ "svq-one-as", "loop,fw-scale=0,no-desc-asid,late-map", "split",
 		  "guest RAM's map rebuilt 1 time(s)", "(guest RAM mapped now)" },

@@ -37,6 +37,10 @@ START_TEST(parse_good)
 		  c.no_batch && c.no_precreate);
 	ck_assert_int_eq(vdpa_parse("null,switch=reset,switch=suspend", &c, err, sizeof(err)), 0);
 	ck_assert(!c.switch_reset);
+	/* Shadowed queues: a thread per pair unless told one. */
+	ck_assert(!c.svq_one_thread);
+	ck_assert_int_eq(vdpa_parse("null,svq-threads=one", &c, err, sizeof(err)), 0);
+	ck_assert(c.svq_one_thread);
 }
 END_TEST
 
@@ -54,6 +58,7 @@ START_TEST(parse_refused)
 	refused("null,model=cx7", "--vdpa: unknown option 'model=cx7'");
 	refused("null,queues=17", "--vdpa: queues '17' is not 1..16");
 	refused("null,switch=fast", "--vdpa: unknown option 'switch=fast'");
+	refused("null,svq-threads=4", "--vdpa: unknown option 'svq-threads=4'");
 	refused("null,fw-scale=fast", "--vdpa: fw-scale 'fast' is not 0..100");
 	refused("null,fw-scale=-1", "--vdpa: fw-scale '-1' is not 0..100");
 	refused("wire", "--vdpa: 'wire' is not hub=DIR, tap=NAME, loop or null");
