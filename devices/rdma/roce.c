@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "devices/rdma/roce.h"
+
+#define ETH_P_IPV4	0x0800
+#define ETH_P_IPV6	0x86dd
+#define IPPROTO_UDP_	17
+/* The CRC-32 of eight 0xff bytes, the LRH a RoCEv2 packet does not have. */
+#define ICRC_SEED	0xdebb20e3u
+
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_table_init(void)
+{
+	uint32_t c, i, k;
+
+	for (i = 0; i < 256; i++) {
+		for (c = i, k = 0; k < 8; k++)
+			c = (c >> 1) ^ (c & 1 ? 0xedb88320u : 0);
+		crc_table[i] = c;
+	}
+}
+
+/* Reflected CRC-32 without the final inversion (Linux's crc32_le). */
+static uint32_t crc32_raw(uint32_t crc, const uint8_t *p, size_t n)
+{
+	while (n--)
+		crc = (crc >> 8) ^ crc_table[(crc ^ *p++) & 0xff];
+	return crc;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put24(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 16;
+	p[1] = v >> 8;
+	p[2] = v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, v >> 32);
+	put32(p + 4, v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get24(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 16 | p[1] << 8 | p[2];
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+int roce_opcode_headers(uint8_t opcode)
+{
+	static const int8_t rc[0x18] = {
+		[ROCE_SEND_FIRST] = 0, [ROCE_SEND_MIDDLE] = 0, [ROCE_SEND_LAST] = 0,
+		[ROCE_SEND_LAST_IMM] = ROCE_HAS_IMM, [ROCE_SEND_ONLY] = 0,
+		[ROCE_SEND_ONLY_IMM] = ROCE_HAS_IMM, [ROCE_WRITE_FIRST] = ROCE_HAS_RETH,
+		[ROCE_WRITE_MIDDLE] = 0, [ROCE_WRITE_LAST] = 0, [ROCE_WRITE_LAST_IMM] = ROCE_HAS_IMM,
+		[ROCE_WRITE_ONLY] = ROCE_HAS_RETH, [ROCE_WRITE_ONLY_IMM] = ROCE_HAS_RETH | ROCE_HAS_IMM,
+		[ROCE_READ_REQUEST] = ROCE_HAS_RETH, [ROCE_READ_RESPONSE_FIRST] = ROCE_HAS_AETH,
+		[ROCE_READ_RESPONSE_MIDDLE] = 0, [ROCE_READ_RESPONSE_LAST] = ROCE_HAS_AETH,
+		[ROCE_READ_RESPONSE_ONLY] = ROCE_HAS_AETH, [ROCE_ACK] = ROCE_HAS_AETH,
+		[ROCE_ATOMIC_ACK] = ROCE_HAS_AETH | ROCE_HAS_ATOMICACKETH,
+		[ROCE_CMP_SWAP] = ROCE_HAS_ATOMICETH, [ROCE_FETCH_ADD] = ROCE_HAS_ATOMICETH,
+		[0x15] = -1,
+		[ROCE_SEND_LAST_INV] = ROCE_HAS_IETH, [ROCE_SEND_ONLY_INV] = ROCE_HAS_IETH,
+	};
+	uint8_t op = opcode & 0x1f;
+	int has;
+
+	switch (opcode & 0xe0) {
+	case ROCE_RC:
+		if (op >= sizeof(rc) || rc[op] < 0)
+			return -1;
+		has = rc[op];
+		break;
+	case ROCE_UC:
+		/* SEND and RDMA WRITE only. */
+		if (op > ROCE_WRITE_ONLY_IMM)
+			return -1;
+		has = rc[op];
+		break;
+	case ROCE_UD:
+		if (op != ROCE_SEND_ONLY && op != ROCE_SEND_ONLY_IMM)
+			return -1;
+		has = ROCE_HAS_DETH | rc[op];
+		break;
+	default:
+		return -1;
+	}
+	/* Data: sends, writes and read responses, not requests, ACKs or atomics. */
+	if (op <= ROCE_WRITE_ONLY_IMM || (op >= ROCE_READ_RESPONSE_FIRST &&
+					 op <= ROCE_READ_RESPONSE_ONLY) ||
+	    op == ROCE_SEND_LAST_INV || op == ROCE_SEND_ONLY_INV)
+		has |= ROCE_HAS_PAYLOAD;
+	return has;
+}
+
+size_t roce_ext_len(unsigned int has)
+{
+	return (has & ROCE_HAS_DETH ? 8 : 0) + (has & ROCE_HAS_RETH ? 16 : 0) +
+	       (has & ROCE_HAS_ATOMICETH ? 28 : 0) + (has & ROCE_HAS_AETH ? 4 : 0) +
+	       (has & ROCE_HAS_ATOMICACKETH ? 8 : 0) + (has & ROCE_HAS_IMM ? 4 : 0) +
+	       (has & ROCE_HAS_IETH ? 4 : 0);
+}
+
+uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
+{
+	size_t iph = ipv6 ? ROCE_IPV6_HLEN : ROCE_IPV4_HLEN, masked = iph + ROCE_UDP_HLEN + ROCE_BTH_LEN;
+	uint8_t m[ROCE_IPV6_HLEN + ROCE_UDP_HLEN + ROCE_BTH_LEN];
+	uint32_t crc;
+
+	pthread_once(&crc_once, crc_table_init);
+	if (len < masked)
+		return 0;
+	memcpy(m, ip, masked);
+	if (ipv6) {
+		m[0] |= 0x0f;		/* traffic class, high nibble */
+		m[1] = m[2] = m[3] = 0xff;	/* traffic class, flow label */
+		m[7] = 0xff;		/* hop limit */
+	} else {
+		m[1] = 0xff;		/* TOS */
+		m[8] = 0xff;		/* TTL */
+		m[10] = m[11] = 0xff;	/* header checksum */
+	}
+	m[iph + 6] = m[iph + 7] = 0xff;		/* UDP checksum */
+	m[iph + ROCE_UDP_HLEN + 4] = 0xff;	/* BTH resv8a */
+	crc = crc32_raw(ICRC_SEED, m, masked);
+	crc = crc32_raw(crc, ip + masked, len - masked);
+	return ~crc;
+}
+
+/* One's complement sum, folded. */
+static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += get16(p + i);
+	if (n & 1)
+		sum += p[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* UDP over IPv6: the checksum is not optional (RFC 8200 8.1). */
+static uint16_t udp6_csum(const uint8_t *ip6, const uint8_t *udp, size_t len)
+{
+	uint32_t sum = csum_add(0, ip6 + 8, 32);
+	uint16_t c;
+
+	sum += (uint32_t)len + IPPROTO_UDP_;
+	sum = csum_add(sum, udp, len);
+	c = csum_fold(sum);
+	return c ? c : 0xffff;
+}
+
+static size_t ip_len(bool ipv6)
+{
+	return ipv6 ? ROCE_IPV6_HLEN : ROCE_IPV4_HLEN;
+}
+
+size_t roce_frame_len(const struct roce_pkt *p)
+{
+	int has = roce_opcode_headers(p->opcode);
+	size_t pad = (4 - (p->payload_len & 3)) & 3;
+
+	if (has < 0)
+		return 0;
+	return ROCE_ETH_HLEN + ip_len(p->ipv6) + ROCE_UDP_HLEN + ROCE_BTH_LEN + roce_ext_len(has) +
+	       p->payload_len + pad + ROCE_ICRC_LEN;
+}
+
+/* The extension headers in @has, from @p, at @q; returns the end. */
+static uint8_t *put_ext(uint8_t *q, unsigned int has, const struct roce_pkt *p)
+{
+	if (has & ROCE_HAS_DETH) {
+		put32(q, p->qkey);
+		q[4] = 0;
+		put24(q + 5, p->sqpn);
+		q += 8;
+	}
+	if (has & ROCE_HAS_RETH) {
+		put64(q, p->va);
+		put32(q + 8, p->rkey);
+		put32(q + 12, p->dma_len);
+		q += 16;
+	}
+	if (has & ROCE_HAS_ATOMICETH) {
+		put64(q, p->va);
+		put32(q + 8, p->rkey);
+		put64(q + 12, p->swap_add);
+		put64(q + 20, p->compare);
+		q += 28;
+	}
+	if (has & ROCE_HAS_AETH) {
+		q[0] = p->syndrome;
+		put24(q + 1, p->msn);
+		q += 4;
+	}
+	if (has & ROCE_HAS_ATOMICACKETH) {
+		put64(q, p->orig);
+		q += 8;
+	}
+	if (has & ROCE_HAS_IMM) {
+		put32(q, p->imm);
+		q += 4;
+	}
+	if (has & ROCE_HAS_IETH) {
+		put32(q, p->rkey);
+		q += 4;
+	}
+	return q;
+}
+
+size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
+{
+	int has = roce_opcode_headers(p->opcode);
+	size_t len = roce_frame_len(p), iph = ip_len(p->ipv6), udp_len, pad;
+	uint8_t *ip = buf + ROCE_ETH_HLEN, *udp = ip + iph, *bth = udp + ROCE_UDP_HLEN, *q;
+	uint32_t icrc;
+
+	if (has < 0 || !len || len > cap || len - ROCE_ETH_HLEN > 0xffff ||
+	    (p->payload_len && !(has & ROCE_HAS_PAYLOAD)) || p->dqpn >> 24 || p->psn >> 24 ||
+	    p->msn >> 24 || p->sqpn >> 24 || p->flow_label >> 20)
+		return 0;
+	pad = (4 - (p->payload_len & 3)) & 3;
+	udp_len = len - ROCE_ETH_HLEN - iph;
+	memcpy(buf, p->dmac, 6);
+	memcpy(buf + 6, p->smac, 6);
+	put16(buf + 12, p->ipv6 ? ETH_P_IPV6 : ETH_P_IPV4);
+	if (p->ipv6) {
+		put32(ip, 6u << 28 | (uint32_t)p->tclass << 20 | p->flow_label);
+		put16(ip + 4, (uint16_t)udp_len);
+		ip[6] = IPPROTO_UDP_;
+		ip[7] = p->ttl;
+		memcpy(ip + 8, p->sip, 16);
+		memcpy(ip + 24, p->dip, 16);
+	} else {
+		ip[0] = 0x45;
+		ip[1] = p->tclass;
+		put16(ip + 2, (uint16_t)(len - ROCE_ETH_HLEN));
+		put16(ip + 4, 0);
+		put16(ip + 6, 0x4000);		/* don't fragment */
+		ip[8] = p->ttl;
+		ip[9] = IPPROTO_UDP_;
+		put16(ip + 10, 0);
+		memcpy(ip + 12, p->sip, 4);
+		memcpy(ip + 16, p->dip, 4);
+		put16(ip + 10, csum_fold(csum_add(0, ip, ROCE_IPV4_HLEN)));
+	}
+	put16(udp, p->sport);
+	put16(udp + 2, ROCE_UDP_PORT);
+	put16(udp + 4, (uint16_t)udp_len);
+	put16(udp + 6, 0);
+	bth[0] = p->opcode;
+	bth[1] = (p->solicited ? 0x80 : 0) | (p->mig_req ? 0x40 : 0) | (uint8_t)(pad << 4);
+	put16(bth + 2, p->pkey);
+	bth[4] = 0;
+	put24(bth + 5, p->dqpn);
+	bth[8] = p->ack_req ? 0x80 : 0;
+	put24(bth + 9, p->psn);
+	q = put_ext(bth + ROCE_BTH_LEN, has, p);
+	if (p->payload_len)
+		memcpy(q, p->payload, p->payload_len);
+	memset(q + p->payload_len, 0, pad);
+	q += p->payload_len + pad;
+	/* The ICRC sees the UDP checksum as ones: the checksum, over the ICRC too, comes last. */
+	icrc = roce_icrc(ip, (size_t)(q - ip), p->ipv6);
+	q[0] = icrc;
+	q[1] = icrc >> 8;
+	q[2] = icrc >> 16;
+	q[3] = icrc >> 24;
+	if (p->ipv6)
+		put16(udp + 6, udp6_csum(ip, udp, udp_len));
+	return len;
+}
+
+static int bad(const char **why, const char *msg)
+{
+	if (why)
+		*why = msg;
+	return -1;
+}
+
+int roce_parse(const uint8_t *frame, size_t len, struct roce_pkt *p, const char **why)
+{
+	const uint8_t *ip = frame + ROCE_ETH_HLEN, *udp, *bth, *q, *end;
+	uint16_t type, udp_len, csum;
+	size_t iph, ext, pad;
+	uint32_t icrc;
+	int has;
+
+	if (len < ROCE_ETH_HLEN)
+		return 1;
+	type = get16(frame + 12);
+	if (type != ETH_P_IPV4 && type != ETH_P_IPV6)
+		return 1;
+	memset(p, 0, sizeof(*p));
+	p->ipv6 = type == ETH_P_IPV6;
+	iph = ip_len(p->ipv6);
+	if (len < ROCE_ETH_HLEN + iph + ROCE_UDP_HLEN)
+		return 1;
+	if (p->ipv6) {
+		uint32_t w = get32(ip);
+
+		if (w >> 28 != 6 || ip[6] != IPPROTO_UDP_)
+			return 1;
+		p->tclass = (w >> 20) & 0xff;
+		p->flow_label = w & 0xfffff;
+		p->ttl = ip[7];
+		if (get16(ip + 4) > len - ROCE_ETH_HLEN - iph)
+			return bad(why, "IPv6 payload length past the frame");
+		end = ip + iph + get16(ip + 4);
+		memcpy(p->sip, ip + 8, 16);
+		memcpy(p->dip, ip + 24, 16);
+	} else {
+		if (ip[0] >> 4 != 4 || ip[9] != IPPROTO_UDP_)
+			return 1;
+		if ((ip[0] & 0xf) != 5)
+			return bad(why, "IPv4 options");
+		if (get16(ip + 6) & 0x3fff)
+			return bad(why, "an IPv4 fragment");
+		if (get16(ip + 2) < iph || get16(ip + 2) > len - ROCE_ETH_HLEN)
+			return bad(why, "IPv4 total length past the frame");
+		if (csum_fold(csum_add(0, ip, ROCE_IPV4_HLEN)))
+			return bad(why, "IPv4 header checksum");
+		p->tclass = ip[1];
+		p->ttl = ip[8];
+		end = ip + get16(ip + 2);
+		memcpy(p->sip, ip + 12, 4);
+		memcpy(p->dip, ip + 16, 4);
+	}
+	udp = ip + iph;
+	if (udp + ROCE_UDP_HLEN > end || get16(udp + 2) != ROCE_UDP_PORT)
+		return 1;
+	memcpy(p->dmac, frame, 6);
+	memcpy(p->smac, frame + 6, 6);
+	p->sport = get16(udp);
+	udp_len = get16(udp + 4);
+	if (udp_len != end - udp)
+		return bad(why, "UDP length is not the IP payload's");
+	csum = get16(udp + 6);
+	if (p->ipv6 && csum) {
+		uint8_t hdr[ROCE_UDP_HLEN];
+		uint32_t sum;
+
+		/* Summed with the checksum field as zero. */
+		memcpy(hdr, udp, ROCE_UDP_HLEN);
+		hdr[6] = hdr[7] = 0;
+		sum = csum_add(0, ip + 8, 32) + udp_len + IPPROTO_UDP_;
+		sum = csum_add(csum_add(sum, hdr, ROCE_UDP_HLEN), udp + ROCE_UDP_HLEN,
+			       udp_len - ROCE_UDP_HLEN);
+		if ((csum_fold(sum) ?: 0xffff) != csum)
+			return bad(why, "UDP checksum");
+	}
+	bth = udp + ROCE_UDP_HLEN;
+	if (end - bth < ROCE_BTH_LEN + ROCE_ICRC_LEN)
+		return bad(why, "shorter than a BTH and an ICRC");
+	icrc = roce_icrc(ip, (size_t)(end - ROCE_ICRC_LEN - ip), p->ipv6);
+	if (icrc != ((uint32_t)end[-4] | end[-3] << 8 | end[-2] << 16 | (uint32_t)end[-1] << 24))
+		return bad(why, "ICRC");
+	p->opcode = bth[0];
+	has = roce_opcode_headers(p->opcode);
+	if (has < 0)
+		return bad(why, "an opcode vlab does not speak");
+	if (bth[1] & 0x0f)
+		return bad(why, "transport header version not 0");
+	p->solicited = bth[1] & 0x80;
+	p->mig_req = bth[1] & 0x40;
+	pad = (bth[1] >> 4) & 3;
+	p->pkey = get16(bth + 2);
+	p->dqpn = get24(bth + 5);
+	p->ack_req = bth[8] & 0x80;
+	p->psn = get24(bth + 9);
+	ext = roce_ext_len(has);
+	q = bth + ROCE_BTH_LEN;
+	if ((size_t)(end - ROCE_ICRC_LEN - q) < ext + pad)
+		return bad(why, "shorter than the headers its opcode needs");
+	if (has & ROCE_HAS_DETH) {
+		p->qkey = get32(q);
+		p->sqpn = get24(q + 5);
+		q += 8;
+	}
+	if (has & ROCE_HAS_RETH) {
+		p->va = get64(q);
+		p->rkey = get32(q + 8);
+		p->dma_len = get32(q + 12);
+		q += 16;
+	}
+	if (has & ROCE_HAS_ATOMICETH) {
+		p->va = get64(q);
+		p->rkey = get32(q + 8);
+		p->swap_add = get64(q + 12);
+		p->compare = get64(q + 20);
+		q += 28;
+	}
+	if (has & ROCE_HAS_AETH) {
+		p->syndrome = q[0];
+		p->msn = get24(q + 1);
+		q += 4;
+	}
+	if (has & ROCE_HAS_ATOMICACKETH) {
+		p->orig = get64(q);
+		q += 8;
+	}
+	if (has & ROCE_HAS_IMM) {
+		p->imm = get32(q);
+		q += 4;
+	}
+	if (has & ROCE_HAS_IETH) {
+		p->rkey = get32(q);
+		q += 4;
+	}
+	p->payload_len = (uint32_t)(end - ROCE_ICRC_LEN - q - pad);
+	if (p->payload_len && !(has & ROCE_HAS_PAYLOAD))
+		return bad(why, "data after a header that carries none");
+	p->payload = q;
+	return 0;
+}
