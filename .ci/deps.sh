@@ -7,6 +7,7 @@ pkgs=(
 	check libfdt-dev device-tree-compiler  # unit tests, device-state format
 	flex bison bc libelf-dev libssl-dev cpio xz-utils rsync  # guest kernel
 	clang libclang-rt-14-dev       # fuzz targets (libFuzzer, ASan, UBSan)
+	tshark                         # packet captures read back in tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

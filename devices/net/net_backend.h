@@ -41,10 +41,20 @@ struct net_backend {
 	/* loopback: a pipe-like queue of frames */
 	int loop_wr;
 	uint64_t tx_frames, rx_frames, tx_errors;
+	/* capture: every frame sent and received, in pcap format; -1 for none */
+	int pcap_fd;
+	pthread_mutex_t pcap_lock;
+	uint64_t pcap_frames, pcap_errors;
 };
 
-/* Parse "tap=NAME", "hub=PATH", "loop", "null" and open it. 0 or -1 + @err. */
-int net_backend_open(struct net_backend *be, const char *spec, char *err, size_t errlen);
+/*
+ * Parse "tap=NAME", "hub=PATH", "loop", "null" and open it; with @pcap (a
+ * path, or NULL or "" for none) every frame sent and received is also
+ * written there, a pcap file (Ethernet, microseconds) that tshark and
+ * Wireshark read. 0 or -1 + @err.
+ */
+int net_backend_open(struct net_backend *be, const char *spec, const char *pcap, char *err,
+		     size_t errlen);
 void net_backend_close(struct net_backend *be);
 /* Send one frame made of @iov; 0, or -errno (the frame is dropped). */
 int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt);

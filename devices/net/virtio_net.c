@@ -73,6 +73,7 @@ struct virtio_net {
 	struct net_frame *held;		/* worker 0: read but not yet steerable */
 	uint8_t *ctrl_result;		/* worker 0: CVQ command result */
 	const char *hub_spec;		/* incoming: hub joined in net_load() */
+	const char *pcap;		/* and its capture file */
 };
 
 /* STATS GET for 16 pairs needs about 5 KiB; a short reply hangs Linux. */
@@ -670,7 +671,7 @@ static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *er
 		return -1;
 	/* The source has stopped its device: join the hub now (see virtio_net_create). */
 	if (net->hub_spec) {
-		if (net_backend_open(&net->be, net->hub_spec, err, errlen))
+		if (net_backend_open(&net->be, net->hub_spec, net->pcap, err, errlen))
 			return -1;
 		net->hub_spec = NULL;
 	}
@@ -796,7 +797,7 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 	if (virtio_dev_init(&net->vdev, &virtio_net_ops, net, mem, 2 * net->nr_pairs + 1,
 			    NET_QUEUE_SIZE))
 		goto nomem;
-	if (net_backend_open(&net->be, nc->backend, err, errlen))
+	if (net_backend_open(&net->be, nc->backend, nc->pcap, err, errlen))
 		goto fail;
 	/*
 	 * An incoming guest's hub endpoint must not exist before the source
@@ -810,6 +811,7 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 	if (incoming && net->be.kind == NET_BACKEND_HUB) {
 		net_backend_close(&net->be);
 		net->hub_spec = nc->backend;
+		net->pcap = nc->pcap;
 	}
 	return &net->vdev;
 nomem:
@@ -882,6 +884,13 @@ int net_parse_spec(const char *s, const char *opt, struct net_config *nc,
 				return -1;
 			}
 			nc->queue_pairs = v;
+		} else if (!strncmp(tok, "pcap=", 5)) {
+			if (!tok[5] || strlen(tok + 5) >= sizeof(nc->pcap)) {
+				snprintf(err, errlen, "%s: pcap needs a file name (under %zu bytes)",
+					 opt, sizeof(nc->pcap));
+				return -1;
+			}
+			snprintf(nc->pcap, sizeof(nc->pcap), "%s", tok + 5);
 		} else if (!strncmp(tok, "mtu=", 4)) {
 			errno = 0;
 			v = strtol(tok + 4, &end, 10);
@@ -975,7 +984,8 @@ struct device_kind virtio_net_kind = {
 	.noun = "NIC",
 	.usage = "  --net SPEC[,OPTS]    virtio-net NIC (up to 4): SPEC is hub=DIR (vlab processes\n"
 		 "                       sharing DIR see each other's frames), tap=NAME, loop or null;\n"
-		 "                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N\n",
+		 "                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N,\n"
+		 "                       pcap=FILE (every frame sent and received, pcap format)\n",
 	.max = VLAB_MAX_NICS,
 	.config_size = sizeof(struct net_config),
 	.parse = net_kind_parse,

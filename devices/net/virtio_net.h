@@ -17,6 +17,7 @@ struct net_config {
 	bool mac_set;
 	int queue_pairs;		/* 1..16 */
 	int mtu;			/* 0: not offered */
+	char pcap[256];			/* capture file, "" for none */
 };
 
 /* The --net device kind (vmm/core/device.h). */

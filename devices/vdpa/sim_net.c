@@ -835,7 +835,8 @@ struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, cha
 		vdpa_sim_net_free(sim);
 		return NULL;
 	}
-	if (!cfg->defer_backend && net_backend_open(&sim->be, cfg->backend, err, errlen)) {
+	if (!cfg->defer_backend &&
+	    net_backend_open(&sim->be, cfg->backend, cfg->pcap, err, errlen)) {
 		vdpa_sim_net_free(sim);
 		return NULL;
 	}
@@ -850,7 +851,7 @@ int vdpa_sim_net_attach(struct vdpa_sim_net *sim, char *err, size_t errlen)
 		snprintf(err, errlen, "vdpa-sim: already on its wire");
 		return -1;
 	}
-	return net_backend_open(&sim->be, sim->cfg.backend, err, errlen);
+	return net_backend_open(&sim->be, sim->cfg.backend, sim->cfg.pcap, err, errlen);
 }
 
 void vdpa_sim_net_free(struct vdpa_sim_net *sim)

@@ -23,7 +23,7 @@ struct state_buf;
 struct vm;
 
 /* Bytes one instance's parsed configuration may take (checked at build). */
-#define DEVICE_CONFIG_MAX	512
+#define DEVICE_CONFIG_MAX	1024
 /* Instances of all kinds on one command line. */
 #define VLAB_MAX_DEVICES	16
 
