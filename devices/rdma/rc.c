@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <string.h>
+
+#include "devices/rdma/rc.h"
+
+static uint32_t psn_add(uint32_t psn, uint32_t n)
+{
+	return (psn + n) & RC_PSN_MASK;
+}
+
+static struct rc_msg *sq_at(struct rc_qp *qp, unsigned int i)
+{
+	return &qp->sq[(qp->sq_head + i) % RC_SQ_MAX];
+}
+
+static uint64_t timeout_ns(const struct rc_qp *qp)
+{
+	/* 4.096 us x 2^timeout (IBA 9.7.6.1.3). */
+	return qp->timeout ? 4096ULL << qp->timeout : 0;
+}
+
+void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, uint32_t dqpn,
+	     uint8_t timeout, uint8_t retry_cnt, rc_recv_fn recv, rc_done_fn done, void *ctx)
+{
+	memset(qp, 0, sizeof(*qp));
+	qp->mtu = mtu;
+	qp->psn = qp->una = sq_psn & RC_PSN_MASK;
+	qp->epsn = rq_psn & RC_PSN_MASK;
+	qp->dqpn = dqpn;
+	qp->timeout = timeout;
+	qp->retry_cnt = qp->retries = retry_cnt;
+	qp->recv = recv;
+	qp->done = done;
+	qp->ctx = ctx;
+}
+
+int rc_post(struct rc_qp *qp, const struct rc_msg *m)
+{
+	struct rc_msg *s;
+
+	if (m->op != ROCE_SEND_ONLY && m->op != ROCE_SEND_ONLY_IMM && m->op != ROCE_WRITE_ONLY &&
+	    m->op != ROCE_WRITE_ONLY_IMM)
+		return -EINVAL;
+	if (qp->sq_count == RC_SQ_MAX)
+		return -EAGAIN;
+	s = sq_at(qp, qp->sq_count++);
+	*s = *m;
+	s->npkts = m->len ? (m->len + qp->mtu - 1) / qp->mtu : 1;
+	return 0;
+}
+
+/* The opcode of packet @k of @npkts of a message of kind @op. */
+static uint8_t pkt_opcode(uint8_t op, uint32_t k, uint32_t npkts)
+{
+	bool imm = op == ROCE_SEND_ONLY_IMM || op == ROCE_WRITE_ONLY_IMM;
+
+	if (op == ROCE_SEND_ONLY || op == ROCE_SEND_ONLY_IMM) {
+		if (npkts == 1)
+			return op;
+		if (!k)
+			return ROCE_SEND_FIRST;
+		if (k + 1 < npkts)
+			return ROCE_SEND_MIDDLE;
+		return imm ? ROCE_SEND_LAST_IMM : ROCE_SEND_LAST;
+	}
+	if (npkts == 1)
+		return op;
+	if (!k)
+		return ROCE_WRITE_FIRST;
+	if (k + 1 < npkts)
+		return ROCE_WRITE_MIDDLE;
+	return imm ? ROCE_WRITE_LAST_IMM : ROCE_WRITE_LAST;
+}
+
+bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
+{
+	struct rc_msg *m;
+	uint32_t off;
+
+	if (qp->error || qp->send_msg >= qp->sq_count ||
+	    rc_psn_diff(qp->psn, qp->una) >= RC_WINDOW)
+		return false;
+	m = sq_at(qp, qp->send_msg);
+	if (!qp->send_pkt)
+		m->first_psn = qp->psn;
+	memset(p, 0, sizeof(*p));
+	p->opcode = pkt_opcode(m->op, qp->send_pkt, m->npkts);
+	p->pkey = ROCE_DEFAULT_PKEY;
+	p->dqpn = qp->dqpn;
+	p->psn = qp->psn;
+	off = qp->send_pkt * qp->mtu;
+	p->payload = m->len ? m->data + off : NULL;
+	p->payload_len = m->len - off < qp->mtu ? m->len - off : qp->mtu;
+	p->va = m->va;
+	p->rkey = m->rkey;
+	p->dma_len = m->len;
+	p->imm = m->imm;
+	/* An ACK at each message's end, and often enough to keep the window open. */
+	p->ack_req = qp->send_pkt + 1 == m->npkts || ++qp->since_ack_req >= RC_ACK_EVERY;
+	if (p->ack_req)
+		qp->since_ack_req = 0;
+	qp->psn = psn_add(qp->psn, 1);
+	if (++qp->send_pkt == m->npkts) {
+		qp->send_msg++;
+		qp->send_pkt = 0;
+	}
+	qp->sent++;
+	if (!qp->deadline_ns && timeout_ns(qp))
+		qp->deadline_ns = now_ns + timeout_ns(qp);
+	return true;
+}
+
+/* Complete and drop the oldest message with @st. */
+static void complete_head(struct rc_qp *qp, enum rc_status st)
+{
+	struct rc_msg *m = sq_at(qp, 0);
+
+	qp->sq_head = (qp->sq_head + 1) % RC_SQ_MAX;
+	qp->sq_count--;
+	if (qp->send_msg)
+		qp->send_msg--;
+	if (qp->done)
+		qp->done(qp->ctx, m->id, st);
+}
+
+/* Everything still queued ends with @st; the QP is in ERR. */
+static void fail_all(struct rc_qp *qp, enum rc_status st)
+{
+	qp->error = true;
+	qp->deadline_ns = 0;
+	if (qp->sq_count)
+		complete_head(qp, st);
+	while (qp->sq_count)
+		complete_head(qp, RC_FLUSHED);
+}
+
+/* Send again from the oldest unacknowledged PSN: find its message and packet. */
+static void go_back(struct rc_qp *qp)
+{
+	unsigned int i;
+
+	for (i = 0; i < qp->sq_count && i <= qp->send_msg; i++) {
+		struct rc_msg *m = sq_at(qp, i);
+		int32_t d = rc_psn_diff(qp->una, m->first_psn);
+
+		if (i == qp->send_msg && !qp->send_pkt)
+			break;		/* not started: nothing of it in flight */
+		if (d >= 0 && (uint32_t)d < m->npkts) {
+			qp->resent += rc_psn_diff(qp->psn, qp->una);
+			qp->send_msg = i;
+			qp->send_pkt = (uint32_t)d;
+			qp->psn = qp->una;
+			return;
+		}
+	}
+}
+
+/* Requester: an ACK or NAK; everything before @psn (and @psn itself for an ACK) is done. */
+static void requester_ack(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns)
+{
+	uint32_t acked = in->syndrome >> 5 == 3 ? in->psn : psn_add(in->psn, 1);
+	int32_t ahead = rc_psn_diff(acked, qp->una);
+
+	/* Older than what we know, or beyond what was sent: stale or bogus. */
+	if (ahead < 0 || rc_psn_diff(acked, qp->psn) > 0)
+		return;
+	qp->una = acked;
+	/* Messages whose last packet is now acknowledged. */
+	while (qp->sq_count && qp->send_msg > 0) {
+		struct rc_msg *m = sq_at(qp, 0);
+
+		if (rc_psn_diff(qp->una, psn_add(m->first_psn, m->npkts)) < 0)
+			break;
+		complete_head(qp, RC_OK);
+	}
+	if (ahead > 0)
+		qp->retries = qp->retry_cnt;
+	if (in->syndrome >> 5 == 3) {
+		qp->naks_rx++;
+		if ((in->syndrome & 0x1f) == RC_NAK_PSN_SEQ) {
+			go_back(qp);
+		} else {
+			fail_all(qp, RC_REMOTE_ERROR);
+			return;
+		}
+	}
+	/* The timer runs while anything is unacknowledged. */
+	qp->deadline_ns = qp->una != qp->psn && timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
+}
+
+void rc_tick(struct rc_qp *qp, uint64_t now_ns)
+{
+	if (qp->error || !qp->deadline_ns || now_ns < qp->deadline_ns)
+		return;
+	qp->timeouts++;
+	if (!qp->retries) {
+		fail_all(qp, RC_RETRY_EXCEEDED);
+		return;
+	}
+	qp->retries--;
+	go_back(qp);
+	qp->deadline_ns = now_ns + timeout_ns(qp);
+}
+
+static void make_reply(struct rc_qp *qp, struct roce_pkt *r, uint8_t syndrome, uint32_t psn)
+{
+	memset(r, 0, sizeof(*r));
+	r->opcode = ROCE_ACK;
+	r->pkey = ROCE_DEFAULT_PKEY;
+	r->dqpn = qp->dqpn;
+	r->psn = psn;
+	r->syndrome = syndrome;
+	r->msn = qp->msn & RC_PSN_MASK;
+}
+
+static bool op_first(uint8_t op)
+{
+	return op == ROCE_SEND_FIRST || op == ROCE_SEND_ONLY || op == ROCE_SEND_ONLY_IMM ||
+	       op == ROCE_WRITE_FIRST || op == ROCE_WRITE_ONLY || op == ROCE_WRITE_ONLY_IMM;
+}
+
+static bool op_last(uint8_t op)
+{
+	return op == ROCE_SEND_LAST || op == ROCE_SEND_LAST_IMM || op == ROCE_SEND_ONLY ||
+	       op == ROCE_SEND_ONLY_IMM || op == ROCE_WRITE_LAST || op == ROCE_WRITE_LAST_IMM ||
+	       op == ROCE_WRITE_ONLY || op == ROCE_WRITE_ONLY_IMM;
+}
+
+/* Responder: a request packet. */
+static bool responder(struct rc_qp *qp, const struct roce_pkt *in, struct roce_pkt *reply)
+{
+	int32_t d = rc_psn_diff(in->psn, qp->epsn);
+	bool first = op_first(in->opcode), last = op_last(in->opcode);
+	int r;
+
+	if (d < 0) {
+		/* Seen: say how far we are, take nothing (IBA 9.9.2.1). */
+		qp->dups++;
+		make_reply(qp, reply, RC_AETH_ACK, psn_add(qp->epsn, RC_PSN_MASK));
+		return true;
+	}
+	if (d > 0) {
+		/* A gap: one NAK until it is filled. */
+		qp->out_of_seq++;
+		if (qp->nak_sent)
+			return false;
+		qp->nak_sent = true;
+		make_reply(qp, reply, RC_AETH_NAK | RC_NAK_PSN_SEQ, qp->epsn);
+		return true;
+	}
+	/* In order: a FIRST or ONLY starts a message, a MIDDLE or LAST continues one. */
+	if (first == qp->in_msg || (in->payload_len != qp->mtu && !last) ||
+	    in->payload_len > qp->mtu) {
+		qp->error = true;
+		make_reply(qp, reply, RC_AETH_NAK | RC_NAK_INVALID, qp->epsn);
+		return true;
+	}
+	if (first)
+		qp->msg_off = 0;
+	r = qp->recv ? qp->recv(qp->ctx, in, qp->msg_off, first, last) : 0;
+	if (r) {
+		qp->error = true;
+		make_reply(qp, reply, RC_AETH_NAK | (r & 0x1f), qp->epsn);
+		return true;
+	}
+	qp->nak_sent = false;
+	qp->msg_off += in->payload_len;
+	qp->in_msg = !last;
+	if (last)
+		qp->msn = (qp->msn + 1) & RC_PSN_MASK;
+	qp->epsn = psn_add(qp->epsn, 1);
+	if (!in->ack_req)
+		return false;
+	make_reply(qp, reply, RC_AETH_ACK | 0x1f, in->psn);
+	return true;
+}
+
+bool rc_receive(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns,
+		struct roce_pkt *reply)
+{
+	if (qp->error)
+		return false;
+	if (in->opcode == ROCE_ACK) {
+		requester_ack(qp, in, now_ns);
+		return false;
+	}
+	if ((in->opcode & 0xe0) != ROCE_RC || in->opcode > ROCE_WRITE_ONLY_IMM ||
+	    in->opcode == ROCE_READ_REQUEST)
+		return false;
+	return responder(qp, in, reply);
+}
