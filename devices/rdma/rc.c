@@ -25,7 +25,7 @@ void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, u
 {
 	memset(qp, 0, sizeof(*qp));
 	qp->mtu = mtu;
-	qp->psn = qp->una = sq_psn & RC_PSN_MASK;
+	qp->psn = qp->una = qp->psn_max = sq_psn & RC_PSN_MASK;
 	qp->epsn = rq_psn & RC_PSN_MASK;
 	qp->dqpn = dqpn;
 	qp->timeout = timeout;
@@ -40,7 +40,7 @@ int rc_post(struct rc_qp *qp, const struct rc_msg *m)
 	struct rc_msg *s;
 
 	if (m->op != ROCE_SEND_ONLY && m->op != ROCE_SEND_ONLY_IMM && m->op != ROCE_WRITE_ONLY &&
-	    m->op != ROCE_WRITE_ONLY_IMM)
+	    m->op != ROCE_WRITE_ONLY_IMM && m->op != ROCE_READ_REQUEST)
 		return -EINVAL;
 	if (qp->sq_count == RC_SQ_MAX)
 		return -EAGAIN;
@@ -73,18 +73,85 @@ static uint8_t pkt_opcode(uint8_t op, uint32_t k, uint32_t npkts)
 	return imm ? ROCE_WRITE_LAST_IMM : ROCE_WRITE_LAST;
 }
 
+static void make_reply(struct rc_qp *qp, struct roce_pkt *r, uint8_t syndrome, uint32_t psn);
+
+/* A packet taking @n PSNs from qp->psn goes out: new, or again. */
+static void count_sent(struct rc_qp *qp, uint32_t n)
+{
+	if (rc_psn_diff(qp->psn, qp->psn_max) < 0)
+		qp->resent++;
+	if (rc_psn_diff(psn_add(qp->psn, n), qp->psn_max) > 0)
+		qp->psn_max = psn_add(qp->psn, n);
+}
+
+/* The responder's next READ response, if one is waiting. */
+static bool next_read_response(struct rc_qp *qp, struct roce_pkt *p)
+{
+	struct rc_rd *rd = &qp->rd[qp->rd_head];
+	uint32_t n;
+
+	if (!qp->rd_count)
+		return false;
+	make_reply(qp, p, RC_AETH_ACK | 0x1f, rd->psn);
+	if (rd->left == 1)
+		p->opcode = rd->first ? ROCE_READ_RESPONSE_ONLY : ROCE_READ_RESPONSE_LAST;
+	else
+		p->opcode = rd->first ? ROCE_READ_RESPONSE_FIRST : ROCE_READ_RESPONSE_MIDDLE;
+	n = rd->len < qp->mtu ? rd->len : qp->mtu;
+	p->payload = n ? rd->src : NULL;
+	p->payload_len = n;
+	rd->src += n;
+	rd->len -= n;
+	rd->psn = psn_add(rd->psn, 1);
+	rd->first = 0;
+	if (!--rd->left) {
+		qp->rd_head = (qp->rd_head + 1) % RC_RD_MAX;
+		qp->rd_count--;
+	}
+	return true;
+}
+
 bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 {
 	struct rc_msg *m;
 	uint32_t off;
 
-	if (qp->error || qp->send_msg >= qp->sq_count ||
-	    rc_psn_diff(qp->psn, qp->una) >= RC_WINDOW)
+	if (qp->error)
+		return false;
+	if (next_read_response(qp, p))
+		return true;
+	/* The responder's output stays in PSN order: an ACK after the responses before it. */
+	if (qp->ack_owed) {
+		qp->ack_owed = false;
+		make_reply(qp, p, RC_AETH_ACK | 0x1f, qp->ack_owed_psn);
+		return true;
+	}
+	if (qp->send_msg >= qp->sq_count || rc_psn_diff(qp->psn, qp->una) >= RC_WINDOW)
 		return false;
 	m = sq_at(qp, qp->send_msg);
 	if (!qp->send_pkt)
 		m->first_psn = qp->psn;
 	memset(p, 0, sizeof(*p));
+	if (m->op == ROCE_READ_REQUEST) {
+		/* One request for the rest of the data; it takes a PSN per response. */
+		off = qp->send_pkt * qp->mtu;
+		p->opcode = ROCE_READ_REQUEST;
+		p->pkey = ROCE_DEFAULT_PKEY;
+		p->dqpn = qp->dqpn;
+		p->psn = qp->psn;
+		p->va = m->va + off;
+		p->rkey = m->rkey;
+		p->dma_len = m->len - off;
+		p->ack_req = true;
+		count_sent(qp, m->npkts - qp->send_pkt);
+		qp->psn = psn_add(qp->psn, m->npkts - qp->send_pkt);
+		qp->send_msg++;
+		qp->send_pkt = 0;
+		qp->sent++;
+		if (!qp->deadline_ns && timeout_ns(qp))
+			qp->deadline_ns = now_ns + timeout_ns(qp);
+		return true;
+	}
 	p->opcode = pkt_opcode(m->op, qp->send_pkt, m->npkts);
 	p->pkey = ROCE_DEFAULT_PKEY;
 	p->dqpn = qp->dqpn;
@@ -100,6 +167,7 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 	p->ack_req = qp->send_pkt + 1 == m->npkts || ++qp->since_ack_req >= RC_ACK_EVERY;
 	if (p->ack_req)
 		qp->since_ack_req = 0;
+	count_sent(qp, 1);
 	qp->psn = psn_add(qp->psn, 1);
 	if (++qp->send_pkt == m->npkts) {
 		qp->send_msg++;
@@ -147,13 +215,39 @@ static void go_back(struct rc_qp *qp)
 		if (i == qp->send_msg && !qp->send_pkt)
 			break;		/* not started: nothing of it in flight */
 		if (d >= 0 && (uint32_t)d < m->npkts) {
-			qp->resent += rc_psn_diff(qp->psn, qp->una);
 			qp->send_msg = i;
 			qp->send_pkt = (uint32_t)d;
 			qp->psn = qp->una;
 			return;
 		}
 	}
+}
+
+/* Is a READ, not all of whose responses came, before @acked? Moves una up to it. */
+static bool read_in_way(struct rc_qp *qp, uint32_t acked)
+{
+	unsigned int i;
+
+	for (i = 0; i < qp->sq_count && i < qp->send_msg + (qp->send_pkt ? 1 : 0); i++) {
+		struct rc_msg *m = sq_at(qp, i);
+		uint32_t end = psn_add(m->first_psn, m->npkts);
+
+		if (rc_psn_diff(end, qp->una) <= 0)
+			continue;		/* all acknowledged already */
+		if (rc_psn_diff(m->first_psn, acked) >= 0)
+			return false;		/* not reached by this ACK */
+		if (m->op == ROCE_READ_REQUEST) {
+			/* What comes before the READ is acknowledged all the same. */
+			if (rc_psn_diff(m->first_psn, qp->una) > 0)
+				qp->una = m->first_psn;
+			while (qp->sq_count && qp->send_msg > 0 &&
+			       rc_psn_diff(qp->una, psn_add(sq_at(qp, 0)->first_psn,
+							    sq_at(qp, 0)->npkts)) >= 0)
+				complete_head(qp, RC_OK);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Requester: an ACK or NAK; everything before @psn (and @psn itself for an ACK) is done. */
@@ -165,6 +259,16 @@ static void requester_ack(struct rc_qp *qp, const struct roce_pkt *in, uint64_t 
 	/* Older than what we know, or beyond what was sent: stale or bogus. */
 	if (ahead < 0 || rc_psn_diff(acked, qp->psn) > 0)
 		return;
+	/*
+	 * A READ's PSNs are acknowledged by its responses only: an ACK past a
+	 * READ whose responses are missing means they were lost (IBA 9.7.5.1.3,
+	 * implied NAK): stop at it and ask again.
+	 */
+	if (ahead > 0 && read_in_way(qp, acked)) {
+		go_back(qp);
+		qp->deadline_ns = timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
+		return;
+	}
 	qp->una = acked;
 	/* Messages whose last packet is now acknowledged. */
 	while (qp->sq_count && qp->send_msg > 0) {
@@ -214,6 +318,18 @@ static void make_reply(struct rc_qp *qp, struct roce_pkt *r, uint8_t syndrome, u
 	r->msn = qp->msn & RC_PSN_MASK;
 }
 
+/* An ACK of everything up to @psn: now, or after the READ responses queued before it. */
+static bool ack(struct rc_qp *qp, struct roce_pkt *reply, uint32_t psn)
+{
+	if (qp->rd_count) {
+		qp->ack_owed = true;
+		qp->ack_owed_psn = psn;
+		return false;
+	}
+	make_reply(qp, reply, RC_AETH_ACK | 0x1f, psn);
+	return true;
+}
+
 static bool op_first(uint8_t op)
 {
 	return op == ROCE_SEND_FIRST || op == ROCE_SEND_ONLY || op == ROCE_SEND_ONLY_IMM ||
@@ -237,8 +353,7 @@ static bool responder(struct rc_qp *qp, const struct roce_pkt *in, struct roce_p
 	if (d < 0) {
 		/* Seen: say how far we are, take nothing (IBA 9.9.2.1). */
 		qp->dups++;
-		make_reply(qp, reply, RC_AETH_ACK, psn_add(qp->epsn, RC_PSN_MASK));
-		return true;
+		return ack(qp, reply, psn_add(qp->epsn, RC_PSN_MASK));
 	}
 	if (d > 0) {
 		/* A gap: one NAK until it is filled. */
@@ -272,8 +387,89 @@ static bool responder(struct rc_qp *qp, const struct roce_pkt *in, struct roce_p
 	qp->epsn = psn_add(qp->epsn, 1);
 	if (!in->ack_req)
 		return false;
-	make_reply(qp, reply, RC_AETH_ACK | 0x1f, in->psn);
-	return true;
+	return ack(qp, reply, in->psn);
+}
+
+/*
+ * Requester: a READ response. Only the next PSN is taken (its data placed,
+ * everything before it acknowledged); one that skips ahead means some went
+ * missing: ask again from there.
+ */
+static void requester_read_response(struct rc_qp *qp, const struct roce_pkt *in,
+				    uint64_t now_ns)
+{
+	struct rc_msg *m = NULL;
+	unsigned int i;
+	int32_t k;
+
+	/*
+	 * Not asked for (since a go-back, the request is still to be sent
+	 * again: taking the old answer would move una past the next PSN).
+	 */
+	if (rc_psn_diff(in->psn, qp->psn) >= 0)
+		return;
+	if (in->psn != qp->una) {
+		if (rc_psn_diff(in->psn, qp->una) < 0)
+			return;		/* seen already */
+		/* Responses missing before it: ask again from the first (go_back). */
+		if (read_in_way(qp, in->psn)) {
+			qp->reads_again++;
+			go_back(qp);
+			return;
+		}
+		/* It acknowledges the SENDs and WRITEs before it (IBA 9.7.5.1.2). */
+		qp->una = in->psn;
+	}
+	/* Everything before it is done: the messages that ended before una. */
+	for (i = 0; i < qp->sq_count; i++) {
+		m = sq_at(qp, i);
+		k = rc_psn_diff(in->psn, m->first_psn);
+		if (k >= 0 && (uint32_t)k < m->npkts)
+			break;
+	}
+	if (i == qp->sq_count || m->op != ROCE_READ_REQUEST)
+		return;
+	while (i--)
+		complete_head(qp, RC_OK);
+	if ((uint32_t)k * qp->mtu + in->payload_len > m->len ||
+	    (in->payload_len != qp->mtu && (uint32_t)k + 1 < m->npkts)) {
+		fail_all(qp, RC_REMOTE_ERROR);
+		return;
+	}
+	if (in->payload_len)
+		memcpy(m->dest + (size_t)k * qp->mtu, in->payload, in->payload_len);
+	qp->una = psn_add(qp->una, 1);
+	qp->retries = qp->retry_cnt;
+	if ((uint32_t)k + 1 == m->npkts && qp->send_msg > 0)
+		complete_head(qp, RC_OK);
+	qp->deadline_ns = qp->una != qp->psn && timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
+}
+
+/* Responder: a READ request at epsn, or a duplicate of one. */
+static bool responder_read(struct rc_qp *qp, const struct roce_pkt *in, struct roce_pkt *reply,
+			   bool again)
+{
+	uint32_t npkts = in->dma_len ? (in->dma_len + qp->mtu - 1) / qp->mtu : 1;
+	const uint8_t *src = NULL;
+	struct rc_rd *rd;
+	int r;
+
+	if (qp->rd_count == RC_RD_MAX)
+		return false;	/* too many at once: the requester will ask again */
+	r = qp->read ? qp->read(qp->ctx, in->va, in->rkey, in->dma_len, &src) : RC_NAK_INVALID;
+	if (r) {
+		qp->error = true;
+		make_reply(qp, reply, RC_AETH_NAK | (r & 0x1f), in->psn);
+		return true;
+	}
+	rd = &qp->rd[(qp->rd_head + qp->rd_count++) % RC_RD_MAX];
+	*rd = (struct rc_rd){ .psn = in->psn, .left = npkts, .first = 1, .src = src,
+			      .len = in->dma_len };
+	if (!again) {
+		qp->epsn = psn_add(qp->epsn, npkts);
+		qp->nak_sent = false;
+	}
+	return false;
 }
 
 bool rc_receive(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns,
@@ -285,8 +481,26 @@ bool rc_receive(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns,
 		requester_ack(qp, in, now_ns);
 		return false;
 	}
-	if ((in->opcode & 0xe0) != ROCE_RC || in->opcode > ROCE_WRITE_ONLY_IMM ||
-	    in->opcode == ROCE_READ_REQUEST)
+	if (in->opcode >= ROCE_READ_RESPONSE_FIRST && in->opcode <= ROCE_READ_RESPONSE_ONLY) {
+		requester_read_response(qp, in, now_ns);
+		return false;
+	}
+	if (in->opcode == ROCE_READ_REQUEST) {
+		int32_t d = rc_psn_diff(in->psn, qp->epsn);
+
+		if (d > 0) {
+			qp->out_of_seq++;
+			if (qp->nak_sent)
+				return false;
+			qp->nak_sent = true;
+			make_reply(qp, reply, RC_AETH_NAK | RC_NAK_PSN_SEQ, qp->epsn);
+			return true;
+		}
+		if (d < 0)
+			qp->dups++;
+		return responder_read(qp, in, reply, d < 0);
+	}
+	if ((in->opcode & 0xe0) != ROCE_RC || in->opcode > ROCE_WRITE_ONLY_IMM)
 		return false;
 	return responder(qp, in, reply);
 }

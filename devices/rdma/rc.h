@@ -3,7 +3,8 @@
  * The reliable connected transport of one QP, both halves, on RoCEv2
  * packets (devices/rdma/roce.h), with no memory of its own: the requester
  * cuts posted SEND and RDMA WRITE messages (with or without immediate)
- * into path-MTU packets with consecutive 24-bit PSNs, keeps at most
+ * into path-MTU packets, sends RDMA READ requests (a READ of N packets
+ * takes N PSNs, its responses carry them) with consecutive 24-bit PSNs, keeps at most
  * RC_WINDOW of them unacknowledged, asks for an ACK on each message's
  * last packet and every RC_ACK_EVERY packets, and goes back to the oldest
  * unacknowledged PSN on a PSN-sequence NAK or when the retransmit timer
@@ -12,11 +13,15 @@
  * each other, hands each packet's data to its owner once, acknowledges
  * (cumulatively, with the MSN) where asked, answers a duplicate with an
  * ACK of what it has and a packet from the future with one PSN-sequence
- * NAK until the gap is filled.
+ * NAK until the gap is filled; a READ request (new, or a duplicate: a
+ * requester asking again from where its responses went missing) queues
+ * its responses, sent before the QP's own requests. The requester takes
+ * READ responses only in PSN order; one that skips ahead sends it back to
+ * ask again from the first missing.
  *
- * What is not here yet: RDMA READ and atomics, RNR NAKs (a receiver with
- * no buffer), the opcode/length checks an MR makes (the owner's
- * rc_recv_fn refuses with a NAK code).
+ * What is not here yet: atomics, RNR NAKs (a receiver with no buffer);
+ * the checks an MR makes are the owner's (rc_recv_fn, rc_read_fn refuse
+ * with a NAK code).
  */
 #ifndef VLAB_RDMA_RC_H
 #define VLAB_RDMA_RC_H
@@ -48,11 +53,12 @@ enum rc_status {
 
 struct rc_msg {
 	uint64_t id;
-	uint8_t op;		/* ROCE_SEND_ONLY(_IMM) or ROCE_WRITE_ONLY(_IMM): the kind */
-	const uint8_t *data;
+	uint8_t op;		/* the kind: ROCE_SEND_ONLY(_IMM), ROCE_WRITE_ONLY(_IMM), ROCE_READ_REQUEST */
+	const uint8_t *data;	/* SEND, WRITE */
+	uint8_t *dest;		/* READ: where the data goes */
 	uint32_t len;
-	uint64_t va;		/* WRITE */
-	uint32_t rkey;		/* WRITE */
+	uint64_t va;		/* WRITE, READ: the peer's */
+	uint32_t rkey;		/* WRITE, READ */
 	uint32_t imm;
 	/* requester's bookkeeping */
 	uint32_t first_psn, npkts;
@@ -67,6 +73,22 @@ typedef int (*rc_recv_fn)(void *ctx, const struct roce_pkt *p, uint32_t off, boo
 			  bool last);
 /* A posted message is done (requester side), in posting order. */
 typedef void (*rc_done_fn)(void *ctx, uint64_t id, enum rc_status st);
+/*
+ * A READ request (responder side): where its @len bytes at @va under
+ * @rkey are to be read from, in *@src; 0, or a NAK code (RC_NAK_*).
+ */
+typedef int (*rc_read_fn)(void *ctx, uint64_t va, uint32_t rkey, uint32_t len,
+			  const uint8_t **src);
+
+#define RC_RD_MAX	8	/* READ requests answered at once (max_dest_rd_atomic) */
+
+struct rc_rd {
+	uint32_t psn;		/* of the next response */
+	uint32_t left;		/* responses still to send */
+	uint32_t first;		/* 1 if the next is the request's first response */
+	const uint8_t *src;
+	uint32_t len;		/* bytes still to send */
+};
 
 struct rc_qp {
 	uint32_t mtu;		/* path MTU: 256..4096 */
@@ -77,6 +99,7 @@ struct rc_qp {
 	void *ctx;
 	rc_recv_fn recv;
 	rc_done_fn done;
+	rc_read_fn read;
 
 	/* requester */
 	struct rc_msg sq[RC_SQ_MAX];
@@ -85,6 +108,7 @@ struct rc_qp {
 	uint32_t send_pkt;		/* its next packet */
 	uint32_t psn;			/* next PSN to send */
 	uint32_t una;			/* oldest unacknowledged */
+	uint32_t psn_max;		/* next PSN never sent: below it, sent again */
 	uint32_t since_ack_req;
 	uint64_t deadline_ns;		/* retransmit timer, 0: stopped */
 	uint8_t retries;		/* left */
@@ -96,7 +120,11 @@ struct rc_qp {
 	uint32_t msg_off;		/* into the message being received */
 	bool in_msg;			/* between a FIRST and its LAST */
 	bool nak_sent;			/* a sequence NAK is out for epsn */
-	uint64_t dups, out_of_seq;
+	struct rc_rd rd[RC_RD_MAX];	/* READ responses to send, oldest first */
+	unsigned int rd_head, rd_count;
+	bool ack_owed;			/* an ACK to send once those have gone */
+	uint32_t ack_owed_psn;
+	uint64_t dups, out_of_seq, reads_again;
 };
 
 /* 24-bit PSN difference a - b, as a signed number. */
@@ -107,7 +135,7 @@ static inline int32_t rc_psn_diff(uint32_t a, uint32_t b)
 
 void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, uint32_t dqpn,
 	     uint8_t timeout, uint8_t retry_cnt, rc_recv_fn recv, rc_done_fn done, void *ctx);
-/* Queue a message: 0, -EAGAIN (the queue is full), -EINVAL (not SEND/WRITE). */
+/* Queue a message: 0, -EAGAIN (the queue is full), -EINVAL (not SEND/WRITE/READ). */
 int rc_post(struct rc_qp *qp, const struct rc_msg *m);
 /*
  * The next packet to put on the wire (new, or again after a NAK or a
