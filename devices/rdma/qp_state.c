@@ -13,6 +13,14 @@ struct qp_trans {
 /* UD's attribute rules, which GSI shares except where a row says otherwise. */
 #define UDG(ud)		[RDMA_QPT_UD] = (ud), [RDMA_QPT_GSI] = (ud)
 
+/* What a QP entering or staying in RTS may change (the same in all three rows). */
+#define RTS_OPT								\
+	[RDMA_QPT_RC] = S(CUR_STATE) | S(ALT_PATH) | S(ACCESS_FLAGS) |		\
+			S(MIN_RNR_TIMER) | S(PATH_MIG_STATE),			\
+	[RDMA_QPT_UC] = S(CUR_STATE) | S(ALT_PATH) | S(ACCESS_FLAGS) |		\
+			S(PATH_MIG_STATE),					\
+	UDG(S(CUR_STATE) | S(QKEY))
+
 /* IBA 10.3.1, table "QP state transition attributes", as [from][to]. */
 static const struct qp_trans qp_table[RDMA_QPS_NR][RDMA_QPS_NR] = {
 	[RDMA_QPS_RESET] = {
@@ -60,11 +68,7 @@ static const struct qp_trans qp_table[RDMA_QPS_NR][RDMA_QPS_NR] = {
 				UDG(S(SQ_PSN)),
 			},
 			.opt = {
-				[RDMA_QPT_RC] = S(CUR_STATE) | S(ALT_PATH) | S(ACCESS_FLAGS) |
-						S(MIN_RNR_TIMER) | S(PATH_MIG_STATE),
-				[RDMA_QPT_UC] = S(CUR_STATE) | S(ALT_PATH) | S(ACCESS_FLAGS) |
-						S(PATH_MIG_STATE),
-				UDG(S(CUR_STATE) | S(QKEY)),
+				RTS_OPT,
 			},
 		},
 	},
@@ -72,11 +76,7 @@ static const struct qp_trans qp_table[RDMA_QPS_NR][RDMA_QPS_NR] = {
 		[RDMA_QPS_RTS] = {
 			.valid = true,
 			.opt = {
-				[RDMA_QPT_RC] = S(CUR_STATE) | S(ACCESS_FLAGS) | S(ALT_PATH) |
-						S(PATH_MIG_STATE) | S(MIN_RNR_TIMER),
-				[RDMA_QPT_UC] = S(CUR_STATE) | S(ACCESS_FLAGS) | S(ALT_PATH) |
-						S(PATH_MIG_STATE),
-				UDG(S(CUR_STATE) | S(QKEY)),
+				RTS_OPT,
 			},
 		},
 		[RDMA_QPS_SQD] = {
@@ -92,11 +92,7 @@ static const struct qp_trans qp_table[RDMA_QPS_NR][RDMA_QPS_NR] = {
 		[RDMA_QPS_RTS] = {
 			.valid = true,
 			.opt = {
-				[RDMA_QPT_RC] = S(CUR_STATE) | S(ALT_PATH) | S(ACCESS_FLAGS) |
-						S(MIN_RNR_TIMER) | S(PATH_MIG_STATE),
-				[RDMA_QPT_UC] = S(CUR_STATE) | S(ALT_PATH) | S(ACCESS_FLAGS) |
-						S(PATH_MIG_STATE),
-				UDG(S(CUR_STATE) | S(QKEY)),
+				RTS_OPT,
 			},
 		},
 		[RDMA_QPS_SQD] = {

@@ -50,27 +50,23 @@ int rc_post(struct rc_qp *qp, const struct rc_msg *m)
 	return 0;
 }
 
-/* The opcode of packet @k of @npkts of a message of kind @op. */
+/*
+ * The opcode of packet @k of @npkts of a message of kind @op: SEND and
+ * WRITE number FIRST, MIDDLE, LAST, LAST_WITH_IMM consecutively.
+ */
 static uint8_t pkt_opcode(uint8_t op, uint32_t k, uint32_t npkts)
 {
 	bool imm = op == ROCE_SEND_ONLY_IMM || op == ROCE_WRITE_ONLY_IMM;
+	uint8_t first = op == ROCE_SEND_ONLY || op == ROCE_SEND_ONLY_IMM ? ROCE_SEND_FIRST :
+									   ROCE_WRITE_FIRST;
 
-	if (op == ROCE_SEND_ONLY || op == ROCE_SEND_ONLY_IMM) {
-		if (npkts == 1)
-			return op;
-		if (!k)
-			return ROCE_SEND_FIRST;
-		if (k + 1 < npkts)
-			return ROCE_SEND_MIDDLE;
-		return imm ? ROCE_SEND_LAST_IMM : ROCE_SEND_LAST;
-	}
 	if (npkts == 1)
 		return op;
 	if (!k)
-		return ROCE_WRITE_FIRST;
+		return first;
 	if (k + 1 < npkts)
-		return ROCE_WRITE_MIDDLE;
-	return imm ? ROCE_WRITE_LAST_IMM : ROCE_WRITE_LAST;
+		return first + 1;
+	return first + (imm ? 3 : 2);
 }
 
 static void make_reply(struct rc_qp *qp, struct roce_pkt *r, uint8_t syndrome, uint32_t psn);
@@ -330,6 +326,17 @@ static bool ack(struct rc_qp *qp, struct roce_pkt *reply, uint32_t psn)
 	return true;
 }
 
+/* A request from beyond epsn: one PSN-sequence NAK until the gap is filled. */
+static bool nak_gap(struct rc_qp *qp, struct roce_pkt *reply)
+{
+	qp->out_of_seq++;
+	if (qp->nak_sent)
+		return false;
+	qp->nak_sent = true;
+	make_reply(qp, reply, RC_AETH_NAK | RC_NAK_PSN_SEQ, qp->epsn);
+	return true;
+}
+
 static bool op_first(uint8_t op)
 {
 	return op == ROCE_SEND_FIRST || op == ROCE_SEND_ONLY || op == ROCE_SEND_ONLY_IMM ||
@@ -355,15 +362,8 @@ static bool responder(struct rc_qp *qp, const struct roce_pkt *in, struct roce_p
 		qp->dups++;
 		return ack(qp, reply, psn_add(qp->epsn, RC_PSN_MASK));
 	}
-	if (d > 0) {
-		/* A gap: one NAK until it is filled. */
-		qp->out_of_seq++;
-		if (qp->nak_sent)
-			return false;
-		qp->nak_sent = true;
-		make_reply(qp, reply, RC_AETH_NAK | RC_NAK_PSN_SEQ, qp->epsn);
-		return true;
-	}
+	if (d > 0)
+		return nak_gap(qp, reply);
 	/* In order: a FIRST or ONLY starts a message, a MIDDLE or LAST continues one. */
 	if (first == qp->in_msg || (in->payload_len != qp->mtu && !last) ||
 	    in->payload_len > qp->mtu) {
@@ -488,14 +488,8 @@ bool rc_receive(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns,
 	if (in->opcode == ROCE_READ_REQUEST) {
 		int32_t d = rc_psn_diff(in->psn, qp->epsn);
 
-		if (d > 0) {
-			qp->out_of_seq++;
-			if (qp->nak_sent)
-				return false;
-			qp->nak_sent = true;
-			make_reply(qp, reply, RC_AETH_NAK | RC_NAK_PSN_SEQ, qp->epsn);
-			return true;
-		}
+		if (d > 0)
+			return nak_gap(qp, reply);
 		if (d < 0)
 			qp->dups++;
 		return responder_read(qp, in, reply, d < 0);
