@@ -30,6 +30,8 @@ void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, u
 	qp->dqpn = dqpn;
 	qp->timeout = timeout;
 	qp->retry_cnt = qp->retries = retry_cnt;
+	qp->rnr_retry = qp->rnr_retries = 7;
+	qp->min_rnr_timer = 1;		/* 0.01 ms */
 	qp->recv = recv;
 	qp->done = done;
 	qp->ctx = ctx;
@@ -116,6 +118,11 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 		return false;
 	if (next_read_response(qp, p))
 		return true;
+	if (qp->rnr_until_ns) {
+		if (now_ns < qp->rnr_until_ns)
+			return false;
+		qp->rnr_until_ns = 0;
+	}
 	/* The responder's output stays in PSN order: an ACK after the responses before it. */
 	if (qp->ack_owed) {
 		qp->ack_owed = false;
@@ -247,9 +254,22 @@ static bool read_in_way(struct rc_qp *qp, uint32_t acked)
 }
 
 /* Requester: an ACK or NAK; everything before @psn (and @psn itself for an ACK) is done. */
+/* The RNR NAK timer's code in ns (IBA table 45; 0 is the longest, 655.36 ms). */
+static uint64_t rnr_delay_ns(uint8_t code)
+{
+	static const uint32_t us100[32] = {
+		6553600, 100, 200, 300, 400, 600, 800, 1200, 1600, 2400, 3200, 4800, 6400, 9600,
+		12800, 19200, 25600, 38400, 51200, 76800, 102400, 153600, 204800, 307200,
+		409600, 614400, 819200, 1228800, 1638400, 2457600, 3276800, 4915200,
+	};
+
+	return (uint64_t)us100[code & 31] * 100;
+}
+
 static void requester_ack(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns)
 {
-	uint32_t acked = in->syndrome >> 5 == 3 ? in->psn : psn_add(in->psn, 1);
+	uint8_t kind = in->syndrome >> 5;
+	uint32_t acked = kind == 3 || kind == 1 ? in->psn : psn_add(in->psn, 1);
 	int32_t ahead = rc_psn_diff(acked, qp->una);
 
 	/* Older than what we know, or beyond what was sent: stale or bogus. */
@@ -274,8 +294,22 @@ static void requester_ack(struct rc_qp *qp, const struct roce_pkt *in, uint64_t 
 			break;
 		complete_head(qp, RC_OK);
 	}
-	if (ahead > 0)
+	if (ahead > 0) {
 		qp->retries = qp->retry_cnt;
+		qp->rnr_retries = qp->rnr_retry;
+	}
+	if (kind == 1) {
+		/* No buffer there yet: wait, then send again from that PSN. */
+		qp->rnr_naks_rx++;
+		if (qp->rnr_retry != 7 && !qp->rnr_retries--) {
+			fail_all(qp, RC_RNR_RETRY_EXCEEDED);
+			return;
+		}
+		go_back(qp);
+		qp->rnr_until_ns = now_ns + rnr_delay_ns(in->syndrome);
+		qp->deadline_ns = timeout_ns(qp) ? qp->rnr_until_ns + timeout_ns(qp) : 0;
+		return;
+	}
 	if (in->syndrome >> 5 == 3) {
 		qp->naks_rx++;
 		if ((in->syndrome & 0x1f) == RC_NAK_PSN_SEQ) {
@@ -374,6 +408,11 @@ static bool responder(struct rc_qp *qp, const struct roce_pkt *in, struct roce_p
 	if (first)
 		qp->msg_off = 0;
 	r = qp->recv ? qp->recv(qp->ctx, in, qp->msg_off, first, last) : 0;
+	if (r == RC_RECV_RNR) {
+		/* Not taken: epsn stays, the requester comes back after the timer. */
+		make_reply(qp, reply, RC_AETH_RNR | (qp->min_rnr_timer & 31), in->psn);
+		return true;
+	}
 	if (r) {
 		qp->error = true;
 		make_reply(qp, reply, RC_AETH_NAK | (r & 0x1f), qp->epsn);

@@ -19,9 +19,12 @@
  * READ responses only in PSN order; one that skips ahead sends it back to
  * ask again from the first missing.
  *
- * What is not here yet: atomics, RNR NAKs (a receiver with no buffer);
- * the checks an MR makes are the owner's (rc_recv_fn, rc_read_fn refuse
- * with a NAK code).
+ * A receiver without a buffer (rc_recv_fn returns RC_RECV_RNR) answers
+ * with an RNR NAK carrying its min_rnr_timer; the requester waits that
+ * long and sends again from that PSN, rnr_retry times (7: without end).
+ *
+ * What is not here yet: atomics; the checks an MR makes are the owner's
+ * (rc_recv_fn, rc_read_fn refuse with a NAK code).
  */
 #ifndef VLAB_RDMA_RC_H
 #define VLAB_RDMA_RC_H
@@ -43,12 +46,16 @@
 #define RC_NAK_INVALID		1
 #define RC_NAK_REMOTE_ACCESS	2
 #define RC_NAK_REMOTE_OP	3
+#define RC_AETH_RNR		0x20	/* | the RNR timer's code */
+/* What rc_recv_fn returns when there is no receive buffer yet: an RNR NAK. */
+#define RC_RECV_RNR		0x100
 
 enum rc_status {
 	RC_OK,
 	RC_RETRY_EXCEEDED,	/* no ACK after retry_cnt retransmissions */
 	RC_REMOTE_ERROR,	/* the responder NAKed (access, operation, request) */
 	RC_FLUSHED,		/* the QP went to ERR with the message still queued */
+	RC_RNR_RETRY_EXCEEDED,	/* the responder had no buffer rnr_retry times */
 };
 
 struct rc_msg {
@@ -94,6 +101,8 @@ struct rc_qp {
 	uint32_t mtu;		/* path MTU: 256..4096 */
 	uint8_t timeout;	/* 4.096 us x 2^timeout, 0: no timer */
 	uint8_t retry_cnt;	/* 0..7 */
+	uint8_t rnr_retry;	/* 0..7, 7: without end */
+	uint8_t min_rnr_timer;	/* responder: the code its RNR NAKs carry (IBA table) */
 	uint32_t dqpn;
 	bool error;		/* in ERR: nothing more is sent or taken */
 	void *ctx;
@@ -112,6 +121,9 @@ struct rc_qp {
 	uint32_t since_ack_req;
 	uint64_t deadline_ns;		/* retransmit timer, 0: stopped */
 	uint8_t retries;		/* left */
+	uint8_t rnr_retries;		/* left */
+	uint64_t rnr_until_ns;		/* after an RNR NAK: send nothing before */
+	uint64_t rnr_naks_rx;
 	uint64_t sent, resent, timeouts, naks_rx;
 
 	/* responder */

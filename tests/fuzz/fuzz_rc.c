@@ -17,7 +17,9 @@ static uint8_t remote[4096];
 
 static int fz_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first, bool last)
 {
-	/* The owner takes data into a 4 KiB buffer, or refuses. */
+	/* The owner takes data into a 4 KiB buffer, or refuses; some lengths find no buffer. */
+	if (p->payload_len % 64 == 7)
+		return RC_RECV_RNR;
 	return off + p->payload_len > sizeof(remote) ? RC_NAK_REMOTE_ACCESS : 0;
 }
 
@@ -50,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc_init(&qp, MTU, 0xfffff0, 0xfffff8, 1, 4, 3, fz_recv, fz_done, NULL);
 	qp.read = fz_read;
+	qp.rnr_retry = qp.rnr_retries = 2;
 	for (i = 0; i < 4; i++) {
 		static const uint8_t kinds[4] = { ROCE_SEND_ONLY, ROCE_WRITE_ONLY_IMM,
 						  ROCE_READ_REQUEST, ROCE_READ_REQUEST };

@@ -80,7 +80,9 @@ struct peer {
 	uint8_t remote[REMOTE];		/* what WRITEs land in */
 	bool failed;
 	enum rc_status last_status;
-	unsigned int statuses[4];
+	unsigned int statuses[5];
+	unsigned int rnr_mode;			/* 1: refuse some once or twice, 2: always */
+	unsigned char rnr_given[NMSG];
 };
 
 static struct peer pr;
@@ -96,6 +98,13 @@ static int on_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 		x->next_recv++;
 	ck_assert_uint_lt(x->next_recv, NMSG);
 	m = &x->posted[x->next_recv];
+	/* No receive buffer yet: RNR (every third SEND, twice; or always). */
+	if (first && !write && (x->rnr_mode == 2 ||
+				(x->rnr_mode == 1 && x->next_recv % 3 == 0 &&
+				 x->rnr_given[x->next_recv] < 2))) {
+		x->rnr_given[x->next_recv]++;
+		return RC_RECV_RNR;
+	}
 	ck_assert_uint_le(off + p->payload_len, m->len);
 	if (write) {
 		/* The RETH came with the first packet; later ones continue at off. */
@@ -170,15 +179,19 @@ static void deliver(struct wire *w, struct rc_qp *to, struct wire *back, uint64_
 static struct wire ab, ba;
 static struct rc_qp a, b;
 
-/* @n messages from a to b over a wire with these rates; returns the steps taken. */
-static unsigned int run(unsigned int n, unsigned int drop, unsigned int dup,
-			unsigned int reorder, uint32_t seed)
+static uint8_t rnr_retry_for_run = 7;
+
+/*
+ * @n messages from a to b over a wire with these rates, the peer record
+ * as the caller set it; returns the steps taken.
+ */
+static unsigned int run_keep(unsigned int n, unsigned int drop, unsigned int dup,
+			     unsigned int reorder, uint32_t seed)
 {
 	unsigned int posted = 0, step, i;
 	uint64_t now = 1000;
 	struct roce_pkt p;
 
-	memset(&pr, 0, sizeof(pr));
 	memset(&ab, 0, sizeof(ab));
 	memset(&ba, 0, sizeof(ba));
 	rng = seed;
@@ -189,6 +202,7 @@ static unsigned int run(unsigned int n, unsigned int drop, unsigned int dup,
 	ab.reorder = ba.reorder = reorder;
 	/* Both PSNs start near the 24-bit wrap. */
 	rc_init(&a, MTU, 0xffff00, 0x1234, 2, 10, 7, NULL, on_done, &pr);
+	a.rnr_retry = a.rnr_retries = rnr_retry_for_run;
 	rc_init(&b, MTU, 0x1234, 0xffff00, 1, 10, 7, on_recv, NULL, &pr);
 	b.read = on_read;
 	for (i = 0; i < n; i++) {
@@ -200,7 +214,8 @@ static unsigned int run(unsigned int n, unsigned int drop, unsigned int dup,
 						  ROCE_READ_REQUEST };
 
 		m->id = i;
-		m->op = kinds[rnd() % 5];
+		/* An RNR test's receiver refuses SENDs: make them all SENDs. */
+		m->op = pr.rnr_mode == 2 ? ROCE_SEND_ONLY : kinds[rnd() % 5];
 		m->len = rnd() % 4 == 0 ? rnd() % 8 : rnd() % MAXLEN;
 		for (k = 0; k < m->len; k++)
 			pr.data[i][k] = (uint8_t)(rnd() >> 3);
@@ -235,6 +250,13 @@ static unsigned int run(unsigned int n, unsigned int drop, unsigned int dup,
 			break;
 	}
 	return step;
+}
+
+static unsigned int run(unsigned int n, unsigned int drop, unsigned int dup,
+			unsigned int reorder, uint32_t seed)
+{
+	memset(&pr, 0, sizeof(pr));
+	return run_keep(n, drop, dup, reorder, seed);
 }
 
 START_TEST(clean_wire)
@@ -294,6 +316,41 @@ START_TEST(very_lossy_wire)
 }
 END_TEST
 
+/* Receivers short of buffers: RNR NAKs, the requester waits and sends again; nothing lost. */
+START_TEST(rnr_then_delivered)
+{
+	unsigned int i, refused = 0;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.rnr_mode = 1;
+	run_keep(NMSG, 50, 30, 50, 4242);
+	ck_assert(!a.error);
+	ck_assert_uint_eq(pr.delivered + pr.reads, NMSG);
+	ck_assert_uint_eq(pr.statuses[RC_OK], NMSG);
+	for (i = 0; i < NMSG; i++)
+		refused += pr.rnr_given[i];
+	ck_assert_uint_gt(refused, 20);
+	ck_assert_uint_ge(a.rnr_naks_rx, 1);
+	printf("rnr: %u refusals, %llu RNR NAKs taken\n", refused,
+	       (unsigned long long)a.rnr_naks_rx);
+}
+END_TEST
+
+/* A receiver that never has a buffer: rnr_retry (2) RNR NAKs waited out, then failure. */
+START_TEST(rnr_retries_run_out)
+{
+	memset(&pr, 0, sizeof(pr));
+	pr.rnr_mode = 2;
+	rnr_retry_for_run = 2;
+	run_keep(5, 0, 0, 0, 9);
+	rnr_retry_for_run = 7;
+	ck_assert(a.error);
+	ck_assert_uint_eq(a.rnr_naks_rx, 3);
+	ck_assert_uint_eq(pr.statuses[RC_RNR_RETRY_EXCEEDED], 1);
+	ck_assert_uint_eq(pr.statuses[RC_FLUSHED], 4);
+}
+END_TEST
+
 /* Nothing gets through: after retry_cnt retransmissions the first fails, the rest flush. */
 START_TEST(dead_wire_exhausts_retries)
 {
@@ -333,5 +390,6 @@ START_TEST(psn_arithmetic_wraps)
 END_TEST
 
 VLAB_SUITE_MAIN("rc", "transport", NULL, NULL, 60,
-	clean_wire, lossy_wire, very_lossy_wire, dead_wire_exhausts_retries, middle_without_first_refused,
+	clean_wire, lossy_wire, very_lossy_wire, rnr_then_delivered, rnr_retries_run_out,
+	dead_wire_exhausts_retries, middle_without_first_refused,
 	psn_arithmetic_wraps);
