@@ -4,6 +4,17 @@
 
 #include "devices/rdma/rc.h"
 
+static bool is_atomic(uint8_t op)
+{
+	return op == ROCE_CMP_SWAP || op == ROCE_FETCH_ADD;
+}
+
+/* Operations acknowledged only by their responses. */
+static bool has_response(uint8_t op)
+{
+	return op == ROCE_READ_REQUEST || is_atomic(op);
+}
+
 static uint32_t psn_add(uint32_t psn, uint32_t n)
 {
 	return (psn + n) & RC_PSN_MASK;
@@ -42,13 +53,16 @@ int rc_post(struct rc_qp *qp, const struct rc_msg *m)
 	struct rc_msg *s;
 
 	if (m->op != ROCE_SEND_ONLY && m->op != ROCE_SEND_ONLY_IMM && m->op != ROCE_WRITE_ONLY &&
-	    m->op != ROCE_WRITE_ONLY_IMM && m->op != ROCE_READ_REQUEST)
+	    m->op != ROCE_WRITE_ONLY_IMM && m->op != ROCE_READ_REQUEST &&
+	    m->op != ROCE_CMP_SWAP && m->op != ROCE_FETCH_ADD)
+		return -EINVAL;
+	if (is_atomic(m->op) && (m->va & 7))
 		return -EINVAL;
 	if (qp->sq_count == RC_SQ_MAX)
 		return -EAGAIN;
 	s = sq_at(qp, qp->sq_count++);
 	*s = *m;
-	s->npkts = m->len ? (m->len + qp->mtu - 1) / qp->mtu : 1;
+	s->npkts = m->len && !is_atomic(m->op) ? (m->len + qp->mtu - 1) / qp->mtu : 1;
 	return 0;
 }
 
@@ -91,6 +105,13 @@ static bool next_read_response(struct rc_qp *qp, struct roce_pkt *p)
 	if (!qp->rd_count)
 		return false;
 	make_reply(qp, p, RC_AETH_ACK | 0x1f, rd->psn);
+	if (rd->atomic) {
+		p->opcode = ROCE_ATOMIC_ACK;
+		p->orig = rd->orig;
+		qp->rd_head = (qp->rd_head + 1) % RC_RD_MAX;
+		qp->rd_count--;
+		return true;
+	}
 	if (rd->left == 1)
 		p->opcode = rd->first ? ROCE_READ_RESPONSE_ONLY : ROCE_READ_RESPONSE_LAST;
 	else
@@ -135,6 +156,25 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 	if (!qp->send_pkt)
 		m->first_psn = qp->psn;
 	memset(p, 0, sizeof(*p));
+	if (is_atomic(m->op)) {
+		p->opcode = m->op;
+		p->pkey = ROCE_DEFAULT_PKEY;
+		p->dqpn = qp->dqpn;
+		p->psn = qp->psn;
+		p->va = m->va;
+		p->rkey = m->rkey;
+		p->swap_add = m->swap_add;
+		p->compare = m->compare;
+		p->ack_req = true;
+		count_sent(qp, 1);
+		qp->psn = psn_add(qp->psn, 1);
+		qp->send_msg++;
+		qp->send_pkt = 0;
+		qp->sent++;
+		if (!qp->deadline_ns && timeout_ns(qp))
+			qp->deadline_ns = now_ns + timeout_ns(qp);
+		return true;
+	}
 	if (m->op == ROCE_READ_REQUEST) {
 		/* One request for the rest of the data; it takes a PSN per response. */
 		off = qp->send_pkt * qp->mtu;
@@ -239,7 +279,7 @@ static bool read_in_way(struct rc_qp *qp, uint32_t acked)
 			continue;		/* all acknowledged already */
 		if (rc_psn_diff(m->first_psn, acked) >= 0)
 			return false;		/* not reached by this ACK */
-		if (m->op == ROCE_READ_REQUEST) {
+		if (has_response(m->op)) {
 			/* What comes before the READ is acknowledged all the same. */
 			if (rc_psn_diff(m->first_psn, qp->una) > 0)
 				qp->una = m->first_psn;
@@ -466,10 +506,22 @@ static void requester_read_response(struct rc_qp *qp, const struct roce_pkt *in,
 		if (k >= 0 && (uint32_t)k < m->npkts)
 			break;
 	}
-	if (i == qp->sq_count || m->op != ROCE_READ_REQUEST)
+	/* The response must be the kind its request was. */
+	if (i == qp->sq_count || (in->opcode == ROCE_ATOMIC_ACK ? !is_atomic(m->op) :
+							      m->op != ROCE_READ_REQUEST))
 		return;
 	while (i--)
 		complete_head(qp, RC_OK);
+	if (is_atomic(m->op)) {
+		if (m->dest)
+			memcpy(m->dest, &in->orig, sizeof(in->orig));
+		qp->una = psn_add(qp->una, 1);
+		qp->retries = qp->retry_cnt;
+		if (qp->send_msg > 0)
+			complete_head(qp, RC_OK);
+		qp->deadline_ns = qp->una != qp->psn && timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
+		return;
+	}
 	if ((uint32_t)k * qp->mtu + in->payload_len > m->len ||
 	    (in->payload_len != qp->mtu && (uint32_t)k + 1 < m->npkts)) {
 		fail_all(qp, RC_REMOTE_ERROR);
@@ -511,6 +563,51 @@ static bool responder_read(struct rc_qp *qp, const struct roce_pkt *in, struct r
 	return false;
 }
 
+/* Responder: an atomic at epsn (done once, its result kept) or a duplicate (answered from it). */
+static bool responder_atomic(struct rc_qp *qp, const struct roce_pkt *in, struct roce_pkt *reply,
+			     bool again)
+{
+	uint64_t *target = NULL, orig;
+	struct rc_rd *rd;
+	unsigned int i;
+	int r;
+
+	if (qp->rd_count == RC_RD_MAX)
+		return false;
+	if (again) {
+		for (i = 0; i < RC_ATOMIC_SAVED; i++)
+			if (qp->saved[i].used && qp->saved[i].psn == in->psn)
+				break;
+		/* Older than what is kept: cannot be answered without doing it twice. */
+		if (i == RC_ATOMIC_SAVED)
+			return false;
+		orig = qp->saved[i].orig;
+		qp->atomic_replays++;
+	} else {
+		r = qp->atomic && !(in->va & 7) ?
+		    qp->atomic(qp->ctx, in->va, in->rkey, &target) : RC_NAK_INVALID;
+		if (r) {
+			qp->error = true;
+			make_reply(qp, reply, RC_AETH_NAK | (r & 0x1f), in->psn);
+			return true;
+		}
+		orig = *target;
+		if (in->opcode == ROCE_FETCH_ADD)
+			*target = orig + in->swap_add;
+		else if (orig == in->compare)
+			*target = in->swap_add;
+		qp->saved[qp->saved_next].psn = in->psn;
+		qp->saved[qp->saved_next].orig = orig;
+		qp->saved[qp->saved_next].used = true;
+		qp->saved_next = (qp->saved_next + 1) % RC_ATOMIC_SAVED;
+		qp->epsn = psn_add(qp->epsn, 1);
+		qp->nak_sent = false;
+	}
+	rd = &qp->rd[(qp->rd_head + qp->rd_count++) % RC_RD_MAX];
+	*rd = (struct rc_rd){ .atomic = true, .orig = orig, .psn = in->psn, .left = 1 };
+	return false;
+}
+
 bool rc_receive(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns,
 		struct roce_pkt *reply)
 {
@@ -520,17 +617,20 @@ bool rc_receive(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns,
 		requester_ack(qp, in, now_ns);
 		return false;
 	}
-	if (in->opcode >= ROCE_READ_RESPONSE_FIRST && in->opcode <= ROCE_READ_RESPONSE_ONLY) {
+	if ((in->opcode >= ROCE_READ_RESPONSE_FIRST && in->opcode <= ROCE_READ_RESPONSE_ONLY) ||
+	    in->opcode == ROCE_ATOMIC_ACK) {
 		requester_read_response(qp, in, now_ns);
 		return false;
 	}
-	if (in->opcode == ROCE_READ_REQUEST) {
+	if (in->opcode == ROCE_READ_REQUEST || is_atomic(in->opcode)) {
 		int32_t d = rc_psn_diff(in->psn, qp->epsn);
 
 		if (d > 0)
 			return nak_gap(qp, reply);
 		if (d < 0)
 			qp->dups++;
+		if (is_atomic(in->opcode))
+			return responder_atomic(qp, in, reply, d < 0);
 		return responder_read(qp, in, reply, d < 0);
 	}
 	if ((in->opcode & 0xe0) != ROCE_RC || in->opcode > ROCE_WRITE_ONLY_IMM)

@@ -23,8 +23,10 @@
  * with an RNR NAK carrying its min_rnr_timer; the requester waits that
  * long and sends again from that PSN, rnr_retry times (7: without end).
  *
- * What is not here yet: atomics; the checks an MR makes are the owner's
- * (rc_recv_fn, rc_read_fn refuse with a NAK code).
+ * Atomics (compare-and-swap, fetch-and-add) run once: their results are
+ * kept, and a duplicate request is answered from them. The checks an MR
+ * makes are the owner's (rc_recv_fn, rc_read_fn, rc_atomic_fn refuse with
+ * a NAK code).
  */
 #ifndef VLAB_RDMA_RC_H
 #define VLAB_RDMA_RC_H
@@ -60,13 +62,15 @@ enum rc_status {
 
 struct rc_msg {
 	uint64_t id;
-	uint8_t op;		/* the kind: ROCE_SEND_ONLY(_IMM), ROCE_WRITE_ONLY(_IMM), ROCE_READ_REQUEST */
+	uint8_t op;		/* the kind: ROCE_SEND_ONLY(_IMM), ROCE_WRITE_ONLY(_IMM),
+				   ROCE_READ_REQUEST, ROCE_CMP_SWAP, ROCE_FETCH_ADD */
 	const uint8_t *data;	/* SEND, WRITE */
-	uint8_t *dest;		/* READ: where the data goes */
+	uint8_t *dest;		/* READ: where the data goes; atomics: the original 8 bytes */
 	uint32_t len;
 	uint64_t va;		/* WRITE, READ: the peer's */
 	uint32_t rkey;		/* WRITE, READ */
 	uint32_t imm;
+	uint64_t swap_add, compare;	/* atomics */
 	/* requester's bookkeeping */
 	uint32_t first_psn, npkts;
 };
@@ -86,10 +90,19 @@ typedef void (*rc_done_fn)(void *ctx, uint64_t id, enum rc_status st);
  */
 typedef int (*rc_read_fn)(void *ctx, uint64_t va, uint32_t rkey, uint32_t len,
 			  const uint8_t **src);
+/*
+ * An atomic request (responder side): the 8 bytes at @va under @rkey
+ * (aligned, with remote atomic access), in *@target; 0 or a NAK code.
+ */
+typedef int (*rc_atomic_fn)(void *ctx, uint64_t va, uint32_t rkey, uint64_t **target);
+
+#define RC_ATOMIC_SAVED	8	/* atomic results kept for duplicates */
 
 #define RC_RD_MAX	8	/* READ requests answered at once (max_dest_rd_atomic) */
 
 struct rc_rd {
+	bool atomic;		/* an ATOMIC_ACK carrying @orig, not READ data */
+	uint64_t orig;
 	uint32_t psn;		/* of the next response */
 	uint32_t left;		/* responses still to send */
 	uint32_t first;		/* 1 if the next is the request's first response */
@@ -109,6 +122,7 @@ struct rc_qp {
 	rc_recv_fn recv;
 	rc_done_fn done;
 	rc_read_fn read;
+	rc_atomic_fn atomic;
 
 	/* requester */
 	struct rc_msg sq[RC_SQ_MAX];
@@ -134,9 +148,11 @@ struct rc_qp {
 	bool nak_sent;			/* a sequence NAK is out for epsn */
 	struct rc_rd rd[RC_RD_MAX];	/* READ responses to send, oldest first */
 	unsigned int rd_head, rd_count;
+	struct { uint32_t psn; uint64_t orig; bool used; } saved[RC_ATOMIC_SAVED];
+	unsigned int saved_next;	/* atomics done, for duplicates: not done twice */
 	bool ack_owed;			/* an ACK to send once those have gone */
 	uint32_t ack_owed_psn;
-	uint64_t dups, out_of_seq, reads_again;
+	uint64_t dups, out_of_seq, reads_again, atomic_replays;
 };
 
 /* 24-bit PSN difference a - b, as a signed number. */
@@ -147,7 +163,7 @@ static inline int32_t rc_psn_diff(uint32_t a, uint32_t b)
 
 void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, uint32_t dqpn,
 	     uint8_t timeout, uint8_t retry_cnt, rc_recv_fn recv, rc_done_fn done, void *ctx);
-/* Queue a message: 0, -EAGAIN (the queue is full), -EINVAL (not SEND/WRITE/READ). */
+/* Queue a message: 0, -EAGAIN (the queue is full), -EINVAL (not an operation above). */
 int rc_post(struct rc_qp *qp, const struct rc_msg *m);
 /*
  * The next packet to put on the wire (new, or again after a NAK or a

@@ -13,21 +13,30 @@
 
 #define MTU	256
 
-static uint8_t remote[4096];
+static uint64_t remote64[512];
+#define remote ((uint8_t *)remote64)
 
 static int fz_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first, bool last)
 {
 	/* The owner takes data into a 4 KiB buffer, or refuses; some lengths find no buffer. */
 	if (p->payload_len % 64 == 7)
 		return RC_RECV_RNR;
-	return off + p->payload_len > sizeof(remote) ? RC_NAK_REMOTE_ACCESS : 0;
+	return off + p->payload_len > sizeof(remote64) ? RC_NAK_REMOTE_ACCESS : 0;
 }
 
 static int fz_read(void *ctx, uint64_t va, uint32_t rkey, uint32_t len, const uint8_t **src)
 {
-	if (va > sizeof(remote) || len > sizeof(remote) - va)
+	if (va > sizeof(remote64) || len > sizeof(remote64) - va)
 		return RC_NAK_REMOTE_ACCESS;
 	*src = remote + va;
+	return 0;
+}
+
+static int fz_atomic(void *ctx, uint64_t va, uint32_t rkey, uint64_t **target)
+{
+	if ((va & 7) || va >= sizeof(remote64))
+		return RC_NAK_REMOTE_ACCESS;
+	*target = &remote64[va / 8];
 	return 0;
 }
 
@@ -42,8 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ROCE_WRITE_FIRST, ROCE_WRITE_MIDDLE, ROCE_WRITE_LAST_IMM, ROCE_WRITE_ONLY,
 		ROCE_READ_REQUEST, ROCE_READ_RESPONSE_FIRST, ROCE_READ_RESPONSE_MIDDLE,
 		ROCE_READ_RESPONSE_LAST, ROCE_READ_RESPONSE_ONLY, ROCE_ACK,
+		ROCE_CMP_SWAP, ROCE_FETCH_ADD, ROCE_ATOMIC_ACK,
 	};
-	uint8_t *msg[4], payload[MTU + 64];
+	uint8_t *msg[5], payload[MTU + 64];
 	struct roce_pkt p, reply, out;
 	struct rc_qp qp;
 	uint64_t now = 1;
@@ -52,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc_init(&qp, MTU, 0xfffff0, 0xfffff8, 1, 4, 3, fz_recv, fz_done, NULL);
 	qp.read = fz_read;
+	qp.atomic = fz_atomic;
 	qp.rnr_retry = qp.rnr_retries = 2;
 	for (i = 0; i < 4; i++) {
 		static const uint8_t kinds[4] = { ROCE_SEND_ONLY, ROCE_WRITE_ONLY_IMM,
@@ -65,6 +76,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m.dest = msg[i];
 		rc_post(&qp, &m);
 	}
+	/* And an atomic, its original value into an exact 8 bytes. */
+	msg[4] = malloc(8);
+	rc_post(&qp, &(struct rc_msg){ .id = 4, .op = ROCE_FETCH_ADD, .va = 64, .swap_add = 1,
+				       .dest = msg[4] });
 	memset(payload, 0x5a, sizeof(payload));
 	while (size - pos >= 8) {
 		const uint8_t *b = data + pos;
@@ -76,7 +91,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* PSNs near both of the QP's, so that most land in its windows. */
 		p.psn = ((b[1] & 1 ? 0xfffff0 : 0xfffff8) + (int8_t)b[2]) & RC_PSN_MASK;
 		p.syndrome = b[3];
-		p.va = b[4] * 16;
+		p.va = b[4] * 16 + (b[3] & 8);
+		p.swap_add = b[5];
+		p.compare = b[4];
+		p.orig = b[6];
 		p.dma_len = b[5] * 8;
 		p.payload_len = (uint32_t)b[6] * (MTU + 64) / 255;
 		p.payload = payload;
@@ -87,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		now += (uint64_t)(b[7] >> 3) * 10000;
 		rc_tick(&qp, now);
 	}
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		free(msg[i]);
 	return 0;
 }

@@ -10,6 +10,7 @@
  * too.
  */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,8 @@ struct peer {
 	uint8_t data[NMSG][MAXLEN];
 	uint8_t read_into[NMSG][MAXLEN];	/* READ destinations */
 	uint8_t read_want[NMSG][MAXLEN];	/* what each READ must bring back */
-	unsigned int next_recv, delivered, completed, reads;
+	unsigned int next_recv, delivered, completed, reads, adds, adds_done;
+	unsigned char orig_seen[NMSG];		/* FETCH_ADD results, each value once */
 	uint8_t buf[MAXLEN];		/* the message being received */
 	uint8_t remote[REMOTE];		/* what WRITEs land in */
 	bool failed;
@@ -93,8 +95,9 @@ static int on_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 	const struct rc_msg *m;
 	bool write = p->opcode >= ROCE_WRITE_FIRST;
 
-	/* READs are not the owner's to receive: the next SEND or WRITE. */
-	while (x->next_recv < NMSG && x->posted[x->next_recv].op == ROCE_READ_REQUEST)
+	/* READs and atomics are not the owner's to receive: the next SEND or WRITE. */
+	while (x->next_recv < NMSG && (x->posted[x->next_recv].op == ROCE_READ_REQUEST ||
+					  x->posted[x->next_recv].op == ROCE_FETCH_ADD))
 		x->next_recv++;
 	ck_assert_uint_lt(x->next_recv, NMSG);
 	m = &x->posted[x->next_recv];
@@ -135,6 +138,19 @@ static int on_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 	return 0;
 }
 
+/* The responder's 8-byte counter for FETCH_ADD, the last 8 bytes of its memory. */
+#define COUNTER	(REMOTE - 8)
+
+static int on_atomic(void *ctx, uint64_t va, uint32_t rkey, uint64_t **target)
+{
+	struct peer *x = ctx;
+
+	if (va != COUNTER)
+		return RC_NAK_REMOTE_ACCESS;
+	*target = (uint64_t *)(x->remote + va);
+	return 0;
+}
+
 /* The responder's memory, to READ from; outside it is a remote access error. */
 static int on_read(void *ctx, uint64_t va, uint32_t rkey, uint32_t len, const uint8_t **src)
 {
@@ -151,6 +167,17 @@ static void on_done(void *ctx, uint64_t id, enum rc_status st)
 	struct peer *x = ctx;
 
 	ck_assert_uint_eq(id, x->completed);
+	if (st == RC_OK && x->posted[id].op == ROCE_FETCH_ADD) {
+		uint64_t orig;
+
+		memcpy(&orig, x->read_into[id], 8);
+		ck_assert_uint_lt(orig, NMSG);
+		ck_assert_msg(!x->orig_seen[orig], "FETCH_ADD saw %llu twice: done twice",
+			      (unsigned long long)orig);
+		x->orig_seen[orig] = 1;
+		x->adds_done++;
+		x->reads++;	/* not the owner's to receive either */
+	}
 	if (st == RC_OK && x->posted[id].op == ROCE_READ_REQUEST) {
 		ck_assert_msg(!memcmp(x->read_into[id], x->read_want[id], x->posted[id].len),
 			      "READ %llu brought back something else", (unsigned long long)id);
@@ -197,6 +224,7 @@ static unsigned int run_keep(unsigned int n, unsigned int drop, unsigned int dup
 	rng = seed;
 	for (i = REMOTE / 2; i < REMOTE; i++)
 		pr.remote[i] = (uint8_t)(i * 13 + 5);
+	memset(pr.remote + COUNTER, 0, 8);
 	ab.drop = ba.drop = drop;
 	ab.dup = ba.dup = dup;
 	ab.reorder = ba.reorder = reorder;
@@ -205,17 +233,18 @@ static unsigned int run_keep(unsigned int n, unsigned int drop, unsigned int dup
 	a.rnr_retry = a.rnr_retries = rnr_retry_for_run;
 	rc_init(&b, MTU, 0x1234, 0xffff00, 1, 10, 7, on_recv, NULL, &pr);
 	b.read = on_read;
+	b.atomic = on_atomic;
 	for (i = 0; i < n; i++) {
 		struct rc_msg *m = &pr.posted[i];
 		uint32_t k;
 
-		static const uint8_t kinds[5] = { ROCE_SEND_ONLY, ROCE_SEND_ONLY_IMM,
+		static const uint8_t kinds[6] = { ROCE_SEND_ONLY, ROCE_SEND_ONLY_IMM,
 						  ROCE_WRITE_ONLY, ROCE_WRITE_ONLY_IMM,
-						  ROCE_READ_REQUEST };
+						  ROCE_READ_REQUEST, ROCE_FETCH_ADD };
 
 		m->id = i;
 		/* An RNR test's receiver refuses SENDs: make them all SENDs. */
-		m->op = pr.rnr_mode == 2 ? ROCE_SEND_ONLY : kinds[rnd() % 5];
+		m->op = pr.rnr_mode == 2 ? ROCE_SEND_ONLY : kinds[rnd() % 6];
 		m->len = rnd() % 4 == 0 ? rnd() % 8 : rnd() % MAXLEN;
 		for (k = 0; k < m->len; k++)
 			pr.data[i][k] = (uint8_t)(rnd() >> 3);
@@ -230,8 +259,17 @@ static unsigned int run_keep(unsigned int n, unsigned int drop, unsigned int dup
 		m->imm = 0xabc00000 + i;
 		if (m->op == ROCE_READ_REQUEST) {
 			m->va += REMOTE / 2;
+			if (m->va + m->len > COUNTER)
+				m->va = COUNTER - m->len;
 			m->dest = pr.read_into[i];
 			memcpy(pr.read_want[i], pr.remote + m->va, m->len);
+		}
+		if (m->op == ROCE_FETCH_ADD) {
+			m->va = COUNTER;
+			m->swap_add = 1;
+			m->len = 0;
+			m->dest = pr.read_into[i];
+			pr.adds++;
 		}
 	}
 	for (step = 0; step < 200000 && pr.completed < n; step++) {
@@ -279,6 +317,7 @@ END_TEST
 START_TEST(lossy_wire)
 {
 	unsigned int seed;
+	uint64_t replays = 0;
 
 	for (seed = 1; seed <= 4; seed++) {
 		run(NMSG, 50, 30, 50, seed * 977);
@@ -286,9 +325,12 @@ START_TEST(lossy_wire)
 		ck_assert_uint_eq(pr.delivered + pr.reads, NMSG);
 		ck_assert_uint_eq(pr.completed, NMSG);
 		ck_assert_uint_eq(pr.statuses[RC_OK], NMSG);
+		ck_assert_uint_eq(pr.adds_done, pr.adds);
+		ck_assert_uint_eq(*(uint64_t *)(pr.remote + COUNTER), pr.adds);
 		ck_assert_uint_gt(a.resent, 0);
 		ck_assert_uint_gt(b.dups, 0);
 		ck_assert_uint_gt(b.out_of_seq, 0);
+		replays += b.atomic_replays;
 		printf("lossy seed %u: %llu packets, %llu resent, %llu timeouts, %llu NAKs, "
 		       "%llu READs asked again; responder saw %llu duplicates, %llu out of "
 		       "order\n", seed, (unsigned long long)a.sent, (unsigned long long)a.resent,
@@ -296,6 +338,8 @@ START_TEST(lossy_wire)
 		       (unsigned long long)a.reads_again, (unsigned long long)b.dups,
 		       (unsigned long long)b.out_of_seq);
 	}
+	/* Some FETCH_ADDs were asked twice and answered from the kept result. */
+	ck_assert_uint_gt(replays, 0);
 }
 END_TEST
 
@@ -380,6 +424,44 @@ START_TEST(middle_without_first_refused)
 }
 END_TEST
 
+/* Compare-and-swap: the first finds 0 and swaps in 5, the second finds 5 and leaves it. */
+START_TEST(compare_and_swap)
+{
+	uint8_t got[2][8];
+	struct roce_pkt p;
+	uint64_t v;
+	int i, step;
+
+	memset(&pr, 0, sizeof(pr));
+	memset(&ab, 0, sizeof(ab));
+	memset(&ba, 0, sizeof(ba));
+	rc_init(&a, MTU, 10, 20, 2, 10, 7, NULL, on_done, &pr);
+	rc_init(&b, MTU, 20, 10, 1, 10, 7, on_recv, NULL, &pr);
+	b.atomic = on_atomic;
+	for (i = 0; i < 2; i++) {
+		pr.posted[i] = (struct rc_msg){ .id = i, .op = ROCE_CMP_SWAP, .va = COUNTER,
+						.compare = 0, .swap_add = i ? 9 : 5, .dest = got[i] };
+		ck_assert_int_eq(rc_post(&a, &pr.posted[i]), 0);
+	}
+	/* Unaligned: refused when posted. */
+	ck_assert_int_eq(rc_post(&a, &(struct rc_msg){ .op = ROCE_FETCH_ADD, .va = 4 }), -EINVAL);
+	for (step = 0; step < 10 && pr.completed < 2; step++) {
+		while (rc_next(&a, step, &p))
+			wire_put(&ab, &p);
+		deliver(&ab, &b, &ba, step);
+		while (rc_next(&b, step, &p))
+			wire_put(&ba, &p);
+		deliver(&ba, &a, &ab, step);
+	}
+	ck_assert_uint_eq(pr.statuses[RC_OK], 2);
+	memcpy(&v, got[0], 8);
+	ck_assert_uint_eq(v, 0);
+	memcpy(&v, got[1], 8);
+	ck_assert_uint_eq(v, 5);
+	ck_assert_uint_eq(*(uint64_t *)(pr.remote + COUNTER), 5);
+}
+END_TEST
+
 START_TEST(psn_arithmetic_wraps)
 {
 	ck_assert_int_eq(rc_psn_diff(0x000001, 0xffffff), 2);
@@ -391,5 +473,5 @@ END_TEST
 
 VLAB_SUITE_MAIN("rc", "transport", NULL, NULL, 60,
 	clean_wire, lossy_wire, very_lossy_wire, rnr_then_delivered, rnr_retries_run_out,
-	dead_wire_exhausts_retries, middle_without_first_refused,
+	compare_and_swap, dead_wire_exhausts_retries, middle_without_first_refused,
 	psn_arithmetic_wraps);
