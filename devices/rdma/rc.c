@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "devices/rdma/rc.h"
+#include "vmm/migrate/state.h"
 
 static bool is_atomic(uint8_t op)
 {
@@ -56,7 +59,7 @@ int rc_post(struct rc_qp *qp, const struct rc_msg *m)
 	    m->op != ROCE_WRITE_ONLY_IMM && m->op != ROCE_READ_REQUEST &&
 	    m->op != ROCE_CMP_SWAP && m->op != ROCE_FETCH_ADD)
 		return -EINVAL;
-	if (is_atomic(m->op) && (m->va & 7))
+	if ((is_atomic(m->op) && (m->va & 7)) || m->len > RC_MSG_MAX)
 		return -EINVAL;
 	if (qp->sq_count == RC_SQ_MAX)
 		return -EAGAIN;
@@ -117,9 +120,15 @@ static bool next_read_response(struct rc_qp *qp, struct roce_pkt *p)
 	else
 		p->opcode = rd->first ? ROCE_READ_RESPONSE_FIRST : ROCE_READ_RESPONSE_MIDDLE;
 	n = rd->len < qp->mtu ? rd->len : qp->mtu;
-	p->payload = n ? rd->src : NULL;
+	p->payload = NULL;
 	p->payload_len = n;
-	rd->src += n;
+	/* Read now, not at the request: the state holds addresses, never pointers. */
+	if (n && (!qp->read || qp->read(qp->ctx, rd->va, rd->rkey, n, &p->payload))) {
+		qp->error = true;
+		make_reply(qp, p, RC_AETH_NAK | RC_NAK_REMOTE_ACCESS, rd->psn);
+		return true;
+	}
+	rd->va += n;
 	rd->len -= n;
 	rd->psn = psn_add(rd->psn, 1);
 	rd->first = 0;
@@ -554,8 +563,8 @@ static bool responder_read(struct rc_qp *qp, const struct roce_pkt *in, struct r
 		return true;
 	}
 	rd = &qp->rd[(qp->rd_head + qp->rd_count++) % RC_RD_MAX];
-	*rd = (struct rc_rd){ .psn = in->psn, .left = npkts, .first = 1, .src = src,
-			      .len = in->dma_len };
+	*rd = (struct rc_rd){ .psn = in->psn, .left = npkts, .first = 1, .va = in->va,
+			      .rkey = in->rkey, .len = in->dma_len };
 	if (!again) {
 		qp->epsn = psn_add(qp->epsn, npkts);
 		qp->nak_sent = false;
@@ -636,4 +645,207 @@ bool rc_receive(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns,
 	if ((in->opcode & 0xe0) != ROCE_RC || in->opcode > ROCE_WRITE_ONLY_IMM)
 		return false;
 	return responder(qp, in, reply);
+}
+
+/* ---- migration ---- */
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const struct state_field rc_fields[] = {
+	STATE_UINT(struct rc_qp, mtu, "mtu"),
+	STATE_UINT(struct rc_qp, timeout, "timeout"),
+	STATE_UINT(struct rc_qp, retry_cnt, "retry-cnt"),
+	STATE_UINT(struct rc_qp, rnr_retry, "rnr-retry"),
+	STATE_UINT(struct rc_qp, min_rnr_timer, "min-rnr-timer"),
+	STATE_UINT(struct rc_qp, dqpn, "dest-qpn"),
+	STATE_BOOL(struct rc_qp, error, "error"),
+	STATE_UINT(struct rc_qp, sq_head, "sq-head"),
+	STATE_UINT(struct rc_qp, sq_count, "sq-count"),
+	STATE_UINT(struct rc_qp, send_msg, "send-msg"),
+	STATE_UINT(struct rc_qp, send_pkt, "send-pkt"),
+	STATE_UINT(struct rc_qp, psn, "sq-psn"),
+	STATE_UINT(struct rc_qp, una, "una"),
+	STATE_UINT(struct rc_qp, psn_max, "psn-max"),
+	STATE_UINT(struct rc_qp, since_ack_req, "since-ack-req"),
+	STATE_UINT(struct rc_qp, retries, "retries"),
+	STATE_UINT(struct rc_qp, rnr_retries, "rnr-retries"),
+	STATE_UINT(struct rc_qp, epsn, "rq-psn"),
+	STATE_UINT(struct rc_qp, msn, "msn"),
+	STATE_UINT(struct rc_qp, msg_off, "msg-off"),
+	STATE_BOOL(struct rc_qp, in_msg, "in-msg"),
+	STATE_BOOL(struct rc_qp, nak_sent, "nak-sent"),
+	STATE_UINT(struct rc_qp, rd_head, "rd-head"),
+	STATE_UINT(struct rc_qp, rd_count, "rd-count"),
+	STATE_BOOL(struct rc_qp, ack_owed, "ack-owed"),
+	STATE_UINT(struct rc_qp, ack_owed_psn, "ack-owed-psn"),
+	STATE_UINT(struct rc_qp, saved_next, "atomic-saved-next"),
+};
+
+static const struct state_field msg_fields[] = {
+	STATE_UINT(struct rc_msg, id, "id"),
+	STATE_UINT(struct rc_msg, op, "op"),
+	STATE_UINT(struct rc_msg, len, "len"),
+	STATE_UINT(struct rc_msg, va, "va"),
+	STATE_UINT(struct rc_msg, rkey, "rkey"),
+	STATE_UINT(struct rc_msg, imm, "imm"),
+	STATE_UINT(struct rc_msg, swap_add, "swap-add"),
+	STATE_UINT(struct rc_msg, compare, "compare"),
+	STATE_UINT(struct rc_msg, first_psn, "first-psn"),
+	STATE_UINT(struct rc_msg, npkts, "npkts"),
+};
+
+static const struct state_field rd_fields[] = {
+	STATE_UINT(struct rc_rd, orig, "orig"),
+	STATE_UINT(struct rc_rd, psn, "psn"),
+	STATE_UINT(struct rc_rd, left, "left"),
+	STATE_UINT(struct rc_rd, first, "first"),
+	STATE_UINT(struct rc_rd, va, "va"),
+	STATE_UINT(struct rc_rd, rkey, "rkey"),
+	STATE_UINT(struct rc_rd, len, "len"),
+};
+
+struct rc_saved_atomic {
+	uint32_t psn, used;
+	uint64_t orig;
+};
+
+static const struct state_field saved_fields[] = {
+	STATE_UINT(struct rc_saved_atomic, psn, "psn"),
+	STATE_UINT(struct rc_saved_atomic, used, "used"),
+	STATE_UINT(struct rc_saved_atomic, orig, "orig"),
+};
+
+int rc_save(const struct rc_qp *qp, struct state_buf *sb)
+{
+	struct rc_saved_atomic sa[RC_ATOMIC_SAVED];
+	uint64_t atomic[RC_RD_MAX];
+	unsigned int i;
+
+	for (i = 0; i < RC_ATOMIC_SAVED; i++)
+		sa[i] = (struct rc_saved_atomic){ qp->saved[i].psn, qp->saved[i].used,
+						  qp->saved[i].orig };
+	for (i = 0; i < RC_RD_MAX; i++)
+		atomic[i] = qp->rd[i].atomic;
+	state_begin_node(sb, "rc", 1);
+	/* Properties first, then the child nodes (the tree's order). */
+	state_put_fields(sb, qp, rc_fields, ARRAY_SIZE(rc_fields));
+	state_put_u64_array(sb, "rd-atomic", atomic, RC_RD_MAX);
+	state_put_struct_array(sb, "sq", 1, qp->sq, sizeof(qp->sq[0]), RC_SQ_MAX, msg_fields,
+			       ARRAY_SIZE(msg_fields));
+	state_put_struct_array(sb, "rd", 1, qp->rd, sizeof(qp->rd[0]), RC_RD_MAX, rd_fields,
+			       ARRAY_SIZE(rd_fields));
+	state_put_struct_array(sb, "atomic-saved", 1, sa, sizeof(sa[0]), RC_ATOMIC_SAVED,
+			       saved_fields, ARRAY_SIZE(saved_fields));
+	state_end_node(sb);
+	return sb->err;
+}
+
+/* Is every value one a running QP could have? NULL, or what is wrong. */
+static const char *rc_state_bad(const struct rc_qp *q)
+{
+	unsigned int i;
+
+	if (q->mtu < 256 || q->mtu > 4096 || (q->mtu & (q->mtu - 1)))
+		return "path MTU not 256..4096";
+	if (q->retry_cnt > 7 || q->rnr_retry > 7 || q->retries > 7 || q->rnr_retries > 7 ||
+	    q->timeout > 31 || q->min_rnr_timer > 31)
+		return "a retry count or timer out of range";
+	if ((q->dqpn | q->psn | q->una | q->psn_max | q->epsn | q->msn | q->ack_owed_psn) >> 24)
+		return "a PSN, QPN or MSN wider than 24 bits";
+	if (q->sq_head >= RC_SQ_MAX || q->sq_count > RC_SQ_MAX || q->send_msg > q->sq_count ||
+	    (q->send_pkt && q->send_msg == q->sq_count))
+		return "send queue positions out of range";
+	if (rc_psn_diff(q->psn, q->una) < 0 || rc_psn_diff(q->psn, q->una) > RC_WINDOW ||
+	    rc_psn_diff(q->psn_max, q->psn) < 0)
+		return "PSNs out of order";
+	for (i = 0; i < q->sq_count; i++) {
+		const struct rc_msg *m = &q->sq[(q->sq_head + i) % RC_SQ_MAX];
+		bool atomic = m->op == ROCE_CMP_SWAP || m->op == ROCE_FETCH_ADD;
+
+		if ((m->op != ROCE_SEND_ONLY && m->op != ROCE_SEND_ONLY_IMM &&
+		     m->op != ROCE_WRITE_ONLY && m->op != ROCE_WRITE_ONLY_IMM &&
+		     m->op != ROCE_READ_REQUEST && !atomic) ||
+		    m->npkts != (m->len && !atomic ? (m->len + q->mtu - 1) / q->mtu : 1) ||
+		    m->len > RC_MSG_MAX || m->first_psn >> 24 ||
+		    (i == q->send_msg && q->send_pkt >= m->npkts))
+			return "a queued message that is not one";
+	}
+	if (q->rd_head >= RC_RD_MAX || q->rd_count > RC_RD_MAX ||
+	    q->saved_next >= RC_ATOMIC_SAVED)
+		return "response queue positions out of range";
+	for (i = 0; i < q->rd_count; i++) {
+		const struct rc_rd *rd = &q->rd[(q->rd_head + i) % RC_RD_MAX];
+
+		if (!rd->left || rd->psn >> 24 || rd->first > 1 ||
+		    (!rd->atomic && rd->len > (uint64_t)rd->left * q->mtu))
+			return "a queued response that is not one";
+	}
+	if (q->msg_off > (1u << 31))
+		return "a message offset out of range";
+	return NULL;
+}
+
+int rc_load(struct rc_qp *qp, const void *fdt, int parent, char *err, size_t errlen)
+{
+	struct rc_saved_atomic sa[RC_ATOMIC_SAVED];
+	uint64_t atomic[RC_RD_MAX];
+	struct rc_qp *q = malloc(sizeof(*q));
+	const char *bad;
+	unsigned int i;
+	int node, r = -1;
+
+	if (!q) {
+		snprintf(err, errlen, "rc: out of memory");
+		return -1;
+	}
+	*q = *qp;
+	node = state_subnode(fdt, parent, "rc", 1, NULL, err, errlen);
+	if (node < 0 ||
+	    state_get_fields(fdt, node, q, rc_fields, ARRAY_SIZE(rc_fields), err, errlen) ||
+	    state_get_struct_array(fdt, node, "sq", 1, q->sq, sizeof(q->sq[0]), RC_SQ_MAX,
+				   msg_fields, ARRAY_SIZE(msg_fields), err, errlen) ||
+	    state_get_struct_array(fdt, node, "rd", 1, q->rd, sizeof(q->rd[0]), RC_RD_MAX,
+				   rd_fields, ARRAY_SIZE(rd_fields), err, errlen) ||
+	    state_get_u64_array(fdt, node, "rd-atomic", atomic, RC_RD_MAX, err, errlen) ||
+	    state_get_struct_array(fdt, node, "atomic-saved", 1, sa, sizeof(sa[0]),
+				   RC_ATOMIC_SAVED, saved_fields, ARRAY_SIZE(saved_fields), err,
+				   errlen))
+		goto out;
+	for (i = 0; i < RC_RD_MAX; i++) {
+		if (atomic[i] > 1) {
+			snprintf(err, errlen, "rc: rd-atomic %llu is not 0 or 1",
+				 (unsigned long long)atomic[i]);
+			goto out;
+		}
+		q->rd[i].atomic = atomic[i];
+	}
+	for (i = 0; i < RC_ATOMIC_SAVED; i++) {
+		if (sa[i].used > 1 || sa[i].psn >> 24) {
+			snprintf(err, errlen, "rc: a kept atomic result that is not one");
+			goto out;
+		}
+		q->saved[i].psn = sa[i].psn;
+		q->saved[i].used = sa[i].used;
+		q->saved[i].orig = sa[i].orig;
+	}
+	bad = rc_state_bad(q);
+	if (bad) {
+		snprintf(err, errlen, "rc: %s", bad);
+		goto out;
+	}
+	/* Buffers are the owner's to attach again; timers start at rc_resume(). */
+	for (i = 0; i < RC_SQ_MAX; i++)
+		q->sq[i].data = q->sq[i].dest = NULL;
+	q->deadline_ns = q->rnr_until_ns = 0;
+	*qp = *q;
+	r = 0;
+out:
+	free(q);
+	return r;
+}
+
+void rc_resume(struct rc_qp *qp, uint64_t now_ns)
+{
+	if (!qp->error && qp->una != qp->psn && timeout_ns(qp))
+		qp->deadline_ns = now_ns + timeout_ns(qp);
 }

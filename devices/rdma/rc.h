@@ -40,6 +40,7 @@
 #define RC_WINDOW	64	/* packets in flight */
 #define RC_ACK_EVERY	16	/* an ACK asked for at least this often */
 #define RC_PSN_MASK	0xffffffu
+#define RC_MSG_MAX	(1u << 31)	/* bytes in one message (IBA: 2^31) */
 
 /* AETH syndromes (IBA 9.7.5.1.1). */
 #define RC_AETH_ACK		0x00	/* | credit count */
@@ -106,7 +107,8 @@ struct rc_rd {
 	uint32_t psn;		/* of the next response */
 	uint32_t left;		/* responses still to send */
 	uint32_t first;		/* 1 if the next is the request's first response */
-	const uint8_t *src;
+	uint64_t va;		/* of the next response's data (read through rc_read_fn) */
+	uint32_t rkey;
 	uint32_t len;		/* bytes still to send */
 };
 
@@ -180,5 +182,18 @@ bool rc_receive(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns,
 		struct roce_pkt *reply);
 /* Time passes: the retransmit timer may go off (back to the oldest unacked PSN). */
 void rc_tick(struct rc_qp *qp, uint64_t now_ns);
+
+/*
+ * The QP's transport state into a "rc" node of @sb (a migration, a
+ * snapshot), and back: everything but the owner's callbacks and the
+ * posted messages' buffers, which the owner attaches again by id after a
+ * load (rc_msg.data and .dest). The load checks every value and changes
+ * nothing on error. Then rc_resume() starts the timers again from @now_ns
+ * (time does not move with the QP).
+ */
+struct state_buf;
+int rc_save(const struct rc_qp *qp, struct state_buf *sb);
+int rc_load(struct rc_qp *qp, const void *fdt, int parent, char *err, size_t errlen);
+void rc_resume(struct rc_qp *qp, uint64_t now_ns);
 
 #endif

@@ -156,12 +156,25 @@ int state_buf_fail(struct state_buf *sb, int err, const char *fmt, ...)
 
 int state_begin_node(struct state_buf *sb, const char *name, uint32_t version)
 {
-	if (!sb->err && sb->depth < 1)
+	if (!sb->err && (sb->depth < 1 || sb->depth >= 63))
 		return sb_set_err(sb, -EINVAL, 0);
 	if (SB_DO(sb, fdt_begin_node(sb->fdt, name)))
 		return sb->err;
+	sb->has_child |= 1ULL << (sb->depth - 1);
+	sb->has_child &= ~(1ULL << sb->depth);
 	sb->depth++;
 	return state_put_u32(sb, "version", version);
+}
+
+/*
+ * A node's properties come before its children: libfdt writes a property
+ * after a child without complaint, and readers then never find it.
+ */
+static int sb_prop_ok(struct state_buf *sb)
+{
+	if (!sb->err && sb->depth >= 1 && (sb->has_child >> (sb->depth - 1) & 1))
+		return state_buf_fail(sb, -EINVAL, "a property after a child node");
+	return sb->err;
 }
 
 int state_begin_nodef(struct state_buf *sb, uint32_t version, const char *fmt, ...)
@@ -191,24 +204,24 @@ int state_end_node(struct state_buf *sb)
 
 int state_put_u32(struct state_buf *sb, const char *name, uint32_t v)
 {
-	return SB_DO(sb, fdt_property_u32(sb->fdt, name, v));
+	return sb_prop_ok(sb) ?: SB_DO(sb, fdt_property_u32(sb->fdt, name, v));
 }
 
 int state_put_u64(struct state_buf *sb, const char *name, uint64_t v)
 {
-	return SB_DO(sb, fdt_property_u64(sb->fdt, name, v));
+	return sb_prop_ok(sb) ?: SB_DO(sb, fdt_property_u64(sb->fdt, name, v));
 }
 
 int state_put_bytes(struct state_buf *sb, const char *name, const void *p, size_t len)
 {
 	if (len > STATE_BUF_MAX)
 		return sb_set_err(sb, -EFBIG, 0);
-	return SB_DO(sb, fdt_property(sb->fdt, name, p, len));
+	return sb_prop_ok(sb) ?: SB_DO(sb, fdt_property(sb->fdt, name, p, len));
 }
 
 int state_put_string(struct state_buf *sb, const char *name, const char *s)
 {
-	return SB_DO(sb, fdt_property_string(sb->fdt, name, s));
+	return sb_prop_ok(sb) ?: SB_DO(sb, fdt_property_string(sb->fdt, name, s));
 }
 
 void *state_put_placeholder(struct state_buf *sb, const char *name, size_t len)
@@ -219,7 +232,7 @@ void *state_put_placeholder(struct state_buf *sb, const char *name, size_t len)
 		sb_set_err(sb, -EFBIG, 0);
 		return NULL;
 	}
-	if (SB_DO(sb, fdt_property_placeholder(sb->fdt, name, len, &val)))
+	if (sb_prop_ok(sb) || SB_DO(sb, fdt_property_placeholder(sb->fdt, name, len, &val)))
 		return NULL;
 	return val;
 }

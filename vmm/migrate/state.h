@@ -47,6 +47,7 @@ struct state_buf {
 	int err;		/* first error (-errno), sticky */
 	int fdt_err;		/* the libfdt code behind it, if any */
 	int depth;		/* open nodes, root included */
+	uint64_t has_child;	/* bit d: the open node at depth d has a child (no more properties) */
 	bool finished;
 	char msg[192];		/* why sb->err, if a writer said (state_buf_fail) */
 };

@@ -17,6 +17,7 @@
 
 #include "check_main.h"
 #include "devices/rdma/rc.h"
+#include "vmm/migrate/state.h"
 
 #define MTU		1024
 #define NMSG		300
@@ -207,6 +208,41 @@ static struct wire ab, ba;
 static struct rc_qp a, b;
 
 static uint8_t rnr_retry_for_run = 7;
+static unsigned int move_a_at, move_b_at;	/* steps at which a QP moves (0: never) */
+static unsigned int moves_done;
+
+/*
+ * A QP moves (a migration): its state saved, a fresh QP made with the same
+ * callbacks loads it, the buffers are attached again by message id, and
+ * what was on the wire meanwhile is lost.
+ */
+static void move_qp(struct rc_qp *qp, uint64_t now)
+{
+	struct state_buf sb;
+	struct rc_qp fresh;
+	char err[160] = "";
+	unsigned int i;
+
+	ck_assert_int_eq(state_buf_init(&sb), 0);
+	ck_assert_int_eq(rc_save(qp, &sb), 0);
+	ck_assert_int_eq(state_buf_finish(&sb), 0);
+	rc_init(&fresh, 4096, 0, 0, 0, 0, 0, qp->recv, qp->done, qp->ctx);
+	fresh.read = qp->read;
+	fresh.atomic = qp->atomic;
+	ck_assert_msg(rc_load(&fresh, state_blob(&sb), 0, err, sizeof(err)) == 0, "%s", err);
+	state_buf_free(&sb);
+	for (i = 0; i < fresh.sq_count; i++) {
+		struct rc_msg *m = &fresh.sq[(fresh.sq_head + i) % RC_SQ_MAX];
+
+		ck_assert_ptr_null(m->data);
+		m->data = pr.data[m->id];
+		m->dest = pr.read_into[m->id];
+	}
+	*qp = fresh;
+	rc_resume(qp, now);
+	ab.n = ba.n = 0;
+	moves_done++;
+}
 
 /*
  * @n messages from a to b over a wire with these rates, the peer record
@@ -283,6 +319,10 @@ static unsigned int run_keep(unsigned int n, unsigned int drop, unsigned int dup
 			wire_put(&ba, &p);
 		deliver(&ba, &a, &ab, now);
 		now += 100000;		/* 100 us a step */
+		if (move_a_at && step == move_a_at)
+			move_qp(&a, now);
+		if (move_b_at && step == move_b_at)
+			move_qp(&b, now);
 		rc_tick(&a, now);
 		if (a.error)
 			break;
@@ -395,6 +435,51 @@ START_TEST(rnr_retries_run_out)
 }
 END_TEST
 
+/*
+ * Each QP moves mid-stream (its state through the versioned state tree,
+ * what was on the wire lost), a few times, over a lossy wire: still every
+ * message exactly once, in order, every atomic done once.
+ */
+START_TEST(moved_mid_stream)
+{
+	unsigned int seed;
+
+	for (seed = 1; seed <= 3; seed++) {
+		moves_done = 0;
+		move_a_at = 17 * seed;
+		move_b_at = 29 * seed;
+		run(NMSG, 50, 30, 50, seed * 4099);
+		move_a_at = move_b_at = 0;
+		ck_assert_uint_eq(moves_done, 2);
+		ck_assert_msg(!a.error && !b.error, "seed %u: a QP went to ERR", seed);
+		ck_assert_uint_eq(pr.delivered + pr.reads, NMSG);
+		ck_assert_uint_eq(pr.statuses[RC_OK], NMSG);
+		ck_assert_uint_eq(*(uint64_t *)(pr.remote + COUNTER), pr.adds);
+	}
+}
+END_TEST
+
+/* A corrupt state is refused whole: the QP keeps what it had. */
+START_TEST(corrupt_state_refused)
+{
+	struct state_buf sb;
+	struct rc_qp q, before;
+	char err[160] = "";
+
+	rc_init(&q, 1024, 5, 6, 7, 10, 7, NULL, NULL, NULL);
+	q.psn = 0x1000000;	/* 25 bits */
+	ck_assert_int_eq(state_buf_init(&sb), 0);
+	ck_assert_int_eq(rc_save(&q, &sb), 0);
+	ck_assert_int_eq(state_buf_finish(&sb), 0);
+	rc_init(&q, 1024, 5, 6, 7, 10, 7, NULL, NULL, NULL);
+	before = q;
+	ck_assert_int_eq(rc_load(&q, state_blob(&sb), 0, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "rc: a PSN, QPN or MSN wider than 24 bits");
+	ck_assert(!memcmp(&q, &before, sizeof(q)));
+	state_buf_free(&sb);
+}
+END_TEST
+
 /* Nothing gets through: after retry_cnt retransmissions the first fails, the rest flush. */
 START_TEST(dead_wire_exhausts_retries)
 {
@@ -473,5 +558,5 @@ END_TEST
 
 VLAB_SUITE_MAIN("rc", "transport", NULL, NULL, 60,
 	clean_wire, lossy_wire, very_lossy_wire, rnr_then_delivered, rnr_retries_run_out,
-	compare_and_swap, dead_wire_exhausts_retries, middle_without_first_refused,
+	compare_and_swap, moved_mid_stream, corrupt_state_refused, dead_wire_exhausts_retries, middle_without_first_refused,
 	psn_arithmetic_wraps);

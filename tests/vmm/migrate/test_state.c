@@ -533,6 +533,23 @@ START_TEST(builder_errors)
 	state_buf_free(&sb);
 	ck_assert_int_eq(state_buf_init(&sb), 0);
 	ck_assert_int_eq(state_begin_nodef(&sb, 1, "%0100d", 1), -ENAMETOOLONG);
+	state_buf_free(&sb);
+
+	/*
+	 * A property after a child node: libfdt writes it, readers never see
+	 * it. Refused; properties of the child itself, and of a sibling after
+	 * it, are fine.
+	 */
+	ck_assert_int_eq(state_buf_init(&sb), 0);
+	ck_assert_int_eq(state_begin_node(&sb, "parent", 1), 0);
+	ck_assert_int_eq(state_begin_node(&sb, "child", 1), 0);
+	ck_assert_int_eq(state_put_u32(&sb, "in-child", 1), 0);
+	ck_assert_int_eq(state_end_node(&sb), 0);
+	ck_assert_int_eq(state_begin_node(&sb, "sibling", 1), 0);
+	ck_assert_int_eq(state_put_u64(&sb, "in-sibling", 2), 0);
+	ck_assert_int_eq(state_end_node(&sb), 0);
+	ck_assert_int_eq(state_put_u64_array(&sb, "late", (uint64_t[]){ 1 }, 1), -EINVAL);
+	ck_assert_str_eq(state_buf_strerror(&sb), "a property after a child node");
 }
 END_TEST
 
