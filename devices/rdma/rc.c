@@ -153,6 +153,17 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 			return false;
 		qp->rnr_until_ns = 0;
 	}
+	/*
+	 * Moved: what the peer sent meanwhile is lost; "expecting epsn" makes it
+	 * send again now rather than at its timer (a NAK acknowledges only what
+	 * came before epsn, which we have).
+	 */
+	if (qp->resync_owed) {
+		qp->resync_owed = false;
+		qp->ack_owed = false;
+		make_reply(qp, p, RC_AETH_NAK | RC_NAK_PSN_SEQ, qp->epsn);
+		return true;
+	}
 	/* The responder's output stays in PSN order: an ACK after the responses before it. */
 	if (qp->ack_owed) {
 		qp->ack_owed = false;
@@ -846,6 +857,11 @@ out:
 
 void rc_resume(struct rc_qp *qp, uint64_t now_ns)
 {
-	if (!qp->error && qp->una != qp->psn && timeout_ns(qp))
-		qp->deadline_ns = now_ns + timeout_ns(qp);
+	if (qp->error)
+		return;
+	if (qp->una != qp->psn) {
+		go_back(qp);
+		qp->deadline_ns = timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
+	}
+	qp->resync_owed = true;
 }

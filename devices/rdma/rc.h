@@ -153,6 +153,7 @@ struct rc_qp {
 	struct { uint32_t psn; uint64_t orig; bool used; } saved[RC_ATOMIC_SAVED];
 	unsigned int saved_next;	/* atomics done, for duplicates: not done twice */
 	bool ack_owed;			/* an ACK to send once those have gone */
+	bool resync_owed;		/* after a move: tell the peer where we are */
 	uint32_t ack_owed_psn;
 	uint64_t dups, out_of_seq, reads_again, atomic_replays;
 };
@@ -188,8 +189,11 @@ void rc_tick(struct rc_qp *qp, uint64_t now_ns);
  * snapshot), and back: everything but the owner's callbacks and the
  * posted messages' buffers, which the owner attaches again by id after a
  * load (rc_msg.data and .dest). The load checks every value and changes
- * nothing on error. Then rc_resume() starts the timers again from @now_ns
- * (time does not move with the QP).
+ * nothing on error. Then rc_resume() starts again at @now_ns (time does
+ * not move with the QP): the requester sends again from its oldest
+ * unacknowledged PSN at once, and the responder tells the peer the PSN it
+ * expects (a PSN-sequence NAK), so that the peer sends again at once too:
+ * packets lost in the move cost neither side a timeout or a retry.
  */
 struct state_buf;
 int rc_save(const struct rc_qp *qp, struct state_buf *sb);

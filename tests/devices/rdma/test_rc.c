@@ -208,7 +208,7 @@ static struct wire ab, ba;
 static struct rc_qp a, b;
 
 static uint8_t rnr_retry_for_run = 7;
-static unsigned int move_a_at, move_b_at;	/* steps at which a QP moves (0: never) */
+static unsigned int move_a_at, move_b_at;	/* step + 1 at which a QP moves (0: never) */
 static unsigned int moves_done;
 
 /*
@@ -313,16 +313,18 @@ static unsigned int run_keep(unsigned int n, unsigned int drop, unsigned int dup
 			posted++;
 		for (i = 0; i < 8 && rc_next(&a, now, &p); i++)
 			wire_put(&ab, &p);
+		/* b moves while a's packets are on their way: they are lost. */
+		if (step + 1 == move_b_at)
+			move_qp(&b, now);
 		deliver(&ab, &b, &ba, now);
 		/* The responder's READ responses, and the ACKs owed after them. */
 		for (i = 0; i < 8 && rc_next(&b, now, &p); i++)
 			wire_put(&ba, &p);
+		/* a moves while b's answers are on their way. */
+		if (step + 1 == move_a_at)
+			move_qp(&a, now);
 		deliver(&ba, &a, &ab, now);
 		now += 100000;		/* 100 us a step */
-		if (move_a_at && step == move_a_at)
-			move_qp(&a, now);
-		if (move_b_at && step == move_b_at)
-			move_qp(&b, now);
 		rc_tick(&a, now);
 		if (a.error)
 			break;
@@ -459,6 +461,51 @@ START_TEST(moved_mid_stream)
 }
 END_TEST
 
+/*
+ * On a clean wire, each QP moved twice: what was on the wire at each move
+ * is lost, yet neither side waits for a timer, because the moved QP
+ * resends at once and tells its peer where it is.
+ */
+START_TEST(move_costs_no_timeout)
+{
+	moves_done = 0;
+	move_a_at = 12;
+	move_b_at = 25;
+	run(NMSG, 0, 0, 0, 55);
+	move_a_at = move_b_at = 0;
+	ck_assert_uint_eq(moves_done, 2);
+	ck_assert_uint_eq(pr.delivered + pr.reads, NMSG);
+	ck_assert_uint_eq(pr.statuses[RC_OK], NMSG);
+	ck_assert_uint_eq(a.timeouts, 0);
+	ck_assert_uint_eq(a.retries, a.retry_cnt);
+	ck_assert_uint_gt(a.naks_rx, 0);
+	printf("moves on a clean wire: %llu packets, %llu sent again, %llu NAKs, 0 timeouts\n",
+	       (unsigned long long)a.sent, (unsigned long long)a.resent,
+	       (unsigned long long)a.naks_rx);
+}
+END_TEST
+
+/*
+ * The last message of a stream lost in the responder's move: with nothing
+ * after it to reveal the gap, only the moved responder's word (a NAK for
+ * the PSN it expects) spares the requester its timer.
+ */
+START_TEST(resync_spares_the_timer)
+{
+	unsigned int steps;
+
+	moves_done = 0;
+	move_b_at = 1;
+	steps = run(1, 0, 0, 0, 77);
+	move_b_at = 0;
+	ck_assert_uint_eq(moves_done, 1);
+	ck_assert_uint_eq(pr.completed, 1);
+	ck_assert_uint_eq(a.timeouts, 0);
+	ck_assert_uint_eq(a.naks_rx, 1);
+	ck_assert_uint_lt(steps, 5);
+}
+END_TEST
+
 /* A corrupt state is refused whole: the QP keeps what it had. */
 START_TEST(corrupt_state_refused)
 {
@@ -558,5 +605,6 @@ END_TEST
 
 VLAB_SUITE_MAIN("rc", "transport", NULL, NULL, 60,
 	clean_wire, lossy_wire, very_lossy_wire, rnr_then_delivered, rnr_retries_run_out,
-	compare_and_swap, moved_mid_stream, corrupt_state_refused, dead_wire_exhausts_retries, middle_without_first_refused,
+	compare_and_swap, moved_mid_stream, move_costs_no_timeout, resync_spares_the_timer,
+	corrupt_state_refused, dead_wire_exhausts_retries, middle_without_first_refused,
 	psn_arithmetic_wraps);
