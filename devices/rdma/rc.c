@@ -611,11 +611,15 @@ static bool responder_atomic(struct rc_qp *qp, const struct roce_pkt *in, struct
 			make_reply(qp, reply, RC_AETH_NAK | (r & 0x1f), in->psn);
 			return true;
 		}
-		orig = *target;
-		if (in->opcode == ROCE_FETCH_ADD)
-			*target = orig + in->swap_add;
-		else if (orig == in->compare)
-			*target = in->swap_add;
+		/* Through memcpy: the owner's pointer need not be aligned for the host. */
+		memcpy(&orig, target, sizeof(orig));
+		if (in->opcode == ROCE_FETCH_ADD) {
+			uint64_t sum = orig + in->swap_add;
+
+			memcpy(target, &sum, sizeof(sum));
+		} else if (orig == in->compare) {
+			memcpy(target, &in->swap_add, sizeof(in->swap_add));
+		}
 		qp->saved[qp->saved_next].psn = in->psn;
 		qp->saved[qp->saved_next].orig = orig;
 		qp->saved[qp->saved_next].used = true;

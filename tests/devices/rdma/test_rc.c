@@ -80,7 +80,7 @@ struct peer {
 	unsigned int next_recv, delivered, completed, reads, adds, adds_done;
 	unsigned char orig_seen[NMSG];		/* FETCH_ADD results, each value once */
 	uint8_t buf[MAXLEN];		/* the message being received */
-	uint8_t remote[REMOTE];		/* what WRITEs land in */
+	uint8_t remote[REMOTE] __attribute__((aligned(8)));	/* what WRITEs land in */
 	bool failed;
 	enum rc_status last_status;
 	unsigned int statuses[5];
