@@ -142,7 +142,7 @@ static bool next_read_response(struct rc_qp *qp, struct roce_pkt *p)
 bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 {
 	struct rc_msg *m;
-	uint32_t off;
+	uint32_t off, npsn;
 
 	if (qp->error)
 		return false;
@@ -176,63 +176,42 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 	if (!qp->send_pkt)
 		m->first_psn = qp->psn;
 	memset(p, 0, sizeof(*p));
-	if (is_atomic(m->op)) {
-		p->opcode = m->op;
-		p->pkey = ROCE_DEFAULT_PKEY;
-		p->dqpn = qp->dqpn;
-		p->psn = qp->psn;
-		p->va = m->va;
-		p->rkey = m->rkey;
-		p->swap_add = m->swap_add;
-		p->compare = m->compare;
-		p->ack_req = true;
-		count_sent(qp, 1);
-		qp->psn = psn_add(qp->psn, 1);
-		qp->send_msg++;
-		qp->send_pkt = 0;
-		qp->sent++;
-		if (!qp->deadline_ns && timeout_ns(qp))
-			qp->deadline_ns = now_ns + timeout_ns(qp);
-		return true;
-	}
-	if (m->op == ROCE_READ_REQUEST) {
-		/* One request for the rest of the data; it takes a PSN per response. */
-		off = qp->send_pkt * qp->mtu;
-		p->opcode = ROCE_READ_REQUEST;
-		p->pkey = ROCE_DEFAULT_PKEY;
-		p->dqpn = qp->dqpn;
-		p->psn = qp->psn;
-		p->va = m->va + off;
-		p->rkey = m->rkey;
-		p->dma_len = m->len - off;
-		p->ack_req = true;
-		count_sent(qp, m->npkts - qp->send_pkt);
-		qp->psn = psn_add(qp->psn, m->npkts - qp->send_pkt);
-		qp->send_msg++;
-		qp->send_pkt = 0;
-		qp->sent++;
-		if (!qp->deadline_ns && timeout_ns(qp))
-			qp->deadline_ns = now_ns + timeout_ns(qp);
-		return true;
-	}
-	p->opcode = pkt_opcode(m->op, qp->send_pkt, m->npkts);
 	p->pkey = ROCE_DEFAULT_PKEY;
 	p->dqpn = qp->dqpn;
 	p->psn = qp->psn;
-	off = qp->send_pkt * qp->mtu;
-	p->payload = m->len ? m->data + off : NULL;
-	p->payload_len = m->len - off < qp->mtu ? m->len - off : qp->mtu;
-	p->va = m->va;
 	p->rkey = m->rkey;
-	p->dma_len = m->len;
-	p->imm = m->imm;
-	/* An ACK at each message's end, and often enough to keep the window open. */
-	p->ack_req = qp->send_pkt + 1 == m->npkts || ++qp->since_ack_req >= RC_ACK_EVERY;
-	if (p->ack_req)
-		qp->since_ack_req = 0;
-	count_sent(qp, 1);
-	qp->psn = psn_add(qp->psn, 1);
-	if (++qp->send_pkt == m->npkts) {
+	off = qp->send_pkt * qp->mtu;
+	if (is_atomic(m->op)) {
+		p->opcode = m->op;
+		p->va = m->va;
+		p->swap_add = m->swap_add;
+		p->compare = m->compare;
+		p->ack_req = true;
+		npsn = 1;
+	} else if (m->op == ROCE_READ_REQUEST) {
+		/* One request for the rest of the data; it takes a PSN per response. */
+		p->opcode = ROCE_READ_REQUEST;
+		p->va = m->va + off;
+		p->dma_len = m->len - off;
+		p->ack_req = true;
+		npsn = m->npkts - qp->send_pkt;
+	} else {
+		p->opcode = pkt_opcode(m->op, qp->send_pkt, m->npkts);
+		p->payload = m->len ? m->data + off : NULL;
+		p->payload_len = m->len - off < qp->mtu ? m->len - off : qp->mtu;
+		p->va = m->va;
+		p->dma_len = m->len;
+		p->imm = m->imm;
+		/* An ACK at each message's end, and often enough to keep the window open. */
+		p->ack_req = qp->send_pkt + 1 == m->npkts || ++qp->since_ack_req >= RC_ACK_EVERY;
+		if (p->ack_req)
+			qp->since_ack_req = 0;
+		npsn = 1;
+	}
+	count_sent(qp, npsn);
+	qp->psn = psn_add(qp->psn, npsn);
+	qp->send_pkt += npsn;
+	if (qp->send_pkt == m->npkts) {
 		qp->send_msg++;
 		qp->send_pkt = 0;
 	}
@@ -264,6 +243,20 @@ static void fail_all(struct rc_qp *qp, enum rc_status st)
 		complete_head(qp, st);
 	while (qp->sq_count)
 		complete_head(qp, RC_FLUSHED);
+}
+
+/* Messages whose last packet is now acknowledged: done. */
+static void complete_acked(struct rc_qp *qp)
+{
+	while (qp->sq_count && qp->send_msg > 0 &&
+	       rc_psn_diff(qp->una, psn_add(sq_at(qp, 0)->first_psn, sq_at(qp, 0)->npkts)) >= 0)
+		complete_head(qp, RC_OK);
+}
+
+/* The retransmit timer runs while anything is unacknowledged. */
+static void timer_rearm(struct rc_qp *qp, uint64_t now_ns)
+{
+	qp->deadline_ns = qp->una != qp->psn && timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
 }
 
 /* Send again from the oldest unacknowledged PSN: find its message and packet. */
@@ -303,17 +296,13 @@ static bool read_in_way(struct rc_qp *qp, uint32_t acked)
 			/* What comes before the READ is acknowledged all the same. */
 			if (rc_psn_diff(m->first_psn, qp->una) > 0)
 				qp->una = m->first_psn;
-			while (qp->sq_count && qp->send_msg > 0 &&
-			       rc_psn_diff(qp->una, psn_add(sq_at(qp, 0)->first_psn,
-							    sq_at(qp, 0)->npkts)) >= 0)
-				complete_head(qp, RC_OK);
+			complete_acked(qp);
 			return true;
 		}
 	}
 	return false;
 }
 
-/* Requester: an ACK or NAK; everything before @psn (and @psn itself for an ACK) is done. */
 /* The RNR NAK timer's code in ns (IBA table 45; 0 is the longest, 655.36 ms). */
 static uint64_t rnr_delay_ns(uint8_t code)
 {
@@ -326,6 +315,7 @@ static uint64_t rnr_delay_ns(uint8_t code)
 	return (uint64_t)us100[code & 31] * 100;
 }
 
+/* Requester: an ACK or NAK; everything before @psn (and @psn itself for an ACK) is done. */
 static void requester_ack(struct rc_qp *qp, const struct roce_pkt *in, uint64_t now_ns)
 {
 	uint8_t kind = in->syndrome >> 5;
@@ -346,14 +336,7 @@ static void requester_ack(struct rc_qp *qp, const struct roce_pkt *in, uint64_t 
 		return;
 	}
 	qp->una = acked;
-	/* Messages whose last packet is now acknowledged. */
-	while (qp->sq_count && qp->send_msg > 0) {
-		struct rc_msg *m = sq_at(qp, 0);
-
-		if (rc_psn_diff(qp->una, psn_add(m->first_psn, m->npkts)) < 0)
-			break;
-		complete_head(qp, RC_OK);
-	}
+	complete_acked(qp);
 	if (ahead > 0) {
 		qp->retries = qp->retry_cnt;
 		qp->rnr_retries = qp->rnr_retry;
@@ -370,7 +353,7 @@ static void requester_ack(struct rc_qp *qp, const struct roce_pkt *in, uint64_t 
 		qp->deadline_ns = timeout_ns(qp) ? qp->rnr_until_ns + timeout_ns(qp) : 0;
 		return;
 	}
-	if (in->syndrome >> 5 == 3) {
+	if (kind == 3) {
 		qp->naks_rx++;
 		if ((in->syndrome & 0x1f) == RC_NAK_PSN_SEQ) {
 			go_back(qp);
@@ -379,8 +362,7 @@ static void requester_ack(struct rc_qp *qp, const struct roce_pkt *in, uint64_t 
 			return;
 		}
 	}
-	/* The timer runs while anything is unacknowledged. */
-	qp->deadline_ns = qp->una != qp->psn && timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
+	timer_rearm(qp, now_ns);
 }
 
 void rc_tick(struct rc_qp *qp, uint64_t now_ns)
@@ -530,30 +512,25 @@ static void requester_read_response(struct rc_qp *qp, const struct roce_pkt *in,
 	if (i == qp->sq_count || (in->opcode == ROCE_ATOMIC_ACK ? !is_atomic(m->op) :
 							      m->op != ROCE_READ_REQUEST))
 		return;
-	while (i--)
-		complete_head(qp, RC_OK);
+	/* The messages before it (their PSNs are below una) are done. */
+	complete_acked(qp);
 	if (is_atomic(m->op)) {
 		if (m->dest)
 			memcpy(m->dest, &in->orig, sizeof(in->orig));
-		qp->una = psn_add(qp->una, 1);
-		qp->retries = qp->retry_cnt;
-		if (qp->send_msg > 0)
-			complete_head(qp, RC_OK);
-		qp->deadline_ns = qp->una != qp->psn && timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
-		return;
+	} else {
+		if ((uint32_t)k * qp->mtu + in->payload_len > m->len ||
+		    (in->payload_len != qp->mtu && (uint32_t)k + 1 < m->npkts)) {
+			fail_all(qp, RC_REMOTE_ERROR);
+			return;
+		}
+		if (in->payload_len)
+			memcpy(m->dest + (size_t)k * qp->mtu, in->payload, in->payload_len);
 	}
-	if ((uint32_t)k * qp->mtu + in->payload_len > m->len ||
-	    (in->payload_len != qp->mtu && (uint32_t)k + 1 < m->npkts)) {
-		fail_all(qp, RC_REMOTE_ERROR);
-		return;
-	}
-	if (in->payload_len)
-		memcpy(m->dest + (size_t)k * qp->mtu, in->payload, in->payload_len);
 	qp->una = psn_add(qp->una, 1);
 	qp->retries = qp->retry_cnt;
 	if ((uint32_t)k + 1 == m->npkts && qp->send_msg > 0)
 		complete_head(qp, RC_OK);
-	qp->deadline_ns = qp->una != qp->psn && timeout_ns(qp) ? now_ns + timeout_ns(qp) : 0;
+	timer_rearm(qp, now_ns);
 }
 
 /* Responder: a READ request at epsn, or a duplicate of one. */
