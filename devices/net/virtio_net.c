@@ -21,6 +21,7 @@
 #include "devices/net/virtio_net.h"
 #include "devices/net/net_ctrl.h"
 #include "devices/net/net_rx.h"
+#include "vmm/core/bytes.h"
 #include "devices/net/net_state.h"
 #include "virtio/virtio.h"
 #include "virtio/virtio_pci.h"
@@ -198,20 +199,11 @@ static void net_coal_expired(struct worker_timer *t, void *opaque)
 /* Complete a partial checksum the driver left to the device (VIRTIO_NET_F_CSUM). */
 static void net_tx_csum(uint8_t *frame, size_t len, const struct virtio_net_hdr_v1 *h)
 {
-	uint32_t start = h->csum_start, off = h->csum_offset, sum = 0;
-	size_t i;
+	uint32_t start = h->csum_start, off = h->csum_offset;
 
 	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || start >= len || off + 2 > len - start)
 		return;
-	for (i = start; i + 1 < len; i += 2)
-		sum += (frame[i] << 8) | frame[i + 1];
-	if (i < len)
-		sum += frame[i] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	sum = ~sum & 0xffff;
-	frame[start + off] = sum >> 8;
-	frame[start + off + 1] = sum & 0xff;
+	put_be16(frame + start + off, inet_csum_fold(inet_csum_add(0, frame + start, len - start)));
 }
 
 static bool net_stopping(struct net_pair *p)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "devices/rdma/roce.h"
+#include "vmm/core/bytes.h"
 
 #define ETH_P_IPV4	0x0800
 #define ETH_P_IPV6	0x86dd
@@ -33,12 +34,7 @@ static uint32_t crc32_raw(uint32_t crc, const uint8_t *p, size_t n)
 	return crc;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
+/* 24-bit fields (QPNs, PSNs, MSNs); the rest is vmm/core/bytes.h's. */
 static void put24(uint8_t *p, uint32_t v)
 {
 	p[0] = v >> 16;
@@ -46,36 +42,9 @@ static void put24(uint8_t *p, uint32_t v)
 	p[2] = v;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, v >> 32);
-	put32(p + 4, v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static uint32_t get24(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 16 | p[1] << 8 | p[2];
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
 int roce_opcode_headers(uint8_t opcode)
@@ -159,34 +128,15 @@ uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
 	return ~crc;
 }
 
-/* One's complement sum, folded. */
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += get16(p + i);
-	if (n & 1)
-		sum += p[n - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* UDP over IPv6: the checksum is not optional (RFC 8200 8.1). */
 static uint16_t udp6_csum(const uint8_t *ip6, const uint8_t *udp, size_t len)
 {
-	uint32_t sum = csum_add(0, ip6 + 8, 32);
+	uint32_t sum = inet_csum_add(0, ip6 + 8, 32);
 	uint16_t c;
 
 	sum += (uint32_t)len + IPPROTO_UDP_;
-	sum = csum_add(sum, udp, len);
-	c = csum_fold(sum);
+	sum = inet_csum_add(sum, udp, len);
+	c = inet_csum_fold(sum);
 	return c ? c : 0xffff;
 }
 
@@ -210,22 +160,22 @@ size_t roce_frame_len(const struct roce_pkt *p)
 static uint8_t *put_ext(uint8_t *q, unsigned int has, const struct roce_pkt *p)
 {
 	if (has & ROCE_HAS_DETH) {
-		put32(q, p->qkey);
+		put_be32(q, p->qkey);
 		q[4] = 0;
 		put24(q + 5, p->sqpn);
 		q += 8;
 	}
 	if (has & ROCE_HAS_RETH) {
-		put64(q, p->va);
-		put32(q + 8, p->rkey);
-		put32(q + 12, p->dma_len);
+		put_be64(q, p->va);
+		put_be32(q + 8, p->rkey);
+		put_be32(q + 12, p->dma_len);
 		q += 16;
 	}
 	if (has & ROCE_HAS_ATOMICETH) {
-		put64(q, p->va);
-		put32(q + 8, p->rkey);
-		put64(q + 12, p->swap_add);
-		put64(q + 20, p->compare);
+		put_be64(q, p->va);
+		put_be32(q + 8, p->rkey);
+		put_be64(q + 12, p->swap_add);
+		put_be64(q + 20, p->compare);
 		q += 28;
 	}
 	if (has & ROCE_HAS_AETH) {
@@ -234,15 +184,15 @@ static uint8_t *put_ext(uint8_t *q, unsigned int has, const struct roce_pkt *p)
 		q += 4;
 	}
 	if (has & ROCE_HAS_ATOMICACKETH) {
-		put64(q, p->orig);
+		put_be64(q, p->orig);
 		q += 8;
 	}
 	if (has & ROCE_HAS_IMM) {
-		put32(q, p->imm);
+		put_be32(q, p->imm);
 		q += 4;
 	}
 	if (has & ROCE_HAS_IETH) {
-		put32(q, p->rkey);
+		put_be32(q, p->rkey);
 		q += 4;
 	}
 	return q;
@@ -263,10 +213,10 @@ size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
 	udp_len = len - ROCE_ETH_HLEN - iph;
 	memcpy(buf, p->dmac, 6);
 	memcpy(buf + 6, p->smac, 6);
-	put16(buf + 12, p->ipv6 ? ETH_P_IPV6 : ETH_P_IPV4);
+	put_be16(buf + 12, p->ipv6 ? ETH_P_IPV6 : ETH_P_IPV4);
 	if (p->ipv6) {
-		put32(ip, 6u << 28 | (uint32_t)p->tclass << 20 | p->flow_label);
-		put16(ip + 4, (uint16_t)udp_len);
+		put_be32(ip, 6u << 28 | (uint32_t)p->tclass << 20 | p->flow_label);
+		put_be16(ip + 4, (uint16_t)udp_len);
 		ip[6] = IPPROTO_UDP_;
 		ip[7] = p->ttl;
 		memcpy(ip + 8, p->sip, 16);
@@ -274,23 +224,23 @@ size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
 	} else {
 		ip[0] = 0x45;
 		ip[1] = p->tclass;
-		put16(ip + 2, (uint16_t)(len - ROCE_ETH_HLEN));
-		put16(ip + 4, 0);
-		put16(ip + 6, 0x4000);		/* don't fragment */
+		put_be16(ip + 2, (uint16_t)(len - ROCE_ETH_HLEN));
+		put_be16(ip + 4, 0);
+		put_be16(ip + 6, 0x4000);		/* don't fragment */
 		ip[8] = p->ttl;
 		ip[9] = IPPROTO_UDP_;
-		put16(ip + 10, 0);
+		put_be16(ip + 10, 0);
 		memcpy(ip + 12, p->sip, 4);
 		memcpy(ip + 16, p->dip, 4);
-		put16(ip + 10, csum_fold(csum_add(0, ip, ROCE_IPV4_HLEN)));
+		put_be16(ip + 10, inet_csum_fold(inet_csum_add(0, ip, ROCE_IPV4_HLEN)));
 	}
-	put16(udp, p->sport);
-	put16(udp + 2, ROCE_UDP_PORT);
-	put16(udp + 4, (uint16_t)udp_len);
-	put16(udp + 6, 0);
+	put_be16(udp, p->sport);
+	put_be16(udp + 2, ROCE_UDP_PORT);
+	put_be16(udp + 4, (uint16_t)udp_len);
+	put_be16(udp + 6, 0);
 	bth[0] = p->opcode;
 	bth[1] = (p->solicited ? 0x80 : 0) | (p->mig_req ? 0x40 : 0) | (uint8_t)(pad << 4);
-	put16(bth + 2, p->pkey);
+	put_be16(bth + 2, p->pkey);
 	bth[4] = 0;
 	put24(bth + 5, p->dqpn);
 	bth[8] = p->ack_req ? 0x80 : 0;
@@ -307,7 +257,7 @@ size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
 	q[2] = icrc >> 16;
 	q[3] = icrc >> 24;
 	if (p->ipv6)
-		put16(udp + 6, udp6_csum(ip, udp, udp_len));
+		put_be16(udp + 6, udp6_csum(ip, udp, udp_len));
 	return len;
 }
 
@@ -328,7 +278,7 @@ int roce_parse(const uint8_t *frame, size_t len, struct roce_pkt *p, const char 
 
 	if (len < ROCE_ETH_HLEN)
 		return 1;
-	type = get16(frame + 12);
+	type = get_be16(frame + 12);
 	if (type != ETH_P_IPV4 && type != ETH_P_IPV6)
 		return 1;
 	memset(p, 0, sizeof(*p));
@@ -337,16 +287,16 @@ int roce_parse(const uint8_t *frame, size_t len, struct roce_pkt *p, const char 
 	if (len < ROCE_ETH_HLEN + iph + ROCE_UDP_HLEN)
 		return 1;
 	if (p->ipv6) {
-		uint32_t w = get32(ip);
+		uint32_t w = get_be32(ip);
 
 		if (w >> 28 != 6 || ip[6] != IPPROTO_UDP_)
 			return 1;
 		p->tclass = (w >> 20) & 0xff;
 		p->flow_label = w & 0xfffff;
 		p->ttl = ip[7];
-		if (get16(ip + 4) > len - ROCE_ETH_HLEN - iph)
+		if (get_be16(ip + 4) > len - ROCE_ETH_HLEN - iph)
 			return bad(why, "IPv6 payload length past the frame");
-		end = ip + iph + get16(ip + 4);
+		end = ip + iph + get_be16(ip + 4);
 		memcpy(p->sip, ip + 8, 16);
 		memcpy(p->dip, ip + 24, 16);
 	} else {
@@ -354,28 +304,28 @@ int roce_parse(const uint8_t *frame, size_t len, struct roce_pkt *p, const char 
 			return 1;
 		if ((ip[0] & 0xf) != 5)
 			return bad(why, "IPv4 options");
-		if (get16(ip + 6) & 0x3fff)
+		if (get_be16(ip + 6) & 0x3fff)
 			return bad(why, "an IPv4 fragment");
-		if (get16(ip + 2) < iph || get16(ip + 2) > len - ROCE_ETH_HLEN)
+		if (get_be16(ip + 2) < iph || get_be16(ip + 2) > len - ROCE_ETH_HLEN)
 			return bad(why, "IPv4 total length past the frame");
-		if (csum_fold(csum_add(0, ip, ROCE_IPV4_HLEN)))
+		if (inet_csum_fold(inet_csum_add(0, ip, ROCE_IPV4_HLEN)))
 			return bad(why, "IPv4 header checksum");
 		p->tclass = ip[1];
 		p->ttl = ip[8];
-		end = ip + get16(ip + 2);
+		end = ip + get_be16(ip + 2);
 		memcpy(p->sip, ip + 12, 4);
 		memcpy(p->dip, ip + 16, 4);
 	}
 	udp = ip + iph;
-	if (udp + ROCE_UDP_HLEN > end || get16(udp + 2) != ROCE_UDP_PORT)
+	if (udp + ROCE_UDP_HLEN > end || get_be16(udp + 2) != ROCE_UDP_PORT)
 		return 1;
 	memcpy(p->dmac, frame, 6);
 	memcpy(p->smac, frame + 6, 6);
-	p->sport = get16(udp);
-	udp_len = get16(udp + 4);
+	p->sport = get_be16(udp);
+	udp_len = get_be16(udp + 4);
 	if (udp_len != end - udp)
 		return bad(why, "UDP length is not the IP payload's");
-	csum = get16(udp + 6);
+	csum = get_be16(udp + 6);
 	if (p->ipv6 && csum) {
 		uint8_t hdr[ROCE_UDP_HLEN];
 		uint32_t sum;
@@ -383,10 +333,10 @@ int roce_parse(const uint8_t *frame, size_t len, struct roce_pkt *p, const char 
 		/* Summed with the checksum field as zero. */
 		memcpy(hdr, udp, ROCE_UDP_HLEN);
 		hdr[6] = hdr[7] = 0;
-		sum = csum_add(0, ip + 8, 32) + udp_len + IPPROTO_UDP_;
-		sum = csum_add(csum_add(sum, hdr, ROCE_UDP_HLEN), udp + ROCE_UDP_HLEN,
+		sum = inet_csum_add(0, ip + 8, 32) + udp_len + IPPROTO_UDP_;
+		sum = inet_csum_add(inet_csum_add(sum, hdr, ROCE_UDP_HLEN), udp + ROCE_UDP_HLEN,
 			       udp_len - ROCE_UDP_HLEN);
-		if ((csum_fold(sum) ?: 0xffff) != csum)
+		if ((inet_csum_fold(sum) ?: 0xffff) != csum)
 			return bad(why, "UDP checksum");
 	}
 	bth = udp + ROCE_UDP_HLEN;
@@ -404,7 +354,7 @@ int roce_parse(const uint8_t *frame, size_t len, struct roce_pkt *p, const char 
 	p->solicited = bth[1] & 0x80;
 	p->mig_req = bth[1] & 0x40;
 	pad = (bth[1] >> 4) & 3;
-	p->pkey = get16(bth + 2);
+	p->pkey = get_be16(bth + 2);
 	p->dqpn = get24(bth + 5);
 	p->ack_req = bth[8] & 0x80;
 	p->psn = get24(bth + 9);
@@ -413,21 +363,21 @@ int roce_parse(const uint8_t *frame, size_t len, struct roce_pkt *p, const char 
 	if ((size_t)(end - ROCE_ICRC_LEN - q) < ext + pad)
 		return bad(why, "shorter than the headers its opcode needs");
 	if (has & ROCE_HAS_DETH) {
-		p->qkey = get32(q);
+		p->qkey = get_be32(q);
 		p->sqpn = get24(q + 5);
 		q += 8;
 	}
 	if (has & ROCE_HAS_RETH) {
-		p->va = get64(q);
-		p->rkey = get32(q + 8);
-		p->dma_len = get32(q + 12);
+		p->va = get_be64(q);
+		p->rkey = get_be32(q + 8);
+		p->dma_len = get_be32(q + 12);
 		q += 16;
 	}
 	if (has & ROCE_HAS_ATOMICETH) {
-		p->va = get64(q);
-		p->rkey = get32(q + 8);
-		p->swap_add = get64(q + 12);
-		p->compare = get64(q + 20);
+		p->va = get_be64(q);
+		p->rkey = get_be32(q + 8);
+		p->swap_add = get_be64(q + 12);
+		p->compare = get_be64(q + 20);
 		q += 28;
 	}
 	if (has & ROCE_HAS_AETH) {
@@ -436,15 +386,15 @@ int roce_parse(const uint8_t *frame, size_t len, struct roce_pkt *p, const char 
 		q += 4;
 	}
 	if (has & ROCE_HAS_ATOMICACKETH) {
-		p->orig = get64(q);
+		p->orig = get_be64(q);
 		q += 8;
 	}
 	if (has & ROCE_HAS_IMM) {
-		p->imm = get32(q);
+		p->imm = get_be32(q);
 		q += 4;
 	}
 	if (has & ROCE_HAS_IETH) {
-		p->rkey = get32(q);
+		p->rkey = get_be32(q);
 		q += 4;
 	}
 	p->payload_len = (uint32_t)(end - ROCE_ICRC_LEN - q - pad);
