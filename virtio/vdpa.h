@@ -32,6 +32,29 @@
 
 struct vdpa_dev;
 
+/*
+ * A vq's notify area (vhost-vdpa: the page mmap()ed at the vq's index):
+ * a store of the vq index into @reg is the doorbell, a posted write with
+ * no system call. A simulated device has no bus to see the store, so it
+ * also gives @posted, which stands for the write reaching the device;
+ * hardware leaves it NULL.
+ */
+struct vdpa_notify_area {
+	volatile uint16_t *reg;
+	void (*posted)(struct vdpa_notify_area *a, uint16_t value);
+	void *dev;
+	uint16_t idx;
+};
+
+/* Ring the doorbell of vq @a->idx. */
+static inline void vdpa_doorbell(struct vdpa_notify_area *a)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);	/* the ring before the doorbell */
+	*a->reg = a->idx;
+	if (a->posted)
+		a->posted(a, a->idx);
+}
+
 struct vdpa_dev_ops {
 	uint32_t (*get_device_id)(struct vdpa_dev *d);
 	uint64_t (*get_features)(struct vdpa_dev *d);
@@ -73,6 +96,8 @@ struct vdpa_dev_ops {
 	 * or -errno.
 	 */
 	int (*get_vq_stats)(struct vdpa_dev *d, uint16_t idx, void *out, uint32_t cap);
+	/* Optional: vq @idx's notify area (vhost-vdpa's mmap of its page), or -errno. */
+	int (*get_vq_notification)(struct vdpa_dev *d, uint16_t idx, struct vdpa_notify_area *a);
 };
 
 struct vdpa_dev {

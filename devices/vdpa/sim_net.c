@@ -736,6 +736,32 @@ static int sim_resume(struct vdpa_dev *d)
 }
 
 /* Answered from a copy: reading counters must not count as a command. */
+/*
+ * A store into a vq's notify area: the value names the vq, as a virtio
+ * notify write does. A value that names no vq is dropped, as hardware
+ * drops it. No system call unless the worker may be asleep.
+ */
+static void sim_doorbell(struct vdpa_notify_area *a, uint16_t value)
+{
+	struct vdpa_sim_net *sim = a->dev;
+
+	if (value < sim->nr_vqs)
+		worker_kick(&sim->worker, 1u << value);
+}
+
+static int sim_get_vq_notification(struct vdpa_dev *d, uint16_t idx, struct vdpa_notify_area *a)
+{
+	struct vdpa_sim_net *sim = to_sim(d);
+
+	if (idx >= sim->nr_vqs)
+		return -EINVAL;
+	a->reg = &sim->vqs[idx].notify_reg;
+	a->posted = sim_doorbell;
+	a->dev = sim;
+	a->idx = idx;
+	return 0;
+}
+
 static int sim_get_vq_stats(struct vdpa_dev *d, uint16_t idx, void *out, uint32_t cap)
 {
 	struct vdpa_sim_net *sim = to_sim(d);
@@ -788,6 +814,7 @@ static const struct vdpa_dev_ops sim_ops = {
 	.suspend = sim_suspend,
 	.resume = sim_resume,
 	.get_vq_stats = sim_get_vq_stats,
+	.get_vq_notification = sim_get_vq_notification,
 };
 
 struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, char *err,

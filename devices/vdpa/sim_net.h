@@ -53,6 +53,7 @@ struct vdpa_sim_vq {
 	int kick_fd, call_fd;		/* -1: none */
 	struct vdpa_sim_net *sim;	/* for the kick handler */
 	uint16_t idx;
+	uint16_t notify_reg;		/* the vq's doorbell register */
 };
 
 struct vdpa_sim_net {

@@ -119,6 +119,7 @@ struct vdpa_fe {
 		void *mem;
 		size_t len;
 		int kick, call;		/* ours: the device reads and signals them */
+		struct vdpa_notify_area db;	/* the device's doorbell, or db.reg NULL */
 	} svqs[VDPA_HW_MAX_VQS];
 	struct dirty_source dirty;
 	bool dirty_registered;
@@ -265,6 +266,8 @@ static void fe_svq_avail(struct vdpa_fe *fe, uint16_t q)
 
 	if (r < 0)
 		fe_svq_fail(fe, q);
+	else if (r > 0 && fs->db.reg)
+		vdpa_doorbell(&fs->db);
 	else if (r > 0 && write(fs->kick, &one, sizeof(one)) < 0)
 		vlab_log("vdpa: vq %u: shadow kick: %s", q, strerror(errno));
 }
@@ -660,6 +663,7 @@ static void fe_svq_free(struct vdpa_fe *fe, uint16_t q)
 		close(fs->call);
 	}
 	fs->kick = fs->call = -1;
+	fs->db.reg = NULL;
 	if (!fs->mem)
 		return;
 	worker_del_fd(fe_svq_worker(fe, q), fe->kick[q]);
@@ -781,6 +785,10 @@ static int fe_svq_start(struct vdpa_fe *fe)
 
 		if (!fs->mem)
 			continue;
+		/* The doorbell if the device has one (the kick eventfd stays as well). */
+		if (fe->conf.no_doorbell || !o->get_vq_notification ||
+		    o->get_vq_notification(fe->d, q, &fs->db))
+			fs->db.reg = NULL;
 		svq_rings(&fs->svq, &desc, &drv, &dev);
 		a.desc_user_addr = desc;
 		a.avail_user_addr = drv;
@@ -871,9 +879,11 @@ static int fe_svq_switch(struct vdpa_fe *fe, bool on)
 				    "the vDPA device could not return to passthrough";
 		else
 			vlab_log("vdpa: data queues %s (%.1f ms, guest RAM's map rebuilt %llu "
-				 "time(s))", on ? "through shadow virtqueues" : "back in passthrough",
+				 "time(s)%s)", on ? "through shadow virtqueues" : "back in passthrough",
 				 (vlab_now_ns() - t0) / 1e6,
-				 (unsigned long long)(fe->sim->hw.as_rebuilds[0] - rebuilds));
+				 (unsigned long long)(fe->sim->hw.as_rebuilds[0] - rebuilds),
+				 !on ? "" : fe->conf.no_doorbell || !fe->d->ops->get_vq_notification ?
+				 ", kicks by eventfd" : ", kicks by doorbell");
 		fe_signal_all(fe);
 	}
 	pthread_mutex_unlock(&fe->switch_lock);
@@ -1367,6 +1377,8 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->no_batch = true;
 	} else if (!strcmp(tok, "no-precreate")) {
 		c->no_precreate = true;
+	} else if (!strcmp(tok, "no-doorbell")) {
+		c->no_doorbell = true;
 	} else if (!strcmp(tok, "svq-threads=one")) {
 		c->svq_one_thread = true;
 	} else if (!strcmp(tok, "svq-threads=pair")) {
@@ -1377,7 +1389,7 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->switch_reset = false;
 	} else {
 		snprintf(err, errlen, "--vdpa: unknown option '%s' (model=mlx5|full, queues=N, "
-			 "mac=M, mtu=N, fw-scale=F, fw-async, svq-threads=pair|one, "
+			 "mac=M, mtu=N, fw-scale=F, fw-async, svq-threads=pair|one, no-doorbell, "
 			 "switch=suspend|reset, no-desc-asid, late-map, no-persist, no-batch, "
 			 "no-precreate, unsafe-migrate)", tok);
 		return -1;
@@ -1435,7 +1447,9 @@ struct device_kind vdpa_net_kind = {
 	.usage = "  --vdpa SPEC[,OPTS]   simulated mlx5-like vDPA NIC in passthrough (up to 4): SPEC\n"
 		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..16), mac=M,\n"
 		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async,\n"
-		 "                       svq-threads=pair|one (shadowed queues: a thread per pair);\n"
+		 "                       svq-threads=pair|one (shadowed queues: a thread per pair),\n"
+		 "                       no-doorbell (the shadows kick by eventfd, not by a store\n"
+		 "                       into the device's notify area);\n"
 		 "                       migration downtime steps, each on unless turned off:\n"
 		 "                       switch=suspend|reset (reset: to shadows as QEMU does),\n"
 		 "                       no-desc-asid (shadow rings in guest RAM's address space),\n"

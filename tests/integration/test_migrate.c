@@ -969,7 +969,8 @@ END_TEST
  * guest RAM at start-up, not at the switch-over (unless late-map). And
  * with IN_ORDER negotiated, split and packed: the guest's ring, the shadow
  * and the device all in order (the log says the guest has it). Shadowed
- * queues run on a thread per queue pair, or all on one (svq-threads=one).
+ * queues run on a thread per queue pair, or all on one (svq-threads=one),
+ * and kick the device by its doorbell, or by eventfd (no-doorbell).
  */
 START_TEST(test_vdpa_svq_migration)
 {
@@ -980,13 +981,19 @@ START_TEST(test_vdpa_svq_migration)
 		 * Shadow rings in their own address space: guest RAM's map
 		 * untouched; the destination mapped guest RAM at start-up.
 		 */
-		{ "svq-split", "loop,fw-scale=0", "split", "guest RAM's map rebuilt 0 time(s)",
+		{ "svq-split", "loop,fw-scale=0", "split",
+		  "guest RAM's map rebuilt 0 time(s), kicks by doorbell",
 		  "(guest RAM mapped at start-up)" },
 		{ "svq-packed", "loop,fw-scale=0", "packed", "guest RAM's map rebuilt 0 time(s)",
 		  "(guest RAM mapped at start-up)" },
 		/* Every shadowed queue on the one thread with the CVQ, not a thread per pair. */
 		{ "svq-one-thread", "loop,fw-scale=0,svq-threads=one", "split",
-		  "guest RAM's map rebuilt 0 time(s)", "(guest RAM mapped at start-up)" },
+		  "guest RAM's map rebuilt 0 time(s), kicks by doorbell",
+		  "(guest RAM mapped at start-up)" },
+		/* The device kicked through its eventfd, not its notify area. */
+		{ "svq-eventfd", "loop,fw-scale=0,no-doorbell", "packed",
+		  "guest RAM's map rebuilt 0 time(s), kicks by eventfd",
+		  "(guest RAM mapped at start-up)" },
 		/* Without: they join guest RAM's space, whose map is built again. */
 		{ "svq-one-as", "loop,fw-scale=0,no-desc-asid,late-map", "split",
 		  "guest RAM's map rebuilt 1 time(s)", "(guest RAM mapped now)" },

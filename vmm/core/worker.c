@@ -18,17 +18,48 @@ static void worker_woken(int fd, void *opaque)
 		return;
 }
 
+/* Rounds of @run on kicks alone before the loop looks at its fds again. */
+#define WORKER_MAX_ROUNDS	16
+
+static void worker_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	/* Fails only if the counter is saturated: the worker is awake anyway. */
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+/*
+ * A kicker writes the wake eventfd only when the worker says it may be
+ * going to sleep (idle), so kicks into a busy worker cost no system call.
+ * The worker says idle, then looks at the kick bits once more (both
+ * sequentially consistent, against the kicker's bits-then-idle), so a kick
+ * is either seen here or wakes the next wait.
+ */
 static void worker_batch(struct event_loop *el, void *opaque)
 {
 	struct worker *w = opaque;
 	uint32_t kicked;
+	int round;
 
-	if (worker_stopping(w)) {
-		event_loop_stop(el);
-		return;
+	for (round = 0;; round++) {
+		if (worker_stopping(w)) {
+			event_loop_stop(el);
+			return;
+		}
+		__atomic_store_n(&w->idle, false, __ATOMIC_SEQ_CST);
+		kicked = __atomic_exchange_n(&w->kicked, 0, __ATOMIC_SEQ_CST);
+		w->run(w, kicked, w->opaque);
+		__atomic_store_n(&w->idle, true, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&w->kicked, __ATOMIC_SEQ_CST))
+			return;
+		if (round == WORKER_MAX_ROUNDS) {
+			/* Let the fds have their turn; the kick is kept. */
+			worker_wake(w);
+			return;
+		}
 	}
-	kicked = __atomic_exchange_n(&w->kicked, 0, __ATOMIC_ACQUIRE);
-	w->run(w, kicked, w->opaque);
 }
 
 static void *worker_thread(void *arg)
@@ -49,6 +80,7 @@ int worker_init(struct worker *w, const char *name, worker_fn run, void *opaque)
 	snprintf(w->name, sizeof(w->name), "%s", name);
 	w->run = run;
 	w->opaque = opaque;
+	w->idle = true;
 	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->wake_fd < 0)
 		return -errno;
@@ -92,15 +124,6 @@ int worker_start(struct worker *w)
 	return 0;
 }
 
-static void worker_wake(struct worker *w)
-{
-	uint64_t one = 1;
-
-	/* Fails only if the counter is saturated: the worker is awake anyway. */
-	if (write(w->wake_fd, &one, sizeof(one)) < 0)
-		return;
-}
-
 void worker_stop(struct worker *w)
 {
 	if (!w->running)
@@ -113,8 +136,9 @@ void worker_stop(struct worker *w)
 
 void worker_kick(struct worker *w, uint32_t bits)
 {
-	__atomic_fetch_or(&w->kicked, bits, __ATOMIC_RELEASE);
-	worker_wake(w);
+	__atomic_fetch_or(&w->kicked, bits, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&w->idle, __ATOMIC_SEQ_CST))
+		worker_wake(w);
 }
 
 int worker_add_fd(struct worker *w, int fd, event_fn fn, void *opaque)

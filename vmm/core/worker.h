@@ -34,6 +34,7 @@ struct worker {
 	bool running;		/* owned by the controlling thread */
 	bool stopping;		/* atomic: worker_stop() is waiting */
 	uint32_t kicked;	/* atomic: bits from worker_kick() */
+	bool idle;		/* atomic: may be waiting; a kick must wake it */
 	int wake_fd;		/* eventfd: kicks and stop requests */
 	worker_fn run;
 	void *opaque;
@@ -52,7 +53,11 @@ static inline bool worker_stopping(struct worker *w)
 	return __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE);
 }
 
-/* Any thread: set @bits and make sure @run sees them soon. */
+/*
+ * Any thread: set @bits and make sure @run sees them soon. Into a worker
+ * busy in @run this is a memory operation; only one that may be waiting
+ * is woken through its eventfd.
+ */
 void worker_kick(struct worker *w, uint32_t bits);
 
 /*

@@ -265,6 +265,50 @@ START_TEST(frames_loop_back)
 }
 END_TEST
 
+/*
+ * The doorbell: a store into the TX vq's notify area moves the frame,
+ * with no kick eventfd written; a store naming no vq is dropped, and the
+ * areas of vqs that do not exist are refused.
+ */
+START_TEST(doorbell_kicks_without_eventfd)
+{
+	struct vdpa_notify_area db, bad;
+	uint8_t *f = ram + BUFS + 0x40000;
+	struct vdrv_buf b = { IOVA + BUFS + 0x40000, HDR + 60 };
+	uint64_t cookie, n;
+	int i;
+
+	ck_assert_int_eq(d->ops->get_vq_notification(d, NVQ, &db), -EINVAL);
+	ck_assert_int_eq(d->ops->get_vq_notification(d, TX, &db), 0);
+	ck_assert_uint_eq(db.idx, TX);
+	bring_up(base_features);
+	post_rx(4);
+	for (i = 1; i <= 3; i++) {
+		memset(f, 0, HDR);
+		memset(f + HDR, 0xff, 6);
+		memset(f + HDR + 6, 0x52, 6);
+		memset(f + HDR + 12, i, 48);
+		ck_assert_int_ge(vdrv_add(&drv[TX], &b, 1, 0, false, i), 0);
+		vdrv_publish(&drv[TX]);
+		vdpa_doorbell(&db);
+		ck_assert_uint_eq(wait_used(TX, &cookie), 0);
+		ck_assert_uint_eq(cookie, i);
+		wait_used(RX, &cookie);
+		ck_assert_uint_eq(ram[BUFS + (i - 1) * 2048 + HDR + 14], i);
+	}
+	ck_assert_int_eq(read(kick[TX], &n, sizeof(n)), -1);
+	/* A value naming no vq: nothing moves. */
+	bad = db;
+	bad.idx = 40;
+	ck_assert_int_ge(vdrv_add(&drv[TX], &b, 1, 0, false, 9), 0);
+	vdrv_publish(&drv[TX]);
+	vdpa_doorbell(&bad);
+	usleep(20000);
+	ck_assert_int_eq(vdrv_get_used(&drv[TX], &cookie, (uint32_t *)&n), 0);
+	ck_assert_uint_eq(sim->tx_frames, 3);
+}
+END_TEST
+
 /* A frame waiting for RX buffers is delivered once the driver adds some. */
 START_TEST(frame_waits_for_buffers)
 {
@@ -359,7 +403,7 @@ static Suite *sim_net_suite(void)
 
 	vlab_tcase(s, "mlx5", setup_mlx5, teardown, 60, VLAB_TESTS(
 		negotiation_rules, frames_loop_back, frame_waits_for_buffers, cvq_mlx5_model,
-		suspend_and_resume, fault_stops_only_its_vq));
+		suspend_and_resume, fault_stops_only_its_vq, doorbell_kicks_without_eventfd));
 	vlab_tcase(s, "full", setup_full, teardown, 60, VLAB_TESTS(cvq_full_model));
 	return s;
 }
