@@ -83,6 +83,9 @@ struct virtio_dev_ops {
 	void (*quiesce)(struct virtio_dev *vdev);
 	void (*unquiesce)(struct virtio_dev *vdev);
 	void (*migrated)(struct virtio_dev *vdev);
+	/* Early state during pre-copy (see struct vm_dev_state): source, destination. */
+	int (*save_early)(struct virtio_dev *vdev, struct state_buf *sb);
+	void (*preload)(struct virtio_dev *vdev, const void *fdt, int node);
 	/*
 	 * How the queues' interrupts reach the guest changed (a vector
 	 * assigned, masked or unmasked, MSI-X switched on or off): a device

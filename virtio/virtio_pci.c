@@ -621,6 +621,20 @@ int virtio_pci_state_load(struct virtio_dev *vdev, const void *fdt, int node, ch
 	return vpci_load(vdev->transport_priv, fdt, node, err, errlen);
 }
 
+static int vpci_save_early(void *opaque, struct state_buf *sb)
+{
+	struct vpci *v = opaque;
+
+	return v->vdev->ops->save_early(v->vdev, sb);
+}
+
+static void vpci_preload(void *opaque, const void *fdt, int node)
+{
+	struct vpci *v = opaque;
+
+	v->vdev->ops->preload(v->vdev, fdt, node);
+}
+
 static void vpci_quiesce(void *opaque)
 {
 	struct vpci *v = opaque;
@@ -816,6 +830,8 @@ int virtio_pci_attach(struct vm *vm, struct virtio_dev *vdev)
 		.name = v->state_name, .version = 1, .opaque = v,
 		.save = vpci_save, .load = vpci_load, .quiesce = vpci_quiesce,
 		.unquiesce = vpci_unquiesce, .migrated = vpci_migrated,
+		.save_early = vdev->ops->save_early ? vpci_save_early : NULL,
+		.preload = vdev->ops->preload ? vpci_preload : NULL,
 	});
 	if (!ret)
 		return 0;

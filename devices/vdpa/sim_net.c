@@ -344,6 +344,7 @@ static void sim_reset(struct vdpa_sim_net *sim)
 	uint16_t i;
 
 	sim_stop(sim);
+	sim->suspended = false;
 	vdpa_hw_reset(&sim->hw);
 	sim->hw.cvq = sim->nr_vqs - 1;
 	if (sim->cfg.precreate)
@@ -665,6 +666,9 @@ static int sim_set_vring_enable(struct vdpa_dev *d, const struct vhost_vring_sta
 	if (v->enabled)
 		return 0;
 	v->enabled = true;
+	/* Suspended: the object is made ready with the others at resume. */
+	if (sim->suspended)
+		return 0;
 	if (sim_vq_start(sim, s->index))
 		return -EIO;
 	if (v->kick_fd >= 0)
@@ -708,6 +712,7 @@ static int sim_suspend(struct vdpa_dev *d)
 	uint16_t i;
 
 	sim_stop(sim);
+	sim->suspended = true;
 	fw_batch_begin(&sim->hw.fw);
 	for (i = 0; i < sim->nr_vqs; i++)
 		if (vdpa_hw_vq_query(&sim->hw, i, NULL) == VDPA_VQ_RDY)
@@ -724,11 +729,23 @@ static int sim_resume(struct vdpa_dev *d)
 
 	if (!(sim->backend_features & F(VHOST_BACKEND_F_RESUME)))
 		return -EOPNOTSUPP;
+	sim->suspended = false;
 	fw_batch_begin(&sim->hw.fw);
-	for (i = 0; i < sim->nr_vqs; i++)
-		if (vdpa_hw_vq_query(&sim->hw, i, NULL) == VDPA_VQ_SUSPEND &&
-		    vdpa_hw_vq_ready(&sim->hw, i))
+	for (i = 0; i < sim->nr_vqs; i++) {
+		enum vdpa_vq_state st = vdpa_hw_vq_query(&sim->hw, i, NULL);
+
+		if (st == VDPA_VQ_SUSPEND && vdpa_hw_vq_ready(&sim->hw, i))
 			r = -EIO;
+		/* Enabled while suspended (after DRIVER_OK): started now, in the batch. */
+		if (st <= VDPA_VQ_INIT && sim->vqs[i].enabled &&
+		    (sim_get_status(d) & VIRTIO_CONFIG_S_DRIVER_OK)) {
+			if (sim_vq_start(sim, i))
+				r = -EIO;
+			if (sim->vqs[i].kick_fd >= 0)
+				worker_add_fd(&sim->worker, sim->vqs[i].kick_fd, sim_on_kick,
+					      &sim->vqs[i]);
+		}
+	}
 	fw_batch_end(&sim->hw.fw);
 	if (sim_get_status(d) & VIRTIO_CONFIG_S_DRIVER_OK)
 		r = sim_start_worker(sim) ?: r;

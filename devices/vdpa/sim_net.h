@@ -69,6 +69,7 @@ struct vdpa_sim_net {
 	struct net_backend be;
 	struct worker worker;
 	bool worker_running, be_watched;
+	bool suspended;			/* since suspend, until resume or reset */
 	int config_fd;			/* -1: none */
 	uint8_t *frame;			/* scratch: one frame with its header */
 	size_t held;			/* a received frame waiting for an RX buffer */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <libfdt.h>
 #include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "virtio/svq.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtq_driver.h"
+#include "vmm/core/bytes.h"
 #include "vmm/core/device.h"
 #include "vmm/core/vm.h"
 #include "vmm/migrate/dirty.h"
@@ -56,6 +58,43 @@ struct fe_mig {
 static const struct state_field fe_mig_fields[] = {
 	STATE_BOOL(struct fe_mig, running, "running"),
 	STATE_UINT_ARRAY(struct fe_mig, base, "vring-base"),
+};
+
+/*
+ * The guest's ring set-up, as the device is programmed from it: taken
+ * from the transport, or at the destination from the early state the
+ * source sends during pre-copy (so the device can be started ahead).
+ */
+struct fe_rings {
+	uint32_t status;
+	uint64_t features;
+	uint16_t nr_queues;
+	uint16_t size[VDPA_HW_MAX_VQS];
+	uint16_t enabled[VDPA_HW_MAX_VQS];
+	uint64_t desc[VDPA_HW_MAX_VQS], driver[VDPA_HW_MAX_VQS], device[VDPA_HW_MAX_VQS];
+};
+
+static const struct state_field fe_rings_fields[] = {
+	STATE_UINT(struct fe_rings, status, "status"),
+	STATE_UINT(struct fe_rings, features, "guest-features"),
+	STATE_UINT(struct fe_rings, nr_queues, "queues"),
+	STATE_UINT_ARRAY(struct fe_rings, size, "size"),
+	STATE_UINT_ARRAY(struct fe_rings, enabled, "enabled"),
+	STATE_UINT_ARRAY(struct fe_rings, desc, "desc"),
+	STATE_UINT_ARRAY(struct fe_rings, driver, "driver"),
+	STATE_UINT_ARRAY(struct fe_rings, device, "device"),
+};
+
+/* What the control state replays as, byte for byte (to compare two states). */
+struct fe_replay_rec {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+enum fe_program_mode {
+	FE_START,		/* the guest's DRIVER_OK: every vq at once */
+	FE_RESTORE,		/* the migrated state: replay, then the data vqs */
+	FE_AHEAD,		/* the early state: replay, data vqs enabled suspended */
 };
 
 struct vdpa_fe {
@@ -102,6 +141,16 @@ struct vdpa_fe {
 	bool dev_stats_read;
 	bool suspended;			/* quiesced at the source */
 	bool restore_pending;		/* loaded: program the device at unquiesce */
+	/*
+	 * Destination: started ahead from the early state (programmed,
+	 * control state replayed, suspended), on ahead_thread. At the
+	 * switch-over, if the final state has the same rings and control
+	 * state, only the ring bases are set and the device resumed.
+	 */
+	bool ahead, ahead_thread_running;
+	pthread_t ahead_thread;
+	struct fe_rings ahead_rings;
+	struct fe_replay_rec ahead_replay;
 
 	/*
 	 * While migration logs dirty pages, the data vqs go through shadow
@@ -526,54 +575,115 @@ static int fe_map_all(struct vdpa_fe *fe)
 	return r;
 }
 
-/*
- * DRIVER_OK from the guest (or a loaded state at the destination, with
- * @base the source's ring bases): the device is negotiated as the guest
- * did, guest RAM goes into address space 0 in one batch, the CVQ's group
- * into space 1 with the shadow ring, the data queues straight to the
- * device.
- */
-static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
+/* A device being prepared ahead (fe_preload()) is done after this. */
+static void fe_ahead_join(struct vdpa_fe *fe)
+{
+	if (!fe->ahead_thread_running)
+		return;
+	pthread_join(fe->ahead_thread, NULL);
+	fe->ahead_thread_running = false;
+}
+
+/* The transport's ring set-up (the caller keeps the guest from changing it). */
+static void fe_rings_from_vdev(struct vdpa_fe *fe, struct fe_rings *r)
 {
 	struct virtio_dev *vdev = &fe->vdev;
+	uint16_t q;
+
+	memset(r, 0, sizeof(*r));
+	r->status = virtio_dev_status(vdev);
+	r->features = vdev->guest_features;
+	r->nr_queues = vdev->nr_queues;
+	for (q = 0; q < vdev->nr_queues && q < VDPA_HW_MAX_VQS; q++) {
+		r->size[q] = vdev->vqs[q].size;
+		r->enabled[q] = vdev->vqs[q].enabled;
+		r->desc[q] = vdev->vqs[q].desc_addr;
+		r->driver[q] = vdev->vqs[q].driver_addr;
+		r->device[q] = vdev->vqs[q].device_addr;
+	}
+}
+
+static int fe_replay_record(void *opaque, uint8_t cls, uint8_t cmd, const void *data,
+			    size_t len)
+{
+	struct fe_replay_rec *rec = opaque;
+	size_t need = rec->len + 4 + len;
+
+	if (need > rec->cap) {
+		size_t cap = need * 2;
+		uint8_t *p = realloc(rec->p, cap);
+
+		if (!p)
+			return -ENOMEM;
+		rec->p = p;
+		rec->cap = cap;
+	}
+	rec->p[rec->len++] = cls;
+	rec->p[rec->len++] = cmd;
+	put_le16(rec->p + rec->len, len);
+	rec->len += 2;
+	memcpy(rec->p + rec->len, data, len);
+	rec->len += len;
+	return 0;
+}
+
+/* @st's control state as the commands a replay sends; -errno if it cannot say. */
+static int fe_replay_bytes(const struct net_state *st, struct fe_replay_rec *rec)
+{
+	rec->len = 0;
+	return net_replay(st, fe_replay_record, rec) < 0 ? -ENOMEM : 0;
+}
+
+/*
+ * Program the device from @rings: negotiated as the guest did, guest RAM
+ * in address space 0 (once), the CVQ's group in space 1 with the shadow
+ * ring, the data queues straight to the device.
+ *   FE_START: the guest's DRIVER_OK; every vq at once, from the first index.
+ *   FE_RESTORE: the migrated state, @base the source's ring bases; the
+ *   control state is replayed before the data vqs start.
+ *   FE_AHEAD: the early state during pre-copy; replayed as well, then the
+ *   device suspended and its data vqs enabled suspended, our workers not
+ *   started: fe_resume_ahead() finishes it at the switch-over.
+ */
+static int fe_program(struct vdpa_fe *fe, const struct fe_rings *rings, const uint16_t *base,
+		      enum fe_program_mode mode)
+{
 	const struct vdpa_dev_ops *o = fe->d->ops;
 	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	struct vhost_vring_state cvq_group = { VDPA_HW_GROUP_CVQ, 1 };
 	uint16_t cvq = net_state_cvq_index(&fe->st), q;
-	bool packed = vdev->guest_features & F(VIRTIO_F_RING_PACKED);
+	bool packed = rings->features & F(VIRTIO_F_RING_PACKED);
 	/* Packed: index 0 of the first lap, both wrap counters 1 (bit 15). */
 	uint16_t first = packed ? 0x8000 : 0;
 	int r;
 
 	/* Doorbells were handed out at attach: the CVQ must be the last queue. */
-	if (cvq != vdev->nr_queues - 1) {
+	if (cvq != rings->nr_queues - 1) {
 		vlab_log("vdpa: with queues=%u the driver must negotiate VIRTIO_NET_F_MQ",
-			 (vdev->nr_queues - 1) / 2);
+			 (rings->nr_queues - 1) / 2);
 		return -1;
 	}
 	r = o->set_backend_features(fe->d, fe_backend_features(fe));
 	r = r ?: o->set_status(fe->d, s);
 	r = r ?: o->set_config_call(fe->d, fe->config_call);
-	r = r ?: o->set_features(fe->d, vdev->guest_features | F(VIRTIO_F_ACCESS_PLATFORM));
+	r = r ?: o->set_features(fe->d, rings->features | F(VIRTIO_F_ACCESS_PLATFORM));
 	r = r ?: o->set_status(fe->d, s | VIRTIO_CONFIG_S_FEATURES_OK);
 	if (!r && !(o->get_status(fe->d) & VIRTIO_CONFIG_S_FEATURES_OK))
 		r = -EINVAL;
 	r = r ?: o->set_group_asid(fe->d, &cvq_group);
 	if (!r && !fe->mapped)
 		r = fe_map_all(fe);
-	for (q = 0; !r && q < vdev->nr_queues; q++) {
-		struct virtq *vq = &vdev->vqs[q];
-
+	for (q = 0; !r && q < rings->nr_queues; q++) {
 		if (q == cvq)
 			continue;
 		fe->call_cur[q] = fe_call_fd(fe, q);
 		/* Restoring: data vqs start only once the replay has set the filters. */
-		r = fe_vring(fe, q, vq->size, base ? base[q] : first, vq->desc_addr,
-			     vq->driver_addr, vq->device_addr, fe->kick[q], fe->call_cur[q],
-			     vq->enabled, !base);
+		r = fe_vring(fe, q, rings->size[q], base ? base[q] : first, rings->desc[q],
+			     rings->driver[q], rings->device[q], fe->kick[q], fe->call_cur[q],
+			     rings->enabled[q], mode == FE_START);
 	}
 	if (!r) {
-		struct vdrv_rings rings = {
+		struct vdrv_rings sh = {
 			.desc = fe->shadow + SH_DESC, .driver = fe->shadow + SH_DRIVER,
 			.device = fe->shadow + SH_DEVICE, .desc_addr = SHADOW_IOVA + SH_DESC,
 			.driver_addr = SHADOW_IOVA + SH_DRIVER,
@@ -581,9 +691,9 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 		};
 
 		/* One ring layout for every vq of the device: the guest's. */
-		vdrv_setup(&fe->cvq, &rings, fe->cvq_aux, SHADOW_QSIZE, vdev->guest_features);
-		r = fe_vring(fe, cvq, SHADOW_QSIZE, first, rings.desc_addr, rings.driver_addr,
-			     rings.device_addr, fe->cvq_kick, fe->cvq_call, true, true);
+		vdrv_setup(&fe->cvq, &sh, fe->cvq_aux, SHADOW_QSIZE, rings->features);
+		r = fe_vring(fe, cvq, SHADOW_QSIZE, first, sh.desc_addr, sh.driver_addr,
+			     sh.device_addr, fe->cvq_kick, fe->cvq_call, true, true);
 	}
 	r = r ?: o->set_status(fe->d, s | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 	if (!r && (o->get_status(fe->d) & VIRTIO_CONFIG_S_NEEDS_RESET))
@@ -591,28 +701,34 @@ static int fe_program(struct vdpa_fe *fe, const uint16_t *base)
 	/*
 	 * At the destination the device is fresh: what the guest set through
 	 * its control queue is replayed (deltas from the reset defaults),
-	 * then the data vqs start.
+	 * then the data vqs start (ahead: enabled while suspended, so they
+	 * start with the resume).
 	 */
-	if (!r && base) {
+	if (!r && mode != FE_START) {
 		int n = net_replay(&fe->st, fe_replay_cmd, fe);
 
 		r = n < 0 ? n : 0;
 		if (n > 0)
-			vlab_log("vdpa: %d control command(s) replayed into the device", n);
+			vlab_log("vdpa: %d control command(s) replayed into the device%s", n,
+				 mode == FE_AHEAD ? " ahead" : "");
+		if (!r && mode == FE_AHEAD)
+			r = o->suspend(fe->d);
 		for (q = 0; !r && q < cvq; q++) {
 			struct vhost_vring_state en = { q, 1 };
 
-			if (vdev->vqs[q].enabled)
+			if (rings->enabled[q])
 				r = o->set_vring_enable(fe->d, &en);
 		}
 	}
 	if (r) {
 		vlab_log("vdpa: the device did not start: %s", strerror(-r));
-		for (q = 0; q < vdev->nr_queues; q++)
+		for (q = 0; q < rings->nr_queues; q++)
 			if (fe->sim->hw.vqs[q].state == VDPA_VQ_ERR)
 				vlab_log("vdpa: vq %u: %s", q, fe->sim->hw.vqs[q].fault);
 		return -1;
 	}
+	if (mode == FE_AHEAD)
+		return 0;
 	fe->started = true;
 	return fe_workers_start(fe) ? -1 : 0;
 }
@@ -832,7 +948,12 @@ static int fe_svq_start_reset(struct vdpa_fe *fe)
 	o->set_status(fe->d, 0);
 	if (!fe->persist)
 		fe->mapped = false;
-	r = fe_program(fe, base);
+	{
+		struct fe_rings rings;
+
+		fe_rings_from_vdev(fe, &rings);
+		r = fe_program(fe, &rings, base, FE_RESTORE);
+	}
 	/* fe_program() starts our workers: the switch wants them stopped. */
 	fe_workers_stop(fe);
 	return r ?: fe_svq_start(fe);
@@ -911,10 +1032,13 @@ static void fe_dirty_stop(void *opaque)
 static int fe_start(struct virtio_dev *vdev)
 {
 	struct vdpa_fe *fe = vdev->priv;
+	struct fe_rings rings;
 	int r;
 
+	/* Called with the transport's lock held: the rings cannot change. */
+	fe_rings_from_vdev(fe, &rings);
 	pthread_mutex_lock(&fe->switch_lock);
-	r = fe_program(fe, NULL);
+	r = fe_program(fe, &rings, NULL, FE_START);
 	/* Started during a migration: its writes must be logged from the first. */
 	if (!r && fe->svq_wanted)
 		r = fe_svq_toggle(fe, true);
@@ -927,6 +1051,7 @@ static void fe_reset(struct virtio_dev *vdev)
 	struct vdpa_fe *fe = vdev->priv;
 	uint16_t q;
 
+	fe_ahead_join(fe);
 	pthread_mutex_lock(&fe->switch_lock);
 	fe_workers_stop(fe);
 	fe->d->ops->set_status(fe->d, 0);
@@ -938,7 +1063,7 @@ static void fe_reset(struct virtio_dev *vdev)
 	pthread_mutex_lock(&fe->lock);
 	net_state_reset(&fe->st);
 	pthread_mutex_unlock(&fe->lock);
-	fe->started = fe->suspended = fe->restore_pending = false;
+	fe->started = fe->suspended = fe->restore_pending = fe->ahead = false;
 	pthread_mutex_unlock(&fe->switch_lock);
 }
 
@@ -1050,6 +1175,170 @@ out:
 	pthread_mutex_unlock(&fe->switch_lock);
 }
 
+/* ---- the destination's device started ahead, from the early state ---- */
+
+/* The source, running: the rings and control state, for the destination to start ahead. */
+static int fe_save_early(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	struct vdpa_fe *fe = vdev->priv;
+	struct net_state *st;
+	struct fe_rings rings;
+
+	pthread_mutex_lock(&vdev->lock);
+	fe_rings_from_vdev(fe, &rings);
+	pthread_mutex_unlock(&vdev->lock);
+	if (!(rings.status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+	    (rings.status & VIRTIO_CONFIG_S_NEEDS_RESET))
+		return 0;	/* nothing to start */
+	st = malloc(sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	state_put_struct(sb, "rings", 1, &rings, fe_rings_fields, ARRAY_SIZE(fe_rings_fields));
+	pthread_mutex_lock(&fe->lock);
+	*st = fe->st;
+	pthread_mutex_unlock(&fe->lock);
+	net_state_save(sb, st);
+	free(st);
+	return sb->err;
+}
+
+static void *fe_ahead_run(void *opaque)
+{
+	struct vdpa_fe *fe = opaque;
+	uint64_t t0 = vlab_now_ns();
+	int r;
+
+	pthread_mutex_lock(&fe->switch_lock);
+	r = fe_program(fe, &fe->ahead_rings, NULL, FE_AHEAD);
+	if (!r)
+		r = fe_replay_bytes(&fe->st, &fe->ahead_replay);
+	fe->ahead = !r;
+	if (r)
+		fe->d->ops->set_status(fe->d, 0);
+	pthread_mutex_unlock(&fe->switch_lock);
+	if (!r)
+		vlab_log("vdpa: device prepared ahead from the early state in %.1f ms",
+			 (vlab_now_ns() - t0) / 1e6);
+	else
+		vlab_log("vdpa: could not prepare the device ahead; it starts at the switch-over");
+	return NULL;
+}
+
+/*
+ * The destination, during pre-copy: program the fresh device from the
+ * early state on a thread of its own (the firmware takes its time; the
+ * stream goes on meanwhile). Checked as the final state would be; on any
+ * doubt it is left for the switch-over.
+ */
+static void fe_preload(struct virtio_dev *vdev, const void *fdt, int node)
+{
+	struct vdpa_fe *fe = vdev->priv;
+	struct fe_rings rings;
+	struct net_state *st;
+	char err[256];
+	uint16_t q;
+	int r;
+
+	if (fe->conf.no_ahead || fdt_subnode_offset(fdt, node, "rings") < 0)
+		return;
+	st = malloc(sizeof(*st));
+	if (!st)
+		return;
+	memset(&rings, 0, sizeof(rings));	/* compared whole, padding too */
+	r = state_get_struct(fdt, node, "rings", 1, &rings, fe_rings_fields,
+			     ARRAY_SIZE(fe_rings_fields), err, sizeof(err));
+	if (!r && (rings.nr_queues != vdev->nr_queues ||
+		   (rings.features & ~vdev->host_features))) {
+		snprintf(err, sizeof(err), "queues or features differ from this device's");
+		r = -1;
+	}
+	for (q = 0; !r && q < rings.nr_queues; q++) {
+		if (rings.enabled[q] && (!rings.size[q] || rings.size[q] > vdev->vqs[q].max_size ||
+					 (rings.size[q] & (rings.size[q] - 1)))) {
+			snprintf(err, sizeof(err), "vq %u: ring size %u", q, rings.size[q]);
+			r = -1;
+		}
+	}
+	if (!r) {
+		pthread_mutex_lock(&fe->lock);
+		r = net_state_load_checked(fdt, node, st, &fe->st, rings.features, "vdpa-net",
+					   err, sizeof(err));
+		pthread_mutex_unlock(&fe->lock);
+	}
+	if (r) {
+		vlab_log("vdpa: early state not used: %s", err);
+		free(st);
+		return;
+	}
+	fe_ahead_join(fe);
+	pthread_mutex_lock(&fe->switch_lock);
+	if (fe->started || fe->restore_pending) {
+		pthread_mutex_unlock(&fe->switch_lock);
+		free(st);
+		return;
+	}
+	/* A second early state (a new stream): start over. */
+	if (fe->ahead)
+		fe->d->ops->set_status(fe->d, 0);
+	fe->ahead = false;
+	pthread_mutex_lock(&fe->lock);
+	fe->st = *st;
+	pthread_mutex_unlock(&fe->lock);
+	fe->ahead_rings = rings;
+	pthread_mutex_unlock(&fe->switch_lock);
+	free(st);
+	fe->ahead_thread_running = !pthread_create(&fe->ahead_thread, NULL, fe_ahead_run, fe);
+}
+
+/*
+ * The switch-over, switch_lock held: if the device was prepared ahead
+ * and the final state has the same rings and control state, set each
+ * data vq's base and resume (one batch of firmware commands). 1 if so, 0
+ * if the device must be programmed (it is reset), <0 on error.
+ */
+static int fe_resume_ahead(struct vdpa_fe *fe)
+{
+	const struct vdpa_dev_ops *o = fe->d->ops;
+	struct fe_replay_rec now = { 0 };
+	struct fe_rings rings;
+	const char *why = NULL;
+	uint16_t q;
+	int r = 0;
+
+	if (!fe->ahead)
+		return 0;
+	fe->ahead = false;
+	fe_rings_from_vdev(fe, &rings);
+	if (memcmp(&rings, &fe->ahead_rings, sizeof(rings)))
+		why = "the guest changed its rings";
+	else if (fe_replay_bytes(&fe->st, &now) || now.len != fe->ahead_replay.len ||
+		 (now.len && memcmp(now.p, fe->ahead_replay.p, now.len)))
+		why = "the guest changed its control state";
+	free(now.p);
+	if (why) {
+		vlab_log("vdpa: %s since the early state: the device is programmed again", why);
+		o->set_status(fe->d, 0);
+		return 0;
+	}
+	for (q = 0; !r && q + 1 < rings.nr_queues; q++) {
+		struct vhost_vring_state b = { q, fe->mig.base[q] };
+		struct vhost_vring_file c;
+
+		if (!rings.enabled[q])
+			continue;
+		fe->call_cur[q] = fe_call_fd(fe, q);
+		c = (struct vhost_vring_file){ q, fe->call_cur[q] };
+		r = o->set_vring_base(fe->d, &b) ?: o->set_vring_call(fe->d, &c);
+	}
+	r = r ?: o->resume(fe->d);
+	if (r) {
+		vlab_log("vdpa: the device prepared ahead did not resume: %s", strerror(-r));
+		return -1;
+	}
+	fe->started = true;
+	return fe_workers_start(fe) ? -1 : 1;
+}
+
 /*
  * At the source after a failed or cancelled migration (or a snapshot):
  * resume. At the destination: program the fresh device from the loaded
@@ -1060,6 +1349,7 @@ static void fe_unquiesce(struct virtio_dev *vdev)
 	struct vdpa_fe *fe = vdev->priv;
 	uint8_t st = virtio_dev_status(vdev);
 	const char *fail = NULL;
+	int r;
 
 	pthread_mutex_lock(&fe->switch_lock);
 	if (fe->restore_pending) {
@@ -1070,12 +1360,22 @@ static void fe_unquiesce(struct virtio_dev *vdev)
 		if (!fe->mig.running || (st & VIRTIO_CONFIG_S_NEEDS_RESET) ||
 		    !(st & VIRTIO_CONFIG_S_DRIVER_OK))
 			goto out;
-		if (fe_program(fe, fe->mig.base)) {
-			fail = "the vDPA device did not start at the destination";
-			goto out;
+		r = fe_resume_ahead(fe);
+		if (r > 0) {
+			vlab_log("vdpa: device started from the migrated state in %.1f ms (prepared "
+				 "during pre-copy: resumed)", (vlab_now_ns() - t0) / 1e6);
+		} else {
+			struct fe_rings rings;
+
+			fe_rings_from_vdev(fe, &rings);
+			if (r < 0 || fe_program(fe, &rings, fe->mig.base, FE_RESTORE)) {
+				fail = "the vDPA device did not start at the destination";
+				goto out;
+			}
+			vlab_log("vdpa: device started from the migrated state in %.1f ms (guest "
+				 "RAM mapped %s)", (vlab_now_ns() - t0) / 1e6,
+				 mapped ? "at start-up" : "now");
 		}
-		vlab_log("vdpa: device started from the migrated state in %.1f ms (guest RAM mapped "
-			 "%s)", (vlab_now_ns() - t0) / 1e6, mapped ? "at start-up" : "now");
 	} else if (fe->suspended) {
 		/* In passthrough: stop-and-copy took the shadows down. */
 		fe->suspended = false;
@@ -1142,6 +1442,8 @@ static int fe_load(struct virtio_dev *vdev, const void *fdt, int node, char *err
 	uint16_t q;
 	int r;
 
+	/* A device being prepared ahead is done first (it reads fe->st). */
+	fe_ahead_join(fe);
 	if (state_get_struct(fdt, node, "passthrough", 1, &m, fe_mig_fields,
 			     ARRAY_SIZE(fe_mig_fields), err, errlen))
 		return -1;
@@ -1195,6 +1497,8 @@ static const struct virtio_dev_ops fe_ops = {
 	.quiesce = fe_quiesce,
 	.unquiesce = fe_unquiesce,
 	.migrated = fe_migrated,
+	.save_early = fe_save_early,
+	.preload = fe_preload,
 	.irq_changed = fe_irq_changed,
 };
 
@@ -1204,6 +1508,8 @@ static void fe_free(struct vdpa_fe *fe)
 {
 	int i;
 
+	fe_ahead_join(fe);
+	free(fe->ahead_replay.p);
 	for (i = 0; i < VDPA_HW_MAX_VQS; i++)
 		fe_svq_free(fe, i);
 	if (fe->worker_ready)
@@ -1377,6 +1683,8 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->no_batch = true;
 	} else if (!strcmp(tok, "no-precreate")) {
 		c->no_precreate = true;
+	} else if (!strcmp(tok, "no-ahead")) {
+		c->no_ahead = true;
 	} else if (!strcmp(tok, "no-doorbell")) {
 		c->no_doorbell = true;
 	} else if (!strcmp(tok, "svq-threads=one")) {
@@ -1391,7 +1699,7 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "--vdpa: unknown option '%s' (model=mlx5|full, queues=N, "
 			 "mac=M, mtu=N, fw-scale=F, fw-async, svq-threads=pair|one, no-doorbell, "
 			 "switch=suspend|reset, no-desc-asid, late-map, no-persist, no-batch, "
-			 "no-precreate, unsafe-migrate)", tok);
+			 "no-precreate, no-ahead, unsafe-migrate)", tok);
 		return -1;
 	}
 	return 0;
@@ -1456,7 +1764,9 @@ struct device_kind vdpa_net_kind = {
 		 "                       late-map (guest RAM mapped at DRIVER_OK, not at start-up),\n"
 		 "                       no-persist (a reset drops the maps), no-batch (a key\n"
 		 "                       rebuild per IOTLB message), no-precreate (vq objects made\n"
-		 "                       at DRIVER_OK); test only: unsafe-migrate (no dirty tracking)\n",
+		 "                       at DRIVER_OK), no-ahead (a destination does not start its\n"
+		 "                       device from the early state during pre-copy); test only:\n"
+		 "                       unsafe-migrate (no dirty tracking)\n",
 	.max = 4,
 	.config_size = sizeof(struct vdpa_net_conf),
 	.parse = vdpa_kind_parse,

@@ -37,6 +37,7 @@ struct vdpa_net_conf {
 	bool no_persist;		/* a device reset drops the maps (no IOTLB_PERSIST) */
 	bool no_batch;			/* IOTLB messages one by one, a key rebuild each */
 	bool no_precreate;		/* vq objects made at DRIVER_OK, not ahead */
+	bool no_ahead;			/* destination: no start from the early state */
 	bool switch_reset;		/* switch to shadows as QEMU does: reset, start again */
 };
 

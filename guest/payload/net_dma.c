@@ -33,6 +33,8 @@
  * goes to the old address (tag 1), and one of those received, or found
  * in a buffer, is bad: the device must keep filtering (across a
  * migration, a vDPA device must have the settings replayed into it).
+ * cvq_churn=1 (with stream=1): a VLAN added after each batch of frames, so
+ * the control state changes all through a migration.
  * ballast=PAGES: in phases 1 and 2, also write that many pages round robin
  * (4 a loop), so that pre-copy cannot converge before the guest is quiet.
  *
@@ -42,7 +44,7 @@
  * skipped in the sequence while reading (a loop backend's queue does not
  * migrate), counted, not failed. Exit 0 only if nothing was bad or stale.
  * cmdline: secs=S, until=request, stream=1, size=BYTES (1000), ballast=PAGES
- * (0), setmac=1, and the vpmd options.
+ * (0), setmac=1, cvq_churn=1, and the vpmd options.
  */
 #include "virtio_pmd.h"
 
@@ -210,9 +212,24 @@ int payload_main(void)
 	       dev.rx.size, dev.rx_buf_len, size);
 
 	if (until_request && payload_arg_u64("stream", 0)) {
+		bool churn = payload_arg_u64("cvq_churn", 0);
+		uint16_t vid = 0;
+
+		if (churn && !vpmd_has(&dev, VIRTIO_NET_F_CTRL_VLAN)) {
+			printf("net_dma: cvq_churn=1 needs CTRL_VLAN\n");
+			return 1;
+		}
 		printf("net_dma: streaming until asked\n");
-		while (!dev.rx.broken && !dev.tx.broken && inb(TEST_REQUEST_PORT) == 0)
+		while (!dev.rx.broken && !dev.tx.broken && inb(TEST_REQUEST_PORT) == 0) {
 			traffic(16 * dev.rx.size, LAPS_US, true);
+			/* The control state changes all along (untagged frames pass). */
+			vid = vid % 4000 + 1;
+			if (churn && vpmd_ctrl(&dev, VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD,
+					       &vid, 2)) {
+				printf("net_dma: the device refused VLAN %u\n", vid);
+				bad++;
+			}
+		}
 	} else if (until_request) {
 		traffic(2 * dev.rx.size, LAPS_US, true);
 		printf("net_dma: every buffer written; idle until asked\n");

@@ -2,7 +2,7 @@
 /*
  * The destination's stream reader: the input is a migration stream or
  * snapshot file (header, then records: configuration, RAM runs with page
- * checksums, zero ranges, state, end), read into a VM shell with 1 MiB of
+ * checksums, zero ranges, early device state, state, end), read into a VM shell with 1 MiB of
  * RAM and no devices. Record checksums are checked before anything is
  * used, so most mutants stop there; the seeds (FUZZ_MAKE_SEEDS=DIR) are
  * streams the source side's own record writer made, which is what lets
@@ -19,7 +19,7 @@
 
 /*
  * A stream as the source writes it, through its own record writer: the
- * header, the configuration (@with_config), a round marker, @pages RAM
+ * header, the configuration (@with_config), an early state, a round marker, @pages RAM
  * pages at 0x1000, a zero range, a state tree with an empty "devices" node
  * (no KVM here to save vCPUs), the end marker.
  */
@@ -51,6 +51,17 @@ static void make_stream(struct vm *vm, const char *dir, const char *name, bool w
 			abort();
 		state_buf_free(&sb);
 	}
+	/* An early state naming a device this VM has not: read and left. */
+	if (state_buf_init(&sb))
+		abort();
+	state_begin_node(&sb, "devices", 1);
+	state_begin_node(&sb, "virtio@1", 1);
+	state_end_node(&sb);
+	state_end_node(&sb);
+	if (state_buf_finish(&sb) ||
+	    mig_send(&m, MIG_REC_EARLY, 0, state_blob(&sb), state_blob_size(&sb), true))
+		abort();
+	state_buf_free(&sb);
 	if (mig_send(&m, MIG_REC_ROUND, 0, NULL, 0, false) ||
 	    (pages && mig_send_ram(&m, 0x1000, host, pages)) ||
 	    mig_send(&m, MIG_REC_ZERO, 0x4000, NULL, 0x2000, false))

@@ -594,6 +594,7 @@ static uint64_t rec_payload_len(const struct mig_rec *rec)
 {
 	switch (rec->type) {
 	case MIG_REC_CONFIG:
+	case MIG_REC_EARLY:
 	case MIG_REC_STATE:
 		return rec->len;
 	case MIG_REC_RAM:
@@ -970,7 +971,9 @@ END_TEST
  * with IN_ORDER negotiated, split and packed: the guest's ring, the shadow
  * and the device all in order (the log says the guest has it). Shadowed
  * queues run on a thread per queue pair, or all on one (svq-threads=one),
- * and kick the device by its doorbell, or by eventfd (no-doorbell).
+ * and kick the device by its doorbell, or by eventfd (no-doorbell). The
+ * destination starts its device during pre-copy from the early state and
+ * only resumes it at the switch-over (unless no-ahead).
  */
 START_TEST(test_vdpa_svq_migration)
 {
@@ -983,26 +986,26 @@ START_TEST(test_vdpa_svq_migration)
 		 */
 		{ "svq-split", "loop,fw-scale=0", "split",
 		  "guest RAM's map rebuilt 0 time(s), kicks by doorbell",
-		  "(guest RAM mapped at start-up)" },
+		  "(prepared during pre-copy: resumed)" },
 		{ "svq-packed", "loop,fw-scale=0", "packed", "guest RAM's map rebuilt 0 time(s)",
-		  "(guest RAM mapped at start-up)" },
+		  "(prepared during pre-copy: resumed)" },
 		/* Every shadowed queue on the one thread with the CVQ, not a thread per pair. */
 		{ "svq-one-thread", "loop,fw-scale=0,svq-threads=one", "split",
 		  "guest RAM's map rebuilt 0 time(s), kicks by doorbell",
-		  "(guest RAM mapped at start-up)" },
+		  "(prepared during pre-copy: resumed)" },
 		/* The device kicked through its eventfd, not its notify area. */
-		{ "svq-eventfd", "loop,fw-scale=0,no-doorbell", "packed",
+		{ "svq-eventfd", "loop,fw-scale=0,no-doorbell,no-ahead", "packed",
 		  "guest RAM's map rebuilt 0 time(s), kicks by eventfd",
 		  "(guest RAM mapped at start-up)" },
 		/* Without: they join guest RAM's space, whose map is built again. */
-		{ "svq-one-as", "loop,fw-scale=0,no-desc-asid,late-map", "split",
+		{ "svq-one-as", "loop,fw-scale=0,no-desc-asid,late-map,no-ahead", "split",
 		  "guest RAM's map rebuilt 1 time(s)", "(guest RAM mapped now)" },
 		/* IN_ORDER (model=full offers it): the shadow ring is in order too. */
 		{ "svq-in-order", "loop,model=full,fw-scale=0", "split feat_add=0x800000000",
-		  "guest RAM's map rebuilt 0 time(s)", "(guest RAM mapped at start-up)" },
+		  "guest RAM's map rebuilt 0 time(s)", "(prepared during pre-copy: resumed)" },
 		{ "svq-packed-in-order", "loop,model=full,fw-scale=0",
 		  "packed feat_add=0x800000000", "guest RAM's map rebuilt 0 time(s)",
-		  "(guest RAM mapped at start-up)" },
+		  "(prepared during pre-copy: resumed)" },
 	};
 	unsigned int stale, bad, i;
 	char out[96], name[48];
@@ -1128,6 +1131,49 @@ START_TEST(test_vdpa_back_and_forth)
 		      vp_ctl_out);
 	ck_assert_msg(dma_finish(&h.vps[HOPS], &stale, &bad) == 0 && !bad && !stale,
 		      "after %d hops: %u stale, %u bad", HOPS, stale, bad);
+	test_end();
+}
+END_TEST
+
+/*
+ * The destination starts its vDPA device during pre-copy from the early
+ * state, and at the switch-over only resumes it if the rings and control
+ * state are still those. Here the streaming guest adds a VLAN after every
+ * batch of frames, so the control state at the switch-over is not the
+ * early one: the destination must see it, program the device again with
+ * the final state replayed, and the guest must find every frame right.
+ */
+START_TEST(test_vdpa_ahead_control_changed)
+{
+	const char *elf = vlab_payload("payloads/net_dma.elf");
+	unsigned int stale, bad;
+	char uri[128], path[96];
+	struct vp src, dst;
+	struct mstat st;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	vp_start(&src, "src", (const char *const []){ "--kernel", elf, "--mem", "64M", "--vdpa",
+						  "loop,fw-scale=0", "--cmdline",
+						  "until=request stream=1 cvq_churn=1 ballast=1024",
+						  NULL });
+	ck_assert_msg(vp_wait_file_has(&src, src.con, "streaming until asked", UP_TIMEOUT),
+		      "src did not start");
+	vp_start(&dst, "dst", (const char *const []){ "--incoming", uri, "--mem", "64M", "--vdpa",
+						  "loop,fw-scale=0", NULL });
+	wait_dest(&dst);
+	migrate_to_round2_at(&src, uri, BW_SLOW, &st);
+	ck_assert_msg(VP_CTL(&src, "test-request", "value=1") == 0, "test-request: %s", vp_ctl_out);
+	if (wait_mig_done(&src, &st, 60))
+		ck_assert_msg(!strcmp(st.state, "completed"), "migration %s: %s", st.state,
+			      st.error);
+	ck_assert_msg(vp_wait(&src, 30) == 0, "source exit status %d", src.status);
+	ck_assert_msg(dma_finish(&dst, &stale, &bad) == 0 && !stale && !bad,
+		      "dst: %u stale, %u bad", stale, bad);
+	ck_file_has(dst.out, "device prepared ahead from the early state");
+	ck_file_has(dst.out, "the guest changed its control state since the early state");
+	ck_assert(!vlab_file_has(dst.out, "prepared during pre-copy: resumed"));
 	test_end();
 }
 END_TEST
@@ -2033,6 +2079,7 @@ static Suite *migrate_suite(void)
 	tcase_add_test(fault, test_vdpa_snapshot_restore);
 	tcase_add_test(fault, test_vdpa_svq_cancel);
 	tcase_add_test(fault, test_vdpa_back_and_forth);
+	tcase_add_test(fault, test_vdpa_ahead_control_changed);
 	tcase_add_test(fault, test_fault_cancel);
 	tcase_add_test(fault, test_fault_cancel_stop_copy);
 	tcase_add_test(fault, test_fault_cancel_after_end);

@@ -51,6 +51,15 @@ struct vm_dev_state {
 	void (*unquiesce)(void *opaque);
 	/* Destination, once the guest runs again (e.g. announce the NIC). */
 	void (*migrated)(void *opaque);
+	/*
+	 * Optional, for devices slow to start: during pre-copy the source
+	 * saves, while running, what lets the destination prepare its device
+	 * ahead (save_early: properties and nodes of the current node, or
+	 * nothing); the destination's preload() prepares from it. Advisory:
+	 * the state at the switch-over decides, and preload only logs errors.
+	 */
+	int (*save_early)(void *opaque, struct state_buf *sb);
+	void (*preload)(void *opaque, const void *fdt, int node);
 	void *opaque;
 	struct vm_dev_state *next;
 };

@@ -139,8 +139,10 @@ static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 	}
 	ret = -1;
 	memcpy(&ver, hdr + 8, 4);
-	if (ver != MIG_VERSION) {
-		snprintf(err, errlen, "stream version %u, this vlab reads %u", ver, MIG_VERSION);
+	/* Version 2 differs only in having no early state: read it too (old snapshots). */
+	if (ver != MIG_VERSION && ver != 2) {
+		snprintf(err, errlen, "stream version %u, this vlab reads 2 and %u", ver,
+			 MIG_VERSION);
 		goto out;
 	}
 	for (;;) {
@@ -153,6 +155,7 @@ static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 		switch (rec.type) {
 		case MIG_REC_CONFIG:
 		case MIG_REC_STATE:
+		case MIG_REC_EARLY:
 			if (rec.len > (64u << 20)) {
 				snprintf(err, errlen, "corrupt stream: %llu-byte state record",
 					 (unsigned long long)rec.len);
@@ -168,6 +171,12 @@ static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 			if (rec.type == MIG_REC_STATE &&
 			    mig_state_load(vm, blob, rec.len, err, errlen))
 				goto out;
+			if (rec.type == MIG_REC_EARLY) {
+				mig_early_load(vm, blob, rec.len);
+				/* Not the state: END still needs a MIG_REC_STATE. */
+				free(blob);
+				blob = NULL;
+			}
 			break;
 		case MIG_REC_RAM:
 			if (mig_recv_ram(vm, fd, &rec, &bad, err, errlen))

@@ -49,6 +49,9 @@ int mig_config_save(struct vm *vm, struct state_buf *sb);
 int mig_config_check(struct vm *vm, const void *fdt, size_t len, char *err, size_t errlen);
 int mig_state_save(struct vm *vm, struct state_buf *sb);
 int mig_state_load(struct vm *vm, const void *fdt, size_t len, char *err, size_t errlen);
+/* The early state of the devices that have one: 1 saved, 0 none has, <0 error. */
+int mig_early_save(struct vm *vm, struct state_buf *sb);
+void mig_early_load(struct vm *vm, const void *fdt, size_t len);
 /* Quiesce (true) or restart every device that registered state. */
 void mig_devices(struct vm *vm, bool quiesce);
 

@@ -20,7 +20,8 @@
 struct vm;
 
 #define MIG_MAGIC		"VLABMIG1"
-#define MIG_VERSION		2	/* 2: eight-lane checksums, one per page */
+/* 2: eight-lane checksums, one per page; 3: early device state */
+#define MIG_VERSION		3
 #define MIG_RUN_PAGES		256	/* most pages in a RAM record */
 #define MIG_MAX_ROUNDS		30
 /* Longest URI: "file:" and a path, or a unix socket (sun_path is shorter). */
@@ -35,6 +36,7 @@ enum mig_rec_type {
 	MIG_REC_ROUND,		/* addr = round number (progress only) */
 	MIG_REC_STATE,		/* fdt: KVM and device state */
 	MIG_REC_END,
+	MIG_REC_EARLY,		/* fdt: device state to prepare with, during pre-copy */
 };
 
 struct mig_rec {

@@ -206,6 +206,24 @@ static int mig_wait_ack(struct migration *m)
 	return 0;
 }
 
+/*
+ * After the first pass: what devices slow to start need to prepare at the
+ * destination while pre-copy goes on (a vDPA NIC's vq objects and control
+ * state), so that the switch-over only resumes them.
+ */
+static int mig_send_early(struct migration *m)
+{
+	struct state_buf sb;
+	int ret = mig_early_save(m->vm, &sb);
+
+	if (ret > 0)
+		ret = mig_send(m, MIG_REC_EARLY, 0, state_blob(&sb), state_blob_size(&sb), true);
+	else if (ret < 0)
+		mig_fail(m, "saving the early device state: %s", state_buf_strerror(&sb));
+	state_buf_free(&sb);
+	return ret;
+}
+
 static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
 {
 	struct vm *vm = m->vm;
@@ -288,7 +306,7 @@ static void *mig_thread(void *arg)
 
 			t0 = vlab_now_ns();
 			if (m->round == 0) {
-				ret = mig_send_first_pass(m);
+				ret = mig_send_first_pass(m) ?: mig_send_early(m);
 			} else {
 				ret = mig_send(m, MIG_REC_ROUND, m->round, NULL, 0, false);
 				if (!ret)

@@ -166,6 +166,53 @@ int mig_state_load(struct vm *vm, const void *fdt, size_t len, char *err, size_t
 	return 0;
 }
 
+int mig_early_save(struct vm *vm, struct state_buf *sb)
+{
+	struct vm_dev_state *d;
+	int n = 0;
+
+	if (state_buf_init(sb))
+		return -ENOMEM;
+	state_begin_node(sb, "devices", 1);
+	for (d = vm->dev_states; d; d = d->next) {
+		if (!d->save_early)
+			continue;
+		state_begin_node(sb, d->name, d->version);
+		if (d->save_early(d->opaque, sb))
+			state_buf_fail(sb, -EIO, "saving %s's early state failed", d->name);
+		state_end_node(sb);
+		n++;
+	}
+	state_end_node(sb);
+	if (state_buf_finish(sb))
+		return -EIO;
+	return n > 0;
+}
+
+/* Advisory: what does not parse is logged and left; the final state decides. */
+void mig_early_load(struct vm *vm, const void *fdt, size_t len)
+{
+	struct vm_dev_state *d;
+	char err[256];
+	uint32_t ver;
+	int devs, node;
+
+	if (state_check(fdt, len, err, sizeof(err))) {
+		vlab_log("incoming: early device state ignored: %s", err);
+		return;
+	}
+	devs = state_subnode(fdt, 0, "devices", 1, &ver, err, sizeof(err));
+	for (d = vm->dev_states; devs >= 0 && d; d = d->next) {
+		if (!d->preload || fdt_subnode_offset(fdt, devs, d->name) < 0)
+			continue;
+		node = state_subnode(fdt, devs, d->name, d->version, &ver, err, sizeof(err));
+		if (node < 0)
+			vlab_log("incoming: early state of %s ignored: %s", d->name, err);
+		else
+			d->preload(d->opaque, fdt, node);
+	}
+}
+
 #define MIG_MAX_DEV_STATES	64
 
 struct mig_devices_job {

@@ -88,8 +88,8 @@ static void iotlb(uint32_t asid, uint8_t type, uint64_t iova, uint64_t size, voi
 	ck_assert_int_eq(vdpa_iotlb(d, asid, type, iova, size, host, perm), want);
 }
 
-/* Negotiate, map guest RAM in one batch, lay out and enable every vq, DRIVER_OK. */
-static void bring_up(uint64_t features)
+/* Negotiate, map guest RAM in one batch, lay out the vqs, enable those in @mask, DRIVER_OK. */
+static void bring_up_some(uint64_t features, unsigned int mask)
 {
 	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	int q;
@@ -97,7 +97,8 @@ static void bring_up(uint64_t features)
 	ck_assert_int_eq(d->ops->set_backend_features(d, F(VHOST_BACKEND_F_IOTLB_MSG_V2) |
 						      F(VHOST_BACKEND_F_IOTLB_BATCH) |
 						      F(VHOST_BACKEND_F_SUSPEND) |
-						      F(VHOST_BACKEND_F_RESUME)), 0);
+						      F(VHOST_BACKEND_F_RESUME) |
+						      F(VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK)), 0);
 	ck_assert_int_eq(d->ops->set_status(d, s), 0);
 	ck_assert_int_eq(d->ops->set_features(d, features), 0);
 	ck_assert_int_eq(d->ops->set_status(d, s | VIRTIO_CONFIG_S_FEATURES_OK), 0);
@@ -112,7 +113,8 @@ static void bring_up(uint64_t features)
 			.desc_addr = IOVA + off, .driver_addr = IOVA + off + 0x1000,
 			.device_addr = IOVA + off + 0x2000,
 		};
-		struct vhost_vring_state num = { q, QSIZE }, base = { q, 0 }, en = { q, 1 };
+		struct vhost_vring_state num = { q, QSIZE }, base = { q, 0 },
+					 en = { q, !!(mask & (1u << q)) };
 		struct vhost_vring_addr a = { .index = q, .desc_user_addr = r.desc_addr,
 					      .avail_user_addr = r.driver_addr,
 					      .used_user_addr = r.device_addr };
@@ -129,6 +131,11 @@ static void bring_up(uint64_t features)
 	ck_assert_int_eq(d->ops->set_status(d, s | VIRTIO_CONFIG_S_FEATURES_OK |
 					    VIRTIO_CONFIG_S_DRIVER_OK), 0);
 	ck_assert(!(d->ops->get_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET));
+}
+
+static void bring_up(uint64_t features)
+{
+	bring_up_some(features, (1u << NVQ) - 1);
 }
 
 static void do_kick(int q)
@@ -309,6 +316,40 @@ START_TEST(doorbell_kicks_without_eventfd)
 }
 END_TEST
 
+/*
+ * A destination's device started ahead: DRIVER_OK with the data vqs off,
+ * suspended, the TX vq enabled and its base set while suspended: nothing
+ * moves until the resume, which makes the vq ready from that base.
+ */
+START_TEST(enable_while_suspended_starts_at_resume)
+{
+	struct vhost_vring_state en = { TX, 1 }, base = { TX, 5 };
+	uint64_t cookie;
+	int i;
+
+	bring_up_some(base_features, 1u << RX | 1u << CVQ);
+	post_rx(4);
+	ck_assert_int_eq(d->ops->suspend(d), 0);
+	ck_assert_int_eq(d->ops->set_vring_enable(d, &en), 0);
+	ck_assert_int_ne(vdpa_hw_vq_query(&sim->hw, TX, NULL), VDPA_VQ_RDY);
+	/* Five frames the device must take as sent before (its base is 5), and a sixth. */
+	for (i = 0; i < 6; i++)
+		send_frame(0x40 + i);
+	ck_assert_int_eq(d->ops->set_vring_base(d, &base), 0);
+	usleep(20000);
+	ck_assert_uint_eq(sim->tx_frames, 0);
+	ck_assert_int_eq(d->ops->resume(d), 0);
+	ck_assert_int_eq(vdpa_hw_vq_query(&sim->hw, TX, NULL), VDPA_VQ_RDY);
+	wait_used(RX, &cookie);
+	ck_assert_uint_eq(cookie, 100);
+	ck_assert_uint_eq(ram[BUFS + HDR + 14], 0x45);
+	/* From base 0 it would send all six: four would come back. */
+	usleep(20000);
+	ck_assert_int_eq(vdrv_get_used(&drv[RX], &cookie, (uint32_t *)&i), 0);
+	ck_assert_uint_eq(sim->tx_frames, 1);
+}
+END_TEST
+
 /* A frame waiting for RX buffers is delivered once the driver adds some. */
 START_TEST(frame_waits_for_buffers)
 {
@@ -403,7 +444,8 @@ static Suite *sim_net_suite(void)
 
 	vlab_tcase(s, "mlx5", setup_mlx5, teardown, 60, VLAB_TESTS(
 		negotiation_rules, frames_loop_back, frame_waits_for_buffers, cvq_mlx5_model,
-		suspend_and_resume, fault_stops_only_its_vq, doorbell_kicks_without_eventfd));
+		suspend_and_resume, fault_stops_only_its_vq, doorbell_kicks_without_eventfd,
+		enable_while_suspended_starts_at_resume));
 	vlab_tcase(s, "full", setup_full, teardown, 60, VLAB_TESTS(cvq_full_model));
 	return s;
 }
