@@ -356,15 +356,37 @@ static void fe_on_svq_call(int fd, void *opaque)
 		fe_svq_used(c->fe, c->q);
 }
 
-static void fe_svq_poll(struct vdpa_fe *fe)
+/*
+ * Forward what data queues [@first, @end) have, again and again while
+ * they make progress and for svq-poll microseconds after (a device
+ * completing or a guest adding within that needs no wake-up), unless
+ * the worker is asked to stop or has other work (@others kicked).
+ */
+static void fe_svq_poll(struct vdpa_fe *fe, struct worker *w, uint16_t first, uint16_t end,
+			uint32_t others)
 {
+	uint64_t poll_ns = fe->conf.svq_poll_us * 1000ULL, until = 0, moved, before;
 	uint16_t q;
 
-	for (q = 0; fe->svq_on && q + 1 < fe->vdev.nr_queues; q++) {
-		if (!fe->svqs[q].mem)
-			continue;
-		fe_svq_used(fe, q);
-		fe_svq_avail(fe, q);
+	for (;;) {
+		moved = 0;
+		for (q = first; fe->svq_on && q < end; q++) {
+			struct svq *s = &fe->svqs[q].svq;
+
+			if (!fe->svqs[q].mem)
+				continue;
+			before = s->forwarded + s->completed;
+			fe_svq_used(fe, q);
+			fe_svq_avail(fe, q);
+			moved += s->forwarded + s->completed - before;
+		}
+		if (!poll_ns || !fe->svq_on || worker_stopping(w) ||
+		    (__atomic_load_n(&w->kicked, __ATOMIC_RELAXED) & others))
+			return;
+		if (moved || !until)
+			until = vlab_now_ns() + poll_ns;
+		else if (vlab_now_ns() >= until)
+			return;
 	}
 }
 
@@ -375,22 +397,15 @@ static void fe_run(struct worker *w, uint32_t kicked, void *opaque)
 	if (kicked & KICK_CVQ)
 		fe_ctrl(fe);
 	if ((kicked & KICK_SVQ) && fe->conf.svq_one_thread)
-		fe_svq_poll(fe);
+		fe_svq_poll(fe, w, 0, fe->vdev.nr_queues - 1, KICK_CVQ);
 }
 
 /* A queue pair's SVQ thread: its two queues only. */
 static void fe_pair_run(struct worker *w, uint32_t kicked, void *opaque)
 {
 	struct fe_pair *pr = opaque;
-	struct vdpa_fe *fe = pr->fe;
-	uint16_t q;
 
-	for (q = 2 * pr->p; fe->svq_on && q < 2 * pr->p + 2; q++) {
-		if (!fe->svqs[q].mem)
-			continue;
-		fe_svq_used(fe, q);
-		fe_svq_avail(fe, q);
-	}
+	fe_svq_poll(pr->fe, w, 2 * pr->p, 2 * pr->p + 2, 0);
 }
 
 /* The thread that forwards data queue @q while shadowed. */
@@ -1685,6 +1700,17 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->no_precreate = true;
 	} else if (!strcmp(tok, "no-ahead")) {
 		c->no_ahead = true;
+	} else if (!strncmp(tok, "svq-poll=", 9)) {
+		unsigned long us;
+
+		errno = 0;
+		us = strtoul(tok + 9, &end, 10);
+		if (errno || end == tok + 9 || *end || us > 1000) {
+			snprintf(err, errlen, "--vdpa: svq-poll '%s' is not 0..1000 (microseconds)",
+				 tok + 9);
+			return -1;
+		}
+		c->svq_poll_us = us;
 	} else if (!strcmp(tok, "no-doorbell")) {
 		c->no_doorbell = true;
 	} else if (!strcmp(tok, "svq-threads=one")) {
@@ -1697,7 +1723,8 @@ static int vdpa_extra(const char *tok, void *ctx, char *err, size_t errlen)
 		c->switch_reset = false;
 	} else {
 		snprintf(err, errlen, "--vdpa: unknown option '%s' (model=mlx5|full, queues=N, "
-			 "mac=M, mtu=N, fw-scale=F, fw-async, svq-threads=pair|one, no-doorbell, "
+			 "mac=M, mtu=N, fw-scale=F, fw-async, svq-threads=pair|one, svq-poll=US, "
+			 "no-doorbell, "
 			 "switch=suspend|reset, no-desc-asid, late-map, no-persist, no-batch, "
 			 "no-precreate, no-ahead, unsafe-migrate)", tok);
 		return -1;
@@ -1709,6 +1736,7 @@ int vdpa_parse(const char *arg, struct vdpa_net_conf *c, char *err, size_t errle
 {
 	memset(c, 0, sizeof(*c));
 	c->fw_scale = 1.0;
+	c->svq_poll_us = 10;
 	if (net_parse_spec(arg, "--vdpa", &c->net, vdpa_extra, c, err, errlen))
 		return -1;
 	if (c->net.queue_pairs > VDPA_HW_MAX_PAIRS) {
@@ -1756,6 +1784,8 @@ struct device_kind vdpa_net_kind = {
 		 "                       as --net; OPTS: model=mlx5|full, queues=N (1..16), mac=M,\n"
 		 "                       mtu=N, fw-scale=F (1 = calibrated firmware times), fw-async,\n"
 		 "                       svq-threads=pair|one (shadowed queues: a thread per pair),\n"
+		 "                       svq-poll=US (a shadow thread polls this long after its\n"
+		 "                       last work before it sleeps; 0..1000, default 10),\n"
 		 "                       no-doorbell (the shadows kick by eventfd, not by a store\n"
 		 "                       into the device's notify area);\n"
 		 "                       migration downtime steps, each on unless turned off:\n"

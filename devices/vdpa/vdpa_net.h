@@ -31,6 +31,7 @@ struct vdpa_net_conf {
 	bool unsafe_migrate;
 	bool svq_one_thread;		/* shadowed queues all on one thread */
 	bool no_doorbell;		/* the SVQ kicks by eventfd, not the notify area */
+	uint32_t svq_poll_us;		/* a shadow thread polls this long before sleeping */
 	/* Each downtime step can be turned off, to measure it (make bench-vdpa). */
 	bool no_desc_asid;		/* shadow rings in address space 0 */
 	bool late_map;			/* map guest RAM at DRIVER_OK, not at start-up */

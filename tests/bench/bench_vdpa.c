@@ -33,6 +33,7 @@
 #include "devices/vdpa/sim_net.h"
 #include "virtio/svq.h"
 #include "virtio/vdrv_guest.h"
+#include "vmm/core/vm.h"
 
 #define RAM_SIZE	(8 << 20)
 #define QSIZE		256
@@ -64,6 +65,7 @@ struct dut {
 	int guest_kick;
 	struct worker svq_worker;
 	struct vdpa_notify_area db;	/* reg NULL: kick by eventfd */
+	uint64_t poll_ns;		/* svq-poll */
 };
 
 /*
@@ -87,15 +89,27 @@ static void svq_run(struct worker *w, uint32_t kicked, void *opaque)
 	uint64_t one = 1;
 	int r;
 
-	if (svq_used(&d->svq) < 0)
-		abort();
-	r = svq_avail(&d->svq);
-	if (r < 0)
-		abort();
-	if (r > 0 && d->db.reg)
-		vdpa_doorbell(&d->db);
-	else if (r > 0 && write(d->kick_fd, &one, sizeof(one)) < 0)
-		abort();
+	uint64_t until = 0, fwd;
+	int idle = 0, u;
+
+	do {
+		fwd = d->svq.forwarded;
+		u = svq_used(&d->svq);
+		if (u < 0)
+			abort();
+		r = svq_avail(&d->svq);
+		if (r < 0)
+			abort();
+		if (r > 0 && d->db.reg)
+			vdpa_doorbell(&d->db);
+		else if (r > 0 && write(d->kick_fd, &one, sizeof(one)) < 0)
+			abort();
+		if (u > 0 || d->svq.forwarded != fwd)
+			idle = 0;
+		if (idle == 0)
+			until = vlab_now_ns() + d->poll_ns;
+		idle = 1;
+	} while (d->poll_ns && vlab_now_ns() < until);
 }
 
 static double now(void)
@@ -241,7 +255,10 @@ static int dut_init_net(struct dut *d, uint64_t features)
 	return virtio_dev_status(d->vdev) & VIRTIO_CONFIG_S_DRIVER_OK ? 0 : -1;
 }
 
-/* @dev: 0 virtio-net, 1 vDPA passthrough, 2 through an SVQ, 3 SVQ with the doorbell. */
+/*
+ * @dev: 0 virtio-net, 1 vDPA passthrough, 2 through an SVQ, 3 SVQ with the
+ * doorbell, 4 the same polling for 10 us after its last work (vlab's default).
+ */
 static int dut_init(struct dut *d, int dev, bool packed)
 {
 	uint64_t features = F(VIRTIO_F_VERSION_1) | (packed ? F(VIRTIO_F_RING_PACKED) : 0);
@@ -255,7 +272,8 @@ static int dut_init(struct dut *d, int dev, bool packed)
 		return -1;
 	memset(d->ram, 0, RAM_SIZE);
 	fill_frames(d);
-	if (vdpa ? dut_init_vdpa(d, features, dev == 3) : dut_init_net(d, features))
+	d->poll_ns = dev == 4 ? 10000 : 0;
+	if (vdpa ? dut_init_vdpa(d, features, dev >= 3) : dut_init_net(d, features))
 		return -1;
 	/* A polling driver, like the payloads': no used-buffer interrupts. */
 	vdrv_disable_cb(&d->drv);
@@ -295,13 +313,41 @@ static void dut_kick(struct dut *d)
 		abort();
 }
 
-/* Send @frames frames; Mpps, or -1 if the device stopped using buffers. */
-static double dut_run(struct dut *d, uint64_t frames)
+/* CPU seconds a thread has used; 0 for a thread we cannot see. */
+static double thread_cpu(pthread_t t)
+{
+	struct timespec ts;
+	clockid_t cid;
+
+	if (pthread_getcpuclockid(t, &cid) || clock_gettime(cid, &ts))
+		return 0;
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The threads a vDPA run keeps busy: the driver (this one), the device's
+ * worker and, shadowed, the SVQ's worker. virtio-net's workers are not
+ * looked at (0).
+ */
+static void dut_cpu(struct dut *d, double cpu[3])
+{
+	cpu[0] = thread_cpu(pthread_self());
+	cpu[1] = d->sim ? thread_cpu(d->sim->worker.thread) : 0;
+	cpu[2] = d->shadowed ? thread_cpu(d->svq_worker.thread) : 0;
+}
+
+/*
+ * Send @frames frames; Mpps, or -1 if the device stopped using buffers.
+ * @util: each thread's share of a CPU meanwhile (driver, device, SVQ).
+ */
+static double dut_run(struct dut *d, uint64_t frames, double util[3])
 {
 	uint64_t sent = 0, done = 0, idle = 0;
-	double t0 = now(), last = t0;
+	double t0 = now(), last = t0, c0[3], c1[3];
 	uint32_t len;
+	int i;
 
+	dut_cpu(d, c0);
 	while (done < frames) {
 		bool added = false;
 
@@ -334,19 +380,24 @@ static double dut_run(struct dut *d, uint64_t frames)
 				return -1;
 		}
 	}
-	return frames / (now() - t0) / 1e6;
+	t0 = now() - t0;
+	dut_cpu(d, c1);
+	for (i = 0; i < 3; i++)
+		util[i] = (c1[i] - c0[i]) / t0;
+	return frames / t0 / 1e6;
 }
 
-#define NDEV	4
+#define NDEV	5
 
 int main(int argc, char **argv)
 {
 	uint64_t frames = argc > 1 ? strtoull(argv[1], NULL, 0) : 2000000;
 	int runs = argc > 2 ? atoi(argv[2]) : 5, lay, dev, i;
 	static const char *const devs[NDEV] = { "virtio-net", "vdpa passthrough",
-						"svq eventfd", "svq doorbell" };
+						"svq eventfd", "svq doorbell", "svq db+poll" };
 	static const char *const layouts[] = { "split", "packed" };
 	double best[2][NDEV] = { { 0 } }, lo[2][NDEV], hi[2][NDEV];
+	double util[2][NDEV][3] = { { { 0 } } };
 	double load[1];
 
 	for (lay = 0; lay < 2; lay++)
@@ -359,21 +410,23 @@ int main(int argc, char **argv)
 		for (lay = 0; lay < 2; lay++)
 			for (dev = 0; dev < NDEV; dev++) {
 				struct dut d;
-				double mpps;
+				double mpps, u[3];
 
 				if (dut_init(&d, dev, lay)) {
 					fprintf(stderr, "bench-vdpa: %s set-up failed\n", devs[dev]);
 					return 1;
 				}
-				mpps = dut_run(&d, frames);
+				mpps = dut_run(&d, frames, u);
 				dut_exit(&d);
 				if (mpps < 0) {
 					fprintf(stderr, "bench-vdpa: %s %s stalled\n", devs[dev],
 						layouts[lay]);
 					return 1;
 				}
-				if (mpps > best[lay][dev])
+				if (mpps > best[lay][dev]) {
 					best[lay][dev] = mpps;
+					memcpy(util[lay][dev], u, sizeof(u));
+				}
 				if (mpps < lo[lay][dev])
 					lo[lay][dev] = mpps;
 				if (mpps > hi[lay][dev])
@@ -384,20 +437,40 @@ int main(int argc, char **argv)
 	printf("%-7s", "");
 	for (dev = 0; dev < NDEV; dev++)
 		printf(" %21s", devs[dev]);
-	printf(" %8s %8s %8s\n", "pt/net", "svq/pt", "svq-db/pt");
+	printf("\n");
 	for (lay = 0; lay < 2; lay++) {
 		printf("%-7s", layouts[lay]);
 		for (dev = 0; dev < NDEV; dev++)
 			printf(" %7.2f [%5.2f-%5.2f]", best[lay][dev], lo[lay][dev], hi[lay][dev]);
-		printf(" %7.2fx %7.2fx %8.2fx\n", best[lay][1] / best[lay][0],
-		       best[lay][2] / best[lay][1], best[lay][3] / best[lay][1]);
+		printf("\n");
 	}
+	printf("\nratios of the best, and each thread's share of a CPU in the run that gave\n"
+	       "the best (driver/device/svq; the driver polls):\n");
+	printf("%-7s %8s", "", "pt/net");
+	for (dev = 2; dev < NDEV; dev++) {
+		char h[32];
+
+		snprintf(h, sizeof(h), "%s/pt", devs[dev]);
+		printf(" %-26s", h);
+	}
+	printf("\n");
+	for (lay = 0; lay < 2; lay++) {
+		printf("%-7s %7.2fx", layouts[lay], best[lay][1] / best[lay][0]);
+		for (dev = 2; dev < NDEV; dev++)
+			printf(" %5.2fx [%3.0f/%3.0f/%3.0f%%]%5s", best[lay][dev] / best[lay][1],
+			       100 * util[lay][dev][0], 100 * util[lay][dev][1],
+			       100 * util[lay][dev][2], "");
+		printf("\n");
+	}
+	printf("(passthrough's shares: split %.0f/%.0f%%, packed %.0f/%.0f%%)\n",
+	       100 * util[0][1][0], 100 * util[0][1][1], 100 * util[1][1][0], 100 * util[1][1][1]);
 	printf("svq: one queue on its pair's worker, as vlab runs it (with one queue,\n"
-	       "svq-threads=one and =pair are the same thread); it kicks the device by\n"
-	       "eventfd, or by a store into the device's notify area (doorbell). The\n"
-	       "target (svq >= 0.9x passthrough, per-pair threads and doorbell) is the\n"
-	       "svq-db/pt column. A shadowed queue keeps three threads busy (driver, svq,\n"
-	       "device) where passthrough keeps two.\n");
+	       "svq-threads=one and =pair are the same thread), kicking the device by\n"
+	       "eventfd or by a store into its notify area (doorbell), sleeping at once\n"
+	       "or polling 10 us after its last work (svq-poll, vlab's default). The\n"
+	       "target: svq >= 0.9x passthrough with per-pair threads and doorbell. A\n"
+	       "shadowed queue keeps three threads busy (driver, svq, device) where\n"
+	       "passthrough keeps two.\n");
 	if (getloadavg(load, 1) == 1)
 		printf("load average %.2f on %ld CPUs while measuring\n", load[0],
 		       sysconf(_SC_NPROCESSORS_ONLN));

@@ -30,11 +30,16 @@ START_TEST(parse_good)
 	ck_assert(!c.fw_async);
 	/* Every downtime step on unless turned off. */
 	ck_assert(!c.switch_reset && !c.no_desc_asid && !c.late_map && !c.no_persist &&
-		  !c.no_batch && !c.no_precreate);
+		  !c.no_batch && !c.no_precreate && !c.no_ahead && !c.no_doorbell);
+	ck_assert_uint_eq(c.svq_poll_us, 10);
 	ck_assert_int_eq(vdpa_parse("null,switch=reset,no-desc-asid,late-map,no-persist,no-batch,"
-				    "no-precreate", &c, err, sizeof(err)), 0);
+				    "no-precreate,no-ahead,no-doorbell,svq-poll=0", &c, err,
+				    sizeof(err)), 0);
 	ck_assert(c.switch_reset && c.no_desc_asid && c.late_map && c.no_persist &&
-		  c.no_batch && c.no_precreate);
+		  c.no_batch && c.no_precreate && c.no_ahead && c.no_doorbell);
+	ck_assert_uint_eq(c.svq_poll_us, 0);
+	ck_assert_int_eq(vdpa_parse("null,svq-poll=1000", &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.svq_poll_us, 1000);
 	ck_assert_int_eq(vdpa_parse("null,switch=reset,switch=suspend", &c, err, sizeof(err)), 0);
 	ck_assert(!c.switch_reset);
 	/* Shadowed queues: a thread per pair unless told one. */
@@ -60,6 +65,9 @@ START_TEST(parse_refused)
 	refused("null,switch=fast", "--vdpa: unknown option 'switch=fast'");
 	refused("null,svq-threads=4", "--vdpa: unknown option 'svq-threads=4'");
 	refused("null,fw-scale=fast", "--vdpa: fw-scale 'fast' is not 0..100");
+	refused("null,svq-poll=1001", "--vdpa: svq-poll '1001' is not 0..1000 (microseconds)");
+	refused("null,svq-poll=", "--vdpa: svq-poll '' is not 0..1000");
+	refused("null,svq-poll=-1", "--vdpa: svq-poll '-1' is not 0..1000");
 	refused("null,fw-scale=-1", "--vdpa: fw-scale '-1' is not 0..100");
 	refused("wire", "--vdpa: 'wire' is not hub=DIR, tap=NAME, loop or null");
 	refused("", "--vdpa: needs a backend");
