@@ -51,6 +51,15 @@ void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, u
 	qp->ctx = ctx;
 }
 
+void rc_set_requester(struct rc_qp *qp, uint32_t sq_psn, uint8_t timeout, uint8_t retry_cnt,
+		      uint8_t rnr_retry)
+{
+	qp->psn = qp->una = qp->psn_max = sq_psn & RC_PSN_MASK;
+	qp->timeout = timeout;
+	qp->retry_cnt = qp->retries = retry_cnt & 7;
+	qp->rnr_retry = qp->rnr_retries = rnr_retry & 7;
+}
+
 int rc_post(struct rc_qp *qp, const struct rc_msg *m)
 {
 	struct rc_msg *s;

@@ -166,6 +166,12 @@ static inline int32_t rc_psn_diff(uint32_t a, uint32_t b)
 
 void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, uint32_t dqpn,
 	     uint8_t timeout, uint8_t retry_cnt, rc_recv_fn recv, rc_done_fn done, void *ctx);
+/*
+ * The requester's half from Modify QP to RTS (rc_init() set up the
+ * responder's at RTR): first PSN, timer and retry counts. Nothing sent yet.
+ */
+void rc_set_requester(struct rc_qp *qp, uint32_t sq_psn, uint8_t timeout, uint8_t retry_cnt,
+		      uint8_t rnr_retry);
 /* Queue a message: 0, -EAGAIN (the queue is full), -EINVAL (not an operation above). */
 int rc_post(struct rc_qp *qp, const struct rc_msg *m);
 /*
