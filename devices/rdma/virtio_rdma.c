@@ -1,0 +1,1241 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/rdma/roce.h"
+#include "devices/rdma/verbs.h"
+#include "devices/rdma/virtio_rdma.h"
+#include "virtio/virtio.h"
+#include "virtio/virtq.h"
+#include "vmm/core/vm.h"
+#include "vmm/core/worker.h"
+#include "vmm/mem/guest_mem.h"
+
+#define KICK_VQ		1u		/* a vq in dev->pending was kicked */
+#define KICK_WIRE	2u		/* frames in the inbox */
+#define QSIZE		256
+#define MAX_SGE		8
+#define MAX_INLINE	256
+#define INBOX_FRAMES	256
+#define FRAME_MAX	4608		/* a 4096-byte MTU packet with every header */
+#define WR_MAX		(sizeof(struct virtio_rdma_send_wr) + MAX_INLINE + \
+			 MAX_SGE * sizeof(struct virtio_rdma_sge))
+#define CTRL_MAX	(1 + sizeof(struct virtio_rdma_reg_user_mr) + 8 * RDMA_USER_MR_MAX_PAGES)
+#define BOUNCE		4096		/* one READ response's data */
+#define MR_SEGS		64
+
+/* A send work request, copied out, until its completion is written. */
+struct swqe {
+	uint64_t wr_id;
+	uint8_t opcode;			/* VIRTIO_RDMA_WR_* */
+	bool signaled;
+	bool done;
+	uint8_t status;			/* VIRTIO_RDMA_WC_* */
+	uint32_t byte_len;
+	uint16_t num_sge;
+	struct virtio_rdma_sge sge[MAX_SGE];
+	uint8_t *buf;			/* SEND/WRITE data; READ/atomic: the response */
+	uint32_t len;
+};
+
+/* A receive work request, copied out. */
+struct rwqe {
+	uint64_t wr_id;
+	uint16_t num_sge;
+	struct virtio_rdma_sge sge[MAX_SGE];
+};
+
+/* The device's side of a QP: its queues, as the transport works through them. */
+struct vqp {
+	struct vrdma *dev;
+	uint32_t qpn;
+	struct swqe sq[RC_SQ_MAX];
+	uint64_t sq_head, sq_tail;	/* positions; a message's rc id is its position */
+	struct rwqe rq[RC_SQ_MAX];
+	uint32_t rq_head, rq_count;
+	/* responder */
+	uint64_t write_va;		/* the WRITE being received */
+	uint32_t write_rkey;
+	bool recv_bad;			/* the SEND being received overflowed its buffer */
+	uint64_t dirty_gpa;		/* an atomic's target, marked after the write */
+	bool dirty_owed;
+	uint8_t bounce[BOUNCE];
+};
+
+struct vcq {
+	struct virtio_rdma_cqe *backlog;	/* completions waiting for a CQ buffer */
+	uint32_t head, count;
+	bool overrun;
+};
+
+struct vrdma {
+	struct virtio_dev vdev;
+	struct guest_mem *gm;
+	struct virtio_rdma_conf conf;
+	struct rdma_port port;
+	struct virtio_rdma_config config;
+	struct rdma_verbs verbs;
+	struct vqp qps[VIRTIO_RDMA_MAX_QPS];
+	struct vcq cqs[VIRTIO_RDMA_MAX_CQS];
+	struct worker worker;
+	bool worker_ready, timer_ready;
+	struct worker_timer timer;
+	uint64_t pending;		/* atomic: kicked vqs */
+	/* the wire: frames in, and the GIDs they must be for (any thread) */
+	pthread_mutex_t wire_lock;
+	uint8_t (*inbox)[FRAME_MAX];
+	uint16_t inbox_len[INBOX_FRAMES];
+	unsigned int inbox_head, inbox_count;
+	struct rdma_gid gids[RDMA_GID_TBL_LEN];
+	uint8_t *ctrl;			/* a control request, copied out */
+	uint8_t frame[FRAME_MAX];	/* one frame: in, then out */
+	uint8_t wr[WR_MAX];
+	struct virtio_rdma_stats stats;
+};
+
+static uint16_t cq_vq(uint32_t cqn)
+{
+	return 1 + cqn;
+}
+
+static uint16_t sq_vq(const struct vrdma *d, uint32_t qpn)
+{
+	return 1 + d->conf.cqs + 2 * (qpn - 1);
+}
+
+/* ---- completions ---- */
+
+static void cq_signal(struct vrdma *d, uint32_t cqn, bool solicited)
+{
+	struct rdma_cq *cq = &d->verbs.cqs[cqn];
+
+	if ((cq->notify & VIRTIO_RDMA_NOTIFY_NEXT) ||
+	    ((cq->notify & VIRTIO_RDMA_NOTIFY_SOLICITED) && solicited)) {
+		cq->notify = 0;
+		virtio_dev_signal_queue(&d->vdev, cq_vq(cqn));
+	}
+}
+
+/* Write what waits for @cqn into the buffers its vq has. */
+static void cq_drain(struct vrdma *d, uint32_t cqn)
+{
+	struct virtq *vq = &d->vdev.vqs[cq_vq(cqn)];
+	struct vcq *c = &d->cqs[cqn];
+	struct virtq_elem elem;
+	struct virtq_cursor cur;
+	bool pushed = false, solicited = false;
+	int r;
+
+	while (c->count || c->overrun) {
+		struct virtio_rdma_cqe overrun = { .status = VIRTIO_RDMA_CQ_OVERRUN };
+		const struct virtio_rdma_cqe *e = c->count ? &c->backlog[c->head] : &overrun;
+
+		r = virtq_pop(vq, &elem);
+		if (r <= 0)
+			break;
+		virtq_cursor_init(&cur, &elem, true);
+		if (elem.in_len < sizeof(*e) || virtq_cursor_write(&cur, e, sizeof(*e)) != sizeof(*e)) {
+			virtio_dev_needs_reset(&d->vdev, "a CQ buffer shorter than a completion");
+			return;
+		}
+		virtq_fill(vq, &elem, sizeof(*e));
+		pushed = true;
+		solicited |= e->status != VIRTIO_RDMA_WC_SUCCESS || (e->wc_flags & 0x80);
+		if (c->count) {
+			c->head = (c->head + 1) % d->verbs.cqs[cqn].cqe;
+			c->count--;
+		} else {
+			c->overrun = false;
+		}
+		d->stats.completions++;
+	}
+	if (pushed) {
+		virtq_flush(vq);
+		cq_signal(d, cqn, solicited);
+	}
+}
+
+static void cq_add(struct vrdma *d, uint32_t cqn, const struct virtio_rdma_cqe *e)
+{
+	struct vcq *c = &d->cqs[cqn];
+	uint32_t size = d->verbs.cqs[cqn].cqe;
+
+	if (c->count == size) {
+		/* The driver polls too slowly: IB calls that a CQ error. */
+		c->overrun = true;
+		d->stats.cq_overruns++;
+		return;
+	}
+	c->backlog[(c->head + c->count++) % size] = *e;
+	cq_drain(d, cqn);
+}
+
+static uint8_t wc_opcode(uint8_t wr_opcode)
+{
+	switch (wr_opcode) {
+	case VIRTIO_RDMA_WR_RDMA_WRITE:
+	case VIRTIO_RDMA_WR_RDMA_WRITE_IMM:
+		return VIRTIO_RDMA_WC_RDMA_WRITE;
+	case VIRTIO_RDMA_WR_RDMA_READ:
+		return VIRTIO_RDMA_WC_RDMA_READ;
+	case VIRTIO_RDMA_WR_ATOMIC_CMP_SWP:
+		return VIRTIO_RDMA_WC_COMP_SWAP;
+	case VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD:
+		return VIRTIO_RDMA_WC_FETCH_ADD;
+	case VIRTIO_RDMA_WR_LOCAL_INV:
+		return VIRTIO_RDMA_WC_LOCAL_INV;
+	case VIRTIO_RDMA_WR_REG_MR:
+		return VIRTIO_RDMA_WC_REG_MR;
+	default:
+		return VIRTIO_RDMA_WC_SEND;
+	}
+}
+
+/* ---- guest memory through MRs ---- */
+
+/*
+ * Copy between @buf and the memory @len bytes at @va under @key name for
+ * @qp (@access the right it needs). 0, or a VIRTIO_RDMA_WC_* status.
+ */
+static int mr_copy(struct vrdma *d, const struct rdma_qp *qp, uint32_t key, uint32_t access,
+		   uint64_t va, uint8_t *buf, uint64_t len, bool to_guest)
+{
+	struct rdma_seg segs[MR_SEGS];
+	struct mem_view *v = guest_mem_view(d->gm);
+
+	while (len) {
+		uint64_t n = len < (uint64_t)MR_SEGS << 12 ? len : (uint64_t)(MR_SEGS - 1) << 12;
+		int i, nr = rdma_mr_translate(&d->verbs.mrs, key, qp->pd, access, va, n, segs,
+					      MR_SEGS, NULL);
+
+		if (nr < 0)
+			return VIRTIO_RDMA_WC_LOC_PROT_ERR;
+		for (i = 0; i < nr; i++) {
+			if (to_guest ? mem_view_write(v, segs[i].gpa, buf, segs[i].len) :
+				       mem_view_read(v, segs[i].gpa, buf, segs[i].len))
+				return VIRTIO_RDMA_WC_LOC_ACCESS_ERR;
+			buf += segs[i].len;
+		}
+		va += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Gather (or scatter) a WR's SGEs from (into) @buf: 0 or a VIRTIO_RDMA_WC_* status. */
+static int sge_copy(struct vrdma *d, const struct rdma_qp *qp, const struct virtio_rdma_sge *sge,
+		    uint16_t n, uint8_t *buf, uint32_t len, bool to_guest)
+{
+	uint32_t off = 0;
+	uint16_t i;
+	int r;
+
+	for (i = 0; i < n && off < len; i++) {
+		uint32_t l = le32toh(sge[i].length), take = len - off < l ? len - off : l;
+
+		r = mr_copy(d, qp, le32toh(sge[i].lkey),
+			    to_guest ? RDMA_ACCESS_LOCAL_WRITE : RDMA_ACCESS_LOCAL_READ,
+			    le64toh(sge[i].addr), buf + off, take, to_guest);
+		if (r)
+			return r;
+		off += take;
+	}
+	return off == len ? 0 : VIRTIO_RDMA_WC_LOC_LEN_ERR;
+}
+
+static uint64_t sge_total(const struct virtio_rdma_sge *sge, uint16_t n)
+{
+	uint64_t t = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		t += le32toh(sge[i].length);
+	return t;
+}
+
+/* ---- the send queue ---- */
+
+static struct vqp *vqp_of(struct vrdma *d, uint32_t qpn)
+{
+	return &d->qps[qpn - 1];
+}
+
+/* Completions in the send queue's order, as far as they are done. */
+static void sq_complete(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp)
+{
+	while (vq->sq_head != vq->sq_tail) {
+		struct swqe *w = &vq->sq[vq->sq_head % RC_SQ_MAX];
+
+		if (!w->done)
+			break;
+		if (w->signaled || qp->sq_sig_all || w->status != VIRTIO_RDMA_WC_SUCCESS) {
+			struct virtio_rdma_cqe e = {
+				.wr_id = htole64(w->wr_id), .status = w->status,
+				.opcode = wc_opcode(w->opcode), .byte_len = htole32(w->byte_len),
+				.qp_num = htole32(vq->qpn),
+			};
+
+			cq_add(d, qp->send_cq, &e);
+		}
+		free(w->buf);
+		w->buf = NULL;
+		vq->sq_head++;
+	}
+}
+
+static void sq_done(struct vqp *vq, struct swqe *w, uint8_t status)
+{
+	w->done = true;
+	w->status = status;
+}
+
+/* The transport finished message @id. */
+static void rc_done(void *ctx, uint64_t id, enum rc_status st)
+{
+	struct vqp *vq = ctx;
+	struct vrdma *d = vq->dev;
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, vq->qpn);
+	struct swqe *w = &vq->sq[id % RC_SQ_MAX];
+	static const uint8_t status[] = {
+		[RC_OK] = VIRTIO_RDMA_WC_SUCCESS,
+		[RC_RETRY_EXCEEDED] = VIRTIO_RDMA_WC_RETRY_EXC_ERR,
+		[RC_REMOTE_ERROR] = VIRTIO_RDMA_WC_REM_ACCESS_ERR,
+		[RC_FLUSHED] = VIRTIO_RDMA_WC_WR_FLUSH_ERR,
+		[RC_RNR_RETRY_EXCEEDED] = VIRTIO_RDMA_WC_RNR_RETRY_EXC_ERR,
+	};
+	uint8_t s = st < sizeof(status) ? status[st] : VIRTIO_RDMA_WC_GENERAL_ERR;
+
+	if (!qp || w->done)
+		return;
+	/* READ and atomic results into the requester's buffers. */
+	if (s == VIRTIO_RDMA_WC_SUCCESS && w->buf &&
+	    (w->opcode == VIRTIO_RDMA_WR_RDMA_READ || w->opcode == VIRTIO_RDMA_WR_ATOMIC_CMP_SWP ||
+	     w->opcode == VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD))
+		s = sge_copy(d, qp, w->sge, w->num_sge, w->buf, w->len, true);
+	sq_done(vq, w, s);
+	/* An error completion takes the QP to ERR (IBA 10.8.3.3). */
+	if (s != VIRTIO_RDMA_WC_SUCCESS)
+		qp->rc.error = true;
+}
+
+/*
+ * One send WR of @n bytes at d->wr for @qp: checked, its data gathered,
+ * handed to the transport (or done at once, for local operations).
+ */
+static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t n)
+{
+	const struct virtio_rdma_send_wr *wr = (const void *)d->wr;
+	struct swqe *w = &vq->sq[vq->sq_tail % RC_SQ_MAX];
+	struct rc_msg m = { .id = vq->sq_tail };
+	uint16_t nsge = le16toh(wr->num_sge);
+	uint64_t total;
+	int r = 0;
+
+	memset(w, 0, sizeof(*w));
+	vq->sq_tail++;
+	w->wr_id = le64toh(wr->wr_id);
+	w->opcode = wr->opcode;
+	w->signaled = wr->send_flags & VIRTIO_RDMA_SEND_SIGNALED;
+	if (n < sizeof(*wr) || nsge > MAX_SGE || nsge > qp->max_send_sge ||
+	    (!(wr->send_flags & VIRTIO_RDMA_SEND_INLINE) &&
+	     n < sizeof(*wr) + nsge * sizeof(struct virtio_rdma_sge))) {
+		sq_done(vq, w, VIRTIO_RDMA_WC_LOC_LEN_ERR);
+		return;
+	}
+	if (qp->state == RDMA_QPS_ERR) {
+		sq_done(vq, w, VIRTIO_RDMA_WC_WR_FLUSH_ERR);
+		return;
+	}
+	w->num_sge = nsge;
+	memcpy(w->sge, d->wr + sizeof(*wr), nsge * sizeof(struct virtio_rdma_sge));
+	total = sge_total(w->sge, nsge);
+	if (wr->send_flags & VIRTIO_RDMA_SEND_INLINE) {
+		total = le32toh(wr->inline_len);
+		if (total > qp->max_inline || n < sizeof(*wr) + total) {
+			sq_done(vq, w, VIRTIO_RDMA_WC_LOC_LEN_ERR);
+			return;
+		}
+	}
+	if (total > VIRTIO_RDMA_MSG_MAX) {
+		sq_done(vq, w, VIRTIO_RDMA_WC_LOC_LEN_ERR);
+		return;
+	}
+	switch (wr->opcode) {
+	case VIRTIO_RDMA_WR_SEND:
+	case VIRTIO_RDMA_WR_SEND_IMM:
+	case VIRTIO_RDMA_WR_RDMA_WRITE:
+	case VIRTIO_RDMA_WR_RDMA_WRITE_IMM:
+		w->len = (uint32_t)total;
+		w->buf = malloc(total ? total : 1);
+		if (!w->buf) {
+			r = VIRTIO_RDMA_WC_GENERAL_ERR;
+			break;
+		}
+		if (wr->send_flags & VIRTIO_RDMA_SEND_INLINE)
+			memcpy(w->buf, d->wr + sizeof(*wr), total);
+		else
+			r = sge_copy(d, qp, w->sge, nsge, w->buf, w->len, false);
+		w->byte_len = w->len;
+		m.data = w->buf;
+		m.len = w->len;
+		m.imm = be32toh(wr->imm_or_inv);
+		m.op = wr->opcode == VIRTIO_RDMA_WR_SEND ? ROCE_SEND_ONLY :
+		       wr->opcode == VIRTIO_RDMA_WR_SEND_IMM ? ROCE_SEND_ONLY_IMM :
+		       wr->opcode == VIRTIO_RDMA_WR_RDMA_WRITE ? ROCE_WRITE_ONLY : ROCE_WRITE_ONLY_IMM;
+		if (wr->opcode == VIRTIO_RDMA_WR_RDMA_WRITE ||
+		    wr->opcode == VIRTIO_RDMA_WR_RDMA_WRITE_IMM) {
+			m.va = le64toh(wr->rdma.remote_addr);
+			m.rkey = le32toh(wr->rdma.rkey);
+		}
+		break;
+	case VIRTIO_RDMA_WR_RDMA_READ:
+		w->len = w->byte_len = (uint32_t)total;
+		w->buf = malloc(total ? total : 1);
+		if (!w->buf) {
+			r = VIRTIO_RDMA_WC_GENERAL_ERR;
+			break;
+		}
+		m.op = ROCE_READ_REQUEST;
+		m.dest = w->buf;
+		m.len = w->len;
+		m.va = le64toh(wr->rdma.remote_addr);
+		m.rkey = le32toh(wr->rdma.rkey);
+		break;
+	case VIRTIO_RDMA_WR_ATOMIC_CMP_SWP:
+	case VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD:
+		if (total != 8 || (le64toh(wr->atomic.remote_addr) & 7)) {
+			r = VIRTIO_RDMA_WC_LOC_LEN_ERR;
+			break;
+		}
+		w->len = w->byte_len = 8;
+		w->buf = malloc(8);
+		if (!w->buf) {
+			r = VIRTIO_RDMA_WC_GENERAL_ERR;
+			break;
+		}
+		m.op = wr->opcode == VIRTIO_RDMA_WR_ATOMIC_CMP_SWP ? ROCE_CMP_SWAP : ROCE_FETCH_ADD;
+		m.dest = w->buf;
+		m.len = 8;
+		m.va = le64toh(wr->atomic.remote_addr);
+		m.rkey = le32toh(wr->atomic.rkey);
+		m.compare = le64toh(wr->atomic.compare_add);
+		m.swap_add = wr->opcode == VIRTIO_RDMA_WR_ATOMIC_CMP_SWP ?
+			     le64toh(wr->atomic.swap) : le64toh(wr->atomic.compare_add);
+		break;
+	case VIRTIO_RDMA_WR_LOCAL_INV:
+		r = rdma_mr_invalidate(&d->verbs.mrs, le32toh(wr->imm_or_inv)) ?
+		    VIRTIO_RDMA_WC_LOC_PROT_ERR : 0;
+		sq_done(vq, w, r);
+		return;
+	case VIRTIO_RDMA_WR_REG_MR: {
+		uint32_t np = le32toh(wr->reg.npages);
+		uint64_t *pages;
+
+		if (!np || np > d->verbs.cfg.max_fast_reg_pages) {
+			sq_done(vq, w, VIRTIO_RDMA_WC_LOC_LEN_ERR);
+			return;
+		}
+		pages = malloc(np * sizeof(*pages));
+		if (!pages) {
+			sq_done(vq, w, VIRTIO_RDMA_WC_GENERAL_ERR);
+			return;
+		}
+		r = mem_view_read(guest_mem_view(d->gm), le64toh(wr->reg.pages_gpa), pages,
+				  np * sizeof(*pages)) ? VIRTIO_RDMA_WC_LOC_ACCESS_ERR : 0;
+		for (uint32_t i = 0; !r && i < np; i++)
+			pages[i] = le64toh(pages[i]);
+		/* The MR must be in the QP's PD. */
+		if (!r) {
+			uint32_t idx = le32toh(wr->reg.key) >> 8;
+
+			if (idx >= d->verbs.mrs.max || !d->verbs.mrs.mrs[idx].used ||
+			    d->verbs.mrs.mrs[idx].pd != qp->pd ||
+			    rdma_mr_register(&d->verbs.mrs, le32toh(wr->reg.key),
+					     le64toh(wr->reg.iova), le64toh(wr->reg.length),
+					     le32toh(wr->reg.access), pages, np, wr->reg.page_shift,
+					     le32toh(wr->reg.offset)))
+				r = VIRTIO_RDMA_WC_LOC_PROT_ERR;
+		}
+		free(pages);
+		sq_done(vq, w, r);
+		return;
+	}
+	default:
+		r = VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
+	}
+	if (!r && qp->type != RDMA_QPT_RC)
+		r = VIRTIO_RDMA_WC_LOC_QP_OP_ERR;	/* datagrams: not yet */
+	if (!r && rc_post(&qp->rc, &m))
+		r = VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
+	if (r) {
+		sq_done(vq, w, r);
+		qp->rc.error = true;
+	}
+}
+
+/* Take the send WRs the driver posted, while the QP can hold them. */
+static void sq_take(struct vrdma *d, uint32_t qpn)
+{
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+	struct virtq *vq = &d->vdev.vqs[sq_vq(d, qpn)];
+	struct vqp *v = vqp_of(d, qpn);
+	struct virtq_elem elem;
+	struct virtq_cursor c;
+	size_t n;
+	int r;
+
+	/* Posted in INIT or RTR: they wait in the ring for RTS. */
+	if (!qp || !vq->enabled || (qp->state != RDMA_QPS_RTS && qp->state != RDMA_QPS_ERR))
+		return;
+	while (v->sq_tail - v->sq_head < qp->max_send_wr && (r = virtq_pop(vq, &elem)) > 0) {
+		virtq_cursor_init(&c, &elem, false);
+		n = virtq_cursor_read(&c, d->wr, sizeof(d->wr));
+		/* Copied out: the driver has its buffer back at once. */
+		virtq_push(vq, &elem, 0);
+		sq_post(d, v, qp, n);
+	}
+	sq_complete(d, v, qp);
+}
+
+/* ---- the receive queue ---- */
+
+static void rq_take(struct vrdma *d, uint32_t qpn)
+{
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+	struct virtq *vq = &d->vdev.vqs[sq_vq(d, qpn) + 1];
+	struct vqp *v = vqp_of(d, qpn);
+	struct virtq_elem elem;
+	struct virtq_cursor c;
+	struct virtio_rdma_recv_wr wr;
+	int r;
+
+	if (!qp || !vq->enabled || qp->state == RDMA_QPS_RESET)
+		return;
+	while (v->rq_count < qp->max_recv_wr && (r = virtq_pop(vq, &elem)) > 0) {
+		struct rwqe *w = &v->rq[(v->rq_head + v->rq_count) % RC_SQ_MAX];
+		uint16_t n;
+
+		virtq_cursor_init(&c, &elem, false);
+		memset(&wr, 0, sizeof(wr));
+		memset(w, 0, sizeof(*w));
+		virtq_cursor_read(&c, &wr, sizeof(wr));
+		n = (uint16_t)le32toh(wr.num_sge);
+		w->wr_id = le64toh(wr.wr_id);
+		if (n > MAX_SGE || n > qp->max_recv_sge ||
+		    virtq_cursor_read(&c, w->sge, n * sizeof(w->sge[0])) != n * sizeof(w->sge[0]))
+			n = 0xffff;	/* completes with a length error when used */
+		w->num_sge = n;
+		virtq_push(vq, &elem, 0);
+		if (qp->state == RDMA_QPS_ERR) {
+			struct virtio_rdma_cqe e = {
+				.wr_id = htole64(w->wr_id), .status = VIRTIO_RDMA_WC_WR_FLUSH_ERR,
+				.opcode = VIRTIO_RDMA_WC_RECV, .qp_num = htole32(qpn),
+			};
+
+			cq_add(d, qp->recv_cq, &e);
+			continue;
+		}
+		v->rq_count++;
+	}
+}
+
+static void rq_complete(struct vrdma *d, struct vqp *v, struct rdma_qp *qp, uint8_t status,
+			uint8_t opcode, uint32_t len, bool imm, uint32_t imm_data)
+{
+	struct rwqe *w = &v->rq[v->rq_head];
+	struct virtio_rdma_cqe e = {
+		.wr_id = htole64(w->wr_id), .status = status, .opcode = opcode,
+		.wc_flags = imm ? VIRTIO_RDMA_WC_WITH_IMM : 0, .byte_len = htole32(len),
+		.imm_or_inv = htobe32(imm_data), .qp_num = htole32(v->qpn),
+		.src_qp = htole32(qp->dest_qpn),
+	};
+
+	v->rq_head = (v->rq_head + 1) % RC_SQ_MAX;
+	v->rq_count--;
+	cq_add(d, qp->recv_cq, &e);
+}
+
+/* ---- the responder's side of RC, the transport's callbacks ---- */
+
+static bool qp_allows(const struct rdma_qp *qp, uint32_t access)
+{
+	return (qp->access & access) == access;
+}
+
+static int rc_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first, bool last)
+{
+	struct vqp *v = ctx;
+	struct vrdma *d = v->dev;
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, v->qpn);
+	uint8_t op = p->opcode & 0x1f;
+	bool send = op <= ROCE_SEND_ONLY_IMM || op == ROCE_SEND_LAST_INV ||
+		    op == ROCE_SEND_ONLY_INV;
+	bool imm = op == ROCE_SEND_LAST_IMM || op == ROCE_SEND_ONLY_IMM ||
+		   op == ROCE_WRITE_LAST_IMM || op == ROCE_WRITE_ONLY_IMM;
+
+	if (!qp)
+		return RC_NAK_INVALID;
+	if (send) {
+		struct rwqe *w;
+
+		if (!v->rq_count)
+			return RC_RECV_RNR;
+		w = &v->rq[v->rq_head];
+		if (first)
+			v->recv_bad = false;
+		if (!v->recv_bad && p->payload_len &&
+		    (w->num_sge == 0xffff || (uint64_t)off + p->payload_len >
+					      sge_total(w->sge, w->num_sge)))
+			v->recv_bad = true;
+		if (!v->recv_bad && p->payload_len) {
+			/* Scatter from @off: skip whole SGEs first. */
+			uint32_t skip = off, done = 0;
+			uint16_t i;
+
+			for (i = 0; i < w->num_sge && done < p->payload_len; i++) {
+				uint32_t l = le32toh(w->sge[i].length), take;
+
+				if (skip >= l) {
+					skip -= l;
+					continue;
+				}
+				take = l - skip < p->payload_len - done ? l - skip :
+									   p->payload_len - done;
+				if (mr_copy(d, qp, le32toh(w->sge[i].lkey), RDMA_ACCESS_LOCAL_WRITE,
+					    le64toh(w->sge[i].addr) + skip,
+					    (uint8_t *)p->payload + done, take, true)) {
+					v->recv_bad = true;
+					break;
+				}
+				skip = 0;
+				done += take;
+			}
+		}
+		if (last) {
+			rq_complete(d, v, qp, v->recv_bad ? VIRTIO_RDMA_WC_LOC_LEN_ERR :
+					      VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV,
+				    off + p->payload_len, imm, p->imm);
+			if (v->recv_bad)
+				return RC_NAK_INVALID;
+		}
+		return 0;
+	}
+	/* RDMA WRITE: the RETH on the first packet says where. */
+	if (first) {
+		if (!qp_allows(qp, VIRTIO_RDMA_ACCESS_REMOTE_WRITE))
+			return RC_NAK_REMOTE_ACCESS;
+		v->write_va = p->va;
+		v->write_rkey = p->rkey;
+	}
+	if (p->payload_len &&
+	    mr_copy(d, qp, v->write_rkey, RDMA_ACCESS_REMOTE_WRITE, v->write_va + off,
+		    (uint8_t *)p->payload, p->payload_len, true))
+		return RC_NAK_REMOTE_ACCESS;
+	if (last && imm) {
+		if (!v->rq_count)
+			return RC_RECV_RNR;
+		rq_complete(d, v, qp, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV_RDMA_IMM,
+			    off + p->payload_len, true, p->imm);
+	}
+	return 0;
+}
+
+static int rc_read(void *ctx, uint64_t va, uint32_t rkey, uint32_t len, const uint8_t **src)
+{
+	struct vqp *v = ctx;
+	struct vrdma *d = v->dev;
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, v->qpn);
+	struct rdma_seg segs[MR_SEGS];
+	uint64_t off;
+
+	if (!qp || !qp_allows(qp, VIRTIO_RDMA_ACCESS_REMOTE_READ))
+		return RC_NAK_REMOTE_ACCESS;
+	if (len <= BOUNCE) {
+		if (mr_copy(d, qp, rkey, RDMA_ACCESS_REMOTE_READ, va, v->bounce, len, false))
+			return RC_NAK_REMOTE_ACCESS;
+		*src = v->bounce;
+		return 0;
+	}
+	/* The whole request, checked when it comes; its data is read packet by packet. */
+	for (off = 0; off < len; off += (MR_SEGS - 1) << 12) {
+		uint64_t n = len - off < (uint64_t)(MR_SEGS - 1) << 12 ? len - off :
+									  (uint64_t)(MR_SEGS - 1) << 12;
+
+		if (rdma_mr_translate(&d->verbs.mrs, rkey, qp->pd, RDMA_ACCESS_REMOTE_READ, va + off,
+				      n, segs, MR_SEGS, NULL) < 0)
+			return RC_NAK_REMOTE_ACCESS;
+	}
+	*src = NULL;
+	return 0;
+}
+
+static int rc_atomic(void *ctx, uint64_t va, uint32_t rkey, uint64_t **target)
+{
+	struct vqp *v = ctx;
+	struct vrdma *d = v->dev;
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, v->qpn);
+	struct rdma_seg seg;
+
+	if (!qp || !qp_allows(qp, VIRTIO_RDMA_ACCESS_REMOTE_ATOMIC) ||
+	    rdma_mr_translate(&d->verbs.mrs, rkey, qp->pd, RDMA_ACCESS_REMOTE_ATOMIC, va, 8, &seg,
+			      1, NULL) != 1)
+		return RC_NAK_REMOTE_ACCESS;
+	/* Aligned, so within a page: one host pointer. Dirty once written (after). */
+	*target = guest_mem_map(d->gm, seg.gpa, 8, false);
+	if (!*target)
+		return RC_NAK_REMOTE_ACCESS;
+	v->dirty_gpa = seg.gpa;
+	v->dirty_owed = true;
+	return 0;
+}
+
+/* ---- the wire ---- */
+
+static bool gid_v4(const uint8_t *gid)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(gid, prefix, 12);
+}
+
+/* Addresses of a packet of @qp's: from its address vector and the GID it names. */
+static bool pkt_address(struct vrdma *d, const struct rdma_qp *qp, uint32_t qpn,
+			struct roce_pkt *p)
+{
+	const struct rdma_gid *sgid = &d->verbs.gids[qp->av.sgid_index % RDMA_GID_TBL_LEN];
+
+	if (!sgid->valid)
+		return false;
+	memcpy(p->dmac, qp->av.dmac, 6);
+	memcpy(p->smac, d->port.mac, 6);
+	p->ipv6 = !(gid_v4(sgid->gid) && gid_v4(qp->av.dgid));
+	memset(p->sip, 0, 16);
+	memset(p->dip, 0, 16);
+	if (p->ipv6) {
+		memcpy(p->sip, sgid->gid, 16);
+		memcpy(p->dip, qp->av.dgid, 16);
+	} else {
+		memcpy(p->sip, sgid->gid + 12, 4);
+		memcpy(p->dip, qp->av.dgid + 12, 4);
+	}
+	p->ttl = qp->av.hop_limit ? qp->av.hop_limit : 64;
+	p->tclass = qp->av.traffic_class;
+	p->flow_label = le32toh(qp->av.flow_label) & 0xfffff;
+	p->sport = 0xc000 | (qpn & 0x3fff);
+	p->pkey = ROCE_DEFAULT_PKEY;
+	return true;
+}
+
+static void wire_send(struct vrdma *d, const struct roce_pkt *p)
+{
+	size_t n = roce_build(d->frame, sizeof(d->frame), p);
+
+	if (!n || d->port.send(d->port.opaque, d->frame, n))
+		return;
+	d->stats.tx_frames++;
+}
+
+/* Everything the transport of each RC QP may send now. */
+static void qps_send(struct vrdma *d)
+{
+	uint64_t now = vlab_now_ns();
+	uint32_t qpn;
+
+	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
+		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+		struct roce_pkt p;
+		int budget = RC_WINDOW;
+
+		if (!qp || qp->type != RDMA_QPT_RC || qp->state < RDMA_QPS_RTR ||
+		    qp->state == RDMA_QPS_ERR)
+			continue;
+		memset(&p, 0, sizeof(p));
+		while (budget-- && rc_next(&qp->rc, now, &p)) {
+			if (pkt_address(d, qp, qpn, &p))
+				wire_send(d, &p);
+			memset(&p, 0, sizeof(p));
+		}
+	}
+}
+
+/* One frame from the inbox, for an RC QP of ours. */
+static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
+{
+	struct roce_pkt p, reply;
+	struct rdma_qp *qp;
+	struct vqp *v;
+	const char *why;
+
+	if (roce_parse(frame, len, &p, &why)) {
+		d->stats.rx_bad++;
+		return;
+	}
+	qp = rdma_verbs_qp(&d->verbs, p.dqpn);
+	/* RC only so far; from its peer only (its GID), in a state that takes packets. */
+	if (!qp || qp->type != RDMA_QPT_RC || (p.opcode & 0xe0) != ROCE_RC ||
+	    qp->state < RDMA_QPS_RTR || qp->state == RDMA_QPS_ERR ||
+	    memcmp(p.ipv6 ? p.sip : p.sip, gid_v4(qp->av.dgid) && !p.ipv6 ? qp->av.dgid + 12 :
+					   qp->av.dgid, p.ipv6 ? 16 : 4)) {
+		d->stats.rx_dropped++;
+		return;
+	}
+	d->stats.rx_frames++;
+	v = vqp_of(d, p.dqpn);
+	memset(&reply, 0, sizeof(reply));
+	if (rc_receive(&qp->rc, &p, vlab_now_ns(), &reply) && pkt_address(d, qp, p.dqpn, &reply))
+		wire_send(d, &reply);
+	if (v->dirty_owed) {
+		guest_mem_mark_dirty(d->gm, v->dirty_gpa, 8);
+		v->dirty_owed = false;
+	}
+	sq_complete(d, v, qp);
+}
+
+static void wire_drain(struct vrdma *d)
+{
+	for (;;) {
+		size_t len;
+
+		pthread_mutex_lock(&d->wire_lock);
+		if (!d->inbox_count) {
+			pthread_mutex_unlock(&d->wire_lock);
+			return;
+		}
+		len = d->inbox_len[d->inbox_head];
+		memcpy(d->frame, d->inbox[d->inbox_head], len);
+		d->inbox_head = (d->inbox_head + 1) % INBOX_FRAMES;
+		d->inbox_count--;
+		pthread_mutex_unlock(&d->wire_lock);
+		wire_take(d, d->frame, len);
+	}
+}
+
+/* The IP destination of a UDP 4791 frame (IPv4 mapped into a GID), or false. */
+static bool frame_roce_dst(const uint8_t *f, size_t len, uint8_t gid[16])
+{
+	uint16_t type;
+	size_t ip;
+
+	if (len < ROCE_ETH_HLEN + ROCE_IPV4_HLEN + ROCE_UDP_HLEN)
+		return false;
+	type = (uint16_t)(f[12] << 8 | f[13]);
+	ip = ROCE_ETH_HLEN;
+	memset(gid, 0, 16);
+	if (type == 0x0800) {
+		size_t ihl = (f[ip] & 0xf) * 4u;
+
+		if (f[ip + 9] != 17 || ihl < 20 || len < ip + ihl + ROCE_UDP_HLEN ||
+		    (f[ip + ihl + 2] << 8 | f[ip + ihl + 3]) != ROCE_UDP_PORT)
+			return false;
+		gid[10] = gid[11] = 0xff;
+		memcpy(gid + 12, f + ip + 16, 4);
+		return true;
+	}
+	if (type == 0x86dd) {
+		if (len < ip + ROCE_IPV6_HLEN + ROCE_UDP_HLEN || f[ip + 6] != 17 ||
+		    (f[ip + 42] << 8 | f[ip + 43]) != ROCE_UDP_PORT)
+			return false;
+		memcpy(gid, f + ip + 24, 16);
+		return true;
+	}
+	return false;
+}
+
+bool virtio_rdma_receive(struct virtio_dev *vdev, const void *frame, size_t len)
+{
+	struct vrdma *d = vdev->priv;
+	uint8_t gid[16];
+	bool ours = false;
+	int i;
+
+	if (!frame_roce_dst(frame, len, gid))
+		return false;
+	pthread_mutex_lock(&d->wire_lock);
+	for (i = 0; i < RDMA_GID_TBL_LEN && !ours; i++)
+		ours = d->gids[i].valid && !memcmp(d->gids[i].gid, gid, 16);
+	if (ours) {
+		if (len > FRAME_MAX || d->inbox_count == INBOX_FRAMES) {
+			d->stats.rx_dropped++;
+		} else {
+			unsigned int slot = (d->inbox_head + d->inbox_count++) % INBOX_FRAMES;
+
+			memcpy(d->inbox[slot], frame, len);
+			d->inbox_len[slot] = (uint16_t)len;
+		}
+	}
+	pthread_mutex_unlock(&d->wire_lock);
+	if (ours)
+		worker_kick(&d->worker, KICK_WIRE);
+	return ours;
+}
+
+static void qp_flush(struct vrdma *d, uint32_t qpn, bool complete);
+
+/* ---- control, timers, the worker ---- */
+
+static void ctrl_take(struct vrdma *d)
+{
+	struct virtq *vq = &d->vdev.vqs[0];
+	uint8_t reply[RDMA_CTRL_REPLY_MAX];
+	struct virtq_elem elem;
+	struct virtq_cursor c;
+	size_t n, rn;
+	int r;
+
+	while ((r = virtq_pop(vq, &elem)) > 0) {
+		if (!elem.in_len) {
+			virtq_push(vq, &elem, 0);
+			continue;
+		}
+		virtq_cursor_init(&c, &elem, false);
+		if (elem.out_len > CTRL_MAX) {
+			reply[0] = EINVAL;
+			rn = 1;
+		} else {
+			n = virtq_cursor_read(&c, d->ctrl, CTRL_MAX);
+			rn = rdma_verbs_ctrl(&d->verbs, d->ctrl, n, reply, sizeof(reply));
+			if (reply[0])
+				vlab_log("virtio-rdma: %s refused: %s",
+					 rdma_verbs_cmd_name(n ? d->ctrl[0] : 0xff),
+					 d->verbs.last_error);
+		}
+		virtq_cursor_init(&c, &elem, true);
+		virtq_push(vq, &elem, (uint32_t)virtq_cursor_write(&c, reply, rn));
+		if (virtq_should_notify(vq))
+			virtio_dev_signal_queue(&d->vdev, 0);
+	}
+	if (r < 0)
+		virtio_dev_needs_reset(&d->vdev, vq->broken_reason ? vq->broken_reason :
+				       "bad control descriptor");
+	/* GIDs may have changed: the wire side sees them. */
+	pthread_mutex_lock(&d->wire_lock);
+	memcpy(d->gids, d->verbs.gids, sizeof(d->gids));
+	pthread_mutex_unlock(&d->wire_lock);
+}
+
+static void timers_arm(struct vrdma *d)
+{
+	uint64_t now = vlab_now_ns(), next = 0;
+	uint32_t qpn;
+
+	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
+		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+		uint64_t t;
+
+		if (!qp || qp->type != RDMA_QPT_RC || qp->state < RDMA_QPS_RTR)
+			continue;
+		t = qp->rc.deadline_ns;
+		if (qp->rc.rnr_until_ns > now && (!t || qp->rc.rnr_until_ns < t))
+			t = qp->rc.rnr_until_ns;
+		if (t && (!next || t < next))
+			next = t;
+	}
+	if (d->timer_ready)
+		worker_timer_arm(&d->timer, next ? (next > now ? next - now : 1) : 0);
+}
+
+static void timer_fired(struct worker_timer *t, void *opaque)
+{
+	struct vrdma *d = opaque;
+	uint64_t now = vlab_now_ns();
+	uint32_t qpn;
+
+	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
+		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+
+		if (qp && qp->type == RDMA_QPT_RC && qp->state >= RDMA_QPS_RTR)
+			rc_tick(&qp->rc, now);
+	}
+	worker_kick_local(&d->worker, KICK_WIRE);
+}
+
+/*
+ * The transport of an RC QP stopped on an error (a NAK, retries used up,
+ * a bad work request): the QP goes to ERR, as IBA has it, and what it
+ * holds completes as flushed.
+ */
+static void qps_check_errors(struct vrdma *d)
+{
+	uint32_t qpn;
+
+	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
+		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+
+		if (qp && qp->type == RDMA_QPT_RC && qp->rc.error && qp->state != RDMA_QPS_ERR &&
+		    qp->state != RDMA_QPS_RESET) {
+			qp->state = RDMA_QPS_ERR;
+			qp_flush(d, qpn, true);
+		}
+	}
+}
+
+static void vrdma_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct vrdma *d = opaque;
+	uint64_t pending = __atomic_exchange_n(&d->pending, 0, __ATOMIC_ACQ_REL);
+	uint32_t i;
+
+	if (pending & 1)
+		ctrl_take(d);
+	if (kicked & KICK_WIRE)
+		wire_drain(d);
+	for (i = 2; i <= d->conf.qps; i++) {
+		/* Every QP's queues each round: they are few, and state changes free them. */
+		rq_take(d, i);
+		sq_take(d, i);
+	}
+	rq_take(d, RDMA_GSI_QPN);
+	qps_send(d);
+	for (i = 0; i < d->conf.cqs; i++)
+		if (d->cqs[i].count || d->cqs[i].overrun)
+			cq_drain(d, i);
+	for (i = 2; i <= d->conf.qps; i++) {
+		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, i);
+
+		if (qp)
+			sq_complete(d, vqp_of(d, i), qp);
+	}
+	qps_check_errors(d);
+	timers_arm(d);
+}
+
+/* ---- what the verbs tell the data path ---- */
+
+/* Everything outstanding on @qpn completes as flushed (ERR), or is dropped (RESET, destroy). */
+static void qp_flush(struct vrdma *d, uint32_t qpn, bool complete)
+{
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+	struct vqp *v = vqp_of(d, qpn);
+
+	if (!qp)
+		return;
+	for (uint64_t i = v->sq_head; i != v->sq_tail; i++) {
+		struct swqe *w = &v->sq[i % RC_SQ_MAX];
+
+		if (!w->done)
+			sq_done(v, w, VIRTIO_RDMA_WC_WR_FLUSH_ERR);
+	}
+	if (complete) {
+		sq_complete(d, v, qp);
+		while (v->rq_count)
+			rq_complete(d, v, qp, VIRTIO_RDMA_WC_WR_FLUSH_ERR, VIRTIO_RDMA_WC_RECV, 0,
+				    false, 0);
+	} else {
+		for (uint64_t i = v->sq_head; i != v->sq_tail; i++)
+			free(v->sq[i % RC_SQ_MAX].buf);
+		v->sq_head = v->sq_tail = 0;
+		v->rq_count = v->rq_head = 0;
+	}
+}
+
+static void on_qp_changed(void *opaque, uint32_t qpn, enum rdma_qp_state old)
+{
+	struct vrdma *d = opaque;
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+	struct vqp *v = vqp_of(d, qpn);
+
+	if (qp->state == RDMA_QPS_RTR && old == RDMA_QPS_INIT && qp->type == RDMA_QPT_RC) {
+		qp->rc.ctx = v;
+		qp->rc.recv = rc_recv;
+		qp->rc.done = rc_done;
+		qp->rc.read = rc_read;
+		qp->rc.atomic = rc_atomic;
+	}
+	if (qp->state == RDMA_QPS_ERR)
+		qp_flush(d, qpn, true);
+	else if (qp->state == RDMA_QPS_RESET)
+		qp_flush(d, qpn, false);
+	/* Work that waited for this state goes now. */
+	__atomic_fetch_or(&d->pending, ~0ULL, __ATOMIC_RELEASE);
+	worker_kick_local(&d->worker, KICK_VQ);
+}
+
+static void on_qp_destroy(void *opaque, uint32_t qpn)
+{
+	struct vrdma *d = opaque;
+
+	qp_flush(d, qpn, true);
+	qp_flush(d, qpn, false);
+}
+
+static void on_cq_armed(void *opaque, uint32_t cqn)
+{
+}
+
+static const struct rdma_verbs_ops verbs_ops = {
+	.qp_changed = on_qp_changed, .qp_destroy = on_qp_destroy, .cq_armed = on_cq_armed,
+};
+
+/* ---- virtio ---- */
+
+static void vrdma_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
+{
+	struct vrdma *d = vdev->priv;
+
+	if (off <= sizeof(d->config) && len <= sizeof(d->config) - off)
+		memcpy(buf, (uint8_t *)&d->config + off, len);
+}
+
+static struct worker *vrdma_queue_worker(struct virtio_dev *vdev, uint16_t q)
+{
+	return &((struct vrdma *)vdev->priv)->worker;
+}
+
+static void vrdma_queue_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	struct vrdma *d = vdev->priv;
+
+	__atomic_fetch_or(&d->pending, 1ULL << (q % 64), __ATOMIC_RELEASE);
+	worker_kick(&d->worker, KICK_VQ);
+}
+
+static int vrdma_start(struct virtio_dev *vdev)
+{
+	struct vrdma *d = vdev->priv;
+
+	if (worker_start(&d->worker))
+		return -1;
+	__atomic_fetch_or(&d->pending, ~0ULL, __ATOMIC_RELEASE);
+	worker_kick(&d->worker, KICK_VQ | KICK_WIRE);
+	return 0;
+}
+
+static void vrdma_drop_state(struct vrdma *d)
+{
+	uint32_t i;
+
+	for (i = 1; i <= d->conf.qps; i++)
+		if (rdma_verbs_qp(&d->verbs, i))
+			qp_flush(d, i, false);
+	rdma_verbs_reset(&d->verbs);
+	for (i = 0; i < d->conf.cqs; i++)
+		d->cqs[i].head = d->cqs[i].count = 0, d->cqs[i].overrun = false;
+	pthread_mutex_lock(&d->wire_lock);
+	memset(d->gids, 0, sizeof(d->gids));
+	d->inbox_count = 0;
+	pthread_mutex_unlock(&d->wire_lock);
+}
+
+static void vrdma_reset(struct virtio_dev *vdev)
+{
+	struct vrdma *d = vdev->priv;
+
+	worker_stop(&d->worker);
+	if (d->timer_ready)
+		worker_timer_arm(&d->timer, 0);
+	vrdma_drop_state(d);
+}
+
+static const struct virtio_dev_ops vrdma_ops = {
+	.name = "virtio-rdma",
+	.device_id = VIRTIO_ID_RDMA,
+	.pci_class = 0x020700,		/* network controller, InfiniBand */
+	.config_size = sizeof(struct virtio_rdma_config),
+	.config_read = vrdma_config_read,
+	.queue_worker = vrdma_queue_worker,
+	.queue_notify = vrdma_queue_notify,
+	.start = vrdma_start,
+	.reset = vrdma_reset,
+};
+
+struct virtio_dev *virtio_rdma_new(struct guest_mem *gm, const struct virtio_rdma_conf *conf,
+				   const struct rdma_port *port, char *err, size_t errlen)
+{
+	struct rdma_verbs_config vc = {
+		.max_cq = conf->cqs, .max_qp = conf->qps, .max_cqe = 4096, .max_qp_wr = RC_SQ_MAX,
+		.max_sge = MAX_SGE, .max_inline = MAX_INLINE, .max_mr = 1024, .max_pd = 64,
+		.max_ah = 256, .max_fast_reg_pages = 512, .max_qp_rd_atom = RC_RD_MAX,
+		.max_mtu = VIRTIO_RDMA_MTU_4096, .ram_end = gm->ram_size,
+	};
+	struct vrdma *d;
+	uint32_t i;
+
+	/* MR pages may be anywhere in RAM, above the PCI hole too. */
+	for (i = 0; i < (uint32_t)gm->nr_regions; i++)
+		if (gm->regions[i].gpa + gm->regions[i].size > vc.ram_end)
+			vc.ram_end = gm->regions[i].gpa + gm->regions[i].size;
+	if (conf->cqs < 1 || conf->cqs > VIRTIO_RDMA_MAX_CQS || conf->qps < 2 ||
+	    conf->qps > VIRTIO_RDMA_MAX_QPS) {
+		snprintf(err, errlen, "virtio-rdma: cqs=1..%d and qps=2..%d (the GSI QP included)",
+			 VIRTIO_RDMA_MAX_CQS, VIRTIO_RDMA_MAX_QPS);
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		goto nomem;
+	d->gm = gm;
+	d->conf = *conf;
+	d->port = *port;
+	memcpy(vc.mac, port->mac, 6);
+	pthread_mutex_init(&d->wire_lock, NULL);
+	d->inbox = malloc(INBOX_FRAMES * sizeof(*d->inbox));
+	d->ctrl = malloc(CTRL_MAX);
+	if (!d->inbox || !d->ctrl || rdma_verbs_init(&d->verbs, &vc, &verbs_ops, d))
+		goto nomem;
+	for (i = 0; i < conf->cqs; i++) {
+		d->cqs[i].backlog = calloc(vc.max_cqe, sizeof(*d->cqs[i].backlog));
+		if (!d->cqs[i].backlog)
+			goto nomem;
+	}
+	for (i = 0; i < conf->qps; i++) {
+		d->qps[i].dev = d;
+		d->qps[i].qpn = i + 1;
+	}
+	d->config = (struct virtio_rdma_config){
+		.max_cq = htole32(conf->cqs), .max_qp = htole32(conf->qps),
+		.max_cqe = htole32(vc.max_cqe), .max_qp_wr = htole32(vc.max_qp_wr),
+		.max_sge = htole32(vc.max_sge), .max_inline = htole32(vc.max_inline),
+		.max_mr = htole32(vc.max_mr - 1), .max_pd = htole32(vc.max_pd),
+		.max_ah = htole32(vc.max_ah), .max_fast_reg_pages = htole32(vc.max_fast_reg_pages),
+		.max_qp_rd_atom = htole32(vc.max_qp_rd_atom), .gid_tbl_len = htole32(RDMA_GID_TBL_LEN),
+		.port_state = VIRTIO_RDMA_PORT_ACTIVE, .max_mtu = vc.max_mtu,
+	};
+	memcpy(d->config.mac, port->mac, 6);
+	if (virtio_dev_init(&d->vdev, &vrdma_ops, d, gm, 1 + conf->cqs + 2 * conf->qps, QSIZE) ||
+	    worker_init(&d->worker, "rdma", vrdma_run, d))
+		goto nomem;
+	d->worker_ready = true;
+	if (worker_timer_init(&d->timer, &d->worker, timer_fired, d))
+		goto nomem;
+	d->timer_ready = true;
+	return &d->vdev;
+nomem:
+	snprintf(err, errlen, "virtio-rdma: out of memory");
+	if (d)
+		virtio_rdma_free(&d->vdev);
+	return NULL;
+}
+
+void virtio_rdma_free(struct virtio_dev *vdev)
+{
+	struct vrdma *d = (struct vrdma *)vdev;	/* vdev is its first member */
+	uint32_t i;
+
+	if (d->worker_ready)
+		worker_stop(&d->worker);
+	if (d->timer_ready)
+		worker_timer_exit(&d->timer);
+	if (d->worker_ready)
+		worker_exit(&d->worker);
+	if (d->verbs.qps)
+		for (i = 1; i <= d->conf.qps; i++)
+			if (rdma_verbs_qp(&d->verbs, i))
+				qp_flush(d, i, false);
+	rdma_verbs_exit(&d->verbs);
+	for (i = 0; i < VIRTIO_RDMA_MAX_CQS; i++)
+		free(d->cqs[i].backlog);
+	if (d->vdev.vqs)
+		virtio_dev_exit(&d->vdev);
+	free(d->inbox);
+	free(d->ctrl);
+	pthread_mutex_destroy(&d->wire_lock);
+	free(d);
+}
+
+void virtio_rdma_get_stats(struct virtio_dev *vdev, struct virtio_rdma_stats *s)
+{
+	*s = ((struct vrdma *)vdev->priv)->stats;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The virtio-rdma device (ID 42, virtio/virtio_rdma.h): a control vq
+ * answered by the verbs objects (devices/rdma/verbs.c), a vq per CQ, a
+ * send/receive vq pair per QP, and a software RoCEv2 transport
+ * (devices/rdma/rc.c on devices/rdma/roce.c frames) on a port: the wire of
+ * a vlab NIC, as a RoCE NIC shares its Ethernet port. Everything runs on
+ * the device's worker: doorbells, frames from the wire, timers.
+ *
+ * Work requests are copied out of guest memory when the device takes them
+ * (the send queue's buffers go back to the driver at once); SEND and
+ * WRITE data is gathered then, READ and atomic results scattered when the
+ * response comes, all through the MRs' checks and the guest memory view,
+ * so every byte written into the guest is in the dirty log. Completions
+ * go, in each send queue's order, into 48-byte buffers the driver posts
+ * on the CQ's vq; an armed CQ raises its vq's interrupt.
+ *
+ *	dev = virtio_rdma_new(gm, &conf, &port, err, sizeof(err));
+ *	port side, any thread: virtio_rdma_receive(dev, frame, len);
+ */
+#ifndef VLAB_RDMA_VIRTIO_RDMA_H
+#define VLAB_RDMA_VIRTIO_RDMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct guest_mem;
+struct virtio_dev;
+
+/* Where frames go: a NIC's backend, or a test's wire. */
+struct rdma_port {
+	/* Put one frame on the wire, from the device's worker: 0 or -errno (dropped). */
+	int (*send)(void *opaque, const void *frame, size_t len);
+	void *opaque;
+	uint8_t mac[6];
+};
+
+struct virtio_rdma_conf {
+	int net;			/* --rdma net=N: the NIC whose wire it shares */
+	uint32_t cqs, qps;		/* completion queues; QPs, the GSI QP included */
+};
+
+#define VIRTIO_RDMA_MAX_CQS	16
+#define VIRTIO_RDMA_MAX_QPS	16
+#define VIRTIO_RDMA_MSG_MAX	(4u << 20)	/* bytes in one message */
+
+struct virtio_dev *virtio_rdma_new(struct guest_mem *gm, const struct virtio_rdma_conf *conf,
+				   const struct rdma_port *port, char *err, size_t errlen);
+void virtio_rdma_free(struct virtio_dev *vdev);
+
+/*
+ * A frame from the port's wire, from any thread: true if it is the
+ * device's (RoCEv2, UDP 4791, to one of its GIDs), which then takes it (or
+ * drops it, as a full NIC queue would); false if it is the netdev's.
+ */
+bool virtio_rdma_receive(struct virtio_dev *vdev, const void *frame, size_t len);
+
+/* Counters, for tests and the log. */
+struct virtio_rdma_stats {
+	uint64_t tx_frames, rx_frames, rx_dropped, rx_bad;
+	uint64_t completions, cq_overruns;
+};
+void virtio_rdma_get_stats(struct virtio_dev *vdev, struct virtio_rdma_stats *s);
+
+#endif

@@ -1,0 +1,528 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Two virtio-rdma devices in one process, each with its own guest memory
+ * and worker, their ports wired to each other (a wire that can drop
+ * frames), driven as a guest driver would: control requests on vq 0, CQ
+ * buffers posted on the CQ's vq, work requests on a QP's send and receive
+ * vqs (virtio/virtq_driver.c rings in guest memory). An RC connection
+ * brought up with the rdma_cm's attributes carries SEND, SEND_WITH_IMM,
+ * RDMA WRITE (with immediate), RDMA READ, FETCH_ADD and CMP_SWAP; a bad
+ * rkey ends in an error completion and the QP in ERR, with the target's
+ * memory untouched; and over a wire that drops one frame in eight,
+ * everything still arrives once (the transport's timers, through the
+ * device's).
+ */
+#include <check.h>
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "devices/rdma/verbs.h"
+#include "devices/rdma/virtio_rdma.h"
+#include "virtio/vdrv_guest.h"
+#include "virtio_dev_test.h"
+#include "vmm/core/vm.h"
+
+#define MEM		(8 << 20)
+#define QS		64
+#define CQS		2
+#define QPS		4
+#define CTRL_VQ		0
+#define CQ_VQ		1		/* CQ 0 */
+#define QPN		2		/* the first RC QP */
+#define SQ_VQ		(1 + CQS + 2 * (QPN - 1))
+#define RQ_VQ		(SQ_VQ + 1)
+#define RINGS		0x10000
+#define CTRL_BUF	0x200000	/* a request, its reply at +0x80000 */
+#define CQ_BUFS		0x300000	/* QS completions */
+#define WR_BUF		0x310000	/* work requests, 512 bytes each */
+#define DATA		0x400000	/* 1 MiB of data buffers */
+#define MR_AREA		0x600000	/* the user MR peers write and read: 64 KiB */
+#define MR_VA		0x7f0000000000ULL
+
+struct node {
+	uint8_t *ram;
+	struct guest_mem gm;
+	struct virtio_dev *vdev;
+	struct vdrv ctrl, cq, sq, rq;
+	uint32_t pd, cq_n, dma_key, mr_key, qpn;
+	uint8_t mac[6];
+	uint32_t ip;
+	unsigned int wr_slot;
+	struct node *peer;
+};
+
+static struct node A, B;
+static unsigned int drop_every;		/* drop every Nth frame, 0 never */
+static unsigned int frames_sent;
+static pthread_mutex_t wire_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int wire_send(void *opaque, const void *frame, size_t len)
+{
+	struct node *n = opaque;
+	bool drop;
+
+	pthread_mutex_lock(&wire_lock);
+	drop = drop_every && ++frames_sent % drop_every == 0;
+	pthread_mutex_unlock(&wire_lock);
+	if (!drop)
+		ck_assert(virtio_rdma_receive(n->peer->vdev, frame, len));
+	return 0;
+}
+
+static void queue_up(struct node *n, struct vdrv *d, uint16_t q, uint64_t base)
+{
+	struct virtio_dev *vdev = n->vdev;
+
+	ck_assert_int_eq(vdrv_init(d, &n->gm, base, QS, vdev->guest_features), 0);
+	pthread_mutex_lock(&vdev->lock);
+	vdev->queue_select = q;
+	virtio_dev_set_queue_size(vdev, QS);
+	virtio_dev_set_queue_addr(vdev, 0, false, d->desc_addr);
+	virtio_dev_set_queue_addr(vdev, 1, false, d->driver_addr);
+	virtio_dev_set_queue_addr(vdev, 2, false, d->device_addr);
+	virtio_dev_enable_queue(vdev);
+	ck_assert(vdev->vqs[q].enabled);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void kick(struct node *n, struct vdrv *d, uint16_t q)
+{
+	vdrv_publish(d);
+	n->vdev->ops->queue_notify(n->vdev, q);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One used buffer of @d, waiting for it (a stalled machine only comes near the bound). */
+static uint32_t wait_used(struct vdrv *d, uint64_t *cookie)
+{
+	double end = now_s() + 30;
+	uint32_t len;
+	int r;
+
+	while ((r = vdrv_get_used(d, cookie, &len)) == 0) {
+		ck_assert_msg(now_s() < end, "nothing used in 30 s");
+		usleep(100);
+	}
+	ck_assert_int_eq(r, 1);
+	return len;
+}
+
+/* A control request; the status, and the reply's data in @out. */
+static int ctrl(struct node *n, uint8_t cmd, const void *args, size_t len, void *out,
+		size_t out_len)
+{
+	uint8_t *req = n->ram + CTRL_BUF, *rep = n->ram + CTRL_BUF + 0x80000;
+	struct vdrv_buf b[2] = { { CTRL_BUF, 1 + len }, { CTRL_BUF + 0x80000, 256 } };
+	uint64_t cookie;
+	uint32_t got;
+
+	req[0] = cmd;
+	if (len)
+		memcpy(req + 1, args, len);
+	memset(rep, 0xee, 256);
+	ck_assert_int_ge(vdrv_add(&n->ctrl, b, 1, 1, false, 7), 0);
+	kick(n, &n->ctrl, CTRL_VQ);
+	got = wait_used(&n->ctrl, &cookie);
+	ck_assert_uint_ge(got, 1);
+	if (!rep[0] && out)
+		memcpy(out, rep + 1, out_len);
+	return rep[0];
+}
+
+static uint32_t ctrl32(struct node *n, uint8_t cmd, const void *args, size_t len)
+{
+	uint32_t v = 0;
+
+	ck_assert_int_eq(ctrl(n, cmd, args, len, &v, 4), 0);
+	return le32toh(v);
+}
+
+static void gid_of(uint32_t ip, uint8_t gid[16])
+{
+	memset(gid, 0, 16);
+	gid[10] = gid[11] = 0xff;
+	memcpy(gid + 12, &ip, 4);
+}
+
+/* @count buffers for completions on the node's CQ; each one's cookie is its address. */
+static void post_cq_bufs(struct node *n, unsigned int count)
+{
+	static unsigned int next;
+	unsigned int i;
+
+	for (i = 0; i < count; i++) {
+		uint64_t gpa = CQ_BUFS + (uint64_t)(next++ % 1024) * 64;
+		struct vdrv_buf b = { gpa, 48 };
+
+		ck_assert_int_ge(vdrv_add(&n->cq, &b, 0, 1, false, gpa), 0);
+	}
+	kick(n, &n->cq, CQ_VQ);
+}
+
+/* The next completion on the node's CQ (a buffer for it posted again). */
+static struct virtio_rdma_cqe next_cqe(struct node *n)
+{
+	struct virtio_rdma_cqe e;
+	uint64_t gpa;
+
+	ck_assert_uint_eq(wait_used(&n->cq, &gpa), sizeof(e));
+	memcpy(&e, n->ram + gpa, sizeof(e));
+	post_cq_bufs(n, 1);
+	return e;
+}
+
+static void node_up(struct node *n, uint8_t id)
+{
+	struct virtio_rdma_conf conf = { .cqs = CQS, .qps = QPS };
+	struct rdma_port port = { wire_send, n, { 0x52, 0x54, 0, 0, 0x77, id } };
+	char err[256];
+
+	n->ram = aligned_alloc(4096, MEM);
+	ck_assert_ptr_nonnull(n->ram);
+	memset(n->ram, 0, MEM);
+	ck_assert_int_eq(guest_mem_init_buffer(&n->gm, n->ram, MEM), 0);
+	memcpy(n->mac, port.mac, 6);
+	n->ip = htobe32(0x0a000000 | id);
+	n->vdev = virtio_rdma_new(&n->gm, &conf, &port, err, sizeof(err));
+	ck_assert_msg(n->vdev, "%s", err);
+	virtio_dev_test_features_ok(n->vdev, 1ULL << VIRTIO_F_VERSION_1);
+	queue_up(n, &n->ctrl, CTRL_VQ, RINGS);
+	queue_up(n, &n->cq, CQ_VQ, RINGS + 0x20000);
+	queue_up(n, &n->sq, SQ_VQ, RINGS + 0x40000);
+	queue_up(n, &n->rq, RQ_VQ, RINGS + 0x60000);
+	virtio_dev_test_driver_ok(n->vdev);
+}
+
+static void node_down(struct node *n)
+{
+	virtio_rdma_free(n->vdev);
+	vdrv_exit(&n->ctrl);
+	vdrv_exit(&n->cq);
+	vdrv_exit(&n->sq);
+	vdrv_exit(&n->rq);
+	guest_mem_exit(&n->gm);
+	free(n->ram);
+}
+
+/* PD, CQ, a DMA MR, a user MR over MR_AREA, an RC QP in INIT, its GID. */
+static void node_objects(struct node *n)
+{
+	struct virtio_rdma_add_gid g = { .index = 0, .type = VIRTIO_RDMA_GID_ROCE_V2 };
+	struct virtio_rdma_create_cq cq = { htole32(256) };
+	struct virtio_rdma_get_dma_mr dma;
+	struct {
+		struct virtio_rdma_reg_user_mr h;
+		uint64_t pages[16];
+	} __attribute__((packed)) u;
+	struct virtio_rdma_create_qp qp = {
+		.qp_type = VIRTIO_RDMA_QPT_RC, .max_send_wr = htole32(64), .max_recv_wr = htole32(64),
+		.max_send_sge = htole32(4), .max_recv_sge = htole32(4),
+		.max_inline_data = htole32(64),
+	};
+	struct virtio_rdma_modify_qp m = { 0 };
+	int i;
+
+	gid_of(n->ip, g.gid);
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_ADD_GID, &g, sizeof(g), NULL, 0), 0);
+	n->pd = ctrl32(n, VIRTIO_RDMA_CMD_CREATE_PD, NULL, 0);
+	n->cq_n = ctrl32(n, VIRTIO_RDMA_CMD_CREATE_CQ, &cq, sizeof(cq));
+	ck_assert_uint_eq(n->cq_n, 0);
+	dma = (struct virtio_rdma_get_dma_mr){ htole32(n->pd),
+					       htole32(VIRTIO_RDMA_ACCESS_LOCAL_WRITE) };
+	n->dma_key = ctrl32(n, VIRTIO_RDMA_CMD_GET_DMA_MR, &dma, sizeof(dma));
+	memset(&u, 0, sizeof(u));
+	u.h.pdn = htole32(n->pd);
+	u.h.access = htole32(VIRTIO_RDMA_ACCESS_LOCAL_WRITE | VIRTIO_RDMA_ACCESS_REMOTE_WRITE |
+			     VIRTIO_RDMA_ACCESS_REMOTE_READ | VIRTIO_RDMA_ACCESS_REMOTE_ATOMIC);
+	u.h.virt_addr = htole64(MR_VA);
+	u.h.length = htole64(16 << 12);
+	u.h.npages = htole32(16);
+	u.h.page_shift = 12;
+	for (i = 0; i < 16; i++)
+		u.pages[i] = htole64(MR_AREA + ((uint64_t)i << 12));
+	n->mr_key = ctrl32(n, VIRTIO_RDMA_CMD_REG_USER_MR, &u, sizeof(u));
+	qp.pdn = htole32(n->pd);
+	qp.send_cqn = qp.recv_cqn = htole32(n->cq_n);
+	n->qpn = ctrl32(n, VIRTIO_RDMA_CMD_CREATE_QP, &qp, sizeof(qp));
+	ck_assert_uint_eq(n->qpn, QPN);
+	m.qpn = htole32(n->qpn);
+	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_PKEY_INDEX | RDMA_QP_PORT |
+				   RDMA_QP_ACCESS_FLAGS);
+	m.attr.qp_state = VIRTIO_RDMA_QPS_INIT;
+	m.attr.port_num = 1;
+	m.attr.qp_access_flags = htole32(VIRTIO_RDMA_ACCESS_REMOTE_WRITE |
+					 VIRTIO_RDMA_ACCESS_REMOTE_READ |
+					 VIRTIO_RDMA_ACCESS_REMOTE_ATOMIC);
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
+	post_cq_bufs(n, 32);
+}
+
+/* INIT -> RTR -> RTS towards @n's peer, as the rdma_cm does it. */
+static void node_connect(struct node *n, uint32_t sq_psn, uint32_t rq_psn)
+{
+	struct virtio_rdma_modify_qp m = { .qpn = htole32(n->qpn) };
+
+	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_AV | RDMA_QP_PATH_MTU |
+				   RDMA_QP_DEST_QPN | RDMA_QP_RQ_PSN | RDMA_QP_MAX_DEST_RD_ATOMIC |
+				   RDMA_QP_MIN_RNR_TIMER);
+	m.attr.qp_state = VIRTIO_RDMA_QPS_RTR;
+	m.attr.path_mtu = VIRTIO_RDMA_MTU_1024;
+	m.attr.dest_qp_num = htole32(n->peer->qpn);
+	m.attr.rq_psn = htole32(rq_psn);
+	m.attr.max_dest_rd_atomic = 8;
+	m.attr.min_rnr_timer = 1;
+	gid_of(n->peer->ip, m.attr.ah_attr.dgid);
+	memcpy(m.attr.ah_attr.dmac, n->peer->mac, 6);
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
+	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_TIMEOUT | RDMA_QP_RETRY_CNT |
+				   RDMA_QP_RNR_RETRY | RDMA_QP_SQ_PSN | RDMA_QP_MAX_QP_RD_ATOMIC);
+	m.attr.qp_state = VIRTIO_RDMA_QPS_RTS;
+	m.attr.timeout = 8;		/* ~1 ms */
+	m.attr.retry_cnt = 7;
+	m.attr.rnr_retry = 7;
+	m.attr.sq_psn = htole32(sq_psn);
+	m.attr.max_rd_atomic = 8;
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
+}
+
+static void setup(void)
+{
+	drop_every = frames_sent = 0;
+	node_up(&A, 1);
+	node_up(&B, 2);
+	A.peer = &B;
+	B.peer = &A;
+	node_objects(&A);
+	node_objects(&B);
+	node_connect(&A, 0x100, 0xfffff0);
+	node_connect(&B, 0xfffff0, 0x100);	/* B's PSNs wrap at 2^24 */
+}
+
+static void teardown(void)
+{
+	node_down(&A);
+	node_down(&B);
+}
+
+/* A send WR with one SGE over the DMA MR (or @inline_len bytes inline). */
+static void post_send(struct node *n, uint8_t opcode, uint64_t wr_id, uint64_t gpa, uint32_t len,
+		      uint64_t remote, uint32_t rkey, uint32_t imm, uint64_t cmp_add, uint64_t swap)
+{
+	uint64_t at = WR_BUF + (uint64_t)(n->wr_slot++ % 64) * 512;
+	struct virtio_rdma_send_wr *wr = (void *)(n->ram + at);
+	struct virtio_rdma_sge *sge = (void *)(wr + 1);
+	struct vdrv_buf b = { at, sizeof(*wr) + sizeof(*sge) };
+
+	memset(wr, 0, 512);
+	wr->wr_id = htole64(wr_id);
+	wr->opcode = opcode;
+	wr->send_flags = VIRTIO_RDMA_SEND_SIGNALED;
+	wr->num_sge = htole16(1);
+	wr->imm_or_inv = htobe32(imm);
+	if (opcode == VIRTIO_RDMA_WR_ATOMIC_CMP_SWP || opcode == VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD) {
+		wr->atomic.remote_addr = htole64(remote);
+		wr->atomic.rkey = htole32(rkey);
+		wr->atomic.compare_add = htole64(cmp_add);
+		wr->atomic.swap = htole64(swap);
+	} else {
+		wr->rdma.remote_addr = htole64(remote);
+		wr->rdma.rkey = htole32(rkey);
+	}
+	sge->addr = htole64(gpa);
+	sge->length = htole32(len);
+	sge->lkey = htole32(n->dma_key);
+	ck_assert_int_ge(vdrv_add(&n->sq, &b, 1, 0, false, wr_id), 0);
+	kick(n, &n->sq, SQ_VQ);
+	/* The device gives the WR's buffer back at once (it copied it out). */
+	while (vdrv_get_used(&n->sq, NULL, NULL) > 0)
+		;
+}
+
+static void post_recv(struct node *n, uint64_t wr_id, uint64_t gpa, uint32_t len)
+{
+	uint64_t at = WR_BUF + 0x8000 + (uint64_t)(n->wr_slot++ % 64) * 64;
+	struct virtio_rdma_recv_wr *wr = (void *)(n->ram + at);
+	struct virtio_rdma_sge *sge = (void *)(wr + 1);
+	struct vdrv_buf b = { at, sizeof(*wr) + sizeof(*sge) };
+
+	memset(wr, 0, 64);
+	wr->wr_id = htole64(wr_id);
+	wr->num_sge = htole32(1);
+	sge->addr = htole64(gpa);
+	sge->length = htole32(len);
+	sge->lkey = htole32(n->dma_key);
+	ck_assert_int_ge(vdrv_add(&n->rq, &b, 1, 0, false, wr_id), 0);
+	kick(n, &n->rq, RQ_VQ);
+	while (vdrv_get_used(&n->rq, NULL, NULL) > 0)
+		;
+}
+
+static void fill(struct node *n, uint64_t gpa, uint32_t len, uint8_t seed)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		n->ram[gpa + i] = (uint8_t)(seed + i * 7 + (i >> 8));
+}
+
+static void expect_cqe(const struct virtio_rdma_cqe *e, uint64_t wr_id, uint8_t status,
+		       uint8_t opcode, uint32_t len)
+{
+	ck_assert_msg(e->status == status, "wr %llu: status %u, want %u",
+		      (unsigned long long)le64toh(e->wr_id), e->status, status);
+	ck_assert_uint_eq(le64toh(e->wr_id), wr_id);
+	ck_assert_uint_eq(e->opcode, opcode);
+	if (status == VIRTIO_RDMA_WC_SUCCESS)
+		ck_assert_uint_eq(le32toh(e->byte_len), len);
+}
+
+/* SEND of 3000 bytes (three 1024-byte packets), SEND_WITH_IMM, a small inline-size one. */
+START_TEST(send_and_receive)
+{
+	struct virtio_rdma_cqe e;
+
+	post_recv(&B, 11, DATA, 4096);
+	post_recv(&B, 12, DATA + 4096, 4096);
+	fill(&A, DATA, 3000, 1);
+	fill(&A, DATA + 4096, 100, 2);
+	post_send(&A, VIRTIO_RDMA_WR_SEND, 1, DATA, 3000, 0, 0, 0, 0, 0);
+	post_send(&A, VIRTIO_RDMA_WR_SEND_IMM, 2, DATA + 4096, 100, 0, 0, 0xcafe0001, 0, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 3000);
+	e = next_cqe(&A);
+	expect_cqe(&e, 2, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 100);
+	e = next_cqe(&B);
+	expect_cqe(&e, 11, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 3000);
+	ck_assert_uint_eq(le32toh(e.qp_num), QPN);
+	ck_assert(!(e.wc_flags & VIRTIO_RDMA_WC_WITH_IMM));
+	ck_assert_mem_eq(B.ram + DATA, A.ram + DATA, 3000);
+	e = next_cqe(&B);
+	expect_cqe(&e, 12, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 100);
+	ck_assert(e.wc_flags & VIRTIO_RDMA_WC_WITH_IMM);
+	ck_assert_uint_eq(be32toh(e.imm_or_inv), 0xcafe0001);
+	ck_assert_mem_eq(B.ram + DATA + 4096, A.ram + DATA + 4096, 100);
+}
+END_TEST
+
+/* WRITE and WRITE_WITH_IMM into B's MR by virtual address, READ back, atomics. */
+START_TEST(write_read_atomics)
+{
+	struct virtio_rdma_cqe e;
+	uint64_t v;
+
+	fill(&A, DATA, 10000, 3);
+	post_send(&A, VIRTIO_RDMA_WR_RDMA_WRITE, 1, DATA, 10000, MR_VA + 100, B.mr_key, 0, 0, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RDMA_WRITE, 10000);
+	ck_assert_mem_eq(B.ram + MR_AREA + 100, A.ram + DATA, 10000);
+
+	post_recv(&B, 21, DATA, 64);
+	post_send(&A, VIRTIO_RDMA_WR_RDMA_WRITE_IMM, 2, DATA, 500, MR_VA + 20000, B.mr_key,
+		  0x12345678, 0, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 2, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RDMA_WRITE, 500);
+	e = next_cqe(&B);
+	expect_cqe(&e, 21, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV_RDMA_IMM, 500);
+	ck_assert_uint_eq(be32toh(e.imm_or_inv), 0x12345678);
+	ck_assert_mem_eq(B.ram + MR_AREA + 20000, A.ram + DATA, 500);
+
+	/* READ 6000 bytes of B's MR into A's memory. */
+	fill(&B, MR_AREA + 30000, 6000, 9);
+	post_send(&A, VIRTIO_RDMA_WR_RDMA_READ, 3, DATA + 0x20000, 6000, MR_VA + 30000, B.mr_key,
+		  0, 0, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 3, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RDMA_READ, 6000);
+	ck_assert_mem_eq(A.ram + DATA + 0x20000, B.ram + MR_AREA + 30000, 6000);
+
+	/* FETCH_ADD then CMP_SWAP on B's word at offset 40960. */
+	v = htole64(1000);
+	memcpy(B.ram + MR_AREA + 40960, &v, 8);
+	post_send(&A, VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD, 4, DATA + 0x30000, 8, MR_VA + 40960,
+		  B.mr_key, 0, 5, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 4, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_FETCH_ADD, 8);
+	memcpy(&v, A.ram + DATA + 0x30000, 8);
+	ck_assert_uint_eq(le64toh(v), 1000);
+	post_send(&A, VIRTIO_RDMA_WR_ATOMIC_CMP_SWP, 5, DATA + 0x30008, 8, MR_VA + 40960,
+		  B.mr_key, 0, 1005, 77);
+	e = next_cqe(&A);
+	expect_cqe(&e, 5, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_COMP_SWAP, 8);
+	memcpy(&v, A.ram + DATA + 0x30008, 8);
+	ck_assert_uint_eq(le64toh(v), 1005);
+	memcpy(&v, B.ram + MR_AREA + 40960, 8);
+	ck_assert_uint_eq(le64toh(v), 77);
+}
+END_TEST
+
+/*
+ * A WRITE under a wrong rkey: the responder NAKs, the requester completes
+ * with a remote access error and its QP goes to ERR; B's memory is as it
+ * was; a WR posted after that is flushed.
+ */
+START_TEST(bad_rkey_is_an_error_completion)
+{
+	struct virtio_rdma_cqe e;
+	uint8_t before[256];
+
+	memcpy(before, B.ram + MR_AREA, sizeof(before));
+	fill(&A, DATA, 256, 5);
+	post_send(&A, VIRTIO_RDMA_WR_RDMA_WRITE, 1, DATA, 256, MR_VA, B.mr_key ^ 0x100, 0, 0, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_REM_ACCESS_ERR, VIRTIO_RDMA_WC_RDMA_WRITE, 0);
+	ck_assert_mem_eq(B.ram + MR_AREA, before, sizeof(before));
+	/* Outside the MR, with the right key: refused as well. */
+	post_send(&A, VIRTIO_RDMA_WR_SEND, 2, DATA, 16, 0, 0, 0, 0, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 2, VIRTIO_RDMA_WC_WR_FLUSH_ERR, VIRTIO_RDMA_WC_SEND, 0);
+}
+END_TEST
+
+/* One frame in eight lost, both ways: 40 WRITEs and SENDs still arrive, each once. */
+START_TEST(lossy_wire)
+{
+	struct virtio_rdma_cqe e;
+	int i, sends = 0;
+
+	drop_every = 8;
+	for (i = 0; i < 20; i++)
+		post_recv(&B, 100 + i, DATA + 0x80000 + (uint64_t)i * 4096, 4096);
+	for (i = 0; i < 40; i++) {
+		fill(&A, DATA + (uint64_t)i * 4096, 3000, (uint8_t)i);
+		if (i & 1) {
+			post_send(&A, VIRTIO_RDMA_WR_SEND, i, DATA + (uint64_t)i * 4096, 3000, 0, 0,
+				  0, 0, 0);
+			sends++;
+		} else {
+			post_send(&A, VIRTIO_RDMA_WR_RDMA_WRITE, i, DATA + (uint64_t)i * 4096, 3000,
+				  MR_VA + (uint64_t)(i / 2) * 3000, B.mr_key, 0, 0, 0);
+		}
+		e = next_cqe(&A);
+		expect_cqe(&e, i, VIRTIO_RDMA_WC_SUCCESS,
+			   i & 1 ? VIRTIO_RDMA_WC_SEND : VIRTIO_RDMA_WC_RDMA_WRITE, 3000);
+	}
+	for (i = 0; i < sends; i++) {
+		e = next_cqe(&B);
+		expect_cqe(&e, 100 + i, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 3000);
+		ck_assert_mem_eq(B.ram + DATA + 0x80000 + (uint64_t)i * 4096,
+				 A.ram + DATA + (uint64_t)(2 * i + 1) * 4096, 3000);
+	}
+	for (i = 0; i < 40; i += 2)
+		ck_assert_mem_eq(B.ram + MR_AREA + (uint64_t)(i / 2) * 3000,
+				 A.ram + DATA + (uint64_t)i * 4096, 3000);
+	ck_assert_uint_ge(frames_sent, 8);
+}
+END_TEST
+
+VLAB_SUITE_MAIN("virtio_rdma", "rc", setup, teardown, 60,
+	send_and_receive, write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire);
