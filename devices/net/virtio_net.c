@@ -75,6 +75,9 @@ struct virtio_net {
 	uint8_t *ctrl_result;		/* worker 0: CVQ command result */
 	const char *hub_spec;		/* incoming: hub joined in net_load() */
 	const char *pcap;		/* and its capture file */
+	/* a function sharing the port (atomic: set and cleared while stopped) */
+	virtio_net_port_rx port_rx;
+	void *port_opaque;
 };
 
 /* STATS GET for 16 pairs needs about 5 KiB; a short reply hangs Linux. */
@@ -395,6 +398,15 @@ static void net_rx_steer(struct virtio_net *net)
 				return;
 			}
 			f->len = n;
+			{
+				virtio_net_port_rx rx = __atomic_load_n(&net->port_rx,
+									 __ATOMIC_ACQUIRE);
+
+				if (rx && rx(net->port_opaque, f->data, f->len)) {
+					free(f);
+					continue;
+				}
+			}
 			if (!net_rx_filter_accept(&net->st, f->data, f->len)) {
 				free(f);
 				continue;
@@ -943,6 +955,35 @@ static int net_kind_config_check(const void *config, const void *fdt, int node, 
 	return 0;
 }
 
+
+int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void *opaque)
+{
+	struct virtio_net *net = vdev->priv;
+
+	if (rx && net->port_rx)
+		return -EBUSY;
+	if (rx)
+		net->port_opaque = opaque;
+	__atomic_store_n(&net->port_rx, rx, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int virtio_net_port_send(struct virtio_dev *vdev, const void *frame, size_t len)
+{
+	struct virtio_net *net = vdev->priv;
+	struct iovec iov = { (void *)frame, len };
+
+	return net_backend_send(&net->be, &iov, 1);
+}
+
+void virtio_net_port_mac(struct virtio_dev *vdev, uint8_t mac[6])
+{
+	struct virtio_net *net = vdev->priv;
+
+	pthread_mutex_lock(&net->lock);
+	memcpy(mac, net->st.perm_mac, 6);
+	pthread_mutex_unlock(&net->lock);
+}
 
 static void *net_kind_create(struct vm *vm, const void *config, int index, char *err,
 			     size_t errlen)

@@ -47,4 +47,18 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 /* Stop its workers and free it (one made by virtio_net_new()). */
 void virtio_net_free(struct virtio_dev *vdev);
 
+/*
+ * A function sharing the NIC's port, as a RoCE NIC's RDMA function shares
+ * its Ethernet port (devices/rdma): @rx sees every frame from the backend
+ * first, on the NIC's worker, and keeps those it returns true for from the
+ * netdev. Set before the NIC's workers run, cleared (NULL) before the
+ * function goes away. -EBUSY if another function has the port.
+ */
+typedef bool (*virtio_net_port_rx)(void *opaque, const void *frame, size_t len);
+int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void *opaque);
+/* Put a frame on the NIC's backend (any thread, captured like the netdev's): 0 or -errno. */
+int virtio_net_port_send(struct virtio_dev *vdev, const void *frame, size_t len);
+/* The NIC's permanent MAC address. */
+void virtio_net_port_mac(struct virtio_dev *vdev, uint8_t mac[6]);
+
 #endif

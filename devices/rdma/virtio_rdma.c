@@ -5,14 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/net/virtio_net.h"
 #include "devices/rdma/roce.h"
 #include "devices/rdma/verbs.h"
 #include "devices/rdma/virtio_rdma.h"
 #include "virtio/virtio.h"
+#include "virtio/virtio_pci.h"
 #include "virtio/virtq.h"
+#include "vmm/core/device.h"
 #include "vmm/core/vm.h"
 #include "vmm/core/worker.h"
 #include "vmm/mem/guest_mem.h"
+#include "vmm/migrate/state.h"
 
 #define KICK_VQ		1u		/* a vq in dev->pending was kicked */
 #define KICK_WIRE	2u		/* frames in the inbox */
@@ -1239,3 +1243,181 @@ void virtio_rdma_get_stats(struct virtio_dev *vdev, struct virtio_rdma_stats *s)
 {
 	*s = ((struct vrdma *)vdev->priv)->stats;
 }
+
+/* ---- --rdma: a device on a vlab NIC's port ---- */
+
+struct vrdma_handle {
+	struct virtio_dev *rdma;
+	struct virtio_dev *nic;
+};
+
+static int nic_send(void *opaque, const void *frame, size_t len)
+{
+	return virtio_net_port_send(opaque, frame, len);
+}
+
+static bool nic_rx(void *opaque, const void *frame, size_t len)
+{
+	return virtio_rdma_receive(opaque, frame, len);
+}
+
+static int rdma_parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || x < lo || x > hi)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+int virtio_rdma_parse(const char *arg, struct virtio_rdma_conf *c, char *err, size_t errlen)
+{
+	char buf[256], *tok, *save = NULL;
+	bool have_net = false;
+	uint32_t n;
+
+	memset(c, 0, sizeof(*c));
+	c->cqs = 8;
+	c->qps = 8;
+	if (strlen(arg) >= sizeof(buf)) {
+		snprintf(err, errlen, "--rdma: '%.32s...' is too long", arg);
+		return -1;
+	}
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "net=", 4)) {
+			if (rdma_parse_u32(tok + 4, 0, VLAB_MAX_NICS - 1, &n)) {
+				snprintf(err, errlen, "--rdma: net '%s' is not a NIC index 0..%d",
+					 tok + 4, VLAB_MAX_NICS - 1);
+				return -1;
+			}
+			c->net = (int)n;
+			have_net = true;
+		} else if (!strncmp(tok, "cqs=", 4)) {
+			if (rdma_parse_u32(tok + 4, 1, VIRTIO_RDMA_MAX_CQS, &c->cqs)) {
+				snprintf(err, errlen, "--rdma: cqs '%s' is not 1..%d", tok + 4,
+					 VIRTIO_RDMA_MAX_CQS);
+				return -1;
+			}
+		} else if (!strncmp(tok, "qps=", 4)) {
+			if (rdma_parse_u32(tok + 4, 2, VIRTIO_RDMA_MAX_QPS, &c->qps)) {
+				snprintf(err, errlen, "--rdma: qps '%s' is not 2..%d (the GSI QP "
+					 "included)", tok + 4, VIRTIO_RDMA_MAX_QPS);
+				return -1;
+			}
+		} else {
+			snprintf(err, errlen, "--rdma: unknown option '%s' (net=N, cqs=N, qps=N)", tok);
+			return -1;
+		}
+	}
+	if (!have_net) {
+		snprintf(err, errlen, "--rdma: needs net=N, the --net NIC whose port it shares");
+		return -1;
+	}
+	return 0;
+}
+
+static int rdma_kind_parse(const char *arg, void *config, char *err, size_t errlen)
+{
+	return virtio_rdma_parse(arg, config, err, errlen);
+}
+
+static void *rdma_kind_create(struct vm *vm, const void *config, int index, char *err,
+			      size_t errlen)
+{
+	const struct virtio_rdma_conf *c = config;
+	struct rdma_port port = { .send = nic_send };
+	struct vrdma_handle *h;
+
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "virtio-rdma: out of memory");
+		return NULL;
+	}
+	h->nic = device_find(vm, &virtio_net_kind, c->net);
+	if (!h->nic) {
+		snprintf(err, errlen, "--rdma net=%d: there is no --net NIC %d", c->net, c->net);
+		free(h);
+		return NULL;
+	}
+	port.opaque = h->nic;
+	virtio_net_port_mac(h->nic, port.mac);
+	h->rdma = virtio_rdma_new(&vm->mem, c, &port, err, errlen);
+	if (!h->rdma) {
+		free(h);
+		return NULL;
+	}
+	if (virtio_net_set_port_rx(h->nic, nic_rx, h->rdma)) {
+		snprintf(err, errlen, "--rdma net=%d: that NIC has an RDMA device already", c->net);
+		virtio_rdma_free(h->rdma);
+		free(h);
+		return NULL;
+	}
+	if (virtio_pci_attach(vm, h->rdma)) {
+		snprintf(err, errlen, "virtio-rdma: cannot attach to PCI");
+		virtio_net_set_port_rx(h->nic, NULL, NULL);
+		virtio_rdma_free(h->rdma);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void rdma_kind_destroy(struct vm *vm, void *dev)
+{
+	struct vrdma_handle *h = dev;
+	struct vrdma *d = (struct vrdma *)h->rdma;
+
+	virtio_net_set_port_rx(h->nic, NULL, NULL);
+	worker_stop(&d->worker);
+	virtio_pci_detach(h->rdma);
+	virtio_rdma_free(h->rdma);
+	free(h);
+}
+
+static void rdma_kind_config_save(const void *config, struct state_buf *sb)
+{
+	const struct virtio_rdma_conf *c = config;
+
+	state_put_u32(sb, "net", (uint32_t)c->net);
+	state_put_u32(sb, "cqs", c->cqs);
+	state_put_u32(sb, "qps", c->qps);
+}
+
+static int rdma_kind_config_check(const void *config, const void *fdt, int node, char *err,
+				  size_t errlen)
+{
+	const struct virtio_rdma_conf *c = config;
+	uint32_t net, cqs, qps;
+
+	if (state_get_u32(fdt, node, "net", &net, err, errlen) ||
+	    state_get_u32(fdt, node, "cqs", &cqs, err, errlen) ||
+	    state_get_u32(fdt, node, "qps", &qps, err, errlen))
+		return -1;
+	if (net != (uint32_t)c->net || cqs != c->cqs || qps != c->qps) {
+		snprintf(err, errlen, "net=%u cqs=%u qps=%u at the source", net, cqs, qps);
+		return -1;
+	}
+	return 0;
+}
+
+struct device_kind virtio_rdma_kind = {
+	.option = "rdma",
+	.noun = "RDMA device",
+	.usage = "  --rdma net=N[,OPTS]  virtio-rdma device (ID 42) sharing the port of --net NIC N,\n"
+		 "                       RoCEv2 on its wire (up to 4, one per NIC); OPTS: cqs=N\n"
+		 "                       (1..16, default 8), qps=N (2..16 with the GSI QP, default 8)\n",
+	.max = VLAB_MAX_NICS,
+	.after_others = true,
+	.config_size = sizeof(struct virtio_rdma_conf),
+	.parse = rdma_kind_parse,
+	.create = rdma_kind_create,
+	.destroy = rdma_kind_destroy,
+	.config_save = rdma_kind_config_save,
+	.config_check = rdma_kind_config_check,
+};
+DEVICE_KIND(virtio_rdma_kind);

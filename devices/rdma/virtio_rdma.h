@@ -45,6 +45,9 @@ struct virtio_rdma_conf {
 #define VIRTIO_RDMA_MAX_QPS	16
 #define VIRTIO_RDMA_MSG_MAX	(4u << 20)	/* bytes in one message */
 
+/* --rdma net=N[,cqs=N][,qps=N]: 0, or -1 with a message. */
+int virtio_rdma_parse(const char *arg, struct virtio_rdma_conf *c, char *err, size_t errlen);
+
 struct virtio_dev *virtio_rdma_new(struct guest_mem *gm, const struct virtio_rdma_conf *conf,
 				   const struct rdma_port *port, char *err, size_t errlen);
 void virtio_rdma_free(struct virtio_dev *vdev);

@@ -59,22 +59,39 @@ static void devices_vm_exit(struct vm *vm)
 		device_destroy(vm, vm->devices[vm->nr_devices - 1].dev);
 }
 
-/* Every device of the command line, in order; on failure none is left. */
+/*
+ * Every device of the command line, in order, but those that attach to
+ * another device after the rest; on failure none is left.
+ */
 static int devices_vm_init(struct vm *vm)
 {
 	char err[256];
-	int i;
+	int pass, i;
 
-	for (i = 0; i < vm->cfg->nr_devs; i++) {
-		const struct device_conf *c = &vm->cfg->devs[i];
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < vm->cfg->nr_devs; i++) {
+			const struct device_conf *c = &vm->cfg->devs[i];
 
-		if (!device_create(vm, c->kind, c->config, c->index, err, sizeof(err))) {
-			vlab_log("%s", err);
-			devices_vm_exit(vm);
-			return -EINVAL;
+			if (c->kind->after_others != pass)
+				continue;
+			if (!device_create(vm, c->kind, c->config, c->index, err, sizeof(err))) {
+				vlab_log("%s", err);
+				devices_vm_exit(vm);
+				return -EINVAL;
+			}
 		}
 	}
 	return 0;
+}
+
+void *device_find(struct vm *vm, const struct device_kind *kind, int index)
+{
+	int i;
+
+	for (i = 0; i < vm->nr_devices; i++)
+		if (vm->devices[i].kind == kind && index-- == 0)
+			return vm->devices[i].dev;
+	return NULL;
 }
 
 void device_destroy(struct vm *vm, void *dev)

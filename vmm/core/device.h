@@ -17,6 +17,7 @@
 #define VLAB_DEVICE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct state_buf;
@@ -32,6 +33,8 @@ struct device_kind {
 	const char *usage;		/* its --help lines, newline-terminated */
 	const char *noun;		/* "NIC", for messages */
 	int max;			/* instances allowed */
+	/* Created after the kinds without it: it attaches to another device. */
+	bool after_others;
 	size_t config_size;		/* <= DEVICE_CONFIG_MAX */
 	/* One --option value into @config (zeroed); -1 with a message. */
 	int (*parse)(const char *arg, void *config, char *err, size_t errlen);
@@ -77,6 +80,8 @@ struct device {
  */
 void *device_create(struct vm *vm, const struct device_kind *kind, const void *config,
 		    int index, char *err, size_t errlen);
+/* Instance @index of @kind on @vm (in creation order), or NULL. */
+void *device_find(struct vm *vm, const struct device_kind *kind, int index);
 /* Destroy one instance device_create() made; it leaves vm->devices. */
 void device_destroy(struct vm *vm, void *dev);
 

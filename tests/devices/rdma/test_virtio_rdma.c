@@ -524,5 +524,44 @@ START_TEST(lossy_wire)
 }
 END_TEST
 
-VLAB_SUITE_MAIN("virtio_rdma", "rc", setup, teardown, 60,
-	send_and_receive, write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire);
+static void refused(const char *arg, const char *msg)
+{
+	struct virtio_rdma_conf c;
+	char err[256] = "";
+
+	ck_assert_int_eq(virtio_rdma_parse(arg, &c, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, msg), "'%s': \"%s\" lacks \"%s\"", arg, err, msg);
+}
+
+START_TEST(option_grammar)
+{
+	struct virtio_rdma_conf c;
+	char err[256];
+
+	ck_assert_int_eq(virtio_rdma_parse("net=2,cqs=16,qps=2", &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.net, 2);
+	ck_assert_uint_eq(c.cqs, 16);
+	ck_assert_uint_eq(c.qps, 2);
+	ck_assert_int_eq(virtio_rdma_parse("net=0", &c, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.cqs, 8);
+	ck_assert_uint_eq(c.qps, 8);
+	refused("cqs=2", "--rdma: needs net=N");
+	refused("net=4", "--rdma: net '4' is not a NIC index 0..3");
+	refused("net=-1", "--rdma: net '-1' is not a NIC index");
+	refused("net=0,cqs=0", "--rdma: cqs '0' is not 1..16");
+	refused("net=0,qps=17", "--rdma: qps '17' is not 2..16");
+	refused("net=0,mtu=9000", "--rdma: unknown option 'mtu=9000'");
+}
+END_TEST
+
+static Suite *rdma_suite(void)
+{
+	Suite *s = suite_create("virtio_rdma");
+
+	vlab_tcase(s, "rc", setup, teardown, 60, VLAB_TESTS(send_and_receive,
+		   write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire));
+	vlab_tcase(s, "option", NULL, NULL, 0, VLAB_TESTS(option_grammar));
+	return s;
+}
+
+VLAB_TEST_MAIN(rdma_suite)
