@@ -9,7 +9,7 @@
 
 PAYLOAD_DIR	:= guest/payload
 PAYLOAD_OUT	:= $(O)/payloads
-PAYLOADS_PMD	:= net_pmd net_cvq net_evil net_count net_dma net_up
+PAYLOADS_PMD	:= net_pmd net_cvq net_evil net_count net_dma net_up rdma_rc
 PAYLOADS	:= hello memwrite fault dirty panic $(PAYLOADS_PMD)
 
 # -mcmodel=small: the image sits at 1 MiB, so every symbol address fits

@@ -252,6 +252,12 @@ int vpmd_probe(struct vpmd_dev *d)
 
 int vpmd_probe_nth(struct vpmd_dev *d, unsigned int nth)
 {
+	return vpmd_probe_id(d, VIRTIO_PCI_NET_MODERN - 0x1040, nth);
+}
+
+int vpmd_probe_id(struct vpmd_dev *d, uint16_t virtio_id, unsigned int nth)
+{
+	uint16_t pci_id = 0x1040 + virtio_id;
 	struct vpmd_cap caps[VIRTIO_PCI_CAP_DEVICE + 1];
 	uint64_t bars[6];
 	bool bar_read[6];
@@ -267,14 +273,14 @@ int vpmd_probe_nth(struct vpmd_dev *d, unsigned int nth)
 	memset(bar_read, 0, sizeof(bar_read));
 	for (slot = 0; slot < PCI_SLOTS; slot++) {
 		id = pci_read32(slot, PCI_ID);
-		if (id == ((uint32_t)VIRTIO_PCI_NET_MODERN << 16 | VIRTIO_PCI_VENDOR) && !skip--)
+		if (id == ((uint32_t)pci_id << 16 | VIRTIO_PCI_VENDOR) && !skip--)
 			break;
 	}
 	if (slot == PCI_SLOTS) {
 		if (nth)
 			return -1;
-		printf("vpmd: no virtio-net function (%04x:%04x) on bus 0\n",
-		       VIRTIO_PCI_VENDOR, VIRTIO_PCI_NET_MODERN);
+		printf("vpmd: no virtio function %04x:%04x on bus 0\n", VIRTIO_PCI_VENDOR,
+		       pci_id);
 		return -1;
 	}
 	d->slot = slot;
@@ -342,8 +348,8 @@ int vpmd_probe_nth(struct vpmd_dev *d, unsigned int nth)
 	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_OFF;
 	pci_write16(slot, PCI_COMMAND, cmd);
 
-	printf("vpmd: virtio-net at 00:%02x.0: common 0x%lx notify 0x%lx (x%u) isr 0x%lx device 0x%lx\n",
-	       slot, d->common, d->notify_base, d->notify_mult, d->isr, d->device);
+	printf("vpmd: virtio %s at 00:%02x.0: common 0x%lx notify 0x%lx (x%u) isr 0x%lx device 0x%lx\n",
+	       virtio_id == 1 ? "net" : "function", slot, d->common, d->notify_base, d->notify_mult, d->isr, d->device);
 	return 0;
 }
 
@@ -550,6 +556,55 @@ static void rx_post(struct vpmd_dev *d, uint8_t *buf)
 		vpmd_queue_kick(&d->rx);
 		d->rx_to_refill = 0;
 	}
+}
+
+/* ---- any virtio function: negotiate, set up queues, go live ---- */
+
+int vpmd_negotiate(struct vpmd_dev *d, uint64_t want, uint64_t need)
+{
+	if (vpmd_reset(d))
+		return -1;
+	vpmd_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
+	vpmd_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	d->offered = read_device_features(d);
+	if (need & ~d->offered) {
+		printf("vpmd: device features 0x%lx lack needed 0x%lx\n", d->offered,
+		       need & ~d->offered);
+		return -1;
+	}
+	d->features = (want | need) & d->offered;
+	write_driver_features(d, d->features);
+	vpmd_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+			VIRTIO_STATUS_FEATURES_OK);
+	if (!(vpmd_status(d) & VIRTIO_STATUS_FEATURES_OK)) {
+		printf("vpmd: the device did not accept features 0x%lx\n", d->features);
+		return -1;
+	}
+	d->num_queues = mmio_read16(d->common + COMMON_NUMQ);
+	return 0;
+}
+
+int vpmd_queue_setup(struct vpmd_dev *d, struct vpmd_queue *q, uint16_t index, uint16_t size)
+{
+	uint8_t *mem = vpmd_alloc(QUEUE_MEM, 4096);
+
+	if (!mem)
+		return -1;
+	return queue_setup(d, q, index, size, vpmd_has(d, VIRTIO_F_RING_PACKED), mem);
+}
+
+int vpmd_driver_ok(struct vpmd_dev *d)
+{
+	uint8_t status;
+
+	vpmd_set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+			VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	status = vpmd_status(d);
+	if (!(status & VIRTIO_STATUS_DRIVER_OK) || (status & VIRTIO_STATUS_NEEDS_RESET)) {
+		printf("vpmd: the device did not go live (status 0x%x)\n", status);
+		return -1;
+	}
+	return 0;
 }
 
 static int vpmd_fail(struct vpmd_dev *d, const char *what)

@@ -186,6 +186,18 @@ const char *vpmd_config_ring(const struct vpmd_config *cfg);
 int vpmd_probe(struct vpmd_dev *d);
 /* The same for the @nth virtio-net function (0 = the first); -1 quietly if none. */
 int vpmd_probe_nth(struct vpmd_dev *d, unsigned int nth);
+/* The @nth function of virtio device type @virtio_id (PCI 1af4:1040+id). */
+int vpmd_probe_id(struct vpmd_dev *d, uint16_t virtio_id, unsigned int nth);
+
+/*
+ * Another kind of virtio function (virtio-rdma): reset and negotiate
+ * (@need must be offered, @want is taken where it is), set up queue
+ * @index with @size entries on rings from payload memory, DRIVER_OK.
+ * 0 or -1 (printed).
+ */
+int vpmd_negotiate(struct vpmd_dev *d, uint64_t want, uint64_t need);
+int vpmd_queue_setup(struct vpmd_dev *d, struct vpmd_queue *q, uint16_t index, uint16_t size);
+int vpmd_driver_ok(struct vpmd_dev *d);
 
 /*
  * Reset, negotiate, set up the queues, DRIVER_OK, post the receive

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-rdma under KVM: two vlab processes, each a guest with a NIC on a
+ * shared hub and `--rdma net=0` on it, run the rdma_rc payload (a CPL3
+ * driver, guest/payload/rdma_rc.c): an RC connection between their QPs 2
+ * carries SENDs, 64 KiB RDMA WRITEs both ways, a zero-length
+ * WRITE_WITH_IMM, a 64 KiB RDMA READ and 100 FETCH_ADDs, every byte and
+ * every original value checked in guest memory. The client's NIC captures
+ * its wire (pcap=): every frame in the file is RoCEv2, and tshark (when
+ * installed; CI installs it) decodes them all as RRoCE with the opcodes
+ * the exchange needs.
+ */
+#include <check.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "vlab_run.h"
+
+#define UP_TIMEOUT	30
+#define RUN_TIMEOUT	60
+#define MAC_S		"52:54:00:00:40:01"
+#define MAC_C		"52:54:00:00:40:02"
+
+static bool test_done;
+
+static void dump_proc(const struct vp *p)
+{
+	char *out = vlab__slurp(p->out), *con = vlab__slurp(p->con);
+	size_t len = strlen(con);
+
+	fprintf(stderr, "---- %s (status %d) output:\n%s", p->name, p->status, out);
+	fprintf(stderr, "---- %s console (last 3000 bytes):\n%s\n---- end of %s\n", p->name,
+		con + (len > 3000 ? len - 3000 : 0), p->name);
+	free(out);
+	free(con);
+}
+
+static void cleanup(void)
+{
+	int i;
+
+	for (i = 0; i < vp_nr_procs; i++) {
+		vp_kill_now(&vp_procs[i]);
+		if (!test_done)
+			dump_proc(&vp_procs[i]);
+	}
+	vp_nr_procs = 0;
+	if (vp_tdir[0])
+		vlab_rm_tree(vp_tdir);
+	vp_tdir[0] = '\0';
+}
+
+#define ck_or_dump(cond, ...)						\
+	do {								\
+		bool __ok = (cond);					\
+									\
+		if (!__ok)						\
+			cleanup();					\
+		ck_assert_msg(__ok, __VA_ARGS__);			\
+	} while (0)
+
+/* How many lines of `tshark -r @pcap @args` output contain @needle. */
+static unsigned long tshark_count(const char *pcap, const char *args, const char *needle)
+{
+	char cmd[PATH_MAX + 256], line[512];
+	unsigned long n = 0;
+	FILE *t;
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/tshark -r '%s' %s 2>/dev/null", pcap, args);
+	t = popen(cmd, "r");
+	ck_assert_ptr_nonnull(t);
+	while (fgets(line, sizeof(line), t))
+		if (!needle || strstr(line, needle))
+			n++;
+	ck_assert_int_eq(pclose(t), 0);
+	return n;
+}
+
+START_TEST(test_rdma_rc_between_two_guests)
+{
+	char hub[96], net_s[192], net_c[192], pcap[128];
+	const char *elf;
+	struct vp s, c;
+	unsigned long frames, roce;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	elf = vlab_payload("payloads/rdma_rc.elf");
+	vlab_tdir_create("vlab-rdma");
+	test_done = false;
+	atexit(cleanup);
+	snprintf(hub, sizeof(hub), "%s/hub", vp_tdir);
+	snprintf(pcap, sizeof(pcap), "%s/client.pcap", vp_tdir);
+	snprintf(net_s, sizeof(net_s), "hub=%s,mac=" MAC_S, hub);
+	snprintf(net_c, sizeof(net_c), "hub=%s,mac=" MAC_C ",pcap=%s", hub, pcap);
+	vp_start(&s, "server", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--net", net_s, "--rdma", "net=0", "--cmdline",
+			"role=server ip=10.0.0.1 peer_ip=10.0.0.2 peer_mac=" MAC_C, NULL });
+	ck_or_dump(vp_wait_file_has(&s, s.con, "rdma_rc: server ready", UP_TIMEOUT),
+		   "the server did not come up");
+	/* The device's order on the command line does not matter: --rdma first here. */
+	vp_start(&c, "client", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--rdma", "net=0", "--net", net_c, "--cmdline",
+			"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=" MAC_S, NULL });
+	ck_or_dump(vp_wait(&c, RUN_TIMEOUT) == 0, "client exit status %d", c.status);
+	ck_or_dump(vp_wait(&s, RUN_TIMEOUT) == 0, "server exit status %d", s.status);
+	ck_or_dump(vlab_file_has(c.con, "rdma_rc: RDMA READ: 65536 bytes right") &&
+		   vlab_file_has(c.con, "the server's RDMA WRITE: 65536 bytes right") &&
+		   vlab_file_has(c.con, "100 FETCH_ADDs, each original value once") &&
+		   vlab_file_has(c.con, "payload: rdma_rc ok"), "the client's checks");
+	ck_or_dump(vlab_file_has(s.con, "the client's RDMA WRITE: 65536 bytes right") &&
+		   vlab_file_has(s.con, "payload: rdma_rc ok"), "the server's checks");
+	if (access("/usr/bin/tshark", X_OK) == 0) {
+		frames = tshark_count(pcap, "-T fields -e frame.number", NULL);
+		roce = tshark_count(pcap, "-Y infiniband -T fields -e frame.number", NULL);
+		printf("rdma: %lu frames captured, %lu of them RoCEv2\n", frames, roce);
+		ck_or_dump(frames > 300 && roce == frames, "%lu frames, %lu RoCEv2", frames, roce);
+		/* tshark's names for the opcodes the exchange used. */
+		ck_or_dump(tshark_count(pcap, "", "RC Send Only") >= 4 &&
+			   tshark_count(pcap, "", "RC RDMA Write First") >= 2 &&
+			   tshark_count(pcap, "", "RC RDMA Write Only Immediate") == 1 &&
+			   tshark_count(pcap, "", "RC RDMA Read Request") >= 2 &&
+			   tshark_count(pcap, "", "RC RDMA Read Response First") >= 1 &&
+			   tshark_count(pcap, "", "RC Fetch Add") == 100 &&
+			   tshark_count(pcap, "", "RC Atomic Acknowledge") == 100,
+			   "tshark does not see the exchange's opcodes");
+	} else {
+		printf("rdma: tshark not installed; the capture was not decoded\n");
+	}
+	test_done = true;
+	cleanup();
+}
+END_TEST
+
+VLAB_SUITE_MAIN("rdma", "kvm", NULL, NULL, 2 * RUN_TIMEOUT + UP_TIMEOUT,
+	test_rdma_rc_between_two_guests);
