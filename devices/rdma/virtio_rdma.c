@@ -110,6 +110,13 @@ static uint16_t sq_vq(const struct vrdma *d, uint32_t qpn)
 	return 1 + d->conf.cqs + 2 * (qpn - 1);
 }
 
+/* A driver broke one of its rings: the device wants a reset, nothing else is harmed. */
+static void vq_broken(struct vrdma *d, struct virtq *vq)
+{
+	virtio_dev_needs_reset(&d->vdev, vq->broken_reason ? vq->broken_reason :
+				   "a malformed descriptor");
+}
+
 /* ---- completions ---- */
 
 static void cq_signal(struct vrdma *d, uint32_t cqn, bool solicited)
@@ -138,6 +145,8 @@ static void cq_drain(struct vrdma *d, uint32_t cqn)
 		const struct virtio_rdma_cqe *e = c->count ? &c->backlog[c->head] : &overrun;
 
 		r = virtq_pop(vq, &elem);
+		if (r < 0)
+			vq_broken(d, vq);
 		if (r <= 0)
 			break;
 		virtq_cursor_init(&cur, &elem, true);
@@ -489,7 +498,7 @@ static void sq_take(struct vrdma *d, uint32_t qpn)
 	struct virtq_elem elem;
 	struct virtq_cursor c;
 	size_t n;
-	int r;
+	int r = 0;
 
 	/* Posted in INIT or RTR: they wait in the ring for RTS. */
 	if (!qp || !vq->enabled || (qp->state != RDMA_QPS_RTS && qp->state != RDMA_QPS_ERR))
@@ -501,6 +510,8 @@ static void sq_take(struct vrdma *d, uint32_t qpn)
 		virtq_push(vq, &elem, 0);
 		sq_post(d, v, qp, n);
 	}
+	if (r < 0)
+		vq_broken(d, vq);
 	sq_complete(d, v, qp);
 }
 
@@ -514,7 +525,7 @@ static void rq_take(struct vrdma *d, uint32_t qpn)
 	struct virtq_elem elem;
 	struct virtq_cursor c;
 	struct virtio_rdma_recv_wr wr;
-	int r;
+	int r = 0;
 
 	if (!qp || !vq->enabled || qp->state == RDMA_QPS_RESET)
 		return;
@@ -544,6 +555,8 @@ static void rq_take(struct vrdma *d, uint32_t qpn)
 		}
 		v->rq_count++;
 	}
+	if (r < 0)
+		vq_broken(d, vq);
 }
 
 static void rq_complete(struct vrdma *d, struct vqp *v, struct rdma_qp *qp, uint8_t status,

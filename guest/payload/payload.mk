@@ -9,8 +9,9 @@
 
 PAYLOAD_DIR	:= guest/payload
 PAYLOAD_OUT	:= $(O)/payloads
-PAYLOADS_PMD	:= net_pmd net_cvq net_evil net_count net_dma net_up rdma_rc
-PAYLOADS	:= hello memwrite fault dirty panic $(PAYLOADS_PMD)
+PAYLOADS_PMD	:= net_pmd net_cvq net_evil net_count net_dma net_up
+PAYLOADS_RDMA	:= rdma_rc rdma_evil
+PAYLOADS	:= hello memwrite fault dirty panic $(PAYLOADS_PMD) $(PAYLOADS_RDMA)
 
 # -mcmodel=small: the image sits at 1 MiB, so every symbol address fits
 #  the small model's 32-bit absolute relocations (-mcmodel=kernel would
@@ -33,20 +34,25 @@ PAYLOAD_LDFLAGS	:= -nostdlib -static -no-pie -Wl,-T,$(PAYLOAD_DIR)/payload.ld \
 PAYLOAD_ELFS	:= $(PAYLOADS:%=$(PAYLOAD_OUT)/%.elf)
 PAYLOAD_KIT	:= $(PAYLOAD_OUT)/obj/start.o $(PAYLOAD_OUT)/obj/lib.o
 PAYLOAD_OBJS	:= $(PAYLOADS:%=$(PAYLOAD_OUT)/obj/%.o)
-# The polling driver and the ring code it shares with vlab (virtio/).
+# The polling driver and the ring code it shares with vlab (virtio/); the
+# virtio-rdma payloads add the RDMA driver on top.
 PAYLOAD_PMD	:= $(PAYLOAD_OUT)/obj/virtio_pmd.o $(PAYLOAD_OUT)/obj/virtq_driver.o
+PAYLOAD_RPMD	:= $(PAYLOAD_PMD) $(PAYLOAD_OUT)/obj/rdma_pmd.o
 
 payloads: $(PAYLOAD_ELFS)
 
 # Extra objects a payload links, set per target below.
 $(PAYLOADS_PMD:%=$(PAYLOAD_OUT)/%.elf): PAYLOAD_EXTRA := $(PAYLOAD_PMD)
 $(PAYLOADS_PMD:%=$(PAYLOAD_OUT)/%.elf): $(PAYLOAD_PMD)
+$(PAYLOADS_RDMA:%=$(PAYLOAD_OUT)/%.elf): PAYLOAD_EXTRA := $(PAYLOAD_RPMD)
+$(PAYLOADS_RDMA:%=$(PAYLOAD_OUT)/%.elf): $(PAYLOAD_RPMD)
 
 $(PAYLOAD_ELFS): $(PAYLOAD_OUT)/%.elf: $(PAYLOAD_OUT)/obj/%.o $(PAYLOAD_KIT) \
 		 $(PAYLOAD_DIR)/payload.ld
 	$(CC) $(PAYLOAD_LDFLAGS) -o $@ $(PAYLOAD_KIT) $(PAYLOAD_EXTRA) $< -lgcc
 
-$(PAYLOAD_OBJS) $(PAYLOAD_OUT)/obj/lib.o $(PAYLOAD_OUT)/obj/virtio_pmd.o: $(PAYLOAD_OUT)/obj/%.o: $(PAYLOAD_DIR)/%.c
+$(PAYLOAD_OBJS) $(PAYLOAD_OUT)/obj/lib.o $(PAYLOAD_OUT)/obj/virtio_pmd.o \
+		$(PAYLOAD_OUT)/obj/rdma_pmd.o: $(PAYLOAD_OUT)/obj/%.o: $(PAYLOAD_DIR)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PAYLOAD_CFLAGS) -c -o $@ $<
 
@@ -58,4 +64,4 @@ $(PAYLOAD_OUT)/obj/start.o: $(PAYLOAD_DIR)/start.S
 	@mkdir -p $(dir $@)
 	$(CC) $(PAYLOAD_CFLAGS) -c -o $@ $<
 
--include $(PAYLOAD_OBJS:.o=.d) $(PAYLOAD_KIT:.o=.d) $(PAYLOAD_PMD:.o=.d)
+-include $(PAYLOAD_OBJS:.o=.d) $(PAYLOAD_KIT:.o=.d) $(PAYLOAD_RPMD:.o=.d)

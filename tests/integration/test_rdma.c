@@ -9,6 +9,12 @@
  * its wire (pcap=): every frame in the file is RoCEv2, and tshark (when
  * installed; CI installs it) decodes them all as RRoCE with the opcodes
  * the exchange needs.
+ *
+ * A hostile driver (guest/payload/rdma_evil.c, one guest whose QP talks
+ * to itself over a looping NIC) gets each bad control request refused
+ * with its errno, each bad work request an error completion, a short
+ * completion buffer and a descriptor outside RAM a device that wants a
+ * reset, and a working device after each reset; the VMM runs on.
  */
 #include <check.h>
 #include <limits.h>
@@ -135,5 +141,45 @@ START_TEST(test_rdma_rc_between_two_guests)
 }
 END_TEST
 
+START_TEST(test_rdma_hostile_driver)
+{
+	static const char *const expect[] = {
+		"rdma_evil: CREATE_CQ of 3 bytes: refused (22)",
+		"rdma_evil: command 77: refused (95)",
+		"rdma_evil: an MR page outside RAM: refused (22)",
+		"rdma_evil: 100000 MR pages in 8 bytes: refused (22)",
+		"rdma_evil: destroying the PD in use: refused (16)",
+		"rdma_evil: RTS -> INIT: refused (22)",
+		"rdma_evil: a key that is nobody's: error completion 4",
+		"rdma_evil: an address beyond RAM: error completion 4",
+		"rdma_evil: 9 SGEs: error completion 1",
+		"rdma_evil: a WRITE across the MR's end: error completion 5",
+		"rdma_evil: a READ through the local-only DMA MR: error completion 5",
+		"rdma_evil: a completion buffer of 8 bytes: the device wants a reset",
+		"rdma_evil: a descriptor outside RAM: the device wants a reset",
+		"payload: rdma_evil ok",
+	};
+	const char *elf;
+	unsigned int i;
+	struct vp e;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	elf = vlab_payload("payloads/rdma_evil.elf");
+	vlab_tdir_create("vlab-rdma");
+	test_done = false;
+	atexit(cleanup);
+	vp_start(&e, "evil", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--net", "loop,mac=52:54:00:00:50:01", "--rdma", "net=0", "--cmdline",
+			"mac=52:54:00:00:50:01", NULL });
+	ck_or_dump(vp_wait(&e, RUN_TIMEOUT) == 0, "exit status %d", e.status);
+	for (i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+		ck_or_dump(vlab_file_has(e.con, expect[i]), "the console lacks \"%s\"", expect[i]);
+	ck_or_dump(vlab_file_has(e.out, "virtio-rdma: device needs reset: a CQ buffer shorter"),
+		   "vlab did not say why the device needs a reset");
+	test_done = true;
+	cleanup();
+}
+END_TEST
+
 VLAB_SUITE_MAIN("rdma", "kvm", NULL, NULL, 2 * RUN_TIMEOUT + UP_TIMEOUT,
-	test_rdma_rc_between_two_guests);
+	test_rdma_rc_between_two_guests, test_rdma_hostile_driver);
