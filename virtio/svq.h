@@ -89,4 +89,32 @@ int svq_used(struct svq *s);
  */
 int svq_rewind(struct svq *s);
 
+/*
+ * Busy-polling a set of shadowed queues: again while they make progress,
+ * and for @poll_ns after the last (0: not at all). The clock is read only
+ * every 32 idle rounds: it costs more than a look at the rings.
+ *
+ *	struct svq_poll p = { .poll_ns = us * 1000 };
+ *	do { moved = forward and complete; } while (svq_poll_again(&p, moved));
+ */
+struct svq_poll {
+	uint64_t poll_ns;
+	uint64_t until;
+	unsigned int spins;
+};
+
+uint64_t vlab_now_ns(void);
+
+static inline bool svq_poll_again(struct svq_poll *p, bool moved)
+{
+	if (!p->poll_ns)
+		return false;
+	if (moved || !p->until) {
+		p->until = vlab_now_ns() + p->poll_ns;
+		p->spins = 0;
+		return true;
+	}
+	return ++p->spins % 32 || vlab_now_ns() < p->until;
+}
+
 #endif

@@ -334,6 +334,63 @@ static void rc_done(void *ctx, uint64_t id, enum rc_status st)
 		qp->rc.error = true;
 }
 
+static void wire_send(struct vrdma *d, const struct roce_pkt *p);
+static bool av_address(struct vrdma *d, const struct virtio_rdma_av *av, uint32_t qpn,
+		       struct roce_pkt *p);
+
+/*
+ * A UD or GSI SEND: one packet to the address handle's port and the QP
+ * the WR names, under the WR's Q_Key (or the QP's, if the WR's has its
+ * top bit set, as IBA has it). Done when sent: a status.
+ */
+static uint8_t ud_send(struct vrdma *d, struct rdma_qp *qp, uint32_t qpn,
+		       const struct virtio_rdma_send_wr *wr, struct swqe *w, uint64_t total)
+{
+	uint32_t ahn = le32toh(wr->ud.ahn), qkey = le32toh(wr->ud.remote_qkey);
+	const struct rdma_ah *ah;
+	struct roce_pkt p;
+	uint8_t *data;
+	int r = 0;
+
+	if (wr->opcode != VIRTIO_RDMA_WR_SEND && wr->opcode != VIRTIO_RDMA_WR_SEND_IMM)
+		return VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
+	if (qp->state != RDMA_QPS_RTS)
+		return VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
+	if (total > rdma_mtu_bytes(d->verbs.cfg.max_mtu))
+		return VIRTIO_RDMA_WC_LOC_LEN_ERR;
+	if (ahn >= d->verbs.cfg.max_ah || !d->verbs.ahs[ahn].used ||
+	    d->verbs.ahs[ahn].pd != qp->pd)
+		return VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
+	ah = &d->verbs.ahs[ahn];
+	data = malloc(total ? total : 1);
+	if (!data)
+		return VIRTIO_RDMA_WC_GENERAL_ERR;
+	if (wr->send_flags & VIRTIO_RDMA_SEND_INLINE)
+		memcpy(data, d->wr + sizeof(*wr), total);
+	else
+		r = sge_copy(d, qp, w->sge, w->num_sge, data, (uint32_t)total, false);
+	memset(&p, 0, sizeof(p));
+	if (!r && av_address(d, &ah->av, qpn, &p)) {
+		p.opcode = ROCE_UD | (wr->opcode == VIRTIO_RDMA_WR_SEND ? ROCE_SEND_ONLY :
+							   ROCE_SEND_ONLY_IMM);
+		p.solicited = wr->send_flags & VIRTIO_RDMA_SEND_SOLICITED;
+		p.dqpn = le32toh(wr->ud.remote_qpn) & RC_PSN_MASK;
+		p.psn = qp->sq_psn;
+		qp->sq_psn = (qp->sq_psn + 1) & RC_PSN_MASK;
+		p.qkey = (qkey & 0x80000000u) ? qp->qkey : qkey;
+		p.sqpn = qpn;
+		p.imm = be32toh(wr->imm_or_inv);
+		p.payload = data;
+		p.payload_len = (uint32_t)total;
+		wire_send(d, &p);
+		w->byte_len = (uint32_t)total;
+	} else if (!r) {
+		r = VIRTIO_RDMA_WC_LOC_QP_OP_ERR;	/* the AH names no GID of ours */
+	}
+	free(data);
+	return (uint8_t)r;
+}
+
 /*
  * One send WR of @n bytes at d->wr for @qp: checked, its data gathered,
  * handed to the transport (or done at once, for local operations).
@@ -374,6 +431,10 @@ static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t 
 	}
 	if (total > VIRTIO_RDMA_MSG_MAX) {
 		sq_done(vq, w, VIRTIO_RDMA_WC_LOC_LEN_ERR);
+		return;
+	}
+	if (qp->type == RDMA_QPT_UD || qp->type == RDMA_QPT_GSI) {
+		sq_done(vq, w, ud_send(d, qp, vq->qpn, wr, w, total));
 		return;
 	}
 	switch (wr->opcode) {
@@ -479,8 +540,6 @@ static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t 
 	default:
 		r = VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
 	}
-	if (!r && qp->type != RDMA_QPT_RC)
-		r = VIRTIO_RDMA_WC_LOC_QP_OP_ERR;	/* datagrams: not yet */
 	if (!r && rc_post(&qp->rc, &m))
 		r = VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
 	if (r) {
@@ -599,6 +658,8 @@ static int rc_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 		struct rwqe *w;
 
 		if (!v->rq_count)
+			rq_take(d, v->qpn);	/* posted since this round began */
+		if (!v->rq_count)
 			return RC_RECV_RNR;
 		w = &v->rq[v->rq_head];
 		if (first)
@@ -652,6 +713,8 @@ static int rc_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 		    (uint8_t *)p->payload, p->payload_len, true))
 		return RC_NAK_REMOTE_ACCESS;
 	if (last && imm) {
+		if (!v->rq_count)
+			rq_take(d, v->qpn);
 		if (!v->rq_count)
 			return RC_RECV_RNR;
 		rq_complete(d, v, qp, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV_RDMA_IMM,
@@ -719,31 +782,38 @@ static bool gid_v4(const uint8_t *gid)
 }
 
 /* Addresses of a packet of @qp's: from its address vector and the GID it names. */
-static bool pkt_address(struct vrdma *d, const struct rdma_qp *qp, uint32_t qpn,
-			struct roce_pkt *p)
+static bool av_address(struct vrdma *d, const struct virtio_rdma_av *av, uint32_t qpn,
+		       struct roce_pkt *p)
 {
-	const struct rdma_gid *sgid = &d->verbs.gids[qp->av.sgid_index % RDMA_GID_TBL_LEN];
+	const struct rdma_gid *sgid = &d->verbs.gids[av->sgid_index % RDMA_GID_TBL_LEN];
 
 	if (!sgid->valid)
 		return false;
-	memcpy(p->dmac, qp->av.dmac, 6);
+	memcpy(p->dmac, av->dmac, 6);
 	memcpy(p->smac, d->port.mac, 6);
-	p->ipv6 = !(gid_v4(sgid->gid) && gid_v4(qp->av.dgid));
+	p->ipv6 = !(gid_v4(sgid->gid) && gid_v4(av->dgid));
 	memset(p->sip, 0, 16);
 	memset(p->dip, 0, 16);
 	if (p->ipv6) {
 		memcpy(p->sip, sgid->gid, 16);
-		memcpy(p->dip, qp->av.dgid, 16);
+		memcpy(p->dip, av->dgid, 16);
 	} else {
 		memcpy(p->sip, sgid->gid + 12, 4);
-		memcpy(p->dip, qp->av.dgid + 12, 4);
+		memcpy(p->dip, av->dgid + 12, 4);
 	}
-	p->ttl = qp->av.hop_limit ? qp->av.hop_limit : 64;
-	p->tclass = qp->av.traffic_class;
-	p->flow_label = le32toh(qp->av.flow_label) & 0xfffff;
+	p->ttl = av->hop_limit ? av->hop_limit : 64;
+	p->tclass = av->traffic_class;
+	p->flow_label = le32toh(av->flow_label) & 0xfffff;
 	p->sport = 0xc000 | (qpn & 0x3fff);
 	p->pkey = ROCE_DEFAULT_PKEY;
 	return true;
+}
+
+/* Addresses of a packet of an RC QP's: from its address vector. */
+static bool pkt_address(struct vrdma *d, const struct rdma_qp *qp, uint32_t qpn,
+			struct roce_pkt *p)
+{
+	return av_address(d, &qp->av, qpn, p);
 }
 
 static void wire_send(struct vrdma *d, const struct roce_pkt *p)
@@ -778,7 +848,71 @@ static void qps_send(struct vrdma *d)
 	}
 }
 
-/* One frame from the inbox, for an RC QP of ours. */
+/*
+ * A datagram for a UD or GSI QP: into its next receive WR, after the
+ * 40-byte GRH (IPv4: its header at offset 20, as Linux's RoCE drivers
+ * place it), if the Q_Key is the QP's; else dropped, as IBA has it.
+ */
+static void ud_receive(struct vrdma *d, struct rdma_qp *qp, const struct roce_pkt *p,
+		       const uint8_t *frame)
+{
+	struct vqp *v = vqp_of(d, p->dqpn);
+	uint8_t grh[VIRTIO_RDMA_GRH_BYTES] = { 0 };
+	struct rwqe *w;
+	uint8_t status = VIRTIO_RDMA_WC_SUCCESS;
+	uint32_t len = VIRTIO_RDMA_GRH_BYTES + p->payload_len;
+	uint8_t op = p->opcode;
+
+	/* A receive WR posted since this round began is in the ring yet. */
+	if (!v->rq_count)
+		rq_take(d, p->dqpn);
+	if ((op != (ROCE_UD | ROCE_SEND_ONLY) && op != (ROCE_UD | ROCE_SEND_ONLY_IMM)) ||
+	    qp->state < RDMA_QPS_RTR || qp->state == RDMA_QPS_ERR || p->qkey != qp->qkey ||
+	    !v->rq_count) {
+		d->stats.rx_dropped++;
+		return;
+	}
+	d->stats.rx_frames++;
+	if (p->ipv6)
+		memcpy(grh, frame + ROCE_ETH_HLEN, ROCE_IPV6_HLEN);
+	else
+		memcpy(grh + 20, frame + ROCE_ETH_HLEN, ROCE_IPV4_HLEN);
+	w = &v->rq[v->rq_head];
+	if (w->num_sge == 0xffff || len > sge_total(w->sge, w->num_sge)) {
+		status = VIRTIO_RDMA_WC_LOC_LEN_ERR;
+	} else {
+		uint8_t *buf = malloc(len);
+
+		if (!buf) {
+			status = VIRTIO_RDMA_WC_GENERAL_ERR;
+		} else {
+			memcpy(buf, grh, sizeof(grh));
+			memcpy(buf + sizeof(grh), p->payload, p->payload_len);
+			status = sge_copy(d, qp, w->sge, w->num_sge, buf, len, true);
+			free(buf);
+		}
+	}
+	{
+		struct virtio_rdma_cqe e = {
+			.wr_id = htole64(w->wr_id), .status = status,
+			.opcode = VIRTIO_RDMA_WC_RECV,
+			.wc_flags = VIRTIO_RDMA_WC_GRH | VIRTIO_RDMA_WC_WITH_SMAC |
+				    VIRTIO_RDMA_WC_WITH_NETWORK_HDR_TYPE |
+				    (op & 1 ? VIRTIO_RDMA_WC_WITH_IMM : 0),
+			.network_hdr_type = p->ipv6 ? VIRTIO_RDMA_NETWORK_IPV6 :
+						      VIRTIO_RDMA_NETWORK_IPV4,
+			.byte_len = htole32(len), .imm_or_inv = htobe32(p->imm),
+			.qp_num = htole32(p->dqpn), .src_qp = htole32(p->sqpn),
+		};
+
+		memcpy(e.smac, p->smac, 6);
+		v->rq_head = (v->rq_head + 1) % RC_SQ_MAX;
+		v->rq_count--;
+		cq_add(d, qp->recv_cq, &e);
+	}
+}
+
+/* One frame from the inbox, for a QP of ours. */
 static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
 {
 	struct roce_pkt p, reply;
@@ -791,7 +925,11 @@ static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
 		return;
 	}
 	qp = rdma_verbs_qp(&d->verbs, p.dqpn);
-	/* RC only so far; from its peer only (its GID), in a state that takes packets. */
+	if (qp && (qp->type == RDMA_QPT_UD || qp->type == RDMA_QPT_GSI)) {
+		ud_receive(d, qp, &p, frame);
+		return;
+	}
+	/* RC: from its peer only (its GID), in a state that takes packets. */
 	if (!qp || qp->type != RDMA_QPT_RC || (p.opcode & 0xe0) != ROCE_RC ||
 	    qp->state < RDMA_QPS_RTR || qp->state == RDMA_QPS_ERR ||
 	    memcmp(p.ipv6 ? p.sip : p.sip, gid_v4(qp->av.dgid) && !p.ipv6 ? qp->av.dgid + 12 :
@@ -997,19 +1135,19 @@ static void vrdma_run(struct worker *w, uint32_t kicked, void *opaque)
 
 	if (pending & 1)
 		ctrl_take(d);
+	/* Receive WRs before the frames that may need them (a datagram has no retry). */
+	for (i = 1; i <= d->conf.qps; i++)
+		rq_take(d, i);
 	if (kicked & KICK_WIRE)
 		wire_drain(d);
-	for (i = 2; i <= d->conf.qps; i++) {
-		/* Every QP's queues each round: they are few, and state changes free them. */
-		rq_take(d, i);
+	/* Every QP's queues each round: they are few, and state changes free them. */
+	for (i = 1; i <= d->conf.qps; i++)
 		sq_take(d, i);
-	}
-	rq_take(d, RDMA_GSI_QPN);
 	qps_send(d);
 	for (i = 0; i < d->conf.cqs; i++)
 		if (d->cqs[i].count || d->cqs[i].overrun)
 			cq_drain(d, i);
-	for (i = 2; i <= d->conf.qps; i++) {
+	for (i = 1; i <= d->conf.qps; i++) {
 		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, i);
 
 		if (qp)

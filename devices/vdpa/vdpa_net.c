@@ -365,7 +365,8 @@ static void fe_on_svq_call(int fd, void *opaque)
 static void fe_svq_poll(struct vdpa_fe *fe, struct worker *w, uint16_t first, uint16_t end,
 			uint32_t others)
 {
-	uint64_t poll_ns = fe->conf.svq_poll_us * 1000ULL, until = 0, moved, before;
+	struct svq_poll poll = { .poll_ns = fe->conf.svq_poll_us * 1000ULL };
+	uint64_t moved, before;
 	uint16_t q;
 
 	for (;;) {
@@ -380,12 +381,9 @@ static void fe_svq_poll(struct vdpa_fe *fe, struct worker *w, uint16_t first, ui
 			fe_svq_avail(fe, q);
 			moved += s->forwarded + s->completed - before;
 		}
-		if (!poll_ns || !fe->svq_on || worker_stopping(w) ||
-		    (__atomic_load_n(&w->kicked, __ATOMIC_RELAXED) & others))
-			return;
-		if (moved || !until)
-			until = vlab_now_ns() + poll_ns;
-		else if (vlab_now_ns() >= until)
+		if (!fe->svq_on || worker_stopping(w) ||
+		    (__atomic_load_n(&w->kicked, __ATOMIC_RELAXED) & others) ||
+		    !svq_poll_again(&poll, moved))
 			return;
 	}
 }

@@ -86,16 +86,13 @@ static void svq_on_fd(int fd, void *opaque)
 static void svq_run(struct worker *w, uint32_t kicked, void *opaque)
 {
 	struct dut *d = opaque;
-	uint64_t one = 1;
+	struct svq_poll poll = { .poll_ns = d->poll_ns };
+	uint64_t one = 1, before;
 	int r;
 
-	uint64_t until = 0, fwd;
-	int idle = 0, u;
-
 	do {
-		fwd = d->svq.forwarded;
-		u = svq_used(&d->svq);
-		if (u < 0)
+		before = d->svq.forwarded + d->svq.completed;
+		if (svq_used(&d->svq) < 0)
 			abort();
 		r = svq_avail(&d->svq);
 		if (r < 0)
@@ -104,12 +101,7 @@ static void svq_run(struct worker *w, uint32_t kicked, void *opaque)
 			vdpa_doorbell(&d->db);
 		else if (r > 0 && write(d->kick_fd, &one, sizeof(one)) < 0)
 			abort();
-		if (u > 0 || d->svq.forwarded != fwd)
-			idle = 0;
-		if (idle == 0)
-			until = vlab_now_ns() + d->poll_ns;
-		idle = 1;
-	} while (d->poll_ns && vlab_now_ns() < until);
+	} while (svq_poll_again(&poll, d->svq.forwarded + d->svq.completed != before));
 }
 
 static double now(void)

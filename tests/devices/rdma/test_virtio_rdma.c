@@ -35,6 +35,8 @@
 #define QPN		2		/* the first RC QP */
 #define SQ_VQ		(1 + CQS + 2 * (QPN - 1))
 #define RQ_VQ		(SQ_VQ + 1)
+#define GSQ_VQ		(1 + CQS)	/* QP 1, the GSI QP */
+#define GRQ_VQ		(GSQ_VQ + 1)
 #define RINGS		0x10000
 #define CTRL_BUF	0x200000	/* a request, its reply at +0x80000 */
 #define CQ_BUFS		0x300000	/* QS completions */
@@ -47,7 +49,7 @@ struct node {
 	uint8_t *ram;
 	struct guest_mem gm;
 	struct virtio_dev *vdev;
-	struct vdrv ctrl, cq, sq, rq;
+	struct vdrv ctrl, cq, sq, rq, gsq, grq;	/* gsq, grq: the GSI QP's */
 	uint32_t pd, cq_n, dma_key, mr_key, qpn;
 	uint8_t mac[6];
 	uint32_t ip;
@@ -201,6 +203,8 @@ static void node_up(struct node *n, uint8_t id)
 	queue_up(n, &n->cq, CQ_VQ, RINGS + 0x20000);
 	queue_up(n, &n->sq, SQ_VQ, RINGS + 0x40000);
 	queue_up(n, &n->rq, RQ_VQ, RINGS + 0x60000);
+	queue_up(n, &n->gsq, GSQ_VQ, RINGS + 0x80000);
+	queue_up(n, &n->grq, GRQ_VQ, RINGS + 0xa0000);
 	virtio_dev_test_driver_ok(n->vdev);
 }
 
@@ -211,6 +215,8 @@ static void node_down(struct node *n)
 	vdrv_exit(&n->cq);
 	vdrv_exit(&n->sq);
 	vdrv_exit(&n->rq);
+	vdrv_exit(&n->gsq);
+	vdrv_exit(&n->grq);
 	guest_mem_exit(&n->gm);
 	free(n->ram);
 }
@@ -524,6 +530,119 @@ START_TEST(lossy_wire)
 }
 END_TEST
 
+/* The GSI QP (QP 1) through RTS, and an AH on @n towards its peer: its number. */
+static uint32_t gsi_up(struct node *n)
+{
+	struct virtio_rdma_create_qp qp = {
+		.pdn = htole32(n->pd), .qp_type = VIRTIO_RDMA_QPT_GSI, .send_cqn = 0,
+		.recv_cqn = 0, .max_send_wr = htole32(16), .max_recv_wr = htole32(16),
+		.max_send_sge = htole32(1), .max_recv_sge = htole32(1),
+	};
+	struct virtio_rdma_modify_qp m = { .qpn = htole32(RDMA_GSI_QPN) };
+	struct virtio_rdma_create_ah ah = { .pdn = htole32(n->pd) };
+
+	ck_assert_uint_eq(ctrl32(n, VIRTIO_RDMA_CMD_CREATE_QP, &qp, sizeof(qp)), RDMA_GSI_QPN);
+	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_PKEY_INDEX | RDMA_QP_QKEY);
+	m.attr.qp_state = VIRTIO_RDMA_QPS_INIT;
+	m.attr.qkey = htole32(0x80010000);
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
+	m.attr.attr_mask = htole32(RDMA_QP_STATE);
+	m.attr.qp_state = VIRTIO_RDMA_QPS_RTR;
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
+	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_SQ_PSN);
+	m.attr.qp_state = VIRTIO_RDMA_QPS_RTS;
+	m.attr.sq_psn = htole32(77);
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
+	gid_of(n->peer->ip, ah.av.dgid);
+	memcpy(ah.av.dmac, n->peer->mac, 6);
+	return ctrl32(n, VIRTIO_RDMA_CMD_CREATE_AH, &ah, sizeof(ah));
+}
+
+static void gsi_send(struct node *n, uint64_t wr_id, uint32_t ahn, uint32_t qkey, uint64_t gpa,
+		     uint32_t len)
+{
+	uint64_t at = WR_BUF + 0xc000 + (uint64_t)(n->wr_slot++ % 16) * 256;
+	struct virtio_rdma_send_wr *wr = (void *)(n->ram + at);
+	struct virtio_rdma_sge *sge = (void *)(wr + 1);
+	struct vdrv_buf b = { at, sizeof(*wr) + sizeof(*sge) };
+
+	memset(wr, 0, 256);
+	wr->wr_id = htole64(wr_id);
+	wr->opcode = VIRTIO_RDMA_WR_SEND_IMM;
+	wr->send_flags = VIRTIO_RDMA_SEND_SIGNALED;
+	wr->num_sge = htole16(1);
+	wr->imm_or_inv = htobe32(0xabcd);
+	wr->ud.ahn = htole32(ahn);
+	wr->ud.remote_qpn = htole32(RDMA_GSI_QPN);
+	wr->ud.remote_qkey = htole32(qkey);
+	*sge = (struct virtio_rdma_sge){ htole64(gpa), htole32(len), htole32(n->dma_key) };
+	ck_assert_int_ge(vdrv_add(&n->gsq, &b, 1, 0, false, wr_id), 0);
+	kick(n, &n->gsq, GSQ_VQ);
+}
+
+static void gsi_recv(struct node *n, uint64_t wr_id, uint64_t gpa, uint32_t len)
+{
+	uint64_t at = WR_BUF + 0xe000 + (uint64_t)(wr_id % 16) * 64;
+	struct virtio_rdma_recv_wr *wr = (void *)(n->ram + at);
+	struct virtio_rdma_sge *sge = (void *)(wr + 1);
+	struct vdrv_buf b = { at, sizeof(*wr) + sizeof(*sge) };
+
+	memset(wr, 0, 64);
+	wr->wr_id = htole64(wr_id);
+	wr->num_sge = htole32(1);
+	*sge = (struct virtio_rdma_sge){ htole64(gpa), htole32(len), htole32(n->dma_key) };
+	ck_assert_int_ge(vdrv_add(&n->grq, &b, 1, 0, false, wr_id), 0);
+	kick(n, &n->grq, GRQ_VQ);
+}
+
+/*
+ * Datagrams on the GSI QP, as the rdma_cm's CM messages travel: the
+ * receiver gets the GRH (the IPv4 header at offset 20) and the data after
+ * it, the sender's QP and MAC and the immediate; a datagram under the
+ * wrong Q_Key is dropped; one larger than the MTU is refused locally.
+ */
+START_TEST(gsi_datagrams)
+{
+	uint32_t ahn = gsi_up(&A);
+	struct virtio_rdma_cqe e;
+	uint32_t src_ip;
+
+	gsi_up(&B);
+	gsi_recv(&B, 31, DATA, 512);
+	gsi_recv(&B, 32, DATA + 512, 512);
+	fill(&A, DATA, 256, 4);
+	gsi_send(&A, 1, ahn, 0x80010000, DATA, 256);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 256);
+	e = next_cqe(&B);
+	expect_cqe(&e, 31, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 40 + 256);
+	ck_assert_uint_eq(le32toh(e.src_qp), RDMA_GSI_QPN);
+	ck_assert_uint_eq(le32toh(e.qp_num), RDMA_GSI_QPN);
+	ck_assert_mem_eq(e.smac, A.mac, 6);
+	ck_assert_uint_eq(e.network_hdr_type, VIRTIO_RDMA_NETWORK_IPV4);
+	ck_assert(e.wc_flags & VIRTIO_RDMA_WC_GRH);
+	ck_assert(e.wc_flags & VIRTIO_RDMA_WC_WITH_IMM);
+	ck_assert_uint_eq(be32toh(e.imm_or_inv), 0xabcd);
+	ck_assert_uint_eq(B.ram[DATA + 20] >> 4, 4);		/* IPv4 at offset 20 */
+	memcpy(&src_ip, B.ram + DATA + 20 + 12, 4);
+	ck_assert_uint_eq(src_ip, A.ip);
+	ck_assert_mem_eq(B.ram + DATA + 40, A.ram + DATA, 256);
+	/* The wrong Q_Key: sent, and dropped at B; the next right one lands in WR 32. */
+	gsi_send(&A, 2, ahn, 0x1234, DATA, 100);
+	e = next_cqe(&A);
+	expect_cqe(&e, 2, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 100);
+	gsi_send(&A, 3, ahn, 0x80010000, DATA, 100);
+	e = next_cqe(&A);
+	expect_cqe(&e, 3, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 100);
+	e = next_cqe(&B);
+	expect_cqe(&e, 32, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 40 + 100);
+	/* Larger than the MTU: a local length error. */
+	gsi_send(&A, 4, ahn, 0x80010000, DATA, 5000);
+	e = next_cqe(&A);
+	expect_cqe(&e, 4, VIRTIO_RDMA_WC_LOC_LEN_ERR, VIRTIO_RDMA_WC_SEND, 0);
+}
+END_TEST
+
 static void refused(const char *arg, const char *msg)
 {
 	struct virtio_rdma_conf c;
@@ -559,7 +678,8 @@ static Suite *rdma_suite(void)
 	Suite *s = suite_create("virtio_rdma");
 
 	vlab_tcase(s, "rc", setup, teardown, 60, VLAB_TESTS(send_and_receive,
-		   write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire));
+		   write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire,
+		   gsi_datagrams));
 	vlab_tcase(s, "option", NULL, NULL, 0, VLAB_TESTS(option_grammar));
 	return s;
 }
