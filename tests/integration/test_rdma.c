@@ -107,6 +107,13 @@ START_TEST(test_rdma_rc_between_two_guests)
 			"role=server ip=10.0.0.1 peer_ip=10.0.0.2 peer_mac=" MAC_C, NULL });
 	ck_or_dump(vp_wait_file_has(&s, s.con, "rdma_rc: server ready", UP_TIMEOUT),
 		   "the server did not come up");
+	/* Its RDMA state cannot move yet: a migration and a snapshot are refused. */
+	ck_or_dump(VP_CTL(&s, "migrate", "uri=unix:/tmp/vlab-rdma-nowhere") != 0 &&
+		   strstr(vp_ctl_out, "cannot migrate: a virtio-rdma device's QPs"),
+		   "migrate: %s", vp_ctl_out);
+	ck_or_dump(VP_CTL(&s, "snapshot", "path=/tmp/vlab-rdma-nowhere") != 0 &&
+		   strstr(vp_ctl_out, "cannot snapshot: a virtio-rdma"), "snapshot: %s",
+		   vp_ctl_out);
 	/* The device's order on the command line does not matter: --rdma first here. */
 	vp_start(&c, "client", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--rdma", "net=0", "--net", net_c, "--cmdline",
