@@ -1390,6 +1390,49 @@ void virtio_rdma_free(struct virtio_dev *vdev)
 	free(d);
 }
 
+size_t virtio_rdma_ctrl_sync(struct virtio_dev *vdev, const uint8_t *req, size_t len,
+			     uint8_t *reply, size_t cap)
+{
+	struct vrdma *d = vdev->priv;
+	size_t n = rdma_verbs_ctrl(&d->verbs, req, len, reply, cap);
+
+	pthread_mutex_lock(&d->wire_lock);
+	memcpy(d->gids, d->verbs.gids, sizeof(d->gids));
+	pthread_mutex_unlock(&d->wire_lock);
+	return n;
+}
+
+int virtio_rdma_post_recv_sync(struct virtio_dev *vdev, uint32_t qpn, uint64_t wr_id,
+			       uint64_t addr, uint32_t len, uint32_t lkey)
+{
+	struct vrdma *d = vdev->priv;
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+	struct vqp *v;
+	struct rwqe *w;
+
+	if (!qp || qp->state == RDMA_QPS_RESET)
+		return -EINVAL;
+	v = vqp_of(d, qpn);
+	if (v->rq_count == RC_SQ_MAX)
+		return -ENOSPC;
+	w = &v->rq[(v->rq_head + v->rq_count++) % RC_SQ_MAX];
+	*w = (struct rwqe){ .wr_id = wr_id, .num_sge = 1 };
+	w->sge[0] = (struct virtio_rdma_sge){ htole64(addr), htole32(len), htole32(lkey) };
+	return 0;
+}
+
+void virtio_rdma_frame_sync(struct virtio_dev *vdev, const void *frame, size_t len)
+{
+	struct vrdma *d = vdev->priv;
+
+	if (len > sizeof(d->frame))
+		return;
+	memcpy(d->frame, frame, len);
+	wire_take(d, d->frame, len);
+	qps_send(d);
+	qps_check_errors(d);
+}
+
 void virtio_rdma_get_stats(struct virtio_dev *vdev, struct virtio_rdma_stats *s)
 {
 	*s = ((struct vrdma *)vdev->priv)->stats;

@@ -59,6 +59,18 @@ void virtio_rdma_free(struct virtio_dev *vdev);
  */
 bool virtio_rdma_receive(struct virtio_dev *vdev, const void *frame, size_t len);
 
+/*
+ * For in-process tests and fuzz targets that drive a device whose worker
+ * never runs (no DRIVER_OK): a control request, a receive WR posted to
+ * @qpn, and a frame from the wire, each handled on the caller's thread,
+ * with what the device sends in return out through its port at once.
+ */
+size_t virtio_rdma_ctrl_sync(struct virtio_dev *vdev, const uint8_t *req, size_t len,
+			     uint8_t *reply, size_t cap);
+int virtio_rdma_post_recv_sync(struct virtio_dev *vdev, uint32_t qpn, uint64_t wr_id,
+			       uint64_t addr, uint32_t len, uint32_t lkey);
+void virtio_rdma_frame_sync(struct virtio_dev *vdev, const void *frame, size_t len);
+
 /* Counters, for tests and the log. */
 struct virtio_rdma_stats {
 	uint64_t tx_frames, rx_frames, rx_dropped, rx_bad;
