@@ -1949,6 +1949,26 @@ int virtio_rdma_post_recv_sync(struct virtio_dev *vdev, uint32_t qpn, uint64_t w
 	return 0;
 }
 
+int virtio_rdma_post_send_sync(struct virtio_dev *vdev, uint32_t qpn, const void *wr,
+			       size_t len)
+{
+	struct vrdma *d = vdev->priv;
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+	struct vqp *v;
+
+	if (!qp || len > sizeof(d->wr) || (qp->state != RDMA_QPS_RTS && qp->state != RDMA_QPS_ERR))
+		return -EINVAL;
+	v = vqp_of(d, qpn);
+	if (v->sq_tail - v->sq_head >= qp->max_send_wr)
+		return -ENOSPC;
+	memcpy(d->wr, wr, len);
+	sq_post(d, v, qp, len);
+	sq_complete(d, v, qp);
+	qps_send(d);
+	qps_check_errors(d);
+	return 0;
+}
+
 void virtio_rdma_frame_sync(struct virtio_dev *vdev, const void *frame, size_t len)
 {
 	struct vrdma *d = vdev->priv;

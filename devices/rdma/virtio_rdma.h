@@ -69,6 +69,9 @@ size_t virtio_rdma_ctrl_sync(struct virtio_dev *vdev, const uint8_t *req, size_t
 			     uint8_t *reply, size_t cap);
 int virtio_rdma_post_recv_sync(struct virtio_dev *vdev, uint32_t qpn, uint64_t wr_id,
 			       uint64_t addr, uint32_t len, uint32_t lkey);
+/* A send WR of @len bytes (struct virtio_rdma_send_wr and what follows it). */
+int virtio_rdma_post_send_sync(struct virtio_dev *vdev, uint32_t qpn, const void *wr,
+			       size_t len);
 void virtio_rdma_frame_sync(struct virtio_dev *vdev, const void *frame, size_t len);
 
 /* Counters, for tests and the log. */
