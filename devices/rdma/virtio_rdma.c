@@ -1988,9 +1988,6 @@ void virtio_rdma_get_stats(struct virtio_dev *vdev, struct virtio_rdma_stats *s)
 
 /* ---- --rdma: a device on a vlab NIC's port ---- */
 
-static const char RDMA_MIGRATION_BLOCKER[] =
-	"a virtio-rdma device's QPs, MRs and CQs do not move with the guest yet";
-
 struct vrdma_handle {
 	struct virtio_dev *rdma;
 	struct virtio_dev *nic;
@@ -2109,27 +2106,14 @@ static void *rdma_kind_create(struct vm *vm, const void *config, int index, char
 		free(h);
 		return NULL;
 	}
-	/* Until its objects travel with it, a move would lose them: refuse it. */
-	if (!vm->migration_blocker)
-		vm->migration_blocker = RDMA_MIGRATION_BLOCKER;
 	return h;
 }
-
-struct device_kind virtio_rdma_kind;
 
 static void rdma_kind_destroy(struct vm *vm, void *dev)
 {
 	struct vrdma_handle *h = dev;
 	struct vrdma *d = (struct vrdma *)h->rdma;
 
-	if (vm->migration_blocker == RDMA_MIGRATION_BLOCKER) {
-		int i, others = 0;
-
-		for (i = 0; i < vm->nr_devices; i++)
-			others += vm->devices[i].kind == &virtio_rdma_kind && vm->devices[i].dev != dev;
-		if (!others)
-			vm->migration_blocker = NULL;
-	}
 	virtio_net_set_port_rx(h->nic, NULL, NULL);
 	worker_stop(&d->worker);
 	virtio_pci_detach(h->rdma);

@@ -96,6 +96,7 @@ int rpmd_up(struct rpmd *r, uint32_t cq_buf_len)
 	if (!r->ctrl_buf || !r->cqes || !r->wrs)
 		return fail("out of memory");
 	r->cq_buf_len = cq_buf_len ? cq_buf_len : sizeof(struct virtio_rdma_cqe);
+	r->wait_us = RPMD_WAIT_US;
 	for (i = 0; i < RPMD_CQ_BUFS; i++)
 		post_cq_buf(r, r->cqes + i * 64);
 	return 0;
@@ -297,7 +298,7 @@ int rpmd_post_recv(struct rpmd *r, uint64_t wr_id, void *addr, uint32_t len)
 
 int rpmd_next_cqe(struct rpmd *r, struct virtio_rdma_cqe *e)
 {
-	uint64_t end = vpmd_deadline_us(RPMD_WAIT_US);
+	uint64_t end = vpmd_deadline_us(r->wait_us);
 	uint8_t *b;
 
 	while (!(b = vpmd_queue_get_used(&r->cq, NULL)))

@@ -31,6 +31,7 @@ struct rpmd {
 	uint8_t *ctrl_buf, *cqes, *wrs;
 	uint32_t pd, cqn, dma_key, wr_next;
 	uint32_t cq_buf_len;		/* of each posted completion buffer */
+	uint64_t wait_us;		/* for a completion (RPMD_WAIT_US after rpmd_up) */
 };
 
 /*

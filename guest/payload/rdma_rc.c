@@ -17,10 +17,12 @@
  *   filled, FETCH_ADDs the server's counter 100 times (each original value
  *   seen once, in order), READs the counter (100) and SENDs "bye".
  * Every byte is checked against a pattern; "rdma_rc: ok" at the end.
+ * With rounds=N (both sides), the client then WRITEs, READs back and
+ * FETCH_ADDs N more times, for a guest to be migrated meanwhile.
  *
  * The driver is rdma_pmd.c.
  *
- * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M
+ * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M [rounds=N]
  */
 #include "rdma_pmd.h"
 
@@ -143,13 +145,60 @@ static int server(void)
 	fill(local, CHUNK, 2);
 	if (rpmd_post_send(&r, VIRTIO_RDMA_WR_RDMA_WRITE, 2, local, CHUNK, peer.va, peer.rkey, 0,
 			   0) || rpmd_expect(&r, 2, OK, VIRTIO_RDMA_WC_RDMA_WRITE, CHUNK) ||
-	    send_msg(3, "done") || recv_msg(&peer, "bye"))
+	    send_msg(3, "done"))
+		return -1;
+	/* The client's rounds, if any, need nothing from us: wait as long as they take. */
+	r.wait_us = 600000000;
+	if (recv_msg(&peer, "bye"))
 		return -1;
 	memcpy(&v, mr + COUNTER_OFF, 8);
-	if (v != 100) {
-		printf("rdma_rc: the counter is %lu, not 100\n", v);
+	if (v != 100 + payload_arg_u64("rounds", 0)) {
+		printf("rdma_rc: the counter is %lu, not 100 + rounds\n", v);
 		return -1;
 	}
+	printf("rdma_rc: the counter is %lu\n", v);
+	return 0;
+}
+
+/*
+ * rounds=N: N more times, WRITE 64 KiB of a pattern of the round's own
+ * into the server's MR, READ it back and FETCH_ADD the counter, each
+ * checked: traffic that goes on while either guest is migrated.
+ */
+static int rounds_phase(void)
+{
+	uint64_t rounds = payload_arg_u64("rounds", 0), n, v;
+
+	for (n = 0; n < rounds; n++) {
+		uint32_t seed = 10 + (uint32_t)n;
+		uint64_t id = 1000 + 4 * n;
+
+		fill(local, CHUNK, seed);
+		memset(local + CHUNK, 0, CHUNK);
+		if (rpmd_post_send(&r, VIRTIO_RDMA_WR_RDMA_WRITE, id, local, CHUNK, peer.va,
+				   peer.rkey, 0, 0) ||
+		    rpmd_post_send(&r, VIRTIO_RDMA_WR_RDMA_READ, id + 1, local + CHUNK, CHUNK,
+				   peer.va, peer.rkey, 0, 0) ||
+		    rpmd_post_send(&r, VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD, id + 2, local + 2 * CHUNK,
+				   8, peer.va + COUNTER_OFF, peer.rkey, 0, 1) ||
+		    rpmd_expect(&r, id, OK, VIRTIO_RDMA_WC_RDMA_WRITE, CHUNK) ||
+		    rpmd_expect(&r, id + 1, OK, VIRTIO_RDMA_WC_RDMA_READ, CHUNK) ||
+		    rpmd_expect(&r, id + 2, OK, VIRTIO_RDMA_WC_FETCH_ADD, 8))
+			return -1;
+		memcpy(&v, local + 2 * CHUNK, 8);
+		if (v != 100 + n) {
+			printf("rdma_rc: round %lu: FETCH_ADD found %lu\n", n, v);
+			return -1;
+		}
+		if (memcmp(local, local + CHUNK, CHUNK)) {
+			printf("rdma_rc: round %lu: READ did not bring back what WRITE put\n", n);
+			return -1;
+		}
+		if (n % 100 == 99)
+			printf("rdma_rc: round %lu of %lu\n", n + 1, rounds);
+	}
+	if (rounds)
+		printf("rdma_rc: %lu rounds of WRITE, READ and FETCH_ADD right\n", rounds);
 	return 0;
 }
 
@@ -196,6 +245,8 @@ static int client(void)
 		return -1;
 	}
 	printf("rdma_rc: 100 FETCH_ADDs, each original value once\n");
+	if (rounds_phase())
+		return -1;
 	return send_msg(5, "bye");
 }
 
