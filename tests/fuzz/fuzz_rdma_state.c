@@ -86,16 +86,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void run_a_little(void)
 {
 	static uint8_t frame[2048];
-	struct roce_pkt p = { 0 };
+	struct roce_pkt p;
 	size_t n;
 
-	memcpy(p.dmac, our_mac, 6);
-	memcpy(p.smac, peer_mac, 6);
-	memcpy(p.sip, &(uint32_t){ PEER_IP }, 4);
-	memcpy(p.dip, &(uint32_t){ OUR_IP }, 4);
-	p.ttl = 64;
-	p.sport = 0xc001;
-	p.pkey = ROCE_DEFAULT_PKEY;
+	peer_pkt(&p);
 	p.dqpn = 2;
 	p.opcode = ROCE_ACK;
 	p.psn = 503;

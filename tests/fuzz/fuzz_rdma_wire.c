@@ -68,17 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size -= n;
 			virtio_rdma_frame_sync(v, frame, n);
 		} else {
-			struct roce_pkt p = { 0 };
+			struct roce_pkt p;
 			uint32_t plen;
 			size_t n;
 
-			memcpy(p.dmac, our_mac, 6);
-			memcpy(p.smac, peer_mac, 6);
-			memcpy(p.sip, &(uint32_t){ PEER_IP }, 4);
-			memcpy(p.dip, &(uint32_t){ OUR_IP }, 4);
-			p.ttl = 64;
-			p.sport = 0xc001;
-			p.pkey = ROCE_DEFAULT_PKEY;
+			peer_pkt(&p);
 			p.opcode = ops[take(&data, &size, 1) % sizeof(ops)];
 			p.dqpn = (sel >> 3) & 3;			/* 0..3: QP 1, 2, nobody's */
 			p.psn = (100 + (uint32_t)take(&data, &size, 1) - 8) & RC_PSN_MASK;

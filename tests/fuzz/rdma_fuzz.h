@@ -146,4 +146,17 @@ static inline struct virtio_dev *device(void)
 	return v;
 }
 
+/* A packet's addresses from the peer (10.0.0.2) to the device (10.0.0.1). */
+static inline void peer_pkt(struct roce_pkt *p)
+{
+	memset(p, 0, sizeof(*p));
+	memcpy(p->dmac, our_mac, 6);
+	memcpy(p->smac, peer_mac, 6);
+	memcpy(p->sip, &(uint32_t){ PEER_IP }, 4);
+	memcpy(p->dip, &(uint32_t){ OUR_IP }, 4);
+	p->ttl = 64;
+	p->sport = 0xc001;
+	p->pkey = ROCE_DEFAULT_PKEY;
+}
+
 #endif

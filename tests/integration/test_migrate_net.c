@@ -42,32 +42,10 @@
 
 static bool test_done;
 
-static void dump_proc(const struct vp *p)
-{
-	char *out = vlab__slurp(p->out), *con = vlab__slurp(p->con);
-	size_t len = strlen(con);
-
-	fprintf(stderr, "---- %s (status %d) output:\n%s", p->name, p->status, out);
-	fprintf(stderr, "---- %s console (last 3000 bytes):\n%s\n---- end of %s\n", p->name,
-		con + (len > 3000 ? len - 3000 : 0), p->name);
-	free(out);
-	free(con);
-}
-
 /* At exit, passed or not: kill what runs, dump logs if the test failed. */
 static void cleanup(void)
 {
-	int i;
-
-	for (i = 0; i < vp_nr_procs; i++) {
-		vp_kill_now(&vp_procs[i]);
-		if (!test_done)
-			dump_proc(&vp_procs[i]);
-	}
-	vp_nr_procs = 0;
-	if (vp_tdir[0])
-		vlab_rm_tree(vp_tdir);
-	vp_tdir[0] = '\0';
+	vp_cleanup(!test_done);
 }
 
 static void test_begin(void)

@@ -645,6 +645,38 @@ static inline void vp_kill_all(void)
 	vp_nr_procs = 0;
 }
 
+/* A failed test's evidence: @p's output, and the end of its guest's console. */
+static inline void vp_dump(const struct vp *p)
+{
+	char *out = vlab__slurp(p->out), *con = vlab__slurp(p->con);
+	size_t len = strlen(con);
+
+	fprintf(stderr, "---- %s (status %d) output:\n%s", p->name, p->status, out);
+	fprintf(stderr, "---- %s console (last 3000 bytes):\n%s\n---- end of %s\n", p->name,
+		con + (len > 3000 ? len - 3000 : 0), p->name);
+	free(out);
+	free(con);
+}
+
+/*
+ * The end of a test that ran several vlabs, passed or not: kill what
+ * runs (dumping each one's logs if @failed), remove vp_tdir.
+ */
+static inline void vp_cleanup(bool failed)
+{
+	int i;
+
+	for (i = 0; i < vp_nr_procs; i++) {
+		vp_kill_now(&vp_procs[i]);
+		if (failed)
+			vp_dump(&vp_procs[i]);
+	}
+	vp_nr_procs = 0;
+	if (vp_tdir[0])
+		vlab_rm_tree(vp_tdir);
+	vp_tdir[0] = '\0';
+}
+
 /* Its exit status once ended, or -1 after killing it at @deadline (vlab__now()). */
 static inline int vp_wait_until(struct vp *p, double deadline)
 {
