@@ -756,8 +756,11 @@ static const char *rc_state_bad(const struct rc_qp *q)
 	if (q->sq_head >= RC_SQ_MAX || q->sq_count > RC_SQ_MAX || q->send_msg > q->sq_count ||
 	    (q->send_pkt && q->send_msg == q->sq_count))
 		return "send queue positions out of range";
-	if (rc_psn_diff(q->psn, q->una) < 0 || rc_psn_diff(q->psn, q->una) > RC_WINDOW ||
-	    rc_psn_diff(q->psn_max, q->psn) < 0)
+	/*
+	 * In flight: RC_WINDOW packets, but a READ request takes a PSN for
+	 * each response, so the span is bounded only by the 24-bit space.
+	 */
+	if (rc_psn_diff(q->psn, q->una) < 0 || rc_psn_diff(q->psn_max, q->psn) < 0)
 		return "PSNs out of order";
 	for (i = 0; i < q->sq_count; i++) {
 		const struct rc_msg *m = &q->sq[(q->sq_head + i) % RC_SQ_MAX];

@@ -469,7 +469,7 @@ static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t 
 		break;
 	case VIRTIO_RDMA_WR_RDMA_READ:
 		w->len = w->byte_len = (uint32_t)total;
-		w->buf = malloc(total ? total : 1);
+		w->buf = calloc(1, total ? total : 1);
 		if (!w->buf) {
 			r = VIRTIO_RDMA_WC_GENERAL_ERR;
 			break;
@@ -1314,9 +1314,31 @@ static const struct state_field rwqe_fields[] = {
 	STATE_BYTES(struct rwqe, sge, "sge"),
 };
 
+/*
+ * Stopped for a move: a READ in progress has part of its data in its
+ * buffer, which does not travel. It goes into the guest's target memory
+ * now (before the last dirty pass; a READ's target is undefined until it
+ * completes), and the destination takes it back from there.
+ */
 static void vrdma_quiesce(struct virtio_dev *vdev)
 {
-	worker_stop(&((struct vrdma *)vdev->priv)->worker);
+	struct vrdma *d = vdev->priv;
+	uint32_t qpn;
+
+	worker_stop(&d->worker);
+	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
+		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+		struct vqp *q = vqp_of(d, qpn);
+
+		if (!qp || qp->type != RDMA_QPT_RC)
+			continue;
+		for (uint64_t pos = q->sq_head; pos != q->sq_tail; pos++) {
+			struct swqe *w = &q->sq[pos % RC_SQ_MAX];
+
+			if (!w->done && w->opcode == VIRTIO_RDMA_WR_RDMA_READ && w->buf)
+				sge_copy(d, qp, w->sge, w->num_sge, w->buf, w->len, true);
+		}
+	}
 }
 
 /* Time does not move with the device: each RC QP resynchronises with its peer at once. */
@@ -1570,7 +1592,13 @@ static int reattach(struct vrdma *t, struct rdma_qp *qp, struct vqp *q, char *er
 		w->buf = malloc(w->len ? w->len : 1);
 		if (!w->buf)
 			return bad(err, errlen, "out of memory");
-		if (m->op == ROCE_READ_REQUEST || m->op == ROCE_CMP_SWAP || m->op == ROCE_FETCH_ADD) {
+		if (m->op == ROCE_READ_REQUEST) {
+			/* What arrived before the move is in the guest's memory (vrdma_quiesce). */
+			if (sge_copy(t, qp, w->sge, w->num_sge, w->buf, w->len, false))
+				return bad(err, errlen, "qp@%u: a READ's buffer is not readable",
+					   q->qpn);
+			m->dest = w->buf;
+		} else if (m->op == ROCE_CMP_SWAP || m->op == ROCE_FETCH_ADD) {
 			m->dest = w->buf;
 		} else {
 			/* Guest memory came first: the data is where the driver left it. */

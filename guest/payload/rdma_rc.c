@@ -17,12 +17,15 @@
  *   filled, FETCH_ADDs the server's counter 100 times (each original value
  *   seen once, in order), READs the counter (100) and SENDs "bye".
  * Every byte is checked against a pattern; "rdma_rc: ok" at the end.
- * With rounds=N (both sides), the client then WRITEs, READs back and
- * FETCH_ADDs N more times, for a guest to be migrated meanwhile.
+ * With rounds=N, the client then WRITEs, READs back and FETCH_ADDs N more
+ * times (until=request: until the test-request port reads 1), for a guest
+ * to be migrated meanwhile, and reports the longest round; its "bye" tells
+ * the server how many rounds there were, which its counter must show.
  *
  * The driver is rdma_pmd.c.
  *
- * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M [rounds=N]
+ * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M
+ *          [rounds=N | until=request] (the client's)
  */
 #include "rdma_pmd.h"
 
@@ -47,6 +50,7 @@ static struct rpmd r;
 static uint8_t *msgs, *mr, *local;
 static uint32_t mr_key;
 static struct hello peer;
+static uint64_t rounds_done;	/* the client's, for its "bye" */
 
 static uint8_t pattern(uint32_t seed, uint32_t i)
 {
@@ -83,7 +87,7 @@ static struct hello *my_hello(const char *text)
 	memset(h, 0, sizeof(*h));
 	h->magic = MAGIC;
 	h->rkey = mr_key;
-	h->va = (uintptr_t)mr;
+	h->va = strcmp(text, "bye") ? (uintptr_t)mr : rounds_done;
 	memcpy(h->text, text, strlen(text) + 1);
 	return h;
 }
@@ -152,8 +156,9 @@ static int server(void)
 	if (recv_msg(&peer, "bye"))
 		return -1;
 	memcpy(&v, mr + COUNTER_OFF, 8);
-	if (v != 100 + payload_arg_u64("rounds", 0)) {
-		printf("rdma_rc: the counter is %lu, not 100 + rounds\n", v);
+	if (v != 100 + peer.va) {
+		printf("rdma_rc: the counter is %lu, not 100 + %lu rounds\n", v,
+		       (unsigned long)peer.va);
 		return -1;
 	}
 	printf("rdma_rc: the counter is %lu\n", v);
@@ -167,9 +172,18 @@ static int server(void)
  */
 static int rounds_phase(void)
 {
-	uint64_t rounds = payload_arg_u64("rounds", 0), n, v;
+	uint64_t rounds = payload_arg_u64("rounds", 0), n, v, last = rdtsc(), gap = 0, now;
+	const char *until = payload_arg("until");
+	bool until_request = until && !strcmp(until, "request");
 
+	if (until_request) {
+		rounds = ~0ULL;
+		printf("rdma_rc: rounds until asked\n");
+	}
 	for (n = 0; n < rounds; n++) {
+		/* A port read traps to the #GP handler here: not every round. */
+		if (until_request && n % 50 == 0 && inb(TEST_REQUEST_PORT) >= 1)
+			break;
 		uint32_t seed = 10 + (uint32_t)n;
 		uint64_t id = 1000 + 4 * n;
 
@@ -185,6 +199,11 @@ static int rounds_phase(void)
 		    rpmd_expect(&r, id + 1, OK, VIRTIO_RDMA_WC_RDMA_READ, CHUNK) ||
 		    rpmd_expect(&r, id + 2, OK, VIRTIO_RDMA_WC_FETCH_ADD, 8))
 			return -1;
+		/* The longest stall a peer sees: a migration's shows here. */
+		now = rdtsc();
+		if (now - last > gap)
+			gap = now - last;
+		last = now;
 		memcpy(&v, local + 2 * CHUNK, 8);
 		if (v != 100 + n) {
 			printf("rdma_rc: round %lu: FETCH_ADD found %lu\n", n, v);
@@ -195,10 +214,12 @@ static int rounds_phase(void)
 			return -1;
 		}
 		if (n % 100 == 99)
-			printf("rdma_rc: round %lu of %lu\n", n + 1, rounds);
+			printf("rdma_rc: round %lu\n", n + 1);
 	}
-	if (rounds)
-		printf("rdma_rc: %lu rounds of WRITE, READ and FETCH_ADD right\n", rounds);
+	rounds_done = n;
+	if (n)
+		printf("rdma_rc: %lu rounds of WRITE, READ and FETCH_ADD right; the longest round "
+		       "took %lu us\n", n, gap / vpmd_us_to_tsc(1));
 	return 0;
 }
 
@@ -247,7 +268,7 @@ static int client(void)
 	printf("rdma_rc: 100 FETCH_ADDs, each original value once\n");
 	if (rounds_phase())
 		return -1;
-	return send_msg(5, "bye");
+	return send_msg(5, "bye");	/* its va field: the rounds done */
 }
 
 int payload_main(void)

@@ -172,7 +172,7 @@ static void migrate_mid_stream(bool move_client, unsigned int rounds)
 	vp_start(&d, "dst", (const char *const []){ "--incoming", uri, "--mem", "64M",
 			"--net", move_client ? net_c : net_s, "--rdma", "net=0", NULL });
 	ck_or_dump(vp_dest_waiting(&d, UP_TIMEOUT), "the destination is not waiting");
-	snprintf(n, sizeof(n), "round %u ", rounds / 10);
+	snprintf(n, sizeof(n), "round %u\n", rounds / 10);
 	ck_or_dump(vp_wait_file_has(&c, c.con, n, RUN_TIMEOUT), "no traffic: %s", n);
 	t0 = vlab__now();
 	ck_or_dump(vp_migrate(moved, uri, "max_bandwidth=2000000", NULL) == 0, "migrate: %s",
@@ -203,6 +203,141 @@ START_TEST(test_rdma_client_migrates_mid_stream)
 {
 	VLAB_SKIP_UNLESS_RUNNABLE();
 	migrate_mid_stream(true, 3000);
+}
+END_TEST
+
+#define HOPS	20
+
+/* Server and client on a fresh hub, the client's rounds going until asked. */
+static void pair_start(struct vp *s, struct vp *c, char *net_s, size_t len, const char *elf)
+{
+	char hub[96], net_c[192];
+
+	vlab_tdir_create("vlab-rdma");
+	test_done = false;
+	atexit(cleanup);
+	snprintf(hub, sizeof(hub), "%s/hub", vp_tdir);
+	snprintf(net_s, len, "hub=%s,mac=" MAC_S, hub);
+	snprintf(net_c, sizeof(net_c), "hub=%s,mac=" MAC_C, hub);
+	vp_start(s, "server", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--net", net_s, "--rdma", "net=0", "--cmdline",
+			"role=server ip=10.0.0.1 peer_ip=10.0.0.2 peer_mac=" MAC_C, NULL });
+	ck_or_dump(vp_wait_file_has(s, s->con, "rdma_rc: server ready", UP_TIMEOUT),
+		   "the server did not come up");
+	vp_start(c, "client", (const char *const []){ "--kernel", elf, "--mem", "64M",
+			"--net", net_c, "--rdma", "net=0", "--cmdline",
+			"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=" MAC_S " until=request",
+			NULL });
+	ck_or_dump(vp_wait_file_has(c, c->con, "rdma_rc: round 100\n", RUN_TIMEOUT),
+		   "no rounds of traffic");
+}
+
+/* Stop the client's rounds; both guests end well, every round right. */
+static void pair_finish(struct vp *s, struct vp *c)
+{
+	const char *r;
+	char *con;
+
+	ck_or_dump(VP_CTL(c, "test-request", "value=1") == 0, "test-request: %s", vp_ctl_out);
+	ck_or_dump(vp_wait(c, RUN_TIMEOUT) == 0, "the client's exit status %d", c->status);
+	ck_or_dump(vp_wait(s, RUN_TIMEOUT) == 0, "the server's exit status %d", s->status);
+	ck_or_dump(vlab_file_has(c->con, "payload: rdma_rc ok") &&
+		   vlab_file_has(s->con, "payload: rdma_rc ok"), "a guest did not end well");
+	con = vlab__slurp(c->con);
+	r = strstr(con, "rounds of WRITE, READ and FETCH_ADD right");
+	ck_or_dump(r != NULL, "the rounds were not all right");
+	while (r > con && r[-1] != '\n')
+		r--;
+	printf("rdma: %.*s\n", (int)strcspn(r, "\n"), r);
+	free(con);
+}
+
+/*
+ * The server moves 20 times, back and forth between vlab processes, while
+ * the client's rounds go on: its QP numbers, keys and memory go with it
+ * each time, and every round stays right.
+ */
+START_TEST(test_rdma_server_hops)
+{
+	struct vp hops[HOPS + 1], c;
+	char net_s[192], uri[128], name[16];
+	double down, total, mb, worst = 0;
+	int i, rounds;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	pair_start(&hops[0], &c, net_s, sizeof(net_s), vlab_payload("payloads/rdma_rc.elf"));
+	for (i = 1; i <= HOPS; i++) {
+		snprintf(uri, sizeof(uri), "unix:%s/mig-%d.sock", vp_tdir, i);
+		snprintf(name, sizeof(name), "hop%02d", i);
+		vp_start(&hops[i], name, (const char *const []){ "--incoming", uri, "--mem", "64M",
+				"--net", net_s, "--rdma", "net=0", NULL });
+		ck_or_dump(vp_dest_waiting(&hops[i], UP_TIMEOUT), "%s is not waiting", name);
+		ck_or_dump(vp_migrate(&hops[i - 1], uri, NULL, NULL) == 0, "hop %d: %s", i,
+			   vp_ctl_out);
+		ck_or_dump(vp_wait(&hops[i - 1], RUN_TIMEOUT) == 0 &&
+			   vlab_file_has(hops[i - 1].out, "guest migrated"), "hop %d: the source", i);
+		if (vp_migrate_done(&hops[i - 1], &total, &down, &mb, &rounds) && down > worst)
+			worst = down;
+	}
+	printf("rdma: %d hops of the server, worst downtime %.1f ms\n", HOPS, worst);
+	pair_finish(&hops[HOPS], &c);
+	test_done = true;
+	cleanup();
+}
+END_TEST
+
+/*
+ * Faults: a migration cancelled in the middle, and one whose destination
+ * is killed in the middle (pre-copy slowed to 100 kB/s so that both land
+ * in it): the source's guest and its device carry on where they were,
+ * and the traffic with the peer with them.
+ */
+static void migration_fails(bool kill_dst)
+{
+	char net_s[192], uri[128], raw[4096];
+	struct vp s, c, d;
+
+	pair_start(&s, &c, net_s, sizeof(net_s), vlab_payload("payloads/rdma_rc.elf"));
+	snprintf(uri, sizeof(uri), "unix:%s/mig.sock", vp_tdir);
+	vp_start(&d, "dst", (const char *const []){ "--incoming", uri, "--mem", "64M",
+			"--net", net_s, "--rdma", "net=0", NULL });
+	ck_or_dump(vp_dest_waiting(&d, UP_TIMEOUT), "the destination is not waiting");
+	ck_or_dump(vp_migrate(&s, uri, "max_bandwidth=100000", NULL) == 0, "migrate: %s",
+		   vp_ctl_out);
+	usleep(500000);
+	if (kill_dst)
+		vp_kill_now(&d);
+	else
+		ck_or_dump(VP_CTL(&s, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
+	for (int i = 0; i < 500; i++) {
+		ck_or_dump(VP_CTL(&s, "--raw", "status") == 0, "status: %s", vp_ctl_out);
+		snprintf(raw, sizeof(raw), "%s", vp_ctl_out);
+		if (!strstr(raw, "\"active\""))
+			break;
+		usleep(20000);
+	}
+	ck_or_dump(strstr(raw, kill_dst ? "\"failed\"" : "\"cancelled\"") &&
+		   strstr(raw, "\"running\""), "the source after the fault: %s", raw);
+	/* The guest's traffic goes on from the source: more rounds, all right. */
+	usleep(300000);
+	pair_finish(&s, &c);
+	if (!kill_dst)
+		vp_kill_now(&d);
+	test_done = true;
+	cleanup();
+}
+
+START_TEST(test_rdma_migration_cancelled)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	migration_fails(false);
+}
+END_TEST
+
+START_TEST(test_rdma_destination_killed)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	migration_fails(true);
 }
 END_TEST
 
@@ -248,4 +383,5 @@ END_TEST
 
 VLAB_SUITE_MAIN("rdma", "kvm", NULL, NULL, 4 * RUN_TIMEOUT + UP_TIMEOUT,
 	test_rdma_rc_between_two_guests, test_rdma_hostile_driver,
-	test_rdma_server_migrates_mid_stream, test_rdma_client_migrates_mid_stream);
+	test_rdma_server_migrates_mid_stream, test_rdma_client_migrates_mid_stream,
+	test_rdma_server_hops, test_rdma_migration_cancelled, test_rdma_destination_killed);

@@ -506,6 +506,36 @@ START_TEST(resync_spares_the_timer)
 }
 END_TEST
 
+/*
+ * A READ request takes a PSN for each of its responses: with a 64 KiB
+ * READ out at MTU 256, 256 PSNs are in flight, far past the packet
+ * window, and the state still loads (a migration of such a requester
+ * was refused once as "PSNs out of order").
+ */
+START_TEST(long_read_in_flight_moves)
+{
+	static uint8_t dest[65536];
+	struct rc_msg m = { .id = 1, .op = ROCE_READ_REQUEST, .dest = dest, .len = sizeof(dest),
+			    .va = 0x1000, .rkey = 0x100 };
+	struct state_buf sb;
+	struct roce_pkt p;
+	struct rc_qp q, fresh;
+	char err[160] = "";
+
+	rc_init(&q, 256, 0xfffff0, 0, 7, 14, 7, NULL, NULL, NULL);
+	ck_assert_int_eq(rc_post(&q, &m), 0);
+	ck_assert(rc_next(&q, 1, &p));
+	ck_assert_int_eq(rc_psn_diff(q.psn, q.una), 256);
+	ck_assert_int_eq(state_buf_init(&sb), 0);
+	ck_assert_int_eq(rc_save(&q, &sb), 0);
+	ck_assert_int_eq(state_buf_finish(&sb), 0);
+	rc_init(&fresh, 4096, 0, 0, 0, 0, 0, NULL, NULL, NULL);
+	ck_assert_msg(rc_load(&fresh, state_blob(&sb), 0, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(fresh.psn, q.psn);
+	state_buf_free(&sb);
+}
+END_TEST
+
 /* A corrupt state is refused whole: the QP keeps what it had. */
 START_TEST(corrupt_state_refused)
 {
@@ -606,5 +636,6 @@ END_TEST
 VLAB_SUITE_MAIN("rc", "transport", NULL, NULL, 60,
 	clean_wire, lossy_wire, very_lossy_wire, rnr_then_delivered, rnr_retries_run_out,
 	compare_and_swap, moved_mid_stream, move_costs_no_timeout, resync_spares_the_timer,
-	corrupt_state_refused, dead_wire_exhausts_retries, middle_without_first_refused,
+	corrupt_state_refused, long_read_in_flight_moves, dead_wire_exhausts_retries,
+	middle_without_first_refused,
 	psn_arithmetic_wraps);

@@ -61,6 +61,8 @@ static struct node A, B;
 static unsigned int drop_every;		/* drop every Nth frame, 0 never */
 static unsigned int frames_sent;
 static uint64_t wire_rand;
+static unsigned int cut_to_a;		/* frames A still gets before its wire is cut */
+static bool cut_armed, a_cut;
 static pthread_mutex_t wire_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int wire_send(void *opaque, const void *frame, size_t len)
@@ -70,6 +72,17 @@ static int wire_send(void *opaque, const void *frame, size_t len)
 	/* Under the lock: a device being moved is NULL meanwhile (its frames are lost). */
 	pthread_mutex_lock(&wire_lock);
 	frames_sent++;
+	/* Armed, the wire to A lets cut_to_a more frames pass, then none. */
+	if (cut_armed && n->peer == &A) {
+		if (cut_to_a)
+			cut_to_a--;
+		else
+			a_cut = true, cut_armed = false;
+	}
+	if (a_cut && n->peer == &A) {
+		pthread_mutex_unlock(&wire_lock);
+		return 0;
+	}
 	/*
 	 * One frame in drop_every lost, at random (a fixed seed): a fixed
 	 * pattern could meet go-back-N's bursts at the same PSN every time.
@@ -311,7 +324,8 @@ static void node_connect(struct node *n, uint32_t sq_psn, uint32_t rq_psn)
 
 static void setup(void)
 {
-	drop_every = frames_sent = 0;
+	drop_every = frames_sent = cut_to_a = 0;
+	cut_armed = a_cut = false;
 	wire_rand = 1;
 	node_up(&A, 1);
 	node_up(&B, 2);
@@ -563,6 +577,44 @@ static void stream_40(unsigned int drop, int move_at)
 	ck_assert_int_eq(vdrv_get_used(&A.cq, NULL, NULL), 0);
 }
 
+/*
+ * A moves with a 60 KiB READ half done: 20 of its 60 responses arrived
+ * (in the buffer that does not travel: the data goes into A's target
+ * memory when A stops, and comes back from there), then A's wire is cut
+ * and A moves; the READ asks again from its first missing response and
+ * completes with every byte right.
+ */
+START_TEST(move_with_a_read_half_done)
+{
+	struct virtio_rdma_cqe e;
+	struct virtio_dev *old;
+	int i;
+
+	fill(&B, MR_AREA, 60 << 10, 0x33);
+	pthread_mutex_lock(&wire_lock);
+	cut_to_a = 20;
+	cut_armed = true;
+	pthread_mutex_unlock(&wire_lock);
+	post_send(&A, VIRTIO_RDMA_WR_RDMA_READ, 7, DATA, 60 << 10, MR_VA, B.mr_key, 0, 0, 0);
+	for (i = 0; i < 3000 && !__atomic_load_n(&a_cut, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	ck_assert_msg(a_cut, "A's wire was never cut");
+	usleep(20000);
+	pthread_mutex_lock(&wire_lock);
+	old = A.vdev;
+	A.vdev = NULL;
+	pthread_mutex_unlock(&wire_lock);
+	old = virtio_dev_test_move(old, make_fresh, virtio_rdma_free, &A);
+	pthread_mutex_lock(&wire_lock);
+	A.vdev = old;
+	a_cut = false;
+	pthread_mutex_unlock(&wire_lock);
+	e = next_cqe(&A);
+	expect_cqe(&e, 7, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RDMA_READ, 60 << 10);
+	ck_assert_mem_eq(A.ram + DATA, B.ram + MR_AREA, 60 << 10);
+}
+END_TEST
+
 /* B moves in the middle of the stream, over a wire dropping one frame in ten. */
 START_TEST(move_mid_stream)
 {
@@ -746,7 +798,7 @@ static Suite *rdma_suite(void)
 
 	vlab_tcase(s, "rc", setup, teardown, 60, VLAB_TESTS(send_and_receive,
 		   write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire,
-		   gsi_datagrams, move_mid_stream));
+		   gsi_datagrams, move_mid_stream, move_with_a_read_half_done));
 	vlab_tcase(s, "option", NULL, NULL, 0, VLAB_TESTS(option_grammar));
 	return s;
 }
