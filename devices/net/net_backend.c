@@ -122,10 +122,13 @@ static int hub_connect(const char *path)
 static void hub_scan(struct net_backend *be)
 {
 	struct dirent *d;
+	struct stat st;
 	DIR *dir = opendir(be->dir);
 	int i;
 
-	be->last_scan_ns = now_ns();
+	be->last_scan_ns = be->last_look_ns = now_ns();
+	if (!stat(be->dir, &st))
+		be->dir_mtime = st.st_mtim;
 	if (!dir)
 		return;
 	for (i = 0; i < be->nr_peers; i++)
@@ -163,6 +166,27 @@ static void hub_scan(struct net_backend *be)
 }
 
 /*
+ * An endpoint joined or left since the last scan (the directory's mtime
+ * moved)? Looked at once a millisecond at most: a guest migrated to a new
+ * vlab is then reached within a millisecond of its joining, not a rescan
+ * period later (its peer's first frames after the move went to the old
+ * endpoint only, and an RC requester waited out a retransmission timer).
+ */
+#define HUB_LOOK_NS	(1000 * 1000ULL)
+
+static bool hub_dir_changed(struct net_backend *be)
+{
+	uint64_t now = now_ns();
+	struct stat st;
+
+	if (now - be->last_look_ns < HUB_LOOK_NS)
+		return false;
+	be->last_look_ns = now;
+	return !stat(be->dir, &st) && (st.st_mtim.tv_sec != be->dir_mtime.tv_sec ||
+				       st.st_mtim.tv_nsec != be->dir_mtime.tv_nsec);
+}
+
+/*
  * A full peer queue (net.unix.max_dgram_qlen is often only 10) is waited
  * on briefly rather than dropped at once: bursts then cross intact, while
  * a peer that stopped reading (paused, dead) costs at most HUB_WAIT_MS.
@@ -174,7 +198,7 @@ static int hub_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
 	int i, ret = 0;
 
 	pthread_mutex_lock(&be->lock);
-	if (now_ns() - be->last_scan_ns > HUB_RESCAN_NS)
+	if (now_ns() - be->last_scan_ns > HUB_RESCAN_NS || hub_dir_changed(be))
 		hub_scan(be);
 	for (i = 0; i < be->nr_peers; i++) {
 		struct pollfd pfd = { .fd = be->peers[i].fd, .events = POLLOUT };

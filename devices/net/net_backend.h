@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #define NET_FRAME_MAX	65550	/* 64 KiB GSO frame plus an Ethernet header */
 #define NET_HUB_MAX_PEERS 64
@@ -37,6 +38,8 @@ struct net_backend {
 	} peers[NET_HUB_MAX_PEERS];
 	int nr_peers;
 	uint64_t last_scan_ns;
+	uint64_t last_look_ns;		/* at the directory's mtime */
+	struct timespec dir_mtime;	/* as of the last scan */
 	pthread_mutex_t lock;
 	/* loopback: a pipe-like queue of frames */
 	int loop_wr;
