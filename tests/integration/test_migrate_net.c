@@ -61,21 +61,9 @@ static void test_end(void)
 	cleanup();
 }
 
-/*
- * Check fails a forked test with _exit(), which skips atexit(): on a
- * failure, kill the VMs and dump every log first.
- */
-#define ck_or_dump(cond, ...)						\
-	do {								\
-		bool __ok = (cond);					\
-									\
-		if (!__ok)						\
-			cleanup();					\
-		ck_assert_msg(__ok, __VA_ARGS__);			\
-	} while (0)
 
 #define ck_file_has(p, f, needle) \
-	ck_or_dump(vlab_file_has((p)->f, needle), "%s: " #f " lacks \"%s\"", (p)->name, needle)
+	vp_check(vlab_file_has((p)->f, needle), "%s: " #f " lacks \"%s\"", (p)->name, needle)
 
 /* Print the console lines of @p that start with @prefix. */
 static void echo_lines(const struct vp *p, const char *prefix)
@@ -153,42 +141,42 @@ static void migrate_under_traffic(const char *what, enum move move, const char *
 	/* Where the sender's guest runs at the end. */
 	sender = move_recv ? &send : &dst;
 
-	ck_or_dump(vp_wait_file_has(&send, send.con, "net_count: send: streaming", UP_TIMEOUT),
+	vp_check(vp_wait_file_has(&send, send.con, "net_count: send: streaming", UP_TIMEOUT),
 		   "%s: the sender never started streaming", what);
-	ck_or_dump(vp_dest_waiting(&dst, UP_TIMEOUT), "%s: the destination is not waiting", what);
+	vp_check(vp_dest_waiting(&dst, UP_TIMEOUT), "%s: the destination is not waiting", what);
 	/* About 2000 frames into the stream. */
 	usleep(1000000);
 	if (stall) {
-		ck_or_dump(VP_CTL(&recv, "pause") == 0, "%s: pause: %s", what, vp_ctl_out);
+		vp_check(VP_CTL(&recv, "pause") == 0, "%s: pause: %s", what, vp_ctl_out);
 		usleep(STALL_US);
 	}
 
 	t0 = vlab__now();
-	ck_or_dump(vp_migrate(src, uri, moved_mig_arg, NULL) == 0, "%s: migrate: %s", what,
+	vp_check(vp_migrate(src, uri, moved_mig_arg, NULL) == 0, "%s: migrate: %s", what,
 		   vp_ctl_out);
 
 	/* The source lets go of its guest at the switch and ends. */
-	ck_or_dump(vp_wait_until(src, t0 + 20) == 0, "%s: source exit status %d", what,
+	vp_check(vp_wait_until(src, t0 + 20) == 0, "%s: source exit status %d", what,
 		   src->status);
 	seen_exit = vlab__now();
 	if (stall)
-		ck_or_dump(VP_CTL(&recv, "resume") == 0, "%s: resume: %s", what, vp_ctl_out);
+		vp_check(VP_CTL(&recv, "resume") == 0, "%s: resume: %s", what, vp_ctl_out);
 	ck_file_has(src, out, "guest migrated");
 	if (moved_log)
 		ck_file_has(src, out, moved_log);
-	ck_or_dump(vp_migrate_done(src, &total, &down, &mb, &rounds),
+	vp_check(vp_migrate_done(src, &total, &down, &mb, &rounds),
 		   "%s: no \"migrate: done\" line", what);
 	printf("%s: migrated in %.0f ms, downtime %.1f ms, %.1f MB, %d round(s); "
 	       "the source ended %.0f ms after the request\n", what, total, down, mb, rounds,
 	       (seen_exit - t0) * 1e3);
 	if (stall)
-		ck_or_dump(down < STALL_DOWNTIME_MS,
+		vp_check(down < STALL_DOWNTIME_MS,
 			   "%s: downtime %.1f ms: stop-and-copy waited for a stalled TX queue",
 			   what, down);
 
-	ck_or_dump(vp_wait_until(&dst, seen_exit + END_TIMEOUT) == 0,
+	vp_check(vp_wait_until(&dst, seen_exit + END_TIMEOUT) == 0,
 		   "%s: destination exit status %d", what, dst.status);
-	ck_or_dump(vp_wait_until(peer, seen_exit + END_TIMEOUT) == 0,
+	vp_check(vp_wait_until(peer, seen_exit + END_TIMEOUT) == 0,
 		   "%s: %s exit status %d", what, peer->name, peer->status);
 	ck_file_has(&dst, out, "incoming: ");
 	ck_file_has(&dst, con, "payload: net_count ok");
@@ -200,7 +188,7 @@ static void migrate_under_traffic(const char *what, enum move move, const char *
 
 	out = vlab__slurp(sender->con);
 	s = strstr(out, "net_count: send: switch seen after ");
-	ck_or_dump(s && sscanf(s, "net_count: send: switch seen after %u frames, %u ms in",
+	vp_check(s && sscanf(s, "net_count: send: switch seen after %u frames, %u ms in",
 			       &sent_before, &ms_before) == 2 && ms_before > 0,
 		   "%s: the sender did not say when it saw the switch", what);
 	free(out);
@@ -213,7 +201,7 @@ static void migrate_under_traffic(const char *what, enum move move, const char *
 	 * HUB_WAIT_MS, 200/s.
 	 */
 	if (!stall)
-		ck_or_dump(rate >= RATE / 4, "%s: the sender managed %u frames/s of %u before the switch",
+		vp_check(rate >= RATE / 4, "%s: the sender managed %u frames/s of %u before the switch",
 			   what, rate, RATE);
 
 	echo_lines(&recv, "net_count: ");
@@ -244,8 +232,8 @@ START_TEST(test_no_migration)
 			"role=send peer=" MAC_RECV " count=4000 tail=500 rate=2000 timeout=30 gate=none",
 			NULL });
 	deadline = vlab__now() + 40;
-	ck_or_dump(vp_wait_until(&send, deadline) == 0, "sender exit status %d", send.status);
-	ck_or_dump(vp_wait_until(&recv, deadline) == 0, "receiver exit status %d",
+	vp_check(vp_wait_until(&send, deadline) == 0, "sender exit status %d", send.status);
+	vp_check(vp_wait_until(&recv, deadline) == 0, "receiver exit status %d",
 		      recv.status);
 	ck_file_has(&recv, con, " 0 duplicates, 0 bad");
 	ck_file_has(&recv, con, "payload: net_count ok");

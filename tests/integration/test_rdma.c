@@ -43,14 +43,6 @@ static void cleanup(void)
 	vp_cleanup(!test_done);
 }
 
-#define ck_or_dump(cond, ...)						\
-	do {								\
-		bool __ok = (cond);					\
-									\
-		if (!__ok)						\
-			cleanup();					\
-		ck_assert_msg(__ok, __VA_ARGS__);			\
-	} while (0)
 
 /* The source's "migrate: done" line, for the log. */
 static void echo_migration(const struct vp *p)
@@ -99,27 +91,27 @@ START_TEST(test_rdma_rc_between_two_guests)
 	vp_start(&s, "server", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--net", net_s, "--rdma", "net=0", "--cmdline",
 			"role=server ip=10.0.0.1 peer_ip=10.0.0.2 peer_mac=" MAC_C, NULL });
-	ck_or_dump(vp_wait_file_has(&s, s.con, "rdma_rc: server ready", UP_TIMEOUT),
+	vp_check(vp_wait_file_has(&s, s.con, "rdma_rc: server ready", UP_TIMEOUT),
 		   "the server did not come up");
 	/* The device's order on the command line does not matter: --rdma first here. */
 	vp_start(&c, "client", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--rdma", "net=0", "--net", net_c, "--cmdline",
 			"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=" MAC_S, NULL });
-	ck_or_dump(vp_wait(&c, RUN_TIMEOUT) == 0, "client exit status %d", c.status);
-	ck_or_dump(vp_wait(&s, RUN_TIMEOUT) == 0, "server exit status %d", s.status);
-	ck_or_dump(vlab_file_has(c.con, "rdma_rc: RDMA READ: 65536 bytes right") &&
+	vp_check(vp_wait(&c, RUN_TIMEOUT) == 0, "client exit status %d", c.status);
+	vp_check(vp_wait(&s, RUN_TIMEOUT) == 0, "server exit status %d", s.status);
+	vp_check(vlab_file_has(c.con, "rdma_rc: RDMA READ: 65536 bytes right") &&
 		   vlab_file_has(c.con, "the server's RDMA WRITE: 65536 bytes right") &&
 		   vlab_file_has(c.con, "100 FETCH_ADDs, each original value once") &&
 		   vlab_file_has(c.con, "payload: rdma_rc ok"), "the client's checks");
-	ck_or_dump(vlab_file_has(s.con, "the client's RDMA WRITE: 65536 bytes right") &&
+	vp_check(vlab_file_has(s.con, "the client's RDMA WRITE: 65536 bytes right") &&
 		   vlab_file_has(s.con, "payload: rdma_rc ok"), "the server's checks");
 	if (access("/usr/bin/tshark", X_OK) == 0) {
 		frames = tshark_count(pcap, "-T fields -e frame.number", NULL);
 		roce = tshark_count(pcap, "-Y infiniband -T fields -e frame.number", NULL);
 		printf("rdma: %lu frames captured, %lu of them RoCEv2\n", frames, roce);
-		ck_or_dump(frames > 300 && roce == frames, "%lu frames, %lu RoCEv2", frames, roce);
+		vp_check(frames > 300 && roce == frames, "%lu frames, %lu RoCEv2", frames, roce);
 		/* tshark's names for the opcodes the exchange used. */
-		ck_or_dump(tshark_count(pcap, "", "RC Send Only") >= 4 &&
+		vp_check(tshark_count(pcap, "", "RC Send Only") >= 4 &&
 			   tshark_count(pcap, "", "RC RDMA Write First") >= 2 &&
 			   tshark_count(pcap, "", "RC RDMA Write Only Immediate") == 1 &&
 			   tshark_count(pcap, "", "RC RDMA Read Request") >= 2 &&
@@ -164,28 +156,28 @@ static void migrate_mid_stream(bool move_client, unsigned int rounds)
 		 "role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=" MAC_S " rounds=%u", rounds);
 	vp_start(&s, "server", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--net", net_s, "--rdma", "net=0", "--cmdline", args_s, NULL });
-	ck_or_dump(vp_wait_file_has(&s, s.con, "rdma_rc: server ready", UP_TIMEOUT),
+	vp_check(vp_wait_file_has(&s, s.con, "rdma_rc: server ready", UP_TIMEOUT),
 		   "the server did not come up");
 	vp_start(&c, "client", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--net", net_c, "--rdma", "net=0", "--cmdline", args_c, NULL });
 	moved = move_client ? &c : &s;
 	vp_start(&d, "dst", (const char *const []){ "--incoming", uri, "--mem", "64M",
 			"--net", move_client ? net_c : net_s, "--rdma", "net=0", NULL });
-	ck_or_dump(vp_dest_waiting(&d, UP_TIMEOUT), "the destination is not waiting");
+	vp_check(vp_dest_waiting(&d, UP_TIMEOUT), "the destination is not waiting");
 	snprintf(n, sizeof(n), "round %u\n", rounds / 10);
-	ck_or_dump(vp_wait_file_has(&c, c.con, n, RUN_TIMEOUT), "no traffic: %s", n);
+	vp_check(vp_wait_file_has(&c, c.con, n, RUN_TIMEOUT), "no traffic: %s", n);
 	t0 = vlab__now();
-	ck_or_dump(vp_migrate(moved, uri, "max_bandwidth=2000000", NULL) == 0, "migrate: %s",
+	vp_check(vp_migrate(moved, uri, "max_bandwidth=2000000", NULL) == 0, "migrate: %s",
 		   vp_ctl_out);
-	ck_or_dump(vp_wait_until(moved, t0 + RUN_TIMEOUT) == 0, "the source's exit status %d",
+	vp_check(vp_wait_until(moved, t0 + RUN_TIMEOUT) == 0, "the source's exit status %d",
 		   moved->status);
-	ck_or_dump(vlab_file_has(moved->out, "guest migrated"), "the source did not migrate");
-	ck_or_dump(vp_wait(move_client ? &s : &c, 2 * RUN_TIMEOUT) == 0, "the peer's exit status");
-	ck_or_dump(vp_wait(&d, RUN_TIMEOUT) == 0, "the destination's exit status %d", d.status);
-	ck_or_dump(vlab_file_has(d.con, "payload: rdma_rc ok") &&
+	vp_check(vlab_file_has(moved->out, "guest migrated"), "the source did not migrate");
+	vp_check(vp_wait(move_client ? &s : &c, 2 * RUN_TIMEOUT) == 0, "the peer's exit status");
+	vp_check(vp_wait(&d, RUN_TIMEOUT) == 0, "the destination's exit status %d", d.status);
+	vp_check(vlab_file_has(d.con, "payload: rdma_rc ok") &&
 		   vlab_file_has(move_client ? s.con : c.con, "payload: rdma_rc ok"),
 		   "a guest did not end well");
-	ck_or_dump(vlab_file_has(move_client ? d.con : c.con, "rounds of WRITE, READ and "
+	vp_check(vlab_file_has(move_client ? d.con : c.con, "rounds of WRITE, READ and "
 				 "FETCH_ADD right"), "the rounds were not all right");
 	echo_migration(moved);
 	test_done = true;
@@ -222,13 +214,13 @@ static void pair_start(struct vp *s, struct vp *c, char *net_s, size_t len, cons
 	vp_start(s, "server", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--net", net_s, "--rdma", "net=0", "--cmdline",
 			"role=server ip=10.0.0.1 peer_ip=10.0.0.2 peer_mac=" MAC_C, NULL });
-	ck_or_dump(vp_wait_file_has(s, s->con, "rdma_rc: server ready", UP_TIMEOUT),
+	vp_check(vp_wait_file_has(s, s->con, "rdma_rc: server ready", UP_TIMEOUT),
 		   "the server did not come up");
 	vp_start(c, "client", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--net", net_c, "--rdma", "net=0", "--cmdline",
 			"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=" MAC_S " until=request",
 			NULL });
-	ck_or_dump(vp_wait_file_has(c, c->con, "rdma_rc: round 100\n", RUN_TIMEOUT),
+	vp_check(vp_wait_file_has(c, c->con, "rdma_rc: round 100\n", RUN_TIMEOUT),
 		   "no rounds of traffic");
 }
 
@@ -238,14 +230,14 @@ static void pair_finish(struct vp *s, struct vp *c)
 	const char *r;
 	char *con;
 
-	ck_or_dump(VP_CTL(c, "test-request", "value=1") == 0, "test-request: %s", vp_ctl_out);
-	ck_or_dump(vp_wait(c, RUN_TIMEOUT) == 0, "the client's exit status %d", c->status);
-	ck_or_dump(vp_wait(s, RUN_TIMEOUT) == 0, "the server's exit status %d", s->status);
-	ck_or_dump(vlab_file_has(c->con, "payload: rdma_rc ok") &&
+	vp_check(VP_CTL(c, "test-request", "value=1") == 0, "test-request: %s", vp_ctl_out);
+	vp_check(vp_wait(c, RUN_TIMEOUT) == 0, "the client's exit status %d", c->status);
+	vp_check(vp_wait(s, RUN_TIMEOUT) == 0, "the server's exit status %d", s->status);
+	vp_check(vlab_file_has(c->con, "payload: rdma_rc ok") &&
 		   vlab_file_has(s->con, "payload: rdma_rc ok"), "a guest did not end well");
 	con = vlab__slurp(c->con);
 	r = strstr(con, "rounds of WRITE, READ and FETCH_ADD right");
-	ck_or_dump(r != NULL, "the rounds were not all right");
+	vp_check(r != NULL, "the rounds were not all right");
 	while (r > con && r[-1] != '\n')
 		r--;
 	printf("rdma: %.*s\n", (int)strcspn(r, "\n"), r);
@@ -271,10 +263,10 @@ START_TEST(test_rdma_server_hops)
 		snprintf(name, sizeof(name), "hop%02d", i);
 		vp_start(&hops[i], name, (const char *const []){ "--incoming", uri, "--mem", "64M",
 				"--net", net_s, "--rdma", "net=0", NULL });
-		ck_or_dump(vp_dest_waiting(&hops[i], UP_TIMEOUT), "%s is not waiting", name);
-		ck_or_dump(vp_migrate(&hops[i - 1], uri, NULL, NULL) == 0, "hop %d: %s", i,
+		vp_check(vp_dest_waiting(&hops[i], UP_TIMEOUT), "%s is not waiting", name);
+		vp_check(vp_migrate(&hops[i - 1], uri, NULL, NULL) == 0, "hop %d: %s", i,
 			   vp_ctl_out);
-		ck_or_dump(vp_wait(&hops[i - 1], RUN_TIMEOUT) == 0 &&
+		vp_check(vp_wait(&hops[i - 1], RUN_TIMEOUT) == 0 &&
 			   vlab_file_has(hops[i - 1].out, "guest migrated"), "hop %d: the source", i);
 		if (vp_migrate_done(&hops[i - 1], &total, &down, &mb, &rounds) && down > worst)
 			worst = down;
@@ -301,22 +293,22 @@ static void migration_fails(bool kill_dst)
 	snprintf(uri, sizeof(uri), "unix:%s/mig.sock", vp_tdir);
 	vp_start(&d, "dst", (const char *const []){ "--incoming", uri, "--mem", "64M",
 			"--net", net_s, "--rdma", "net=0", NULL });
-	ck_or_dump(vp_dest_waiting(&d, UP_TIMEOUT), "the destination is not waiting");
-	ck_or_dump(vp_migrate(&s, uri, "max_bandwidth=100000", NULL) == 0, "migrate: %s",
+	vp_check(vp_dest_waiting(&d, UP_TIMEOUT), "the destination is not waiting");
+	vp_check(vp_migrate(&s, uri, "max_bandwidth=100000", NULL) == 0, "migrate: %s",
 		   vp_ctl_out);
 	usleep(500000);
 	if (kill_dst)
 		vp_kill_now(&d);
 	else
-		ck_or_dump(VP_CTL(&s, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
+		vp_check(VP_CTL(&s, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
 	for (int i = 0; i < 500; i++) {
-		ck_or_dump(VP_CTL(&s, "--raw", "status") == 0, "status: %s", vp_ctl_out);
+		vp_check(VP_CTL(&s, "--raw", "status") == 0, "status: %s", vp_ctl_out);
 		snprintf(raw, sizeof(raw), "%s", vp_ctl_out);
 		if (!strstr(raw, "\"active\""))
 			break;
 		usleep(20000);
 	}
-	ck_or_dump(strstr(raw, kill_dst ? "\"failed\"" : "\"cancelled\"") &&
+	vp_check(strstr(raw, kill_dst ? "\"failed\"" : "\"cancelled\"") &&
 		   strstr(raw, "\"running\""), "the source after the fault: %s", raw);
 	/* The guest's traffic goes on from the source: more rounds, all right. */
 	usleep(300000);
@@ -371,10 +363,10 @@ START_TEST(test_rdma_hostile_driver)
 	vp_start(&e, "evil", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--net", "loop,mac=52:54:00:00:50:01", "--rdma", "net=0", "--cmdline",
 			"mac=52:54:00:00:50:01", NULL });
-	ck_or_dump(vp_wait(&e, RUN_TIMEOUT) == 0, "exit status %d", e.status);
+	vp_check(vp_wait(&e, RUN_TIMEOUT) == 0, "exit status %d", e.status);
 	for (i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
-		ck_or_dump(vlab_file_has(e.con, expect[i]), "the console lacks \"%s\"", expect[i]);
-	ck_or_dump(vlab_file_has(e.out, "virtio-rdma: device needs reset: a CQ buffer shorter"),
+		vp_check(vlab_file_has(e.con, expect[i]), "the console lacks \"%s\"", expect[i]);
+	vp_check(vlab_file_has(e.out, "virtio-rdma: device needs reset: a CQ buffer shorter"),
 		   "vlab did not say why the device needs a reset");
 	test_done = true;
 	cleanup();

@@ -677,6 +677,19 @@ static inline void vp_cleanup(bool failed)
 	vp_tdir[0] = '\0';
 }
 
+/*
+ * Check fails a forked test with _exit(), which skips atexit(): on a
+ * failure, kill the VMs and dump every log first.
+ */
+#define vp_check(cond, ...)						\
+	do {								\
+		bool __ok = (cond);					\
+									\
+		if (!__ok)						\
+			vp_cleanup(true);				\
+		ck_assert_msg(__ok, __VA_ARGS__);			\
+	} while (0)
+
 /* Its exit status once ended, or -1 after killing it at @deadline (vlab__now()). */
 static inline int vp_wait_until(struct vp *p, double deadline)
 {

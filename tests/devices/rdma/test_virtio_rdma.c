@@ -377,9 +377,10 @@ static void post_send(struct node *n, uint8_t opcode, uint64_t wr_id, uint64_t g
 		;
 }
 
-static void post_recv(struct node *n, uint64_t wr_id, uint64_t gpa, uint32_t len)
+/* A receive WR of one SGE over the DMA MR on @d (vq @q), its descriptor at @at. */
+static void post_recv_on(struct node *n, struct vdrv *d, uint16_t q, uint64_t at, uint64_t wr_id,
+			 uint64_t gpa, uint32_t len)
 {
-	uint64_t at = WR_BUF + 0x8000 + (uint64_t)(n->wr_slot++ % 64) * 64;
 	struct virtio_rdma_recv_wr *wr = (void *)(n->ram + at);
 	struct virtio_rdma_sge *sge = (void *)(wr + 1);
 	struct vdrv_buf b = { at, sizeof(*wr) + sizeof(*sge) };
@@ -387,13 +388,18 @@ static void post_recv(struct node *n, uint64_t wr_id, uint64_t gpa, uint32_t len
 	memset(wr, 0, 64);
 	wr->wr_id = htole64(wr_id);
 	wr->num_sge = htole32(1);
-	sge->addr = htole64(gpa);
-	sge->length = htole32(len);
-	sge->lkey = htole32(n->dma_key);
-	ck_assert_int_ge(vdrv_add(&n->rq, &b, 1, 0, false, wr_id), 0);
-	kick(n, &n->rq, RQ_VQ);
-	while (vdrv_get_used(&n->rq, NULL, NULL) > 0)
+	*sge = (struct virtio_rdma_sge){ htole64(gpa), htole32(len), htole32(n->dma_key) };
+	ck_assert_int_ge(vdrv_add(d, &b, 1, 0, false, wr_id), 0);
+	kick(n, d, q);
+	/* The device gives the WR's buffer back at once (it copied it out). */
+	while (vdrv_get_used(d, NULL, NULL) > 0)
 		;
+}
+
+static void post_recv(struct node *n, uint64_t wr_id, uint64_t gpa, uint32_t len)
+{
+	post_recv_on(n, &n->rq, RQ_VQ, WR_BUF + 0x8000 + (uint64_t)(n->wr_slot++ % 64) * 64,
+		     wr_id, gpa, len);
 }
 
 static void fill(struct node *n, uint64_t gpa, uint32_t len, uint8_t seed)
@@ -686,17 +692,8 @@ static void gsi_send(struct node *n, uint64_t wr_id, uint32_t ahn, uint32_t qkey
 
 static void gsi_recv(struct node *n, uint64_t wr_id, uint64_t gpa, uint32_t len)
 {
-	uint64_t at = WR_BUF + 0xe000 + (uint64_t)(wr_id % 16) * 64;
-	struct virtio_rdma_recv_wr *wr = (void *)(n->ram + at);
-	struct virtio_rdma_sge *sge = (void *)(wr + 1);
-	struct vdrv_buf b = { at, sizeof(*wr) + sizeof(*sge) };
-
-	memset(wr, 0, 64);
-	wr->wr_id = htole64(wr_id);
-	wr->num_sge = htole32(1);
-	*sge = (struct virtio_rdma_sge){ htole64(gpa), htole32(len), htole32(n->dma_key) };
-	ck_assert_int_ge(vdrv_add(&n->grq, &b, 1, 0, false, wr_id), 0);
-	kick(n, &n->grq, GRQ_VQ);
+	post_recv_on(n, &n->grq, GRQ_VQ, WR_BUF + 0xe000 + (uint64_t)(wr_id % 16) * 64, wr_id, gpa,
+		     len);
 }
 
 /*
