@@ -11,6 +11,7 @@
 #   make bench-vdpa-datapath  the vDPA NIC's passthrough path beside virtio-net
 #   make bench-svq    the same run: passthrough vs the shadow virtqueue
 #   make bench-vdpa   vDPA migration downtime step by step, against the records
+#   make bench-rdma-migrate  an RDMA guest moved under load: downtime, the peer's stall
 #   make test SANITIZE=1  the tests with ASan + UBSan + LSan (build/san)
 #   make fuzz         libFuzzer targets in build/fuzz (clang)
 #   make fuzz-smoke   every fuzz target for a fixed number of inputs
@@ -108,6 +109,13 @@ bench-vdpa: all payloads
 	tests/bench/bench-vdpa.sh
 
 .PHONY: bench-vdpa
+
+# An RDMA guest live-migrated under WRITE load from its peer: downtime and the
+# peer's longest stall, 256 MiB and 1 GiB, against the same traffic unmoved.
+bench-rdma-migrate: all payloads
+	tests/bench/bench-rdma-migrate.sh
+
+.PHONY: bench-rdma-migrate
 
 # Live migration, vlab against QEMU -M microvm: 256M/1G/4G guests, idle and
 # dirtying at 100 and 1000 MB/s, against the unix-socket copy limit.
