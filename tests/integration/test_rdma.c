@@ -333,6 +333,44 @@ START_TEST(test_rdma_destination_killed)
 }
 END_TEST
 
+/*
+ * A destination without the same RDMA configuration refuses the stream,
+ * saying what differs (no --rdma at all; another qps=), and the source's
+ * guest and traffic carry on.
+ */
+START_TEST(test_rdma_config_mismatch_refused)
+{
+	static const struct {
+		const char *rdma_opt, *rdma_arg, *says;
+	} dsts[] = {
+		{ NULL, NULL, "configuration mismatch: the source has 1 --rdma, this vlab 0" },
+		{ "--rdma", "net=0,qps=4",
+		  "configuration mismatch: RDMA device 0 has net=0 cqs=8 qps=8 at the source" },
+	};
+	char net_s[192], uri[128], name[16];
+	struct vp s, c, d;
+	unsigned int i;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	pair_start(&s, &c, net_s, sizeof(net_s), vlab_payload("payloads/rdma_rc.elf"));
+	for (i = 0; i < sizeof(dsts) / sizeof(dsts[0]); i++) {
+		snprintf(uri, sizeof(uri), "unix:%s/mig-%u.sock", vp_tdir, i);
+		snprintf(name, sizeof(name), "dst%u", i);
+		vp_start(&d, name, (const char *const []){ "--incoming", uri, "--mem", "64M",
+				"--net", net_s, dsts[i].rdma_opt, dsts[i].rdma_arg, NULL });
+		vp_check(vp_dest_waiting(&d, UP_TIMEOUT), "%s is not waiting", name);
+		vp_migrate(&s, uri, NULL, NULL);
+		vp_check(vp_wait(&d, RUN_TIMEOUT) != 0, "%s took a stream it should refuse", name);
+		vp_check(vlab_file_has(d.out, dsts[i].says), "%s does not say \"%s\"", name,
+			 dsts[i].says);
+		vp_check(!vp_ended(&s), "the source stopped after a refused migration");
+	}
+	pair_finish(&s, &c);
+	test_done = true;
+	cleanup();
+}
+END_TEST
+
 START_TEST(test_rdma_hostile_driver)
 {
 	static const char *const expect[] = {
@@ -376,4 +414,5 @@ END_TEST
 VLAB_SUITE_MAIN("rdma", "kvm", NULL, NULL, 4 * RUN_TIMEOUT + UP_TIMEOUT,
 	test_rdma_rc_between_two_guests, test_rdma_hostile_driver,
 	test_rdma_server_migrates_mid_stream, test_rdma_client_migrates_mid_stream,
-	test_rdma_server_hops, test_rdma_migration_cancelled, test_rdma_destination_killed);
+	test_rdma_server_hops, test_rdma_migration_cancelled, test_rdma_destination_killed,
+	test_rdma_config_mismatch_refused);
