@@ -20,8 +20,9 @@
 #include "vmm/mem/guest_mem.h"
 #include "vmm/migrate/state.h"
 
-#define KICK_VQ		1u		/* a vq in dev->pending was kicked */
+#define KICK_VQ		1u		/* a data or CQ vq was kicked: every QP is looked at */
 #define KICK_WIRE	2u		/* frames in the inbox */
+#define KICK_CTRL	4u		/* the control vq was kicked */
 #define QSIZE		256
 #define MAX_SGE		8
 #define MAX_INLINE	256
@@ -89,7 +90,6 @@ struct vrdma {
 	struct worker worker;
 	bool worker_ready, timer_ready;
 	struct worker_timer timer;
-	uint64_t pending;		/* atomic: kicked vqs */
 	/* the wire: frames in, and the GIDs they must be for (any thread) */
 	pthread_mutex_t wire_lock;
 	uint8_t (*inbox)[FRAME_MAX];
@@ -620,6 +620,14 @@ static void rq_take(struct vrdma *d, uint32_t qpn)
 		vq_broken(d, vq);
 }
 
+/* A receive WR to fill: one taken, or one posted since this round began. */
+static bool rq_ready(struct vrdma *d, struct vqp *v)
+{
+	if (!v->rq_count)
+		rq_take(d, v->qpn);
+	return v->rq_count;
+}
+
 static void rq_complete(struct vrdma *d, struct vqp *v, struct rdma_qp *qp, uint8_t status,
 			uint8_t opcode, uint32_t len, bool imm, uint32_t imm_data)
 {
@@ -659,9 +667,7 @@ static int rc_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 	if (send) {
 		struct rwqe *w;
 
-		if (!v->rq_count)
-			rq_take(d, v->qpn);	/* posted since this round began */
-		if (!v->rq_count)
+		if (!rq_ready(d, v))
 			return RC_RECV_RNR;
 		w = &v->rq[v->rq_head];
 		if (first)
@@ -715,9 +721,7 @@ static int rc_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 		    (uint8_t *)p->payload, p->payload_len, true))
 		return RC_NAK_REMOTE_ACCESS;
 	if (last && imm) {
-		if (!v->rq_count)
-			rq_take(d, v->qpn);
-		if (!v->rq_count)
+		if (!rq_ready(d, v))
 			return RC_RECV_RNR;
 		rq_complete(d, v, qp, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV_RDMA_IMM,
 			    off + p->payload_len, true, p->imm);
@@ -783,7 +787,7 @@ static bool gid_v4(const uint8_t *gid)
 	return !memcmp(gid, prefix, 12);
 }
 
-/* Addresses of a packet of @qp's: from its address vector and the GID it names. */
+/* Addresses of a packet to @av: its MAC and GID, and the source GID it names. */
 static bool av_address(struct vrdma *d, const struct virtio_rdma_av *av, uint32_t qpn,
 		       struct roce_pkt *p)
 {
@@ -811,13 +815,6 @@ static bool av_address(struct vrdma *d, const struct virtio_rdma_av *av, uint32_
 	return true;
 }
 
-/* Addresses of a packet of an RC QP's: from its address vector. */
-static bool pkt_address(struct vrdma *d, const struct rdma_qp *qp, uint32_t qpn,
-			struct roce_pkt *p)
-{
-	return av_address(d, &qp->av, qpn, p);
-}
-
 static void wire_send(struct vrdma *d, const struct roce_pkt *p)
 {
 	size_t n = roce_build(d->frame, sizeof(d->frame), p);
@@ -827,6 +824,15 @@ static void wire_send(struct vrdma *d, const struct roce_pkt *p)
 	d->stats.tx_frames++;
 }
 
+/* QP @qpn if it is RC with its transport running (RTR to SQE), else NULL. */
+static struct rdma_qp *rc_live(struct vrdma *d, uint32_t qpn)
+{
+	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+
+	return qp && qp->type == RDMA_QPT_RC && qp->state >= RDMA_QPS_RTR &&
+	       qp->state != RDMA_QPS_ERR ? qp : NULL;
+}
+
 /* Everything the transport of each RC QP may send now. */
 static void qps_send(struct vrdma *d)
 {
@@ -834,16 +840,15 @@ static void qps_send(struct vrdma *d)
 	uint32_t qpn;
 
 	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
-		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+		struct rdma_qp *qp = rc_live(d, qpn);
 		struct roce_pkt p;
 		int budget = RC_WINDOW;
 
-		if (!qp || qp->type != RDMA_QPT_RC || qp->state < RDMA_QPS_RTR ||
-		    qp->state == RDMA_QPS_ERR)
+		if (!qp)
 			continue;
 		memset(&p, 0, sizeof(p));
 		while (budget-- && rc_next(&qp->rc, now, &p)) {
-			if (pkt_address(d, qp, qpn, &p))
+			if (av_address(d, &qp->av, qpn, &p))
 				wire_send(d, &p);
 			memset(&p, 0, sizeof(p));
 		}
@@ -865,12 +870,9 @@ static void ud_receive(struct vrdma *d, struct rdma_qp *qp, const struct roce_pk
 	uint32_t len = VIRTIO_RDMA_GRH_BYTES + p->payload_len;
 	uint8_t op = p->opcode;
 
-	/* A receive WR posted since this round began is in the ring yet. */
-	if (!v->rq_count)
-		rq_take(d, p->dqpn);
 	if ((op != (ROCE_UD | ROCE_SEND_ONLY) && op != (ROCE_UD | ROCE_SEND_ONLY_IMM)) ||
 	    qp->state < RDMA_QPS_RTR || qp->state == RDMA_QPS_ERR || p->qkey != qp->qkey ||
-	    !v->rq_count) {
+	    !rq_ready(d, v)) {
 		d->stats.rx_dropped++;
 		return;
 	}
@@ -942,7 +944,7 @@ static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
 	d->stats.rx_frames++;
 	v = vqp_of(d, p.dqpn);
 	memset(&reply, 0, sizeof(reply));
-	if (rc_receive(&qp->rc, &p, vlab_now_ns(), &reply) && pkt_address(d, qp, p.dqpn, &reply))
+	if (rc_receive(&qp->rc, &p, vlab_now_ns(), &reply) && av_address(d, &qp->av, p.dqpn, &reply))
 		wire_send(d, &reply);
 	if (v->dirty_owed) {
 		guest_mem_mark_dirty(d->gm, v->dirty_gpa, 8);
@@ -968,6 +970,14 @@ static void wire_drain(struct vrdma *d)
 		pthread_mutex_unlock(&d->wire_lock);
 		wire_take(d, d->frame, len);
 	}
+}
+
+/* The verbs' GID table, for the wire side to see which frames are the device's. */
+static void gids_publish(struct vrdma *d)
+{
+	pthread_mutex_lock(&d->wire_lock);
+	memcpy(d->gids, d->verbs.gids, sizeof(d->gids));
+	pthread_mutex_unlock(&d->wire_lock);
 }
 
 /* The IP destination of a UDP 4791 frame (IPv4 mapped into a GID), or false. */
@@ -1061,16 +1071,13 @@ static void ctrl_take(struct vrdma *d)
 		}
 		virtq_cursor_init(&c, &elem, true);
 		virtq_push(vq, &elem, (uint32_t)virtq_cursor_write(&c, reply, rn));
-		if (virtq_should_notify(vq))
-			virtio_dev_signal_queue(&d->vdev, 0);
+		virtio_dev_notify_used(&d->vdev, 0);
 	}
 	if (r < 0)
 		virtio_dev_needs_reset(&d->vdev, vq->broken_reason ? vq->broken_reason :
 				       "bad control descriptor");
 	/* GIDs may have changed: the wire side sees them. */
-	pthread_mutex_lock(&d->wire_lock);
-	memcpy(d->gids, d->verbs.gids, sizeof(d->gids));
-	pthread_mutex_unlock(&d->wire_lock);
+	gids_publish(d);
 }
 
 static void timers_arm(struct vrdma *d)
@@ -1079,10 +1086,10 @@ static void timers_arm(struct vrdma *d)
 	uint32_t qpn;
 
 	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
-		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+		struct rdma_qp *qp = rc_live(d, qpn);
 		uint64_t t;
 
-		if (!qp || qp->type != RDMA_QPT_RC || qp->state < RDMA_QPS_RTR)
+		if (!qp)
 			continue;
 		t = qp->rc.deadline_ns;
 		if (qp->rc.rnr_until_ns > now && (!t || qp->rc.rnr_until_ns < t))
@@ -1101,9 +1108,9 @@ static void timer_fired(struct worker_timer *t, void *opaque)
 	uint32_t qpn;
 
 	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
-		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+		struct rdma_qp *qp = rc_live(d, qpn);
 
-		if (qp && qp->type == RDMA_QPT_RC && qp->state >= RDMA_QPS_RTR)
+		if (qp)
 			rc_tick(&qp->rc, now);
 	}
 	worker_kick_local(&d->worker, KICK_WIRE);
@@ -1132,10 +1139,9 @@ static void qps_check_errors(struct vrdma *d)
 static void vrdma_run(struct worker *w, uint32_t kicked, void *opaque)
 {
 	struct vrdma *d = opaque;
-	uint64_t pending = __atomic_exchange_n(&d->pending, 0, __ATOMIC_ACQ_REL);
 	uint32_t i;
 
-	if (pending & 1)
+	if (kicked & KICK_CTRL)
 		ctrl_take(d);
 	/* Receive WRs before the frames that may need them (a datagram has no retry). */
 	for (i = 1; i <= d->conf.qps; i++)
@@ -1206,7 +1212,6 @@ static void on_qp_changed(void *opaque, uint32_t qpn, enum rdma_qp_state old)
 	else if (qp->state == RDMA_QPS_RESET)
 		qp_flush(d, qpn, false);
 	/* Work that waited for this state goes now. */
-	__atomic_fetch_or(&d->pending, ~0ULL, __ATOMIC_RELEASE);
 	worker_kick_local(&d->worker, KICK_VQ);
 }
 
@@ -1218,12 +1223,8 @@ static void on_qp_destroy(void *opaque, uint32_t qpn)
 	qp_flush(d, qpn, false);
 }
 
-static void on_cq_armed(void *opaque, uint32_t cqn)
-{
-}
-
 static const struct rdma_verbs_ops verbs_ops = {
-	.qp_changed = on_qp_changed, .qp_destroy = on_qp_destroy, .cq_armed = on_cq_armed,
+	.qp_changed = on_qp_changed, .qp_destroy = on_qp_destroy,
 };
 
 /* ---- the device's state: quiesce, save, load, resume ---- */
@@ -1351,10 +1352,9 @@ static void vrdma_unquiesce(struct virtio_dev *vdev)
 	if (!(virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
 		return;
 	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
-		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
+		struct rdma_qp *qp = rc_live(d, qpn);
 
-		if (qp && qp->type == RDMA_QPT_RC && qp->state >= RDMA_QPS_RTR &&
-		    qp->state != RDMA_QPS_ERR)
+		if (qp)
 			rc_resume(&qp->rc, now);
 	}
 	vrdma_start(vdev);
@@ -1765,9 +1765,7 @@ static int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *
 		if (qp && qp->rc.ctx)
 			qp->rc.ctx = vqp_of(d, i);
 	}
-	pthread_mutex_lock(&d->wire_lock);
-	memcpy(d->gids, d->verbs.gids, sizeof(d->gids));
-	pthread_mutex_unlock(&d->wire_lock);
+	gids_publish(d);
 	free(t);
 	return 0;
 out:
@@ -1795,8 +1793,7 @@ static void vrdma_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	struct vrdma *d = vdev->priv;
 
-	__atomic_fetch_or(&d->pending, 1ULL << (q % 64), __ATOMIC_RELEASE);
-	worker_kick(&d->worker, KICK_VQ);
+	worker_kick(&d->worker, q ? KICK_VQ : KICK_CTRL);
 }
 
 static int vrdma_start(struct virtio_dev *vdev)
@@ -1805,8 +1802,7 @@ static int vrdma_start(struct virtio_dev *vdev)
 
 	if (worker_start(&d->worker))
 		return -1;
-	__atomic_fetch_or(&d->pending, ~0ULL, __ATOMIC_RELEASE);
-	worker_kick(&d->worker, KICK_VQ | KICK_WIRE);
+	worker_kick(&d->worker, KICK_CTRL | KICK_VQ | KICK_WIRE);
 	return 0;
 }
 
@@ -1952,9 +1948,7 @@ size_t virtio_rdma_ctrl_sync(struct virtio_dev *vdev, const uint8_t *req, size_t
 	struct vrdma *d = vdev->priv;
 	size_t n = rdma_verbs_ctrl(&d->verbs, req, len, reply, cap);
 
-	pthread_mutex_lock(&d->wire_lock);
-	memcpy(d->gids, d->verbs.gids, sizeof(d->gids));
-	pthread_mutex_unlock(&d->wire_lock);
+	gids_publish(d);
 	return n;
 }
 
