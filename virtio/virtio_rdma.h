@@ -378,7 +378,7 @@ struct virtio_rdma_recv_wr {
 #define VIRTIO_RDMA_WC_RECV		128
 #define VIRTIO_RDMA_WC_RECV_RDMA_IMM	129
 
-/* wc_flags (enum ib_wc_flags) */
+/* wc_flags: vlab's own bits (not enum ib_wc_flags's values; a driver maps them) */
 #define VIRTIO_RDMA_WC_GRH		(1 << 0)
 #define VIRTIO_RDMA_WC_WITH_IMM		(1 << 1)
 #define VIRTIO_RDMA_WC_WITH_INVALIDATE	(1 << 3)

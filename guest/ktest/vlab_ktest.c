@@ -59,10 +59,23 @@ static unsigned int net_hold_s;
 module_param(net_hold_s, uint, 0444);
 MODULE_PARM_DESC(net_hold_s, "Seconds the NIC settings test keeps traffic up for a migration (0: skip)");
 
+static bool rdma_listen;
+module_param(rdma_listen, bool, 0444);
+MODULE_PARM_DESC(rdma_listen, "Be the rdma_cm server of the RDMA tests");
+
+static char *rdma_connect = "";
+module_param(rdma_connect, charp, 0444);
+MODULE_PARM_DESC(rdma_connect, "IPv4 address of the rdma_cm server to connect to");
+
+static unsigned int rdma_hold_s;
+module_param(rdma_hold_s, uint, 0444);
+MODULE_PARM_DESC(rdma_hold_s, "Seconds the RDMA test keeps transferring for a migration (0: skip)");
+
 static const struct vlab_ktest_suite *const vlab_ktest_suites[] = {
 	&ktest_basic,
 	&ktest_net,
 	&ktest_migrate,
+	&ktest_rdma,
 };
 
 static __printf(3, 0)
@@ -120,6 +133,9 @@ static int __init vlab_ktest_init(void)
 		.net_peer = net_peer,
 		.hold_s = hold_s,
 		.net_hold_s = net_hold_s,
+		.rdma_listen = rdma_listen,
+		.rdma_connect = rdma_connect,
+		.rdma_hold_s = rdma_hold_s,
 	};
 
 	if (!run)
@@ -173,4 +189,5 @@ static int __init vlab_ktest_init(void)
 	}
 	return 0;
 }
-late_initcall(vlab_ktest_init);
+/* After ip_auto_config() (a late initcall): the RDMA tests need ip=. */
+late_initcall_sync(vlab_ktest_init);

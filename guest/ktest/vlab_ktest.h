@@ -30,6 +30,9 @@ struct vlab_ktest {
 	const char *net_peer;	/* vlab_ktest.net_peer=, "" if not given */
 	unsigned int hold_s;	/* vlab_ktest.hold_s=, 0 if not given */
 	unsigned int net_hold_s;	/* vlab_ktest.net_hold_s=, 0 if not given */
+	bool rdma_listen;	/* vlab_ktest.rdma_listen=1: the rdma_cm server */
+	const char *rdma_connect;	/* vlab_ktest.rdma_connect=IP: its client, "" if not */
+	unsigned int rdma_hold_s;	/* vlab_ktest.rdma_hold_s=, 0 if not given */
 	char reason[128];
 };
 
@@ -65,5 +68,6 @@ void vlab_ktest_diag(struct vlab_ktest *t, const char *fmt, ...);
 extern const struct vlab_ktest_suite ktest_basic;
 extern const struct vlab_ktest_suite ktest_net;
 extern const struct vlab_ktest_suite ktest_migrate;
+extern const struct vlab_ktest_suite ktest_rdma;
 
 #endif /* VLAB_KTEST_H */
