@@ -381,6 +381,13 @@ static int vrdma_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 
 	if (udata || init->srq || init->create_flags || !q.qp_type)
 		return -EOPNOTSUPP;
+	/* The MAD layer sizes QP1 by module parameters, not by the device. */
+	if (init->qp_type == IB_QPT_GSI &&
+	    (cap->max_send_wr > dev->max_qp_wr || cap->max_recv_wr > dev->max_qp_wr))
+		dev_warn(&dev->vdev->dev,
+			 "QP1 wants %u send and %u receive WRs, the device holds %u: boot with ib_core.send_queue_size=%u ib_core.recv_queue_size=%u\n",
+			 cap->max_send_wr, cap->max_recv_wr, dev->max_qp_wr, dev->max_qp_wr,
+			 dev->max_qp_wr);
 	ret = vrdma_ctrl(dev, VIRTIO_RDMA_CMD_CREATE_QP, &q, sizeof(q), &r, sizeof(r));
 	if (ret)
 		return ret;
