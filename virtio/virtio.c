@@ -268,6 +268,8 @@ void virtio_dev_reset_queue(struct virtio_dev *vdev)
 
 void virtio_dev_signal_queue(struct virtio_dev *vdev, uint16_t q)
 {
+	if (q < vdev->nr_queues)
+		virtq_count(&vdev->vqs[q].stats.irqs, 1);
 	if (vdev->transport && vdev->transport->signal_queue)
 		vdev->transport->signal_queue(vdev, q);
 }

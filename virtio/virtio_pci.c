@@ -457,6 +457,7 @@ static void vpci_on_notify(int fd, void *opaque)
 
 	if (read(fd, &cnt, sizeof(cnt)) < 0)
 		return;
+	virtq_count(&vdev->vqs[n->q].stats.kicks, cnt);
 	if (vdev->ops->queue_notify && (virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
 		vdev->ops->queue_notify(vdev, n->q);
 }

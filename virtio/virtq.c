@@ -72,8 +72,10 @@ void virtq_reset(struct virtq *vq)
 	struct mem_view *view = vq->view, *ring_view = vq->ring_view;
 	uint16_t max_size = vq->max_size;
 	uint64_t features = vq->features;
+	struct virtq_stats stats = vq->stats;
 
 	memset(vq, 0, sizeof(*vq));
+	vq->stats = stats;
 	vq->view = view;
 	vq->ring_view = ring_view;
 	vq->max_size = max_size;
@@ -812,6 +814,7 @@ void virtq_fill(struct virtq *vq, const struct virtq_elem *elem, uint32_t len)
 	if (unlikely(room > vq->size))
 		virtq_flush(vq);
 
+	virtq_count(&vq->stats.used, 1);
 	vq->fold_bufs++;
 	vq->fold_descs += elem->ndescs;
 	vq->fold_id = elem->id;
@@ -960,6 +963,28 @@ bool virtq_empty(struct virtq *vq)
 	if (vq->last_avail_idx != vq->shadow_avail_idx)
 		return false;
 	return split_fetch_avail_idx(vq) <= 0;
+}
+
+/*
+ * Plain loads the queue's thread may be changing under us: a display
+ * value, never used to touch the ring. The ring pointer, if stale, still
+ * points into guest RAM, which stays mapped.
+ */
+int virtq_fill_level(const struct virtq *vq)
+{
+	struct vring_avail *avail;
+	uint16_t n, size;
+
+	if (!__atomic_load_n(&vq->enabled, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&vq->broken, __ATOMIC_RELAXED) || virtq_is_packed(vq))
+		return -1;
+	avail = __atomic_load_n(&vq->avail, __ATOMIC_RELAXED);
+	size = __atomic_load_n(&vq->size, __ATOMIC_RELAXED);
+	if (!avail)
+		return -1;
+	n = __atomic_load_n(&avail->idx, __ATOMIC_RELAXED) -
+	    __atomic_load_n(&vq->last_avail_idx, __ATOMIC_RELAXED);
+	return n > size ? -1 : n;
 }
 
 unsigned int virtq_avail_count(struct virtq *vq)

@@ -116,6 +116,29 @@ size_t virtq_cursor_write(struct virtq_cursor *c, const void *buf, size_t len);
 size_t virtq_cursor_left(const struct virtq_cursor *c);
 
 /*
+ * What a queue did, for the control socket's watch: kicks taken (an
+ * eventfd read may carry several), interrupts raised, buffers returned.
+ * Each has one writer at a time and is read relaxed from another thread;
+ * they survive a queue reset (the rates a client computes stay smooth).
+ */
+struct virtq_stats {
+	uint64_t kicks;
+	uint64_t irqs;
+	uint64_t used;
+};
+
+/* Relaxed adds: cheap, and enough for counters read elsewhere. */
+static inline void virtq_count(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t virtq_counter(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+/*
  * All state of one queue. Every field before "Not state" is a plain value
  * a migration stream can carry, unflushed entries included (a restore
  * checks them with virtq_state_check()); the rest is recomputed by
@@ -176,6 +199,7 @@ struct virtq {
 	struct mem_view *ring_view;
 	uint32_t view_gen;
 	const char *broken_reason;	/* static text, for logs and tests */
+	struct virtq_stats stats;
 	union {
 		struct vring_desc *desc;
 		struct vring_packed_desc *pdesc;
@@ -297,6 +321,13 @@ void virtq_disable_notify(struct virtq *vq);
  * broken (virtq_pop then says so).
  */
 bool virtq_enable_notify(struct virtq *vq);
+
+/*
+ * Buffers the driver made available that the device has not taken yet,
+ * read from another thread than the queue's (the watch): split rings
+ * only, -1 for packed ones or a disabled queue.
+ */
+int virtq_fill_level(const struct virtq *vq);
 
 /* Buffers available (packed: counted by walking the ring). */
 unsigned int virtq_avail_count(struct virtq *vq);

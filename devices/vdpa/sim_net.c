@@ -48,8 +48,10 @@ static void sim_notify(struct vdpa_sim_net *sim, uint16_t idx)
 	int fd = __atomic_load_n(&sim->vqs[idx].call_fd, __ATOMIC_ACQUIRE);
 	uint64_t one = 1;
 
-	if (fd >= 0 && virtq_should_notify(&sim->hw.vqs[idx].vq) &&
-	    write(fd, &one, sizeof(one)) < 0)
+	if (fd < 0 || !virtq_should_notify(&sim->hw.vqs[idx].vq))
+		return;
+	virtq_count(&sim->hw.vqs[idx].vq.stats.irqs, 1);
+	if (write(fd, &one, sizeof(one)) < 0)
 		return;
 }
 
@@ -268,8 +270,10 @@ static void sim_on_kick(int fd, void *opaque)
 	struct vdpa_sim_vq *v = opaque;
 	uint64_t n;
 
-	if (read(fd, &n, sizeof(n)) > 0)
+	if (read(fd, &n, sizeof(n)) > 0) {
+		virtq_count(&v->sim->hw.vqs[v->idx].vq.stats.kicks, n);
 		worker_kick_local(&v->sim->worker, 1u << v->idx);
+	}
 }
 
 static void sim_on_backend(int fd, void *opaque)

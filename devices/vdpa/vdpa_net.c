@@ -343,8 +343,10 @@ static void fe_on_guest_kick(int fd, void *opaque)
 	struct fe_call *c = opaque;
 	uint64_t n;
 
-	if (read(fd, &n, sizeof(n)) > 0)
+	if (read(fd, &n, sizeof(n)) > 0) {
+		virtq_count(&c->fe->vdev.vqs[c->q].stats.kicks, n);
 		fe_svq_avail(c->fe, c->q);
+	}
 }
 
 static void fe_on_svq_call(int fd, void *opaque)

@@ -539,11 +539,48 @@ static void vcpu_crash(struct vcpu *cpu, const char *why)
 	vm_stop(cpu->vm, VM_STOP_CRASH, VLAB_EXIT_GUEST_CRASH);
 }
 
+const char *vcpu_exit_kind_name(enum vcpu_exit_kind k)
+{
+	static const char *const names[VCPU_NR_EXIT_KINDS] = {
+		[VCPU_EXIT_IO] = "io", [VCPU_EXIT_MMIO] = "mmio", [VCPU_EXIT_INTR] = "intr",
+		[VCPU_EXIT_DIRTY_RING_FULL] = "dirty_ring_full",
+		[VCPU_EXIT_EMULATION] = "emulation", [VCPU_EXIT_OTHER] = "other",
+	};
+
+	return k < VCPU_NR_EXIT_KINDS ? names[k] : "?";
+}
+
+static enum vcpu_exit_kind vcpu_exit_kind(const struct kvm_run *run)
+{
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		return VCPU_EXIT_IO;
+	case KVM_EXIT_MMIO:
+		return VCPU_EXIT_MMIO;
+	case KVM_EXIT_INTR:
+		return VCPU_EXIT_INTR;
+	case KVM_EXIT_DIRTY_RING_FULL:
+		return VCPU_EXIT_DIRTY_RING_FULL;
+	case KVM_EXIT_INTERNAL_ERROR:
+		return VCPU_EXIT_EMULATION;
+	default:
+		return VCPU_EXIT_OTHER;
+	}
+}
+
+/* One writer (this vCPU's thread): a relaxed load and store, no locked add. */
+static void vcpu_count_exit(struct vcpu *cpu, enum vcpu_exit_kind k)
+{
+	__atomic_store_n(&cpu->exits_by[k], cpu->exits_by[k] + 1, __ATOMIC_RELAXED);
+}
+
 /* Handle one exit; false when the vCPU must stop. */
 static bool vcpu_handle_exit(struct vcpu *cpu)
 {
 	struct kvm_run *run = cpu->run;
 	char why[128];
+
+	vcpu_count_exit(cpu, vcpu_exit_kind(run));
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
@@ -625,6 +662,7 @@ void *vcpu_thread(void *arg)
 				 * so the vCPU state is consistent to park (and save).
 				 */
 				cpu->run->immediate_exit = 0;
+				vcpu_count_exit(cpu, VCPU_EXIT_INTR);
 				if (__atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE))
 					vm_park_vcpu(vm);
 				continue;

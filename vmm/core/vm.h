@@ -20,6 +20,19 @@ struct vm;
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
+/* Why KVM_RUN returned, as the control socket's watch reports it. */
+enum vcpu_exit_kind {
+	VCPU_EXIT_IO,
+	VCPU_EXIT_MMIO,
+	VCPU_EXIT_INTR,			/* a signal: kicks, pauses */
+	VCPU_EXIT_DIRTY_RING_FULL,
+	VCPU_EXIT_EMULATION,		/* an instruction KVM rejected (--cpu-quirks) */
+	VCPU_EXIT_OTHER,
+	VCPU_NR_EXIT_KINDS,
+};
+
+const char *vcpu_exit_kind_name(enum vcpu_exit_kind k);
+
 struct vcpu {
 	struct vm *vm;
 	int id;
@@ -28,6 +41,8 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	uint64_t exits;
+	/* Written by the vCPU thread only, read relaxed by the control socket. */
+	uint64_t exits_by[VCPU_NR_EXIT_KINDS];
 	struct kvm_dirty_gfn *dirty_gfns;	/* --dirty-ring: KVM's ring, mapped */
 	uint32_t dirty_fetch;			/* next entry to harvest */
 };
