@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "virtio/virtio.h"
+#include "vmm/control/json.h"
 #include "vmm/migrate/state.h"
 
 /* Transport and ring features every vlab device offers. */
@@ -272,6 +273,36 @@ void virtio_dev_signal_queue(struct virtio_dev *vdev, uint16_t q)
 		virtq_count(&vdev->vqs[q].stats.irqs, 1);
 	if (vdev->transport && vdev->transport->signal_queue)
 		vdev->transport->signal_queue(vdev, q);
+}
+
+void virtio_watch_queue(struct json_writer *w, uint16_t q, uint16_t size, int fill,
+			const struct virtq_stats *stats)
+{
+	json_obj_begin(w);
+	json_kv_uint(w, "q", q);
+	json_kv_uint(w, "size", size);
+	if (fill >= 0)
+		json_kv_int(w, "fill", fill);
+	json_kv_uint(w, "kicks", virtq_counter(&stats->kicks));
+	json_kv_uint(w, "irqs", virtq_counter(&stats->irqs));
+	json_kv_uint(w, "used", virtq_counter(&stats->used));
+}
+
+void virtio_dev_watch_queues(struct virtio_dev *vdev, struct json_writer *w)
+{
+	uint16_t q;
+
+	json_key(w, "queues");
+	json_arr_begin(w);
+	for (q = 0; q < vdev->nr_queues; q++) {
+		struct virtq *vq = &vdev->vqs[q];
+
+		if (!__atomic_load_n(&vq->enabled, __ATOMIC_RELAXED))
+			continue;
+		virtio_watch_queue(w, q, vq->size, virtq_fill_level(vq), &vq->stats);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
 }
 
 void virtio_dev_notify_used(struct virtio_dev *vdev, uint16_t q)

@@ -169,6 +169,19 @@ void virtio_dev_config_changed(struct virtio_dev *vdev);
 /* The driver broke the protocol: DEVICE_NEEDS_RESET, config interrupt. */
 void virtio_dev_needs_reset(struct virtio_dev *vdev, const char *why);
 
+/*
+ * For the control socket's watch: "queues":[{"q":0,"size":256,"fill":3,
+ * "kicks":..,"irqs":..,"used":..},...] of the enabled queues, into the open
+ * object @w. virtio_watch_queue() opens one such object (the caller adds
+ * members of its own and closes it), for devices whose counters live
+ * elsewhere (a vDPA NIC's own engine). "fill" is omitted when unknown
+ * (packed rings, @fill < 0).
+ */
+struct json_writer;
+void virtio_dev_watch_queues(struct virtio_dev *vdev, struct json_writer *w);
+void virtio_watch_queue(struct json_writer *w, uint16_t q, uint16_t size, int fill,
+			const struct virtq_stats *stats);
+
 /* Common state and every queue, as properties of the current node. */
 int virtio_dev_state_save(struct virtio_dev *vdev, struct state_buf *sb);
 /*

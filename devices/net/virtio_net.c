@@ -1012,6 +1012,11 @@ static void net_kind_destroy(struct vm *vm, void *dev)
 	virtio_net_free(vdev);
 }
 
+static void net_kind_watch(void *dev, struct json_writer *w)
+{
+	virtio_dev_watch_queues(dev, w);
+}
+
 struct device_kind virtio_net_kind = {
 	.option = "net",
 	.noun = "NIC",
@@ -1026,5 +1031,6 @@ struct device_kind virtio_net_kind = {
 	.destroy = net_kind_destroy,
 	.config_save = net_kind_config_save,
 	.config_check = net_kind_config_check,
+	.watch = net_kind_watch,
 };
 DEVICE_KIND(virtio_net_kind);

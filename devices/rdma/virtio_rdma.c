@@ -17,6 +17,7 @@
 #include "vmm/core/device.h"
 #include "vmm/core/vm.h"
 #include "vmm/core/worker.h"
+#include "vmm/control/json.h"
 #include "vmm/mem/guest_mem.h"
 #include "vmm/migrate/state.h"
 
@@ -2169,6 +2170,45 @@ static int rdma_kind_config_check(const void *config, const void *fdt, int node,
 	return 0;
 }
 
+/*
+ * The QP table, read from the main thread while the worker changes it:
+ * relaxed loads of each field, a display that may mix two moments.
+ */
+static void rdma_kind_watch(void *dev, struct json_writer *w)
+{
+	static const char *const types[RDMA_QPT_NR] = {
+		[RDMA_QPT_RC] = "RC", [RDMA_QPT_UC] = "UC", [RDMA_QPT_UD] = "UD",
+		[RDMA_QPT_GSI] = "GSI",
+	};
+	struct vrdma_handle *h = dev;
+	struct vrdma *d = h->rdma->priv;
+	uint32_t i;
+
+	virtio_dev_watch_queues(h->rdma, w);
+	json_key(w, "qps");
+	json_arr_begin(w);
+	for (i = 0; i < d->verbs.cfg.max_qp; i++) {
+		struct rdma_qp *qp = &d->verbs.qps[i];
+		enum rdma_qp_type type = __atomic_load_n(&qp->type, __ATOMIC_RELAXED);
+
+		if (!__atomic_load_n(&qp->used, __ATOMIC_RELAXED))
+			continue;
+		json_obj_begin(w);
+		json_kv_uint(w, "qpn", i + 1);
+		json_kv_string(w, "type", type < RDMA_QPT_NR ? types[type] : "?");
+		json_kv_string(w, "state",
+			       rdma_qp_state_name(__atomic_load_n(&qp->state, __ATOMIC_RELAXED)));
+		if (type == RDMA_QPT_RC) {
+			json_kv_uint(w, "sq_psn", __atomic_load_n(&qp->rc.psn, __ATOMIC_RELAXED));
+			json_kv_uint(w, "una_psn", __atomic_load_n(&qp->rc.una, __ATOMIC_RELAXED));
+			json_kv_uint(w, "rq_psn", __atomic_load_n(&qp->rc.epsn, __ATOMIC_RELAXED));
+			json_kv_uint(w, "resent", __atomic_load_n(&qp->rc.resent, __ATOMIC_RELAXED));
+		}
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+}
+
 struct device_kind virtio_rdma_kind = {
 	.option = "rdma",
 	.noun = "RDMA device",
@@ -2183,5 +2223,6 @@ struct device_kind virtio_rdma_kind = {
 	.destroy = rdma_kind_destroy,
 	.config_save = rdma_kind_config_save,
 	.config_check = rdma_kind_config_check,
+	.watch = rdma_kind_watch,
 };
 DEVICE_KIND(virtio_rdma_kind);

@@ -15,6 +15,7 @@
 #include "devices/vdpa/vdpa_net.h"
 #include "virtio/virtio.h"
 #include "virtio/svq.h"
+#include "vmm/control/json.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtq_driver.h"
 #include "vmm/core/bytes.h"
@@ -1777,6 +1778,44 @@ static int vdpa_kind_config_check(const void *config, const void *fdt, int node,
 	return 0;
 }
 
+/*
+ * Per vq: the path it takes (passthrough, svq, or the control queue vlab
+ * always shadows) and the device's vq object state. The counters come
+ * from the engine of that path: the device's own vq in passthrough, the
+ * guest's queue while shadowed, so they restart at a switch. A switch
+ * under way holds switch_lock for firmware times: not waited for, the
+ * vqs then say "switching".
+ */
+static void vdpa_kind_watch(void *dev, struct json_writer *w)
+{
+	struct vdpa_fe *fe = dev;
+	struct vdpa_hw *hw = &fe->sim->hw;
+	bool locked = !pthread_mutex_trylock(&fe->switch_lock);
+	bool svq = locked && fe->svq_on;
+	uint16_t q;
+
+	json_key(w, "queues");
+	json_arr_begin(w);
+	for (q = 0; q < fe->vdev.nr_queues && q < VDPA_HW_MAX_VQS; q++) {
+		struct virtq *gvq = &fe->vdev.vqs[q], *hvq = &hw->vqs[q].vq;
+		bool cvq = (int)q == hw->cvq;
+		enum vdpa_vq_state state = __atomic_load_n(&hw->vqs[q].state, __ATOMIC_RELAXED);
+		struct virtq *vq = cvq || svq ? gvq : hvq;
+
+		if (!__atomic_load_n(&gvq->enabled, __ATOMIC_RELAXED))
+			continue;
+		virtio_watch_queue(w, q, gvq->size, locked ? virtq_fill_level(vq) : -1,
+				   &vq->stats);
+		json_kv_string(w, "mode", cvq ? "cvq" : !locked ? "switching" :
+			       svq ? "svq" : "passthrough");
+		json_kv_string(w, "vq_state", vdpa_vq_state_name(state));
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	if (locked)
+		pthread_mutex_unlock(&fe->switch_lock);
+}
+
 struct device_kind vdpa_net_kind = {
 	.option = "vdpa",
 	.noun = "vDPA NIC",
@@ -1804,5 +1843,6 @@ struct device_kind vdpa_net_kind = {
 	.destroy = vdpa_kind_destroy,
 	.config_save = vdpa_kind_config_save,
 	.config_check = vdpa_kind_config_check,
+	.watch = vdpa_kind_watch,
 };
 DEVICE_KIND(vdpa_net_kind);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct json_writer;
 struct state_buf;
 struct vm;
 
@@ -55,6 +56,13 @@ struct device_kind {
 	 */
 	int (*config_check)(const void *config, const void *fdt, int node, char *err,
 			    size_t errlen);
+	/*
+	 * The control socket's watch (optional): the instance's live state as
+	 * members of the open JSON object @w ("queues" and what the kind has
+	 * more). Main thread: what workers change is read with relaxed loads,
+	 * and no lock is waited for long.
+	 */
+	void (*watch)(void *dev, struct json_writer *w);
 	struct device_kind *next;
 };
 
