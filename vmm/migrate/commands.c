@@ -43,6 +43,15 @@ static const char *mig_state_name(enum mig_state s)
 	return names[s];
 }
 
+const char *mig_phase_name(const struct migration *m)
+{
+	if (m->state != MIG_ACTIVE)
+		return mig_state_name(m->state);
+	if (m->snapshot)
+		return "snapshot";
+	return __atomic_load_n(&m->stopped, __ATOMIC_ACQUIRE) ? "stop-and-copy" : "pre-copy";
+}
+
 static int mig_result(struct vm *vm, struct json_writer *reply, void *opaque)
 {
 	struct migration *m = opaque;
@@ -309,6 +318,8 @@ void migrate_exit(struct vm *vm)
 		close(m->done_fd);
 	}
 	pthread_mutex_destroy(&m->lock);
+	free(m->sent_bm);
+	free(m->pending_bm);
 	free(m);
 	vm->mig = NULL;
 }

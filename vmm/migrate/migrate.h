@@ -100,7 +100,21 @@ struct migration {
 	dev_t in_dev;
 	ino_t in_ino;
 	struct dirty_log dirty_log;	/* pages written since the last round */
+	/*
+	 * For the control socket's watch, one bit a page as in the dirty log:
+	 * pages sent and not found dirty since, and what the last sync found
+	 * dirty (this round's work). Written by the migration thread with
+	 * relaxed stores, read the same way from the main thread; mig_start()
+	 * allocates them and only the next start or migrate_exit() frees
+	 * them, so a reader never sees them go.
+	 */
+	unsigned long *sent_bm, *pending_bm;
+	uint64_t bm_words;
+	uint64_t round_pages, round_sent;	/* this round's pages: all, sent */
 };
+
+/* The phase a watch shows: "pre-copy", "stop-and-copy", "snapshot", or the state's name. */
+const char *mig_phase_name(const struct migration *m);
 
 /* Register the control commands and the status member. */
 void migrate_init(struct vm *vm);

@@ -46,6 +46,46 @@ static uint64_t mig_count(const unsigned long *bm, uint64_t words)
 	return n;
 }
 
+/* Set bits [first, first + n) with relaxed stores: the watch reads them meanwhile. */
+static void mig_bm_set(unsigned long *bm, uint64_t first, uint64_t n)
+{
+	while (n) {
+		uint64_t w = first / BITS_PER_LONG, bit = first % BITS_PER_LONG;
+		uint64_t k = BITS_PER_LONG - bit < n ? BITS_PER_LONG - bit : n;
+		unsigned long mask = (k == BITS_PER_LONG ? ~0UL : ((1UL << k) - 1)) << bit;
+
+		__atomic_store_n(&bm[w], bm[w] | mask, __ATOMIC_RELAXED);
+		first += k;
+		n -= k;
+	}
+}
+
+static void mig_note_sent(struct migration *m, uint64_t first_page, uint64_t n)
+{
+	if (m->sent_bm)
+		mig_bm_set(m->sent_bm, first_page, n);
+	__atomic_store_n(&m->round_sent, m->round_sent + n, __ATOMIC_RELAXED);
+}
+
+/*
+ * A round starts with @pages to send, @bm (NULL: every page) as a sync
+ * found them dirty: that is the round's work, and those pages are unsent
+ * again.
+ */
+static void mig_note_dirty(struct migration *m, const unsigned long *bm, uint64_t pages)
+{
+	uint64_t w;
+
+	for (w = 0; m->sent_bm && w < m->bm_words; w++) {
+		unsigned long dirty = bm ? bm[w] : ~0UL;
+
+		__atomic_store_n(&m->pending_bm[w], dirty, __ATOMIC_RELAXED);
+		__atomic_store_n(&m->sent_bm[w], m->sent_bm[w] & ~dirty, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&m->round_pages, pages, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->round_sent, 0, __ATOMIC_RELAXED);
+}
+
 static bool page_is_zero(const void *p)
 {
 	const uint64_t *w = p;
@@ -92,6 +132,7 @@ static int mig_send_pages(struct migration *m, const unsigned long *bm, bool fir
 			if (run_len && !extend) {
 				uint64_t gpa = r->gpa + (run_start << GM_PAGE_SHIFT);
 
+				mig_note_sent(m, first + run_start, run_len);
 				if (run_zero) {
 					m->zero_pages += run_len;
 					ret = first_pass ? 0 :
@@ -132,11 +173,15 @@ static int mig_send_first_pass(struct migration *m)
 	if (guest_mem_touched(gm, bm)) {
 		free(bm);
 		bm = NULL;
+		mig_note_dirty(m, NULL, gm->ram_size >> GM_PAGE_SHIFT);
 	} else {
+		uint64_t touched = mig_count(bm, (gm->dirty_bits + BITS_PER_LONG - 1) /
+					     BITS_PER_LONG);
+
 		vlab_log("migrate: %llu of %llu MiB of RAM ever touched; the rest is skipped unread",
-			 (unsigned long long)(mig_count(bm, (gm->dirty_bits + BITS_PER_LONG - 1) /
-							BITS_PER_LONG) >> (20 - GM_PAGE_SHIFT)),
+			 (unsigned long long)(touched >> (20 - GM_PAGE_SHIFT)),
 			 (unsigned long long)(gm->ram_size >> 20));
+		mig_note_dirty(m, bm, touched);
 	}
 	ret = mig_send_pages(m, bm, true);
 	free(bm);
@@ -247,6 +292,7 @@ static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
 			m->dirty_log.bm[w] |= pending[w];
 		free(pending);
 		m->remaining_pages = mig_count(m->dirty_log.bm, m->dirty_log.words);
+		mig_note_dirty(m, m->dirty_log.bm, m->remaining_pages);
 		if (!ret)
 			ret = mig_send_pages(m, m->dirty_log.bm, false);
 	} else {
@@ -322,6 +368,7 @@ static void *mig_thread(void *arg)
 				break;
 			dirty_pages = mig_count(m->dirty_log.bm, m->dirty_log.words);
 			m->remaining_pages = dirty_pages;
+			mig_note_dirty(m, m->dirty_log.bm, dirty_pages);
 			m->dirty_rate = secs > 0 ? (dirty_pages << GM_PAGE_SHIFT) / secs : 0;
 			m->expected_downtime_ms = m->bandwidth > 0 ?
 				1e3 * (dirty_pages << GM_PAGE_SHIFT) / m->bandwidth : 0;
@@ -461,6 +508,19 @@ int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct json_v
 	wait_v = json_object_get(req, "wait");
 	if (wait_v && json_get_bool(wait_v, &wait))
 		return control_reply_error(reply, "wait must be true or false");
+	/* The watch's view of this migration; the last one's stays until now. */
+	free(m->sent_bm);
+	free(m->pending_bm);
+	m->bm_words = (vm->mem.dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
+	m->sent_bm = calloc(m->bm_words, sizeof(unsigned long));
+	m->pending_bm = calloc(m->bm_words, sizeof(unsigned long));
+	m->round_pages = m->round_sent = 0;
+	if (!m->sent_bm || !m->pending_bm) {
+		free(m->sent_bm);
+		free(m->pending_bm);
+		m->sent_bm = m->pending_bm = NULL;
+		return control_reply_error(reply, "out of memory");
+	}
 	m->part[0] = '\0';
 	if (!strncmp(uri, "file:", 5)) {
 		/* Under another name until complete: a failure leaves no partial file. */
