@@ -3,7 +3,8 @@
  * The control socket's request handler as a client drives it: the input
  * is the byte stream a client sends (lines of JSON, split at any point),
  * fed to a session of a VM shell. Only the core commands are registered
- * (status, pause, resume, quit, help): the migration commands would open
+ * (status, pause, resume, quit, help, and watch, which without a
+ * connection only checks its options): the migration commands would open
  * files and sockets, and their argument checks run before that in
  * fuzz_migrate's reach instead.
  */

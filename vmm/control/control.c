@@ -513,6 +513,16 @@ static int cmd_not_implemented(struct vm *vm, const struct json_value *req,
 /* Bytes read from a client at a time. */
 #define CONTROL_READ_MAX	16384
 
+struct control_stream {
+	int timer_fd;
+	uint64_t count;			/* lines to send; 0: until told to stop */
+	uint64_t seq;			/* lines sent */
+	uint64_t dropped;		/* lines skipped since the last one sent */
+	control_stream_fn fn;
+	void (*release)(void *opaque);
+	void *opaque;
+};
+
 struct control_client {
 	int fd;
 	struct control_session session;
@@ -526,6 +536,7 @@ struct control_client {
 	bool waiting;			/* in ctl.out_fd, waiting for EPOLLOUT */
 	bool read_closed;		/* peer sent EOF; close once @out is sent */
 	struct control_waiter *waiter;	/* a deferred reply is due first */
+	struct control_stream *stream;	/* watch: lines on a timer */
 	struct control_client *next;
 };
 
@@ -561,9 +572,25 @@ static size_t client_unsent(const struct control_client *c)
 	return c->out.len - c->out_off;
 }
 
+static void stream_stop(struct control_client *c)
+{
+	struct control_stream *st = c->stream;
+
+	if (!st)
+		return;
+	c->stream = NULL;
+	event_loop_del(&ctl.vm->loop, st->timer_fd);
+	close(st->timer_fd);
+	if (st->release)
+		st->release(st->opaque);
+	free(st);
+}
+
 static void client_close(struct control_client *c)
 {
 	struct control_client **p;
+
+	stream_stop(c);
 
 	for (p = &ctl.clients; *p; p = &(*p)->next) {
 		if (*p == c) {
@@ -637,7 +664,7 @@ static int client_flush(struct control_client *c)
 			epoll_ctl(ctl.out_fd, EPOLL_CTL_DEL, c->fd, NULL);
 			c->waiting = false;
 		}
-		if (c->read_closed) {
+		if (c->read_closed && !c->stream) {
 			client_close(c);
 			return -1;
 		}
@@ -684,6 +711,8 @@ static void client_feed(struct control_client *c)
 		const char *nl = memchr(p, '\n', c->in_len - c->in_off);
 		size_t n = nl ? (size_t)(nl - p) + 1 : c->in_len - c->in_off;
 
+		/* Anything the client sends ends its stream: the reply comes after its last line. */
+		stream_stop(c);
 		saved = cur_client;
 		cur_client = c;
 		control_session_feed(&c->session, p, n, &c->out);
@@ -777,6 +806,71 @@ static void on_client(int fd, void *opaque)
 	c->in_len = n;
 	c->active_ns = vlab_now_ns();
 	client_pump(c);
+}
+
+/* One line of @c's stream, or a skipped one while the last has not left. */
+static void on_stream_tick(int fd, void *opaque)
+{
+	struct control_client *c = opaque;
+	struct control_stream *st = c->stream;
+	struct json_writer w;
+	const char *text;
+	uint64_t ticks;
+	size_t len;
+
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	if (!st)
+		return;
+	if (client_unsent(c) || c->waiter) {
+		st->dropped += ticks;
+		return;
+	}
+	json_writer_init(&w);
+	st->fn(ctl.vm, &w, st->seq, st->dropped, st->opaque);
+	text = json_writer_text(&w, &len);
+	if (text && !w.depth) {
+		json_writer_raw(&c->out, text, len);
+		json_writer_raw(&c->out, "\n", 1);
+	}
+	json_writer_release(&w);
+	st->seq++;
+	st->dropped = 0;
+	if (st->count && st->seq >= st->count)
+		stream_stop(c);
+	client_flush(c);
+}
+
+int control_stream_start(unsigned int period_ms, uint64_t count, control_stream_fn fn,
+			 void (*release)(void *opaque), void *opaque)
+{
+	struct itimerspec its = {
+		.it_interval = { period_ms / 1000, (period_ms % 1000) * 1000000L },
+		/* The first line right after the reply. */
+		.it_value = { 0, 1000000L },
+	};
+	struct control_client *c = cur_client;
+	struct control_stream *st;
+
+	if (!c || c->stream || !period_ms || !fn)
+		return -1;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -1;
+	st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (st->timer_fd < 0 || timerfd_settime(st->timer_fd, 0, &its, NULL) ||
+	    event_loop_add(&ctl.vm->loop, st->timer_fd, on_stream_tick, c)) {
+		if (st->timer_fd >= 0)
+			close(st->timer_fd);
+		free(st);
+		return -1;
+	}
+	st->count = count;
+	st->fn = fn;
+	st->release = release;
+	st->opaque = opaque;
+	c->stream = st;
+	return 0;
 }
 
 static void on_writable(int fd, void *opaque)

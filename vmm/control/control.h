@@ -114,6 +114,28 @@ struct control_waiter *control_defer(void);
 typedef int (*control_finish_fn)(struct vm *vm, struct json_writer *reply, void *opaque);
 void control_finish(struct control_waiter *w, control_finish_fn fn, void *opaque);
 
+/*
+ * Streams (the watch command): a handler turns its connection into a
+ * stream with control_stream_start() and replies as usual. After the
+ * reply, @fn writes one JSON value every @period_ms, each sent as a line
+ * of its own, until @count lines have gone (0: no end), the client sends
+ * anything (a new request ends the stream first) or goes away; then
+ * @release(@opaque). The client's socket half-closed for writing (socat
+ * after its input ends) does not end the stream.
+ *
+ * A stream never makes vlab queue more than one line: while the last one
+ * has not left (a client that reads slowly or not at all), the due lines
+ * are skipped and counted, and @fn is told how many were (its line says
+ * so); a client that takes nothing for CONTROL_STALL_MS is disconnected
+ * as any other. Returns 0, or -1 when the request did not come over a
+ * connection (control_handle_request() alone) or the client already
+ * streams; @release is not called then.
+ */
+typedef void (*control_stream_fn)(struct vm *vm, struct json_writer *w, uint64_t seq,
+				  uint64_t dropped, void *opaque);
+int control_stream_start(unsigned int period_ms, uint64_t count, control_stream_fn fn,
+			 void (*release)(void *opaque), void *opaque);
+
 /* Turn @reply into an error reply with this message; returns -1. */
 int control_reply_error(struct json_writer *reply, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -224,6 +224,11 @@ static int cmd_dump_state(struct vm *vm, const struct json_value *req,
 
 static void status_migration(struct vm *vm, struct json_writer *w, void *opaque)
 {
+	migrate_write_status(vm, w);
+}
+
+void migrate_write_status(struct vm *vm, struct json_writer *w)
+{
 	struct migration *m = vm->mig;
 
 	json_obj_begin(w);
@@ -244,7 +249,10 @@ static void status_migration(struct vm *vm, struct json_writer *w, void *opaque)
 	if (m->state != MIG_NONE) {
 		json_kv_string(w, "uri", m->uri);
 		json_kv_bool(w, "snapshot", m->snapshot);
+		json_kv_string(w, "phase", mig_phase_name(m));
 		json_kv_int(w, "round", m->round);
+		json_kv_uint(w, "round_pages", __atomic_load_n(&m->round_pages, __ATOMIC_RELAXED));
+		json_kv_uint(w, "round_sent", __atomic_load_n(&m->round_sent, __ATOMIC_RELAXED));
 		json_kv_uint(w, "bytes", m->bytes_sent);
 		json_kv_double(w, "mb_sent", m->bytes_sent / 1e6);
 		json_kv_uint(w, "pages", m->pages_sent);

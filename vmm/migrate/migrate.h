@@ -113,6 +113,12 @@ struct migration {
 	uint64_t round_pages, round_sent;	/* this round's pages: all, sent */
 };
 
+/*
+ * The "migration" object of status and watch: its state, and while one
+ * runs or after it ended its phase, round, progress, rates and downtime.
+ */
+struct json_writer;
+void migrate_write_status(struct vm *vm, struct json_writer *w);
 /* The phase a watch shows: "pre-copy", "stop-and-copy", "snapshot", or the state's name. */
 const char *mig_phase_name(const struct migration *m);
 
