@@ -40,17 +40,33 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsu
 
 # Every .c under these folders, at any depth, is part of the VMM; main.c
 # is the only file the unit tests do not link.
-SRCS	:= $(sort $(shell find vmm devices virtio -name '*.c'))
+SRCS	:= $(sort $(filter-out vmm/dash/%,$(shell find vmm devices virtio -name '*.c')))
 OBJS	:= $(SRCS:%.c=$(O)/%.o)
 LIB_OBJS := $(filter-out $(O)/vmm/core/main.o,$(OBJS))
 
 TEST_SRCS := $(sort $(shell find tests -name 'test_*.c'))
 TEST_BINS := $(TEST_SRCS:%.c=$(O)/%)
 
-all: $(O)/vlab
+# The dashboard (vmm/dash/) is a program of its own, built only where
+# pkg-config finds SDL2: the VMM never links it, and without SDL2 the rest
+# builds and `vlab dash` says how to get it.
+SDL_CFLAGS := $(shell pkg-config --cflags sdl2 2>/dev/null)
+SDL_LIBS   := $(shell pkg-config --libs sdl2 2>/dev/null)
+DASH_SRCS  := $(sort $(wildcard vmm/dash/*.c))
+DASH_OBJS  := $(DASH_SRCS:%.c=$(O)/%.o)
+DASH_BIN   := $(if $(SDL_LIBS),$(O)/vlab-dash)
+
+all: $(O)/vlab $(DASH_BIN)
 
 $(O)/vlab: $(OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/vlab-dash: $(DASH_OBJS) $(O)/vmm/control/json.o
+	$(CC) $(CFLAGS) -o $@ $^ $(SDL_LIBS)
+
+$(DASH_OBJS): $(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SDL_CFLAGS) -c -o $@ $<
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -158,4 +174,4 @@ clean:
 	rm -rf $(O)
 
 .PHONY: deps all test unit-tests guest check-linux bench-boot clean payloads
--include $(OBJS:.o=.d) $(TEST_BINS:=.d)
+-include $(OBJS:.o=.d) $(DASH_OBJS:.o=.d) $(TEST_BINS:=.d)
