@@ -12,6 +12,8 @@
 #   make bench-svq    the same run: passthrough vs the shadow virtqueue
 #   make bench-vdpa   vDPA migration downtime step by step, against the records
 #   make bench-rdma-migrate  an RDMA guest moved under load: downtime, the peer's stall
+#   make bench-dash   the dirty payload's write rate with and without vlab dash
+#   make demo         two guests on a hub, one moved back and forth under vlab dash
 #   make test SANITIZE=1  the tests with ASan + UBSan + LSan (build/san)
 #   make fuzz         libFuzzer targets in build/fuzz (clang)
 #   make fuzz-smoke   every fuzz target for a fixed number of inputs
@@ -132,6 +134,17 @@ bench-rdma-migrate: all payloads
 	tests/bench/bench-rdma-migrate.sh
 
 .PHONY: bench-rdma-migrate
+
+# Two guests on a hub, one moved back and forth while `vlab dash` shows it.
+demo: all payloads
+	tests/demo/demo.sh
+
+# The dashboard's cost to the guest: the dirty payload's write rate with
+# and without a dashboard attached, side by side, best of several runs.
+bench-dash: all payloads
+	tests/bench/bench-dash.sh
+
+.PHONY: demo bench-dash
 
 # Live migration, vlab against QEMU -M microvm: 256M/1G/4G guests, idle and
 # dirtying at 100 and 1000 MB/s, against the unix-socket copy limit.

@@ -9,7 +9,8 @@
  *	p pause/resume the guest, s snapshot it to a file, q quit the dashboard
  *
  * When the stream ends after a migration it says so and, with --follow
- * DEST, attaches to the destination's socket. --screenshot FILE draws
+ * DEST, attaches to the destination's socket (and back to the first one
+ * when the guest comes back). --screenshot FILE draws
  * one frame off-screen (no display: no video subsystem is opened) and
  * writes it as a BMP.
  */
@@ -237,9 +238,13 @@ static bool dash_read(struct dash *d)
 static void dash_stream_ended(struct dash *d)
 {
 	dash_detach(d);
-	if (d->migrating && d->follow && strcmp(d->sock, d->follow)) {
+	if (d->migrating && d->follow) {
+		const char *from = d->sock;
+
+		/* Swapped: a guest moved back and forth between two sockets is followed both ways. */
 		note(d, "the guest migrated away; following it to %s", d->follow);
 		d->sock = d->follow;
+		d->follow = from;
 	} else if (d->migrating) {
 		note(d, "the guest migrated away (vlab dash SOCK --follow DEST follows it)");
 	} else {
@@ -614,9 +619,11 @@ static int dash_window(struct dash *d)
 		SDL_Event ev;
 
 		if (d->fd < 0 && now_s() >= d->retry_at) {
-			if (!dash_attach(d, d->sock))
+			if (!dash_attach(d, d->sock)) {
 				note(d, "attached to %s", d->sock);
-			else
+				printf("vlab dash: attached to %s\n", d->sock);
+				fflush(stdout);
+			} else
 				d->retry_at = now_s() + 0.5;
 			dirty = true;
 		}
