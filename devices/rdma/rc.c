@@ -720,24 +720,37 @@ int rc_save(const struct rc_qp *qp, struct state_buf *sb)
 {
 	struct rc_saved_atomic sa[RC_ATOMIC_SAVED];
 	uint64_t atomic[RC_RD_MAX];
+	struct rc_msg *window;
 	unsigned int i;
+
+	if (qp->sq_count > RC_SQ_MAX)
+		return state_buf_fail(sb, -EINVAL, "rc: %u messages in a %u-message queue",
+				      qp->sq_count, RC_SQ_MAX);
+	window = malloc(RC_SQ_MAX * sizeof(*window));
+	if (!window)
+		return state_buf_fail(sb, -ENOMEM, "rc: out of memory");
 
 	for (i = 0; i < RC_ATOMIC_SAVED; i++)
 		sa[i] = (struct rc_saved_atomic){ qp->saved[i].psn, qp->saved[i].used,
 						  qp->saved[i].orig };
 	for (i = 0; i < RC_RD_MAX; i++)
 		atomic[i] = qp->rd[i].atomic;
-	state_begin_node(sb, "rc", 1);
+	/* Only the messages the QP holds, oldest first: most of the ring is empty. */
+	for (i = 0; i < qp->sq_count; i++)
+		window[i] = qp->sq[(qp->sq_head + i) % RC_SQ_MAX];
+	state_begin_node(sb, "rc", RC_STATE_VERSION);
 	/* Properties first, then the child nodes (the tree's order). */
 	state_put_fields(sb, qp, rc_fields, ARRAY_SIZE(rc_fields));
 	state_put_u64_array(sb, "rd-atomic", atomic, RC_RD_MAX);
-	state_put_struct_array(sb, "sq", 1, qp->sq, sizeof(qp->sq[0]), RC_SQ_MAX, msg_fields,
-			       ARRAY_SIZE(msg_fields));
+	if (qp->sq_count)
+		state_put_struct_array(sb, "sq", 1, window, sizeof(window[0]), qp->sq_count,
+				       msg_fields, ARRAY_SIZE(msg_fields));
 	state_put_struct_array(sb, "rd", 1, qp->rd, sizeof(qp->rd[0]), RC_RD_MAX, rd_fields,
 			       ARRAY_SIZE(rd_fields));
 	state_put_struct_array(sb, "atomic-saved", 1, sa, sizeof(sa[0]), RC_ATOMIC_SAVED,
 			       saved_fields, ARRAY_SIZE(saved_fields));
 	state_end_node(sb);
+	free(window);
 	return sb->err;
 }
 
@@ -794,21 +807,39 @@ int rc_load(struct rc_qp *qp, const void *fdt, int parent, char *err, size_t err
 	struct rc_saved_atomic sa[RC_ATOMIC_SAVED];
 	uint64_t atomic[RC_RD_MAX];
 	struct rc_qp *q = malloc(sizeof(*q));
+	struct rc_msg *window = malloc(RC_SQ_MAX * sizeof(*window));
 	const char *bad;
+	uint32_t version;
 	unsigned int i;
 	int node, r = -1;
 
-	if (!q) {
+	if (!q || !window) {
 		snprintf(err, errlen, "rc: out of memory");
-		return -1;
+		goto out;
 	}
 	*q = *qp;
-	node = state_subnode(fdt, parent, "rc", 1, NULL, err, errlen);
-	if (node < 0 ||
-	    state_get_fields(fdt, node, q, rc_fields, ARRAY_SIZE(rc_fields), err, errlen) ||
-	    state_get_struct_array(fdt, node, "sq", 1, q->sq, sizeof(q->sq[0]), RC_SQ_MAX,
-				   msg_fields, ARRAY_SIZE(msg_fields), err, errlen) ||
-	    state_get_struct_array(fdt, node, "rd", 1, q->rd, sizeof(q->rd[0]), RC_RD_MAX,
+	node = state_subnode(fdt, parent, "rc", RC_STATE_VERSION, &version, err, errlen);
+	if (node < 0)
+		goto out;
+	if (version != RC_STATE_VERSION) {
+		/* Version 1 kept a 64-message ring whole; its positions mean nothing here. */
+		snprintf(err, errlen, "rc: state version %u, this build reads %u", version,
+			 RC_STATE_VERSION);
+		goto out;
+	}
+	if (state_get_fields(fdt, node, q, rc_fields, ARRAY_SIZE(rc_fields), err, errlen))
+		goto out;
+	if (q->sq_head >= RC_SQ_MAX || q->sq_count > RC_SQ_MAX) {
+		snprintf(err, errlen, "rc: send queue positions out of range");
+		goto out;
+	}
+	if (q->sq_count &&
+	    state_get_struct_array(fdt, node, "sq", 1, window, sizeof(window[0]), q->sq_count,
+				   msg_fields, ARRAY_SIZE(msg_fields), err, errlen))
+		goto out;
+	for (i = 0; i < q->sq_count; i++)
+		q->sq[(q->sq_head + i) % RC_SQ_MAX] = window[i];
+	if (state_get_struct_array(fdt, node, "rd", 1, q->rd, sizeof(q->rd[0]), RC_RD_MAX,
 				   rd_fields, ARRAY_SIZE(rd_fields), err, errlen) ||
 	    state_get_u64_array(fdt, node, "rd-atomic", atomic, RC_RD_MAX, err, errlen) ||
 	    state_get_struct_array(fdt, node, "atomic-saved", 1, sa, sizeof(sa[0]),
@@ -844,6 +875,7 @@ int rc_load(struct rc_qp *qp, const void *fdt, int parent, char *err, size_t err
 	*qp = *q;
 	r = 0;
 out:
+	free(window);
 	free(q);
 	return r;
 }

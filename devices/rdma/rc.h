@@ -36,7 +36,10 @@
 
 #include "devices/rdma/roce.h"
 
-#define RC_SQ_MAX	64	/* messages posted and not yet completed */
+/* Messages posted and not yet completed: the MAD layer's QP1 wants 512 receives. */
+#define RC_SQ_MAX	512
+/* The "rc" state node: 2 keeps only the messages held, not the whole ring. */
+#define RC_STATE_VERSION	2
 #define RC_WINDOW	64	/* packets in flight */
 #define RC_ACK_EVERY	16	/* an ACK asked for at least this often */
 #define RC_PSN_MASK	0xffffffu

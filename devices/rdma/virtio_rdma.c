@@ -24,7 +24,7 @@
 #define KICK_VQ		1u		/* a data or CQ vq was kicked: every QP is looked at */
 #define KICK_WIRE	2u		/* frames in the inbox */
 #define KICK_CTRL	4u		/* the control vq was kicked */
-#define QSIZE		256
+#define QSIZE		1024	/* a vq takes a queue's whole 512 WRs at once */
 #define MAX_SGE		8
 #define MAX_INLINE	256
 #define INBOX_FRAMES	256

@@ -230,19 +230,17 @@ wait
 #    fast-registered MRs. Then the same with the client live-migrated while
 #    it writes and reads in rounds, the server checking every round: the
 #    connection carries on and the TAP ends on the destination.
-#    The MAD layer's QP1 wants 128/512 WRs; the device's queues hold 64.
-rdma_base="$base ib_core.send_queue_size=64 ib_core.recv_queue_size=64"
 ip_a="ip=10.77.0.1:::255.255.255.0::eth0:off"
 ip_b="ip=10.77.0.2:::255.255.255.0::eth0:off"
 mkdir -p "$hub/rdma" "$hub/rdma-mig"
 boot rdma-server "$log.rdma-server" --mem 128M --net "hub=$hub/rdma,mac=$mac_a" --rdma net=0 \
-	--cmdline "$rdma_base vlab_ktest.rdma_listen=1 $ip_a$extra" &
+	--cmdline "$base vlab_ktest.rdma_listen=1 $ip_a$extra" &
 boot rdma-client "$log.rdma-client" --mem 128M --net "hub=$hub/rdma,mac=$mac_b" --rdma net=0 \
-	--cmdline "$rdma_base vlab_ktest.rdma_connect=10.77.0.1 $ip_b$extra" &
+	--cmdline "$base vlab_ktest.rdma_connect=10.77.0.1 $ip_b$extra" &
 wait
 boot rdma-mig-server "$log.rdma-mig-server" --mem 128M --net "hub=$hub/rdma-mig,mac=$mac_a" \
-	--rdma net=0 --cmdline "$rdma_base vlab_ktest.rdma_listen=1 vlab_ktest.rdma_hold_s=20 $ip_a$extra" &
-base=$rdma_base migrate_run migrate-rdma "--net hub=$hub/rdma-mig,mac=$mac_b --rdma net=0" \
+	--rdma net=0 --cmdline "$base vlab_ktest.rdma_listen=1 vlab_ktest.rdma_hold_s=20 $ip_a$extra" &
+migrate_run migrate-rdma "--net hub=$hub/rdma-mig,mac=$mac_b --rdma net=0" \
 	"vlab_ktest.rdma_connect=10.77.0.1 vlab_ktest.rdma_hold_s=20 $ip_b" &
 wait
 

@@ -200,7 +200,7 @@ int state_get_struct(const void *fdt, int parent, const char *name, uint32_t max
  * a handful of properties instead of a node per struct. Integer fields
  * only (STATE_UINT); @count up to STATE_ARRAY_MAX.
  */
-#define STATE_ARRAY_MAX		256
+#define STATE_ARRAY_MAX		512	/* an RC QP's send queue (RC_SQ_MAX) */
 int state_put_struct_array(struct state_buf *sb, const char *name, uint32_t version,
 			   const void *base, size_t stride, unsigned int count,
 			   const struct state_field *f, size_t n);
