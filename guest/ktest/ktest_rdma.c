@@ -478,6 +478,16 @@ static enum vlab_ktest_result kr_case_connect(struct vlab_ktest *t)
 		return vlab_ktest_skip(t, "no vlab_ktest.rdma_listen or rdma_connect");
 	r = kr.server ? kr_serve(&kr, t) : kr_connect(&kr, t);
 	kr.up = r == VLAB_KTEST_PASS;
+	if (kr.up) {
+		struct ib_qp_init_attr init;
+		struct ib_qp_attr qa;
+		int ret = ib_query_qp(kr.id->qp, &qa, IB_QP_STATE, &init);
+
+		/* The device's own view, through QUERY_QP: both ends ready to send. */
+		if (ret || qa.qp_state != IB_QPS_RTS)
+			return vlab_ktest_fail(t, "query_qp: %d, state %d (not RTS)", ret,
+					       qa.qp_state);
+	}
 	return r;
 }
 

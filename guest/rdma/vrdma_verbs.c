@@ -480,16 +480,12 @@ static int vrdma_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask
 static int vrdma_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 			  struct ib_qp_init_attr *init)
 {
+	struct virtio_rdma_handle h = { .handle = cpu_to_le32(to_vqp(ibqp)->qpn) };
 	struct virtio_rdma_qp_attr a;
 	int ret;
 
-	BUILD_BUG_ON(sizeof(struct virtio_rdma_handle) > sizeof(a));
-	{
-		struct virtio_rdma_handle h = { .handle = cpu_to_le32(to_vqp(ibqp)->qpn) };
-
-		ret = vrdma_ctrl(to_vdev(ibqp->device), VIRTIO_RDMA_CMD_QUERY_QP, &h, sizeof(h),
-				 &a, sizeof(a));
-	}
+	ret = vrdma_ctrl(to_vdev(ibqp->device), VIRTIO_RDMA_CMD_QUERY_QP, &h, sizeof(h), &a,
+			 sizeof(a));
 	if (ret)
 		return ret;
 	memset(attr, 0, sizeof(*attr));
