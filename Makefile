@@ -8,6 +8,7 @@
 #   make check-linux  boot the guest kernel and check its in-kernel TAP
 #   make bench-boot   time to "Run /init", vlab against QEMU
 #   make bench-virtq  ring throughput, beside the commit before memory views
+#                     and beside Linux's tools/virtio/ringtest
 #   make bench-vdpa-datapath  the vDPA NIC's passthrough path beside virtio-net
 #   make bench-svq    the same run: passthrough vs the shadow virtqueue
 #   make bench-vdpa   vDPA migration downtime step by step, against the records
@@ -108,6 +109,7 @@ BENCH_BASE ?= e8a8f34^
 bench-virtq: $(O)/tests/bench/bench_virtq
 	$(O)/tests/bench/bench_virtq
 	tests/bench/bench-virtq-vs.sh $(O)/tests/bench/bench_virtq '$(BENCH_BASE)'
+	tests/bench/bench-virtq-ringtest.sh $(O)/tests/bench/bench_virtq
 
 $(O)/tests/bench/bench_virtq: tests/bench/bench_virtq.c $(O)/virtio/virtq.o $(O)/vmm/mem/guest_mem.o $(O)/vmm/mem/mem_view.o
 	@mkdir -p $(dir $@)
