@@ -211,6 +211,8 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 		p->va = m->va;
 		p->dma_len = m->len;
 		p->imm = m->imm;
+		/* The responder raises a solicited event for the message once it is all there. */
+		p->solicited = m->solicited && qp->send_pkt + 1 == m->npkts;
 		/* An ACK at each message's end, and often enough to keep the window open. */
 		p->ack_req = qp->send_pkt + 1 == m->npkts || ++qp->since_ack_req >= RC_ACK_EVERY;
 		if (p->ack_req)
@@ -720,6 +722,7 @@ int rc_save(const struct rc_qp *qp, struct state_buf *sb)
 {
 	struct rc_saved_atomic sa[RC_ATOMIC_SAVED];
 	uint64_t atomic[RC_RD_MAX];
+	uint8_t solicited[RC_SQ_MAX];
 	struct rc_msg *window;
 	unsigned int i;
 
@@ -736,12 +739,16 @@ int rc_save(const struct rc_qp *qp, struct state_buf *sb)
 	for (i = 0; i < RC_RD_MAX; i++)
 		atomic[i] = qp->rd[i].atomic;
 	/* Only the messages the QP holds, oldest first: most of the ring is empty. */
-	for (i = 0; i < qp->sq_count; i++)
+	for (i = 0; i < qp->sq_count; i++) {
 		window[i] = qp->sq[(qp->sq_head + i) % RC_SQ_MAX];
+		solicited[i] = window[i].solicited;
+	}
 	state_begin_node(sb, "rc", RC_STATE_VERSION);
 	/* Properties first, then the child nodes (the tree's order). */
 	state_put_fields(sb, qp, rc_fields, ARRAY_SIZE(rc_fields));
 	state_put_u64_array(sb, "rd-atomic", atomic, RC_RD_MAX);
+	if (qp->sq_count)
+		state_put_bytes(sb, "sq-solicited", solicited, qp->sq_count);
 	if (qp->sq_count)
 		state_put_struct_array(sb, "sq", 1, window, sizeof(window[0]), qp->sq_count,
 				       msg_fields, ARRAY_SIZE(msg_fields));
@@ -806,6 +813,7 @@ int rc_load(struct rc_qp *qp, const void *fdt, int parent, char *err, size_t err
 {
 	struct rc_saved_atomic sa[RC_ATOMIC_SAVED];
 	uint64_t atomic[RC_RD_MAX];
+	uint8_t solicited[RC_SQ_MAX] = { 0 };
 	struct rc_qp *q = malloc(sizeof(*q));
 	struct rc_msg *window = malloc(RC_SQ_MAX * sizeof(*window));
 	const char *bad;
@@ -821,9 +829,9 @@ int rc_load(struct rc_qp *qp, const void *fdt, int parent, char *err, size_t err
 	node = state_subnode(fdt, parent, "rc", RC_STATE_VERSION, &version, err, errlen);
 	if (node < 0)
 		goto out;
-	if (version != RC_STATE_VERSION) {
+	if (version < 2) {
 		/* Version 1 kept a 64-message ring whole; its positions mean nothing here. */
-		snprintf(err, errlen, "rc: state version %u, this build reads %u", version,
+		snprintf(err, errlen, "rc: state version %u, this build reads 2..%u", version,
 			 RC_STATE_VERSION);
 		goto out;
 	}
@@ -834,11 +842,20 @@ int rc_load(struct rc_qp *qp, const void *fdt, int parent, char *err, size_t err
 		goto out;
 	}
 	if (q->sq_count &&
-	    state_get_struct_array(fdt, node, "sq", 1, window, sizeof(window[0]), q->sq_count,
-				   msg_fields, ARRAY_SIZE(msg_fields), err, errlen))
+	    (state_get_struct_array(fdt, node, "sq", 1, window, sizeof(window[0]), q->sq_count,
+				    msg_fields, ARRAY_SIZE(msg_fields), err, errlen) ||
+	     /* Version 2 predates SE: its messages go without it, as they did. */
+	     (version >= 3 && state_get_bytes(fdt, node, "sq-solicited", solicited, q->sq_count,
+					      err, errlen))))
 		goto out;
-	for (i = 0; i < q->sq_count; i++)
+	for (i = 0; i < q->sq_count; i++) {
+		if (solicited[i] > 1) {
+			snprintf(err, errlen, "rc: sq-solicited %u is not 0 or 1", solicited[i]);
+			goto out;
+		}
+		window[i].solicited = solicited[i];
 		q->sq[(q->sq_head + i) % RC_SQ_MAX] = window[i];
+	}
 	if (state_get_struct_array(fdt, node, "rd", 1, q->rd, sizeof(q->rd[0]), RC_RD_MAX,
 				   rd_fields, ARRAY_SIZE(rd_fields), err, errlen) ||
 	    state_get_u64_array(fdt, node, "rd-atomic", atomic, RC_RD_MAX, err, errlen) ||

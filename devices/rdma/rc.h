@@ -38,8 +38,12 @@
 
 /* Messages posted and not yet completed: the MAD layer's QP1 wants 512 receives. */
 #define RC_SQ_MAX	512
-/* The "rc" state node: 2 keeps only the messages held, not the whole ring. */
-#define RC_STATE_VERSION	2
+/*
+ * The "rc" state node: 2 keeps only the messages held, not the whole
+ * ring; 3 adds "sq-solicited", their SE flags (a version 2 node loads with
+ * none set).
+ */
+#define RC_STATE_VERSION	3
 #define RC_WINDOW	64	/* packets in flight */
 #define RC_ACK_EVERY	16	/* an ACK asked for at least this often */
 #define RC_PSN_MASK	0xffffffu
@@ -74,6 +78,7 @@ struct rc_msg {
 	uint64_t va;		/* WRITE, READ: the peer's */
 	uint32_t rkey;		/* WRITE, READ */
 	uint32_t imm;
+	bool solicited;		/* SEND, WRITE with immediate: SE on the last packet */
 	uint64_t swap_add, compare;	/* atomics */
 	/* requester's bookkeeping */
 	uint32_t first_psn, npkts;

@@ -624,6 +624,44 @@ START_TEST(compare_and_swap)
 }
 END_TEST
 
+/*
+ * A message posted solicited carries SE on its last packet only, and
+ * keeps it through a move (saved, loaded into a fresh QP); one posted
+ * without it never carries it.
+ */
+START_TEST(solicited_on_the_last_packet)
+{
+	static uint8_t data[2500];
+	bool se[5] = { false };
+	struct state_buf sb;
+	struct roce_pkt p;
+	char err[160] = "";
+	unsigned int n = 0, i;
+
+	rc_init(&a, MTU, 10, 20, 2, 10, 7, NULL, NULL, NULL);
+	ck_assert_int_eq(rc_post(&a, &(struct rc_msg){ .id = 0, .op = ROCE_SEND_ONLY,
+						      .len = 2500, .solicited = true }), 0);
+	ck_assert_int_eq(rc_post(&a, &(struct rc_msg){ .id = 1, .op = ROCE_SEND_ONLY,
+						      .len = 100 }), 0);
+	ck_assert_int_eq(rc_post(&a, &(struct rc_msg){ .id = 2, .op = ROCE_WRITE_ONLY_IMM,
+						      .len = 8, .solicited = true }), 0);
+	ck_assert_int_eq(state_buf_init(&sb), 0);
+	ck_assert_int_eq(rc_save(&a, &sb), 0);
+	ck_assert_int_eq(state_buf_finish(&sb), 0);
+	rc_init(&b, 4096, 0, 0, 0, 0, 0, NULL, NULL, NULL);
+	ck_assert_msg(rc_load(&b, state_blob(&sb), 0, err, sizeof(err)) == 0, "%s", err);
+	state_buf_free(&sb);
+	for (i = 0; i < b.sq_count; i++)
+		b.sq[(b.sq_head + i) % RC_SQ_MAX].data = data;
+	while (n < 5 && rc_next(&b, 0, &p))
+		se[n++] = p.solicited;
+	ck_assert_uint_eq(n, 5);
+	ck_assert(!se[0] && !se[1] && se[2]);	/* SEND FIRST, MIDDLE, LAST */
+	ck_assert(!se[3]);			/* SEND ONLY, not solicited */
+	ck_assert(se[4]);			/* WRITE ONLY WITH IMMEDIATE */
+}
+END_TEST
+
 START_TEST(psn_arithmetic_wraps)
 {
 	ck_assert_int_eq(rc_psn_diff(0x000001, 0xffffff), 2);
@@ -637,5 +675,5 @@ VLAB_SUITE_MAIN("rc", "transport", NULL, NULL, 60,
 	clean_wire, lossy_wire, very_lossy_wire, rnr_then_delivered, rnr_retries_run_out,
 	compare_and_swap, moved_mid_stream, move_costs_no_timeout, resync_spares_the_timer,
 	corrupt_state_refused, long_read_in_flight_moves, dead_wire_exhausts_retries,
-	middle_without_first_refused,
+	middle_without_first_refused, solicited_on_the_last_packet,
 	psn_arithmetic_wraps);
