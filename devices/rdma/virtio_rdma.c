@@ -75,6 +75,7 @@ struct vqp {
 
 struct vcq {
 	struct virtio_rdma_cqe *backlog;	/* completions waiting for a CQ buffer */
+	uint8_t *solicited;		/* per backlog entry: 1 for a receive with SE set */
 	uint32_t head, count;
 	bool overrun;
 };
@@ -120,8 +121,35 @@ static void vq_broken(struct vrdma *d, struct virtq *vq)
 				   "a malformed descriptor");
 }
 
+/* Each CQ's backlog, as long as the longest CQ: 0 or -ENOMEM. */
+static int cqs_alloc(struct vrdma *d, uint32_t max_cqe)
+{
+	for (uint32_t i = 0; i < d->conf.cqs; i++) {
+		d->cqs[i].backlog = calloc(max_cqe, sizeof(*d->cqs[i].backlog));
+		d->cqs[i].solicited = calloc(max_cqe, 1);
+		if (!d->cqs[i].backlog || !d->cqs[i].solicited)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void cqs_free(struct vrdma *d)
+{
+	for (uint32_t i = 0; i < VIRTIO_RDMA_MAX_CQS; i++) {
+		free(d->cqs[i].backlog);
+		free(d->cqs[i].solicited);
+		d->cqs[i].backlog = NULL;
+		d->cqs[i].solicited = NULL;
+	}
+}
+
 /* ---- completions ---- */
 
+/*
+ * Completions reached the driver: an interrupt if the CQ is armed for
+ * any (NEXT), or for solicited ones and @solicited says one of them was
+ * a receive with SE set or an error (IBA 11.4.2.2, ib_req_notify_cq()).
+ */
 static void cq_signal(struct vrdma *d, uint32_t cqn, bool solicited)
 {
 	struct rdma_cq *cq = &d->verbs.cqs[cqn];
@@ -140,7 +168,7 @@ static void cq_drain(struct vrdma *d, uint32_t cqn)
 	struct vcq *c = &d->cqs[cqn];
 	struct virtq_elem elem;
 	struct virtq_cursor cur;
-	bool pushed = false, solicited = false;
+	bool pushed = false, wake_solicited = false;
 	int r;
 
 	while (c->count || c->overrun) {
@@ -159,7 +187,9 @@ static void cq_drain(struct vrdma *d, uint32_t cqn)
 		}
 		virtq_fill(vq, &elem, sizeof(*e));
 		pushed = true;
-		solicited |= e->status != VIRTIO_RDMA_WC_SUCCESS || (e->wc_flags & 0x80);
+		/* The overrun entry is an error too. */
+		wake_solicited |= e->status != VIRTIO_RDMA_WC_SUCCESS ||
+				  (c->count && c->solicited[c->head]);
 		if (c->count) {
 			c->head = (c->head + 1) % d->verbs.cqs[cqn].cqe;
 			c->count--;
@@ -170,14 +200,16 @@ static void cq_drain(struct vrdma *d, uint32_t cqn)
 	}
 	if (pushed) {
 		virtq_flush(vq);
-		cq_signal(d, cqn, solicited);
+		cq_signal(d, cqn, wake_solicited);
 	}
 }
 
-static void cq_add(struct vrdma *d, uint32_t cqn, const struct virtio_rdma_cqe *e)
+/* A completion for @cqn; @solicited: a receive whose message had SE set. */
+static void cq_add(struct vrdma *d, uint32_t cqn, const struct virtio_rdma_cqe *e,
+		   bool solicited)
 {
 	struct vcq *c = &d->cqs[cqn];
-	uint32_t size = d->verbs.cqs[cqn].cqe;
+	uint32_t size = d->verbs.cqs[cqn].cqe, slot;
 
 	if (c->count == size) {
 		/* The driver polls too slowly: IB calls that a CQ error. */
@@ -185,7 +217,9 @@ static void cq_add(struct vrdma *d, uint32_t cqn, const struct virtio_rdma_cqe *
 		d->stats.cq_overruns++;
 		return;
 	}
-	c->backlog[(c->head + c->count++) % size] = *e;
+	slot = (c->head + c->count++) % size;
+	c->backlog[slot] = *e;
+	c->solicited[slot] = solicited;
 	cq_drain(d, cqn);
 }
 
@@ -294,7 +328,7 @@ static void sq_complete(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp)
 				.qp_num = htole32(vq->qpn),
 			};
 
-			cq_add(d, qp->send_cq, &e);
+			cq_add(d, qp->send_cq, &e, false);
 		}
 		free(w->buf);
 		w->buf = NULL;
@@ -459,6 +493,8 @@ static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t 
 		m.data = w->buf;
 		m.len = w->len;
 		m.imm = be32toh(wr->imm_or_inv);
+		m.solicited = wr->opcode != VIRTIO_RDMA_WR_RDMA_WRITE &&
+			      (wr->send_flags & VIRTIO_RDMA_SEND_SOLICITED);
 		m.op = wr->opcode == VIRTIO_RDMA_WR_SEND ? ROCE_SEND_ONLY :
 		       wr->opcode == VIRTIO_RDMA_WR_SEND_IMM ? ROCE_SEND_ONLY_IMM :
 		       wr->opcode == VIRTIO_RDMA_WR_RDMA_WRITE ? ROCE_WRITE_ONLY : ROCE_WRITE_ONLY_IMM;
@@ -612,7 +648,7 @@ static void rq_take(struct vrdma *d, uint32_t qpn)
 				.opcode = VIRTIO_RDMA_WC_RECV, .qp_num = htole32(qpn),
 			};
 
-			cq_add(d, qp->recv_cq, &e);
+			cq_add(d, qp->recv_cq, &e, false);
 			continue;
 		}
 		v->rq_count++;
@@ -629,8 +665,9 @@ static bool rq_ready(struct vrdma *d, struct vqp *v)
 	return v->rq_count;
 }
 
+/* The oldest receive WR completes; @solicited: its message had SE set. */
 static void rq_complete(struct vrdma *d, struct vqp *v, struct rdma_qp *qp, uint8_t status,
-			uint8_t opcode, uint32_t len, bool imm, uint32_t imm_data)
+			uint8_t opcode, uint32_t len, bool imm, uint32_t imm_data, bool solicited)
 {
 	struct rwqe *w = &v->rq[v->rq_head];
 	struct virtio_rdma_cqe e = {
@@ -642,7 +679,7 @@ static void rq_complete(struct vrdma *d, struct vqp *v, struct rdma_qp *qp, uint
 
 	v->rq_head = (v->rq_head + 1) % RC_SQ_MAX;
 	v->rq_count--;
-	cq_add(d, qp->recv_cq, &e);
+	cq_add(d, qp->recv_cq, &e, solicited);
 }
 
 /* ---- the responder's side of RC, the transport's callbacks ---- */
@@ -704,7 +741,7 @@ static int rc_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 		if (last) {
 			rq_complete(d, v, qp, v->recv_bad ? VIRTIO_RDMA_WC_LOC_LEN_ERR :
 					      VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV,
-				    off + p->payload_len, imm, p->imm);
+				    off + p->payload_len, imm, p->imm, p->solicited);
 			if (v->recv_bad)
 				return RC_NAK_INVALID;
 		}
@@ -725,7 +762,7 @@ static int rc_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 		if (!rq_ready(d, v))
 			return RC_RECV_RNR;
 		rq_complete(d, v, qp, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV_RDMA_IMM,
-			    off + p->payload_len, true, p->imm);
+			    off + p->payload_len, true, p->imm, p->solicited);
 	}
 	return 0;
 }
@@ -913,7 +950,7 @@ static void ud_receive(struct vrdma *d, struct rdma_qp *qp, const struct roce_pk
 		memcpy(e.smac, p->smac, 6);
 		v->rq_head = (v->rq_head + 1) % RC_SQ_MAX;
 		v->rq_count--;
-		cq_add(d, qp->recv_cq, &e);
+		cq_add(d, qp->recv_cq, &e, p->solicited);
 	}
 }
 
@@ -1186,7 +1223,7 @@ static void qp_flush(struct vrdma *d, uint32_t qpn, bool complete)
 		sq_complete(d, v, qp);
 		while (v->rq_count)
 			rq_complete(d, v, qp, VIRTIO_RDMA_WC_WR_FLUSH_ERR, VIRTIO_RDMA_WC_RECV, 0,
-				    false, 0);
+				    false, 0, false);
 	} else {
 		for (uint64_t i = v->sq_head; i != v->sq_tail; i++)
 			free(v->sq[i % RC_SQ_MAX].buf);
@@ -1231,6 +1268,13 @@ static const struct rdma_verbs_ops verbs_ops = {
 /* ---- the device's state: quiesce, save, load, resume ---- */
 
 static int vrdma_start(struct virtio_dev *vdev);
+
+/*
+ * A CQ node's version. 2: "backlog-solicited", which waiting completions
+ * wake a CQ armed for solicited events; 1 has none (a version 1 stream
+ * loads with none marked: its source did not know SE either).
+ */
+#define CQ_NODE_VERSION	2
 
 static const struct state_field cq_fields[] = {
 	STATE_UINT(struct rdma_cq, cqe, "cqe"),
@@ -1382,11 +1426,12 @@ static int vrdma_save(struct virtio_dev *vdev, struct state_buf *sb)
 
 		if (!v->cqs[i].used)
 			continue;
-		state_begin_nodef(sb, 1, "cq@%u", i);
+		state_begin_nodef(sb, CQ_NODE_VERSION, "cq@%u", i);
 		state_put_fields(sb, &v->cqs[i], cq_fields, ARRAY_SIZE(cq_fields));
 		state_put_u32(sb, "overrun", c->overrun);
 		state_put_u32(sb, "backlog-head", c->head);
 		state_put_bytes(sb, "backlog", c->backlog, (size_t)v->cqs[i].cqe * sizeof(*c->backlog));
+		state_put_bytes(sb, "backlog-solicited", c->solicited, v->cqs[i].cqe);
 		state_put_u32(sb, "backlog-count", c->count);
 		state_end_node(sb);
 	}
@@ -1532,11 +1577,12 @@ static int load_cqs_ahs_gids(struct vrdma *t, const void *fdt, int rn, char *err
 	for (i = 0; i < v->cfg.max_cq; i++) {
 		struct vcq *c = &t->cqs[i];
 		struct rdma_cq cq = { 0 };
-		int n = child(fdt, rn, "cq", i);
+		int n = child(fdt, rn, "cq", i), ver;
 
 		if (n < 0)
 			continue;
-		if (state_node_version(fdt, n, 1, err, errlen) < 0 ||
+		ver = state_node_version(fdt, n, CQ_NODE_VERSION, err, errlen);
+		if (ver < 0 ||
 		    state_get_fields(fdt, n, &cq, cq_fields, ARRAY_SIZE(cq_fields), err, errlen) ||
 		    state_get_bool(fdt, n, "overrun", &c->overrun, err, errlen) ||
 		    state_get_u32(fdt, n, "backlog-head", &c->head, err, errlen) ||
@@ -1546,8 +1592,14 @@ static int load_cqs_ahs_gids(struct vrdma *t, const void *fdt, int rn, char *err
 		    c->count > cq.cqe)
 			return bad(err, errlen, "cq@%u: values no CQ can have", i);
 		if (state_get_bytes(fdt, n, "backlog", c->backlog,
-				    (size_t)cq.cqe * sizeof(*c->backlog), err, errlen))
+				    (size_t)cq.cqe * sizeof(*c->backlog), err, errlen) ||
+		    (ver >= 2 && state_get_bytes(fdt, n, "backlog-solicited", c->solicited, cq.cqe,
+						 err, errlen)))
 			return -1;
+		for (u = 0; u < cq.cqe; u++)
+			if (c->solicited[u] > 1)
+				return bad(err, errlen, "cq@%u: backlog-solicited[%u] is %u, not 0 or 1",
+					   i, u, c->solicited[u]);
 		cq.used = true;
 		v->cqs[i] = cq;
 	}
@@ -1708,10 +1760,7 @@ static void state_drop(struct vrdma *t)
 			t->qps[i].sq[k].buf = NULL;
 		}
 	rdma_verbs_exit(&t->verbs);
-	for (i = 0; i < VIRTIO_RDMA_MAX_CQS; i++) {
-		free(t->cqs[i].backlog);
-		t->cqs[i].backlog = NULL;
-	}
+	cqs_free(t);
 }
 
 static int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
@@ -1730,12 +1779,9 @@ static int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *
 		free(t);
 		return bad(err, errlen, "out of memory");
 	}
-	for (i = 0; i < d->conf.cqs; i++) {
-		t->cqs[i].backlog = calloc(d->verbs.cfg.max_cqe, sizeof(*t->cqs[i].backlog));
-		if (!t->cqs[i].backlog) {
-			bad(err, errlen, "out of memory");
-			goto out;
-		}
+	if (cqs_alloc(t, d->verbs.cfg.max_cqe)) {
+		bad(err, errlen, "out of memory");
+		goto out;
 	}
 	for (i = 0; i < d->conf.qps; i++) {
 		t->qps[i].dev = d;
@@ -1883,11 +1929,8 @@ struct virtio_dev *virtio_rdma_new(struct guest_mem *gm, const struct virtio_rdm
 	d->ctrl = malloc(CTRL_MAX);
 	if (!d->inbox || !d->ctrl || rdma_verbs_init(&d->verbs, &vc, &verbs_ops, d))
 		goto nomem;
-	for (i = 0; i < conf->cqs; i++) {
-		d->cqs[i].backlog = calloc(vc.max_cqe, sizeof(*d->cqs[i].backlog));
-		if (!d->cqs[i].backlog)
-			goto nomem;
-	}
+	if (cqs_alloc(d, vc.max_cqe))
+		goto nomem;
 	for (i = 0; i < conf->qps; i++) {
 		d->qps[i].dev = d;
 		d->qps[i].qpn = i + 1;
@@ -1933,8 +1976,7 @@ void virtio_rdma_free(struct virtio_dev *vdev)
 			if (rdma_verbs_qp(&d->verbs, i))
 				qp_flush(d, i, false);
 	rdma_verbs_exit(&d->verbs);
-	for (i = 0; i < VIRTIO_RDMA_MAX_CQS; i++)
-		free(d->cqs[i].backlog);
+	cqs_free(d);
 	if (d->vdev.vqs)
 		virtio_dev_exit(&d->vdev);
 	free(d->inbox);

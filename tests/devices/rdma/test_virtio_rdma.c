@@ -11,6 +11,9 @@
  * memory untouched; and over a wire that drops one frame in ten,
  * everything still arrives once (the transport's timers, through the
  * device's); and B moved to a fresh device in the middle of such a stream.
+ * A CQ armed for solicited events is interrupted only by completions of
+ * receives whose message had SE set, and by errors (a stand-in transport
+ * counts the interrupts).
  */
 #include <check.h>
 #include <endian.h>
@@ -54,6 +57,7 @@ struct node {
 	uint8_t mac[6];
 	uint32_t ip;
 	unsigned int wr_slot;
+	unsigned int cq_irqs;		/* interrupts of its CQ's vq (atomic) */
 	struct node *peer;
 };
 
@@ -108,6 +112,23 @@ static void queue_up(struct node *n, struct vdrv *d, uint16_t q, uint64_t base)
 	virtio_dev_enable_queue(vdev);
 	ck_assert(vdev->vqs[q].enabled);
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* A stand-in transport: it counts the interrupts of the node's CQ. */
+static void count_signal(struct virtio_dev *vdev, uint16_t q)
+{
+	struct node *n = vdev->transport_priv;
+
+	if (q == CQ_VQ)
+		__atomic_fetch_add(&n->cq_irqs, 1, __ATOMIC_RELAXED);
+}
+
+static const struct virtio_transport_ops counting_transport = { .signal_queue = count_signal };
+
+static void count_irqs(struct node *n, struct virtio_dev *vdev)
+{
+	vdev->transport = &counting_transport;
+	vdev->transport_priv = n;
 }
 
 static void kick(struct node *n, struct vdrv *d, uint16_t q)
@@ -217,6 +238,8 @@ static void node_up(struct node *n, uint8_t id)
 	n->ip = htobe32(0x0a000000 | id);
 	n->vdev = virtio_rdma_new(&n->gm, &conf, &port, err, sizeof(err));
 	ck_assert_msg(n->vdev, "%s", err);
+	n->cq_irqs = 0;
+	count_irqs(n, n->vdev);
 	virtio_dev_test_features_ok(n->vdev, 1ULL << VIRTIO_F_VERSION_1);
 	queue_up(n, &n->ctrl, CTRL_VQ, RINGS);
 	queue_up(n, &n->cq, CQ_VQ, RINGS + 0x20000);
@@ -343,20 +366,62 @@ static void teardown(void)
 	node_down(&B);
 }
 
-/* A send WR with one SGE over the DMA MR (or @inline_len bytes inline). */
-static void post_send(struct node *n, uint8_t opcode, uint64_t wr_id, uint64_t gpa, uint32_t len,
-		      uint64_t remote, uint32_t rkey, uint32_t imm, uint64_t cmp_add, uint64_t swap)
+/* A send WR in the node's next WR slot (512 bytes), at *@at: signaled, the rest 0. */
+static struct virtio_rdma_send_wr *wr_new(struct node *n, uint8_t opcode, uint64_t wr_id,
+					  uint64_t *at)
 {
-	uint64_t at = WR_BUF + (uint64_t)(n->wr_slot++ % 64) * 512;
-	struct virtio_rdma_send_wr *wr = (void *)(n->ram + at);
-	struct virtio_rdma_sge *sge = (void *)(wr + 1);
-	struct vdrv_buf b = { at, sizeof(*wr) + sizeof(*sge) };
+	struct virtio_rdma_send_wr *wr;
 
+	*at = WR_BUF + (uint64_t)(n->wr_slot++ % 64) * 512;
+	wr = (void *)(n->ram + *at);
 	memset(wr, 0, 512);
 	wr->wr_id = htole64(wr_id);
 	wr->opcode = opcode;
 	wr->send_flags = VIRTIO_RDMA_SEND_SIGNALED;
+	return wr;
+}
+
+/* The @len-byte send WR at @at on the node's send vq. */
+static void wr_post(struct node *n, uint64_t at, uint32_t len, uint64_t wr_id)
+{
+	struct vdrv_buf b = { at, len };
+
+	ck_assert_int_ge(vdrv_add(&n->sq, &b, 1, 0, false, wr_id), 0);
+	kick(n, &n->sq, SQ_VQ);
+}
+
+/* Posted, and taken: the device gave the buffer back, having copied the WR out. */
+static void wr_post_taken(struct node *n, uint64_t at, uint32_t len, uint64_t wr_id)
+{
+	uint64_t cookie;
+
+	wr_post(n, at, len, wr_id);
+	do
+		wait_used(&n->sq, &cookie);
+	while (cookie != wr_id);
+}
+
+#define SGE_WR_LEN	(sizeof(struct virtio_rdma_send_wr) + sizeof(struct virtio_rdma_sge))
+
+/* A send WR of @len bytes at @gpa, one SGE over the DMA MR, SGE_WR_LEN bytes at *@at. */
+static struct virtio_rdma_send_wr *sge_wr(struct node *n, uint8_t opcode, uint64_t wr_id,
+					  uint64_t gpa, uint32_t len, uint64_t *at)
+{
+	struct virtio_rdma_send_wr *wr = wr_new(n, opcode, wr_id, at);
+	struct virtio_rdma_sge *sge = (void *)(wr + 1);
+
 	wr->num_sge = htole16(1);
+	*sge = (struct virtio_rdma_sge){ htole64(gpa), htole32(len), htole32(n->dma_key) };
+	return wr;
+}
+
+/* A send WR with one SGE over the DMA MR. */
+static void post_send(struct node *n, uint8_t opcode, uint64_t wr_id, uint64_t gpa, uint32_t len,
+		      uint64_t remote, uint32_t rkey, uint32_t imm, uint64_t cmp_add, uint64_t swap)
+{
+	uint64_t at;
+	struct virtio_rdma_send_wr *wr = sge_wr(n, opcode, wr_id, gpa, len, &at);
+
 	wr->imm_or_inv = htobe32(imm);
 	if (opcode == VIRTIO_RDMA_WR_ATOMIC_CMP_SWP || opcode == VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD) {
 		wr->atomic.remote_addr = htole64(remote);
@@ -367,11 +432,7 @@ static void post_send(struct node *n, uint8_t opcode, uint64_t wr_id, uint64_t g
 		wr->rdma.remote_addr = htole64(remote);
 		wr->rdma.rkey = htole32(rkey);
 	}
-	sge->addr = htole64(gpa);
-	sge->length = htole32(len);
-	sge->lkey = htole32(n->dma_key);
-	ck_assert_int_ge(vdrv_add(&n->sq, &b, 1, 0, false, wr_id), 0);
-	kick(n, &n->sq, SQ_VQ);
+	wr_post(n, at, SGE_WR_LEN, wr_id);
 	/* The device gives the WR's buffer back at once (it copied it out). */
 	while (vdrv_get_used(&n->sq, NULL, NULL) > 0)
 		;
@@ -525,6 +586,26 @@ END_TEST
 static struct virtio_dev *make_fresh(void *ctx);
 
 /*
+ * @n moves: suspended, saved, a fresh device loaded from the tree, which
+ * then saves the same bytes, and resumed; the frames sent to it
+ * meanwhile are lost, and its wire is whole again after.
+ */
+static void node_move(struct node *n)
+{
+	struct virtio_dev *old;
+
+	pthread_mutex_lock(&wire_lock);
+	old = n->vdev;
+	n->vdev = NULL;
+	pthread_mutex_unlock(&wire_lock);
+	old = virtio_dev_test_move(old, make_fresh, virtio_rdma_free, n);
+	pthread_mutex_lock(&wire_lock);
+	n->vdev = old;
+	a_cut = false;
+	pthread_mutex_unlock(&wire_lock);
+}
+
+/*
  * 40 messages from A to B, SENDs and WRITEs alternating, all posted, over
  * a wire that drops every @drop-th frame; after the @move_at-th post, B
  * moves (suspended, saved, a fresh device loaded from the tree, which
@@ -535,7 +616,6 @@ static struct virtio_dev *make_fresh(void *ctx);
 static void stream_40(unsigned int drop, int move_at)
 {
 	struct virtio_rdma_cqe e;
-	struct virtio_dev *old;
 	int i, sends = 0;
 
 	drop_every = drop;
@@ -551,16 +631,8 @@ static void stream_40(unsigned int drop, int move_at)
 			post_send(&A, VIRTIO_RDMA_WR_RDMA_WRITE, i, DATA + (uint64_t)i * 4096, 3000,
 				  MR_VA + (uint64_t)(i / 2) * 3000, B.mr_key, 0, 0, 0);
 		}
-		if (i == move_at) {
-			pthread_mutex_lock(&wire_lock);
-			old = B.vdev;
-			B.vdev = NULL;
-			pthread_mutex_unlock(&wire_lock);
-			old = virtio_dev_test_move(old, make_fresh, virtio_rdma_free, &B);
-			pthread_mutex_lock(&wire_lock);
-			B.vdev = old;
-			pthread_mutex_unlock(&wire_lock);
-		}
+		if (i == move_at)
+			node_move(&B);
 	}
 	for (i = 0; i < 40; i++) {
 		e = next_cqe(&A);
@@ -593,7 +665,6 @@ static void stream_40(unsigned int drop, int move_at)
 START_TEST(move_with_a_read_half_done)
 {
 	struct virtio_rdma_cqe e;
-	struct virtio_dev *old;
 	int i;
 
 	fill(&B, MR_AREA, 60 << 10, 0x33);
@@ -606,15 +677,7 @@ START_TEST(move_with_a_read_half_done)
 		usleep(1000);
 	ck_assert_msg(a_cut, "A's wire was never cut");
 	usleep(20000);
-	pthread_mutex_lock(&wire_lock);
-	old = A.vdev;
-	A.vdev = NULL;
-	pthread_mutex_unlock(&wire_lock);
-	old = virtio_dev_test_move(old, make_fresh, virtio_rdma_free, &A);
-	pthread_mutex_lock(&wire_lock);
-	A.vdev = old;
-	a_cut = false;
-	pthread_mutex_unlock(&wire_lock);
+	node_move(&A);
 	e = next_cqe(&A);
 	expect_cqe(&e, 7, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RDMA_READ, 60 << 10);
 	ck_assert_mem_eq(A.ram + DATA, B.ram + MR_AREA, 60 << 10);
@@ -669,7 +732,7 @@ static uint32_t gsi_up(struct node *n)
 }
 
 static void gsi_send(struct node *n, uint64_t wr_id, uint32_t ahn, uint32_t qkey, uint64_t gpa,
-		     uint32_t len)
+		     uint32_t len, uint8_t flags)
 {
 	uint64_t at = WR_BUF + 0xc000 + (uint64_t)(n->wr_slot++ % 16) * 256;
 	struct virtio_rdma_send_wr *wr = (void *)(n->ram + at);
@@ -679,7 +742,7 @@ static void gsi_send(struct node *n, uint64_t wr_id, uint32_t ahn, uint32_t qkey
 	memset(wr, 0, 256);
 	wr->wr_id = htole64(wr_id);
 	wr->opcode = VIRTIO_RDMA_WR_SEND_IMM;
-	wr->send_flags = VIRTIO_RDMA_SEND_SIGNALED;
+	wr->send_flags = VIRTIO_RDMA_SEND_SIGNALED | flags;
 	wr->num_sge = htole16(1);
 	wr->imm_or_inv = htobe32(0xabcd);
 	wr->ud.ahn = htole32(ahn);
@@ -712,7 +775,7 @@ START_TEST(gsi_datagrams)
 	gsi_recv(&B, 31, DATA, 512);
 	gsi_recv(&B, 32, DATA + 512, 512);
 	fill(&A, DATA, 256, 4);
-	gsi_send(&A, 1, ahn, 0x80010000, DATA, 256);
+	gsi_send(&A, 1, ahn, 0x80010000, DATA, 256, 0);
 	e = next_cqe(&A);
 	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 256);
 	e = next_cqe(&B);
@@ -729,18 +792,165 @@ START_TEST(gsi_datagrams)
 	ck_assert_uint_eq(src_ip, A.ip);
 	ck_assert_mem_eq(B.ram + DATA + 40, A.ram + DATA, 256);
 	/* The wrong Q_Key: sent, and dropped at B; the next right one lands in WR 32. */
-	gsi_send(&A, 2, ahn, 0x1234, DATA, 100);
+	gsi_send(&A, 2, ahn, 0x1234, DATA, 100, 0);
 	e = next_cqe(&A);
 	expect_cqe(&e, 2, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 100);
-	gsi_send(&A, 3, ahn, 0x80010000, DATA, 100);
+	gsi_send(&A, 3, ahn, 0x80010000, DATA, 100, 0);
 	e = next_cqe(&A);
 	expect_cqe(&e, 3, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 100);
 	e = next_cqe(&B);
 	expect_cqe(&e, 32, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 40 + 100);
 	/* Larger than the MTU: a local length error. */
-	gsi_send(&A, 4, ahn, 0x80010000, DATA, 5000);
+	gsi_send(&A, 4, ahn, 0x80010000, DATA, 5000, 0);
 	e = next_cqe(&A);
 	expect_cqe(&e, 4, VIRTIO_RDMA_WC_LOC_LEN_ERR, VIRTIO_RDMA_WC_SEND, 0);
+}
+END_TEST
+
+/* @n's CQ armed for the next completion (NEXT) or the next solicited one (SOLICITED). */
+static void arm(struct node *n, uint32_t flags)
+{
+	struct virtio_rdma_req_notify_cq r = { htole32(n->cq_n), htole32(flags) };
+
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_REQ_NOTIFY_CQ, &r, sizeof(r), NULL, 0), 0);
+}
+
+/*
+ * The interrupts of @n's CQ so far. A control request first: the worker
+ * answers it only after the round that wrote the completions the caller
+ * has seen (and raised their interrupt, if any) has ended.
+ */
+static unsigned int cq_irqs(struct node *n)
+{
+	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_QUERY_DEVICE, NULL, 0, NULL, 0), 0);
+	return __atomic_load_n(&n->cq_irqs, __ATOMIC_RELAXED);
+}
+
+/* A SEND, or a WRITE_WITH_IMM into the peer's MR, of @len bytes at DATA; SE if @se. */
+static void post_se(struct node *n, uint8_t opcode, uint64_t wr_id, uint32_t len, bool se)
+{
+	uint64_t at;
+	struct virtio_rdma_send_wr *wr = sge_wr(n, opcode, wr_id, DATA, len, &at);
+
+	if (se)
+		wr->send_flags |= VIRTIO_RDMA_SEND_SOLICITED;
+	wr->imm_or_inv = htobe32(0x5e);
+	wr->rdma.remote_addr = htole64(MR_VA);
+	wr->rdma.rkey = htole32(n->peer->mr_key);
+	wr_post_taken(n, at, SGE_WR_LEN, wr_id);
+}
+
+/*
+ * B's CQ armed for solicited events: an RC receive without SE raises no
+ * interrupt; one whose message had SE (a SEND in three packets, SE on the
+ * last) does, once: the arming is used up; an error completion raises it
+ * too.
+ */
+START_TEST(solicited_events_rc)
+{
+	struct virtio_rdma_cqe e;
+
+	arm(&B, VIRTIO_RDMA_NOTIFY_SOLICITED);
+	post_recv(&B, 11, DATA, 4096);
+	post_recv(&B, 12, DATA + 4096, 4096);
+	post_recv(&B, 13, DATA + 8192, 4096);
+	post_se(&A, VIRTIO_RDMA_WR_SEND, 1, 3000, false);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 3000);
+	e = next_cqe(&B);
+	expect_cqe(&e, 11, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 3000);
+	ck_assert_uint_eq(cq_irqs(&B), 0);
+
+	post_se(&A, VIRTIO_RDMA_WR_SEND, 2, 3000, true);
+	e = next_cqe(&A);
+	expect_cqe(&e, 2, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 3000);
+	e = next_cqe(&B);
+	expect_cqe(&e, 12, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 3000);
+	ck_assert_uint_eq(cq_irqs(&B), 1);
+
+	/* Not armed again: a solicited WRITE_WITH_IMM raises nothing. */
+	post_se(&A, VIRTIO_RDMA_WR_RDMA_WRITE_IMM, 3, 100, true);
+	e = next_cqe(&A);
+	expect_cqe(&e, 3, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RDMA_WRITE, 100);
+	e = next_cqe(&B);
+	expect_cqe(&e, 13, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV_RDMA_IMM, 100);
+	ck_assert_uint_eq(cq_irqs(&B), 1);
+
+	/* Armed, and an unsolicited SEND too long for the receive WR: an error completion. */
+	arm(&B, VIRTIO_RDMA_NOTIFY_SOLICITED);
+	post_recv(&B, 14, DATA, 16);
+	post_se(&A, VIRTIO_RDMA_WR_SEND, 4, 100, false);
+	e = next_cqe(&B);
+	expect_cqe(&e, 14, VIRTIO_RDMA_WC_LOC_LEN_ERR, VIRTIO_RDMA_WC_RECV, 0);
+	ck_assert_uint_eq(cq_irqs(&B), 2);
+	e = next_cqe(&A);
+	ck_assert_uint_ne(e.status, VIRTIO_RDMA_WC_SUCCESS);
+}
+END_TEST
+
+/*
+ * The same on the GSI QP: a datagram without SE raises no interrupt of a
+ * CQ armed for solicited events (its completion's GRH and header-type
+ * flags say nothing about SE), one with SE does; armed for the next
+ * completion, any datagram does.
+ */
+START_TEST(solicited_events_ud)
+{
+	uint32_t ahn = gsi_up(&A);
+	struct virtio_rdma_cqe e;
+
+	gsi_up(&B);
+	arm(&B, VIRTIO_RDMA_NOTIFY_SOLICITED);
+	gsi_recv(&B, 31, DATA, 512);
+	gsi_recv(&B, 32, DATA + 512, 512);
+	gsi_recv(&B, 33, DATA + 1024, 512);
+	gsi_send(&A, 1, ahn, 0x80010000, DATA, 64, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 64);
+	e = next_cqe(&B);
+	expect_cqe(&e, 31, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 40 + 64);
+	ck_assert_uint_eq(cq_irqs(&B), 0);
+	gsi_send(&A, 2, ahn, 0x80010000, DATA, 64, VIRTIO_RDMA_SEND_SOLICITED);
+	e = next_cqe(&A);
+	expect_cqe(&e, 2, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 64);
+	e = next_cqe(&B);
+	expect_cqe(&e, 32, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 40 + 64);
+	ck_assert_uint_eq(cq_irqs(&B), 1);
+	arm(&B, VIRTIO_RDMA_NOTIFY_NEXT);
+	gsi_send(&A, 3, ahn, 0x80010000, DATA, 64, 0);
+	e = next_cqe(&B);
+	expect_cqe(&e, 33, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 40 + 64);
+	ck_assert_uint_eq(cq_irqs(&B), 2);
+}
+END_TEST
+
+/*
+ * B's CQ, armed for solicited events, has 32 buffers: of 33 SENDs, the
+ * last, solicited, completes with none left and waits in the device. B
+ * moves; when the driver reads the CQ and gives buffers back, that
+ * completion arrives and raises the interrupt.
+ */
+START_TEST(solicited_completion_moves_in_the_backlog)
+{
+	struct virtio_rdma_cqe e;
+	int i;
+
+	arm(&B, VIRTIO_RDMA_NOTIFY_SOLICITED);
+	for (i = 0; i < 33; i++)
+		post_recv(&B, 100 + i, DATA + (uint64_t)i * 4096, 4096);
+	for (i = 0; i < 33; i++) {
+		post_se(&A, VIRTIO_RDMA_WR_SEND, i, 64, i == 32);
+		e = next_cqe(&A);
+		expect_cqe(&e, i, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 64);
+	}
+	/* A has its ACK: B's completion of the last is in B's backlog. */
+	ck_assert_uint_eq(cq_irqs(&B), 0);
+	node_move(&B);
+	for (i = 0; i < 33; i++) {
+		e = next_cqe(&B);
+		expect_cqe(&e, 100 + i, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, 64);
+	}
+	ck_assert_uint_eq(cq_irqs(&B), 1);
 }
 END_TEST
 
@@ -755,6 +965,7 @@ static struct virtio_dev *make_fresh(void *ctx)
 	memcpy(port.mac, n->mac, 6);
 	v = virtio_rdma_new(&n->gm, &conf, &port, err, sizeof(err));
 	ck_assert_msg(v, "%s", err);
+	count_irqs(n, v);
 	return v;
 }
 
@@ -795,7 +1006,9 @@ static Suite *rdma_suite(void)
 
 	vlab_tcase(s, "rc", setup, teardown, 60, VLAB_TESTS(send_and_receive,
 		   write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire,
-		   gsi_datagrams, move_mid_stream, move_with_a_read_half_done));
+		   gsi_datagrams, move_mid_stream, move_with_a_read_half_done,
+		   solicited_events_rc, solicited_events_ud,
+		   solicited_completion_moves_in_the_backlog));
 	vlab_tcase(s, "option", NULL, NULL, 0, VLAB_TESTS(option_grammar));
 	return s;
 }
