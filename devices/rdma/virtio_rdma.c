@@ -43,8 +43,9 @@ struct swqe {
 	bool done;
 	uint8_t status;			/* VIRTIO_RDMA_WC_* */
 	uint32_t byte_len;
-	uint16_t num_sge;
+	uint16_t num_sge;		/* 0 for inline data: it is in @buf alone */
 	struct virtio_rdma_sge sge[MAX_SGE];
+	bool inlined;			/* SEND/WRITE data that came in the WR itself */
 	uint8_t *buf;			/* SEND/WRITE data; READ/atomic: the response */
 	uint32_t len;
 };
@@ -402,7 +403,7 @@ static uint8_t ud_send(struct vrdma *d, struct rdma_qp *qp, uint32_t qpn,
 	data = malloc(total ? total : 1);
 	if (!data)
 		return VIRTIO_RDMA_WC_GENERAL_ERR;
-	if (wr->send_flags & VIRTIO_RDMA_SEND_INLINE)
+	if (w->inlined)
 		memcpy(data, d->wr + sizeof(*wr), total);
 	else
 		r = sge_copy(d, qp, w->sge, w->num_sge, data, (uint32_t)total, false);
@@ -456,15 +457,18 @@ static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t 
 		sq_done(vq, w, VIRTIO_RDMA_WC_WR_FLUSH_ERR);
 		return;
 	}
-	w->num_sge = nsge;
-	memcpy(w->sge, d->wr + sizeof(*wr), nsge * sizeof(struct virtio_rdma_sge));
-	total = sge_total(w->sge, nsge);
 	if (wr->send_flags & VIRTIO_RDMA_SEND_INLINE) {
+		/* What follows the WR is data, not SGEs: nothing to gather again later. */
+		w->inlined = true;
 		total = le32toh(wr->inline_len);
 		if (total > qp->max_inline || n < sizeof(*wr) + total) {
 			sq_done(vq, w, VIRTIO_RDMA_WC_LOC_LEN_ERR);
 			return;
 		}
+	} else {
+		w->num_sge = nsge;
+		memcpy(w->sge, d->wr + sizeof(*wr), nsge * sizeof(struct virtio_rdma_sge));
+		total = sge_total(w->sge, nsge);
 	}
 	if (total > VIRTIO_RDMA_MSG_MAX) {
 		sq_done(vq, w, VIRTIO_RDMA_WC_LOC_LEN_ERR);
@@ -485,7 +489,7 @@ static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t 
 			r = VIRTIO_RDMA_WC_GENERAL_ERR;
 			break;
 		}
-		if (wr->send_flags & VIRTIO_RDMA_SEND_INLINE)
+		if (w->inlined)
 			memcpy(w->buf, d->wr + sizeof(*wr), total);
 		else
 			r = sge_copy(d, qp, w->sge, nsge, w->buf, w->len, false);
@@ -1342,6 +1346,13 @@ static const struct state_field vqp_fields[] = {
 	STATE_BOOL(struct vqp, recv_bad, "recv-bad"),
 };
 
+/*
+ * A send WR node's version. 2: "inline-data", the data of an inline SEND
+ * or WRITE not yet done (its num-sge is 0); 1 has none, and gathers every
+ * outstanding WR's data again from its SGEs.
+ */
+#define SWQE_NODE_VERSION	2
+
 static const struct state_field swqe_fields[] = {
 	STATE_UINT(struct swqe, wr_id, "wr-id"),
 	STATE_UINT(struct swqe, opcode, "opcode"),
@@ -1463,9 +1474,14 @@ static int vrdma_save(struct virtio_dev *vdev, struct state_buf *sb)
 		state_put_fields(sb, qp, qp_fields, ARRAY_SIZE(qp_fields));
 		state_put_fields(sb, q, vqp_fields, ARRAY_SIZE(vqp_fields));
 		for (uint64_t pos = q->sq_head; pos != q->sq_tail; pos++) {
-			state_begin_nodef(sb, 1, "swqe@%u", (unsigned int)(pos % RC_SQ_MAX));
-			state_put_fields(sb, &q->sq[pos % RC_SQ_MAX], swqe_fields,
-					 ARRAY_SIZE(swqe_fields));
+			const struct swqe *w = &q->sq[pos % RC_SQ_MAX];
+
+			state_begin_nodef(sb, SWQE_NODE_VERSION, "swqe@%u",
+					  (unsigned int)(pos % RC_SQ_MAX));
+			state_put_fields(sb, w, swqe_fields, ARRAY_SIZE(swqe_fields));
+			/* Inline data is nowhere in guest memory: it goes with the WR. */
+			if (w->inlined && !w->done && w->buf)
+				state_put_bytes(sb, "inline-data", w->buf, w->len);
 			state_end_node(sb);
 		}
 		for (k = 0; k < q->rq_count; k++) {
@@ -1639,9 +1655,16 @@ static int reattach(struct vrdma *t, struct rdma_qp *qp, struct vqp *q, char *er
 		struct rc_msg *m = &qp->rc.sq[(qp->rc.sq_head + i) % RC_SQ_MAX];
 		struct swqe *w = &q->sq[m->id % RC_SQ_MAX];
 
-		if (m->id < q->sq_head || m->id >= q->sq_tail || w->done || m->len != w->len)
+		if (m->id < q->sq_head || m->id >= q->sq_tail || w->done || m->len != w->len ||
+		    (w->inlined && m->op != ROCE_SEND_ONLY && m->op != ROCE_SEND_ONLY_IMM &&
+		     m->op != ROCE_WRITE_ONLY && m->op != ROCE_WRITE_ONLY_IMM))
 			return bad(err, errlen, "qp@%u: the transport holds a message its send "
 				   "queue does not", q->qpn);
+		if (w->inlined) {
+			/* Its data came with the state. */
+			m->data = w->buf;
+			continue;
+		}
 		w->buf = malloc(w->len ? w->len : 1);
 		if (!w->buf)
 			return bad(err, errlen, "out of memory");
@@ -1662,6 +1685,36 @@ static int reattach(struct vrdma *t, struct rdma_qp *qp, struct vqp *q, char *er
 		}
 	}
 	return 0;
+}
+
+/* Send WR @slot of QP node @n into @q (its data, if inline, into a buffer of its own). */
+static int load_swqe(const struct rdma_qp *qp, struct vqp *q, const void *fdt, int n,
+		     unsigned int slot, char *err, size_t errlen)
+{
+	struct swqe *w = &q->sq[slot];
+	int wn = child(fdt, n, "swqe", slot), ver;
+
+	if (wn < 0)
+		return bad(err, errlen, "qp@%u: send WR %u is missing", q->qpn, slot);
+	ver = state_node_version(fdt, wn, SWQE_NODE_VERSION, err, errlen);
+	if (ver < 0 ||
+	    state_get_fields(fdt, wn, w, swqe_fields, ARRAY_SIZE(swqe_fields), err, errlen))
+		return -1;
+	w->buf = NULL;
+	w->inlined = ver >= 2 && state_has(fdt, wn, "inline-data");
+	if (w->opcode > VIRTIO_RDMA_WR_REG_MR || w->num_sge > MAX_SGE ||
+	    w->len > VIRTIO_RDMA_MSG_MAX || w->status > VIRTIO_RDMA_WC_GENERAL_ERR)
+		return bad(err, errlen, "qp@%u: a send WR no driver could post", q->qpn);
+	if (!w->inlined)
+		return 0;
+	if (w->done || w->num_sge || w->len > qp->max_inline ||
+	    (w->opcode != VIRTIO_RDMA_WR_SEND && w->opcode != VIRTIO_RDMA_WR_SEND_IMM &&
+	     w->opcode != VIRTIO_RDMA_WR_RDMA_WRITE && w->opcode != VIRTIO_RDMA_WR_RDMA_WRITE_IMM))
+		return bad(err, errlen, "qp@%u: inline data no driver could post", q->qpn);
+	w->buf = malloc(w->len ? w->len : 1);
+	if (!w->buf)
+		return bad(err, errlen, "out of memory");
+	return state_get_bytes(fdt, wn, "inline-data", w->buf, w->len, err, errlen);
 }
 
 static int load_qps(struct vrdma *t, const void *fdt, int rn, char *err, size_t errlen)
@@ -1700,20 +1753,8 @@ static int load_qps(struct vrdma *t, const void *fdt, int rn, char *err, size_t 
 		    q->rq_count > qp->max_recv_wr)
 			return bad(err, errlen, "qp@%u: queues longer than the QP's", i);
 		for (uint64_t pos = q->sq_head; pos != q->sq_tail; pos++) {
-			struct swqe *w = &q->sq[pos % RC_SQ_MAX];
-			int wn = child(fdt, n, "swqe", (unsigned int)(pos % RC_SQ_MAX));
-
-			if (wn < 0)
-				return bad(err, errlen, "qp@%u: send WR %u is missing", i,
-					   (unsigned int)(pos % RC_SQ_MAX));
-			if (state_node_version(fdt, wn, 1, err, errlen) < 0 ||
-			    state_get_fields(fdt, wn, w, swqe_fields, ARRAY_SIZE(swqe_fields), err,
-					     errlen))
+			if (load_swqe(qp, q, fdt, n, (unsigned int)(pos % RC_SQ_MAX), err, errlen))
 				return -1;
-			w->buf = NULL;
-			if (w->opcode > VIRTIO_RDMA_WR_REG_MR || w->num_sge > MAX_SGE ||
-			    w->len > VIRTIO_RDMA_MSG_MAX || w->status > VIRTIO_RDMA_WC_GENERAL_ERR)
-				return bad(err, errlen, "qp@%u: a send WR no driver could post", i);
 		}
 		for (k = 0; k < q->rq_count; k++) {
 			unsigned int slot = (q->rq_head + k) % RC_SQ_MAX;

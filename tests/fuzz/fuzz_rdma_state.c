@@ -9,8 +9,9 @@
  * are handled (responses through the loaded MRs' checks, every frame sent
  * back parsing as RoCEv2).
  *
- * Seeds (FUZZ_MAKE_SEEDS=DIR): the device's own saves, set up, and with a
- * SEND, a WRITE and a READ outstanding.
+ * Seeds (FUZZ_MAKE_SEEDS=DIR): the device's own saves, set up; with a
+ * SEND, a WRITE, a READ and an inline SEND outstanding; and with that and
+ * a solicited SEND from the peer received, its completion waiting.
  */
 #include "rdma_fuzz.h"
 #include "vmm/migrate/state.h"
@@ -47,6 +48,48 @@ static void post(uint8_t opcode, uint64_t id, uint32_t len)
 		abort();
 }
 
+static void post_inline(uint64_t id, const char *data, uint32_t len)
+{
+	struct {
+		struct virtio_rdma_send_wr wr;
+		char data[64];
+	} __attribute__((packed)) w = { 0 };
+
+	w.wr.wr_id = htole64(id);
+	w.wr.opcode = VIRTIO_RDMA_WR_SEND;
+	w.wr.send_flags = VIRTIO_RDMA_SEND_SIGNALED | VIRTIO_RDMA_SEND_INLINE;
+	w.wr.inline_len = htole32(len);
+	memcpy(w.data, data, len);
+	if (virtio_rdma_post_send_sync(v, 2, &w, sizeof(w.wr) + len))
+		abort();
+}
+
+/* Packet @p from the peer, as a frame, into the device. */
+static void from_peer(const struct roce_pkt *p)
+{
+	static uint8_t frame[2048];
+	size_t n = roce_build(frame, sizeof(frame), p);
+
+	if (n)
+		virtio_rdma_frame_sync(v, frame, n);
+}
+
+/* The peer's SEND of 100 bytes at its next PSN, SE set: a completion for the CQ. */
+static void receive_solicited(void)
+{
+	static uint8_t data[100];
+	struct roce_pkt p;
+
+	peer_pkt(&p);
+	p.dqpn = 2;
+	p.opcode = ROCE_SEND_ONLY;
+	p.psn = 100;
+	p.solicited = true;
+	p.payload = data;
+	p.payload_len = sizeof(data);
+	from_peer(&p);
+}
+
 static void setup_once(void)
 {
 	uint64_t i;
@@ -76,8 +119,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	post(VIRTIO_RDMA_WR_SEND, 1, 700);
 	post(VIRTIO_RDMA_WR_RDMA_WRITE, 2, 300);
 	post(VIRTIO_RDMA_WR_RDMA_READ, 3, 900);
+	post_inline(4, "inline data travels in the state", 33);
 	save(&sb);
 	fuzz_write_seed(dir, "outstanding", state_blob(&sb), state_blob_size(&sb));
+	state_buf_free(&sb);
+	receive_solicited();
+	save(&sb);
+	fuzz_write_seed(dir, "received", state_blob(&sb), state_blob_size(&sb));
 	state_buf_free(&sb);
 	return 0;
 }
@@ -85,26 +133,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* The peer acknowledges PSN @psn, then asks to READ 600 bytes of the MR. */
 static void run_a_little(void)
 {
-	static uint8_t frame[2048];
 	struct roce_pkt p;
-	size_t n;
 
 	peer_pkt(&p);
 	p.dqpn = 2;
 	p.opcode = ROCE_ACK;
 	p.psn = 503;
 	p.msn = 3;
-	n = roce_build(frame, sizeof(frame), &p);
-	if (n)
-		virtio_rdma_frame_sync(v, frame, n);
+	from_peer(&p);
 	p.opcode = ROCE_READ_REQUEST;
 	p.psn = 100;
 	p.va = MR_VA;
 	p.rkey = mr_key;
 	p.dma_len = 600;
-	n = roce_build(frame, sizeof(frame), &p);
-	if (n)
-		virtio_rdma_frame_sync(v, frame, n);
+	from_peer(&p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

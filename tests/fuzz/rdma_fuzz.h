@@ -78,6 +78,7 @@ static inline void device_setup(struct virtio_dev *v)
 	struct virtio_rdma_create_qp qp = {
 		.qp_type = VIRTIO_RDMA_QPT_RC, .max_send_wr = htole32(16),
 		.max_recv_wr = htole32(16), .max_send_sge = htole32(1), .max_recv_sge = htole32(1),
+		.max_inline_data = htole32(64),
 	};
 	struct virtio_rdma_modify_qp m = { .qpn = htole32(2) };
 	uint32_t i;

@@ -252,7 +252,14 @@ static void node_up(struct node *n, uint8_t id)
 
 static void node_down(struct node *n)
 {
-	virtio_rdma_free(n->vdev);
+	struct virtio_dev *vdev;
+
+	/* Off the wire first: the peer may still be answering it (an RNR NAK, say). */
+	pthread_mutex_lock(&wire_lock);
+	vdev = n->vdev;
+	n->vdev = NULL;
+	pthread_mutex_unlock(&wire_lock);
+	virtio_rdma_free(vdev);
 	vdrv_exit(&n->ctrl);
 	vdrv_exit(&n->cq);
 	vdrv_exit(&n->sq);
@@ -954,6 +961,81 @@ START_TEST(solicited_completion_moves_in_the_backlog)
 }
 END_TEST
 
+/*
+ * A moves with an inline SEND outstanding: B has no receive WR, so the
+ * SEND waits behind RNR NAKs. Its data travels in A's state (it is not
+ * in guest memory: the WR's buffer went back to the driver, which
+ * overwrites it), and B gets it right once it posts a receive WR.
+ */
+START_TEST(move_with_an_inline_send_waiting)
+{
+	static const char msg[] = "inline: bytes, not SGEs, and gone from the WR buffer";
+	struct virtio_rdma_cqe e;
+	uint64_t at;
+	struct virtio_rdma_send_wr *wr = wr_new(&A, VIRTIO_RDMA_WR_SEND, 9, &at);
+
+	wr->send_flags |= VIRTIO_RDMA_SEND_INLINE;
+	wr->inline_len = htole32(sizeof(msg));
+	memcpy(wr + 1, msg, sizeof(msg));
+	wr_post_taken(&A, at, sizeof(*wr) + sizeof(msg), 9);
+	memset(A.ram + at, 0xa5, 512);
+	node_move(&A);
+	post_recv(&B, 41, DATA, 4096);
+	e = next_cqe(&A);
+	expect_cqe(&e, 9, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, sizeof(msg));
+	e = next_cqe(&B);
+	expect_cqe(&e, 41, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV, sizeof(msg));
+	ck_assert_mem_eq(B.ram + DATA, msg, sizeof(msg));
+}
+END_TEST
+
+/* Load @sb into a fresh device for @n: 0, or -1 with the reason in @err. */
+static int load_fresh(struct node *n, struct state_buf *sb, char *err, size_t errlen)
+{
+	struct virtio_dev *fresh = make_fresh(n);
+	int r = virtio_dev_load(fresh, sb->fdt, state_test_node(sb, "/dev"), err, errlen);
+
+	virtio_rdma_free(fresh);
+	return r;
+}
+
+/*
+ * A's state as a vlab before solicited flags and inline data saved it
+ * (CQ and send WR nodes version 1, the RC node version 2, without
+ * "backlog-solicited" and "sq-solicited") loads; a CQ node from a newer
+ * vlab is refused, with the node and its version named.
+ */
+START_TEST(older_state_loads_newer_refused)
+{
+	struct virtio_rdma_cqe e;
+	struct state_buf sb;
+	char err[256] = "";
+
+	/* B has no receive WR: the SEND stays outstanding, a send WR node. */
+	post_se(&A, VIRTIO_RDMA_WR_SEND, 1, 64, true);
+	virtio_dev_suspend(A.vdev);
+	state_test_save(&sb, virtio_dev_test_save, A.vdev);
+	ck_assert_int_eq(fdt_delprop(sb.fdt, state_test_node(&sb, "/dev/device/rdma/cq@0"),
+				     "backlog-solicited"), 0);
+	ck_assert_int_eq(fdt_delprop(sb.fdt, state_test_node(&sb, "/dev/device/rdma/qp@2/rc"),
+				     "sq-solicited"), 0);
+	state_test_patch(&sb, "/dev/device/rdma/cq@0", "version", 1);
+	state_test_patch(&sb, "/dev/device/rdma/qp@2/swqe@0", "version", 1);
+	state_test_patch(&sb, "/dev/device/rdma/qp@2/rc", "version", 2);
+	ck_assert_msg(!load_fresh(&A, &sb, err, sizeof(err)), "%s", err);
+	state_test_patch(&sb, "/dev/device/rdma/cq@0", "version", 3);
+	ck_assert_int_eq(load_fresh(&A, &sb, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "cq@0: version 3 is newer than this vlab understands (2)"),
+		      "%s", err);
+	state_buf_free(&sb);
+	/* A goes on: the SEND arrives once B has somewhere to put it. */
+	virtio_dev_resume(A.vdev);
+	post_recv(&B, 21, DATA, 4096);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_SEND, 64);
+}
+END_TEST
+
 static struct virtio_dev *make_fresh(void *ctx)
 {
 	struct node *n = ctx;
@@ -1008,7 +1090,8 @@ static Suite *rdma_suite(void)
 		   write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire,
 		   gsi_datagrams, move_mid_stream, move_with_a_read_half_done,
 		   solicited_events_rc, solicited_events_ud,
-		   solicited_completion_moves_in_the_backlog));
+		   solicited_completion_moves_in_the_backlog, move_with_an_inline_send_waiting,
+		   older_state_loads_newer_refused));
 	vlab_tcase(s, "option", NULL, NULL, 0, VLAB_TESTS(option_grammar));
 	return s;
 }
