@@ -134,6 +134,28 @@ static int cqs_alloc(struct vrdma *d, uint32_t max_cqe)
 	return 0;
 }
 
+/* What @v holds dropped: its send WRs' data, both queues emptied. */
+static void vqp_drop(struct vqp *v)
+{
+	for (uint32_t k = 0; k < RC_SQ_MAX; k++) {
+		free(v->sq[k].buf);
+		v->sq[k].buf = NULL;
+	}
+	v->sq_head = v->sq_tail = 0;
+	v->rq_count = v->rq_head = 0;
+}
+
+/*
+ * Every QP's queues dropped, whatever its state: a reset, a device freed,
+ * a scratch device a load refused, or the device a load replaces (its
+ * positions may be anything: every slot is looked at, not head to tail).
+ */
+static void qps_drop(struct vrdma *d)
+{
+	for (uint32_t i = 0; i < VIRTIO_RDMA_MAX_QPS; i++)
+		vqp_drop(&d->qps[i]);
+}
+
 static void cqs_free(struct vrdma *d)
 {
 	for (uint32_t i = 0; i < VIRTIO_RDMA_MAX_CQS; i++) {
@@ -142,6 +164,14 @@ static void cqs_free(struct vrdma *d)
 		d->cqs[i].backlog = NULL;
 		d->cqs[i].solicited = NULL;
 	}
+}
+
+/* Everything the verbs made, and the data path's copies of it, freed. */
+static void vrdma_objects_free(struct vrdma *d)
+{
+	qps_drop(d);
+	rdma_verbs_exit(&d->verbs);
+	cqs_free(d);
 }
 
 /* ---- completions ---- */
@@ -249,7 +279,8 @@ static uint8_t wc_opcode(uint8_t wr_opcode)
 
 /*
  * Copy between @buf and the memory @len bytes at @va under @key name for
- * @qp (@access the right it needs). 0, or a VIRTIO_RDMA_WC_* status.
+ * @qp (@access the right it needs); with @buf NULL, only check that the
+ * key grants it all. 0, or a VIRTIO_RDMA_WC_* status.
  */
 static int mr_copy(struct vrdma *d, const struct rdma_qp *qp, uint32_t key, uint32_t access,
 		   uint64_t va, uint8_t *buf, uint64_t len, bool to_guest)
@@ -264,7 +295,7 @@ static int mr_copy(struct vrdma *d, const struct rdma_qp *qp, uint32_t key, uint
 
 		if (nr < 0)
 			return VIRTIO_RDMA_WC_LOC_PROT_ERR;
-		for (i = 0; i < nr; i++) {
+		for (i = 0; buf && i < nr; i++) {
 			if (to_guest ? mem_view_write(v, segs[i].gpa, buf, segs[i].len) :
 				       mem_view_read(v, segs[i].gpa, buf, segs[i].len))
 				return VIRTIO_RDMA_WC_LOC_ACCESS_ERR;
@@ -276,25 +307,34 @@ static int mr_copy(struct vrdma *d, const struct rdma_qp *qp, uint32_t key, uint
 	return 0;
 }
 
-/* Gather (or scatter) a WR's SGEs from (into) @buf: 0 or a VIRTIO_RDMA_WC_* status. */
+/*
+ * Gather (or scatter) @len bytes of @buf from (into) the memory a WR's
+ * @n SGEs name, @off bytes into it: 0 or a VIRTIO_RDMA_WC_* status.
+ */
 static int sge_copy(struct vrdma *d, const struct rdma_qp *qp, const struct virtio_rdma_sge *sge,
-		    uint16_t n, uint8_t *buf, uint32_t len, bool to_guest)
+		    uint16_t n, uint32_t off, uint8_t *buf, uint32_t len, bool to_guest)
 {
-	uint32_t off = 0;
+	uint32_t done = 0;
 	uint16_t i;
 	int r;
 
-	for (i = 0; i < n && off < len; i++) {
-		uint32_t l = le32toh(sge[i].length), take = len - off < l ? len - off : l;
+	for (i = 0; i < n && done < len; i++) {
+		uint32_t l = le32toh(sge[i].length), take;
 
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		take = l - off < len - done ? l - off : len - done;
 		r = mr_copy(d, qp, le32toh(sge[i].lkey),
 			    to_guest ? RDMA_ACCESS_LOCAL_WRITE : RDMA_ACCESS_LOCAL_READ,
-			    le64toh(sge[i].addr), buf + off, take, to_guest);
+			    le64toh(sge[i].addr) + off, buf + done, take, to_guest);
 		if (r)
 			return r;
-		off += take;
+		off = 0;
+		done += take;
 	}
-	return off == len ? 0 : VIRTIO_RDMA_WC_LOC_LEN_ERR;
+	return done == len ? 0 : VIRTIO_RDMA_WC_LOC_LEN_ERR;
 }
 
 static uint64_t sge_total(const struct virtio_rdma_sge *sge, uint16_t n)
@@ -365,11 +405,28 @@ static void rc_done(void *ctx, uint64_t id, enum rc_status st)
 	if (s == VIRTIO_RDMA_WC_SUCCESS && w->buf &&
 	    (w->opcode == VIRTIO_RDMA_WR_RDMA_READ || w->opcode == VIRTIO_RDMA_WR_ATOMIC_CMP_SWP ||
 	     w->opcode == VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD))
-		s = sge_copy(d, qp, w->sge, w->num_sge, w->buf, w->len, true);
+		s = sge_copy(d, qp, w->sge, w->num_sge, 0, w->buf, w->len, true);
 	sq_done(vq, w, s);
 	/* An error completion takes the QP to ERR (IBA 10.8.3.3). */
 	if (s != VIRTIO_RDMA_WC_SUCCESS)
 		qp->rc.error = true;
+}
+
+/*
+ * The @len bytes of data of the send WR at d->wr, described by @w, into
+ * a buffer of their own at *@data (the caller frees it): the WR's inline
+ * data, or gathered from its SGEs. 0 or a VIRTIO_RDMA_WC_* status.
+ */
+static int wr_gather(struct vrdma *d, const struct rdma_qp *qp, const struct swqe *w,
+		     uint32_t len, uint8_t **data)
+{
+	*data = malloc(len ? len : 1);
+	if (!*data)
+		return VIRTIO_RDMA_WC_GENERAL_ERR;
+	if (!w->inlined)
+		return sge_copy(d, qp, w->sge, w->num_sge, 0, *data, len, false);
+	memcpy(*data, d->wr + sizeof(struct virtio_rdma_send_wr), len);
+	return 0;
 }
 
 static void wire_send(struct vrdma *d, const struct roce_pkt *p);
@@ -388,7 +445,7 @@ static uint8_t ud_send(struct vrdma *d, struct rdma_qp *qp, uint32_t qpn,
 	const struct rdma_ah *ah;
 	struct roce_pkt p;
 	uint8_t *data;
-	int r = 0;
+	int r;
 
 	if (wr->opcode != VIRTIO_RDMA_WR_SEND && wr->opcode != VIRTIO_RDMA_WR_SEND_IMM)
 		return VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
@@ -400,13 +457,7 @@ static uint8_t ud_send(struct vrdma *d, struct rdma_qp *qp, uint32_t qpn,
 	    d->verbs.ahs[ahn].pd != qp->pd)
 		return VIRTIO_RDMA_WC_LOC_QP_OP_ERR;
 	ah = &d->verbs.ahs[ahn];
-	data = malloc(total ? total : 1);
-	if (!data)
-		return VIRTIO_RDMA_WC_GENERAL_ERR;
-	if (w->inlined)
-		memcpy(data, d->wr + sizeof(*wr), total);
-	else
-		r = sge_copy(d, qp, w->sge, w->num_sge, data, (uint32_t)total, false);
+	r = wr_gather(d, qp, w, (uint32_t)total, &data);
 	memset(&p, 0, sizeof(p));
 	if (!r && av_address(d, &ah->av, qpn, &p)) {
 		p.opcode = ROCE_UD | (wr->opcode == VIRTIO_RDMA_WR_SEND ? ROCE_SEND_ONLY :
@@ -484,15 +535,7 @@ static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t 
 	case VIRTIO_RDMA_WR_RDMA_WRITE:
 	case VIRTIO_RDMA_WR_RDMA_WRITE_IMM:
 		w->len = (uint32_t)total;
-		w->buf = malloc(total ? total : 1);
-		if (!w->buf) {
-			r = VIRTIO_RDMA_WC_GENERAL_ERR;
-			break;
-		}
-		if (w->inlined)
-			memcpy(w->buf, d->wr + sizeof(*wr), total);
-		else
-			r = sge_copy(d, qp, w->sge, nsge, w->buf, w->len, false);
+		r = wr_gather(d, qp, w, w->len, &w->buf);
 		w->byte_len = w->len;
 		m.data = w->buf;
 		m.len = w->len;
@@ -718,30 +761,10 @@ static int rc_recv(void *ctx, const struct roce_pkt *p, uint32_t off, bool first
 		    (w->num_sge == 0xffff || (uint64_t)off + p->payload_len >
 					      sge_total(w->sge, w->num_sge)))
 			v->recv_bad = true;
-		if (!v->recv_bad && p->payload_len) {
-			/* Scatter from @off: skip whole SGEs first. */
-			uint32_t skip = off, done = 0;
-			uint16_t i;
-
-			for (i = 0; i < w->num_sge && done < p->payload_len; i++) {
-				uint32_t l = le32toh(w->sge[i].length), take;
-
-				if (skip >= l) {
-					skip -= l;
-					continue;
-				}
-				take = l - skip < p->payload_len - done ? l - skip :
-									   p->payload_len - done;
-				if (mr_copy(d, qp, le32toh(w->sge[i].lkey), RDMA_ACCESS_LOCAL_WRITE,
-					    le64toh(w->sge[i].addr) + skip,
-					    (uint8_t *)p->payload + done, take, true)) {
-					v->recv_bad = true;
-					break;
-				}
-				skip = 0;
-				done += take;
-			}
-		}
+		if (!v->recv_bad && p->payload_len &&
+		    sge_copy(d, qp, w->sge, w->num_sge, off, (uint8_t *)p->payload, p->payload_len,
+			     true))
+			v->recv_bad = true;
 		if (last) {
 			rq_complete(d, v, qp, v->recv_bad ? VIRTIO_RDMA_WC_LOC_LEN_ERR :
 					      VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RECV,
@@ -776,27 +799,16 @@ static int rc_read(void *ctx, uint64_t va, uint32_t rkey, uint32_t len, const ui
 	struct vqp *v = ctx;
 	struct vrdma *d = v->dev;
 	struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, v->qpn);
-	struct rdma_seg segs[MR_SEGS];
-	uint64_t off;
+	/*
+	 * A short one is read now; a longer one is checked whole when it
+	 * comes, and its data read packet by packet.
+	 */
+	uint8_t *buf = len <= BOUNCE ? v->bounce : NULL;
 
-	if (!qp || !qp_allows(qp, VIRTIO_RDMA_ACCESS_REMOTE_READ))
+	if (!qp || !qp_allows(qp, VIRTIO_RDMA_ACCESS_REMOTE_READ) ||
+	    mr_copy(d, qp, rkey, RDMA_ACCESS_REMOTE_READ, va, buf, len, false))
 		return RC_NAK_REMOTE_ACCESS;
-	if (len <= BOUNCE) {
-		if (mr_copy(d, qp, rkey, RDMA_ACCESS_REMOTE_READ, va, v->bounce, len, false))
-			return RC_NAK_REMOTE_ACCESS;
-		*src = v->bounce;
-		return 0;
-	}
-	/* The whole request, checked when it comes; its data is read packet by packet. */
-	for (off = 0; off < len; off += (MR_SEGS - 1) << 12) {
-		uint64_t n = len - off < (uint64_t)(MR_SEGS - 1) << 12 ? len - off :
-									  (uint64_t)(MR_SEGS - 1) << 12;
-
-		if (rdma_mr_translate(&d->verbs.mrs, rkey, qp->pd, RDMA_ACCESS_REMOTE_READ, va + off,
-				      n, segs, MR_SEGS, NULL) < 0)
-			return RC_NAK_REMOTE_ACCESS;
-	}
-	*src = NULL;
+	*src = buf;
 	return 0;
 }
 
@@ -827,6 +839,18 @@ static bool gid_v4(const uint8_t *gid)
 	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
 
 	return !memcmp(gid, prefix, 12);
+}
+
+/* The GID of an IP address: IPv6 as it is, IPv4 mapped (::ffff:a.b.c.d). */
+static void gid_from_ip(uint8_t gid[16], const uint8_t *ip, bool ipv6)
+{
+	if (ipv6) {
+		memcpy(gid, ip, 16);
+		return;
+	}
+	memset(gid, 0, 10);
+	gid[10] = gid[11] = 0xff;
+	memcpy(gid + 12, ip, 4);
 }
 
 /* Addresses of a packet to @av: its MAC and GID, and the source GID it names. */
@@ -924,20 +948,12 @@ static void ud_receive(struct vrdma *d, struct rdma_qp *qp, const struct roce_pk
 	else
 		memcpy(grh + 20, frame + ROCE_ETH_HLEN, ROCE_IPV4_HLEN);
 	w = &v->rq[v->rq_head];
-	if (w->num_sge == 0xffff || len > sge_total(w->sge, w->num_sge)) {
+	if (w->num_sge == 0xffff || len > sge_total(w->sge, w->num_sge))
 		status = VIRTIO_RDMA_WC_LOC_LEN_ERR;
-	} else {
-		uint8_t *buf = malloc(len);
-
-		if (!buf) {
-			status = VIRTIO_RDMA_WC_GENERAL_ERR;
-		} else {
-			memcpy(buf, grh, sizeof(grh));
-			memcpy(buf + sizeof(grh), p->payload, p->payload_len);
-			status = sge_copy(d, qp, w->sge, w->num_sge, buf, len, true);
-			free(buf);
-		}
-	}
+	else
+		status = sge_copy(d, qp, w->sge, w->num_sge, 0, grh, sizeof(grh), true) ?:
+			 sge_copy(d, qp, w->sge, w->num_sge, sizeof(grh), (uint8_t *)p->payload,
+				  p->payload_len, true);
 	{
 		struct virtio_rdma_cqe e = {
 			.wr_id = htole64(w->wr_id), .status = status,
@@ -965,6 +981,7 @@ static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
 	struct rdma_qp *qp;
 	struct vqp *v;
 	const char *why;
+	uint8_t sgid[16];
 
 	if (roce_parse(frame, len, &p, &why)) {
 		d->stats.rx_bad++;
@@ -976,10 +993,10 @@ static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
 		return;
 	}
 	/* RC: from its peer only (its GID), in a state that takes packets. */
+	gid_from_ip(sgid, p.sip, p.ipv6);
 	if (!qp || qp->type != RDMA_QPT_RC || (p.opcode & 0xe0) != ROCE_RC ||
 	    qp->state < RDMA_QPS_RTR || qp->state == RDMA_QPS_ERR ||
-	    memcmp(p.ipv6 ? p.sip : p.sip, gid_v4(qp->av.dgid) && !p.ipv6 ? qp->av.dgid + 12 :
-					   qp->av.dgid, p.ipv6 ? 16 : 4)) {
+	    memcmp(sgid, qp->av.dgid, 16)) {
 		d->stats.rx_dropped++;
 		return;
 	}
@@ -1032,22 +1049,20 @@ static bool frame_roce_dst(const uint8_t *f, size_t len, uint8_t gid[16])
 		return false;
 	type = (uint16_t)(f[12] << 8 | f[13]);
 	ip = ROCE_ETH_HLEN;
-	memset(gid, 0, 16);
 	if (type == 0x0800) {
 		size_t ihl = (f[ip] & 0xf) * 4u;
 
 		if (f[ip + 9] != 17 || ihl < 20 || len < ip + ihl + ROCE_UDP_HLEN ||
 		    (f[ip + ihl + 2] << 8 | f[ip + ihl + 3]) != ROCE_UDP_PORT)
 			return false;
-		gid[10] = gid[11] = 0xff;
-		memcpy(gid + 12, f + ip + 16, 4);
+		gid_from_ip(gid, f + ip + 16, false);
 		return true;
 	}
 	if (type == 0x86dd) {
 		if (len < ip + ROCE_IPV6_HLEN + ROCE_UDP_HLEN || f[ip + 6] != 17 ||
 		    (f[ip + 42] << 8 | f[ip + 43]) != ROCE_UDP_PORT)
 			return false;
-		memcpy(gid, f + ip + 24, 16);
+		gid_from_ip(gid, f + ip + 24, true);
 		return true;
 	}
 	return false;
@@ -1229,10 +1244,7 @@ static void qp_flush(struct vrdma *d, uint32_t qpn, bool complete)
 			rq_complete(d, v, qp, VIRTIO_RDMA_WC_WR_FLUSH_ERR, VIRTIO_RDMA_WC_RECV, 0,
 				    false, 0, false);
 	} else {
-		for (uint64_t i = v->sq_head; i != v->sq_tail; i++)
-			free(v->sq[i % RC_SQ_MAX].buf);
-		v->sq_head = v->sq_tail = 0;
-		v->rq_count = v->rq_head = 0;
+		vqp_drop(v);
 	}
 }
 
@@ -1393,7 +1405,7 @@ static void vrdma_quiesce(struct virtio_dev *vdev)
 			struct swqe *w = &q->sq[pos % RC_SQ_MAX];
 
 			if (!w->done && w->opcode == VIRTIO_RDMA_WR_RDMA_READ && w->buf)
-				sge_copy(d, qp, w->sge, w->num_sge, w->buf, w->len, true);
+				sge_copy(d, qp, w->sge, w->num_sge, 0, w->buf, w->len, true);
 		}
 	}
 }
@@ -1670,7 +1682,7 @@ static int reattach(struct vrdma *t, struct rdma_qp *qp, struct vqp *q, char *er
 			return bad(err, errlen, "out of memory");
 		if (m->op == ROCE_READ_REQUEST) {
 			/* What arrived before the move is in the guest's memory (vrdma_quiesce). */
-			if (sge_copy(t, qp, w->sge, w->num_sge, w->buf, w->len, false))
+			if (sge_copy(t, qp, w->sge, w->num_sge, 0, w->buf, w->len, false))
 				return bad(err, errlen, "qp@%u: a READ's buffer is not readable",
 					   q->qpn);
 			m->dest = w->buf;
@@ -1678,7 +1690,7 @@ static int reattach(struct vrdma *t, struct rdma_qp *qp, struct vqp *q, char *er
 			m->dest = w->buf;
 		} else {
 			/* Guest memory came first: the data is where the driver left it. */
-			if (sge_copy(t, qp, w->sge, w->num_sge, w->buf, w->len, false))
+			if (sge_copy(t, qp, w->sge, w->num_sge, 0, w->buf, w->len, false))
 				return bad(err, errlen, "qp@%u: a send WR's data is not readable",
 					   q->qpn);
 			m->data = w->buf;
@@ -1790,19 +1802,6 @@ static int load_qps(struct vrdma *t, const void *fdt, int rn, char *err, size_t 
 	return 0;
 }
 
-/* Drop what a scratch or replaced device holds (its verbs, send WR data, CQ backlogs). */
-static void state_drop(struct vrdma *t)
-{
-	uint32_t i;
-
-	for (i = 0; i < VIRTIO_RDMA_MAX_QPS; i++)
-		for (uint32_t k = 0; k < RC_SQ_MAX; k++) {
-			free(t->qps[i].sq[k].buf);
-			t->qps[i].sq[k].buf = NULL;
-		}
-	rdma_verbs_exit(&t->verbs);
-	cqs_free(t);
-}
 
 static int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
 		      size_t errlen)
@@ -1843,7 +1842,7 @@ static int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *
 	    load_qps(t, fdt, rn, err, errlen))
 		goto out;
 	/* All good: take it over. */
-	state_drop(d);
+	vrdma_objects_free(d);
 	d->verbs = t->verbs;
 	memcpy(d->cqs, t->cqs, sizeof(d->cqs));
 	memcpy(d->qps, t->qps, sizeof(d->qps));
@@ -1857,7 +1856,7 @@ static int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *
 	free(t);
 	return 0;
 out:
-	state_drop(t);
+	vrdma_objects_free(t);
 	free(t);
 	return r;
 }
@@ -1898,9 +1897,7 @@ static void vrdma_drop_state(struct vrdma *d)
 {
 	uint32_t i;
 
-	for (i = 1; i <= d->conf.qps; i++)
-		if (rdma_verbs_qp(&d->verbs, i))
-			qp_flush(d, i, false);
+	qps_drop(d);
 	rdma_verbs_reset(&d->verbs);
 	for (i = 0; i < d->conf.cqs; i++)
 		d->cqs[i].head = d->cqs[i].count = 0, d->cqs[i].overrun = false;
@@ -2004,7 +2001,6 @@ nomem:
 void virtio_rdma_free(struct virtio_dev *vdev)
 {
 	struct vrdma *d = (struct vrdma *)vdev;	/* vdev is its first member */
-	uint32_t i;
 
 	if (d->worker_ready)
 		worker_stop(&d->worker);
@@ -2012,12 +2008,7 @@ void virtio_rdma_free(struct virtio_dev *vdev)
 		worker_timer_exit(&d->timer);
 	if (d->worker_ready)
 		worker_exit(&d->worker);
-	if (d->verbs.qps)
-		for (i = 1; i <= d->conf.qps; i++)
-			if (rdma_verbs_qp(&d->verbs, i))
-				qp_flush(d, i, false);
-	rdma_verbs_exit(&d->verbs);
-	cqs_free(d);
+	vrdma_objects_free(d);
 	if (d->vdev.vqs)
 		virtio_dev_exit(&d->vdev);
 	free(d->inbox);
