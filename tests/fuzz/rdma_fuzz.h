@@ -67,7 +67,7 @@ static inline void gid_of(uint32_t ip, uint8_t gid[16])
 static inline void device_setup(struct virtio_dev *v)
 {
 	struct virtio_rdma_add_gid g = { .type = VIRTIO_RDMA_GID_ROCE_V2 };
-	struct virtio_rdma_create_cq cq = { htole32(64) };
+	struct virtio_rdma_create_cq cq = { htole32(16) };	/* its saved state fits max_len */
 	struct virtio_rdma_get_dma_mr dma = { 0, htole32(VIRTIO_RDMA_ACCESS_LOCAL_WRITE) };
 	struct {
 		struct virtio_rdma_reg_user_mr h;
