@@ -12,6 +12,7 @@
 #   make bench-vdpa-datapath  the vDPA NIC's passthrough path beside virtio-net
 #   make bench-svq    the same run: passthrough vs the shadow virtqueue
 #   make bench-vdpa   vDPA migration downtime step by step, against the records
+#   make bench-rdma   RC WRITE latency and bandwidth, beside the hub's copy limit
 #   make bench-rdma-migrate  an RDMA guest moved under load: downtime, the peer's stall
 #   make bench-dash   the dirty payload's write rate with and without vlab dash
 #   make demo         two guests on a hub, one moved back and forth under vlab dash
@@ -132,10 +133,17 @@ bench-vdpa: all payloads
 
 # An RDMA guest live-migrated under WRITE load from its peer: downtime and the
 # peer's longest stall, 256 MiB and 1 GiB, against the same traffic unmoved.
+# RC RDMA WRITE latency and bandwidth between two vlab processes, beside
+# the hub's raw frame copy limit.
+bench-rdma: all payloads
+	@mkdir -p $(O)/tests/bench
+	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
+	tests/bench/bench-rdma.sh
+
 bench-rdma-migrate: all payloads
 	tests/bench/bench-rdma-migrate.sh
 
-.PHONY: bench-rdma-migrate
+.PHONY: bench-rdma bench-rdma-migrate
 
 # Two guests on a hub, one moved back and forth while `vlab dash` shows it.
 demo: all payloads

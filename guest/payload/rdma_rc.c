@@ -24,8 +24,13 @@
  *
  * The driver is rdma_pmd.c.
  *
+ * With bench=N (the client's), before the rounds: for 64 B, 4 KiB and
+ * 64 KiB, N signaled RDMA WRITEs one at a time (each timed from post to
+ * completion: p50 and p99), then a stream of them with BENCH_WINDOW in
+ * flight (MB/s), one "rdma_rc: bench ..." line per size (make bench-rdma).
+ *
  * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M
- *          [rounds=N | until=request] (the client's)
+ *          [bench=N] [rounds=N | until=request] (the client's)
  */
 #include "rdma_pmd.h"
 
@@ -36,6 +41,8 @@ PAYLOAD_NAME("rdma_rc");
 #define COUNTER_OFF	(128u << 10)
 #define MSG_BYTES	64
 #define MAGIC		0x72646d61	/* "rdma" */
+#define BENCH_WINDOW	16		/* WRITEs in flight (the QP's send queue holds 32) */
+#define BENCH_MAX	4096		/* latency samples per size */
 #define OK		VIRTIO_RDMA_WC_SUCCESS
 
 struct hello {
@@ -223,6 +230,89 @@ static int rounds_phase(void)
 	return 0;
 }
 
+static void sort_u64(uint64_t *v, unsigned int n)
+{
+	unsigned int gap, i, j;
+
+	for (gap = n / 2; gap; gap /= 2)
+		for (i = gap; i < n; i++)
+			for (j = i; j >= gap && v[j - gap] > v[j]; j -= gap) {
+				uint64_t t = v[j];
+
+				v[j] = v[j - gap];
+				v[j - gap] = t;
+			}
+}
+
+/* @n WRITEs of @len, one at a time, then a stream of them: one result line. */
+static int bench_size(uint32_t len, unsigned int n, uint64_t *lat)
+{
+	uint64_t t0, tsc_us = vpmd_us_to_tsc(1), id = 1u << 20, posted, done, stream, us;
+	unsigned int i;
+
+	for (i = 0; i < n; i++, id++) {
+		t0 = rdtsc();
+		if (rpmd_post_send(&r, VIRTIO_RDMA_WR_RDMA_WRITE, id, local, len, peer.va,
+				   peer.rkey, 0, 0) ||
+		    rpmd_expect(&r, id, OK, VIRTIO_RDMA_WC_RDMA_WRITE, len))
+			return -1;
+		lat[i] = rdtsc() - t0;
+	}
+	sort_u64(lat, n);
+	/* 16 MiB, but no fewer than n and no more than 8 x n messages. */
+	stream = (16ull << 20) / len;
+	if (stream > 8ull * n)
+		stream = 8ull * n;
+	if (stream < n)
+		stream = n;
+	t0 = rdtsc();
+	for (posted = done = 0; done < stream; done++) {
+		while (posted < stream && posted - done < BENCH_WINDOW) {
+			if (rpmd_post_send(&r, VIRTIO_RDMA_WR_RDMA_WRITE, id + posted, local, len,
+					   peer.va, peer.rkey, 0, 0))
+				return -1;
+			posted++;
+		}
+		if (rpmd_expect(&r, id + done, OK, VIRTIO_RDMA_WC_RDMA_WRITE, len))
+			return -1;
+	}
+	us = (rdtsc() - t0) / tsc_us ?: 1;	/* bytes per us: MB/s */
+	printf("rdma_rc: bench write %u bytes: p50 %lu.%02lu us p99 %lu.%02lu us, "
+	       "%lu messages in %lu us: %lu.%02lu MB/s\n", len,
+	       lat[n / 2] / tsc_us, lat[n / 2] * 100 / tsc_us % 100,
+	       lat[n * 99 / 100] / tsc_us, lat[n * 99 / 100] * 100 / tsc_us % 100,
+	       stream, us, stream * len / us, stream * len * 100 / us % 100);
+	return 0;
+}
+
+static int bench_phase(void)
+{
+	static const uint32_t sizes[] = { 64, 4096, CHUNK };
+	uint64_t n = payload_arg_u64("bench", 0);
+	uint64_t *lat;
+	unsigned int i;
+
+	if (!n)
+		return 0;
+	if (n > BENCH_MAX)
+		n = BENCH_MAX;
+	lat = vpmd_alloc(n * sizeof(*lat), 64);
+	if (!lat)
+		return -1;
+	fill(local, CHUNK, 7);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (bench_size(sizes[i], (unsigned int)n, lat))
+			return -1;
+	/* Still the same bytes at the other end: the WRITEs were not empty gestures. */
+	memset(local + CHUNK, 0, CHUNK);
+	if (rpmd_post_send(&r, VIRTIO_RDMA_WR_RDMA_READ, 300, local + CHUNK, CHUNK, peer.va,
+			   peer.rkey, 0, 0) ||
+	    rpmd_expect(&r, 300, OK, VIRTIO_RDMA_WC_RDMA_READ, CHUNK) ||
+	    check(local + CHUNK, CHUNK, 7, "the bench's WRITEs read back"))
+		return -1;
+	return 0;
+}
+
 static int client(void)
 {
 	uint64_t v;
@@ -266,7 +356,7 @@ static int client(void)
 		return -1;
 	}
 	printf("rdma_rc: 100 FETCH_ADDs, each original value once\n");
-	if (rounds_phase())
+	if (bench_phase() || rounds_phase())
 		return -1;
 	return send_msg(5, "bye");	/* its va field: the rounds done */
 }

@@ -9,6 +9,11 @@
  * the reader's last byte.
  *
  *	unix_copy [-s SIZE_MIB] [-c CHUNK_KIB] [-r REGION_MIB] [-b BUSY] [-q]
+ *		  [-d FRAME_BYTES]
+ *
+ * -d sends FRAME_BYTES datagrams on a unix datagram socket instead, one
+ * frame each, as a vlab hub moves frames between two vlab processes: the
+ * hub's raw frame copy limit.
  *
  * -b BUSY keeps BUSY more processes spinning meanwhile, as the vCPU
  * threads of a guest that runs during its migration do (on a small host
@@ -97,14 +102,14 @@ int main(int argc, char **argv)
 {
 	uint64_t size_mib = 4096, total, sent = 0;
 	size_t chunk = 256 << 10, reg = 256 << 20, off = 0;
-	bool quiet = false;
+	bool quiet = false, dgram = false;
 	int sv[2], opt, st, busy = 0, i;
 	pid_t spin[64];
 	double t0, secs;
 	uint8_t *buf, b;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "s:c:r:b:q")) != -1) {
+	while ((opt = getopt(argc, argv, "s:c:r:b:qd:")) != -1) {
 		switch (opt) {
 		case 's':
 			size_mib = strtoull(optarg, NULL, 0);
@@ -121,9 +126,13 @@ int main(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'd':
+			dgram = true;
+			chunk = strtoull(optarg, NULL, 0);
+			break;
 		default:
 			fprintf(stderr, "usage: unix_copy [-s SIZE_MIB] [-c CHUNK_KIB] "
-				"[-r REGION_MIB] [-b BUSY] [-q]\n");
+				"[-r REGION_MIB] [-b BUSY] [-q] [-d FRAME_BYTES]\n");
 			return 2;
 		}
 	}
@@ -132,7 +141,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	total = size_mib << 20;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+	if (dgram) {
+		if (chunk > 65000) {
+			fprintf(stderr, "unix_copy: -d takes frames up to 65000 bytes\n");
+			return 2;
+		}
+		/* Whole frames only, in the stream and in the buffers. */
+		total -= total % chunk;
+		reg -= reg % chunk;
+	}
+	if (socketpair(AF_UNIX, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0, sv)) {
 		perror("unix_copy: socketpair");
 		return 1;
 	}
@@ -185,8 +203,8 @@ int main(int argc, char **argv)
 	if (quiet)
 		printf("%.0f\n", total / secs / 1e6);
 	else
-		printf("unix_copy: %llu MiB in %.0f ms, %zu KiB writes, %d busy: %.0f MB/s\n",
-		       (unsigned long long)size_mib, secs * 1e3, chunk >> 10, busy,
-		       total / secs / 1e6);
+		printf("unix_copy: %llu MiB in %.0f ms, %zu%s, %d busy: %.0f MB/s\n",
+		       (unsigned long long)size_mib, secs * 1e3, dgram ? chunk : chunk >> 10,
+		       dgram ? "-byte datagrams" : " KiB writes", busy, total / secs / 1e6);
 	return 0;
 }

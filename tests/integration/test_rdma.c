@@ -96,12 +96,18 @@ START_TEST(test_rdma_rc_between_two_guests)
 	/* The device's order on the command line does not matter: --rdma first here. */
 	vp_start(&c, "client", (const char *const []){ "--kernel", elf, "--mem", "64M",
 			"--rdma", "net=0", "--net", net_c, "--cmdline",
-			"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=" MAC_S, NULL });
+			"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=" MAC_S " bench=10",
+			NULL });
 	vp_check(vp_wait(&c, RUN_TIMEOUT) == 0, "client exit status %d", c.status);
 	vp_check(vp_wait(&s, RUN_TIMEOUT) == 0, "server exit status %d", s.status);
 	vp_check(vlab_file_has(c.con, "rdma_rc: RDMA READ: 65536 bytes right") &&
 		   vlab_file_has(c.con, "the server's RDMA WRITE: 65536 bytes right") &&
 		   vlab_file_has(c.con, "100 FETCH_ADDs, each original value once") &&
+		   /* make bench-rdma's lines, and its WRITEs' bytes read back */
+		   vlab_file_has(c.con, "rdma_rc: bench write 64 bytes: p50 ") &&
+		   vlab_file_has(c.con, "rdma_rc: bench write 4096 bytes: p50 ") &&
+		   vlab_file_has(c.con, "rdma_rc: bench write 65536 bytes: p50 ") &&
+		   vlab_file_has(c.con, "the bench's WRITEs read back: 65536 bytes right") &&
 		   vlab_file_has(c.con, "payload: rdma_rc ok"), "the client's checks");
 	vp_check(vlab_file_has(s.con, "the client's RDMA WRITE: 65536 bytes right") &&
 		   vlab_file_has(s.con, "payload: rdma_rc ok"), "the server's checks");

@@ -1,0 +1,107 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# RC RDMA WRITE between two vlab processes on a hub (rdma_rc bench=N, the
+# client's CPL3 driver timing each WRITE from post to completion, then a
+# stream with 16 in flight), for 64 B, 4 KiB and 64 KiB messages: p50 and
+# p99 latency and bandwidth. The anchor, in the same run: the hub's raw
+# frame copy limit, one process sending the RoCE frames' size (a 1024-byte
+# path MTU: 1082-byte frames) to another over a unix datagram socket, as a
+# hub does (unix_copy -d). Target: 64 KiB WRITE bandwidth >= 50% of it.
+# Best of BENCH_REPEAT runs [range].
+#
+#   make bench-rdma [BENCH_REPEAT=3] [BENCH_N=1000]
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 2
+
+B=${VLAB_BUILD_DIR:-build}
+VLAB=$B/vlab
+ELF=$B/payloads/rdma_rc.elf
+COPY=$B/tests/bench/unix_copy
+REPEAT=${BENCH_REPEAT:-3}
+N=${BENCH_N:-1000}
+FRAME=1082
+MAC_S=52:54:00:00:42:01
+MAC_C=52:54:00:00:42:02
+
+if ! [[ $REPEAT =~ ^[1-9][0-9]*$ && $N =~ ^[1-9][0-9]*$ ]]; then
+	echo "bench-rdma: BENCH_REPEAT and BENCH_N must be >= 1" >&2
+	exit 2
+fi
+if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	echo "bench-rdma: SKIP: /dev/kvm is not usable here"
+	exit 0
+fi
+for f in "$VLAB" "$ELF" "$COPY"; do
+	if [ ! -e "$f" ]; then
+		echo "bench-rdma: $f missing (make bench-rdma builds them)" >&2
+		exit 2
+	fi
+done
+
+NAME=bench-rdma
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
+
+# run DIR: one server/client pair; the client's "bench write" lines in DIR/c.con.
+run() {
+	local d=$1 s c
+
+	mkdir -p "$d/hub"
+	"$VLAB" run --kernel "$ELF" --mem 64M --net "hub=$d/hub,mac=$MAC_S" --rdma net=0 \
+		--console "file:$d/s.con" --cmdline \
+		"role=server ip=10.0.0.1 peer_ip=10.0.0.2 peer_mac=$MAC_C" >"$d/s.out" 2>&1 &
+	s=$!
+	PIDS+=("$s")
+	wait_for "$d/s.con" "server ready" 60 "$s" || return 1
+	"$VLAB" run --kernel "$ELF" --mem 64M --net "hub=$d/hub,mac=$MAC_C" --rdma net=0 \
+		--console "file:$d/c.con" --cmdline \
+		"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=$MAC_S bench=$N" \
+		>"$d/c.out" 2>&1 &
+	c=$!
+	PIDS+=("$c")
+	wait_for "$d/c.con" "payload: rdma_rc ok" 600 "$c" || return 1
+	wait "$s" 2>/dev/null
+	return 0
+}
+
+# stats HIGHER_IS_BETTER VALUES...: "best [min-max]".
+stats() {
+	local hi=$1
+
+	shift
+	printf '%s\n' "$@" | sort -g | awk -v hi="$hi" 'NR == 1 { lo = $1 } { top = $1 }
+		END { printf "%.1f [%.1f-%.1f]", hi ? top : lo, lo, top }'
+}
+
+limits=()
+for ((r = 0; r < REPEAT; r++)); do
+	limits+=("$("$COPY" -q -s 256 -d "$FRAME")")
+	if ! run "$T/$r"; then
+		echo "bench-rdma: run $r failed; logs:" >&2
+		tail -5 "$T/$r"/*.con >&2
+		exit 1
+	fi
+done
+limit=$(printf '%s\n' "${limits[@]}" | sort -g | tail -1)
+
+echo "bench-rdma: RC RDMA WRITE between two vlab processes on a hub, $N per size, best of" \
+	"$REPEAT runs [range]"
+printf '%-9s %-24s %-24s %-24s\n' size 'p50 us' 'p99 us' 'MB/s (16 in flight)'
+for size in 64 4096 65536; do
+	p50=() p99=() bw=()
+	for ((r = 0; r < REPEAT; r++)); do
+		read -r a b c <<<"$(sed -n "s/^rdma_rc: bench write $size bytes: p50 \([0-9.]*\) us p99 \([0-9.]*\) us, .*: \([0-9.]*\) MB\/s.*/\1 \2 \3/p" "$T/$r/c.con")"
+		p50+=("$a") p99+=("$b") bw+=("$c")
+	done
+	printf '%-9s %-24s %-24s %-24s\n' "$size" "$(stats 0 "${p50[@]}")" \
+		"$(stats 0 "${p99[@]}")" "$(stats 1 "${bw[@]}")"
+	[ "$size" = 65536 ] && best64k=$(printf '%s\n' "${bw[@]}" | sort -g | tail -1)
+done
+echo "hub frame copy limit (unix_copy -d $FRAME, best of $REPEAT): $limit MB/s" \
+	"[$(printf '%s\n' "${limits[@]}" | sort -g | head -1)-$limit]"
+awk -v b="$best64k" -v l="$limit" 'BEGIN {
+	q = l > 0 ? b / l : 0
+	printf "64 KiB WRITE / copy limit: %.1f%% (target >= 50%%): %s\n", 100 * q,
+		(q >= 0.5) ? "met" : "MISSED"
+}'
