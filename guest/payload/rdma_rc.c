@@ -158,8 +158,12 @@ static int server(void)
 			   0) || rpmd_expect(&r, 2, OK, VIRTIO_RDMA_WC_RDMA_WRITE, CHUNK) ||
 	    send_msg(3, "done"))
 		return -1;
-	/* The client's rounds, if any, need nothing from us: wait as long as they take. */
+	/*
+	 * The client's rounds, if any, need nothing from us: wait as long as they
+	 * take (make bench-rdma pauses this vCPU meanwhile: the device answers).
+	 */
 	r.wait_us = 600000000;
+	printf("rdma_rc: server waits for bye\n");
 	if (recv_msg(&peer, "bye"))
 		return -1;
 	memcpy(&v, mr + COUNTER_OFF, 8);
