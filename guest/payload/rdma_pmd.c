@@ -201,7 +201,7 @@ int rpmd_connect(struct rpmd *r, uint32_t qpn, uint32_t peer_qpn, uint32_t peer_
 	m.attr.attr_mask = A_STATE | A_AV | A_PATH_MTU | A_DEST_QPN | A_RQ_PSN |
 			   A_MAX_DEST_RD_ATOMIC | A_MIN_RNR_TIMER;
 	m.attr.qp_state = VIRTIO_RDMA_QPS_RTR;
-	m.attr.path_mtu = VIRTIO_RDMA_MTU_1024;
+	m.attr.path_mtu = r->path_mtu ? r->path_mtu : VIRTIO_RDMA_MTU_1024;
 	m.attr.dest_qp_num = peer_qpn;
 	m.attr.rq_psn = 0x1000;
 	m.attr.max_dest_rd_atomic = 4;

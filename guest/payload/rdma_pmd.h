@@ -32,6 +32,7 @@ struct rpmd {
 	uint32_t pd, cqn, dma_key, wr_next;
 	uint32_t cq_buf_len;		/* of each posted completion buffer */
 	uint64_t wait_us;		/* for a completion (RPMD_WAIT_US after rpmd_up) */
+	uint8_t path_mtu;		/* VIRTIO_RDMA_MTU_* for rpmd_connect (0: 1024) */
 };
 
 /*

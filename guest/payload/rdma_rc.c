@@ -29,7 +29,7 @@
  * completion: p50 and p99), then a stream of them with BENCH_WINDOW in
  * flight (MB/s), one "rdma_rc: bench ..." line per size (make bench-rdma).
  *
- * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M
+ * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M [mtu=1024]
  *          [bench=N] [rounds=N | until=request] (the client's)
  */
 #include "rdma_pmd.h"
@@ -391,7 +391,20 @@ int payload_main(void)
 	local = vpmd_alloc(2 * CHUNK + 4096, 4096);
 	if (!msgs || !mr || !local ||
 	    rpmd_reg_mr(&r, mr, MR_BYTES, access | VIRTIO_RDMA_ACCESS_LOCAL_WRITE, &mr_key) ||
-	    rpmd_create_qp(&r, &qpn) || rpmd_connect(&r, qpn, RPMD_QPN, peer_ip, peer_mac, access))
+	    rpmd_create_qp(&r, &qpn))
+		return 1;
+	/* mtu=256..4096: the path MTU (both sides give the same), 1024 if not given. */
+	switch (payload_arg_u64("mtu", 1024)) {
+	case 256: r.path_mtu = VIRTIO_RDMA_MTU_256; break;
+	case 512: r.path_mtu = VIRTIO_RDMA_MTU_512; break;
+	case 1024: r.path_mtu = VIRTIO_RDMA_MTU_1024; break;
+	case 2048: r.path_mtu = VIRTIO_RDMA_MTU_2048; break;
+	case 4096: r.path_mtu = VIRTIO_RDMA_MTU_4096; break;
+	default:
+		printf("rdma_rc: mtu= takes 256, 512, 1024, 2048 or 4096\n");
+		return 1;
+	}
+	if (rpmd_connect(&r, qpn, RPMD_QPN, peer_ip, peer_mac, access))
 		return 1;
 	for (k = 0; k < 8; k++)
 		if (rpmd_post_recv(&r, 100 + k, msgs + k * MSG_BYTES, MSG_BYTES))

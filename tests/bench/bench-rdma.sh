@@ -6,14 +6,14 @@
 # stream with 16 in flight), for 64 B, 4 KiB and 64 KiB messages: p50 and
 # p99 latency and bandwidth. The anchor, in the same run: the hub's raw
 # frame copy limit, one process sending the RoCE frames' size (a 1024-byte
-# path MTU: 1082-byte frames) to another over a unix datagram socket, as a
+# path MTU, BENCH_MTU: 1082-byte frames) to another over a unix datagram socket, as a
 # hub does (unix_copy -d). Target: 64 KiB WRITE bandwidth >= 50% of it.
 # Best of BENCH_REPEAT runs [range].
 #
 # The server's vCPU is paused while the client measures (its device keeps
 # answering); BENCH_PAUSE_SERVER=0 leaves it polling.
 #
-#   make bench-rdma [BENCH_REPEAT=3] [BENCH_N=1000] [BENCH_PAUSE_SERVER=1]
+#   make bench-rdma [BENCH_REPEAT=3] [BENCH_N=1000] [BENCH_PAUSE_SERVER=1] [BENCH_MTU=1024]
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
@@ -24,7 +24,9 @@ COPY=$B/tests/bench/unix_copy
 REPEAT=${BENCH_REPEAT:-3}
 N=${BENCH_N:-1000}
 PAUSE=${BENCH_PAUSE_SERVER:-1}
-FRAME=1082
+MTU=${BENCH_MTU:-1024}
+# A middle WRITE packet: Ethernet 14, IPv4 20, UDP 8, BTH 12, the MTU, ICRC 4.
+FRAME=$((MTU + 58))
 MAC_S=52:54:00:00:42:01
 MAC_C=52:54:00:00:42:02
 
@@ -54,13 +56,13 @@ run() {
 	mkdir -p "$d/hub"
 	"$VLAB" run --kernel "$ELF" --mem 64M --net "hub=$d/hub,mac=$MAC_S" --rdma net=0 \
 		--console "file:$d/s.con" --control "$d/s.sock" --cmdline \
-		"role=server ip=10.0.0.1 peer_ip=10.0.0.2 peer_mac=$MAC_C" >"$d/s.out" 2>&1 &
+		"role=server ip=10.0.0.1 peer_ip=10.0.0.2 peer_mac=$MAC_C mtu=$MTU" >"$d/s.out" 2>&1 &
 	s=$!
 	PIDS+=("$s")
 	wait_for "$d/s.con" "server ready" 60 "$s" || return 1
 	"$VLAB" run --kernel "$ELF" --mem 64M --net "hub=$d/hub,mac=$MAC_C" --rdma net=0 \
 		--console "file:$d/c.con" --cmdline \
-		"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=$MAC_S bench=$N" \
+		"role=client ip=10.0.0.2 peer_ip=10.0.0.1 peer_mac=$MAC_S bench=$N mtu=$MTU" \
 		>"$d/c.out" 2>&1 &
 	c=$!
 	PIDS+=("$c")
@@ -94,8 +96,8 @@ for ((r = 0; r < REPEAT; r++)); do
 done
 limit=$(printf '%s\n' "${limits[@]}" | sort -g | tail -1)
 
-echo "bench-rdma: RC RDMA WRITE between two vlab processes on a hub, $N per size, best of" \
-	"$REPEAT runs [range]"
+echo "bench-rdma: RC RDMA WRITE between two vlab processes on a hub, path MTU $MTU, $N per" \
+	"size, best of $REPEAT runs [range]"
 printf '%-9s %-24s %-24s %-24s\n' size 'p50 us' 'p99 us' 'MB/s (16 in flight)'
 for size in 64 4096 65536; do
 	p50=() p99=() bw=()
