@@ -252,6 +252,13 @@ START_TEST(test_status_pause_resume)
 	ck_contains(ctl_out, "memwrite.elf");
 	ck_contains(ctl_out, "migration:\n  state: none\n");
 
+	/* vlab ctl passes a stream's lines on after its first reply: exactly count=. */
+	ck_assert_int_eq(VLAB_CTL(p.sock, "watch", "count=2", "period_ms=50"), 0);
+	ck_contains(ctl_out, "count: 2\n");
+	ck_contains(ctl_out, "\n{\"seq\":0,");
+	ck_contains(ctl_out, "\n{\"seq\":1,");
+	ck_assert_ptr_null(strstr(ctl_out, "{\"seq\":2,"));
+
 	fd = connect_sock(p.sock);
 	ck_assert_int_ge(fd, 0);
 	r = raw_request(fd, "{\"cmd\":\"status\",\"id\":1}\n");

@@ -25,7 +25,8 @@ void ctl_usage(FILE *f)
 		"Send one command to the vlab started with --control PATH and print\n"
 		"its reply. Values that read as JSON numbers, true or false are sent\n"
 		"as such, anything else as a string. Commands: help, status, pause,\n"
-		"resume, quit, migrate, migrate-cancel, snapshot, dump-state.\n"
+		"resume, quit, migrate, migrate-cancel, snapshot, dump-state, watch\n"
+		"(its JSON lines follow the first reply until count= of them or ^C).\n"
 		"\n"
 		"  --raw          print the reply line as received (JSON)\n"
 		"  --wait         (migrate, snapshot) reply when the work has ended, with\n"
@@ -436,7 +437,16 @@ static char *read_line(int fd, double deadline, int timeout_s, size_t *out_len,
 			snprintf(err, errlen, "no reply from vlab within %d s", timeout_s);
 			goto fail;
 		}
-		n = recv(fd, buf + len, cap - len, MSG_DONTWAIT);
+		/*
+		 * Take bytes up to the newline only: what follows is the next line
+		 * of a stream (watch), which the caller copies on.
+		 */
+		n = recv(fd, buf + len, cap - len, MSG_DONTWAIT | MSG_PEEK);
+		if (n > 0) {
+			nl = memchr(buf + len, '\n', n);
+			n = recv(fd, buf + len, nl ? (size_t)(nl - (buf + len)) + 1 : (size_t)n,
+				 MSG_DONTWAIT);
+		}
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
@@ -461,6 +471,44 @@ fail:
 	return NULL;
 }
 
+/*
+ * The rest of a stream (watch), one JSON line each, to stdout: @lines of
+ * them (the request's count=; the connection stays open after), or with 0
+ * until vlab closes it. A reader that went away (| head) ends it too.
+ */
+static int copy_stream(int fd, unsigned long lines)
+{
+	char buf[65536];
+	unsigned long seen = 0;
+	ssize_t n, i;
+
+	fflush(stdout);
+	while (!lines || seen < lines) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+		/* vlab sends nothing after the last line, so a read never spans it. */
+		for (i = 0; i < n; i++)
+			seen += buf[i] == '\n';
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n || fflush(stdout))
+			return CTL_EXIT_OK;
+	}
+	return CTL_EXIT_OK;
+}
+
+/* The count=N of a watch request (0: the stream does not end by itself). */
+static unsigned long stream_lines(const struct ctl_args *a)
+{
+	int i;
+
+	for (i = 0; i < a->nr_kv; i++)
+		if (!strncmp(a->kv[i], "count=", 6))
+			return strtoul(a->kv[i] + 6, NULL, 10);
+	return 0;
+}
+
 int ctl_main(int argc, char **argv)
 {
 	struct json_limits lim = {
@@ -477,7 +525,7 @@ int ctl_main(int argc, char **argv)
 	const char *req;
 	size_t req_len, line_len = 0;
 	double deadline;
-	int fd, ret = CTL_EXIT_USAGE;
+	int fd = -1, ret = CTL_EXIT_USAGE;
 	bool ok;
 
 	if (ctl_parse_args(argc, argv, &a, err, sizeof(err))) {
@@ -508,8 +556,8 @@ int ctl_main(int argc, char **argv)
 	deadline = a.timeout_s ? now_s() + a.timeout_s : 0;
 	if (!send_all(fd, req, req_len, deadline, err, sizeof(err)))
 		line = read_line(fd, deadline, a.timeout_s, &line_len, err, sizeof(err));
-	close(fd);
 	if (!line) {
+		close(fd);
 		fprintf(stderr, "vlab ctl: %s: %s\n", a.path, err);
 		goto out;
 	}
@@ -532,6 +580,9 @@ int ctl_main(int argc, char **argv)
 		if (!a.raw)
 			ctl_print_reply(stdout, reply);
 		ret = CTL_EXIT_OK;
+		/* A stream's lines follow its first reply: pass them on as they come. */
+		if (a.cmd && !strcmp(a.cmd, "watch"))
+			ret = copy_stream(fd, stream_lines(&a));
 	} else {
 		const char *msg = json_get_string(json_object_get(reply, "error"));
 
@@ -540,6 +591,8 @@ int ctl_main(int argc, char **argv)
 		ret = CTL_EXIT_FAILED;
 	}
 out:
+	if (fd >= 0)
+		close(fd);
 	fflush(stdout);
 	json_free(reply);
 	free(line);
