@@ -145,14 +145,22 @@ END_TEST
 /* The ICRC is zlib's CRC-32 of eight 0xff bytes and the masked IP packet, stored LSB first. */
 START_TEST(icrc_is_the_masked_crc)
 {
-	uint8_t data[13] = "icrc test 13", frame[256], m[256 + 8];
+	/*
+	 * Payloads that take each path of roce.c's CRC: bytes alone, 64-byte
+	 * folds, a 16-byte fold, 8-byte steps and a tail, an MTU and some.
+	 */
+	static const uint32_t sizes[] = { 13, 64, 80, 200, 4096 + 5 };
+	static uint8_t data[4096 + 5], frame[4096 + 256], m[4096 + 256 + 8];
 	struct roce_pkt p;
-	unsigned int v6;
+	unsigned int v6, i, k;
 	size_t n, iph, len;
 	uint32_t want;
 
-	for (v6 = 0; v6 < 2; v6++) {
-		sample(&p, ROCE_SEND_ONLY, v6, data, sizeof(data));
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 131 + 7);
+	for (k = 0; k < 2 * sizeof(sizes) / sizeof(sizes[0]); k++) {
+		v6 = k & 1;
+		sample(&p, ROCE_SEND_ONLY, v6, data, sizes[k / 2]);
 		n = roce_build(frame, sizeof(frame), &p);
 		ck_assert_uint_gt(n, 0);
 		iph = v6 ? 40 : 20;
