@@ -434,6 +434,15 @@ static void net_rx_steer(struct virtio_net *net)
 	}
 }
 
+/* The port's function has seen this batch's frames: it may wake its worker now. */
+static void net_port_rx_batch_end(struct virtio_net *net)
+{
+	virtio_net_port_rx rx = __atomic_load_n(&net->port_rx, __ATOMIC_ACQUIRE);
+
+	if (rx)
+		rx(net->port_opaque, NULL, 0);
+}
+
 /* ---- control queue ---- */
 
 static void net_ctrl(struct virtio_net *net)
@@ -513,6 +522,7 @@ static void net_run(struct worker *w, uint32_t kicked, void *opaque)
 		if (kicked & KICK_RX)
 			net->backend_paused = false;
 		net_rx_steer(net);
+		net_port_rx_batch_end(net);
 	}
 	net_rx_drain_inbox(p);
 	/* Room again: let worker 0 read the backend. */

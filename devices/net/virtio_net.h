@@ -51,8 +51,10 @@ void virtio_net_free(struct virtio_dev *vdev);
  * A function sharing the NIC's port, as a RoCE NIC's RDMA function shares
  * its Ethernet port (devices/rdma): @rx sees every frame from the backend
  * first, on the NIC's worker, and keeps those it returns true for from the
- * netdev. Set before the NIC's workers run, cleared (NULL) before the
- * function goes away. -EBUSY if another function has the port.
+ * netdev; after each batch of frames it is called with @frame NULL (its
+ * return value unused), so it may wake its own worker once a batch. Set
+ * before the NIC's workers run, cleared (NULL) before the function goes
+ * away. -EBUSY if another function has the port.
  */
 typedef bool (*virtio_net_port_rx)(void *opaque, const void *frame, size_t len);
 int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void *opaque);

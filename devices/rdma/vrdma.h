@@ -91,6 +91,7 @@ struct vrdma {
 	uint8_t (*inbox)[FRAME_MAX];
 	uint16_t inbox_len[INBOX_FRAMES];
 	unsigned int inbox_head, inbox_count;
+	bool rx_unkicked;		/* the NIC's worker put frames, not yet kicked */
 	struct rdma_gid gids[RDMA_GID_TBL_LEN];
 	uint8_t *ctrl;			/* a control request, copied out */
 	uint8_t frame[FRAME_MAX];	/* one frame: in, then out */
