@@ -122,8 +122,9 @@ static void cq_drain(struct vrdma *d, uint32_t cqn)
 	struct virtq_elem elem;
 	struct virtq_cursor cur;
 	bool pushed = false, wake_solicited = false;
-	int r;
+	int r = 0;
 
+again:
 	while (c->count || c->overrun) {
 		struct virtio_rdma_cqe overrun = { .status = VIRTIO_RDMA_CQ_OVERRUN };
 		const struct virtio_rdma_cqe *e = c->count ? &c->backlog[c->head] : &overrun;
@@ -150,6 +151,16 @@ static void cq_drain(struct vrdma *d, uint32_t cqn)
 			c->overrun = false;
 		}
 		d->stats.completions++;
+	}
+	/*
+	 * The driver kicks for the buffers it adds only while completions wait
+	 * for one: a kick per completion would wake this worker for nothing.
+	 */
+	if (!c->count && !c->overrun) {
+		if (!vq->notify_off)
+			virtq_disable_notify(vq);
+	} else if (!r && virtq_enable_notify(vq)) {
+		goto again;	/* buffers came before the driver saw the request */
 	}
 	if (pushed) {
 		virtq_flush(vq);
