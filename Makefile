@@ -131,8 +131,6 @@ bench-vdpa: all payloads
 
 .PHONY: bench-vdpa
 
-# An RDMA guest live-migrated under WRITE load from its peer: downtime and the
-# peer's longest stall, 256 MiB and 1 GiB, against the same traffic unmoved.
 # RC RDMA WRITE latency and bandwidth between two vlab processes, beside
 # the hub's raw frame copy limit.
 bench-rdma: all payloads
@@ -140,6 +138,8 @@ bench-rdma: all payloads
 	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
 	tests/bench/bench-rdma.sh
 
+# An RDMA guest live-migrated under WRITE load from its peer: downtime and the
+# peer's longest stall, 256 MiB and 1 GiB, against the same traffic unmoved.
 bench-rdma-migrate: all payloads
 	tests/bench/bench-rdma-migrate.sh
 
