@@ -116,3 +116,4 @@ awk -v b="$best64k" -v l="$limit" 'BEGIN {
 	printf "64 KiB WRITE / copy limit: %.1f%% (target >= 50%%): %s\n", 100 * q,
 		(q >= 0.5) ? "met" : "MISSED"
 }'
+uptime | sed 's/^/load while measuring: /'
