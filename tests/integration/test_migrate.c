@@ -896,6 +896,7 @@ static int dma_migration(const char *what, const char *opt, const char *spec,
 	char uri[128], sname[32], dname[32], cmd[96];
 	struct vp src, dst;
 	struct mstat mst;
+	int st;
 
 	snprintf(uri, sizeof(uri), "unix:%s/mig-%s.sock", vp_tdir, what);
 	snprintf(sname, sizeof(sname), "%s-src", what);
@@ -922,8 +923,16 @@ static int dma_migration(const char *what, const char *opt, const char *spec,
 			      mst.state, mst.error);
 	ck_assert_msg(vp_wait(&src, 30) == 0, "%s: source exit status %d", what, src.status);
 	ck_file_has(src.out, "migrated");
-	ck_file_has(src.con, "net_dma: quiet after");
-	return dma_finish(&dst, stale, bad);
+	st = dma_finish(&dst, stale, bad);
+	/*
+	 * The ballast holds pre-copy until the guest is quiet, unless a starved
+	 * vCPU writes it slower than the migration sends (a loaded machine): then
+	 * the switch-over comes first and the guest says so at the destination.
+	 */
+	ck_assert_msg(vlab_file_has(src.con, "net_dma: quiet after") ||
+		      vlab_file_has(dst.con, "net_dma: quiet after"),
+		      "%s: the guest never went quiet", what);
+	return st;
 }
 
 /*
