@@ -46,20 +46,10 @@ for n in "$REPEAT" "$QEMU_REPEAT"; do
 		exit 2
 	fi
 done
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "bench-migrate: SKIP: /dev/kvm is not usable here"
-	exit 0
-fi
-for f in "$VLAB" "$ELF" "$COPY"; do
-	if [ ! -e "$f" ]; then
-		echo "bench-migrate: $f missing (make all payloads, or make bench-migrate)" >&2
-		exit 2
-	fi
-done
-
 NAME=bench-migrate
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
+bench_need "make all payloads, or make bench-migrate" "$VLAB" "$ELF" "$COPY"
 
 # stop PID...: kill and reap quietly (no "Killed" job notices).
 stop() {

@@ -26,20 +26,10 @@ if ! [[ $REPEAT =~ ^[1-9][0-9]*$ ]]; then
 	echo "bench-rdma-migrate: BENCH_REPEAT must be >= 1" >&2
 	exit 2
 fi
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "bench-rdma-migrate: SKIP: /dev/kvm is not usable here"
-	exit 0
-fi
-for f in "$VLAB" "$ELF"; do
-	if [ ! -e "$f" ]; then
-		echo "bench-rdma-migrate: $f missing (make all payloads)" >&2
-		exit 2
-	fi
-done
-
 NAME=bench-rdma-migrate
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
+bench_need "make all payloads" "$VLAB" "$ELF"
 
 # run SIZE MOVE DIR: one run; prints "DOWNTIME_MS STALL_MS" (downtime "-" with
 # no move), or "- - WHY".

@@ -34,20 +34,10 @@ if ! [[ $REPEAT =~ ^[1-9][0-9]*$ && $N =~ ^[1-9][0-9]*$ ]]; then
 	echo "bench-rdma: BENCH_REPEAT and BENCH_N must be >= 1" >&2
 	exit 2
 fi
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "bench-rdma: SKIP: /dev/kvm is not usable here"
-	exit 0
-fi
-for f in "$VLAB" "$ELF" "$COPY"; do
-	if [ ! -e "$f" ]; then
-		echo "bench-rdma: $f missing (make bench-rdma builds them)" >&2
-		exit 2
-	fi
-done
-
 NAME=bench-rdma
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
+bench_need "make bench-rdma builds them" "$VLAB" "$ELF" "$COPY"
 
 # run DIR: one server/client pair; the client's "bench write" lines in DIR/c.con.
 run() {

@@ -45,20 +45,10 @@ if ! [[ $REPEAT =~ ^[1-9][0-9]*$ ]]; then
 	echo "bench-vdpa: BENCH_REPEAT must be >= 1" >&2
 	exit 2
 fi
-if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	echo "bench-vdpa: SKIP: /dev/kvm is not usable here"
-	exit 0
-fi
-for f in "$VLAB" "$ELF"; do
-	if [ ! -e "$f" ]; then
-		echo "bench-vdpa: $f missing (make all payloads)" >&2
-		exit 2
-	fi
-done
-
 NAME=bench-vdpa
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
+bench_need "make all payloads" "$VLAB" "$ELF"
 
 # sum_s / max_s FILE TEXT: the sum or the largest of "TEXT<number> ms" over
 # FILE's lines, in seconds.

@@ -5,7 +5,7 @@
 #   T           a scratch folder, removed at exit unless BENCH_KEEP is set
 #   PIDS        processes to kill at exit (append what you start)
 #   now, elapsed T0, fcmp "A > B" (bc's verdict as an exit status),
-#   wait_for FILE TEXT TIMEOUT PID
+#   wait_for FILE TEXT TIMEOUT PID, bench_need HINT FILE...
 
 T=$(mktemp -d "/tmp/vlab-$NAME-XXXXXX")
 PIDS=()
@@ -38,5 +38,23 @@ wait_for() {
 		kill -0 "$pid" 2>/dev/null || return 1
 		fcmp "$(elapsed "$t0") > $timeout" && return 1
 		sleep 0.05
+	done
+}
+
+# bench_need HINT FILE...: end the bench with SKIP (0) without a usable
+# /dev/kvm, with 2 if a FILE is missing (HINT says how to build it).
+bench_need() {
+	local hint=$1 f
+
+	shift
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		echo "$NAME: SKIP: /dev/kvm is not usable here"
+		exit 0
+	fi
+	for f in "$@"; do
+		if [ ! -e "$f" ]; then
+			echo "$NAME: $f missing ($hint)" >&2
+			exit 2
+		fi
 	done
 }
