@@ -591,6 +591,18 @@ static void vrdma_send_wr_args(struct virtio_rdma_send_wr *w, const struct ib_se
 		w->imm_or_inv = cpu_to_le32(wr->ex.invalidate_rkey);
 }
 
+/* A WR's scatter/gather list in the device's layout, after its header. */
+static void vrdma_sges_put(struct virtio_rdma_sge *sge, const struct ib_sge *sg, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		sge[i].addr = cpu_to_le64(sg[i].addr);
+		sge[i].length = cpu_to_le32(sg[i].length);
+		sge[i].lkey = cpu_to_le32(sg[i].lkey);
+	}
+}
+
 static int vrdma_post_one_send(struct vrdma_qp *qp, const struct ib_send_wr *wr)
 {
 	bool inl = wr->send_flags & IB_SEND_INLINE;
@@ -636,12 +648,7 @@ static int vrdma_post_one_send(struct vrdma_qp *qp, const struct ib_send_wr *wr)
 		}
 		w->inline_len = cpu_to_le32(data);
 	} else {
-		sge = (struct virtio_rdma_sge *)(w + 1);
-		for (i = 0; i < wr->num_sge; i++) {
-			sge[i].addr = cpu_to_le64(wr->sg_list[i].addr);
-			sge[i].length = cpu_to_le32(wr->sg_list[i].length);
-			sge[i].lkey = cpu_to_le32(wr->sg_list[i].lkey);
-		}
+		vrdma_sges_put((struct virtio_rdma_sge *)(w + 1), wr->sg_list, wr->num_sge);
 		w->num_sge = cpu_to_le16(wr->num_sge);
 	}
 	sg_init_one(&sg, w, size);
@@ -681,7 +688,7 @@ static int vrdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 	struct virtio_rdma_sge *sge;
 	struct scatterlist sg;
 	unsigned long flags;
-	int ret = 0, posted = 0, i;
+	int ret = 0, posted = 0;
 	size_t size;
 
 	spin_lock_irqsave(&qp->rq_lock, flags);
@@ -697,12 +704,7 @@ static int vrdma_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 			goto bad;
 		w->wr_id = cpu_to_le64(wr->wr_id);
 		w->num_sge = cpu_to_le32(wr->num_sge);
-		sge = (struct virtio_rdma_sge *)(w + 1);
-		for (i = 0; i < wr->num_sge; i++) {
-			sge[i].addr = cpu_to_le64(wr->sg_list[i].addr);
-			sge[i].length = cpu_to_le32(wr->sg_list[i].length);
-			sge[i].lkey = cpu_to_le32(wr->sg_list[i].lkey);
-		}
+		vrdma_sges_put((struct virtio_rdma_sge *)(w + 1), wr->sg_list, wr->num_sge);
 		sg_init_one(&sg, w, size);
 		ret = virtqueue_add_outbuf(qp->rq, &sg, 1, w, GFP_ATOMIC);
 		if (ret) {
