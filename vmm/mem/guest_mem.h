@@ -27,6 +27,7 @@ struct guest_mem_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *host;
+	int fd;		/* the memfd behind it, mapped shared at host; -1: none */
 };
 
 struct guest_mem {
@@ -34,7 +35,7 @@ struct guest_mem {
 	int nr_regions;
 	uint64_t ram_size;		/* total RAM bytes */
 	uint64_t gpa_end;		/* highest RAM gpa + 1 */
-	uint8_t *base;			/* one host mapping backing all regions */
+	uint8_t *base;			/* one host address range for all regions */
 	uint64_t map_size;
 	bool owns_mapping;
 	/* Device-side dirty log: one bit per page of [0, gpa_end). */
@@ -51,6 +52,27 @@ static inline struct mem_view *guest_mem_view(struct guest_mem *gm)
 
 /* Map @ram_size bytes of anonymous memory and lay it out around the hole. */
 int guest_mem_init(struct guest_mem *gm, uint64_t ram_size);
+/*
+ * The same with a memfd per region, mapped shared into the same kind of
+ * host range: another process (vhost-user, a local migration's
+ * destination) can map the memory from the fd. No THP where the host
+ * gives shmem none: first touches cost more (README, --mem-backend).
+ */
+int guest_mem_init_memfd(struct guest_mem *gm, uint64_t ram_size);
+/*
+ * Map @fd (a memfd of at least the region's size, as another vlab's
+ * guest_mem_init_memfd() made it) in place of region @i's memory (either
+ * kind), at the same
+ * host address: pointers into RAM stay valid, KVM refaults from the new
+ * mapping. Takes @fd on success. -errno, the region unchanged, if not.
+ */
+int guest_mem_replace(struct guest_mem *gm, int i, int fd);
+/*
+ * Another process runs the guest in this RAM now (a local migration):
+ * private memory goes in its place and the memfds are closed, so that
+ * nothing here (a device's teardown, a late read) can reach it.
+ */
+void guest_mem_release(struct guest_mem *gm);
 /* Use a caller-owned buffer as guest RAM at gpa 0 (unit tests). */
 int guest_mem_init_buffer(struct guest_mem *gm, void *buf, uint64_t size);
 void guest_mem_exit(struct guest_mem *gm);
@@ -70,8 +92,8 @@ bool guest_mem_is_ram(struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /*
  * Set in @bm (one bit per page of [0, gpa_end)) the RAM pages that may
- * hold data: those the host kernel has a page or a swap entry for
- * (/proc/self/pagemap). A page the guest never touched has neither and
+ * hold data: those the host kernel has a page or a swap entry for (the
+ * memfd's data, or /proc/self/pagemap for a buffer). A page the guest never touched has neither and
  * reads as zero, so migration and snapshots skip it unread; reading it
  * would fault in a zero page (for a big idle guest, seconds of page
  * faults and page tables). -errno if the kernel cannot tell: then assume
