@@ -23,6 +23,8 @@ void cli_usage(FILE *f)
 		"  --cmdline STR        kernel command line (default \"console=ttyS0\")\n"
 		"  --mem SIZE           guest RAM, e.g. 512M, 2G (plain number = MiB; default 256M)\n"
 		"  --cpus N             vCPUs, 1..%d (default 1)\n"
+		"  --mem-backend KIND   anon (default) | memfd: guest RAM in memfds, which a\n"
+		"                       local migration (migrate mode=local) hands over\n"
 		"  --console KIND       stdio (default; Ctrl-A x quits) | file:PATH | none\n",
 		VLAB_MAX_CPUS);
 	/* Each device kind says how to ask for it. */
@@ -152,6 +154,7 @@ enum {
 	OPT_DOWNTIME,
 	OPT_BANDWIDTH,
 	OPT_DIRTY_RING,
+	OPT_MEM_BACKEND,
 	OPT_HELP,
 	OPT_DEVICE,		/* OPT_DEVICE + n: the n-th registered device kind */
 };
@@ -169,6 +172,7 @@ static const struct option run_options[] = {
 	{ "downtime-ms", required_argument, NULL, OPT_DOWNTIME },
 	{ "max-bandwidth", required_argument, NULL, OPT_BANDWIDTH },
 	{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
+	{ "mem-backend", required_argument, NULL, OPT_MEM_BACKEND },
 	{ "help", no_argument, NULL, OPT_HELP },
 };
 
@@ -362,6 +366,11 @@ int cli_parse_run(int argc, char **argv, struct vm_config *cfg,
 			cfg->dirty_ring = v;
 			break;
 		}
+		case OPT_MEM_BACKEND:
+			if (strcmp(optarg, "anon") && strcmp(optarg, "memfd"))
+				fail("--mem-backend: '%s' is not anon or memfd", optarg);
+			cfg->mem_memfd = !strcmp(optarg, "memfd");
+			break;
 		case OPT_HELP:
 			fail("help");
 		case ':':

@@ -29,6 +29,7 @@ struct vm_config {
 	char cmdline[VLAB_CMDLINE_MAX];
 	bool cmdline_given;
 	uint64_t mem_size;
+	bool mem_memfd;			/* --mem-backend memfd: RAM in memfds, shared */
 	int nr_cpus;
 	enum console_kind console;
 	const char *console_path;

@@ -135,7 +135,8 @@ static int vm_setup_memory(struct vm *vm, char *err, size_t errlen)
 {
 	int ret;
 
-	ret = guest_mem_init(&vm->mem, vm->cfg->mem_size);
+	ret = vm->cfg->mem_memfd ? guest_mem_init_memfd(&vm->mem, vm->cfg->mem_size) :
+	      guest_mem_init(&vm->mem, vm->cfg->mem_size);
 	if (ret) {
 		snprintf(err, errlen, "cannot allocate %lluM of guest memory: %s",
 			 (unsigned long long)(vm->cfg->mem_size >> 20), strerror(-ret));
