@@ -249,6 +249,7 @@ void migrate_write_status(struct vm *vm, struct json_writer *w)
 	if (m->state != MIG_NONE) {
 		json_kv_string(w, "uri", m->uri);
 		json_kv_bool(w, "snapshot", m->snapshot);
+		json_kv_string(w, "mode", m->local ? "local" : "precopy");
 		json_kv_string(w, "phase", mig_phase_name(m));
 		json_kv_int(w, "round", m->round);
 		json_kv_uint(w, "round_pages", __atomic_load_n(&m->round_pages, __ATOMIC_RELAXED));

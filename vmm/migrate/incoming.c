@@ -111,11 +111,14 @@ static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 	struct vm *vm = m->vm;
 	const char *uri = m->uri;
 	struct mig_bad_pages bad = { 0 };
+	struct mig_fds fds = { .nr = 0 };
 	struct mig_rec rec;
+	struct stat st;
 	char hdr[16];
 	uint32_t ver;
 	void *blob = NULL;
 	uint64_t t0 = vlab_now_ns(), ram = 0;
+	bool local, sock = !fstat(fd, &st) && S_ISSOCK(st.st_mode), have_memory = false;
 	int ret = -1;
 
 	bad.words = (vm->mem.dirty_bits + BITS_PER_LONG - 1) / BITS_PER_LONG;
@@ -140,18 +143,29 @@ static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 	ret = -1;
 	memcpy(&ver, hdr + 8, 4);
 	/* Version 2 differs only in having no early state: read it too (old snapshots). */
-	if (ver != MIG_VERSION && ver != 2) {
-		snprintf(err, errlen, "stream version %u, this vlab reads 2 and %u", ver,
-			 MIG_VERSION);
+	if (ver != MIG_VERSION && ver != 2 && ver != MIG_VERSION_LOCAL) {
+		snprintf(err, errlen, "stream version %u, this vlab reads 2 to %u", ver,
+			 MIG_VERSION_LOCAL);
 		goto out;
 	}
+	local = ver == MIG_VERSION_LOCAL;
 	for (;;) {
 		if (__atomic_load_n(&m->cancel, __ATOMIC_ACQUIRE)) {
 			snprintf(err, errlen, "cancelled");
 			goto out;
 		}
-		if (mig_recv_rec(fd, &rec, err, errlen))
+		if (mig_recv_rec(fd, &rec, sock ? &fds : NULL, err, errlen))
 			goto out;
+		if ((fds.nr || fds.too_many) && rec.type != MIG_REC_MEMORY) {
+			snprintf(err, errlen, "file descriptors came with a record of type %u: only "
+				 "a local migration's memory layout carries them", rec.type);
+			goto out;
+		}
+		if (local && (rec.type == MIG_REC_RAM || rec.type == MIG_REC_ZERO)) {
+			snprintf(err, errlen, "corrupt stream: RAM pages in a local migration "
+				 "stream (its RAM comes by file descriptor)");
+			goto out;
+		}
 		switch (rec.type) {
 		case MIG_REC_CONFIG:
 		case MIG_REC_STATE:
@@ -194,11 +208,25 @@ static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 				mig_page_verdict(&bad, rec.addr + off, true);
 			break;
 		}
+		case MIG_REC_MEMORY:
+			if (!local || have_memory) {
+				snprintf(err, errlen, "corrupt stream: %s memory layout record",
+					 local ? "a second" : "a local migration's");
+				goto out;
+			}
+			if (mig_recv_memory(vm, fd, &rec, &fds, err, errlen))
+				goto out;
+			have_memory = true;
+			break;
 		case MIG_REC_ROUND:
 			break;
 		case MIG_REC_END:
 			if (!blob) {
 				snprintf(err, errlen, "stream has no state");
+				goto out;
+			}
+			if (local && !have_memory) {
+				snprintf(err, errlen, "a local migration stream without guest RAM");
 				goto out;
 			}
 			if (bad.nr) {
@@ -231,6 +259,7 @@ out:
 			ret = -1;
 		}
 	}
+	mig_fds_close(&fds);
 	free(bad.bits);
 	free(blob);
 	return ret;
@@ -288,6 +317,38 @@ static int mig_accept(struct migration *m, char *err, size_t errlen)
 	return fd;
 }
 
+/* Guest RAM faulted in at once: 32 MiB, then a look whether the source is here. */
+#define MIG_PREFAULT_CHUNK	(32ULL << 20)
+
+/*
+ * Fault guest RAM in now, while nobody waits: first touches are slow
+ * (very slow on nested hosts) and would otherwise throttle the stream.
+ * Not a guest too big for half the host's free memory: it is mostly
+ * untouched (the source sends only what it touched), and making all of
+ * it resident could exhaust the host. Stop when the source connects: a
+ * local migration brings its own RAM and waits paused for us, and an
+ * ordinary one faults in the rest as its pages come.
+ */
+static void mig_prefault(struct migration *m)
+{
+	struct guest_mem *gm = &m->vm->mem;
+	struct pollfd pfd[2] = {
+		{ .fd = m->in_fd, .events = POLLIN },
+		{ .fd = m->in_cancel_fd, .events = POLLIN },
+	};
+	uint64_t off, len;
+
+	if (gm->map_size / GM_PAGE_SIZE > (uint64_t)sysconf(_SC_AVPHYS_PAGES) / 2)
+		return;
+	for (off = 0; off < gm->map_size; off += len) {
+		if (m->in_listening && poll(pfd, 2, 0) > 0)
+			return;
+		len = gm->map_size - off < MIG_PREFAULT_CHUNK ? gm->map_size - off :
+		      MIG_PREFAULT_CHUNK;
+		madvise(gm->base + off, len, MADV_POPULATE_WRITE);
+	}
+}
+
 /*
  * The destination's wait and receive, off the main thread so that the
  * loop keeps serving signals and the control socket meanwhile.
@@ -295,20 +356,11 @@ static int mig_accept(struct migration *m, char *err, size_t errlen)
 static void *mig_incoming_thread(void *arg)
 {
 	struct migration *m = arg;
-	struct vm *vm = m->vm;
 	uint64_t one = 1;
 	int fd;
 	bool cancel;
 
-	/*
-	 * Fault guest RAM in now, while nobody waits: first touches are slow
-	 * (very slow on nested hosts) and would otherwise throttle the stream.
-	 * Not a guest too big for half the host's free memory: it is mostly
-	 * untouched (the source sends only what it touched), and making all of
-	 * it resident could exhaust the host.
-	 */
-	if (vm->mem.map_size / GM_PAGE_SIZE <= (uint64_t)sysconf(_SC_AVPHYS_PAGES) / 2)
-		madvise(vm->mem.base, vm->mem.map_size, MADV_POPULATE_WRITE);
+	mig_prefault(m);
 	vlab_log("waiting for a migration stream on %s", m->uri);
 	if (m->in_listening) {
 		fd = mig_accept(m, m->in_err, sizeof(m->in_err));

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "vmm/mem/guest_mem.h"
 #include "vmm/migrate/migrate.h"
 
 struct json_value;
@@ -39,7 +40,17 @@ int mig_send(struct migration *m, uint32_t type, uint64_t addr, const void *data
 	     uint64_t len, bool has_payload);
 int mig_send_ram(struct migration *m, uint64_t gpa, const uint8_t *host, uint64_t npages);
 int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen);
-int mig_recv_rec(int fd, struct mig_rec *rec, char *err, size_t errlen);
+/* File descriptors that came with the stream (SCM_RIGHTS on a unix socket). */
+struct mig_fds {
+	int fd[GM_MAX_REGIONS];
+	int nr;
+	bool too_many;		/* more came than fit: closed, and refused */
+};
+void mig_fds_close(struct mig_fds *fds);
+int mig_send_fds(struct migration *m, uint32_t type, uint64_t addr, const void *data,
+		 uint64_t len, bool has_payload, const int *fds, int nr_fds);
+/* The next record's header; with @fds, those that came with it too. */
+int mig_recv_rec(int fd, struct mig_rec *rec, struct mig_fds *fds, char *err, size_t errlen);
 ssize_t mig_read_slice(int fd, uint8_t *p, uint64_t left, char *err, size_t errlen);
 int mig_recv_payload(int fd, void *buf, const struct mig_rec *rec, char *err,
 		     size_t errlen);
@@ -58,6 +69,11 @@ void mig_devices(struct vm *vm, bool quiesce);
 /* precopy.c */
 int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct json_value *req,
 	      struct json_writer *reply);
+
+/* local.c: guest RAM handed over by file descriptor (mode=local) */
+int mig_send_memory(struct migration *m);
+int mig_recv_memory(struct vm *vm, int fd, const struct mig_rec *rec, struct mig_fds *fds,
+		    char *err, size_t errlen);
 
 /* incoming.c */
 void mig_incoming_cancel(struct migration *m);

@@ -22,6 +22,8 @@ struct vm;
 #define MIG_MAGIC		"VLABMIG1"
 /* 2: eight-lane checksums, one per page; 3: early device state */
 #define MIG_VERSION		3
+/* 4: a local migration's stream: guest RAM by file descriptor, no pages */
+#define MIG_VERSION_LOCAL	4
 #define MIG_RUN_PAGES		256	/* most pages in a RAM record */
 #define MIG_MAX_ROUNDS		30
 /* Longest URI: "file:" and a path, or a unix socket (sun_path is shorter). */
@@ -37,7 +39,19 @@ enum mig_rec_type {
 	MIG_REC_STATE,		/* fdt: KVM and device state */
 	MIG_REC_END,
 	MIG_REC_EARLY,		/* fdt: device state to prepare with, during pre-copy */
+	MIG_REC_MEMORY,		/* local: struct mig_mem_layout, the regions' memfds
+				 * with it (SCM_RIGHTS), one per region in order */
 };
+
+/* MIG_REC_MEMORY's payload: nr_regions entries of region[] are sent. */
+struct mig_mem_layout {
+	uint32_t nr_regions;
+	uint32_t reserved;	/* 0 */
+	struct {
+		uint64_t gpa;
+		uint64_t size;
+	} region[];
+} __attribute__((packed));
 
 struct mig_rec {
 	uint32_t type;
@@ -63,6 +77,7 @@ struct migration {
 	bool thread_running;
 	enum mig_state state;
 	bool snapshot;		/* pause, save, resume: no pre-copy, source keeps running */
+	bool local;		/* mode=local: RAM goes by file descriptor, no pre-copy */
 	bool cancel;
 	bool committed;		/* the end marker is out: too late to cancel */
 	bool stopped;		/* in stop-and-copy: the pause is ours */

@@ -194,7 +194,7 @@ static int mig_send_header(struct migration *m)
 {
 	struct state_buf sb;
 	char hdr[16] = MIG_MAGIC;
-	uint32_t ver = MIG_VERSION;
+	uint32_t ver = m->local ? MIG_VERSION_LOCAL : MIG_VERSION;
 	struct iovec iov = { hdr, sizeof(hdr) };
 	int ret;
 
@@ -279,7 +279,11 @@ static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
 	__atomic_store_n(&m->stopped, true, __ATOMIC_RELEASE);
 	vm_pause(vm);
 	mig_devices(vm, true);
-	if (!m->snapshot) {
+	if (m->local) {
+		/* The memory is shared: nothing to copy, only to hand over. */
+		m->remaining_pages = 0;
+		ret = mig_send_memory(m);
+	} else if (!m->snapshot) {
 		/* Pages found dirty by the last pre-copy sync are still unsent. */
 		unsigned long *pending = malloc(m->dirty_log.words * sizeof(unsigned long));
 		uint64_t w;
@@ -343,7 +347,7 @@ static void *mig_thread(void *arg)
 	m->pipe[0] = m->pipe[1] = -1;
 	if (strncmp(m->uri, "file:", 5) && !pipe2(m->pipe, O_CLOEXEC))
 		fcntl(m->pipe[1], F_SETPIPE_SZ, MIG_RUN_PAGES << GM_PAGE_SHIFT);
-	if (!ret && !m->snapshot) {
+	if (!ret && !m->snapshot && !m->local) {
 		ret = dirty_log_start(&m->dirty_log, m->vm);
 		/* Round 0: everything, then rounds of what changed meanwhile. */
 		for (m->round = 0; !ret; m->round++) {
@@ -432,6 +436,9 @@ static void *mig_thread(void *arg)
 			mig_devices(vm, false);
 			vm_resume(vm);
 		} else {
+			/* Local: the destination runs the guest in this RAM now. */
+			if (m->local)
+				guest_mem_release(&vm->mem);
 			vm_stop(vm, VM_STOP_MIGRATED, 0);
 		}
 	}
@@ -457,6 +464,42 @@ static void *mig_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * mode=precopy (the default) or mode=local: @local true for the latter,
+ * which needs a unix socket (fds travel only there) and RAM in memfds.
+ */
+static int mig_parse_mode(struct vm *vm, const char *uri, bool snapshot,
+			  const struct json_value *mode_v, bool *local, char *err, size_t errlen)
+{
+	const char *mode = mode_v ? json_get_string(mode_v) : "precopy";
+	int i;
+
+	*local = mode && !strcmp(mode, "local");
+	if (!mode || (!*local && strcmp(mode, "precopy"))) {
+		snprintf(err, errlen, "mode must be \"precopy\" or \"local\"");
+		return -1;
+	}
+	if (!*local)
+		return 0;
+	if (snapshot) {
+		snprintf(err, errlen, "a snapshot is a copy: it has no mode=local");
+		return -1;
+	}
+	if (strncmp(uri, "unix:", 5)) {
+		snprintf(err, errlen, "mode=local hands guest RAM over by file descriptor: "
+			 "it needs uri=unix:PATH, to a vlab on this host");
+		return -1;
+	}
+	for (i = 0; i < vm->mem.nr_regions; i++) {
+		if (vm->mem.regions[i].fd < 0) {
+			snprintf(err, errlen, "mode=local: guest RAM is not in memfds (start vlab "
+				 "with --mem-backend memfd)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Reap a finished migration thread so a new one can start. */
 static void mig_reap(struct migration *m)
 {
@@ -471,7 +514,7 @@ int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct json_v
 {
 	struct migration *m = vm->mig;
 	const struct json_value *wait_v;
-	bool wait = false;
+	bool wait = false, local;
 	char err[PATH_MAX + 64];
 	int64_t v;
 
@@ -508,6 +551,9 @@ int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct json_v
 	wait_v = json_object_get(req, "wait");
 	if (wait_v && json_get_bool(wait_v, &wait))
 		return control_reply_error(reply, "wait must be true or false");
+	if (mig_parse_mode(vm, uri, snapshot, json_object_get(req, "mode"), &local, err,
+			   sizeof(err)))
+		return control_reply_error(reply, "%s", err);
 	/* The watch's view of this migration; the last one's stays until now. */
 	free(m->sent_bm);
 	free(m->pending_bm);
@@ -537,6 +583,7 @@ int mig_start(struct vm *vm, const char *uri, bool snapshot, const struct json_v
 		return control_reply_error(reply, "%s", err);
 	snprintf(m->uri, sizeof(m->uri), "%s", uri);
 	m->snapshot = snapshot;
+	m->local = local;
 	m->cancel = false;
 	m->committed = false;
 	m->stopped = false;

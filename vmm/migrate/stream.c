@@ -191,9 +191,53 @@ int mig_read_full(int fd, void *buf, size_t len)
 
 static void mig_throttle(struct migration *m);
 
-/* One record: @rec (header checksum filled in here) and its payload pieces. */
+/*
+ * As mig_write_full(), with @nr_fds file descriptors (SCM_RIGHTS) riding
+ * on the first byte: the receiver gets them with the read that takes it.
+ */
+static int mig_write_fds(int fd, const struct iovec *iov, int n, const int *fds, int nr_fds)
+{
+	union {
+		char buf[CMSG_SPACE(GM_MAX_REGIONS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl = { 0 };
+	struct msghdr msg = {
+		.msg_iov = (struct iovec *)iov, .msg_iovlen = n,
+		.msg_control = ctl.buf, .msg_controllen = CMSG_SPACE(nr_fds * sizeof(int)),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	struct iovec rest[4];
+	ssize_t w;
+	int i;
+
+	if (nr_fds < 1 || nr_fds > GM_MAX_REGIONS || n > 4)
+		return -EINVAL;
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nr_fds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nr_fds * sizeof(int));
+	do {
+		w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	} while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return -errno;
+	/* The fds went with the first bytes; the rest, if any, as usual. */
+	memcpy(rest, iov, n * sizeof(*iov));
+	for (i = 0; i < n && (size_t)w >= rest[i].iov_len; i++)
+		w -= rest[i].iov_len;
+	if (i == n)
+		return 0;
+	rest[i].iov_base = (uint8_t *)rest[i].iov_base + w;
+	rest[i].iov_len -= w;
+	return mig_write_full(fd, rest + i, n - i);
+}
+
+/*
+ * One record: @rec (header checksum filled in here) and its payload
+ * pieces, and @nr_fds file descriptors with it (a unix socket only).
+ */
 static int mig_send_rec(struct migration *m, struct mig_rec *rec, const struct iovec *payload,
-			int n)
+			int n, const int *fds, int nr_fds)
 {
 	struct iovec iov[4] = { { rec, sizeof(*rec) } };
 	uint64_t bytes = sizeof(*rec);
@@ -206,7 +250,8 @@ static int mig_send_rec(struct migration *m, struct mig_rec *rec, const struct i
 		iov[i + 1] = payload[i];
 		bytes += payload[i].iov_len;
 	}
-	ret = mig_write_full(m->fd, iov, n + 1);
+	ret = nr_fds ? mig_write_fds(m->fd, iov, n + 1, fds, nr_fds) :
+	      mig_write_full(m->fd, iov, n + 1);
 	if (ret)
 		return ret;
 	m->bytes_sent += bytes;
@@ -274,8 +319,8 @@ static void mig_throttle(struct migration *m)
 	}
 }
 
-int mig_send(struct migration *m, uint32_t type, uint64_t addr, const void *data,
-	     uint64_t len, bool has_payload)
+int mig_send_fds(struct migration *m, uint32_t type, uint64_t addr, const void *data,
+		 uint64_t len, bool has_payload, const int *fds, int nr_fds)
 {
 	struct mig_rec rec = {
 		.type = type, .addr = addr, .len = len,
@@ -283,7 +328,13 @@ int mig_send(struct migration *m, uint32_t type, uint64_t addr, const void *data
 	};
 	struct iovec iov = { (void *)data, len };
 
-	return mig_send_rec(m, &rec, &iov, has_payload && len ? 1 : 0);
+	return mig_send_rec(m, &rec, &iov, has_payload && len ? 1 : 0, fds, nr_fds);
+}
+
+int mig_send(struct migration *m, uint32_t type, uint64_t addr, const void *data,
+	     uint64_t len, bool has_payload)
+{
+	return mig_send_fds(m, type, addr, data, len, has_payload, NULL, 0);
 }
 
 /*
@@ -312,8 +363,8 @@ int mig_send_ram(struct migration *m, uint64_t gpa, const uint8_t *host, uint64_
 	rec.csum = mig_csum(m->page_sums, iov[0].iov_len, gpa);
 	m->pages_sent += npages;
 	if (m->pipe[0] < 0)
-		return mig_send_rec(m, &rec, iov, 2);
-	return mig_send_rec(m, &rec, iov, 1) ?: mig_splice(m, host, iov[1].iov_len);
+		return mig_send_rec(m, &rec, iov, 2, NULL, 0);
+	return mig_send_rec(m, &rec, iov, 1, NULL, 0) ?: mig_splice(m, host, iov[1].iov_len);
 }
 
 /*
@@ -463,9 +514,71 @@ int mig_open_uri(const char *uri, bool dest, char *err, size_t errlen)
 
 /* ---- destination ---- */
 
-int mig_recv_rec(int fd, struct mig_rec *rec, char *err, size_t errlen)
+void mig_fds_close(struct mig_fds *fds)
 {
-	int ret = mig_read_full(fd, rec, sizeof(*rec));
+	int i;
+
+	for (i = 0; i < fds->nr; i++)
+		if (fds->fd[i] >= 0)
+			close(fds->fd[i]);
+	fds->nr = 0;
+}
+
+/*
+ * mig_read_full() on a socket, keeping the file descriptors that come
+ * with the bytes in @fds (more than it holds: @fds->too_many).
+ */
+static int mig_read_full_fds(int fd, void *buf, size_t len, struct mig_fds *fds)
+{
+	union {
+		char buf[CMSG_SPACE(GM_MAX_REGIONS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	uint8_t *p = buf;
+
+	while (len) {
+		struct iovec iov = { p, len };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+		};
+		struct cmsghdr *c;
+		ssize_t r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			int *in = (int *)CMSG_DATA(c), k, n;
+
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (k = 0; k < n; k++) {
+				if (fds->nr < GM_MAX_REGIONS)
+					fds->fd[fds->nr++] = in[k];
+				else {
+					close(in[k]);
+					fds->too_many = true;
+				}
+			}
+		}
+		if (msg.msg_flags & MSG_CTRUNC)
+			fds->too_many = true;
+		if (r == 0)
+			return -ENODATA;
+		p += r;
+		len -= r;
+	}
+	return 0;
+}
+
+int mig_recv_rec(int fd, struct mig_rec *rec, struct mig_fds *fds, char *err, size_t errlen)
+{
+	int ret = fds ? mig_read_full_fds(fd, rec, sizeof(*rec), fds) :
+		  mig_read_full(fd, rec, sizeof(*rec));
 
 	if (ret == -ENODATA) {
 		snprintf(err, errlen, "stream ended before its end marker: the source "
