@@ -222,16 +222,20 @@ static void migrate_to_round2(struct vp *src, const char *uri, struct mstat *st)
  * It dirties until ck_payload_ok() asks it to check (until=request; 600 s
  * at most), so no test depends on how fast the machine migrates.
  */
-static void start_source(struct vp *p, const char *name, const char *mem, const char *cpus,
-			 const char *cmdline)
+static void start_source_with(struct vp *p, const char *name, const char *mem,
+			      const char *cpus, const char *cmdline, const char *const extra[])
 {
 	const char *elf = vlab_payload("payloads/dirty.elf");
+	const char *args[24] = { "--kernel", elf, "--mem", mem, "--cpus", cpus, "--cmdline" };
 	char cmd[256];
 	double deadline;
+	int n = 8;
 
 	snprintf(cmd, sizeof(cmd), "%s secs=600 until=request", cmdline);
-	vp_start(p, name, (const char *const []){ "--kernel", elf, "--mem", mem,
-						  "--cpus", cpus, "--cmdline", cmd, NULL });
+	args[7] = cmd;
+	while (extra && *extra && n < 23)
+		args[n++] = *extra++;
+	vp_start(p, name, args);
 	ck_assert_msg(vp_wait_file_has(p, p->con, "dirty: ", UP_TIMEOUT), "%s did not start",
 		      p->name);
 	deadline = vlab__now() + UP_TIMEOUT;
@@ -240,6 +244,12 @@ static void start_source(struct vp *p, const char *name, const char *mem, const 
 			      "%s: control socket does not answer: %s", p->name, vp_ctl_out);
 		usleep(10000);
 	}
+}
+
+static void start_source(struct vp *p, const char *name, const char *mem, const char *cpus,
+			 const char *cmdline)
+{
+	start_source_with(p, name, mem, cpus, cmdline, NULL);
 }
 
 /* A destination waiting on @uri (its RAM faulted in, about to listen). */
@@ -596,6 +606,7 @@ static uint64_t rec_payload_len(const struct mig_rec *rec)
 	case MIG_REC_CONFIG:
 	case MIG_REC_EARLY:
 	case MIG_REC_STATE:
+	case MIG_REC_MEMORY:
 		return rec->len;
 	case MIG_REC_RAM:
 		return rec->len + (rec->len / 4096) * sizeof(uint64_t);
@@ -1594,6 +1605,115 @@ START_TEST(test_fault_lost_ack)
 }
 END_TEST
 
+/* ---- local migration: guest RAM handed over by file descriptor ---- */
+
+static const char *const memfd_net[] = { "--mem-backend", "memfd", "--net", "null", NULL };
+
+/*
+ * mode=local in the middle of the dirty payload's run, a NIC on both
+ * sides: the source sends no page, the destination (anonymous RAM of its
+ * own, replaced by the source's memfds) runs on. Then an ordinary
+ * migration from there to a third vlab: it must find every page the guest
+ * ever touched in memory the destination never faulted in itself.
+ */
+START_TEST(test_local_mid_run)
+{
+	struct vp src, dst, third;
+	double total = 0, down = 0, mb = 0;
+	char uri[128], uri2[128], path[96];
+	int rounds = 0;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "local.sock"));
+	snprintf(uri2, sizeof(uri2), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
+	vp_start(&dst, "dst", (const char *const []){ "--incoming", uri, "--mem", "256M",
+						      "--net", "null", NULL });
+	start_source_with(&src, "src", "256M", "1", "rate=100", memfd_net);
+	wait_dest(&dst);
+	usleep(1000000);	/* let it dirty some 100 MB first */
+	ck_assert_msg(vp_migrate(&src, uri, "mode=local", NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
+	ck_file_has(src.out, "migrated");
+	ck_assert_msg(vp_migrate_done(&src, &total, &down, &mb, &rounds), "no final line");
+	printf("  mode=local: total %.1f ms, downtime %.1f ms, %.3f MB sent\n", total, down, mb);
+	ck_assert_msg(mb < 1, "%.1f MB sent for a local migration", mb);
+	ck_file_has(dst.out, "256 MiB of guest RAM taken over from the source by file descriptor");
+
+	/* The guest runs on at the destination, dirtying; then it moves on by copy. */
+	usleep(500000);
+	vp_start(&third, "third", (const char *const []){ "--incoming", uri2, "--mem", "256M",
+							  "--net", "null", NULL });
+	wait_dest(&third);
+	ck_assert_msg(vp_migrate(&dst, uri2, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_assert_msg(vp_wait(&dst, 30) == 0, "destination: exit status %d", dst.status);
+	ck_assert_msg(vp_migrate_done(&dst, &total, &down, &mb, &rounds), "no final line");
+	printf("  then by copy: %.1f MB in %d round(s)\n", mb, rounds);
+	ck_assert_msg(mb > 50, "%.1f MB sent: the copy missed the pages handed over", mb);
+	ck_payload_ok(&third, 30);
+	test_end();
+}
+END_TEST
+
+/* `migrate` refused at once with @why; the guest runs on. */
+static void ck_migrate_refused(struct vp *src, const char *uri, const char *extra,
+			       const char *why)
+{
+	ck_assert_msg(vp_migrate(src, uri, extra, NULL) == 1, "migrate %s %s: %s", uri, extra,
+		      vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, why), "reply \"%s\", want \"%s\"", vp_ctl_out, why);
+}
+
+/*
+ * Whatever goes wrong before the destination's acknowledgement, the
+ * source keeps the guest, whose memory a refusing destination had in its
+ * hands: the payload still finds every page right.
+ */
+START_TEST(test_local_refused)
+{
+	struct vp src, anon, dst;
+	struct fake_dest f;
+	struct mstat st;
+	char uri[128], path[96], arg[128];
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	test_begin();
+	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "local.sock"));
+	start_source_with(&src, "src", "256M", "1", "rate=100", memfd_net);
+
+	/* Refused by the command: what mode=local cannot do. */
+	ck_migrate_refused(&src, "tcp:127.0.0.1:1", "mode=local", "it needs uri=unix:PATH");
+	ck_migrate_refused(&src, uri, "mode=fast", "mode must be \"precopy\" or \"local\"");
+	snprintf(arg, sizeof(arg), "path=%s", tpath(path, sizeof(path), "snap"));
+	ck_assert_msg(VP_CTL(&src, "snapshot", arg, "mode=local") == 1, "%s", vp_ctl_out);
+	ck_assert_msg(strstr(vp_ctl_out, "no mode=local"), "%s", vp_ctl_out);
+	start_source(&anon, "anon", "64M", "1", "rate=10");
+	ck_migrate_refused(&anon, uri, "mode=local", "guest RAM is not in memfds");
+	vp_kill(&anon);
+
+	/* Refused by the destination: another size of RAM. */
+	vp_start(&dst, "dst-mem", (const char *const []){ "--incoming", uri, "--mem", "128M",
+							  "--net", "null", NULL });
+	wait_dest(&dst);
+	ck_assert_msg(vp_migrate(&src, uri, "mode=local", NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_refused(&dst, "configuration mismatch: the source has --mem 256M, this vlab 128M");
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "failed", DEST_CLOSED);
+
+	/* A destination that reads the whole stream, fds and all, and dies without a word. */
+	fake_dest_unix(&f, "dying.sock", uri, sizeof(uri));
+	ck_assert_msg(vp_migrate(&src, uri, "mode=local", NULL) == 0, "migrate: %s", vp_ctl_out);
+	ck_assert_msg(fake_dest_wait(&f, 10000) == 'E', "the stream did not end");
+	fake_dest_stop(&f);
+	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_source_kept(&src, "failed", DEST_CLOSED);
+	ck_file_has(src.out, "the guest keeps running here");
+
+	ck_payload_ok(&src, 40);
+	test_end();
+}
+END_TEST
+
 /* ---- the dirty ring ---- */
 
 /*
@@ -2064,6 +2184,7 @@ static Suite *migrate_suite(void)
 	TCase *ring = tcase_create("ring");
 	TCase *fault = tcase_create("fault");
 	TCase *paths = tcase_create("paths");
+	TCase *local = tcase_create("local");
 
 	tcase_set_timeout(live, TEST_TIMEOUT);
 	tcase_add_test(live, test_live_unix);
@@ -2096,6 +2217,11 @@ static Suite *migrate_suite(void)
 	tcase_add_test(fault, test_fault_no_listener);
 	tcase_add_test(fault, test_fault_bad_uri);
 	suite_add_tcase(s, fault);
+
+	tcase_set_timeout(local, TEST_TIMEOUT);
+	tcase_add_test(local, test_local_mid_run);
+	tcase_add_test(local, test_local_refused);
+	suite_add_tcase(s, local);
 
 	tcase_set_timeout(paths, TEST_TIMEOUT);
 	tcase_add_test(paths, test_long_paths);
