@@ -2,7 +2,8 @@
 /*
  * The destination's stream reader: the input is a migration stream or
  * snapshot file (header, then records: configuration, RAM runs with page
- * checksums, zero ranges, early device state, state, end), read into a VM shell with 1 MiB of
+ * checksums, zero ranges, early device state, state, end; or a local
+ * migration's memory layout), read into a VM shell with 1 MiB of
  * RAM and no devices. Record checksums are checked before anything is
  * used, so most mutants stop there; the seeds (FUZZ_MAKE_SEEDS=DIR) are
  * streams the source side's own record writer made, which is what lets
@@ -85,6 +86,50 @@ static void make_stream(struct vm *vm, const char *dir, const char *name, bool w
 	memset(host, 0, pages * GM_PAGE_SIZE);
 }
 
+/*
+ * A local migration's stream (version 4) as the source writes it: the
+ * configuration, the memory layout (its fds cannot come through a
+ * file: the reader refuses there, after parsing the layout), the state,
+ * the end marker.
+ */
+static void make_local_stream(struct vm *vm, const char *dir)
+{
+	struct migration m = { .vm = vm, .pipe = { -1, -1 } };
+	uint64_t layout[3] = { 1, vm->mem.regions[0].gpa, vm->mem.regions[0].size };
+	char hdr[16] = MIG_MAGIC;
+	uint32_t ver = MIG_VERSION_LOCAL;
+	struct iovec iov = { hdr, sizeof(hdr) };
+	struct state_buf sb;
+	off_t len;
+	void *p;
+
+	/* struct mig_mem_layout: nr_regions 1 (and reserved 0), then the region. */
+	m.fd = memfd_create("fuzz-seed", MFD_CLOEXEC);
+	memcpy(hdr + 8, &ver, 4);
+	if (m.fd < 0 || mig_write_full(m.fd, &iov, 1) || state_buf_init(&sb) ||
+	    mig_config_save(vm, &sb) || state_buf_finish(&sb) ||
+	    mig_send(&m, MIG_REC_CONFIG, 0, state_blob(&sb), state_blob_size(&sb), true) ||
+	    mig_send(&m, MIG_REC_MEMORY, 0, &layout, sizeof(layout), true))
+		abort();
+	state_buf_free(&sb);
+	if (state_buf_init(&sb))
+		abort();
+	state_begin_node(&sb, "devices", 1);
+	state_end_node(&sb);
+	if (state_buf_finish(&sb) ||
+	    mig_send(&m, MIG_REC_STATE, 0, state_blob(&sb), state_blob_size(&sb), true) ||
+	    mig_send(&m, MIG_REC_END, 0, NULL, 0, false))
+		abort();
+	state_buf_free(&sb);
+	len = lseek(m.fd, 0, SEEK_END);
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, m.fd, 0);
+	if (p == MAP_FAILED)
+		abort();
+	fuzz_write_seed(dir, "stream-local", p, len);
+	munmap(p, len);
+	close(m.fd);
+}
+
 static struct vm vm;
 static struct vm_config cfg;
 static int fd = -1;
@@ -102,6 +147,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	make_stream(&vm, seeds, "stream", true, SEED_PAGES);
 	make_stream(&vm, seeds, "stream-no-config", false, SEED_PAGES);
 	make_stream(&vm, seeds, "stream-no-ram", true, 0);
+	make_local_stream(&vm, seeds);
 	return 0;
 }
 
