@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Local migration (mode=local): both vlabs are on one host, so guest RAM
- * is not copied. Each RAM region is a memfd (guest_mem.c); the source,
- * paused, sends the region layout with the memfds over the unix socket
- * (SCM_RIGHTS), then the state as usual, and the destination maps the
- * memfds in place of its own RAM. The downtime is the state's, whatever
- * the size of RAM.
+ * is not copied. Each RAM region is a memfd (guest_mem.c); the source
+ * sends the region layout with the memfds over the unix socket
+ * (SCM_RIGHTS), and the destination maps them in place of its own RAM
+ * while the guest still runs; then the source pauses and sends the state
+ * as usual. The downtime is the state's, whatever the size of RAM.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,11 @@
 #define MIG_LAYOUT_SIZE(n) \
 	(sizeof(struct mig_mem_layout) + (n) * sizeof(((struct mig_mem_layout *)0)->region[0]))
 
-/* The source, paused and its devices quiesced: the layout and the memfds. */
+/*
+ * The source, before it pauses: the layout and the memfds. The guest
+ * runs on in them until stop-and-copy; the destination maps them and
+ * waits for the state.
+ */
 int mig_send_memory(struct migration *m)
 {
 	struct guest_mem *gm = &m->vm->mem;
@@ -88,13 +92,15 @@ static bool mig_fd_is_memfd(int fd, uint64_t size)
  * The destination: a MIG_REC_MEMORY record, whose header brought @fds.
  * The layout must be this vlab's, and each fd a memfd of its region's
  * size; then they replace this vlab's RAM. Nothing here writes guest RAM:
- * until the source has our acknowledgement, it may resume the guest in it.
+ * the guest still runs at the source, and until the source has our
+ * acknowledgement it may resume the guest in it.
  */
 int mig_recv_memory(struct vm *vm, int fd, const struct mig_rec *rec, struct mig_fds *fds,
 		    char *err, size_t errlen)
 {
 	struct guest_mem *gm = &vm->mem;
 	struct mig_mem_layout *l;
+	uint64_t t0;
 	int i, ret = -1;
 
 	if (rec->len > MIG_LAYOUT_SIZE(GM_MAX_REGIONS) || rec->len < sizeof(*l)) {
@@ -129,6 +135,7 @@ int mig_recv_memory(struct vm *vm, int fd, const struct mig_rec *rec, struct mig
 			goto out;
 		}
 	}
+	t0 = vlab_now_ns();
 	for (i = 0; i < gm->nr_regions; i++) {
 		int r = guest_mem_replace(gm, i, fds->fd[i]);
 
@@ -139,8 +146,9 @@ int mig_recv_memory(struct vm *vm, int fd, const struct mig_rec *rec, struct mig
 		}
 		fds->fd[i] = -1;	/* guest RAM's now */
 	}
-	vlab_log("incoming: %llu MiB of guest RAM taken over from the source by file descriptor",
-		 (unsigned long long)(gm->ram_size >> 20));
+	vlab_log("incoming: %llu MiB of guest RAM taken over from the source by file descriptor "
+		 "(mapped in %.1f ms)", (unsigned long long)(gm->ram_size >> 20),
+		 (vlab_now_ns() - t0) / 1e6);
 	ret = 0;
 out:
 	mig_fds_close(fds);

@@ -280,9 +280,8 @@ static int mig_stop_and_copy(struct migration *m, uint64_t *paused_at)
 	vm_pause(vm);
 	mig_devices(vm, true);
 	if (m->local) {
-		/* The memory is shared: nothing to copy, only to hand over. */
-		m->remaining_pages = 0;
-		ret = mig_send_memory(m);
+		/* The memory went ahead (mig_thread): nothing to copy. */
+		ret = 0;
 	} else if (!m->snapshot) {
 		/* Pages found dirty by the last pre-copy sync are still unsent. */
 		unsigned long *pending = malloc(m->dirty_log.words * sizeof(unsigned long));
@@ -347,7 +346,16 @@ static void *mig_thread(void *arg)
 	m->pipe[0] = m->pipe[1] = -1;
 	if (strncmp(m->uri, "file:", 5) && !pipe2(m->pipe, O_CLOEXEC))
 		fcntl(m->pipe[1], F_SETPIPE_SZ, MIG_RUN_PAGES << GM_PAGE_SHIFT);
-	if (!ret && !m->snapshot && !m->local) {
+	if (!ret && m->local) {
+		/*
+		 * The memory is shared: it goes before the pause. The
+		 * destination only maps it until the state comes (mapping
+		 * costs time with the size of RAM: KVM drops its old
+		 * mappings), and it reads it only once the state, saved
+		 * after the pause, is in.
+		 */
+		ret = mig_send_memory(m) ?: mig_stop_and_copy(m, &paused_at);
+	} else if (!ret && !m->snapshot) {
 		ret = dirty_log_start(&m->dirty_log, m->vm);
 		/* Round 0: everything, then rounds of what changed meanwhile. */
 		for (m->round = 0; !ret; m->round++) {
