@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "vmm/mem/guest_mem.h"
@@ -366,6 +367,74 @@ START_TEST(mark_dirty_clamped)
 }
 END_TEST
 
+/* ---- memfd RAM ---- */
+
+static bool touched(const unsigned long *bm, uint64_t pfn)
+{
+	return bm[pfn / BPL] & (1UL << (pfn % BPL));
+}
+
+/* A memfd per region, the same layout; what the guest touched is the memfd's data. */
+START_TEST(memfd_layout_and_touched)
+{
+	unsigned long *bm;
+	uint64_t hi;
+
+	ck_assert_int_eq(guest_mem_init_memfd(&gm, 6 * GiB), 0);
+	ck_assert_int_eq(gm.nr_regions, 2);
+	ck_assert_int_ge(gm.regions[0].fd, 0);
+	ck_assert_int_ge(gm.regions[1].fd, 0);
+	ck_assert_uint_eq(gm.regions[1].gpa, GM_HOLE_END);
+	ck_assert_ptr_eq(gm.regions[1].host, gm.base + GM_HOLE_START);
+	hi = GM_HOLE_END + GiB;
+	ck_assert_int_eq(guest_mem_fill(&gm, 5 * PAGE, 1, 2 * PAGE), 0);
+	ck_assert_int_eq(guest_mem_fill(&gm, hi, 1, 1), 0);
+	bm = calloc(gm.dirty_bits / BPL + 1, sizeof(*bm));
+	ck_assert_int_eq(guest_mem_touched(&gm, bm), 0);
+	ck_assert(!touched(bm, 4) && touched(bm, 5) && touched(bm, 6) && !touched(bm, 7));
+	ck_assert(touched(bm, hi / PAGE) && !touched(bm, hi / PAGE + 1));
+	free(bm);
+}
+END_TEST
+
+/*
+ * Another guest_mem's memfd mapped over a region: same host address, the
+ * other's bytes, and a write shows on both sides. Our old contents go.
+ */
+START_TEST(memfd_replace)
+{
+	struct guest_mem other;
+	uint8_t *host;
+	int fd;
+
+	ck_assert_int_eq(guest_mem_init_memfd(&gm, 64 * MiB), 0);
+	ck_assert_int_eq(guest_mem_init_memfd(&other, 64 * MiB), 0);
+	host = gm.regions[0].host;
+	ck_assert_int_eq(guest_mem_fill(&gm, PAGE, 0x11, PAGE), 0);
+	ck_assert_int_eq(guest_mem_fill(&other, 2 * PAGE, 0x22, PAGE), 0);
+	fd = dup(other.regions[0].fd);
+	ck_assert_int_eq(guest_mem_replace(&gm, 0, fd), 0);
+	ck_assert_ptr_eq(gm.regions[0].host, host);
+	ck_assert_int_eq(gm.regions[0].fd, fd);
+	ck_assert_uint_eq(host[PAGE], 0);
+	ck_assert_uint_eq(host[2 * PAGE], 0x22);
+	host[3 * PAGE] = 0x33;
+	ck_assert_uint_eq(other.regions[0].host[3 * PAGE], 0x33);
+	/* Given up: private memory in its place, the other side untouched by our writes. */
+	guest_mem_release(&gm);
+	ck_assert_int_eq(gm.regions[0].fd, -1);
+	host[4 * PAGE] = 0x44;
+	ck_assert_uint_eq(other.regions[0].host[4 * PAGE], 0);
+	/* Too small a memfd is refused, the region unchanged. */
+	guest_mem_exit(&gm);
+	ck_assert_int_eq(guest_mem_init_memfd(&gm, 128 * MiB), 0);
+	fd = dup(other.regions[0].fd);
+	ck_assert_int_eq(guest_mem_replace(&gm, 0, fd), -ERANGE);
+	close(fd);
+	guest_mem_exit(&other);
+}
+END_TEST
+
 static Suite *guest_mem_suite(void)
 {
 	Suite *s = suite_create("guest_mem");
@@ -380,6 +449,9 @@ static Suite *guest_mem_suite(void)
 	vlab_tcase(s, "dirty", NULL, teardown, 0, VLAB_TESTS(
 		read_not_dirty, write_marks_pages, fill_and_map_mark_pages,
 		dirty_high_region, dirty_collect, mark_dirty_clamped));
+
+	vlab_tcase(s, "memfd", NULL, teardown, 0, VLAB_TESTS(
+		memfd_layout_and_touched, memfd_replace));
 	return s;
 }
 
