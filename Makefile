@@ -12,6 +12,7 @@
 #   make bench-vdpa-datapath  the vDPA NIC's passthrough path beside virtio-net
 #   make bench-svq    the same run: passthrough vs the shadow virtqueue
 #   make bench-vdpa   vDPA migration downtime step by step, against the records
+#   make bench-migrate-local  downtime of mode=local beside pre-copy
 #   make bench-rdma   RC WRITE latency and bandwidth, beside the hub's copy limit
 #   make bench-rdma-migrate  an RDMA guest moved under load: downtime, the peer's stall
 #   make bench-dash   the dirty payload's write rate with and without vlab dash
@@ -163,7 +164,12 @@ bench-migrate: all payloads
 	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
 	tests/bench/bench-migrate.sh
 
-.PHONY: bench-migrate
+# Local migration (mode=local, RAM by file descriptor) beside pre-copy:
+# downtime for 256M/4G/16G guests, best of BENCH_REPEAT with the spread.
+bench-migrate-local: all payloads
+	tests/bench/bench-migrate-local.sh
+
+.PHONY: bench-migrate bench-migrate-local
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c) with ASan + UBSan, built by clang
 # into build/fuzz; `make fuzz-smoke` runs each for a fixed number of inputs.
