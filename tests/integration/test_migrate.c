@@ -1385,7 +1385,8 @@ END_TEST
  * closes the stream without a word, as a vlab that refused it, and
  * reports 'C'. Told nothing, it never answers.
  */
-#define MIG_ACK_TEXT	"VLABMIG-OK\n"	/* as in vmm/migrate/migrate.c */
+#define MIG_ACK_TEXT	"VLABMIG-OK\n"	/* as in vmm/migrate/internal.h */
+#define MIG_MAPPED_TEXT	"VLABMIG-MAPPED\n"
 
 struct fake_dest {
 	pid_t pid;
@@ -1442,6 +1443,10 @@ static void fake_dest_start(struct fake_dest *f, int lfd)
 					_exit(1);
 				left -= n;
 			}
+			/* A local stream's source waits for this before it pauses. */
+			if (rec.type == MIG_REC_MEMORY &&
+			    send(fd, MIG_MAPPED_TEXT, strlen(MIG_MAPPED_TEXT), MSG_NOSIGNAL) < 0)
+				_exit(1);
 		} while (rec.type != MIG_REC_END);
 		if (write(sv[1], "E", 1) != 1 || read(sv[1], &c, 1) != 1)
 			_exit(1);

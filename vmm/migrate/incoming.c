@@ -105,6 +105,14 @@ static int mig_recv_ram(struct vm *vm, int fd, const struct mig_rec *rec,
 	return 0;
 }
 
+/* Tell the source @text (MIG_MAPPED, MIG_ACK); -errno if it is gone. */
+static int mig_answer(int fd, const char *text)
+{
+	struct iovec iov = { (void *)text, strlen(text) };
+
+	return mig_write_full(fd, &iov, 1);
+}
+
 /* Read a whole stream from @fd into the VM; -1 with @err set if it is refused. */
 static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 {
@@ -217,6 +225,11 @@ static int mig_receive(struct migration *m, int fd, char *err, size_t errlen)
 			if (mig_recv_memory(vm, fd, &rec, &fds, err, errlen))
 				goto out;
 			have_memory = true;
+			/* The source pauses the guest once it hears this. */
+			if (strncmp(uri, "file:", 5) && mig_answer(fd, MIG_MAPPED)) {
+				snprintf(err, errlen, "the source went away before the hand-over");
+				goto out;
+			}
 			break;
 		case MIG_REC_ROUND:
 			break;
@@ -253,8 +266,7 @@ out:
 			 "copies torn by guest writes, all sent again", ram / 1e6,
 			 (vlab_now_ns() - t0) / 1e6, (unsigned long long)bad.torn);
 		/* Tell the source it may let go; for a file there is nobody to tell. */
-		if (strncmp(uri, "file:", 5) && write(fd, MIG_ACK, sizeof(MIG_ACK) - 1) !=
-		    sizeof(MIG_ACK) - 1) {
+		if (strncmp(uri, "file:", 5) && mig_answer(fd, MIG_ACK)) {
 			snprintf(err, errlen, "the source went away before the hand-over");
 			ret = -1;
 		}

@@ -26,6 +26,8 @@ struct vm;
 
 #define BITS_PER_LONG		(8 * sizeof(unsigned long))
 #define MIG_ACK			"VLABMIG-OK\n"
+/* A local destination has mapped the source's memory: the source may pause. */
+#define MIG_MAPPED		"VLABMIG-MAPPED\n"
 #define MIG_ACK_TIMEOUT_MS	30000
 /* 2: a node per device kind (1 had "nics" for --net only). */
 #define MIG_CONFIG_VERSION	2

@@ -229,26 +229,33 @@ static int mig_ack_timeout_ms(void)
 	return ms > 0 && ms <= MIG_ACK_TIMEOUT_MS ? (int)ms : MIG_ACK_TIMEOUT_MS;
 }
 
-static int mig_wait_ack(struct migration *m)
+/* The destination's answer @text (MIG_ACK, MIG_MAPPED), or -errno. */
+static int mig_wait_answer(struct migration *m, const char *text)
 {
 	struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
-	char ack[sizeof(MIG_ACK) - 1];
+	size_t len = strlen(text);
+	char answer[32];
 	int ret;
 
+	if (poll(&pfd, 1, mig_ack_timeout_ms()) != 1)
+		return -ETIMEDOUT;
+	ret = mig_read_full(m->fd, answer, len);
+	if (ret == -ENODATA)
+		return -EPIPE;	/* closed without an answer: it refused */
+	if (ret || memcmp(answer, text, len))
+		return ret ? ret : -EPROTO;
+	return 0;
+}
+
+static int mig_wait_ack(struct migration *m)
+{
 	if (m->part[0]) {
 		if (fsync(m->fd) || rename(m->part, m->uri + 5))
 			return -errno;
 		m->part[0] = '\0';
 		return 0;
 	}
-	if (poll(&pfd, 1, mig_ack_timeout_ms()) != 1)
-		return -ETIMEDOUT;
-	ret = mig_read_full(m->fd, ack, sizeof(ack));
-	if (ret == -ENODATA)
-		return -EPIPE;	/* closed without an answer: it refused */
-	if (ret || memcmp(ack, MIG_ACK, sizeof(ack)))
-		return ret ? ret : -EPROTO;
-	return 0;
+	return mig_wait_answer(m, MIG_ACK);
 }
 
 /*
@@ -348,13 +355,14 @@ static void *mig_thread(void *arg)
 		fcntl(m->pipe[1], F_SETPIPE_SZ, MIG_RUN_PAGES << GM_PAGE_SHIFT);
 	if (!ret && m->local) {
 		/*
-		 * The memory is shared: it goes before the pause. The
-		 * destination only maps it until the state comes (mapping
+		 * The memory is shared: it goes before the pause, and the
+		 * pause waits until the destination has mapped it (that
 		 * costs time with the size of RAM: KVM drops its old
-		 * mappings), and it reads it only once the state, saved
-		 * after the pause, is in.
+		 * mappings, RAM it faulted in is freed). It reads the
+		 * memory only once the state, saved after the pause, is in.
 		 */
-		ret = mig_send_memory(m) ?: mig_stop_and_copy(m, &paused_at);
+		ret = mig_send_memory(m) ?: mig_wait_answer(m, MIG_MAPPED) ?:
+		      mig_stop_and_copy(m, &paused_at);
 	} else if (!ret && !m->snapshot) {
 		ret = dirty_log_start(&m->dirty_log, m->vm);
 		/* Round 0: everything, then rounds of what changed meanwhile. */
