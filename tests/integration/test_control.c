@@ -14,8 +14,8 @@
 #include "check_main.h"
 #include "vlab_run.h"
 
-#define BOOT_TIMEOUT	10	/* seconds for the socket to appear */
-#define EXIT_TIMEOUT	10	/* seconds for vlab to end after quit */
+#define BOOT_TIMEOUT	60	/* seconds for the socket to appear */
+#define EXIT_TIMEOUT	60	/* seconds for vlab to end after quit */
 
 struct vm_proc {
 	pid_t pid;

@@ -28,7 +28,9 @@
 
 /* Check's limit per test, in seconds: a backstop for a stuck test, never hit by a slow one. */
 #define TEST_TIMEOUT	(VLAB_SANITIZED ? 900 : 300)
-#define UP_TIMEOUT	10	/* a vlab to come up, in seconds */
+#define UP_TIMEOUT	60	/* a vlab to come up, in seconds */
+/* A process or a migration to finish: conditions, so only a hang waits this long. */
+#define DONE_TIMEOUT	120
 /* Slow enough that a 256 MiB round takes seconds: "mid-stream" is reliable. */
 #define BW_SLOW		"max_bandwidth=20000000"
 /* The source's error when the destination refused or died mid-stream. */
@@ -177,7 +179,7 @@ static bool wait_mig_done(struct vp *p, struct mstat *st, double timeout_s)
 /* Poll status until at least @mb MB went out (migration still active). */
 static void wait_mig_sent(struct vp *p, double mb, struct mstat *st)
 {
-	double deadline = vlab__now() + 20;
+	double deadline = vlab__now() + DONE_TIMEOUT;
 
 	for (;;) {
 		ck_assert_msg(get_status(p, st), "%s: no status reply", p->name);
@@ -185,8 +187,8 @@ static void wait_mig_sent(struct vp *p, double mb, struct mstat *st)
 			      p->name, st->state, st->error, mb);
 		if (st->mb_sent >= mb)
 			return;
-		ck_assert_msg(vlab__now() < deadline, "%s: %.1f MB sent after 20 s", p->name,
-			      st->mb_sent);
+		ck_assert_msg(vlab__now() < deadline, "%s: %.1f MB sent after %d s", p->name,
+			      st->mb_sent, DONE_TIMEOUT);
 		usleep(10000);
 	}
 }
@@ -199,7 +201,7 @@ static void migrate_to_round2_at(struct vp *src, const char *uri, const char *bw
 				 struct mstat *st)
 {
 	/* A backstop only: round 2 comes after ~3 s here, ~3x that under ASan and load. */
-	double deadline = vlab__now() + 60;
+	double deadline = vlab__now() + DONE_TIMEOUT;
 
 	ck_assert_msg(vp_migrate(src, uri, bw, "downtime_ms=1") == 0, "migrate: %s", vp_ctl_out);
 	do {
@@ -287,7 +289,7 @@ static void ck_payload_ok(struct vp *p, double timeout_s)
 /* A destination that must refuse: exit status 2 and @why in its log. */
 static void ck_refused(struct vp *p, const char *why)
 {
-	int st = vp_wait(p, 20);
+	int st = vp_wait(p, DONE_TIMEOUT);
 
 	ck_assert_msg(st == 2, "%s: exit status %d, want 2", p->name, st);
 	ck_file_has(p->out, "incoming migration refused: ");
@@ -343,7 +345,7 @@ static void live_migration(const char *uri)
 	/* The source ends at the switch-over: its last status is "active". */
 	while (get_status(&src, &st))
 		last = st;
-	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
+	ck_assert_msg(vp_wait(&src, DONE_TIMEOUT) == 0, "source: exit status %d", src.status);
 	printf("  %s: switched over in %.0f ms (seen from the test)\n", uri,
 	       (vlab__now() - t0) * 1e3);
 	ck_file_has(src.out, "migrated");
@@ -354,7 +356,7 @@ static void live_migration(const char *uri)
 	printf("  %s: done: total %.0f ms, downtime %.1f ms, %.1f MB, %d round(s)\n", uri, total,
 	       down, mb, rounds);
 	ck_assert_msg(rounds >= 1 && mb > 50, "implausible: %.1f MB in %d rounds", mb, rounds);
-	ck_payload_ok(&dst, 20);
+	ck_payload_ok(&dst, DONE_TIMEOUT);
 	ck_file_has(dst.out, "incoming: ");
 }
 
@@ -421,7 +423,7 @@ static void hops_run(struct hops *h)
 		wait_dest(to);
 		ck_assert_msg(vp_migrate(from, uris[i], NULL, NULL) == 0, "hop %d: migrate: %s", i,
 			      vp_ctl_out);
-		ck_assert_msg(vp_wait(from, 20) == 0, "hop %d: %s exit status %d", i, from->name,
+		ck_assert_msg(vp_wait(from, DONE_TIMEOUT) == 0, "hop %d: %s exit status %d", i, from->name,
 			      from->status);
 		ck_assert_msg(vp_migrate_done(from, &total, &down, &mb, &rounds),
 			      "hop %d: no final line", i);
@@ -463,7 +465,7 @@ START_TEST(test_back_and_forth)
 	test_begin();
 	start_source(&h.vps[0], "hop00", "256M", "1", "rate=100");
 	hops_run(&h);
-	ck_payload_ok(&h.vps[HOPS], 40);
+	ck_payload_ok(&h.vps[HOPS], DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -490,7 +492,7 @@ START_TEST(test_untouched_ram_is_free)
 	start_source(&src, "src", "64G", "1", "idle=1 fill=0");
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
-	ck_assert_msg(vp_wait(&src, 60) == 0, "source: exit status %d", src.status);
+	ck_assert_msg(vp_wait(&src, DONE_TIMEOUT) == 0, "source: exit status %d", src.status);
 	ck_assert_msg(vp_migrate_done(&src, &total, &down, &mb, &rounds), "no final line");
 	printf("  64 GiB guest: total %.0f ms, downtime %.1f ms, %.1f MB, %d round(s)\n", total,
 	       down, mb, rounds);
@@ -524,7 +526,7 @@ START_TEST(test_snapshot_restore)
 	usleep(1000000);
 	snprintf(arg, sizeof(arg), "path=%s", file);
 	ck_assert_msg(VP_CTL(&src, "snapshot", arg) == 0, "snapshot: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
 	ck_assert_str_eq(st.vm_state, "running");
 	printf("  snapshot (status JSON): %.1f MB, total %.0f ms, downtime %.1f ms, round %lld\n",
@@ -535,12 +537,12 @@ START_TEST(test_snapshot_restore)
 	/* Both go on: the source from where it was, the copy from the snapshot point. */
 	snprintf(uri, sizeof(uri), "file:%s", file);
 	start_dest(&dst, "restored", uri, "256M", "1");
-	ck_payload_ok(&src, 20);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 	ck_assert_msg(!vlab_file_has(src.out, "migrated"), "the source let go of its guest");
-	ck_payload_ok(&dst, 20);
+	ck_payload_ok(&dst, DONE_TIMEOUT);
 	/* A snapshot restores any number of times. */
 	start_dest(&dst, "restored2", uri, "256M", "1");
-	ck_payload_ok(&dst, 20);
+	ck_payload_ok(&dst, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -575,9 +577,9 @@ START_TEST(test_fault_dest_killed)
 	test_begin();
 	migrate_under_way(&src, &dst, uri, sizeof(uri), &st);
 	vp_kill(&dst);
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
-	ck_payload_ok(&src, 20);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 	ck_file_has(src.out, "the guest keeps running here");
 	test_end();
 }
@@ -674,7 +676,7 @@ static void make_snapshot(const char *file, struct stream_map *m)
 	usleep(500000);
 	snprintf(arg, sizeof(arg), "path=%s", file);
 	ck_assert_msg(VP_CTL(&src, "snapshot", arg) == 0, "snapshot: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
 	vp_kill(&src);
 	map_stream(file, m);
@@ -682,7 +684,7 @@ static void make_snapshot(const char *file, struct stream_map *m)
 	       (long long)m->size, m->nr_ram, (unsigned long long)m->state_len);
 	snprintf(uri, sizeof(uri), "file:%s", file);
 	start_dest(&dst, "intact", uri, "64M", "1");
-	ck_payload_ok(&dst, 20);
+	ck_payload_ok(&dst, DONE_TIMEOUT);
 }
 
 /* Restore @file into a fresh vlab (64M, @cpus): it must refuse, saying @why. */
@@ -876,14 +878,14 @@ static bool dma_report(struct vp *p, unsigned int *stale, unsigned int *bad)
 /* Ask @p's net_dma guest for its report (value 2) and wait for its exit status. */
 static int dma_finish(struct vp *p, unsigned int *stale, unsigned int *bad)
 {
-	double deadline = vlab__now() + 60;
+	double deadline = vlab__now() + DONE_TIMEOUT;
 	int st;
 
 	while (!vp_ended(p) && VP_CTL(p, "test-request", "value=2")) {
 		ck_assert_msg(vlab__now() < deadline, "%s: test-request: %s", p->name, vp_ctl_out);
 		usleep(20000);
 	}
-	st = vp_wait(p, 30);
+	st = vp_wait(p, DONE_TIMEOUT);
 	ck_assert_msg(dma_report(p, stale, bad), "%s did not report its buffers", p->name);
 	ck_assert_msg(st || vlab_file_has(p->con, "payload: net_dma ok"),
 		      "%s: exit 0 without \"ok\"", p->name);
@@ -929,10 +931,10 @@ static int dma_migration(const char *what, const char *opt, const char *spec,
 	 * failed. "completed" may still be read in the moment before it exits
 	 * (a slow machine, or a sanitizer build, widens that moment).
 	 */
-	if (wait_mig_done(&src, &mst, 60))
+	if (wait_mig_done(&src, &mst, DONE_TIMEOUT))
 		ck_assert_msg(!strcmp(mst.state, "completed"), "%s: migration %s: %s", what,
 			      mst.state, mst.error);
-	ck_assert_msg(vp_wait(&src, 30) == 0, "%s: source exit status %d", what, src.status);
+	ck_assert_msg(vp_wait(&src, DONE_TIMEOUT) == 0, "%s: source exit status %d", what, src.status);
 	ck_file_has(src.out, "migrated");
 	st = dma_finish(&dst, stale, bad);
 	/*
@@ -1100,7 +1102,7 @@ START_TEST(test_vdpa_svq_cancel)
 		}
 		ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s",
 			      vp_ctl_out);
-		ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+		ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 		ck_source_kept(&src, "cancelled", "cancelled");
 		ck_assert_int_ne(vp_wait(&dst, 10), 0);
 		usleep(200000);
@@ -1185,10 +1187,10 @@ START_TEST(test_vdpa_ahead_control_changed)
 	wait_dest(&dst);
 	migrate_to_round2_at(&src, uri, BW_SLOW, &st);
 	ck_assert_msg(VP_CTL(&src, "test-request", "value=1") == 0, "test-request: %s", vp_ctl_out);
-	if (wait_mig_done(&src, &st, 60))
+	if (wait_mig_done(&src, &st, DONE_TIMEOUT))
 		ck_assert_msg(!strcmp(st.state, "completed"), "migration %s: %s", st.state,
 			      st.error);
-	ck_assert_msg(vp_wait(&src, 30) == 0, "source exit status %d", src.status);
+	ck_assert_msg(vp_wait(&src, DONE_TIMEOUT) == 0, "source exit status %d", src.status);
 	ck_assert_msg(dma_finish(&dst, &stale, &bad) == 0 && !stale && !bad,
 		      "dst: %u stale, %u bad", stale, bad);
 	ck_file_has(dst.out, "device prepared ahead from the early state");
@@ -1228,7 +1230,7 @@ START_TEST(test_vdpa_snapshot_restore)
 		      "src did not fill its buffers");
 	snprintf(arg, sizeof(arg), "path=%s", file);
 	ck_assert_msg(VP_CTL(&src, "snapshot", arg) == 0, "snapshot: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
 	snprintf(uri, sizeof(uri), "file:%s", file);
 	vp_start(&dst, "dst", (const char *const []){ "--incoming", uri, "--mem", "64M", "--vdpa",
@@ -1239,7 +1241,7 @@ START_TEST(test_vdpa_snapshot_restore)
 		ck_assert_msg(!vp_ended(&dst), "dst: test-request: %s", vp_ctl_out);
 		usleep(20000);
 	}
-	ck_assert_msg(vp_wait_file_has(&dst, dst.con, "net_dma: quiet after", 20),
+	ck_assert_msg(vp_wait_file_has(&dst, dst.con, "net_dma: quiet after", DONE_TIMEOUT),
 		      "dst: no traffic after the restore");
 	ck_assert_msg(dma_finish(&dst, &stale, &bad) == 0, "dst: %u stale, %u bad", stale, bad);
 	ck_file_has(dst.out, "2 control command(s) replayed into the device");
@@ -1262,14 +1264,14 @@ START_TEST(test_fault_config_mismatch)
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_refused(&dst, "configuration mismatch: the source has --mem 256M, this vlab 128M");
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 
 	start_dest(&dst, "dst-cpus", uri, "256M", "2");
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_refused(&dst, "configuration mismatch: the source has --cpus 1, this vlab 2");
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 
 	/* Devices are compared kind by kind, whatever kinds this vlab has. */
@@ -1278,10 +1280,10 @@ START_TEST(test_fault_config_mismatch)
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_refused(&dst, "configuration mismatch: the source has 0 --net, this vlab 1");
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 
-	ck_payload_ok(&src, 40);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1303,7 +1305,7 @@ START_TEST(test_fault_cancel)
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
 
@@ -1313,7 +1315,7 @@ START_TEST(test_fault_cancel)
 	ck_assert_msg(vp_migrate(&src, uri, BW_SLOW, NULL) == 0, "migrate: %s", vp_ctl_out);
 	wait_mig_sent(&src, 15, &st);
 	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
 
@@ -1322,7 +1324,7 @@ START_TEST(test_fault_cancel)
 	wait_dest(&dst);
 	migrate_to_round2(&src, uri, &st);
 	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
 
@@ -1334,8 +1336,8 @@ START_TEST(test_fault_cancel)
 	start_dest(&dst, "dst-final", uri, "256M", "1");
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
-	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
-	ck_payload_ok(&dst, 30);
+	ck_assert_msg(vp_wait(&src, DONE_TIMEOUT) == 0, "source: exit status %d", src.status);
+	ck_payload_ok(&dst, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1360,7 +1362,7 @@ START_TEST(test_fault_cancel_stop_copy)
 	usleep(1500000);
 	ck_assert_msg(vp_migrate(&src, uri, "max_bandwidth=100000000", "downtime_ms=60000") == 0,
 		      "migrate: %s", vp_ctl_out);
-	deadline = vlab__now() + 10;
+	deadline = vlab__now() + DONE_TIMEOUT;
 	do {
 		ck_assert_msg(get_status(&src, &st) && !strcmp(st.state, "active"),
 			      "migration %s (%s) before the stop-and-copy", st.state, st.error);
@@ -1368,10 +1370,10 @@ START_TEST(test_fault_cancel_stop_copy)
 		usleep(5000);
 	} while (strcmp(st.vm_state, "paused"));
 	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
-	ck_payload_ok(&src, 20);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1546,7 +1548,7 @@ START_TEST(test_fault_cancel_after_end)
 		      "split brain: the cancel was accepted, the source resumed the guest, "
 		      "and the destination's acknowledgement went out too");
 	ck_assert_int_eq(cancel, 1);
-	ck_assert_msg(vp_wait(&src, 10) == 0, "source: exit status %d", src.status);
+	ck_assert_msg(vp_wait(&src, DONE_TIMEOUT) == 0, "source: exit status %d", src.status);
 	ck_file_has(src.out, "migrated");
 	fake_dest_stop(&f);
 	test_end();
@@ -1580,7 +1582,7 @@ START_TEST(test_fault_lost_ack)
 	fake_dest_unix(&f, "silent.sock", uri, sizeof(uri));
 	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_assert_msg(fake_dest_wait(&f, 10000) == 'E', "the stream did not end");
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	printf("  no answer: migration %s: %s; guest %s\n", st.state, st.error, st.vm_state);
 	ck_assert_str_eq(st.state, "failed");
 	ck_assert_msg(strstr(st.error, "no acknowledgement after the whole stream"), "error: %s",
@@ -1602,10 +1604,10 @@ START_TEST(test_fault_lost_ack)
 	ck_assert_msg(fake_dest_wait(&f, 10000) == 'E', "the stream did not end");
 	ck_assert_int_eq(write(f.ctl, "c", 1), 1);
 	ck_assert_msg(fake_dest_wait(&f, 5000) == 'C', "the destination did not close");
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 	fake_dest_stop(&f);
-	ck_payload_ok(&src, 30);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1638,7 +1640,7 @@ START_TEST(test_local_mid_run)
 	wait_dest(&dst);
 	usleep(1000000);	/* let it dirty some 100 MB first */
 	ck_assert_msg(vp_migrate(&src, uri, "mode=local", NULL) == 0, "migrate: %s", vp_ctl_out);
-	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
+	ck_assert_msg(vp_wait(&src, DONE_TIMEOUT) == 0, "source: exit status %d", src.status);
 	ck_file_has(src.out, "migrated");
 	ck_assert_msg(vp_migrate_done(&src, &total, &down, &mb, &rounds), "no final line");
 	printf("  mode=local: total %.1f ms, downtime %.1f ms, %.3f MB sent\n", total, down, mb);
@@ -1651,11 +1653,11 @@ START_TEST(test_local_mid_run)
 							  "--net", "null", NULL });
 	wait_dest(&third);
 	ck_assert_msg(vp_migrate(&dst, uri2, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
-	ck_assert_msg(vp_wait(&dst, 30) == 0, "destination: exit status %d", dst.status);
+	ck_assert_msg(vp_wait(&dst, DONE_TIMEOUT) == 0, "destination: exit status %d", dst.status);
 	ck_assert_msg(vp_migrate_done(&dst, &total, &down, &mb, &rounds), "no final line");
 	printf("  then by copy: %.1f MB in %d round(s)\n", mb, rounds);
 	ck_assert_msg(mb > 50, "%.1f MB sent: the copy missed the pages handed over", mb);
-	ck_payload_ok(&third, 30);
+	ck_payload_ok(&third, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1702,7 +1704,7 @@ START_TEST(test_local_refused)
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, "mode=local", NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_refused(&dst, "configuration mismatch: the source has --mem 256M, this vlab 128M");
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 
 	/* A destination that reads the whole stream, fds and all, and dies without a word. */
@@ -1710,11 +1712,11 @@ START_TEST(test_local_refused)
 	ck_assert_msg(vp_migrate(&src, uri, "mode=local", NULL) == 0, "migrate: %s", vp_ctl_out);
 	ck_assert_msg(fake_dest_wait(&f, 10000) == 'E', "the stream did not end");
 	fake_dest_stop(&f);
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "failed", DEST_CLOSED);
 	ck_file_has(src.out, "the guest keeps running here");
 
-	ck_payload_ok(&src, 40);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1740,8 +1742,8 @@ START_TEST(test_dirty_ring)
 	snprintf(uri, sizeof(uri), "unix:%s", tpath(path, sizeof(path), "mig.sock"));
 	vp_start(&src, "src", (const char *const []){ "--kernel", elf, "--mem", "128M",
 		 "--cpus", "2", "--dirty-ring", "1024",
-		 "--cmdline", "fill=1 rate=1000 secs=20", NULL });
-	ck_assert_msg(vp_wait_file_has(&src, src.con, "dirty: filled", 20), "src did not fill");
+		 "--cmdline", "fill=1 rate=1000 secs=600 until=request", NULL });
+	ck_assert_msg(vp_wait_file_has(&src, src.con, "dirty: filled", DONE_TIMEOUT), "src did not fill");
 	ck_assert_msg(get_status(&src, &st), "src: no status reply");
 	ck_assert_str_eq(st.dirty_log, "ring");
 	ck_assert_int_eq(st.ring_entries, 1024);
@@ -1756,7 +1758,7 @@ START_TEST(test_dirty_ring)
 		      "%lld entries harvested, %lld ring-full exits",
 		      (long long)st.ring_harvested, (long long)st.ring_full_exits);
 	ck_assert_msg(VP_CTL(&src, "migrate-cancel") == 0, "migrate-cancel: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 10), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_source_kept(&src, "cancelled", "cancelled");
 	ck_assert_int_ne(vp_wait(&dst, 10), 0);
 
@@ -1764,13 +1766,13 @@ START_TEST(test_dirty_ring)
 		 "--cpus", "2", "--dirty-ring", "4096", NULL });
 	wait_dest(&dst);
 	ck_assert_msg(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
-	ck_assert_msg(vp_wait(&src, 20) == 0, "source: exit status %d", src.status);
+	ck_assert_msg(vp_wait(&src, DONE_TIMEOUT) == 0, "source: exit status %d", src.status);
 
 	start_dest(&back, "back", uri, "128M", "2");
 	wait_dest(&back);
 	ck_assert_msg(vp_migrate(&dst, uri, NULL, NULL) == 0, "migrate back: %s", vp_ctl_out);
-	ck_assert_msg(vp_wait(&dst, 20) == 0, "dst: exit status %d", dst.status);
-	ck_payload_ok(&back, 30);
+	ck_assert_msg(vp_wait(&dst, DONE_TIMEOUT) == 0, "dst: exit status %d", dst.status);
+	ck_payload_ok(&back, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1811,7 +1813,7 @@ START_TEST(test_fault_no_listener)
 	ck_assert(get_status(&src, &st));
 	ck_assert_str_eq(st.vm_state, "running");
 	ck_assert_str_eq(st.state, "none");
-	ck_payload_ok(&src, 20);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1858,14 +1860,14 @@ START_TEST(test_fault_bad_uri)
 	ck_assert_msg(strstr(vp_ctl_out, "max_bandwidth must be >= 0"), "%s", vp_ctl_out);
 	ck_assert(get_status(&src, &st));
 	ck_assert_str_eq(st.vm_state, "running");
-	ck_payload_ok(&src, 20);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 
 	/*
 	 * The destination side checks its URI before anything else. @dst
 	 * lives as long as the test: test_end() walks every started process.
 	 */
 	start_dest(&dst, "dst", "ftp:x", "256M", "1");
-	ck_assert_int_eq(vp_wait(&dst, 10), 2);
+	ck_assert_int_eq(vp_wait(&dst, DONE_TIMEOUT), 2);
 	ck_file_has(dst.out, NOT_A_URI);
 	start_dest(&dst, "dst2", "file:/nonexistent/snap", "256M", "1");
 	ck_refused(&dst, "/nonexistent/snap: No such file or directory");
@@ -1907,7 +1909,7 @@ START_TEST(test_long_paths)
 	ck_assert_int_eq(strlen(path), 420);
 	snprintf(arg, sizeof(arg), "path=%s", path);
 	ck_assert_msg(VP_CTL(&src, "snapshot", arg) == 0, "snapshot: %s", vp_ctl_out);
-	ck_assert_msg(wait_mig_done(&src, &st, 20), "the source went away");
+	ck_assert_msg(wait_mig_done(&src, &st, DONE_TIMEOUT), "the source went away");
 	ck_assert_msg(!strcmp(st.state, "completed"), "snapshot %s: %s", st.state, st.error);
 	ck_assert_msg(!stat(path, &sb) && sb.st_size > 4096, "%s: %s", path, strerror(errno));
 	/* Nothing else beside it: no file under a cut-short name. */
@@ -1942,7 +1944,7 @@ START_TEST(test_long_paths)
 	printf("  %s", vp_ctl_out);
 	ck_assert(get_status(&src, &st));
 	ck_assert_str_eq(st.vm_state, "running");
-	ck_payload_ok(&src, 20);
+	ck_payload_ok(&src, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST
@@ -1955,7 +1957,7 @@ static void ck_incoming_refused(const char *name, const char *path, const char *
 
 	snprintf(uri, sizeof(uri), "unix:%s", path);
 	start_dest(&dst, name, uri, "64M", "1");
-	ck_assert_msg(vp_wait(&dst, 10) == 2, "%s: exit status %d, want 2", name, dst.status);
+	ck_assert_msg(vp_wait(&dst, DONE_TIMEOUT) == 2, "%s: exit status %d, want 2", name, dst.status);
 	ck_file_has(dst.out, "incoming migration refused: ");
 	ck_file_has(dst.out, why);
 }
@@ -2024,7 +2026,7 @@ static void start_waiting_dest(struct vp *p, const char *name, char *in, size_t 
 /* @p ended with @status and left neither its control socket nor @in behind. */
 static void ck_ended_clean(struct vp *p, const char *in, int status)
 {
-	ck_assert_msg(vp_wait(p, 10) == status, "%s: exit status %d, want %d", p->name, p->status,
+	ck_assert_msg(vp_wait(p, DONE_TIMEOUT) == status, "%s: exit status %d, want %d", p->name, p->status,
 		      status);
 	ck_assert_msg(access(p->sock, F_OK) && access(in, F_OK), "%s: socket files left behind",
 		      p->name);
@@ -2165,7 +2167,7 @@ START_TEST(test_wait_for_the_end)
 	ctl_reply(fd, buf, sizeof(buf), 20);
 	close(fd);
 	ck_assert_msg(strstr(buf, "cancelled: cancelled: vlab is stopping\""), "%s", buf);
-	ck_assert_int_eq(vp_wait(&src, 20), 0);
+	ck_assert_int_eq(vp_wait(&src, DONE_TIMEOUT), 0);
 	ck_assert_msg(access(snap, F_OK) && access(uri, F_OK), "quit left a snapshot file");
 
 	/* A live migration: its reply comes before the source exits. */
@@ -2176,8 +2178,8 @@ START_TEST(test_wait_for_the_end)
 	ck_assert_msg(vp_migrate(&src, uri, "--wait", NULL) == 0, "%s", vp_ctl_out);
 	ck_assert_msg(strstr(vp_ctl_out, "state: completed"), "%s", vp_ctl_out);
 	printf("  migrate --wait: %s", vp_ctl_out);
-	ck_assert_int_eq(vp_wait(&src, 20), 0);
-	ck_payload_ok(&dst, 30);
+	ck_assert_int_eq(vp_wait(&src, DONE_TIMEOUT), 0);
+	ck_payload_ok(&dst, DONE_TIMEOUT);
 	test_end();
 }
 END_TEST

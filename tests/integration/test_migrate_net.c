@@ -28,9 +28,9 @@
 #include "check_main.h"
 #include "vlab_run.h"
 
-#define TEST_TIMEOUT	60	/* Check's limit per test */
-#define UP_TIMEOUT	15	/* a guest to start streaming */
-#define END_TIMEOUT	35	/* everything to finish after the switch */
+#define TEST_TIMEOUT	300	/* Check's limit per test */
+#define UP_TIMEOUT	60	/* a guest to start streaming */
+#define END_TIMEOUT	120	/* everything to finish after the switch */
 #define MAC_SEND	"52:54:00:00:30:01"
 #define MAC_RECV	"52:54:00:00:30:02"
 /*
@@ -231,7 +231,7 @@ START_TEST(test_no_migration)
 			"--net", net_send, "--cmdline",
 			"role=send peer=" MAC_RECV " count=4000 tail=500 rate=2000 timeout=30 gate=none",
 			NULL });
-	deadline = vlab__now() + 40;
+	deadline = vlab__now() + END_TIMEOUT;
 	vp_check(vp_wait_until(&send, deadline) == 0, "sender exit status %d", send.status);
 	vp_check(vp_wait_until(&recv, deadline) == 0, "receiver exit status %d",
 		      recv.status);
