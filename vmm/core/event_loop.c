@@ -99,7 +99,7 @@ int event_loop_run(struct event_loop *el)
 	int i, n;
 
 	while (!__atomic_load_n(&el->stop, __ATOMIC_ACQUIRE)) {
-		n = epoll_wait(el->epfd, evs, 16, -1);
+		n = epoll_wait(el->epfd, evs, 16, el->poll ? 0 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

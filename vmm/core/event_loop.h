@@ -27,6 +27,7 @@ struct event_loop {
 	struct event_source *sources;
 	struct event_source *dead;	/* removed; freed between batches */
 	bool stop;
+	bool poll;		/* loop thread only: look at the fds without waiting */
 	/* Optional: called after every batch of callbacks (device workers). */
 	void (*after_batch)(struct event_loop *el, void *opaque);
 	void *after_batch_opaque;

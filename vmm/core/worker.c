@@ -7,6 +7,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "vmm/core/vm.h"
 #include "vmm/core/worker.h"
 
 static void worker_woken(int fd, void *opaque)
@@ -50,7 +51,16 @@ static void worker_batch(struct event_loop *el, void *opaque)
 		}
 		__atomic_store_n(&w->idle, false, __ATOMIC_SEQ_CST);
 		kicked = __atomic_exchange_n(&w->kicked, 0, __ATOMIC_SEQ_CST);
+		if (w->poll_bits && !round) {
+			kicked |= w->poll_bits;
+			/* Closed: this is the last round, and worker_polling() says so. */
+			w->polling = vlab_now_ns() < w->poll_until;
+			if (!w->polling)
+				w->poll_bits = 0;
+		}
 		w->run(w, kicked, w->opaque);
+		/* Polling: the loop looks at its fds without waiting, then comes back. */
+		el->poll = w->poll_bits != 0;
 		__atomic_store_n(&w->idle, true, __ATOMIC_SEQ_CST);
 		if (!__atomic_load_n(&w->kicked, __ATOMIC_SEQ_CST))
 			return;
@@ -132,6 +142,18 @@ void worker_stop(struct worker *w)
 	worker_wake(w);
 	pthread_join(w->thread, NULL);
 	w->running = false;
+}
+
+void worker_poll(struct worker *w, uint32_t bits, uint64_t ns)
+{
+	w->poll_bits |= bits;
+	w->poll_until = vlab_now_ns() + ns;
+	w->polling = true;
+}
+
+bool worker_polling(struct worker *w)
+{
+	return w->poll_bits && w->polling;
 }
 
 void worker_kick(struct worker *w, uint32_t bits)

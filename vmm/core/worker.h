@@ -35,6 +35,9 @@ struct worker {
 	bool stopping;		/* atomic: worker_stop() is waiting */
 	uint32_t kicked;	/* atomic: bits from worker_kick() */
 	bool idle;		/* atomic: may be waiting; a kick must wake it */
+	uint32_t poll_bits;	/* worker thread only: worker_poll()'s bits */
+	uint64_t poll_until;	/* and until when (vlab_now_ns()) */
+	bool polling;		/* worker thread only: the window, as of this round */
 	int wake_fd;		/* eventfd: kicks and stop requests */
 	worker_fn run;
 	void *opaque;
@@ -59,6 +62,16 @@ static inline bool worker_stopping(struct worker *w)
  * is woken through its eventfd.
  */
 void worker_kick(struct worker *w, uint32_t bits);
+
+/*
+ * From @run: do not sleep for the next @ns; call @run again with @bits
+ * after every look at the fds (which no longer waits) until then, and once
+ * more after, when worker_polling() is false. A device polls a queue this
+ * way with its notifications off; calling again extends the window.
+ */
+void worker_poll(struct worker *w, uint32_t bits, uint64_t ns);
+/* From @run: whether the window of worker_poll() is still open. */
+bool worker_polling(struct worker *w);
 
 /*
  * From an event handler running on @w itself: set @bits for the @run that

@@ -276,6 +276,58 @@ START_TEST(kicks_into_a_busy_worker_make_no_syscall)
 }
 END_TEST
 
+/*
+ * worker_poll(): after one kick, @run is called again and again with the
+ * poll bits and no kick, until the window closes; then exactly once more
+ * with worker_polling() false (where a device turns its notifications back
+ * on), and the worker sleeps: no more calls without a kick.
+ */
+struct poller {
+	uint32_t polled_runs;	/* atomic */
+	uint32_t last_runs;	/* atomic: runs that saw the window closed */
+	uint32_t runs;		/* atomic */
+	uint32_t runs_at_last;	/* atomic: runs when the last one came */
+};
+
+#define POLL_BIT	0x10
+
+static void poll_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct poller *p = opaque;
+
+	__atomic_fetch_add(&p->runs, 1, __ATOMIC_RELEASE);
+	if (kicked & 1)
+		worker_poll(w, POLL_BIT, 20 * 1000 * 1000);	/* 20 ms */
+	if (!(kicked & POLL_BIT))
+		return;
+	if (worker_polling(w)) {
+		__atomic_fetch_add(&p->polled_runs, 1, __ATOMIC_RELEASE);
+	} else {
+		__atomic_store_n(&p->runs_at_last, __atomic_load_n(&p->runs, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+		__atomic_fetch_add(&p->last_runs, 1, __ATOMIC_RELEASE);
+	}
+}
+
+START_TEST(poll_calls_run_until_the_window_closes)
+{
+	struct poller p = { 0 };
+	struct worker w;
+
+	ck_assert_int_eq(worker_init(&w, "test-poll", poll_run, &p), 0);
+	ck_assert_int_eq(worker_start(&w), 0);
+	worker_kick(&w, 1);
+	wait_for(&p.last_runs, 1);
+	/* The window is over: the worker sleeps, so no run comes without a kick. */
+	usleep(50 * 1000);
+	worker_stop(&w);
+	ck_assert_uint_ge(p.polled_runs, 2);
+	ck_assert_uint_eq(p.last_runs, 1);
+	ck_assert_uint_eq(p.runs, p.runs_at_last);
+	worker_exit(&w);
+}
+END_TEST
+
 START_TEST(run_parallel_runs_each_once)
 {
 	int seen[9] = { 0 }, i;
@@ -292,4 +344,5 @@ END_TEST
 VLAB_SUITE_MAIN("worker", "worker", NULL, NULL, 60,
 	kicks_reach_run, kicks_while_stopped_are_kept, fd_sources_survive_restart,
 	stop_waits_for_run, exit_without_start, timer_fires_on_worker, timer_survives_stop,
-	run_parallel_runs_each_once, no_kick_is_lost, kicks_into_a_busy_worker_make_no_syscall);
+	run_parallel_runs_each_once, no_kick_is_lost, kicks_into_a_busy_worker_make_no_syscall,
+	poll_calls_run_until_the_window_closes);
