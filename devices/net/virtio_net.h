@@ -18,7 +18,11 @@ struct net_config {
 	int queue_pairs;		/* 1..16 */
 	int mtu;			/* 0: not offered */
 	char pcap[256];			/* capture file, "" for none */
+	int poll_us;			/* TX: poll an empty queue this long before sleeping */
 };
+
+#define NET_POLL_US_DEFAULT	50
+#define NET_POLL_US_MAX		1000
 
 /* The --net device kind (vmm/core/device.h). */
 extern struct device_kind virtio_net_kind;

@@ -466,6 +466,7 @@ START_TEST(run_device_kinds)
 	nc = vm_config_device(&cfg, &virtio_net_kind, 0);
 	ck_assert_str_eq(nc->backend, "loop");
 	ck_assert_int_eq(nc->queue_pairs, 1);
+	ck_assert_int_eq(nc->poll_us, NET_POLL_US_DEFAULT);
 	w = vm_config_device(&cfg, &widget_kind, 0);
 	ck_assert_int_eq(w->size, 2);
 	ck_assert_ptr_null(vm_config_device(&cfg, &widget_kind, 1));
@@ -477,6 +478,13 @@ START_TEST(run_device_kinds)
 		       "--widget", "small", "--widget", "small");
 	ck_parse_fails("--net: 'foo' is not hub=DIR, tap=NAME, loop or null", "--kernel", "k",
 		       "--net", "foo");
+	ck_assert_int_eq(PARSE("--kernel", "k", "--net", "null,poll-us=0"), 0);
+	ck_assert_int_eq(((const struct net_config *)vm_config_device(&cfg, &virtio_net_kind,
+								      0))->poll_us, 0);
+	ck_parse_fails("--net: poll-us '1001' is not 0..1000", "--kernel", "k", "--net",
+		       "null,poll-us=1001");
+	ck_parse_fails("--net: poll-us '5x' is not 0..1000", "--kernel", "k", "--net",
+		       "null,poll-us=5x");
 	ck_parse_fails("--widget: 'huge' is not small or large", "--kernel", "k", "--widget",
 		       "huge");
 	ck_parse_fails("--widget: needs a value", "--kernel", "k", "--widget");
