@@ -15,7 +15,14 @@
  * reports round-trip times and frames per second and exits 0 only if
  * every frame came back intact.
  *
- * cmdline: role=ping|pong peer=52:54:00:.. count=N (1000) window=W (1)
+ * role=blast peer=MAC sends count=N frames as fast as the device takes
+ * them in bursts of burst=B (32), handed over with one doorbell at most
+ * each, as a DPDK PMD sends; nothing is expected back (a null sink), and
+ * it reports frames per second and doorbells:
+ * the transmit path alone, with the device's notification suppression
+ * deciding how often the driver kicks. make bench-net runs it.
+ *
+ * cmdline: role=ping|pong|blast peer=52:54:00:.. count=N (1000) window=W (1)
  * size=BYTES pattern bytes per frame (64) rto_ms=MS (50) timeout=S (30)
  * linger_ms=MS (100), and the vpmd options (ring=split|packed, qsize=,
  * mrg=, rxbuf=).
@@ -319,6 +326,51 @@ static int ping(void)
 	return bad ? 6 : 0;
 }
 
+/* ---- blast ---- */
+
+static int blast(void)
+{
+	uint32_t burst = payload_arg_u64("burst", 32), flen, i, b;
+	uint64_t t0, elapsed, us, deadline;
+
+	if (burst < 1 || burst > VPMD_QUEUE_MAX) {
+		printf("net_pmd: burst=%u is not 1..%u\n", burst, VPMD_QUEUE_MAX);
+		return 1;
+	}
+	flen = vpmd_frame_build(frame, peer, dev.mac, VPMD_NO_VLAN, 0, TAG_PING, pattern_len);
+	printf("net_pmd: blast: %s -> %s, %u frames of %u bytes, bursts of %u\n",
+	       vpmd_mac_str(dev.mac), vpmd_mac_str(peer), count, flen, burst);
+	t0 = rdtsc();
+	for (i = 0; i < count; i += b) {
+		for (b = 0; b < burst && i + b < count; b++) {
+			deadline = vpmd_deadline_us(DRAIN_TIMEOUT_US);
+			/* Full: hand over what is queued and take back what is done. */
+			while (vpmd_tx_queue(&dev, frame, flen)) {
+				vpmd_tx_flush(&dev);
+				vpmd_tx_reap(&dev);
+				if (vpmd_expired(deadline)) {
+					printf("net_pmd: TX queue stays full; status 0x%x\n",
+					       vpmd_status(&dev));
+					return 2;
+				}
+			}
+		}
+		vpmd_tx_flush(&dev);
+	}
+	drain_tx();
+	elapsed = rdtsc() - t0;
+	if (vpmd_tx_pending(&dev)) {
+		printf("net_pmd: blast: the device never took the last frames\n");
+		return 3;
+	}
+	us = payload_tsc_to_us(elapsed);
+	printf("net_pmd: blast: %u frames in %lu us: %lu frames/s\n", count, us,
+	       us ? (uint64_t)count * 1000000 / us : 0);
+	printf("net_pmd: blast: %lu TX kicks (%lu suppressed)\n", dev.tx.kicks,
+	       dev.tx.kicks_suppressed);
+	return 0;
+}
+
 int payload_main(void)
 {
 	const char *role = payload_arg("role"), *p = payload_arg("peer");
@@ -331,12 +383,12 @@ int payload_main(void)
 	}
 	if (pattern_len > VPMD_FRAME_MAX - VPMD_ETH_HLEN - sizeof(struct vpmd_test_hdr))
 		pattern_len = VPMD_FRAME_MAX - VPMD_ETH_HLEN - sizeof(struct vpmd_test_hdr);
-	if (!role || (strcmp(role, "ping") && strcmp(role, "pong"))) {
-		printf("net_pmd: role=ping or role=pong, please\n");
+	if (!role || (strcmp(role, "ping") && strcmp(role, "pong") && strcmp(role, "blast"))) {
+		printf("net_pmd: role=ping, role=pong or role=blast, please\n");
 		return 1;
 	}
-	if (!strcmp(role, "ping") && (!p || vpmd_parse_mac(p, peer))) {
-		printf("net_pmd: ping needs peer=xx:xx:xx:xx:xx:xx\n");
+	if (strcmp(role, "pong") && (!p || vpmd_parse_mac(p, peer))) {
+		printf("net_pmd: %s needs peer=xx:xx:xx:xx:xx:xx\n", role);
 		return 1;
 	}
 
@@ -347,5 +399,7 @@ int payload_main(void)
 	printf("net_pmd: %s: %s ring, queue size %u, features 0x%lx%s\n", role,
 	       vpmd_config_ring(&cfg), dev.rx.size, dev.features,
 	       vpmd_has(&dev, VIRTIO_NET_F_MRG_RXBUF) ? " (mergeable rx buffers)" : "");
+	if (!strcmp(role, "blast"))
+		return blast();
 	return !strcmp(role, "ping") ? ping() : pong();
 }

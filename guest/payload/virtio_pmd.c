@@ -749,6 +749,19 @@ unsigned int vpmd_tx_pending(const struct vpmd_dev *d)
 
 int vpmd_tx(struct vpmd_dev *d, const void *frame, uint32_t len)
 {
+	if (vpmd_tx_queue(d, frame, len))
+		return -1;
+	vpmd_tx_flush(d);
+	return 0;
+}
+
+void vpmd_tx_flush(struct vpmd_dev *d)
+{
+	vpmd_queue_kick(&d->tx);
+}
+
+int vpmd_tx_queue(struct vpmd_dev *d, const void *frame, uint32_t len)
+{
 	struct vpmd_sg sg;
 	uint16_t slot;
 	uint8_t *buf;
@@ -770,7 +783,6 @@ int vpmd_tx(struct vpmd_dev *d, const void *frame, uint32_t len)
 	sg.len = d->hdr_len + len;
 	/* Cookie slot + 1: a cookie must not be NULL. */
 	vpmd_queue_add(&d->tx, &sg, 1, 0, (void *)(uintptr_t)(slot + 1));
-	vpmd_queue_kick(&d->tx);
 	d->stats.tx_frames++;
 	return 0;
 }

@@ -231,6 +231,13 @@ void *vpmd_queue_get_used(struct vpmd_queue *q, uint32_t *len);
  * 0, or -1 if every TX buffer is still owned by the device.
  */
 int vpmd_tx(struct vpmd_dev *d, const void *frame, uint32_t len);
+/*
+ * A burst, as a DPDK PMD sends: vpmd_tx_queue() adds a frame without
+ * handing it over (-1 if no slot is free); vpmd_tx_flush() hands over every
+ * queued frame at once, with one doorbell if the device wants one.
+ */
+int vpmd_tx_queue(struct vpmd_dev *d, const void *frame, uint32_t len);
+void vpmd_tx_flush(struct vpmd_dev *d);
 /* Reap TX completions; returns how many. */
 unsigned int vpmd_tx_reap(struct vpmd_dev *d);
 /* TX buffers still owned by the device. */
