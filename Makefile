@@ -146,6 +146,13 @@ bench-rdma-migrate: all payloads
 
 .PHONY: bench-rdma bench-rdma-migrate
 
+# The same PMD payload on vlab and on QEMU's userspace virtio-net: Mpps to
+# a sink, round-trip latency, exits and doorbells per frame.
+bench-net: all payloads
+	tests/bench/bench-net.sh
+
+.PHONY: bench-net
+
 # Two guests on a hub, one moved back and forth while `vlab dash` shows it.
 demo: all payloads
 	tests/demo/demo.sh
