@@ -44,7 +44,8 @@ size=26		# pattern bytes: with its headers a 64-byte frame
 perf_ok=0
 perf stat -e kvm:kvm_userspace_exit -x, -- true >/dev/null 2>&1 && perf_ok=1
 
-# run_vm WHO MODE COUNT OUT: one run; WHO vlab|vlab0|qemu, MODE blast|ping.
+# run_vm WHO MODE COUNT OUT: one run; WHO vlab|vlab0|qemu (their own
+# virtio-net) or vlab-vu|qemu-vu (vhost-user to testpmd), MODE blast|ping.
 run_vm() {
 	local who=$1 mode=$2 count=$3 out=$4 cmd net peer=52:54:00:00:00:99
 	local -a argv perf=()
@@ -58,6 +59,18 @@ run_vm() {
 		[ "$mode" = ping ] && net=loop
 		[ "$who" = vlab0 ] && net=$net,poll-us=0
 		argv=("$vlab" run --kernel "$elf" --mem 64M --net "$net,mac=$mac" --cmdline "$cmd")
+		;;
+	vlab-vu)
+		argv=("$vlab" run --kernel "$elf" --mem 64M --mem-backend memfd
+		      --net "vhost-user=$T/vu.sock,mac=$mac" --cmdline "$cmd")
+		;;
+	qemu-vu)
+		argv=(qemu-system-x86_64 -machine pc,accel=kvm,memory-backend=mem
+		      -object memory-backend-memfd,id=mem,size=64M,share=on -cpu host -m 64M
+		      -nographic -no-reboot -kernel "$elf" -append "$cmd"
+		      -device isa-debug-exit,iobase=0x501,iosize=4
+		      -chardev "socket,id=c0,path=$T/vu.sock" -netdev vhost-user,id=n0,chardev=c0
+		      -device "virtio-net-pci,disable-legacy=on,netdev=n0,mac=$mac,romfile=")
 		;;
 	qemu)
 		rm -f "$T/qloop.sock"
@@ -101,6 +114,60 @@ for r in $(seq 1 "$repeat"); do
 	done
 done
 
+# testpmd MODE: DPDK's testpmd as the vhost-user backend on $T/vu.sock,
+# forwarding MODE (rxonly: a sink; macswap: every frame back), polling one
+# CPU; started only for the vhost-user rounds. Its PID goes to PIDS.
+testpmd_start() {
+	rm -f "$T/vu.sock"
+	# --stats-period: it runs until killed instead of reading stdin.
+	dpdk-testpmd --no-huge -m 256 --no-pci -l 0,1 --file-prefix="vlab-$$" \
+		--vdev "net_vhost0,iface=$T/vu.sock,queues=1" -- --forward-mode="$1" \
+		--auto-start --total-num-mbufs=8192 --stats-period 3600 </dev/null \
+		>"$T/testpmd.$1" 2>&1 &
+	testpmd_pid=$!
+	PIDS+=($testpmd_pid)
+	wait_for "$T/testpmd.$1" "binding succeeded" 120 $testpmd_pid || {
+		echo "$NAME: testpmd did not start:" >&2
+		tail -5 "$T/testpmd.$1" >&2
+		exit 1
+	}
+}
+
+testpmd_stop() {
+	kill "$testpmd_pid" 2>/dev/null || true
+	wait "$testpmd_pid" 2>/dev/null || true
+}
+
+# vhost-user: the same payload, the data path between the guest and
+# testpmd with no VMM thread in between; vlab's column only if it has one.
+vu_whos=
+if command -v dpdk-testpmd >/dev/null; then
+	vu_whos=qemu-vu
+	"$vlab" run --help 2>&1 | grep -q "vhost-user" && vu_whos="vlab-vu qemu-vu"
+else
+	echo "$NAME: dpdk-testpmd missing (apt-get install dpdk-dev): no vhost-user rows"
+fi
+for mode in blast ping; do
+	[ -n "$vu_whos" ] || break
+	if [ $mode = blast ]; then testpmd_start rxonly; else testpmd_start macswap; fi
+	for r in $(seq 1 "$repeat"); do
+		order=$vu_whos
+		[ $((r % 2)) = 0 ] && order=$(echo "$vu_whos" | tr ' ' '\n' | tac | tr '\n' ' ')
+		for who in $order; do
+			c=$n
+			[ $mode = ping ] && c=$rtt_n
+			run_vm "$who" $mode "$c" "$T/$who.$mode.$r"
+			if [ $mode = blast ]; then
+				[ "$r" = 1 ] && run_vm "$who" blast 1000 "$T/$who.base"
+				printf '  round %d %-7s %s Mpps\n' "$r" "$who" "$(mpps_of "$T/$who.blast.$r")"
+			else
+				printf '  round %d %-7s rtt p50 %s us\n' "$r" "$who" "$(p50_of "$T/$who.ping.$r")"
+			fi
+		done
+	done
+	testpmd_stop
+done
+
 # best (max Mpps, min p50) and the range over the rounds
 summary() {
 	local who=$1 f r mp=() p5=() p9=() ex kicks base
@@ -125,15 +192,20 @@ summary() {
 }
 
 echo
-printf '%-6s %-16s %-18s %-9s %-12s %s\n' VMM "Mpps best(min)" "rtt p50 us (max)" "p99 us" \
+printf '%-8s %-16s %-18s %-9s %-12s %s\n' VMM "Mpps best(min)" "rtt p50 us (max)" "p99 us" \
 	"exits/frame" "doorbells/frame"
-for who in $whos; do
+for who in $whos $vu_whos; do
 	read -r mhi mlo plo phi p99 epf dpf < <(summary "$who")
-	eval "best_$who=$mhi"
-	printf '%-6s %-16s %-18s %-9s %-12s %s\n' "$who" "$mhi ($mlo)" "$plo ($phi)" "$p99" \
+	eval "best_${who/-/_}=$mhi; rtt_${who/-/_}=$plo"
+	printf '%-8s %-16s %-18s %-9s %-12s %s\n' "$who" "$mhi ($mlo)" "$plo ($phi)" "$p99" \
 		"$epf" "$dpf"
 done
 echo
 echo "vlab/QEMU Mpps: $(echo "$best_vlab $best_qemu" | awk '{ printf "%.2f", $1 / $2 }')x" \
 	"(target >= 2x); vlab $best_vlab Mpps (target >= 1);" \
 	"vlab poll-us=0/QEMU: $(echo "$best_vlab0 $best_qemu" | awk '{ printf "%.2f", $1 / $2 }')x"
+if [ "$vu_whos" = "vlab-vu qemu-vu" ]; then
+	echo "vhost-user, vlab/QEMU: Mpps $(echo "$best_vlab_vu $best_qemu_vu" |
+		awk '{ printf "%.2f", $1 / $2 }')x, rtt p50 $(echo "$rtt_vlab_vu $rtt_qemu_vu" |
+		awk '{ printf "%.2f", $1 / $2 }')x (target: within 10%)"
+fi
