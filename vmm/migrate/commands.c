@@ -49,7 +49,10 @@ const char *mig_phase_name(const struct migration *m)
 		return mig_state_name(m->state);
 	if (m->snapshot)
 		return "snapshot";
-	return __atomic_load_n(&m->stopped, __ATOMIC_ACQUIRE) ? "stop-and-copy" : "pre-copy";
+	if (__atomic_load_n(&m->stopped, __ATOMIC_ACQUIRE))
+		return "stop-and-copy";
+	/* Local: no pages go, the destination is mapping the memfds. */
+	return m->local ? "handing-over" : "pre-copy";
 }
 
 static int mig_result(struct vm *vm, struct json_writer *reply, void *opaque)

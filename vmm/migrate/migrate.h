@@ -134,7 +134,10 @@ struct migration {
  */
 struct json_writer;
 void migrate_write_status(struct vm *vm, struct json_writer *w);
-/* The phase a watch shows: "pre-copy", "stop-and-copy", "snapshot", or the state's name. */
+/*
+ * The phase a watch shows: "pre-copy", "handing-over" (mode=local, before
+ * the pause), "stop-and-copy", "snapshot", or the state's name.
+ */
 const char *mig_phase_name(const struct migration *m);
 
 /* Register the control commands and the status member. */

@@ -289,8 +289,15 @@ START_TEST(test_sample_during_migration)
 	ck_assert_int_eq(get_int(mig, "round_sent"), 100);
 	json_free(v);
 
-	m->stopped = true;
+	/* A local migration before its pause: the destination is mapping RAM. */
+	m->local = true;
 	v = sample(wt, 1, 0);
+	ck_assert_str_eq(json_get_string(json_object_get(json_object_get(v, "migration"),
+							 "phase")), "handing-over");
+	json_free(v);
+
+	m->stopped = true;
+	v = sample(wt, 2, 0);
 	ck_assert_str_eq(json_get_string(json_object_get(json_object_get(v, "migration"),
 							 "phase")), "stop-and-copy");
 	json_free(v);
