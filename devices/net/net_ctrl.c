@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "devices/net/net_ctrl.h"
+#include "virtio/virtio.h"
 #include "vmm/core/bytes.h"
 
 /* Statistics a receiveq (vq 2i) and a transmitq (vq 2i + 1) may report. */
@@ -933,4 +934,42 @@ uint8_t net_ctrl_handle(struct net_state *st, const void *cmd, size_t cmd_len,
 		reply->effects = c.effects;
 	}
 	return VIRTIO_NET_OK;
+}
+
+void net_ctrl_serve(struct virtio_dev *vdev, struct net_state *st, pthread_mutex_t *lock,
+		    uint8_t *cmd, uint8_t *result)
+{
+	struct virtq *vq = &vdev->vqs[net_state_cvq_index(st)];
+	struct virtq_elem elem;
+	int r;
+
+	while ((r = virtq_pop(vq, &elem)) > 0) {
+		struct net_ctrl_reply reply = { 0 };
+		size_t len, out_cap;
+		struct virtq_cursor c;
+		uint8_t ack;
+
+		virtq_cursor_init(&c, &elem, false);
+		len = virtq_cursor_read(&c, cmd, NET_CTRL_MAX);
+		out_cap = elem.in_len ? elem.in_len - 1 : 0;
+		if (out_cap > NET_CTRL_RESULT_MAX)
+			out_cap = NET_CTRL_RESULT_MAX;
+		pthread_mutex_lock(lock);
+		ack = elem.in_len ? net_ctrl_handle(st, cmd, len, result, out_cap, &reply)
+				  : VIRTIO_NET_ERR;
+		pthread_mutex_unlock(lock);
+		/* Ack first, then the command-specific result (virtio 1.3). */
+		virtq_cursor_init(&c, &elem, true);
+		if (virtq_cursor_write(&c, &ack, 1))
+			virtq_cursor_write(&c, result, reply.len);
+		virtq_push(vq, &elem, c.done);
+		if (reply.effects & NET_CTRL_FX_CONFIG)
+			virtio_dev_config_changed(vdev);
+	}
+	if (r < 0) {
+		virtio_dev_needs_reset(vdev, vq->broken_reason ? vq->broken_reason :
+				       "bad control descriptor");
+		return;
+	}
+	virtio_dev_notify_used(vdev, net_state_cvq_index(st));
 }

@@ -7,6 +7,7 @@
 #ifndef VLAB_VIRTIO_NET_CTRL_H
 #define VLAB_VIRTIO_NET_CTRL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,5 +63,22 @@ uint64_t net_ctrl_stats_caps(const struct net_state *st);
 size_t net_ctrl_stats_query(const struct net_state *st, uint16_t vq, uint8_t *cmd, size_t cap);
 void net_ctrl_stats_merge(struct net_state *st, uint8_t *res, size_t len, bool into_reply);
 void net_state_stats_add(struct net_state *dst, const struct net_state *src);
+
+
+/* Bytes of a command read from the control queue, and of a result written. */
+#define NET_CTRL_MAX		(64 * 1024)
+#define NET_CTRL_RESULT_MAX	(16 * 1024)
+
+struct virtio_dev;
+/*
+ * Serve every command waiting on @vdev's control queue (index from @st)
+ * with net_ctrl_handle() under @lock: the ack, then the result, a config
+ * change notification if one changed, one used notification at the end.
+ * A bad descriptor sets NEEDS_RESET. @cmd holds NET_CTRL_MAX bytes,
+ * @result NET_CTRL_RESULT_MAX. For every NIC whose control queue vlab
+ * serves itself (virtio-net, vhost-user).
+ */
+void net_ctrl_serve(struct virtio_dev *vdev, struct net_state *st, pthread_mutex_t *lock,
+		    uint8_t *cmd, uint8_t *result);
 
 #endif

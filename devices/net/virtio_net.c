@@ -31,7 +31,6 @@
 
 #define NET_QUEUE_SIZE		256
 #define NET_INBOX_FRAMES	256
-#define NET_CTRL_MAX		(64 * 1024)
 #define NET_PCI_CLASS		0x020000
 
 struct net_frame {
@@ -82,7 +81,6 @@ struct virtio_net {
 };
 
 /* STATS GET for 16 pairs needs about 5 KiB; a short reply hangs Linux. */
-#define NET_CTRL_RESULT_MAX	(16 * 1024)
 
 #define KICK_RX		(1u << 0)
 #define KICK_TX		(1u << 1)
@@ -505,40 +503,8 @@ static void net_port_rx_batch_end(struct virtio_net *net)
 
 static void net_ctrl(struct virtio_net *net)
 {
-	struct virtq *vq = &net->vdev.vqs[net_state_cvq_index(&net->st)];
-	struct virtq_elem elem;
-	uint8_t *cmd = net->pairs[0].scratch;
-	int r;
-
-	while ((r = virtq_pop(vq, &elem)) > 0) {
-		struct net_ctrl_reply reply = { 0 };
-		uint8_t *result = net->ctrl_result, ack;
-		size_t len, out_cap;
-		struct virtq_cursor c;
-
-		virtq_cursor_init(&c, &elem, false);
-		len = virtq_cursor_read(&c, cmd, NET_CTRL_MAX);
-		out_cap = elem.in_len ? elem.in_len - 1 : 0;
-		if (out_cap > NET_CTRL_RESULT_MAX)
-			out_cap = NET_CTRL_RESULT_MAX;
-		pthread_mutex_lock(&net->lock);
-		ack = elem.in_len ? net_ctrl_handle(&net->st, cmd, len, result, out_cap, &reply)
-				  : VIRTIO_NET_ERR;
-		pthread_mutex_unlock(&net->lock);
-		/* Ack first, then the command-specific result (virtio 1.3). */
-		virtq_cursor_init(&c, &elem, true);
-		if (virtq_cursor_write(&c, &ack, 1))
-			virtq_cursor_write(&c, result, reply.len);
-		virtq_push(vq, &elem, c.done);
-		if (reply.effects & NET_CTRL_FX_CONFIG)
-			virtio_dev_config_changed(&net->vdev);
-	}
-	if (r < 0) {
-		virtio_dev_needs_reset(&net->vdev, vq->broken_reason ?
-				       vq->broken_reason : "bad control descriptor");
-		return;
-	}
-	virtio_dev_notify_used(&net->vdev, net_state_cvq_index(&net->st));
+	net_ctrl_serve(&net->vdev, &net->st, &net->lock, net->pairs[0].scratch,
+		       net->ctrl_result);
 }
 
 /* ---- workers ---- */

@@ -12,7 +12,7 @@
 #define F(bit)		(1ULL << (bit))
 #define HDR_LEN		sizeof(struct virtio_net_hdr_v1)
 #define KICK_BACKEND	(1u << 31)
-#define NET_CTRL_MAX	4096
+#define SIM_CTRL_MAX	4096
 
 static struct vdpa_sim_net *to_sim(struct vdpa_dev *d)
 {
@@ -213,7 +213,7 @@ static bool sim_ctrl_supported(const struct vdpa_sim_net *sim, const uint8_t *cm
 
 static void sim_ctrl(struct vdpa_sim_net *sim, uint16_t idx)
 {
-	uint8_t cmd[NET_CTRL_MAX], result[NET_CTRL_MAX], ack;
+	uint8_t cmd[SIM_CTRL_MAX], result[SIM_CTRL_MAX], ack;
 	struct net_ctrl_reply reply = { 0 };
 	struct virtq_elem elem;
 	struct virtq_cursor c;
