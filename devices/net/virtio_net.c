@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "devices/net/net_backend.h"
+#include "devices/net/vhost_user_net.h"
 #include "devices/net/virtio_net.h"
 #include "devices/net/net_ctrl.h"
 #include "devices/net/net_rx.h"
@@ -899,12 +900,14 @@ int net_parse_spec(const char *s, const char *opt, struct net_config *nc,
 		if (first) {
 			first = false;
 			if (strncmp(tok, "hub=", 4) && strncmp(tok, "tap=", 4) &&
-			    strcmp(tok, "loop") && strcmp(tok, "null")) {
-				snprintf(err, errlen, "%s: '%s' is not hub=DIR, tap=NAME, loop or null",
-					 opt, tok);
+			    strcmp(tok, "loop") && strcmp(tok, "null") &&
+			    (strcmp(opt, "--net") || !vhost_user_net_backend(tok))) {
+				snprintf(err, errlen, "%s: '%s' is not hub=DIR, tap=NAME, loop or null%s",
+					 opt, tok, strcmp(opt, "--net") ? "" : " (or vhost-user=SOCK)");
 				return -1;
 			}
-			if ((!strcmp(tok, "hub=") || !strcmp(tok, "tap="))) {
+			if (!strcmp(tok, "hub=") || !strcmp(tok, "tap=") ||
+			    !strcmp(tok, "vhost-user=")) {
 				snprintf(err, errlen, "%s: '%s' needs a value", opt, tok);
 				return -1;
 			}
@@ -1033,8 +1036,11 @@ void virtio_net_port_mac(struct virtio_dev *vdev, uint8_t mac[6])
 static void *net_kind_create(struct vm *vm, const void *config, int index, char *err,
 			     size_t errlen)
 {
+	const struct net_config *nc = config;
 	struct virtio_dev *vdev;
 
+	if (vhost_user_net_backend(nc->backend))
+		return vhost_user_net_create(vm, nc, index, err, errlen);
 	vdev = virtio_net_new(&vm->mem, config, index, vm->cfg->incoming, err, errlen);
 	if (!vdev)
 		return NULL;
@@ -1052,6 +1058,10 @@ static void net_kind_destroy(struct vm *vm, void *dev)
 {
 	struct virtio_dev *vdev = dev;
 
+	if (vhost_user_net_is(vdev)) {
+		vhost_user_net_destroy(vm, dev);
+		return;
+	}
 	net_stop_workers(vdev->priv);
 	virtio_pci_detach(vdev);
 	virtio_net_free(vdev);
@@ -1066,7 +1076,9 @@ struct device_kind virtio_net_kind = {
 	.option = "net",
 	.noun = "NIC",
 	.usage = "  --net SPEC[,OPTS]    virtio-net NIC (up to 4): SPEC is hub=DIR (vlab processes\n"
-		 "                       sharing DIR see each other's frames), tap=NAME, loop or null;\n"
+		 "                       sharing DIR see each other's frames), tap=NAME, loop, null,\n"
+		 "                       or vhost-user=SOCK (a vhost-user backend serves the data\n"
+		 "                       queues; needs --mem-backend memfd);\n"
 		 "                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N,\n"
 		 "                       pcap=FILE (every frame sent and received, pcap format),\n"
 		 "                       poll-us=N (0..1000, default 50: a sending guest's TX queue\n"

@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/net/net_ctrl.h"
+#include "devices/net/net_state.h"
+#include "devices/net/vhost_user.h"
+#include "devices/net/vhost_user_net.h"
+#include "virtio/virtio.h"
+#include "virtio/virtio_pci.h"
+#include "vmm/core/config.h"
+#include "vmm/core/vm.h"
+#include "vmm/core/worker.h"
+
+#define F(bit)		(1ULL << (bit))
+#define QUEUE_MAX	1024
+#define PREFIX		"vhost-user="
+/* Worker kick bits. */
+#define KICK_CVQ	1u
+#define KICK_IRQ	2u		/* re-hand the backend the right call fds */
+
+/* Served by vlab whatever the backend offers: the backend never sees them. */
+#define VHUN_OURS (F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_CTRL_VQ) | \
+		   F(VIRTIO_NET_F_MQ) | F(VIRTIO_NET_F_MTU))
+/* What the backend must also offer for the guest to see it. */
+#define VHUN_BACKEND (F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_F_VERSION_1) | \
+		      F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_RING_F_INDIRECT_DESC) | \
+		      F(VIRTIO_F_RING_PACKED))
+
+struct vhu_net {
+	struct virtio_dev vdev;
+	struct vm *vm;
+	struct net_config conf;
+	pthread_mutex_t lock;		/* st and the connection */
+	struct vhu_conn conn;
+	struct net_state st;
+	uint16_t nr_data;		/* data vqs: 2 per queue pair */
+	int kick[NET_MAX_DATA_VQS];	/* the transport's doorbells, read by the backend */
+	int call[NET_MAX_DATA_VQS];	/* ours, when the vector has no irqfd */
+	int call_cur[NET_MAX_DATA_VQS];	/* what the backend has: call[q] or an irqfd */
+	bool running[NET_MAX_DATA_VQS];	/* handed to the backend */
+	struct vhu_call {
+		struct vhu_net *n;
+		uint16_t q;
+	} calls[NET_MAX_DATA_VQS];
+	struct worker worker;
+	bool worker_ready, started;
+	uint8_t *cmd, *result;		/* control queue buffers */
+};
+
+bool vhost_user_net_backend(const char *backend)
+{
+	return !strncmp(backend, PREFIX, strlen(PREFIX));
+}
+
+/* ---- interrupts and doorbells ---- */
+
+/* The backend signalled a queue whose vector has no irqfd: raise it our way. */
+static void vhun_on_call(int fd, void *opaque)
+{
+	struct vhu_call *c = opaque;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) > 0)
+		virtio_dev_signal_queue(&c->n->vdev, c->q);
+}
+
+/* Straight into KVM through the vector's irqfd when it has one, else our eventfd. */
+static int vhun_call_fd(struct vhu_net *n, uint16_t q)
+{
+	const struct virtio_transport_ops *t = n->vdev.transport;
+	int fd = t && t->queue_irqfd ? t->queue_irqfd(&n->vdev, q) : -1;
+
+	return fd >= 0 ? fd : n->call[q];
+}
+
+/* Worker: a vector moved, was masked or unmasked; n->lock held. */
+static void vhun_calls_update(struct vhu_net *n)
+{
+	uint64_t v;
+	uint16_t q;
+	int old;
+
+	for (q = 0; q < n->nr_data; q++) {
+		int fd = vhun_call_fd(n, q);
+
+		if (!n->running[q] || fd == n->call_cur[q])
+			continue;
+		if (vhu_set_fd(&n->conn, VHU_SET_VRING_CALL, q, fd)) {
+			vlab_log("vhost-user: %s", n->conn.err);
+			continue;
+		}
+		old = n->call_cur[q];
+		n->call_cur[q] = fd;
+		/* Off our eventfd: what it still holds is an interrupt owed now. */
+		if (old == n->call[q] && read(old, &v, sizeof(v)) > 0)
+			virtio_dev_signal_queue(&n->vdev, q);
+	}
+}
+
+static void vhun_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct vhu_net *n = opaque;
+
+	if (kicked & KICK_CVQ)
+		net_ctrl_serve(&n->vdev, &n->st, &n->lock, n->cmd, n->result);
+	if (kicked & KICK_IRQ) {
+		pthread_mutex_lock(&n->lock);
+		if (n->started)
+			vhun_calls_update(n);
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
+/* Data queues: the backend reads KVM's doorbell eventfd itself. */
+static int vhun_queue_kick_fd(struct virtio_dev *vdev, uint16_t q, int fd)
+{
+	struct vhu_net *n = vdev->priv;
+
+	if (q >= n->nr_data)
+		return -1;		/* the control queue: ours */
+	n->kick[q] = fd;
+	return 0;
+}
+
+static struct worker *vhun_queue_worker(struct virtio_dev *vdev, uint16_t q)
+{
+	return &((struct vhu_net *)vdev->priv)->worker;
+}
+
+static void vhun_queue_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	worker_kick(&((struct vhu_net *)vdev->priv)->worker, KICK_CVQ);
+}
+
+/* Called on the thread that changed the vector: the socket is the worker's. */
+static void vhun_irq_changed(struct virtio_dev *vdev)
+{
+	worker_kick(&((struct vhu_net *)vdev->priv)->worker, KICK_IRQ);
+}
+
+/* ---- handing the backend memory and rings ---- */
+
+static int vhun_mem_table(struct vhu_net *n)
+{
+	struct guest_mem *gm = n->vdev.mem;
+	struct vhu_mem_table t = { .nregions = gm->nr_regions };
+	int fds[VHU_MAX_REGIONS], i;
+
+	if (gm->nr_regions > VHU_MAX_REGIONS)
+		return -1;
+	for (i = 0; i < gm->nr_regions; i++) {
+		const struct guest_mem_region *r = &gm->regions[i];
+
+		t.regions[i] = (struct vhu_region){ .gpa = r->gpa, .size = r->size,
+						    .uaddr = (uintptr_t)r->host };
+		fds[i] = r->fd;
+	}
+	return vhu_send(&n->conn, VHU_SET_MEM_TABLE, &t,
+			offsetof(struct vhu_mem_table, regions) + i * sizeof(t.regions[0]), fds, i,
+			true);
+}
+
+/* Bytes of each part of a ring of @size entries: descriptors, driver, device. */
+static void vhun_ring_sizes(bool packed, uint16_t size, uint64_t len[3])
+{
+	len[0] = 16ULL * size;
+	len[1] = packed ? 4 : 6 + 2ULL * size;
+	len[2] = packed ? 4 : 6 + 8ULL * size;
+}
+
+/* Queue @q as the guest set it up, to the backend: our addresses of its rings. */
+static int vhun_vring(struct vhu_net *n, uint16_t q)
+{
+	struct virtq *vq = &n->vdev.vqs[q];
+	bool packed = virtio_dev_has(&n->vdev, VIRTIO_F_RING_PACKED);
+	uint64_t gpa[3] = { vq->desc_addr, vq->driver_addr, vq->device_addr }, len[3];
+	/* A fresh ring; packed: both wrap counters start at 1 (bit 15). */
+	uint32_t base = packed ? 0x8000 : 0;
+	struct vhost_vring_addr a = { .index = q };
+	void *host[3];
+	int i;
+
+	vhun_ring_sizes(packed, vq->size, len);
+	for (i = 0; i < 3; i++) {
+		host[i] = guest_mem_map(n->vdev.mem, gpa[i], len[i], false);
+		if (!host[i]) {
+			snprintf(n->conn.err, sizeof(n->conn.err),
+				 "queue %u: ring outside guest RAM", q);
+			return -1;
+		}
+	}
+	a.desc_user_addr = (uintptr_t)host[0];
+	a.avail_user_addr = (uintptr_t)host[1];
+	a.used_user_addr = (uintptr_t)host[2];
+	n->call_cur[q] = vhun_call_fd(n, q);
+	if (vhu_set_state(&n->conn, VHU_SET_VRING_NUM, q, vq->size) ||
+	    vhu_send(&n->conn, VHU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, true) ||
+	    vhu_set_state(&n->conn, VHU_SET_VRING_BASE, q, base) ||
+	    vhu_set_fd(&n->conn, VHU_SET_VRING_KICK, q, n->kick[q]) ||
+	    vhu_set_fd(&n->conn, VHU_SET_VRING_CALL, q, n->call_cur[q]))
+		return -1;
+	n->running[q] = true;
+	if ((n->conn.features & F(VHU_F_PROTOCOL_FEATURES)) &&
+	    vhu_set_state(&n->conn, VHU_SET_VRING_ENABLE, q, 1))
+		return -1;
+	return 0;
+}
+
+/* Stop every ring the backend runs (GET_VRING_BASE); n->lock held. */
+static void vhun_stop_rings(struct vhu_net *n)
+{
+	struct vhost_vring_state s;
+	uint16_t q;
+
+	for (q = 0; q < n->nr_data; q++) {
+		if (!n->running[q])
+			continue;
+		n->running[q] = false;
+		s = (struct vhost_vring_state){ .index = q };
+		if (n->conn.fd >= 0 &&
+		    vhu_get(&n->conn, VHU_GET_VRING_BASE, &s, sizeof(s), &s, sizeof(s)))
+			vlab_log("vhost-user: stopping queue %u: %s", q, n->conn.err);
+		else if (s.index != q)
+			vlab_log("vhost-user: GET_VRING_BASE answered for queue %u, not %u",
+				 s.index, q);
+	}
+}
+
+/* DRIVER_OK (transport lock held: the rings cannot change). */
+static int vhun_start(struct virtio_dev *vdev)
+{
+	struct vhu_net *n = vdev->priv;
+	uint64_t features = (vdev->guest_features & n->conn.features & ~VHUN_OURS) |
+			    (n->conn.features & F(VHU_F_PROTOCOL_FEATURES));
+	uint16_t q;
+	int r;
+
+	pthread_mutex_lock(&n->lock);
+	r = vhu_set_u64(&n->conn, VHU_SET_FEATURES, features, true) ?: vhun_mem_table(n);
+	for (q = 0; !r && q < n->nr_data; q++)
+		if (vdev->vqs[q].enabled)
+			r = vhun_vring(n, q);
+	if (r) {
+		vlab_log("vhost-user: starting the NIC: %s", n->conn.err);
+		vhun_stop_rings(n);
+	} else {
+		n->started = true;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return r ? -1 : 0;
+}
+
+static void vhun_reset(struct virtio_dev *vdev)
+{
+	struct vhu_net *n = vdev->priv;
+
+	pthread_mutex_lock(&n->lock);
+	vhun_stop_rings(n);
+	n->started = false;
+	net_state_reset(&n->st);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static int vhun_set_features(struct virtio_dev *vdev, uint64_t features)
+{
+	struct vhu_net *n = vdev->priv;
+
+	pthread_mutex_lock(&n->lock);
+	net_state_set_features(&n->st, features);
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+static uint64_t vhun_get_features(struct virtio_dev *vdev)
+{
+	struct vhu_net *n = vdev->priv;
+	uint64_t f = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_CTRL_VQ) |
+		     F(VIRTIO_NET_F_MRG_RXBUF);
+
+	if (n->conf.queue_pairs > 1)
+		f |= F(VIRTIO_NET_F_MQ);
+	if (n->conf.mtu)
+		f |= F(VIRTIO_NET_F_MTU);
+	return f;
+}
+
+static void vhun_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
+{
+	struct vhu_net *n = vdev->priv;
+	struct virtio_net_config cfg;
+
+	pthread_mutex_lock(&n->lock);
+	net_state_fill_config(&n->st, &cfg);
+	pthread_mutex_unlock(&n->lock);
+	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
+		memcpy(buf, (uint8_t *)&cfg + off, len);
+	else
+		memset(buf, 0, len);
+}
+
+static void vhun_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf,
+			      uint32_t len)
+{
+}
+
+static const struct virtio_dev_ops vhun_ops = {
+	.name = "vhost-user-net",
+	.device_id = VIRTIO_ID_NET,
+	.pci_class = 0x020000,
+	.config_size = sizeof(struct virtio_net_config),
+	.get_features = vhun_get_features,
+	.set_features = vhun_set_features,
+	.config_read = vhun_config_read,
+	.config_write = vhun_config_write,
+	.queue_kick_fd = vhun_queue_kick_fd,
+	.queue_worker = vhun_queue_worker,
+	.queue_notify = vhun_queue_notify,
+	.start = vhun_start,
+	.reset = vhun_reset,
+	.irq_changed = vhun_irq_changed,
+};
+
+bool vhost_user_net_is(const struct virtio_dev *vdev)
+{
+	return vdev->ops == &vhun_ops;
+}
+
+static void vhun_free(struct vhu_net *n)
+{
+	int i;
+
+	if (n->worker_ready)
+		worker_exit(&n->worker);
+	for (i = 0; i < NET_MAX_DATA_VQS; i++)
+		if (n->call[i] >= 0)
+			close(n->call[i]);
+	vhu_close(&n->conn);
+	if (n->vdev.vqs)
+		virtio_dev_exit(&n->vdev);
+	free(n->cmd);
+	free(n->result);
+	free(n);
+}
+
+void *vhost_user_net_create(struct vm *vm, const struct net_config *nc, int index, char *err,
+			    size_t errlen)
+{
+	const char *path = nc->backend + strlen(PREFIX);
+	uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 + index };
+	struct vhu_net *n;
+	uint16_t i;
+
+	if (!vm->cfg->mem_memfd) {
+		snprintf(err, errlen, "--net vhost-user needs guest RAM the backend can map: "
+			 "add --mem-backend memfd");
+		return NULL;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		snprintf(err, errlen, "vhost-user: out of memory");
+		return NULL;
+	}
+	n->vm = vm;
+	n->conf = *nc;
+	n->nr_data = 2 * nc->queue_pairs;
+	n->conn.fd = -1;
+	n->worker.wake_fd = -1;
+	pthread_mutex_init(&n->lock, NULL);
+	for (i = 0; i < NET_MAX_DATA_VQS; i++) {
+		n->kick[i] = n->call[i] = n->call_cur[i] = -1;
+		n->calls[i] = (struct vhu_call){ n, i };
+	}
+	if (nc->mac_set)
+		memcpy(mac, nc->mac, 6);
+	if (vhu_connect(&n->conn, path)) {
+		snprintf(err, errlen, "vhost-user: %s", n->conn.err);
+		goto fail;
+	}
+	if ((n->conn.features & F(VIRTIO_F_VERSION_1)) == 0) {
+		snprintf(err, errlen, "vhost-user: the backend does not offer VIRTIO_F_VERSION_1");
+		goto fail;
+	}
+	if (nc->queue_pairs > 1 && n->conn.queue_num < n->nr_data / 2) {
+		snprintf(err, errlen, "vhost-user: queues=%d, the backend has %u queue pairs",
+			 nc->queue_pairs, n->conn.queue_num);
+		goto fail;
+	}
+	net_state_init(&n->st, mac, nc->queue_pairs);
+	n->st.mtu = nc->mtu;
+	n->cmd = malloc(NET_CTRL_MAX);
+	n->result = malloc(NET_CTRL_RESULT_MAX);
+	n->worker_ready = !worker_init(&n->worker, "vhost-user", vhun_run, n);
+	if (!n->cmd || !n->result || !n->worker_ready)
+		goto nomem;
+	for (i = 0; i < n->nr_data; i++) {
+		n->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (n->call[i] < 0 ||
+		    worker_add_fd(&n->worker, n->call[i], vhun_on_call, &n->calls[i]))
+			goto nomem;
+	}
+	if (virtio_dev_init(&n->vdev, &vhun_ops, n, &vm->mem, n->nr_data + 1, QUEUE_MAX))
+		goto nomem;
+	/* Ring and transport features only as far as the backend has them. */
+	n->vdev.host_features &= VHUN_OURS | (n->conn.features & VHUN_BACKEND);
+	if (virtio_pci_attach(vm, &n->vdev)) {
+		snprintf(err, errlen, "vhost-user: cannot attach to PCI");
+		goto fail;
+	}
+	if (worker_start(&n->worker)) {
+		virtio_pci_detach(&n->vdev);
+		goto nomem;
+	}
+	return n;
+nomem:
+	snprintf(err, errlen, "vhost-user: out of memory");
+fail:
+	vhun_free(n);
+	return NULL;
+}
+
+void vhost_user_net_destroy(struct vm *vm, void *dev)
+{
+	struct vhu_net *n = dev;
+
+	worker_stop(&n->worker);
+	pthread_mutex_lock(&n->lock);
+	vhun_stop_rings(n);
+	pthread_mutex_unlock(&n->lock);
+	virtio_pci_detach(&n->vdev);
+	vhun_free(n);
+}
