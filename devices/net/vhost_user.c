@@ -124,7 +124,8 @@ static int vhu_write(struct vhu_conn *c, uint32_t req, uint32_t flags, const voi
 		return vhu_fail(c, "request %u too big", req);
 	if (c->fd < 0)
 		return vhu_fail(c, "not connected");
-	memcpy(&m.payload, payload, len);
+	if (len)
+		memcpy(&m.payload, payload, len);
 	if (nfds) {
 		struct cmsghdr *cm;
 
@@ -191,16 +192,37 @@ int vhu_set_fd(struct vhu_conn *c, uint32_t req, uint32_t index, int fd)
 	return vhu_send(c, req, &v, sizeof(v), &fd, fd < 0 ? 0 : 1, false);
 }
 
-int vhu_connect(struct vhu_conn *c, const char *path)
+int vhu_handshake(struct vhu_conn *c)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint64_t pf;
+	uint64_t pf = 0;
 
-	c->fd = -1;
 	c->protocol_features = 0;
 	c->queue_num = 0;
 	if (!c->timeout_ms)
 		c->timeout_ms = VHU_TIMEOUT_MS;
+	if (vhu_get(c, VHU_GET_FEATURES, NULL, 0, &c->features, sizeof(c->features)))
+		return -1;
+	if (c->features & F(VHU_F_PROTOCOL_FEATURES)) {
+		if (vhu_get(c, VHU_GET_PROTOCOL_FEATURES, NULL, 0, &pf, sizeof(pf)))
+			return -1;
+		pf &= VHU_PROTOCOL_OURS;
+		if (vhu_set_u64(c, VHU_SET_PROTOCOL_FEATURES, pf, false))
+			return -1;
+		c->protocol_features = pf;
+	}
+	if (c->protocol_features & F(VHU_PROTOCOL_F_MQ)) {
+		if (vhu_get(c, VHU_GET_QUEUE_NUM, NULL, 0, &pf, sizeof(pf)))
+			return -1;
+		c->queue_num = pf > 0xffff ? 0xffff : (uint32_t)pf;
+	}
+	return vhu_send(c, VHU_SET_OWNER, NULL, 0, NULL, 0, true);
+}
+
+int vhu_connect(struct vhu_conn *c, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	c->fd = -1;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return vhu_fail(c, "socket path '%s' too long", path);
 	strcpy(sa.sun_path, path);
@@ -211,22 +233,7 @@ int vhu_connect(struct vhu_conn *c, const char *path)
 		vhu_fail(c, "cannot connect to %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (vhu_get(c, VHU_GET_FEATURES, NULL, 0, &c->features, sizeof(c->features)))
-		goto fail;
-	if (c->features & F(VHU_F_PROTOCOL_FEATURES)) {
-		if (vhu_get(c, VHU_GET_PROTOCOL_FEATURES, NULL, 0, &pf, sizeof(pf)))
-			goto fail;
-		pf &= VHU_PROTOCOL_OURS;
-		if (vhu_set_u64(c, VHU_SET_PROTOCOL_FEATURES, pf, false))
-			goto fail;
-		c->protocol_features = pf;
-	}
-	if ((c->protocol_features & F(VHU_PROTOCOL_F_MQ)) &&
-	    vhu_get(c, VHU_GET_QUEUE_NUM, NULL, 0, &pf, sizeof(pf)))
-		goto fail;
-	c->queue_num = c->protocol_features & F(VHU_PROTOCOL_F_MQ) ?
-		       (pf > 0xffff ? 0xffff : (uint32_t)pf) : 0;
-	if (vhu_send(c, VHU_SET_OWNER, NULL, 0, NULL, 0, true))
+	if (vhu_handshake(c))
 		goto fail;
 	return 0;
 fail:

@@ -108,6 +108,8 @@ struct vhu_conn {
  * -1 with @c->err on failure (the socket closed).
  */
 int vhu_connect(struct vhu_conn *c, const char *path);
+/* The same on a connected @c->fd (a test's socketpair): the socket stays open. */
+int vhu_handshake(struct vhu_conn *c);
 void vhu_close(struct vhu_conn *c);
 
 /*
