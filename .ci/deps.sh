@@ -8,6 +8,7 @@ pkgs=(
 	flex bison bc libelf-dev libssl-dev cpio xz-utils rsync  # guest kernel
 	clang libclang-rt-14-dev       # fuzz targets (libFuzzer, ASan, UBSan)
 	tshark                         # packet captures read back in tests
+	dpdk-dev librte-net-vhost23    # dpdk-testpmd and its vhost PMD: the vhost-user backend in tests
 	libsdl2-dev                    # vlab-dash, the dashboard (never the VMM)
 )
 missing=()

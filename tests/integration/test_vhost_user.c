@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * --net vhost-user against DPDK's testpmd: testpmd's vhost PMD is the
+ * backend (server), forwarding in macswap mode; the net_pmd payload pings
+ * through the NIC and checks every frame that comes back: its sequence,
+ * length and pattern, and the addresses swapped (destination ours, source
+ * the peer's). Split and packed rings. Skipped with a message where
+ * dpdk-testpmd is not installed (CI installs it: .ci/deps.sh).
+ */
+#include <check.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "check_main.h"
+#include "vlab_run.h"
+
+#define RUN_TIMEOUT	120
+#define PAYLOAD_GIVE_UP	"timeout=100"
+#define TESTPMD		"/usr/bin/dpdk-testpmd"
+#define MAC_GUEST	"52:54:00:00:20:01"
+#define MAC_PEER	"52:54:00:00:20:02"
+
+struct testpmd {
+	pid_t pid;
+	int stdin_fd;			/* closing it tells testpmd to quit */
+	char dir[64], sock[128], log[128], prefix[64];
+};
+
+static bool can_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ok = fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* testpmd with a vhost-user server socket, macswap; returns once it accepts. */
+static void testpmd_start(struct testpmd *t)
+{
+	char vdev[200];
+	pid_t parent = getpid();
+	double deadline;
+	int in[2];
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/vlab-vhu-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	snprintf(t->sock, sizeof(t->sock), "%s/sock", t->dir);
+	snprintf(t->log, sizeof(t->log), "%s/testpmd.log", t->dir);
+	snprintf(vdev, sizeof(vdev), "net_vhost0,iface=%s,queues=1", t->sock);
+	snprintf(t->prefix, sizeof(t->prefix), "vlab-vhu-%d", (int)getpid());
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	fflush(NULL);
+	t->pid = fork();
+	ck_assert_int_ge(t->pid, 0);
+	if (t->pid == 0) {
+		int out = open(t->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setpgid(0, 0);
+		dup2(in[0], 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		/* No hugepages, no PCI; its run files go at testpmd_stop(). */
+		execl(TESTPMD, TESTPMD, "--no-huge", "-m", "256", "--no-pci",
+		      "--file-prefix", t->prefix, "--vdev", vdev, "--",
+		      "--forward-mode=macswap", "--auto-start", "--total-num-mbufs=4096",
+		      "--stats-period=0", (char *)NULL);
+		_exit(127);
+	}
+	setpgid(t->pid, t->pid);
+	close(in[0]);
+	t->stdin_fd = in[1];
+	/* A deadline only a hang reaches: testpmd starts in seconds. */
+	deadline = vlab__now() + 60;
+	while (!can_connect(t->sock)) {
+		int st;
+
+		if (waitpid(t->pid, &st, WNOHANG) == t->pid || vlab__now() > deadline) {
+			char *log = vlab__slurp(t->log);
+
+			fprintf(stderr, "testpmd's log:\n%s\n", log ? log : "");
+			free(log);
+			kill(-t->pid, SIGKILL);
+			ck_abort_msg("testpmd did not come up at %s", t->sock);
+		}
+		usleep(50 * 1000);
+	}
+}
+
+static void testpmd_stop(struct testpmd *t)
+{
+	char run[128];
+	double deadline = vlab__now() + 60;
+	int st;
+
+	close(t->stdin_fd);
+	while (t->pid > 0 && waitpid(t->pid, &st, WNOHANG) != t->pid) {
+		if (vlab__now() > deadline) {
+			kill(-t->pid, SIGKILL);
+			waitpid(t->pid, &st, 0);
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	unlink(t->sock);
+	unlink(t->log);
+	rmdir(t->dir);
+	snprintf(run, sizeof(run), "/var/run/dpdk/%s", t->prefix);
+	vlab_rm_tree(run);
+}
+
+static void ping_testpmd(const char *ring)
+{
+	char elf[PATH_MAX], net[256], cmd[256];
+	struct vlab_result r;
+	struct testpmd t;
+	bool ok;
+
+	if (access(TESTPMD, X_OK)) {
+		printf("SKIP: vhost-user %s: %s: %s (apt-get install dpdk)\n", ring, TESTPMD,
+		       strerror(errno));
+		return;
+	}
+	vlab_build_path(elf, sizeof(elf), "payloads/net_pmd.elf");
+	ck_assert_msg(!access(elf, R_OK), "%s: %s (run make payloads)", elf, strerror(errno));
+	testpmd_start(&t);
+	snprintf(net, sizeof(net), "vhost-user=%s,mac=" MAC_GUEST, t.sock);
+	snprintf(cmd, sizeof(cmd), "role=ping peer=" MAC_PEER " count=2000 window=16 "
+		 PAYLOAD_GIVE_UP " ring=%s", ring);
+	vlab_run(&r, RUN_TIMEOUT, (const char *[]){ "--kernel", elf, "--mem", "64M",
+						    "--mem-backend", "memfd", "--net", net,
+						    "--cmdline", cmd, NULL });
+	testpmd_stop(&t);
+	ok = !r.timed_out && r.status == 0 &&
+	     strstr(r.console, "net_pmd: ping: 2000/2000 echoes ok") &&
+	     strstr(r.console, " 0 bad") && strstr(r.console, "payload: net_pmd ok");
+	if (!ok)
+		vlab_result_dump(&r, "vhost-user ping");
+	vlab_console_echo(&r, "net_pmd: ping: ");
+	vlab_result_free(&r);
+	ck_assert_msg(ok, "vhost-user %s: see the log above", ring);
+}
+
+START_TEST(test_testpmd_split)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	ping_testpmd("split");
+}
+END_TEST
+
+START_TEST(test_testpmd_packed)
+{
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	ping_testpmd("packed");
+}
+END_TEST
+
+/* Refusals that need no backend: anonymous RAM, and nobody at the socket. */
+START_TEST(test_refusals)
+{
+	char elf[PATH_MAX];
+	struct vlab_result r;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	vlab_build_path(elf, sizeof(elf), "payloads/net_pmd.elf");
+	vlab_run(&r, RUN_TIMEOUT, (const char *[]){ "--kernel", elf, "--mem", "64M", "--net",
+						    "vhost-user=/nonexistent/sock", NULL });
+	ck_assert_msg(r.status != 0 && strstr(r.output, "--mem-backend memfd"),
+		      "anonymous RAM taken: %s", r.output);
+	vlab_result_free(&r);
+	vlab_run(&r, RUN_TIMEOUT, (const char *[]){ "--kernel", elf, "--mem", "64M",
+						    "--mem-backend", "memfd", "--net",
+						    "vhost-user=/nonexistent/sock", NULL });
+	ck_assert_msg(r.status != 0 && strstr(r.output, "cannot connect to /nonexistent/sock"),
+		      "no backend, yet: %s", r.output);
+	vlab_result_free(&r);
+}
+END_TEST
+
+static Suite *vhost_user_suite(void)
+{
+	Suite *s = suite_create("vhost_user");
+	TCase *tc = tcase_create("testpmd");
+
+	tcase_set_timeout(tc, RUN_TIMEOUT + 90);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_testpmd_split);
+	tcase_add_test(tc, test_testpmd_packed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+VLAB_TEST_MAIN(vhost_user_suite)
