@@ -107,7 +107,8 @@ static int vhu_reply(struct vhu_conn *c, uint32_t req, void *out, uint32_t want)
 		return -1;
 	if (vhu_reply_check(&m, VHU_HDR_SIZE + m.size, req, want, why, sizeof(why)))
 		return vhu_fail(c, "backend: %s", why);
-	memcpy(out, &m.payload, want);
+	if (want)
+		memcpy(out, &m.payload, want);
 	return 0;
 }
 
@@ -171,6 +172,18 @@ int vhu_get(struct vhu_conn *c, uint32_t req, const void *in, uint32_t in_len, v
 	if (vhu_write(c, req, 0, in, in_len, NULL, 0))
 		return -1;
 	return vhu_reply(c, req, out, out_len);
+}
+
+int vhu_set_log_base(struct vhu_conn *c, int fd, uint64_t size)
+{
+	struct vhu_log log = { .size = size };
+
+	if (!(c->protocol_features & F(VHU_PROTOCOL_F_LOG_SHMFD)))
+		return vhu_fail(c, "the backend cannot share a dirty log (no LOG_SHMFD)");
+	/* With a shared log the backend answers once it mapped it (no payload). */
+	if (vhu_write(c, VHU_SET_LOG_BASE, 0, &log, sizeof(log), &fd, 1))
+		return -1;
+	return vhu_reply(c, VHU_SET_LOG_BASE, NULL, 0);
 }
 
 int vhu_set_u64(struct vhu_conn *c, uint32_t req, uint64_t v, bool ack)

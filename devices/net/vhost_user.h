@@ -123,6 +123,11 @@ int vhu_send(struct vhu_conn *c, uint32_t req, const void *payload, uint32_t len
 int vhu_get(struct vhu_conn *c, uint32_t req, const void *in, uint32_t in_len, void *out,
 	    uint32_t out_len);
 
+/*
+ * Share the dirty log (a memfd of @size bytes, one bit per guest page):
+ * the backend maps it and answers. Needs LOG_SHMFD.
+ */
+int vhu_set_log_base(struct vhu_conn *c, int fd, uint64_t size);
 /* Convenience wrappers, each one message. */
 int vhu_set_u64(struct vhu_conn *c, uint32_t req, uint64_t v, bool ack);
 int vhu_set_state(struct vhu_conn *c, uint32_t req, uint32_t index, uint32_t num);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "devices/net/net_ctrl.h"
@@ -15,6 +16,8 @@
 #include "vmm/core/config.h"
 #include "vmm/core/vm.h"
 #include "vmm/core/worker.h"
+#include "vmm/migrate/dirty.h"
+#include "vmm/migrate/state.h"
 
 #define F(bit)		(1ULL << (bit))
 #define QUEUE_MAX	1024
@@ -30,6 +33,21 @@
 #define VHUN_BACKEND (F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_F_VERSION_1) | \
 		      F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_RING_F_INDIRECT_DESC) | \
 		      F(VIRTIO_F_RING_PACKED))
+
+/*
+ * What a migration carries besides the transport's rings and net_state:
+ * whether the backend ran the rings, and each ring's base as
+ * GET_VRING_BASE gave it back when the source stopped it.
+ */
+struct vhun_mig {
+	bool running;
+	uint16_t base[NET_MAX_DATA_VQS];
+};
+
+static const struct state_field vhun_mig_fields[] = {
+	STATE_BOOL(struct vhun_mig, running, "running"),
+	STATE_UINT_ARRAY(struct vhun_mig, base, "vring-base"),
+};
 
 struct vhu_net {
 	struct virtio_dev vdev;
@@ -50,6 +68,17 @@ struct vhu_net {
 	struct worker worker;
 	bool worker_ready, started;
 	uint8_t *cmd, *result;		/* control queue buffers */
+	struct vhun_mig mig;		/* read at quiesce, or loaded */
+	bool suspended;			/* source: stopped for the switch-over */
+	bool restore_pending;		/* loaded: start the backend at unquiesce */
+	/* The backend's writes, while a migration logs them: its shared log. */
+	bool logging;
+	uint64_t *log;
+	size_t log_size;
+	uint64_t log_pages;		/* pages the backend's log gave, this migration */
+	int log_fd;
+	struct dirty_source dirty;
+	bool dirty_registered;
 };
 
 bool vhost_user_net_backend(const char *backend)
@@ -173,15 +202,18 @@ static void vhun_ring_sizes(bool packed, uint16_t size, uint64_t len[3])
 	len[2] = packed ? 4 : 6 + 8ULL * size;
 }
 
-/* Queue @q as the guest set it up, to the backend: our addresses of its rings. */
-static int vhun_vring(struct vhu_net *n, uint16_t q)
+/*
+ * Queue @q as the guest set it up, to the backend: our addresses of its
+ * rings, the used ring's guest address for the dirty log, and where the
+ * backend starts (@base; packed: bit 15 the wrap counter).
+ */
+static int vhun_vring(struct vhu_net *n, uint16_t q, uint32_t base)
 {
 	struct virtq *vq = &n->vdev.vqs[q];
 	bool packed = virtio_dev_has(&n->vdev, VIRTIO_F_RING_PACKED);
 	uint64_t gpa[3] = { vq->desc_addr, vq->driver_addr, vq->device_addr }, len[3];
-	/* A fresh ring; packed: both wrap counters start at 1 (bit 15). */
-	uint32_t base = packed ? 0x8000 : 0;
-	struct vhost_vring_addr a = { .index = q };
+	struct vhost_vring_addr a = { .index = q, .flags = 1u << VHOST_VRING_F_LOG,
+				      .log_guest_addr = vq->device_addr };
 	void *host[3];
 	int i;
 
@@ -211,10 +243,16 @@ static int vhun_vring(struct vhu_net *n, uint16_t q)
 	return 0;
 }
 
-/* Stop every ring the backend runs (GET_VRING_BASE); n->lock held. */
-static void vhun_stop_rings(struct vhu_net *n)
+/*
+ * Stop every ring the backend runs (GET_VRING_BASE), their bases into
+ * @base if not NULL; n->lock held. The used rings are marked dirty here:
+ * the backend wrote them last.
+ */
+static void vhun_stop_rings(struct vhu_net *n, uint16_t *base)
 {
+	bool packed = virtio_dev_has(&n->vdev, VIRTIO_F_RING_PACKED);
 	struct vhost_vring_state s;
+	uint64_t len[3];
 	uint16_t q;
 
 	for (q = 0; q < n->nr_data; q++) {
@@ -222,37 +260,61 @@ static void vhun_stop_rings(struct vhu_net *n)
 			continue;
 		n->running[q] = false;
 		s = (struct vhost_vring_state){ .index = q };
-		if (n->conn.fd >= 0 &&
-		    vhu_get(&n->conn, VHU_GET_VRING_BASE, &s, sizeof(s), &s, sizeof(s)))
+		if (n->conn.fd < 0 ||
+		    vhu_get(&n->conn, VHU_GET_VRING_BASE, &s, sizeof(s), &s, sizeof(s))) {
 			vlab_log("vhost-user: stopping queue %u: %s", q, n->conn.err);
-		else if (s.index != q)
+			continue;
+		}
+		if (s.index != q)
 			vlab_log("vhost-user: GET_VRING_BASE answered for queue %u, not %u",
 				 s.index, q);
+		else if (base)
+			base[q] = s.num;
+		vhun_ring_sizes(packed, n->vdev.vqs[q].size, len);
+		guest_mem_mark_dirty(n->vdev.mem, n->vdev.vqs[q].device_addr, len[2]);
 	}
+}
+
+/* What the backend is to do of the guest's features, and log its writes if asked. */
+static uint64_t vhun_backend_features(const struct vhu_net *n)
+{
+	return (n->vdev.guest_features & n->conn.features & ~VHUN_OURS) |
+	       (n->conn.features & F(VHU_F_PROTOCOL_FEATURES)) |
+	       (n->logging ? F(VHOST_F_LOG_ALL) : 0);
+}
+
+/* Everything the backend needs to run the rings, from @base (NULL: fresh); n->lock held. */
+static int vhun_program(struct vhu_net *n, const uint16_t *base)
+{
+	bool packed = virtio_dev_has(&n->vdev, VIRTIO_F_RING_PACKED);
+	uint16_t q;
+	int r;
+
+	r = vhu_set_u64(&n->conn, VHU_SET_FEATURES, vhun_backend_features(n), true) ?:
+	    vhun_mem_table(n);
+	/* A fresh packed ring: both wrap counters start at 1 (bit 15). */
+	for (q = 0; !r && q < n->nr_data; q++)
+		if (n->vdev.vqs[q].enabled)
+			r = vhun_vring(n, q, base ? base[q] : packed ? 0x8000 : 0);
+	if (r) {
+		vlab_log("vhost-user: starting the NIC: %s", n->conn.err);
+		vhun_stop_rings(n, NULL);
+		return -1;
+	}
+	n->started = true;
+	return 0;
 }
 
 /* DRIVER_OK (transport lock held: the rings cannot change). */
 static int vhun_start(struct virtio_dev *vdev)
 {
 	struct vhu_net *n = vdev->priv;
-	uint64_t features = (vdev->guest_features & n->conn.features & ~VHUN_OURS) |
-			    (n->conn.features & F(VHU_F_PROTOCOL_FEATURES));
-	uint16_t q;
 	int r;
 
 	pthread_mutex_lock(&n->lock);
-	r = vhu_set_u64(&n->conn, VHU_SET_FEATURES, features, true) ?: vhun_mem_table(n);
-	for (q = 0; !r && q < n->nr_data; q++)
-		if (vdev->vqs[q].enabled)
-			r = vhun_vring(n, q);
-	if (r) {
-		vlab_log("vhost-user: starting the NIC: %s", n->conn.err);
-		vhun_stop_rings(n);
-	} else {
-		n->started = true;
-	}
+	r = vhun_program(n, NULL);
 	pthread_mutex_unlock(&n->lock);
-	return r ? -1 : 0;
+	return r;
 }
 
 static void vhun_reset(struct virtio_dev *vdev)
@@ -260,8 +322,8 @@ static void vhun_reset(struct virtio_dev *vdev)
 	struct vhu_net *n = vdev->priv;
 
 	pthread_mutex_lock(&n->lock);
-	vhun_stop_rings(n);
-	n->started = false;
+	vhun_stop_rings(n, NULL);
+	n->started = n->suspended = n->restore_pending = false;
 	net_state_reset(&n->st);
 	pthread_mutex_unlock(&n->lock);
 }
@@ -308,6 +370,195 @@ static void vhun_config_write(struct virtio_dev *vdev, uint32_t off, const void 
 {
 }
 
+/* ---- migration: the backend's dirty log, the rings' bases ---- */
+
+static void vhun_log_free(struct vhu_net *n)
+{
+	if (n->log)
+		munmap(n->log, n->log_size);
+	if (n->log_fd >= 0)
+		close(n->log_fd);
+	n->log = NULL;
+	n->log_fd = -1;
+}
+
+/* A log for every page of guest RAM, shared with the backend; LOG_ALL on. */
+static int vhun_dirty_start(void *opaque)
+{
+	struct vhu_net *n = opaque;
+	uint64_t pages = n->vdev.mem->dirty_bits;
+	int r = -1;
+
+	pthread_mutex_lock(&n->lock);
+	if (!(n->conn.features & F(VHOST_F_LOG_ALL))) {
+		vlab_log("vhost-user: the backend cannot log its writes (no VHOST_F_LOG_ALL)");
+		goto out;
+	}
+	n->log_size = (pages + 63) / 64 * 8;
+	n->log_fd = memfd_create("vlab-vhost-log", MFD_CLOEXEC);
+	if (n->log_fd < 0 || ftruncate(n->log_fd, n->log_size))
+		goto fail;
+	n->log = mmap(NULL, n->log_size, PROT_READ | PROT_WRITE, MAP_SHARED, n->log_fd, 0);
+	if (n->log == MAP_FAILED) {
+		n->log = NULL;
+		goto fail;
+	}
+	n->logging = true;
+	n->log_pages = 0;
+	if (vhu_set_log_base(&n->conn, n->log_fd, n->log_size) ||
+	    (n->started && vhu_set_u64(&n->conn, VHU_SET_FEATURES, vhun_backend_features(n),
+				       true))) {
+		vlab_log("vhost-user: dirty log: %s", n->conn.err);
+		n->logging = false;
+		goto fail;
+	}
+	r = 0;
+	goto out;
+fail:
+	vhun_log_free(n);
+out:
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
+static int vhun_dirty_collect(void *opaque, unsigned long *bm)
+{
+	struct vhu_net *n = opaque;
+	size_t w;
+
+	pthread_mutex_lock(&n->lock);
+	/* The backend sets bits with atomic ORs while we take them. */
+	for (w = 0; n->log && w < n->log_size / 8; w++) {
+		uint64_t v = __atomic_exchange_n(&n->log[w], 0, __ATOMIC_ACQ_REL);
+
+		bm[w] |= v;
+		n->log_pages += __builtin_popcountll(v);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+static void vhun_dirty_stop(void *opaque)
+{
+	struct vhu_net *n = opaque;
+
+	pthread_mutex_lock(&n->lock);
+	vlab_log("vhost-user: the backend's dirty log gave %llu pages",
+		 (unsigned long long)n->log_pages);
+	n->logging = false;
+	if (n->started && vhu_set_u64(&n->conn, VHU_SET_FEATURES, vhun_backend_features(n), true))
+		vlab_log("vhost-user: dirty log off: %s", n->conn.err);
+	vhun_log_free(n);
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Source, vCPUs paused: the backend stops each ring and says where it stood. */
+static void vhun_quiesce(struct virtio_dev *vdev)
+{
+	struct vhu_net *n = vdev->priv;
+
+	pthread_mutex_lock(&n->lock);
+	memset(&n->mig, 0, sizeof(n->mig));
+	if (n->started) {
+		vhun_stop_rings(n, n->mig.base);
+		n->mig.running = true;
+		n->started = false;
+		n->suspended = true;
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+/*
+ * Destination: the backend takes the rings over from the migrated bases.
+ * Source whose migration failed: the same, from where it stopped.
+ */
+static void vhun_unquiesce(struct virtio_dev *vdev)
+{
+	struct vhu_net *n = vdev->priv;
+	uint8_t st = virtio_dev_status(vdev);
+	bool fail = false;
+
+	pthread_mutex_lock(&n->lock);
+	if ((n->restore_pending || n->suspended) && n->mig.running &&
+	    (st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET))
+		fail = vhun_program(n, n->mig.base) < 0;
+	n->restore_pending = n->suspended = false;
+	pthread_mutex_unlock(&n->lock);
+	if (fail)
+		virtio_dev_needs_reset(vdev, "the vhost-user backend did not take the rings");
+}
+
+/* At the destination: ask the guest to announce its new location. */
+static void vhun_migrated(struct virtio_dev *vdev)
+{
+	struct vhu_net *n = vdev->priv;
+	bool raise;
+
+	pthread_mutex_lock(&n->lock);
+	raise = net_state_announce(&n->st, 1);
+	pthread_mutex_unlock(&n->lock);
+	if (raise)
+		virtio_dev_config_changed(vdev);
+}
+
+static int vhun_save(struct virtio_dev *vdev, struct state_buf *sb)
+{
+	struct vhu_net *n = vdev->priv;
+	struct net_state *st = malloc(sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	state_put_struct(sb, "vhost-user", 1, &n->mig, vhun_mig_fields,
+			 ARRAY_SIZE(vhun_mig_fields));
+	pthread_mutex_lock(&n->lock);
+	*st = n->st;
+	pthread_mutex_unlock(&n->lock);
+	net_state_save(sb, st);
+	free(st);
+	return sb->err;
+}
+
+/* Checked in full before anything is taken over (the common state is loaded). */
+static int vhun_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
+		     size_t errlen)
+{
+	struct vhu_net *n = vdev->priv;
+	bool packed = vdev->guest_features & F(VIRTIO_F_RING_PACKED);
+	struct vhun_mig m = { 0 };
+	struct net_state *st = malloc(sizeof(*st));
+	uint16_t q;
+	int r = -1;
+
+	if (!st) {
+		snprintf(err, errlen, "vhost-user: out of memory");
+		return -1;
+	}
+	if (state_get_struct(fdt, node, "vhost-user", 1, &m, vhun_mig_fields,
+			     ARRAY_SIZE(vhun_mig_fields), err, errlen))
+		goto out;
+	for (q = 0; q < NET_MAX_DATA_VQS; q++) {
+		uint16_t at = packed ? m.base[q] & 0x7fff : 0;
+
+		if ((q >= n->nr_data && m.base[q]) || (q < n->nr_data && at > vdev->vqs[q].size)) {
+			snprintf(err, errlen, "vhost-user: vring-base 0x%x for queue %u", m.base[q],
+				 q);
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&n->lock);
+	r = net_state_load_checked(fdt, node, st, &n->st, vdev->host_features, "vhost-user",
+				   err, errlen);
+	if (!r) {
+		n->st = *st;
+		n->mig = m;
+		n->restore_pending = true;
+	}
+	pthread_mutex_unlock(&n->lock);
+out:
+	free(st);
+	return r;
+}
+
 static const struct virtio_dev_ops vhun_ops = {
 	.name = "vhost-user-net",
 	.device_id = VIRTIO_ID_NET,
@@ -323,6 +574,11 @@ static const struct virtio_dev_ops vhun_ops = {
 	.start = vhun_start,
 	.reset = vhun_reset,
 	.irq_changed = vhun_irq_changed,
+	.quiesce = vhun_quiesce,
+	.unquiesce = vhun_unquiesce,
+	.migrated = vhun_migrated,
+	.save = vhun_save,
+	.load = vhun_load,
 };
 
 bool vhost_user_net_is(const struct virtio_dev *vdev)
@@ -340,6 +596,7 @@ static void vhun_free(struct vhu_net *n)
 		if (n->call[i] >= 0)
 			close(n->call[i]);
 	vhu_close(&n->conn);
+	vhun_log_free(n);
 	if (n->vdev.vqs)
 		virtio_dev_exit(&n->vdev);
 	free(n->cmd);
@@ -368,7 +625,7 @@ void *vhost_user_net_create(struct vm *vm, const struct net_config *nc, int inde
 	n->vm = vm;
 	n->conf = *nc;
 	n->nr_data = 2 * nc->queue_pairs;
-	n->conn.fd = -1;
+	n->conn.fd = n->log_fd = -1;
 	n->worker.wake_fd = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	for (i = 0; i < NET_MAX_DATA_VQS; i++) {
@@ -415,6 +672,13 @@ void *vhost_user_net_create(struct vm *vm, const struct net_config *nc, int inde
 		virtio_pci_detach(&n->vdev);
 		goto nomem;
 	}
+	/* Migration: the backend's writes into guest RAM, from its shared log. */
+	n->dirty = (struct dirty_source){
+		.name = "vhost-user", .start = vhun_dirty_start, .collect = vhun_dirty_collect,
+		.stop = vhun_dirty_stop, .opaque = n,
+	};
+	dirty_source_register(vm, &n->dirty);
+	n->dirty_registered = true;
 	return n;
 nomem:
 	snprintf(err, errlen, "vhost-user: out of memory");
@@ -429,8 +693,10 @@ void vhost_user_net_destroy(struct vm *vm, void *dev)
 
 	worker_stop(&n->worker);
 	pthread_mutex_lock(&n->lock);
-	vhun_stop_rings(n);
+	vhun_stop_rings(n, NULL);
 	pthread_mutex_unlock(&n->lock);
 	virtio_pci_detach(&n->vdev);
+	if (n->dirty_registered)
+		dirty_source_unregister(vm, &n->dirty);
 	vhun_free(n);
 }

@@ -4,7 +4,9 @@
  * backend (server), forwarding in macswap mode; the net_pmd payload pings
  * through the NIC and checks every frame that comes back: its sequence,
  * length and pattern, and the addresses swapped (destination ours, source
- * the peer's). Split and packed rings. Skipped with a message where
+ * the peer's). Split and packed rings; and a guest live-migrated to a
+ * second vlab mid-ping, the destination taking the rings over on the same
+ * testpmd: every frame echoed, none bad. Skipped with a message where
  * dpdk-testpmd is not installed (CI installs it: .ci/deps.sh).
  */
 #include <check.h>
@@ -19,6 +21,9 @@
 #define TESTPMD		"/usr/bin/dpdk-testpmd"
 #define MAC_GUEST	"52:54:00:00:20:01"
 #define MAC_PEER	"52:54:00:00:20:02"
+/* Enough round trips (a few seconds) to be under way when the move comes. */
+#define MIG_COUNT	400000
+#define MIG_ECHOES	"400000/400000 echoes ok"
 
 struct testpmd {
 	pid_t pid;
@@ -116,6 +121,15 @@ static void testpmd_stop(struct testpmd *t)
 	vlab_rm_tree(run);
 }
 
+static bool testpmd_missing(const char *what)
+{
+	if (!access(TESTPMD, X_OK))
+		return false;
+	printf("SKIP: vhost-user %s: %s: %s (apt-get install dpdk-dev librte-net-vhost23)\n",
+	       what, TESTPMD, strerror(errno));
+	return true;
+}
+
 static void ping_testpmd(const char *ring)
 {
 	char elf[PATH_MAX], net[256], cmd[256];
@@ -123,11 +137,8 @@ static void ping_testpmd(const char *ring)
 	struct testpmd t;
 	bool ok;
 
-	if (access(TESTPMD, X_OK)) {
-		printf("SKIP: vhost-user %s: %s: %s (apt-get install dpdk)\n", ring, TESTPMD,
-		       strerror(errno));
+	if (testpmd_missing(ring))
 		return;
-	}
 	vlab_build_path(elf, sizeof(elf), "payloads/net_pmd.elf");
 	ck_assert_msg(!access(elf, R_OK), "%s: %s (run make payloads)", elf, strerror(errno));
 	testpmd_start(&t);
@@ -147,6 +158,68 @@ static void ping_testpmd(const char *ring)
 	vlab_result_free(&r);
 	ck_assert_msg(ok, "vhost-user %s: see the log above", ring);
 }
+
+
+/*
+ * The pinger moves to a destination while testpmd echoes its frames:
+ * pre-copy with the backend's writes logged in the shared dirty log, the
+ * rings' bases from GET_VRING_BASE. The payload's own tally, carried in
+ * its RAM, says whether anything acknowledged was lost or came back bad.
+ */
+START_TEST(test_testpmd_migrate)
+{
+	char net[256], cmd[256], uri[160];
+	struct vp src, dst;
+	struct testpmd t;
+	const char *elf, *s;
+	unsigned long pages = 0;
+	char *out;
+	double t0;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	if (testpmd_missing("migrate"))
+		return;
+	elf = vlab_payload("payloads/net_pmd.elf");
+	testpmd_start(&t);
+	vlab_tdir_create("vlab-vhu-mig");
+	snprintf(uri, sizeof(uri), "unix:%s/mig.sock", vp_tdir);
+	snprintf(net, sizeof(net), "vhost-user=%s,mac=" MAC_GUEST, t.sock);
+	snprintf(cmd, sizeof(cmd), "role=ping peer=" MAC_PEER " count=%u window=4 "
+		 PAYLOAD_GIVE_UP, MIG_COUNT);
+	vp_start(&dst, "dst", (const char *const []){ "--incoming", uri, "--mem", "128M",
+			"--mem-backend", "memfd", "--net", net, NULL });
+	vp_start(&src, "src", (const char *const []){ "--kernel", elf, "--mem", "128M",
+			"--mem-backend", "memfd", "--net", net, "--cmdline", cmd, NULL });
+	vp_check(vp_dest_waiting(&dst, 60), "the destination is not waiting");
+	vp_check(vp_wait_file_has(&src, src.con, "answered after", 60),
+		 "the source's guest never heard testpmd");
+	t0 = vlab__now();
+	vp_check(vp_migrate(&src, uri, NULL, NULL) == 0, "migrate: %s", vp_ctl_out);
+	vp_check(vp_wait_until(&src, t0 + 120) == 0, "source exit status %d", src.status);
+	vp_check(vlab_file_has(src.out, "guest migrated"), "the source did not migrate");
+	out = vlab__slurp(src.out);
+	s = strstr(out, "the backend's dirty log gave ");
+	vp_check(s && sscanf(s, "the backend's dirty log gave %lu pages", &pages) == 1 && pages,
+		 "the backend's writes were not in its dirty log");
+	free(out);
+	printf("migrate: testpmd's dirty log marked %lu pages\n", pages);
+	vp_check(vp_wait_until(&dst, vlab__now() + 120) == 0, "destination exit status %d",
+		 dst.status);
+	testpmd_stop(&t);
+	vp_check(vlab_file_has(dst.con, "payload: net_pmd ok"), "the payload failed after the move");
+	vp_check(vlab_file_has(dst.con, " 0 bad"), "bad echoes after the move");
+	vp_check(vlab_file_has(dst.con, MIG_ECHOES), "not every frame was echoed");
+	vp_check(!vlab_file_has(src.con, "net_pmd: ping: " MIG_ECHOES),
+		 "the ping ended before the move: nothing was proven");
+	{
+		struct vlab_result r = { .console = vlab__slurp(dst.con) };
+
+		vlab_console_echo(&r, "net_pmd: ping: ");
+		free(r.console);
+	}
+	vp_cleanup(false);
+}
+END_TEST
 
 START_TEST(test_testpmd_split)
 {
@@ -189,10 +262,11 @@ static Suite *vhost_user_suite(void)
 	Suite *s = suite_create("vhost_user");
 	TCase *tc = tcase_create("testpmd");
 
-	tcase_set_timeout(tc, RUN_TIMEOUT + 90);
+	tcase_set_timeout(tc, 3 * RUN_TIMEOUT + 90);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_testpmd_split);
 	tcase_add_test(tc, test_testpmd_packed);
+	tcase_add_test(tc, test_testpmd_migrate);
 	suite_add_tcase(s, tc);
 	return s;
 }
