@@ -973,3 +973,28 @@ void net_ctrl_serve(struct virtio_dev *vdev, struct net_state *st, pthread_mutex
 	}
 	virtio_dev_notify_used(vdev, net_state_cvq_index(st));
 }
+
+void net_config_read(const struct net_state *st, pthread_mutex_t *lock, uint32_t off,
+		     void *buf, uint32_t len)
+{
+	struct virtio_net_config cfg;
+
+	pthread_mutex_lock(lock);
+	net_state_fill_config(st, &cfg);
+	pthread_mutex_unlock(lock);
+	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
+		memcpy(buf, (uint8_t *)&cfg + off, len);
+	else
+		memset(buf, 0, len);
+}
+
+void net_announce_moved(struct virtio_dev *vdev, struct net_state *st, pthread_mutex_t *lock)
+{
+	bool raise;
+
+	pthread_mutex_lock(lock);
+	raise = net_state_announce(st, 1);
+	pthread_mutex_unlock(lock);
+	if (raise)
+		virtio_dev_config_changed(vdev);
+}

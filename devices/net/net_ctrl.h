@@ -81,4 +81,10 @@ struct virtio_dev;
 void net_ctrl_serve(struct virtio_dev *vdev, struct net_state *st, pthread_mutex_t *lock,
 		    uint8_t *cmd, uint8_t *result);
 
+/* The configuration space as the driver reads it, from @st under @lock. */
+void net_config_read(const struct net_state *st, pthread_mutex_t *lock, uint32_t off,
+		     void *buf, uint32_t len);
+/* At a migration's destination: ask the guest to announce its new location. */
+void net_announce_moved(struct virtio_dev *vdev, struct net_state *st, pthread_mutex_t *lock);
+
 #endif

@@ -354,15 +354,8 @@ static uint64_t vhun_get_features(struct virtio_dev *vdev)
 static void vhun_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
 {
 	struct vhu_net *n = vdev->priv;
-	struct virtio_net_config cfg;
 
-	pthread_mutex_lock(&n->lock);
-	net_state_fill_config(&n->st, &cfg);
-	pthread_mutex_unlock(&n->lock);
-	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
-		memcpy(buf, (uint8_t *)&cfg + off, len);
-	else
-		memset(buf, 0, len);
+	net_config_read(&n->st, &n->lock, off, buf, len);
 }
 
 static void vhun_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf,
@@ -492,13 +485,8 @@ static void vhun_unquiesce(struct virtio_dev *vdev)
 static void vhun_migrated(struct virtio_dev *vdev)
 {
 	struct vhu_net *n = vdev->priv;
-	bool raise;
 
-	pthread_mutex_lock(&n->lock);
-	raise = net_state_announce(&n->st, 1);
-	pthread_mutex_unlock(&n->lock);
-	if (raise)
-		virtio_dev_config_changed(vdev);
+	net_announce_moved(vdev, &n->st, &n->lock);
 }
 
 static int vhun_save(struct virtio_dev *vdev, struct state_buf *sb)

@@ -122,18 +122,11 @@ static int net_set_features(struct virtio_dev *vdev, uint64_t features)
 	return 0;
 }
 
-static void net_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
+static void net_config_read_op(struct virtio_dev *vdev, uint32_t off, void *buf, uint32_t len)
 {
 	struct virtio_net *net = vdev->priv;
-	struct virtio_net_config cfg;
 
-	pthread_mutex_lock(&net->lock);
-	net_state_fill_config(&net->st, &cfg);
-	pthread_mutex_unlock(&net->lock);
-	if (off < sizeof(cfg) && len <= sizeof(cfg) - off)
-		memcpy(buf, (uint8_t *)&cfg + off, len);
-	else
-		memset(buf, 0, len);
+	net_config_read(&net->st, &net->lock, off, buf, len);
 }
 
 static void net_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf,
@@ -737,13 +730,8 @@ static void net_unquiesce(struct virtio_dev *vdev)
 static void net_migrated(struct virtio_dev *vdev)
 {
 	struct virtio_net *net = vdev->priv;
-	bool raise;
 
-	pthread_mutex_lock(&net->lock);
-	raise = net_state_announce(&net->st, 1);
-	pthread_mutex_unlock(&net->lock);
-	if (raise)
-		virtio_dev_config_changed(vdev);
+	net_announce_moved(vdev, &net->st, &net->lock);
 }
 
 static const struct virtio_dev_ops virtio_net_ops = {
@@ -753,7 +741,7 @@ static const struct virtio_dev_ops virtio_net_ops = {
 	.config_size = sizeof(struct virtio_net_config),
 	.get_features = net_get_features,
 	.set_features = net_set_features,
-	.config_read = net_config_read,
+	.config_read = net_config_read_op,
 	.config_write = net_config_write,
 	.queue_worker = net_queue_worker,
 	.queue_notify = net_queue_notify,

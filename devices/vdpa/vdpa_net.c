@@ -1415,13 +1415,8 @@ out:
 static void fe_migrated(struct virtio_dev *vdev)
 {
 	struct vdpa_fe *fe = vdev->priv;
-	bool raise;
 
-	pthread_mutex_lock(&fe->lock);
-	raise = net_state_announce(&fe->st, 1);
-	pthread_mutex_unlock(&fe->lock);
-	if (raise)
-		virtio_dev_config_changed(vdev);
+	net_announce_moved(vdev, &fe->st, &fe->lock);
 }
 
 static int fe_save(struct virtio_dev *vdev, struct state_buf *sb)
