@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -25,6 +26,8 @@
 /* Worker kick bits. */
 #define KICK_CVQ	1u
 #define KICK_IRQ	2u		/* re-hand the backend the right call fds */
+/* A backend that went away is looked for again this often. */
+#define RETRY_NS	(1000ULL * 1000 * 1000)
 
 /* Served by vlab whatever the backend offers: the backend never sees them. */
 #define VHUN_OURS (F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_CTRL_VQ) | \
@@ -67,6 +70,8 @@ struct vhu_net {
 	} calls[NET_MAX_DATA_VQS];
 	struct worker worker;
 	bool worker_ready, started;
+	struct worker_timer retry;	/* reconnecting to a restarted backend */
+	bool retry_ready;
 	uint8_t *cmd, *result;		/* control queue buffers */
 	struct vhun_mig mig;		/* read at quiesce, or loaded */
 	bool suspended;			/* source: stopped for the switch-over */
@@ -312,7 +317,13 @@ static int vhun_start(struct virtio_dev *vdev)
 	int r;
 
 	pthread_mutex_lock(&n->lock);
-	r = vhun_program(n, NULL);
+	/* A backend away (restarting) gets the rings when it is back. */
+	if (n->conn.fd < 0) {
+		n->started = true;
+		r = 0;
+	} else {
+		r = vhun_program(n, NULL);
+	}
 	pthread_mutex_unlock(&n->lock);
 	return r;
 }
@@ -361,6 +372,94 @@ static void vhun_config_read(struct virtio_dev *vdev, uint32_t off, void *buf, u
 static void vhun_config_write(struct virtio_dev *vdev, uint32_t off, const void *buf,
 			      uint32_t len)
 {
+}
+
+/* ---- a backend that restarts ---- */
+
+static void vhun_on_conn(int fd, void *opaque);
+
+/* Worker, n->lock held: the connection is gone; look for the backend again. */
+static void vhun_lost(struct vhu_net *n)
+{
+	uint16_t q;
+
+	worker_del_fd(&n->worker, n->conn.fd);
+	vhu_close(&n->conn);
+	for (q = 0; q < n->nr_data; q++)
+		n->running[q] = false;
+	vlab_log("vhost-user: the backend went away; reconnecting");
+	worker_timer_arm(&n->retry, RETRY_NS);
+}
+
+/*
+ * The backend says nothing unasked, so the socket turns readable on its
+ * own only when the backend went away. A reply that woke us was read by
+ * whoever asked for it, under n->lock, before we get here.
+ */
+static void vhun_on_conn(int fd, void *opaque)
+{
+	struct vhu_net *n = opaque;
+	char junk[256];
+	ssize_t r;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->conn.fd == fd) {
+		r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+			vhun_lost(n);
+		else if (r > 0)
+			vlab_log("vhost-user: %zd bytes the backend sent unasked, dropped", r);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+/*
+ * Where a restarted backend picks a split ring up: the used index in
+ * guest memory (buffers the old one took but never used are served
+ * again). A packed ring keeps no such index: its position is lost.
+ */
+static int vhun_restart_bases(struct vhu_net *n, uint16_t *base)
+{
+	uint16_t q;
+
+	if (virtio_dev_has(&n->vdev, VIRTIO_F_RING_PACKED))
+		return -1;
+	for (q = 0; q < n->nr_data; q++) {
+		base[q] = 0;
+		if (n->vdev.vqs[q].enabled &&
+		    guest_mem_read(n->vdev.mem, n->vdev.vqs[q].device_addr + 2, &base[q], 2))
+			return -1;
+	}
+	return 0;
+}
+
+static void vhun_on_retry(struct worker_timer *t, void *opaque)
+{
+	struct vhu_net *n = opaque;
+	uint16_t base[NET_MAX_DATA_VQS];
+	uint64_t had = n->conn.features;
+	bool fail = false;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->conn.fd >= 0)
+		goto out;
+	if (vhu_connect(&n->conn, n->conf.backend + strlen(PREFIX))) {
+		worker_timer_arm(&n->retry, RETRY_NS);
+		goto out;
+	}
+	if ((had & ~n->conn.features) || worker_add_fd(&n->worker, n->conn.fd, vhun_on_conn, n)) {
+		vlab_log("vhost-user: the restarted backend offers less than before");
+		vhu_close(&n->conn);
+		fail = n->started;
+		goto out;
+	}
+	vlab_log("vhost-user: reconnected to the backend");
+	if (n->started)
+		fail = vhun_restart_bases(n, base) || vhun_program(n, base);
+out:
+	pthread_mutex_unlock(&n->lock);
+	if (fail)
+		virtio_dev_needs_reset(&n->vdev, "the vhost-user backend restarted and cannot go on");
 }
 
 /* ---- migration: the backend's dirty log, the rings' bases ---- */
@@ -578,6 +677,8 @@ static void vhun_free(struct vhu_net *n)
 {
 	int i;
 
+	if (n->retry_ready)
+		worker_timer_exit(&n->retry);
 	if (n->worker_ready)
 		worker_exit(&n->worker);
 	for (i = 0; i < NET_MAX_DATA_VQS; i++)
@@ -641,6 +742,9 @@ void *vhost_user_net_create(struct vm *vm, const struct net_config *nc, int inde
 	n->result = malloc(NET_CTRL_RESULT_MAX);
 	n->worker_ready = !worker_init(&n->worker, "vhost-user", vhun_run, n);
 	if (!n->cmd || !n->result || !n->worker_ready)
+		goto nomem;
+	n->retry_ready = !worker_timer_init(&n->retry, &n->worker, vhun_on_retry, n);
+	if (!n->retry_ready || worker_add_fd(&n->worker, n->conn.fd, vhun_on_conn, n))
 		goto nomem;
 	for (i = 0; i < n->nr_data; i++) {
 		n->call[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

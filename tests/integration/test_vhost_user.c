@@ -22,8 +22,8 @@
 #define MAC_GUEST	"52:54:00:00:20:01"
 #define MAC_PEER	"52:54:00:00:20:02"
 /* Enough round trips (a few seconds) to be under way when the move comes. */
-#define MIG_COUNT	400000
-#define MIG_ECHOES	"400000/400000 echoes ok"
+#define MIG_COUNT	1000000
+#define MIG_ECHOES	"1000000/1000000 echoes ok"
 
 struct testpmd {
 	pid_t pid;
@@ -44,16 +44,21 @@ static bool can_connect(const char *path)
 	return ok;
 }
 
-/* testpmd with a vhost-user server socket, macswap; returns once it accepts. */
-static void testpmd_start(struct testpmd *t)
+/*
+ * testpmd with a vhost-user server socket, macswap; returns once it
+ * accepts. @again: on the same socket path as before (a restart).
+ */
+static void testpmd_run(struct testpmd *t, bool again)
 {
 	char vdev[200];
 	pid_t parent = getpid();
 	double deadline;
 	int in[2];
 
-	snprintf(t->dir, sizeof(t->dir), "/tmp/vlab-vhu-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	if (!again) {
+		snprintf(t->dir, sizeof(t->dir), "/tmp/vlab-vhu-XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	}
 	snprintf(t->sock, sizeof(t->sock), "%s/sock", t->dir);
 	snprintf(t->log, sizeof(t->log), "%s/testpmd.log", t->dir);
 	snprintf(vdev, sizeof(vdev), "net_vhost0,iface=%s,queues=1", t->sock);
@@ -99,9 +104,14 @@ static void testpmd_start(struct testpmd *t)
 	}
 }
 
-static void testpmd_stop(struct testpmd *t)
+static void testpmd_start(struct testpmd *t)
 {
-	char run[128];
+	testpmd_run(t, false);
+}
+
+/* testpmd quits (end of its input) and closes the connection. */
+static void testpmd_quit(struct testpmd *t)
+{
 	double deadline = vlab__now() + 60;
 	int st;
 
@@ -114,7 +124,15 @@ static void testpmd_stop(struct testpmd *t)
 		}
 		usleep(50 * 1000);
 	}
+	t->pid = 0;
 	unlink(t->sock);
+}
+
+static void testpmd_stop(struct testpmd *t)
+{
+	char run[128];
+
+	testpmd_quit(t);
 	unlink(t->log);
 	rmdir(t->dir);
 	snprintf(run, sizeof(run), "/var/run/dpdk/%s", t->prefix);
@@ -221,6 +239,52 @@ START_TEST(test_testpmd_migrate)
 }
 END_TEST
 
+/*
+ * testpmd quits mid-ping and starts again on the same socket: vlab
+ * reconnects, sends the whole set-up again and the split rings go on from
+ * the used index; the frames lost while it was away are sent again.
+ */
+START_TEST(test_testpmd_restart)
+{
+	char net[256], cmd[256];
+	struct testpmd t;
+	struct vp g;
+	const char *elf;
+
+	VLAB_SKIP_UNLESS_RUNNABLE();
+	if (testpmd_missing("restart"))
+		return;
+	elf = vlab_payload("payloads/net_pmd.elf");
+	testpmd_start(&t);
+	vlab_tdir_create("vlab-vhu-re");
+	snprintf(net, sizeof(net), "vhost-user=%s,mac=" MAC_GUEST, t.sock);
+	snprintf(cmd, sizeof(cmd), "role=ping peer=" MAC_PEER " count=%u window=4 "
+		 PAYLOAD_GIVE_UP, MIG_COUNT);
+	vp_start(&g, "guest", (const char *const []){ "--kernel", elf, "--mem", "128M",
+			"--mem-backend", "memfd", "--net", net, "--cmdline", cmd, NULL });
+	vp_check(vp_wait_file_has(&g, g.con, "answered after", 60),
+		 "the guest never heard testpmd");
+	testpmd_quit(&t);
+	vp_check(vp_wait_file_has(&g, g.out, "the backend went away", 60),
+		 "vlab did not see testpmd go");
+	testpmd_run(&t, true);
+	vp_check(vp_wait_file_has(&g, g.out, "reconnected to the backend", 60),
+		 "vlab did not reconnect");
+	vp_check(vp_wait_until(&g, vlab__now() + 120) == 0, "exit status %d", g.status);
+	testpmd_stop(&t);
+	vp_check(vlab_file_has(g.con, "payload: net_pmd ok"), "the payload failed");
+	vp_check(vlab_file_has(g.con, " 0 bad"), "bad echoes");
+	vp_check(vlab_file_has(g.con, MIG_ECHOES), "not every frame was echoed");
+	{
+		struct vlab_result r = { .console = vlab__slurp(g.con) };
+
+		vlab_console_echo(&r, "net_pmd: ping: ");
+		free(r.console);
+	}
+	vp_cleanup(false);
+}
+END_TEST
+
 START_TEST(test_testpmd_split)
 {
 	VLAB_SKIP_UNLESS_RUNNABLE();
@@ -262,11 +326,12 @@ static Suite *vhost_user_suite(void)
 	Suite *s = suite_create("vhost_user");
 	TCase *tc = tcase_create("testpmd");
 
-	tcase_set_timeout(tc, 3 * RUN_TIMEOUT + 90);
+	tcase_set_timeout(tc, 4 * RUN_TIMEOUT + 90);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_testpmd_split);
 	tcase_add_test(tc, test_testpmd_packed);
 	tcase_add_test(tc, test_testpmd_migrate);
+	tcase_add_test(tc, test_testpmd_restart);
 	suite_add_tcase(s, tc);
 	return s;
 }
