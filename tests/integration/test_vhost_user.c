@@ -178,6 +178,20 @@ static void ping_testpmd(const char *ring)
 }
 
 
+/* The long ping ended where @g runs: every frame echoed, none bad. */
+static void pinger_done(struct vp *g)
+{
+	struct vlab_result r;
+
+	vp_check(vlab_file_has(g->con, "payload: net_pmd ok"), "%s: the payload failed", g->name);
+	vp_check(vlab_file_has(g->con, " 0 bad"), "%s: bad echoes", g->name);
+	vp_check(vlab_file_has(g->con, MIG_ECHOES), "%s: not every frame was echoed", g->name);
+	r = (struct vlab_result){ .console = vlab__slurp(g->con) };
+	vlab_console_echo(&r, "net_pmd: ping: ");
+	free(r.console);
+	vp_cleanup(false);
+}
+
 /*
  * The pinger moves to a destination while testpmd echoes its frames:
  * pre-copy with the backend's writes logged in the shared dirty log, the
@@ -224,18 +238,9 @@ START_TEST(test_testpmd_migrate)
 	vp_check(vp_wait_until(&dst, vlab__now() + 120) == 0, "destination exit status %d",
 		 dst.status);
 	testpmd_stop(&t);
-	vp_check(vlab_file_has(dst.con, "payload: net_pmd ok"), "the payload failed after the move");
-	vp_check(vlab_file_has(dst.con, " 0 bad"), "bad echoes after the move");
-	vp_check(vlab_file_has(dst.con, MIG_ECHOES), "not every frame was echoed");
 	vp_check(!vlab_file_has(src.con, "net_pmd: ping: " MIG_ECHOES),
 		 "the ping ended before the move: nothing was proven");
-	{
-		struct vlab_result r = { .console = vlab__slurp(dst.con) };
-
-		vlab_console_echo(&r, "net_pmd: ping: ");
-		free(r.console);
-	}
-	vp_cleanup(false);
+	pinger_done(&dst);
 }
 END_TEST
 
@@ -272,16 +277,7 @@ START_TEST(test_testpmd_restart)
 		 "vlab did not reconnect");
 	vp_check(vp_wait_until(&g, vlab__now() + 120) == 0, "exit status %d", g.status);
 	testpmd_stop(&t);
-	vp_check(vlab_file_has(g.con, "payload: net_pmd ok"), "the payload failed");
-	vp_check(vlab_file_has(g.con, " 0 bad"), "bad echoes");
-	vp_check(vlab_file_has(g.con, MIG_ECHOES), "not every frame was echoed");
-	{
-		struct vlab_result r = { .console = vlab__slurp(g.con) };
-
-		vlab_console_echo(&r, "net_pmd: ping: ");
-		free(r.console);
-	}
-	vp_cleanup(false);
+	pinger_done(&g);
 }
 END_TEST
 
