@@ -552,6 +552,10 @@ static void vhun_quiesce(struct virtio_dev *vdev)
 	pthread_mutex_lock(&n->lock);
 	memset(&n->mig, 0, sizeof(n->mig));
 	if (n->started) {
+		/* With the backend away, the rings stand where its successor would start. */
+		if (n->conn.fd < 0 && vhun_restart_bases(n, n->mig.base))
+			vlab_log("vhost-user: the backend is away: packed rings move without "
+				 "their position");
 		vhun_stop_rings(n, n->mig.base);
 		n->mig.running = true;
 		n->started = false;
