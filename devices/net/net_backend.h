@@ -14,8 +14,9 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "devices/net/net_hub.h"
+
 #define NET_FRAME_MAX	65550	/* 64 KiB GSO frame plus an Ethernet header */
-#define NET_HUB_MAX_PEERS 64
 
 enum net_backend_kind {
 	NET_BACKEND_NONE,
@@ -28,19 +29,7 @@ enum net_backend_kind {
 struct net_backend {
 	enum net_backend_kind kind;
 	int fd;			/* readable when a frame is waiting; -1 for none */
-	/* hub */
-	char dir[108];
-	char self[108];
-	struct net_hub_peer {
-		char path[108];
-		int fd;		/* connected to path: poll(POLLOUT) sees its queue */
-		bool seen;
-	} peers[NET_HUB_MAX_PEERS];
-	int nr_peers;
-	uint64_t last_scan_ns;
-	uint64_t last_look_ns;		/* at the directory's mtime */
-	struct timespec dir_mtime;	/* as of the last scan */
-	pthread_mutex_t lock;
+	struct net_hub hub;
 	/* loopback: a pipe-like queue of frames */
 	int loop_wr;
 	uint64_t tx_frames, rx_frames, tx_errors;

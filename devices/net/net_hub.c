@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The hub: every vlab that names directory DIR exchanges frames with every
+ * other, like an Ethernet hub; each guest's receive filter drops what is
+ * not for it. No daemon, no privileges.
+ *
+ * Each endpoint owns one broadcast ring in a sealed memfd (it cannot
+ * shrink, so a reader never takes SIGBUS) and puts two names in DIR:
+ * ring-ID, a symlink to /proc/PID/fd/N of that memfd, and port-ID, a unix
+ * datagram socket that carries only wake-ups. Everyone else maps the ring
+ * read-only: a peer can never write into another's memory.
+ *
+ * The ring is a seqlock'ed byte log with a single writer and no waiting on
+ * readers: records (struct hub_rec, then the frame, 16-byte aligned) are
+ * appended at monotonic byte positions; the writer stores `reserve` (how
+ * far it is about to write), a release fence, the bytes, then `head`
+ * (release). A reader keeps its own position, copies a record out, then
+ * (acquire fence) checks that `reserve` has not come within a ring of
+ * that position: if it has, the bytes may be torn and the record is
+ * dropped and counted, never waited for. So a full ring drops the slow
+ * reader's frames, a peer killed with SIGKILL leaves only a ring nobody
+ * waits on, and a hostile writer can make its own records unreadable
+ * (every index and length is checked against the size of our own mapping)
+ * but nothing else. A frame is copied once in and once out per reader.
+ *
+ * Wake-ups: the port socket is readable whenever a frame waits, as the
+ * callers expect of a backend's fd. A reader drains it only when it finds
+ * every ring empty, then starts a new `sleep` generation, issues a full
+ * fence and looks again (Dekker: a writer stores `head`, a full fence, then
+ * reads `sleep`, so one of the two sees the other); a frame found then
+ * gets a datagram from the reader itself. A writer sends one datagram per
+ * generation it has not woken yet: one a sleep, none while a reader is
+ * busy.
+ *
+ * A reader starts at the head of rings present when it joins, and at the
+ * start of rings that appear later (those frames were all sent after it
+ * came): a migrated guest's new vlab takes no frames sent to the old one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "devices/net/net_backend.h"
+#include "devices/net/net_hub.h"
+
+#define HUB_MAGIC	0x62756876u	/* "vhub" */
+#define HUB_VERSION	1
+#define HUB_MAP_BYTES	(NET_HUB_HDR_BYTES + NET_HUB_RING_BYTES)
+#define HUB_RESCAN_NS	(100 * 1000 * 1000ULL)
+/* The directory's mtime is looked at once a millisecond at most. */
+#define HUB_LOOK_NS	(1000 * 1000ULL)
+#define HUB_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static inline uint64_t rec_bytes(uint32_t len)
+{
+	return NET_HUB_REC_HDR + (((uint64_t)len + 15) & ~15ULL);
+}
+
+static inline const uint8_t *ring_data(const struct hub_ring *ring)
+{
+	return (const uint8_t *)ring + NET_HUB_HDR_BYTES;
+}
+
+int net_hub_ring_write(struct hub_ring *ring, uint64_t size, uint64_t *head,
+		       const struct iovec *iov, int iovcnt)
+{
+	uint8_t *data = (uint8_t *)ring + NET_HUB_HDR_BYTES;
+	uint64_t h = *head, off = h % size, need, skip = 0;
+	struct hub_rec rec;
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	if (len > NET_FRAME_MAX || rec_bytes(len) > size)
+		return -EMSGSIZE;
+	need = rec_bytes(len);
+	if (off + need > size)
+		skip = size - off;	/* a pad record fills the end; the frame starts at 0 */
+	/* Readers of the bytes we are about to overwrite must see this first. */
+	__atomic_store_n(&ring->reserve, h + skip + need, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (skip) {
+		rec = (struct hub_rec){ .pos = h, .len = NET_HUB_REC_PAD };
+		memcpy(data + off, &rec, sizeof(rec));
+		h += skip;
+		off = 0;
+	}
+	rec = (struct hub_rec){ .pos = h, .len = (uint32_t)len };
+	memcpy(data + off, &rec, sizeof(rec));
+	off += sizeof(rec);
+	for (i = 0; i < iovcnt; i++) {
+		memcpy(data + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	*head = h + need;
+	__atomic_store_n(&ring->head, *head, __ATOMIC_RELEASE);
+	return 0;
+}
+
+ssize_t net_hub_ring_read(const struct hub_ring *ring, uint64_t size, uint64_t *rd, void *buf,
+			  size_t len, uint64_t *lost)
+{
+	const uint8_t *data = ring_data(ring);
+	uint64_t head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
+	uint64_t pos = *rd, off = pos % size, next, reserve;
+	struct hub_rec rec;
+	bool fits;
+
+	if (head == pos)
+		return 0;
+	/* Behind by more than a ring, ahead of the writer, or misaligned: resync. */
+	if (head - pos > size || (pos & 15) || off + NET_HUB_REC_HDR > size)
+		goto resync;
+	memcpy(&rec, data + off, sizeof(rec));
+	if (rec.pos != pos)
+		goto resync;
+	if (rec.len == NET_HUB_REC_PAD) {
+		next = pos + (size - off);
+		fits = true;
+	} else {
+		next = pos + rec_bytes(rec.len);
+		if (rec.len > NET_FRAME_MAX || off + rec_bytes(rec.len) > size)
+			goto resync;
+		fits = rec.len <= len;
+		if (fits)
+			memcpy(buf, data + off + NET_HUB_REC_HDR, rec.len);
+	}
+	if (next - pos > head - pos)
+		goto resync;		/* past what was published */
+	/* Seqlock check: nothing at our bytes was rewritten while we copied. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	reserve = __atomic_load_n(&ring->reserve, __ATOMIC_RELAXED);
+	if (reserve - pos > size)
+		goto resync;
+	*rd = next;
+	if (rec.len == NET_HUB_REC_PAD)
+		return net_hub_ring_read(ring, size, rd, buf, len, lost);
+	if (!fits) {
+		(*lost)++;
+		return -1;
+	}
+	return rec.len;
+resync:
+	(*lost)++;
+	*rd = head & ~15ULL;
+	return -1;
+}
+
+/* ---- peers ---- */
+
+static void hub_drop_peer(struct net_hub *hub, int i)
+{
+	struct net_hub_peer *p = &hub->peers[i];
+
+	close(p->sock);
+	munmap((void *)p->ring, HUB_MAP_BYTES);
+	*p = hub->peers[--hub->nr_peers];
+	if (hub->next >= hub->nr_peers)
+		hub->next = 0;
+}
+
+/* Map peer @id's ring read-only; NULL if it is gone or not a hub ring. */
+static const struct hub_ring *hub_map_ring(struct net_hub *hub, const char *id)
+{
+	char path[sizeof(hub->dir) + 48];
+	const struct hub_ring *ring;
+	struct stat st;
+	int fd, seals;
+
+	snprintf(path, sizeof(path), "%s/ring-%s", hub->dir, id);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & HUB_SEALS) != HUB_SEALS || fstat(fd, &st) ||
+	    st.st_size != HUB_MAP_BYTES) {
+		close(fd);
+		return NULL;
+	}
+	ring = mmap(NULL, HUB_MAP_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (ring == MAP_FAILED)
+		return NULL;
+	if (ring->magic != HUB_MAGIC || ring->version != HUB_VERSION ||
+	    ring->size != NET_HUB_RING_BYTES) {
+		munmap((void *)ring, HUB_MAP_BYTES);
+		return NULL;
+	}
+	return ring;
+}
+
+static int hub_connect(struct net_hub *hub, const char *id)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/port-%s", hub->dir, id);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == ECONNREFUSED) {
+			/* Nobody bound there: a crashed endpoint's leftovers. */
+			unlink(sa.sun_path);
+			snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ring-%s", hub->dir, id);
+			unlink(sa.sun_path);
+		}
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void hub_add_peer(struct net_hub *hub, const char *id, bool joining)
+{
+	struct net_hub_peer *p = &hub->peers[hub->nr_peers];
+	uint64_t head;
+
+	if (hub->nr_peers == NET_HUB_MAX_PEERS)
+		return;
+	p->sock = hub_connect(hub, id);
+	if (p->sock < 0)
+		return;
+	p->ring = hub_map_ring(hub, id);
+	if (!p->ring) {
+		close(p->sock);
+		return;
+	}
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	/* A ring that appeared after we joined holds only frames sent since. */
+	head = __atomic_load_n(&p->ring->head, __ATOMIC_ACQUIRE);
+	p->rd = joining || head > NET_HUB_RING_BYTES / 2 ? head & ~15ULL : 0;
+	p->woken = 0;
+	p->seen = true;
+	hub->nr_peers++;
+}
+
+/* Refresh the list of other endpoints in the hub directory. */
+static void hub_scan(struct net_hub *hub, bool joining)
+{
+	DIR *dir = opendir(hub->dir);
+	struct dirent *d;
+	struct stat st;
+	int i;
+
+	hub->last_scan_ns = hub->last_look_ns = now_ns();
+	if (!stat(hub->dir, &st))
+		hub->dir_mtime = st.st_mtim;
+	if (!dir)
+		return;
+	for (i = 0; i < hub->nr_peers; i++)
+		hub->peers[i].seen = false;
+	while ((d = readdir(dir))) {
+		const char *id = d->d_name + 5;
+
+		if (strncmp(d->d_name, "port-", 5) || strlen(id) >= sizeof(hub->id) ||
+		    !strcmp(id, hub->id))
+			continue;
+		for (i = 0; i < hub->nr_peers; i++)
+			if (!strcmp(hub->peers[i].id, id))
+				break;
+		if (i < hub->nr_peers)
+			hub->peers[i].seen = true;
+		else
+			hub_add_peer(hub, id, joining);
+	}
+	closedir(dir);
+	for (i = 0; i < hub->nr_peers; i++)
+		if (!hub->peers[i].seen)
+			hub_drop_peer(hub, i--);
+}
+
+/*
+ * An endpoint joined or left since the last scan (the directory's mtime
+ * moved)? A guest migrated to a new vlab is then reached within a
+ * millisecond of its joining, not a rescan period later.
+ */
+static void hub_maybe_scan(struct net_hub *hub)
+{
+	uint64_t now = now_ns();
+	struct stat st;
+
+	if (now - hub->last_scan_ns > HUB_RESCAN_NS) {
+		hub_scan(hub, false);
+		return;
+	}
+	if (now - hub->last_look_ns < HUB_LOOK_NS)
+		return;
+	hub->last_look_ns = now;
+	if (!stat(hub->dir, &st) && (st.st_mtim.tv_sec != hub->dir_mtime.tv_sec ||
+				     st.st_mtim.tv_nsec != hub->dir_mtime.tv_nsec))
+		hub_scan(hub, false);
+}
+
+/* ---- open, send, receive ---- */
+
+static int hub_ring_create(struct net_hub *hub, char *err, size_t errlen)
+{
+	char target[64];
+
+	hub->memfd = memfd_create("vlab-hub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (hub->memfd < 0 || ftruncate(hub->memfd, HUB_MAP_BYTES) ||
+	    fcntl(hub->memfd, F_ADD_SEALS, HUB_SEALS)) {
+		snprintf(err, errlen, "--net hub=%s: ring memory: %s", hub->dir, strerror(errno));
+		return -1;
+	}
+	hub->ring = mmap(NULL, HUB_MAP_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, hub->memfd, 0);
+	if (hub->ring == MAP_FAILED) {
+		hub->ring = NULL;
+		snprintf(err, errlen, "--net hub=%s: mmap: %s", hub->dir, strerror(errno));
+		return -1;
+	}
+	hub->ring->magic = HUB_MAGIC;
+	hub->ring->version = HUB_VERSION;
+	hub->ring->size = NET_HUB_RING_BYTES;
+	/* Generation 1: every writer's first frame wakes us. */
+	hub->ring->sleep = 1;
+	snprintf(target, sizeof(target), "/proc/%d/fd/%d", (int)getpid(), hub->memfd);
+	if (symlink(target, hub->link)) {
+		snprintf(err, errlen, "--net hub=%s: %s: %s", hub->dir, hub->link, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int net_hub_open(struct net_hub *hub, const char *dir, int *fd, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static int seq;
+	int n;
+
+	memset(hub, 0, sizeof(*hub));
+	hub->memfd = *fd = -1;
+	pthread_mutex_init(&hub->lock, NULL);
+	if (strlen(dir) + 40 > sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "--net hub=%s: path too long for a unix socket", dir);
+		return -1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "--net hub=%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(hub->dir, sizeof(hub->dir), "%s", dir);
+	n = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
+	snprintf(hub->id, sizeof(hub->id), "%d-%d", (int)getpid(), n);
+	snprintf(hub->port, sizeof(hub->port), "%s/port-%s", dir, hub->id);
+	snprintf(hub->link, sizeof(hub->link), "%s/ring-%s", dir, hub->id);
+	unlink(hub->port);
+	unlink(hub->link);
+	/* The ring first: whoever sees our port finds our ring. */
+	if (hub_ring_create(hub, err, errlen))
+		goto fail;
+	*fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (*fd < 0) {
+		snprintf(err, errlen, "--net hub: socket: %s", strerror(errno));
+		goto fail;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", hub->port);
+	if (bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, errlen, "--net hub=%s: bind %s: %s", dir, hub->port, strerror(errno));
+		goto fail;
+	}
+	hub_scan(hub, true);
+	return 0;
+fail:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	net_hub_close(hub);
+	return -1;
+}
+
+void net_hub_close(struct net_hub *hub)
+{
+	while (hub->nr_peers)
+		hub_drop_peer(hub, 0);
+	if (hub->port[0])
+		unlink(hub->port);
+	if (hub->link[0])
+		unlink(hub->link);
+	if (hub->ring)
+		munmap(hub->ring, HUB_MAP_BYTES);
+	if (hub->memfd >= 0)
+		close(hub->memfd);
+	hub->ring = NULL;
+	hub->memfd = -1;
+	hub->port[0] = hub->link[0] = 0;
+}
+
+int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
+{
+	int i, r;
+
+	pthread_mutex_lock(&hub->lock);
+	hub_maybe_scan(hub);
+	r = net_hub_ring_write(hub->ring, NET_HUB_RING_BYTES, &hub->head, iov, iovcnt);
+	/* Dekker with a reader going to sleep: head stored, then sleep read. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (i = 0; !r && i < hub->nr_peers; i++) {
+		struct net_hub_peer *p = &hub->peers[i];
+		uint64_t s = __atomic_load_n(&p->ring->sleep, __ATOMIC_RELAXED);
+
+		if (s == p->woken)
+			continue;
+		p->woken = s;
+		if (send(p->sock, "", 1, MSG_DONTWAIT) < 0 &&
+		    (errno == ECONNREFUSED || errno == ENOTCONN))
+			hub_drop_peer(hub, i--);	/* that endpoint went away */
+	}
+	pthread_mutex_unlock(&hub->lock);
+	return r;
+}
+
+/* Read one frame from any peer, round robin. */
+static ssize_t hub_read_any(struct net_hub *hub, void *buf, size_t len)
+{
+	int i, k;
+
+	for (k = 0; k < hub->nr_peers; k++) {
+		struct net_hub_peer *p = &hub->peers[(hub->next + k) % hub->nr_peers];
+		ssize_t n;
+
+		while ((n = net_hub_ring_read(p->ring, NET_HUB_RING_BYTES, &p->rd, buf, len,
+					      &hub->rx_lost)) < 0)
+			;
+		if (n > 0) {
+			i = (hub->next + k + 1) % hub->nr_peers;
+			hub->next = i;
+			return n;
+		}
+	}
+	return 0;
+}
+
+static bool hub_any_waiting(struct net_hub *hub)
+{
+	int i;
+
+	for (i = 0; i < hub->nr_peers; i++)
+		if (__atomic_load_n(&hub->peers[i].ring->head, __ATOMIC_ACQUIRE) !=
+		    hub->peers[i].rd)
+			return true;
+	return false;
+}
+
+ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	bool rescanned = false;
+	char b[16];
+	ssize_t n;
+	int woken;
+
+	pthread_mutex_lock(&hub->lock);
+	hub_maybe_scan(hub);
+	for (;;) {
+		n = hub_read_any(hub, buf, len);
+		if (n > 0) {
+			hub->got = true;
+			break;
+		}
+		for (woken = 0; read(fd, b, sizeof(b)) >= 0; woken++)
+			;
+		/* Woken, yet nothing in the rings we know: a new peer's ring. */
+		if (woken && !hub->got && !rescanned) {
+			hub_scan(hub, false);
+			rescanned = true;
+			continue;
+		}
+		/* A new generation: each writer wakes us once for it. */
+		__atomic_store_n(&hub->ring->sleep, hub->ring->sleep + 2, __ATOMIC_RELAXED);
+		hub->got = false;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!hub_any_waiting(hub))
+			break;
+		/*
+		 * A frame raced in before its writer could see the new
+		 * generation: wake ourselves for it.
+		 */
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", hub->port);
+		sendto(fd, "", 1, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
+	}
+	pthread_mutex_unlock(&hub->lock);
+	return n;
+}

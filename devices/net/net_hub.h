@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The hub backend: vlab processes that name one directory exchange frames
+ * through shared-memory rings (design at the top of net_hub.c).
+ */
+#ifndef VLAB_NET_HUB_H
+#define VLAB_NET_HUB_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#define NET_HUB_MAX_PEERS	64
+#define NET_HUB_RING_BYTES	(8u << 20)	/* a sender's frames, wrapped */
+#define NET_HUB_REC_HDR		16		/* struct hub_rec */
+#define NET_HUB_REC_PAD		0xffffffffu	/* len of a record that fills the end */
+
+/* Start of a peer's shared memory; its frames follow at NET_HUB_HDR_BYTES. */
+struct hub_ring {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t size;				/* data bytes: NET_HUB_RING_BYTES */
+	uint8_t pad0[48];
+	uint64_t head __attribute__((aligned(64)));	/* records end here (release) */
+	uint64_t reserve __attribute__((aligned(64)));	/* written up to here */
+	uint64_t sleep __attribute__((aligned(64)));	/* the owner's sleep generation */
+};
+
+#define NET_HUB_HDR_BYTES	4096u
+
+/* A record: its ring position (a check on the index) and frame length. */
+struct hub_rec {
+	uint64_t pos;
+	uint32_t len;
+	uint32_t zero;
+};
+
+struct net_hub_peer {
+	char id[32];			/* "PID-N" of its port-ID and ring-ID */
+	int sock;			/* connected to its port: its wake-ups */
+	const struct hub_ring *ring;	/* its frames, mapped read-only */
+	uint64_t rd;			/* our next byte in its ring */
+	uint64_t woken;			/* its sleep generation we last woke */
+	bool seen;
+};
+
+struct net_hub {
+	char dir[108];
+	char port[108];			/* our socket: wake-ups arrive here */
+	char link[108];			/* ring-ID -> /proc/PID/fd/N of our memfd */
+	char id[32];
+	int memfd;
+	struct hub_ring *ring;		/* ours, read-write */
+	uint64_t head;			/* private copy of ring->head */
+	bool got;			/* a frame read since the last sleep */
+	struct net_hub_peer peers[NET_HUB_MAX_PEERS];
+	int nr_peers;
+	int next;			/* peer read first: round robin */
+	uint64_t last_scan_ns, last_look_ns;
+	struct timespec dir_mtime;
+	pthread_mutex_t lock;
+	uint64_t rx_lost;		/* frames overwritten or corrupt before we read them */
+};
+
+/* Join the hub in @dir; @fd gets the socket that is readable on a wake-up. */
+int net_hub_open(struct net_hub *hub, const char *dir, int *fd, char *err, size_t errlen);
+void net_hub_close(struct net_hub *hub);
+/* Never blocks: a receiver that lags a whole ring behind loses frames. */
+int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt);
+/* One frame into @buf: its length, or 0 when none waits (a wake-up is then asked for). */
+ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len);
+
+/*
+ * Read the record at *@rd of @ring (@size data bytes, trusted: the mapping's
+ * own) into @buf; everything in @ring is another process's and is checked.
+ * Returns the frame's length (and advances *@rd), 0 when there is nothing to
+ * read, or -1 when a record was skipped (*@lost counts it; call again).
+ */
+ssize_t net_hub_ring_read(const struct hub_ring *ring, uint64_t size, uint64_t *rd, void *buf,
+			  size_t len, uint64_t *lost);
+/* Append one frame to our own @ring at *@head. 0, or -EMSGSIZE. */
+int net_hub_ring_write(struct hub_ring *ring, uint64_t size, uint64_t *head,
+		       const struct iovec *iov, int iovcnt);
+
+#endif
