@@ -88,7 +88,8 @@ int net_hub_ring_write(struct hub_ring *ring, uint64_t size, uint64_t *head,
 
 	for (i = 0; i < iovcnt; i++)
 		len += iov[i].iov_len;
-	if (len > NET_FRAME_MAX || rec_bytes(len) > size)
+	/* At most half a ring: a pad and the frame after it never overlap. */
+	if (!len || len > NET_FRAME_MAX || rec_bytes(len) > size / 2)
 		return -EMSGSIZE;
 	need = rec_bytes(len);
 	if (off + need > size)
@@ -136,7 +137,7 @@ ssize_t net_hub_ring_read(const struct hub_ring *ring, uint64_t size, uint64_t *
 		fits = true;
 	} else {
 		next = pos + rec_bytes(rec.len);
-		if (rec.len > NET_FRAME_MAX || off + rec_bytes(rec.len) > size)
+		if (!rec.len || rec.len > NET_FRAME_MAX || off + rec_bytes(rec.len) > size)
 			goto resync;
 		fits = rec.len <= len;
 		if (fits)
@@ -158,8 +159,9 @@ ssize_t net_hub_ring_read(const struct hub_ring *ring, uint64_t size, uint64_t *
 	}
 	return rec.len;
 resync:
+	/* Skip to the writer's head; an unaligned one reads as empty until it moves. */
 	(*lost)++;
-	*rd = head & ~15ULL;
+	*rd = head;
 	return -1;
 }
 
@@ -246,9 +248,14 @@ static void hub_add_peer(struct net_hub *hub, const char *id, bool joining)
 	/* A ring that appeared after we joined holds only frames sent since. */
 	head = __atomic_load_n(&p->ring->head, __ATOMIC_ACQUIRE);
 	p->rd = joining || head > NET_HUB_RING_BYTES / 2 ? head & ~15ULL : 0;
-	p->woken = 0;
 	p->seen = true;
 	hub->nr_peers++;
+	/*
+	 * Wake it: a peer we join then looks for us at once, and one that
+	 * joined may hold frames we wrote before we knew it.
+	 */
+	p->woken = __atomic_load_n(&p->ring->sleep, __ATOMIC_RELAXED);
+	send(p->sock, "", 1, MSG_DONTWAIT);
 }
 
 /* Refresh the list of other endpoints in the hub directory. */
@@ -288,24 +295,27 @@ static void hub_scan(struct net_hub *hub, bool joining)
 
 /*
  * An endpoint joined or left since the last scan (the directory's mtime
- * moved)? A guest migrated to a new vlab is then reached within a
- * millisecond of its joining, not a rescan period later.
+ * moved)? Looked at once a millisecond while busy, and at every wake-up
+ * (a joining peer wakes everyone): a guest migrated to a new vlab is
+ * reached within a millisecond of its joining, not a rescan period later.
+ * True if it scanned.
  */
-static void hub_maybe_scan(struct net_hub *hub)
+static bool hub_maybe_scan(struct net_hub *hub, bool look)
 {
 	uint64_t now = now_ns();
 	struct stat st;
 
-	if (now - hub->last_scan_ns > HUB_RESCAN_NS) {
-		hub_scan(hub, false);
-		return;
-	}
-	if (now - hub->last_look_ns < HUB_LOOK_NS)
-		return;
+	if (now - hub->last_scan_ns > HUB_RESCAN_NS)
+		goto scan;
+	if (!look && now - hub->last_look_ns < HUB_LOOK_NS)
+		return false;
 	hub->last_look_ns = now;
-	if (!stat(hub->dir, &st) && (st.st_mtim.tv_sec != hub->dir_mtime.tv_sec ||
-				     st.st_mtim.tv_nsec != hub->dir_mtime.tv_nsec))
-		hub_scan(hub, false);
+	if (stat(hub->dir, &st) || (st.st_mtim.tv_sec == hub->dir_mtime.tv_sec &&
+				    st.st_mtim.tv_nsec == hub->dir_mtime.tv_nsec))
+		return false;
+scan:
+	hub_scan(hub, false);
+	return true;
 }
 
 /* ---- open, send, receive ---- */
@@ -408,7 +418,7 @@ int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
 	int i, r;
 
 	pthread_mutex_lock(&hub->lock);
-	hub_maybe_scan(hub);
+	hub_maybe_scan(hub, false);
 	r = net_hub_ring_write(hub->ring, NET_HUB_RING_BYTES, &hub->head, iov, iovcnt);
 	/* Dekker with a reader going to sleep: head stored, then sleep read. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -435,9 +445,11 @@ static ssize_t hub_read_any(struct net_hub *hub, void *buf, size_t len)
 	for (k = 0; k < hub->nr_peers; k++) {
 		struct net_hub_peer *p = &hub->peers[(hub->next + k) % hub->nr_peers];
 		ssize_t n;
+		int skips = 0;
 
+		/* Bounded: a writer that keeps scribbling cannot hold us here. */
 		while ((n = net_hub_ring_read(p->ring, NET_HUB_RING_BYTES, &p->rd, buf, len,
-					      &hub->rx_lost)) < 0)
+					      &hub->rx_lost)) < 0 && ++skips < 16)
 			;
 		if (n > 0) {
 			i = (hub->next + k + 1) % hub->nr_peers;
@@ -464,37 +476,35 @@ ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	bool rescanned = false;
 	char b[16];
-	ssize_t n;
+	ssize_t n = 0;
 	int woken;
 
 	pthread_mutex_lock(&hub->lock);
-	hub_maybe_scan(hub);
+	hub_maybe_scan(hub, false);
 	for (;;) {
 		n = hub_read_any(hub, buf, len);
-		if (n > 0) {
-			hub->got = true;
+		if (n > 0)
 			break;
-		}
 		for (woken = 0; read(fd, b, sizeof(b)) >= 0; woken++)
 			;
-		/* Woken, yet nothing in the rings we know: a new peer's ring. */
-		if (woken && !hub->got && !rescanned) {
-			hub_scan(hub, false);
+		/* A wake-up may be a peer's hello: it has a ring for us. */
+		if (woken && !rescanned && hub_maybe_scan(hub, true)) {
 			rescanned = true;
 			continue;
 		}
 		/* A new generation: each writer wakes us once for it. */
 		__atomic_store_n(&hub->ring->sleep, hub->ring->sleep + 2, __ATOMIC_RELAXED);
-		hub->got = false;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (!hub_any_waiting(hub))
 			break;
 		/*
 		 * A frame raced in before its writer could see the new
-		 * generation: wake ourselves for it.
+		 * generation: wake ourselves for it, and let the caller come
+		 * back (a writer that scribbles cannot keep us in this loop).
 		 */
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", hub->port);
 		sendto(fd, "", 1, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
+		break;
 	}
 	pthread_mutex_unlock(&hub->lock);
 	return n;

@@ -56,7 +56,6 @@ struct net_hub {
 	int memfd;
 	struct hub_ring *ring;		/* ours, read-write */
 	uint64_t head;			/* private copy of ring->head */
-	bool got;			/* a frame read since the last sleep */
 	struct net_hub_peer peers[NET_HUB_MAX_PEERS];
 	int nr_peers;
 	int next;			/* peer read first: round robin */
@@ -82,7 +81,7 @@ ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len);
  */
 ssize_t net_hub_ring_read(const struct hub_ring *ring, uint64_t size, uint64_t *rd, void *buf,
 			  size_t len, uint64_t *lost);
-/* Append one frame to our own @ring at *@head. 0, or -EMSGSIZE. */
+/* Append one frame (1 byte or more) to our own @ring at *@head. 0, or -EMSGSIZE. */
 int net_hub_ring_write(struct hub_ring *ring, uint64_t size, uint64_t *head,
 		       const struct iovec *iov, int iovcnt);
 

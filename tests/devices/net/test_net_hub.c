@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The hub's shared-memory rings (devices/net/net_hub.c): frames arrive
+ * intact and in order between two backends in one process and across a
+ * fork, each waking a sleeping receiver; a receiver a whole ring behind
+ * loses frames, counted, and the sender never blocks; a peer killed with
+ * SIGKILL stops nobody and its leftovers are cleared; a ring scribbled
+ * over costs only its own frames. Waits are polls with a 60 s deadline
+ * that only a hang reaches.
+ */
+#include <check.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "devices/net/net_backend.h"
+
+#define HANG_MS		60000
+
+static char dir[64], spec[80];
+static uint8_t frame[NET_FRAME_MAX], got[NET_FRAME_MAX];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/vlab-hub-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(spec, sizeof(spec), "hub=%s/h", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void open_be(struct net_backend *be)
+{
+	char err[256];
+
+	ck_assert_msg(!net_backend_open(be, spec, NULL, err, sizeof(err)), "%s", err);
+}
+
+/* Frame @seq: its length and bytes follow from the number. */
+static size_t fill(uint32_t seq, size_t base)
+{
+	size_t len = base ? base : 60 + (seq * 37) % 1440, i;
+
+	memcpy(frame, &seq, sizeof(seq));
+	for (i = sizeof(seq); i < len; i++)
+		frame[i] = (uint8_t)(seq + i);
+	return len;
+}
+
+static int send_seq(struct net_backend *be, uint32_t seq, size_t base)
+{
+	size_t len = fill(seq, base);
+
+	return net_backend_send(be, &(struct iovec){ frame, len }, 1);
+}
+
+/* The next frame, waiting for a wake-up if none is there; its number. */
+static uint32_t recv_seq(struct net_backend *be, size_t base)
+{
+	struct pollfd pfd = { .fd = be->fd, .events = POLLIN };
+	ssize_t n;
+	uint32_t seq;
+
+	while (!(n = net_backend_recv(be, got, sizeof(got))))
+		ck_assert_msg(poll(&pfd, 1, HANG_MS) == 1, "no wake-up in %d ms", HANG_MS);
+	ck_assert_int_gt(n, 4);
+	memcpy(&seq, got, sizeof(seq));
+	ck_assert_uint_eq(n, fill(seq, base));
+	ck_assert_msg(!memcmp(got, frame, n), "frame %u garbled", seq);
+	return seq;
+}
+
+static int count_entries(const char *prefix)
+{
+	char path[96];
+	struct dirent *d;
+	DIR *dp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/h", dir);
+	dp = opendir(path);
+	ck_assert_ptr_nonnull(dp);
+	while ((d = readdir(dp)))
+		n += !strncmp(d->d_name, prefix, strlen(prefix));
+	closedir(dp);
+	return n;
+}
+
+START_TEST(in_order_one_process)
+{
+	struct net_backend a, b;
+	uint32_t i;
+
+	open_be(&a);
+	open_be(&b);
+	for (i = 0; i < 3000; i++) {
+		ck_assert_int_eq(send_seq(&a, i, 0), 0);
+		/* Read in bursts, so the receiver sleeps and is woken often. */
+		if (i % 7 == 6) {
+			uint32_t k;
+
+			for (k = i - 6; k <= i; k++)
+				ck_assert_uint_eq(recv_seq(&b, 0), k);
+			ck_assert_int_eq(net_backend_recv(&b, got, sizeof(got)), 0);
+		}
+	}
+	ck_assert_uint_eq(recv_seq(&b, 0), 2996);
+	/* And back: each side reads only the other's frames. */
+	ck_assert_int_eq(send_seq(&b, 77, 0), 0);
+	ck_assert_uint_eq(recv_seq(&a, 0), 77);
+	ck_assert_int_eq(net_backend_recv(&a, got, sizeof(got)), 0);
+	ck_assert_uint_eq(b.hub.rx_lost, 0);
+	net_backend_close(&a);
+	net_backend_close(&b);
+	ck_assert_int_eq(count_entries("port-") + count_entries("ring-"), 0);
+}
+END_TEST
+
+START_TEST(across_fork)
+{
+	struct net_backend a, c;
+	int ready[2], status;
+	char ch;
+	pid_t pid;
+	uint32_t i;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	open_be(&a);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		open_be(&c);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		for (i = 0; i < 5000; i++)
+			if (recv_seq(&c, 0) != i)
+				_exit(3);
+		send_seq(&c, 424242, 0);
+		net_backend_close(&c);
+		_exit(0);
+	}
+	ck_assert_int_eq(read(ready[0], &ch, 1), 1);
+	for (i = 0; i < 5000; i++)
+		ck_assert_int_eq(send_seq(&a, i, 0), 0);
+	ck_assert_uint_eq(recv_seq(&a, 0), 424242);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && !WEXITSTATUS(status), "child: status %#x", status);
+	net_backend_close(&a);
+}
+END_TEST
+
+/* 300 x 60000 bytes into an 8 MiB ring nobody reads: dropped, not waited for. */
+START_TEST(full_ring_drops)
+{
+	struct net_backend a, b;
+	uint32_t i;
+
+	open_be(&a);
+	open_be(&b);
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(send_seq(&a, i, 60000), 0);
+	ck_assert_int_eq(net_backend_recv(&b, got, sizeof(got)), 0);
+	ck_assert_uint_gt(b.hub.rx_lost, 0);
+	for (i = 1000; i < 1005; i++)
+		ck_assert_int_eq(send_seq(&a, i, 100), 0);
+	for (i = 1000; i < 1005; i++)
+		ck_assert_uint_eq(recv_seq(&b, 100), i);
+	net_backend_close(&a);
+	net_backend_close(&b);
+}
+END_TEST
+
+START_TEST(peer_killed)
+{
+	struct net_backend a, b, c;
+	int ready[2], status;
+	char ch;
+	pid_t pid;
+	uint32_t i;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (!pid) {
+		struct net_backend d;
+
+		open_be(&d);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	ck_assert_int_eq(read(ready[0], &ch, 1), 1);
+	open_be(&a);
+	open_be(&b);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	for (i = 0; i < 2000; i++) {
+		ck_assert_int_eq(send_seq(&a, i, 0), 0);
+		ck_assert_uint_eq(recv_seq(&b, 0), i);
+	}
+	/* A newcomer clears the dead endpoint's socket and ring link. */
+	open_be(&c);
+	ck_assert_int_eq(count_entries("port-"), 3);
+	ck_assert_int_eq(count_entries("ring-"), 3);
+	ck_assert_int_eq(send_seq(&c, 5, 0), 0);
+	ck_assert_uint_eq(recv_seq(&a, 0), 5);
+	ck_assert_uint_eq(recv_seq(&b, 0), 5);
+	net_backend_close(&a);
+	net_backend_close(&b);
+	net_backend_close(&c);
+}
+END_TEST
+
+/* A writer that scribbles over its ring: the reader survives, drops, resyncs. */
+START_TEST(corrupt_indexes)
+{
+	static const uint64_t heads[] = { ~0ULL, 8, 0x1234567, 1ULL << 40, 17 };
+	struct net_backend a, b;
+	uint8_t *data;
+	uint32_t i, last = 0, k;
+
+	open_be(&a);
+	open_be(&b);
+	data = (uint8_t *)a.hub.ring + NET_HUB_HDR_BYTES;
+	for (k = 0; k < sizeof(heads) / sizeof(heads[0]); k++) {
+		ck_assert_int_eq(send_seq(&a, k, 0), 0);
+		__atomic_store_n(&a.hub.ring->head, heads[k], __ATOMIC_RELEASE);
+		__atomic_store_n(&a.hub.ring->reserve, heads[k] * 3, __ATOMIC_RELEASE);
+		while (net_backend_recv(&b, got, sizeof(got)) > 0)
+			;
+	}
+	/* Records with lying lengths and positions, under an honest head. */
+	__atomic_store_n(&a.hub.ring->head, a.hub.head, __ATOMIC_RELEASE);
+	__atomic_store_n(&a.hub.ring->reserve, a.hub.head, __ATOMIC_RELEASE);
+	for (k = 0; k < 4; k++) {
+		uint64_t off = (a.hub.head % NET_HUB_RING_BYTES);
+		struct hub_rec bad = { a.hub.head, k < 2 ? NET_FRAME_MAX + 1 : 0xfffffff0, 0 };
+
+		ck_assert_int_eq(send_seq(&a, 100 + k, 0), 0);
+		if (k & 1)
+			bad.pos ^= 0x40;
+		memcpy(data + off, &bad, sizeof(bad));
+		while (net_backend_recv(&b, got, sizeof(got)) > 0)
+			;
+	}
+	ck_assert_uint_gt(b.hub.rx_lost, 0);
+	/* Honest again: the frames written from now on all arrive. */
+	for (i = 200; i < 210; i++)
+		ck_assert_int_eq(send_seq(&a, i, 0), 0);
+	while (last != 209) {
+		last = recv_seq(&b, 0);
+		ck_assert_uint_ge(last, 200);
+	}
+	net_backend_close(&a);
+	net_backend_close(&b);
+}
+END_TEST
+
+VLAB_SUITE_MAIN("net_hub", "rings", setup, teardown, 120,
+	in_order_one_process, across_fork, full_ring_drops, peer_killed, corrupt_indexes);
