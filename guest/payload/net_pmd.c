@@ -22,7 +22,12 @@
  * the transmit path alone, with the device's notification suppression
  * deciding how often the driver kicks. make bench-net runs it.
  *
- * cmdline: role=ping|pong|blast peer=52:54:00:.. count=N (1000) window=W (1)
+ * role=sink counts the frames with ethertype 0x88b5 that arrive (a blast
+ * aimed at it, through a hub) until count=N came or none for quiet_ms=MS
+ * (500) after the first, and reports frames per second from the first to
+ * the last; it exits 0 if any came within timeout=. make bench-hub runs it.
+ *
+ * cmdline: role=ping|pong|blast|sink peer=52:54:00:.. count=N (1000) window=W (1)
  * size=BYTES pattern bytes per frame (64) rto_ms=MS (50) timeout=S (30)
  * linger_ms=MS (100), and the vpmd options (ring=split|packed, qsize=,
  * mrg=, rxbuf=).
@@ -371,6 +376,42 @@ static int blast(void)
 	return 0;
 }
 
+/* ---- sink ---- */
+
+static int sink(void)
+{
+	uint64_t quiet_us = payload_arg_u64("quiet_ms", 500) * 1000;
+	uint64_t timeout_us = payload_arg_u64("timeout", 30) * 1000000;
+	uint64_t deadline = vpmd_deadline_us(timeout_us), t0 = 0, t1 = 0, us;
+	uint32_t got = 0, foreign = 0, len;
+
+	printf("net_pmd: sink: %s ready for %u frames\n", vpmd_mac_str(dev.mac), count);
+	while (got < count) {
+		int r = vpmd_rx(&dev, rxbuf, sizeof(rxbuf), &len);
+
+		if (r < 0)
+			return 2;
+		if (r > 0 && is_ours(rxbuf, len)) {
+			t1 = rdtsc();
+			if (!got++)
+				t0 = t1;
+			deadline = vpmd_deadline_us(quiet_us);
+		} else if (r > 0) {
+			foreign++;
+		}
+		if (vpmd_expired(deadline))
+			break;
+	}
+	if (!got) {
+		printf("net_pmd: sink: nothing in %lu s\n", timeout_us / 1000000);
+		return 4;
+	}
+	us = payload_tsc_to_us(t1 - t0);
+	printf("net_pmd: sink: %u frames in %lu us: %lu frames/s (%u others)\n", got, us,
+	       us ? (uint64_t)(got - 1) * 1000000 / us : 0, foreign);
+	return 0;
+}
+
 int payload_main(void)
 {
 	const char *role = payload_arg("role"), *p = payload_arg("peer");
@@ -383,11 +424,12 @@ int payload_main(void)
 	}
 	if (pattern_len > VPMD_FRAME_MAX - VPMD_ETH_HLEN - sizeof(struct vpmd_test_hdr))
 		pattern_len = VPMD_FRAME_MAX - VPMD_ETH_HLEN - sizeof(struct vpmd_test_hdr);
-	if (!role || (strcmp(role, "ping") && strcmp(role, "pong") && strcmp(role, "blast"))) {
-		printf("net_pmd: role=ping, role=pong or role=blast, please\n");
+	if (!role || (strcmp(role, "ping") && strcmp(role, "pong") && strcmp(role, "blast") &&
+		      strcmp(role, "sink"))) {
+		printf("net_pmd: role=ping, pong, blast or sink, please\n");
 		return 1;
 	}
-	if (strcmp(role, "pong") && (!p || vpmd_parse_mac(p, peer))) {
+	if (strcmp(role, "pong") && strcmp(role, "sink") && (!p || vpmd_parse_mac(p, peer))) {
 		printf("net_pmd: %s needs peer=xx:xx:xx:xx:xx:xx\n", role);
 		return 1;
 	}
@@ -401,5 +443,7 @@ int payload_main(void)
 	       vpmd_has(&dev, VIRTIO_NET_F_MRG_RXBUF) ? " (mergeable rx buffers)" : "");
 	if (!strcmp(role, "blast"))
 		return blast();
+	if (!strcmp(role, "sink"))
+		return sink();
 	return !strcmp(role, "ping") ? ping() : pong();
 }
