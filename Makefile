@@ -13,6 +13,7 @@
 #   make bench-svq    the same run: passthrough vs the shadow virtqueue
 #   make bench-vdpa   vDPA migration downtime step by step, against the records
 #   make bench-migrate-local  downtime of mode=local beside pre-copy
+#   make bench-hub    64-byte frames between two PMD guests on a hub
 #   make bench-rdma   RC WRITE latency and bandwidth, beside the hub's copy limit
 #   make bench-rdma-migrate  an RDMA guest moved under load: downtime, the peer's stall
 #   make bench-dash   the dirty payload's write rate with and without vlab dash
@@ -152,6 +153,14 @@ bench-net: all payloads
 	tests/bench/bench-net.sh
 
 .PHONY: bench-net
+
+# 64-byte frames between two PMD guests on a hub, beside unix datagrams.
+bench-hub: all payloads
+	@mkdir -p $(O)/tests/bench
+	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
+	tests/bench/bench-hub.sh
+
+.PHONY: bench-hub
 
 # Two guests on a hub, one moved back and forth while `vlab dash` shows it.
 demo: all payloads

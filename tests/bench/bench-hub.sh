@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench-hub.sh: 64-byte frames between two PMD guests (guest/payload/net_pmd.c)
+# on one hub (shared-memory rings, devices/net/net_hub.c): a sink guest
+# polls its RX ring and counts what arrives, from the first frame to the
+# last; a blast guest sends BENCH_N (1000000) frames at it in bursts of 32.
+# Reported: frames/s delivered to the sink (and the share of the blast that
+# arrived; a hub never waits for a slow reader, it drops), and the blast's
+# own rate. Anchor, in the same run, alternating: the raw limit of the
+# datagram path the hub replaced, 64-byte datagrams between two processes
+# on a unix socket (unix_copy -d 64), with no guest and no device.
+# Best of BENCH_REPEAT (5) [range]. Target (issue 14): >= 1 M frames/s.
+#
+# Both vCPUs poll, each holding a host CPU; on a 2-CPU machine the two
+# vlab device workers (TX of the blast, RX of the sink) share them.
+set -euo pipefail
+NAME=bench-hub
+. "$(dirname "$0")/lib.sh"
+
+top=$(git rev-parse --show-toplevel)
+vlab=$top/build/vlab
+elf=$top/build/payloads/net_pmd.elf
+copy=$top/build/tests/bench/unix_copy
+bench_need "make bench-hub builds them" "$vlab" "$elf" "$copy"
+repeat=${BENCH_REPEAT:-5}
+n=${BENCH_N:-1000000}
+sink_mac=52:54:00:00:00:02
+
+# run DIR: one sink and one blast on a fresh hub; 1 if either failed.
+run() {
+	local d=$1 s
+
+	mkdir -p "$d"
+	"$vlab" run --kernel "$elf" --mem 64M --net "hub=$d/hub,mac=$sink_mac" \
+		--cmdline "role=sink count=$n timeout=120" </dev/null >"$d/sink.con" 2>&1 &
+	s=$!
+	PIDS+=("$s")
+	wait_for "$d/sink.con" "ready for" 120 "$s" || return 1
+	timeout 300 "$vlab" run --kernel "$elf" --mem 64M --net "hub=$d/hub,mac=52:54:00:00:00:01" \
+		--cmdline "role=blast peer=$sink_mac count=$n size=26 timeout=120" \
+		</dev/null >"$d/blast.con" 2>&1 || return 1
+	wait_for "$d/sink.con" "payload: net_pmd ok" 120 "$s" || return 1
+	wait "$s" 2>/dev/null || true
+}
+
+# stats VALUES...: "best [min-max]".
+stats() {
+	printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { top = $1 }
+		END { printf "%.0f [%.0f-%.0f]", top, lo, top }'
+}
+
+sink=() blast=() share=() dgram=()
+for ((r = 0; r < repeat; r++)); do
+	dgram+=("$("$copy" -q -s 64 -d 64 | awk '{ printf "%.0f", $1 * 1e6 / 64 }')")
+	if ! run "$T/$r"; then
+		echo "$NAME: run $r failed; its consoles:" >&2
+		tail -3 "$T/$r"/*.con >&2
+		exit 1
+	fi
+	read -r got fps <<<"$(sed -n 's/^net_pmd: sink: \([0-9]*\) frames in [0-9]* us: \([0-9]*\) frames\/s.*/\1 \2/p' "$T/$r/sink.con")"
+	sink+=("$fps")
+	share+=("$(awk -v g="$got" -v n="$n" 'BEGIN { printf "%.0f", 100 * g / n }')")
+	blast+=("$(sed -n 's/^net_pmd: blast: [0-9]* frames in [0-9]* us: \([0-9]*\) frames\/s/\1/p' "$T/$r/blast.con")")
+done
+
+best=$(printf '%s\n' "${sink[@]}" | sort -g | tail -1)
+anchor=$(printf '%s\n' "${dgram[@]}" | sort -g | tail -1)
+echo "$NAME: 64-byte frames, blast guest -> sink guest on one hub, $n sent, best of $repeat [range]"
+printf '%-44s %s\n' "delivered to the sink (frames/s)" "$(stats "${sink[@]}")" \
+	"share of the blast delivered (%)" "$(stats "${share[@]}")" \
+	"blast's send rate (frames/s)" "$(stats "${blast[@]}")" \
+	"anchor: unix datagrams, process to process" "$(stats "${dgram[@]}")"
+awk -v b="$best" -v a="$anchor" 'BEGIN {
+	r = a > 0 ? b / a : 0
+	printf "hub / datagram limit: %.2fx; target >= 1000000 frames/s: %s\n", r, b >= 1000000 ? "met" : "MISSED"
+}'
+uptime | sed 's/^/load while measuring: /'
