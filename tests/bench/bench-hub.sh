@@ -73,6 +73,6 @@ printf '%-44s %s\n' "delivered to the sink (frames/s)" "$(stats "${sink[@]}")" \
 	"anchor: unix datagrams, process to process" "$(stats "${dgram[@]}")"
 awk -v b="$best" -v a="$anchor" 'BEGIN {
 	r = a > 0 ? b / a : 0
-	printf "hub / datagram limit: %.2fx; target >= 1000000 frames/s: %s\n", r, b >= 1000000 ? "met" : "MISSED"
+	printf "hub / datagram limit: %.2fx; target >= 1000000 frames/s: %s\n", r, (b >= 1000000) ? "met" : "MISSED"
 }'
 uptime | sed 's/^/load while measuring: /'
