@@ -135,10 +135,14 @@ bench-vdpa: all payloads
 
 # RC RDMA WRITE latency and bandwidth between two vlab processes, beside
 # the hub's raw frame copy limit.
-bench-rdma: all payloads
+bench-rdma: all payloads $(O)/tests/bench/hub_copy
 	@mkdir -p $(O)/tests/bench
 	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
 	tests/bench/bench-rdma.sh
+
+$(O)/tests/bench/hub_copy: tests/bench/hub_copy.c $(O)/libvlab.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(O)/libvlab.a $(LDLIBS)
 
 # An RDMA guest live-migrated under WRITE load from its peer: downtime and the
 # peer's longest stall, 256 MiB and 1 GiB, against the same traffic unmoved.
@@ -155,7 +159,7 @@ bench-net: all payloads
 .PHONY: bench-net
 
 # 64-byte frames between two PMD guests on a hub, beside unix datagrams.
-bench-hub: all payloads
+bench-hub: all payloads $(O)/tests/bench/hub_copy
 	@mkdir -p $(O)/tests/bench
 	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
 	tests/bench/bench-hub.sh

@@ -9,7 +9,9 @@
 # arrived; a hub never waits for a slow reader, it drops), and the blast's
 # own rate. Anchor, in the same run, alternating: the raw limit of the
 # datagram path the hub replaced, 64-byte datagrams between two processes
-# on a unix socket (unix_copy -d 64), with no guest and no device.
+# on a unix socket (unix_copy -d 64), with no guest and no device; and the
+# rings' own limit, 64-byte frames between two processes through the hub's
+# calls (hub_copy -d 64).
 # Best of BENCH_REPEAT (5) [range]. Target (issue 14): >= 1 M frames/s.
 #
 # Both vCPUs poll, each holding a host CPU; on a 2-CPU machine the two
@@ -22,7 +24,8 @@ top=$(git rev-parse --show-toplevel)
 vlab=$top/build/vlab
 elf=$top/build/payloads/net_pmd.elf
 copy=$top/build/tests/bench/unix_copy
-bench_need "make bench-hub builds them" "$vlab" "$elf" "$copy"
+hcopy=$top/build/tests/bench/hub_copy
+bench_need "make bench-hub builds them" "$vlab" "$elf" "$copy" "$hcopy"
 repeat=${BENCH_REPEAT:-5}
 n=${BENCH_N:-1000000}
 sink_mac=52:54:00:00:00:02
@@ -50,9 +53,10 @@ stats() {
 		END { printf "%.0f [%.0f-%.0f]", top, lo, top }'
 }
 
-sink=() blast=() share=() dgram=()
+sink=() blast=() share=() dgram=() rings=()
 for ((r = 0; r < repeat; r++)); do
 	dgram+=("$("$copy" -q -s 64 -d 64 | awk '{ printf "%.0f", $1 * 1e6 / 64 }')")
+	rings+=("$("$hcopy" -q -s 64 -d 64 | awk '{ printf "%.0f", $1 * 1e6 / 64 }')")
 	if ! run "$T/$r"; then
 		echo "$NAME: run $r failed; its consoles:" >&2
 		tail -3 "$T/$r"/*.con >&2
@@ -70,7 +74,8 @@ echo "$NAME: 64-byte frames, blast guest -> sink guest on one hub, $n sent, best
 printf '%-44s %s\n' "delivered to the sink (frames/s)" "$(stats "${sink[@]}")" \
 	"share of the blast delivered (%)" "$(stats "${share[@]}")" \
 	"blast's send rate (frames/s)" "$(stats "${blast[@]}")" \
-	"anchor: unix datagrams, process to process" "$(stats "${dgram[@]}")"
+	"anchor: unix datagrams, process to process" "$(stats "${dgram[@]}")" \
+	"the hub's rings alone, process to process" "$(stats "${rings[@]}")"
 awk -v b="$best" -v a="$anchor" 'BEGIN {
 	r = a > 0 ? b / a : 0
 	printf "hub / datagram limit: %.2fx; target >= 1000000 frames/s: %s\n", r, (b >= 1000000) ? "met" : "MISSED"

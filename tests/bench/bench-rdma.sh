@@ -6,8 +6,11 @@
 # stream with 16 in flight), for 64 B, 4 KiB and 64 KiB messages: p50 and
 # p99 latency and bandwidth. The anchor, in the same run: the hub's raw
 # frame copy limit, one process sending the RoCE frames' size (a 1024-byte
-# path MTU, BENCH_MTU: 1082-byte frames) to another over a unix datagram socket, as a
-# hub does (unix_copy -d). Target: 64 KiB WRITE bandwidth >= 50% of it.
+# path MTU, BENCH_MTU: 1082-byte frames) to another through the hub's
+# shared-memory rings, with the calls a NIC makes (hub_copy -d). Target:
+# 64 KiB WRITE bandwidth >= 50% of it. Beside it, for the record, unix
+# datagrams of that size between two processes (unix_copy -d), the
+# transport of the hub before its rings.
 # Best of BENCH_REPEAT runs [range].
 #
 # The server's vCPU is paused while the client measures (its device keeps
@@ -20,7 +23,8 @@ cd "$(dirname "$0")/../.." || exit 2
 B=${VLAB_BUILD_DIR:-build}
 VLAB=$B/vlab
 ELF=$B/payloads/rdma_rc.elf
-COPY=$B/tests/bench/unix_copy
+COPY=$B/tests/bench/hub_copy
+DGRAM=$B/tests/bench/unix_copy
 REPEAT=${BENCH_REPEAT:-3}
 N=${BENCH_N:-1000}
 PAUSE=${BENCH_PAUSE_SERVER:-1}
@@ -75,9 +79,10 @@ stats() {
 		END { printf "%.1f [%.1f-%.1f]", hi ? top : lo, lo, top }'
 }
 
-limits=()
+limits=() dgrams=()
 for ((r = 0; r < REPEAT; r++)); do
-	limits+=("$("$COPY" -q -s 256 -d "$FRAME")")
+	limits+=("$("$COPY" -q -s 512 -d "$FRAME")")
+	dgrams+=("$("$DGRAM" -q -s 256 -d "$FRAME")")
 	if ! run "$T/$r"; then
 		echo "bench-rdma: run $r failed; logs:" >&2
 		tail -5 "$T/$r"/*.con >&2
@@ -99,8 +104,9 @@ for size in 64 4096 65536; do
 		"$(stats 0 "${p99[@]}")" "$(stats 1 "${bw[@]}")"
 	[ "$size" = 65536 ] && best64k=$(printf '%s\n' "${bw[@]}" | sort -g | tail -1)
 done
-echo "hub frame copy limit (unix_copy -d $FRAME, best of $REPEAT): $limit MB/s" \
+echo "hub frame copy limit (hub_copy -d $FRAME, best of $REPEAT): $limit MB/s" \
 	"[$(printf '%s\n' "${limits[@]}" | sort -g | head -1)-$limit]"
+echo "unix datagrams of $FRAME bytes (unix_copy -d, the old hub's transport): $(stats 1 "${dgrams[@]}") MB/s"
 awk -v b="$best64k" -v l="$limit" 'BEGIN {
 	q = l > 0 ? b / l : 0
 	printf "64 KiB WRITE / copy limit: %.1f%% (target >= 50%%): %s\n", 100 * q,
