@@ -336,6 +336,8 @@ static int ping(void)
 static int blast(void)
 {
 	uint32_t burst = payload_arg_u64("burst", 32), flen, i, b;
+	/* A backend starved of CPU may stall a while: wait up to timeout= for room. */
+	uint64_t stall_us = payload_arg_u64("timeout", 30) * 1000000;
 	uint64_t t0, elapsed, us, deadline;
 
 	if (burst < 1 || burst > VPMD_QUEUE_MAX) {
@@ -348,7 +350,7 @@ static int blast(void)
 	t0 = rdtsc();
 	for (i = 0; i < count; i += b) {
 		for (b = 0; b < burst && i + b < count; b++) {
-			deadline = vpmd_deadline_us(DRAIN_TIMEOUT_US);
+			deadline = vpmd_deadline_us(stall_us);
 			/* Full: hand over what is queued and take back what is done. */
 			while (vpmd_tx_queue(&dev, frame, flen)) {
 				vpmd_tx_flush(&dev);
