@@ -12,9 +12,10 @@ PIDS=()
 bench_cleanup() {
 	local p
 
+	# Some have ended already; under set -e a failed kill must not be the bench's status.
 	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
+		kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
 	done
 	if [ -n "${BENCH_KEEP:-}" ]; then
 		echo "$NAME: logs kept in $T" >&2
