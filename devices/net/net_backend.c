@@ -182,6 +182,13 @@ int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt
 	return 0;
 }
 
+bool net_backend_pending(struct net_backend *be)
+{
+	if (be->fd < 0)
+		return false;
+	return be->kind == NET_BACKEND_HUB ? net_hub_pending(&be->hub) : true;
+}
+
 ssize_t net_backend_recv(struct net_backend *be, void *buf, size_t len)
 {
 	ssize_t r;

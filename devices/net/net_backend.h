@@ -50,6 +50,12 @@ int net_backend_open(struct net_backend *be, const char *spec, const char *pcap,
 void net_backend_close(struct net_backend *be);
 /* Send one frame made of @iov; 0, or -errno (the frame is dropped). */
 int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt);
+/*
+ * Whether net_backend_recv() may find a frame, cheaply and without side
+ * effects (a poller's look): the hub answers from its rings; for the other
+ * kinds only a read can tell, so the answer is true.
+ */
+bool net_backend_pending(struct net_backend *be);
 /* Receive one frame into @buf; its length, 0 if none is waiting, -errno. */
 ssize_t net_backend_recv(struct net_backend *be, void *buf, size_t len);
 

@@ -471,6 +471,16 @@ static bool hub_any_waiting(struct net_hub *hub)
 	return false;
 }
 
+bool net_hub_pending(struct net_hub *hub)
+{
+	bool r;
+
+	pthread_mutex_lock(&hub->lock);
+	r = hub_any_waiting(hub);
+	pthread_mutex_unlock(&hub->lock);
+	return r;
+}
+
 ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -72,6 +72,8 @@ void net_hub_close(struct net_hub *hub);
 int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt);
 /* One frame into @buf: its length, or 0 when none waits (a wake-up is then asked for). */
 ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len);
+/* Whether a peer's ring holds a frame for us: memory reads only, no sleep declared. */
+bool net_hub_pending(struct net_hub *hub);
 
 /*
  * Read the record at *@rd of @ring (@size data bytes, trusted: the mapping's

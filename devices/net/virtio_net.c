@@ -54,6 +54,7 @@ struct net_pair {
 	bool worker_ready;	/* worker_init() succeeded */
 	struct worker_timer coal_timer;	/* coalescing deadline */
 	bool backend_watched;	/* worker 0: be.fd is on its loop */
+	bool backend_readable;	/* worker 0: be.fd said so this batch */
 	/* Frames steered here by worker 0, waiting for RX buffers. */
 	pthread_mutex_t inbox_lock;
 	struct net_frame *inbox[NET_INBOX_FRAMES];
@@ -428,10 +429,11 @@ static void net_rx_drain_inbox(struct net_pair *p)
 }
 
 /* Worker 0: move frames from the backend into the inboxes of their pairs. */
-static void net_rx_steer(struct virtio_net *net)
+/* Returns how many frames it read from the backend. */
+static int net_rx_steer(struct virtio_net *net)
 {
 	struct net_pair *p0 = &net->pairs[0];
-	int budget = 64;
+	int budget = 64, got = 0;
 
 	while (budget--) {
 		struct net_frame *f = net->held;
@@ -449,7 +451,8 @@ static void net_rx_steer(struct virtio_net *net)
 
 			n = net_backend_recv(&net->be, buf, NET_FRAME_MAX);
 			if (n <= 0)
-				return;
+				return got;
+			got++;
 			rx = __atomic_load_n(&net->port_rx, __ATOMIC_ACQUIRE);
 			if (rx && rx(net->port_opaque, buf, n))
 				continue;
@@ -457,7 +460,7 @@ static void net_rx_steer(struct virtio_net *net)
 				continue;
 			f = malloc(sizeof(*f) + n);
 			if (!f)
-				return;
+				return got;
 			memcpy(f->data, buf, n);
 			f->len = n;
 			dst = &net->pairs[net_rx_select_queue(&net->st, f->data, f->len,
@@ -473,7 +476,7 @@ static void net_rx_steer(struct virtio_net *net)
 			/* That pair is backed up: hold the frame, stop reading. */
 			net->held = f;
 			net->backend_paused = true;
-			return;
+			return got;
 		}
 		dst->inbox[(dst->inbox_head + dst->inbox_count) % NET_INBOX_FRAMES] = f;
 		dst->inbox_count++;
@@ -481,6 +484,7 @@ static void net_rx_steer(struct virtio_net *net)
 		if (dst != p0)
 			worker_kick(&dst->worker, KICK_RX);
 	}
+	return got;
 }
 
 /* The port's function has seen this batch's frames: it may wake its worker now. */
@@ -505,7 +509,10 @@ static void net_ctrl(struct virtio_net *net)
 /* Worker 0 reads the backend only while the inboxes have room. */
 static void net_backend_readable(int fd, void *opaque)
 {
+	struct net_pair *p = opaque;
+
 	/* net_run() reads it after the batch, steering as room allows. */
+	p->backend_readable = true;
 }
 
 static void net_watch_backend(struct net_pair *p)
@@ -538,7 +545,15 @@ static void net_run(struct worker *w, uint32_t kicked, void *opaque)
 		/* RX buffers arrived: the held frame may fit now. */
 		if (kicked & KICK_RX)
 			net->backend_paused = false;
-		net_rx_steer(net);
+		/*
+		 * A TX polling round reads only if the backend says a frame
+		 * waits: an empty read would tell the hub's writers that we
+		 * sleep (a system call, and a wake-up datagram from each).
+		 */
+		if (kicked != KICK_TX_POLL || !worker_polling(w) || p->backend_readable ||
+		    net_backend_pending(&net->be))
+			net_rx_steer(net);
+		p->backend_readable = false;
 		net_port_rx_batch_end(net);
 	}
 	net_rx_drain_inbox(p);
