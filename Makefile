@@ -135,10 +135,13 @@ bench-vdpa: all payloads
 
 # RC RDMA WRITE latency and bandwidth between two vlab processes, beside
 # the hub's raw frame copy limit.
-bench-rdma: all payloads $(O)/tests/bench/hub_copy
-	@mkdir -p $(O)/tests/bench
-	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
+bench-rdma: all payloads $(O)/tests/bench/hub_copy $(O)/tests/bench/unix_copy
 	tests/bench/bench-rdma.sh
+
+# The copy limits the benches print their ratios against.
+$(O)/tests/bench/unix_copy: tests/bench/unix_copy.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
 
 $(O)/tests/bench/hub_copy: tests/bench/hub_copy.c $(O)/libvlab.a
 	@mkdir -p $(dir $@)
@@ -159,9 +162,7 @@ bench-net: all payloads
 .PHONY: bench-net
 
 # 64-byte frames between two PMD guests on a hub, beside unix datagrams.
-bench-hub: all payloads $(O)/tests/bench/hub_copy
-	@mkdir -p $(O)/tests/bench
-	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
+bench-hub: all payloads $(O)/tests/bench/hub_copy $(O)/tests/bench/unix_copy
 	tests/bench/bench-hub.sh
 
 .PHONY: bench-hub
@@ -179,9 +180,7 @@ bench-dash: all payloads
 
 # Live migration, vlab against QEMU -M microvm: 256M/1G/4G guests, idle and
 # dirtying at 100 and 1000 MB/s, against the unix-socket copy limit.
-bench-migrate: all payloads
-	@mkdir -p $(O)/tests/bench
-	$(CC) $(CFLAGS) -o $(O)/tests/bench/unix_copy tests/bench/unix_copy.c
+bench-migrate: all payloads $(O)/tests/bench/unix_copy
 	tests/bench/bench-migrate.sh
 
 # Local migration (mode=local, RAM by file descriptor) beside pre-copy:
