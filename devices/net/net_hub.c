@@ -50,6 +50,7 @@
 
 #include "devices/net/net_backend.h"
 #include "devices/net/net_hub.h"
+#include "vmm/core/vm.h"
 
 #define HUB_MAGIC	0x62756876u	/* "vhub" */
 #define HUB_VERSION	1
@@ -58,14 +59,6 @@
 /* The directory's mtime is looked at once a millisecond at most. */
 #define HUB_LOOK_NS	(1000 * 1000ULL)
 #define HUB_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static inline uint64_t rec_bytes(uint32_t len)
 {
@@ -266,7 +259,7 @@ static void hub_scan(struct net_hub *hub, bool joining)
 	struct stat st;
 	int i;
 
-	hub->last_scan_ns = hub->last_look_ns = now_ns();
+	hub->last_scan_ns = hub->last_look_ns = vlab_now_ns();
 	if (!stat(hub->dir, &st))
 		hub->dir_mtime = st.st_mtim;
 	if (!dir)
@@ -302,7 +295,7 @@ static void hub_scan(struct net_hub *hub, bool joining)
  */
 static bool hub_maybe_scan(struct net_hub *hub, bool look)
 {
-	uint64_t now = now_ns();
+	uint64_t now = vlab_now_ns();
 	struct stat st;
 
 	if (now - hub->last_scan_ns > HUB_RESCAN_NS)

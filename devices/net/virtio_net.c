@@ -82,8 +82,6 @@ struct virtio_net {
 	uint64_t poll_ns;		/* TX: how long an empty queue is polled */
 };
 
-/* STATS GET for 16 pairs needs about 5 KiB; a short reply hangs Linux. */
-
 #define KICK_RX		(1u << 0)
 #define KICK_TX		(1u << 1)
 #define KICK_CTRL	(1u << 2)
@@ -429,11 +427,10 @@ static void net_rx_drain_inbox(struct net_pair *p)
 }
 
 /* Worker 0: move frames from the backend into the inboxes of their pairs. */
-/* Returns how many frames it read from the backend. */
-static int net_rx_steer(struct virtio_net *net)
+static void net_rx_steer(struct virtio_net *net)
 {
 	struct net_pair *p0 = &net->pairs[0];
-	int budget = 64, got = 0;
+	int budget = 64;
 
 	while (budget--) {
 		struct net_frame *f = net->held;
@@ -451,8 +448,7 @@ static int net_rx_steer(struct virtio_net *net)
 
 			n = net_backend_recv(&net->be, buf, NET_FRAME_MAX);
 			if (n <= 0)
-				return got;
-			got++;
+				return;
 			rx = __atomic_load_n(&net->port_rx, __ATOMIC_ACQUIRE);
 			if (rx && rx(net->port_opaque, buf, n))
 				continue;
@@ -460,7 +456,7 @@ static int net_rx_steer(struct virtio_net *net)
 				continue;
 			f = malloc(sizeof(*f) + n);
 			if (!f)
-				return got;
+				return;
 			memcpy(f->data, buf, n);
 			f->len = n;
 			dst = &net->pairs[net_rx_select_queue(&net->st, f->data, f->len,
@@ -476,7 +472,7 @@ static int net_rx_steer(struct virtio_net *net)
 			/* That pair is backed up: hold the frame, stop reading. */
 			net->held = f;
 			net->backend_paused = true;
-			return got;
+			return;
 		}
 		dst->inbox[(dst->inbox_head + dst->inbox_count) % NET_INBOX_FRAMES] = f;
 		dst->inbox_count++;
@@ -484,7 +480,6 @@ static int net_rx_steer(struct virtio_net *net)
 		if (dst != p0)
 			worker_kick(&dst->worker, KICK_RX);
 	}
-	return got;
 }
 
 /* The port's function has seen this batch's frames: it may wake its worker now. */
