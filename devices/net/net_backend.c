@@ -189,6 +189,11 @@ bool net_backend_pending(struct net_backend *be)
 	return be->kind == NET_BACKEND_HUB ? net_hub_pending(&be->hub) : true;
 }
 
+bool net_backend_can_poll(const struct net_backend *be)
+{
+	return be->fd >= 0 && be->kind == NET_BACKEND_HUB;
+}
+
 ssize_t net_backend_recv(struct net_backend *be, void *buf, size_t len)
 {
 	ssize_t r;

@@ -56,6 +56,8 @@ int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt
  * kinds only a read can tell, so the answer is true.
  */
 bool net_backend_pending(struct net_backend *be);
+/* Whether net_backend_pending() answers without a read (worth polling). */
+bool net_backend_can_poll(const struct net_backend *be);
 /* Receive one frame into @buf; its length, 0 if none is waiting, -errno. */
 ssize_t net_backend_recv(struct net_backend *be, void *buf, size_t len);
 

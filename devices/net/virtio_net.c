@@ -73,19 +73,22 @@ struct virtio_net {
 	int nr_pairs;			/* max queue pairs offered */
 	struct net_pair pairs[NET_MAX_QUEUE_PAIRS];
 	struct net_frame *held;		/* worker 0: read but not yet steerable */
+	struct net_frame *rx_in;	/* worker 0: where it reads the backend */
 	uint8_t *ctrl_result;		/* worker 0: CVQ command result */
 	const char *hub_spec;		/* incoming: hub joined in net_load() */
 	const char *pcap;		/* and its capture file */
 	/* a function sharing the port (atomic: set and cleared while stopped) */
 	virtio_net_port_rx port_rx;
 	void *port_opaque;
-	uint64_t poll_ns;		/* TX: how long an empty queue is polled */
+	uint64_t poll_ns;		/* how long an empty TX queue or backend is polled */
 };
 
 #define KICK_RX		(1u << 0)
 #define KICK_TX		(1u << 1)
 #define KICK_CTRL	(1u << 2)
 #define KICK_TX_POLL	(1u << 3)	/* a polling round, not a doorbell */
+#define KICK_RX_POLL	(1u << 4)	/* a polling round of the backend */
+#define KICK_POLLS	(KICK_TX_POLL | KICK_RX_POLL)
 
 static uint64_t net_device_features(const struct virtio_net *net)
 {
@@ -324,11 +327,15 @@ static void net_tx(struct net_pair *p, bool kicked)
 /* ---- receive ---- */
 
 #define NET_RX_MAX_BUFS	32
+/* Used buffers published at once, at most: the driver starts on them meanwhile. */
+#define NET_RX_FLUSH_BATCH	32
 
 /*
  * Copy one frame into RX buffers (several with MRG_RXBUF). Returns 1 when
  * delivered, 0 when there are not enough buffers yet (nothing consumed,
  * the frame is kept), -1 when the frame was dropped or the queue broke.
+ * The caller flushes (and signals) once per batch: the used index is a
+ * line the driver polls, so each publication costs a cache-line transfer.
  */
 static int net_rx_deliver(struct net_pair *p, const struct net_frame *f, uint32_t *used)
 {
@@ -357,7 +364,6 @@ static int net_rx_deliver(struct net_pair *p, const struct net_frame *f, uint32_
 			/* Buffers that can never hold it: drop the frame, not the queue. */
 			for (i = 0; i < n; i++)
 				virtq_fill(vq, &elems[i], 0);
-			virtq_flush(vq);
 			*used += n;
 			net->st.rxq_stats[p->idx].drops++;
 			return -1;
@@ -382,7 +388,6 @@ static int net_rx_deliver(struct net_pair *p, const struct net_frame *f, uint32_
 			off += virtq_cursor_write(&c, f->data + (off - hl), total - off);
 		virtq_fill(vq, &elems[i], c.done);
 	}
-	virtq_flush(vq);
 	*used += n;
 	net->st.rxq_stats[p->idx].packets++;
 	net->st.rxq_stats[p->idx].bytes += f->len;
@@ -393,10 +398,16 @@ static void net_rx_drain_inbox(struct net_pair *p)
 {
 	struct virtio_net *net = p->net;
 	struct virtq *vq = &net->vdev.vqs[2 * p->idx];
-	uint32_t used = 0;
+	uint32_t used = 0, published = 0;
 
 	if (!vq->enabled)
 		return;
+	/*
+	 * Buffers are asked for (notifications on) only when they ran out;
+	 * while frames flow the driver's reposts need no doorbell.
+	 */
+	if (p->inbox_count && !vq->notify_off)
+		virtq_disable_notify(vq);
 	for (;;) {
 		struct net_frame *f;
 		int r;
@@ -408,6 +419,10 @@ static void net_rx_drain_inbox(struct net_pair *p)
 			break;
 		r = net_rx_deliver(p, f, &used);
 		if (r == 0) {
+			virtq_flush(vq);
+			/* Polling: the next round looks again, no kick needed. */
+			if (worker_polling(&p->worker))
+				break;
 			/* No buffers: ask for a kick, and retry if some raced in. */
 			if (virtq_enable_notify(vq)) {
 				virtq_disable_notify(vq);
@@ -422,15 +437,28 @@ static void net_rx_drain_inbox(struct net_pair *p)
 		free(f);
 		if (vq->broken)
 			break;
+		if (used - published >= NET_RX_FLUSH_BATCH) {
+			virtq_flush(vq);
+			published = used;
+		}
 	}
+	virtq_flush(vq);
 	net_used(p, 0, used);
 }
 
-/* Worker 0: move frames from the backend into the inboxes of their pairs. */
-static void net_rx_steer(struct virtio_net *net)
+/*
+ * Worker 0: move frames from the backend into the inboxes of their pairs,
+ * or straight into pair 0's RX buffers when its inbox is empty (nothing
+ * queued ahead of the frame; no allocation, no lock). Returns how many
+ * frames it read.
+ */
+static int net_rx_steer(struct virtio_net *net)
 {
 	struct net_pair *p0 = &net->pairs[0];
-	int budget = 64;
+	struct virtq *vq0 = &net->vdev.vqs[0];
+	struct net_frame *in = net->rx_in;
+	int budget = 64, got = 0;
+	uint32_t used = 0;
 
 	while (budget--) {
 		struct net_frame *f = net->held;
@@ -438,29 +466,32 @@ static void net_rx_steer(struct virtio_net *net)
 		ssize_t n;
 
 		if (!f) {
-			/*
-			 * Read into pair 0's scratch (this worker's own), then
-			 * allocate the frame's size: a 64 KiB block a frame cost
-			 * page faults and TLB shootdowns as the heap grew and shrank.
-			 */
-			uint8_t *buf = p0->scratch;
 			virtio_net_port_rx rx;
 
-			n = net_backend_recv(&net->be, buf, NET_FRAME_MAX);
+			n = net_backend_recv(&net->be, in->data, NET_FRAME_MAX);
 			if (n <= 0)
-				return;
+				break;
+			got++;
 			rx = __atomic_load_n(&net->port_rx, __ATOMIC_ACQUIRE);
-			if (rx && rx(net->port_opaque, buf, n))
+			if (rx && rx(net->port_opaque, in->data, n))
 				continue;
-			if (!net_rx_filter_accept(&net->st, buf, n))
+			if (!net_rx_filter_accept(&net->st, in->data, n))
 				continue;
+			in->len = n;
+			dst = &net->pairs[net_rx_select_queue(&net->st, in->data, in->len,
+							      &in->hash, &in->report) % net->nr_pairs];
+			/* Only this worker fills or empties pair 0's inbox. */
+			if (dst == p0 && !p0->inbox_count && vq0->enabled && !vq0->broken) {
+				if (!vq0->notify_off)
+					virtq_disable_notify(vq0);
+				if (net_rx_deliver(p0, in, &used))
+					continue;
+			}
+			/* Its own size: a 64 KiB block a frame cost page faults. */
 			f = malloc(sizeof(*f) + n);
 			if (!f)
-				return;
-			memcpy(f->data, buf, n);
-			f->len = n;
-			dst = &net->pairs[net_rx_select_queue(&net->st, f->data, f->len,
-							      &f->hash, &f->report) % net->nr_pairs];
+				break;
+			memcpy(f, in, sizeof(*f) + n);
 		} else {
 			net->held = NULL;
 			dst = &net->pairs[net_rx_select_queue(&net->st, f->data, f->len,
@@ -472,7 +503,7 @@ static void net_rx_steer(struct virtio_net *net)
 			/* That pair is backed up: hold the frame, stop reading. */
 			net->held = f;
 			net->backend_paused = true;
-			return;
+			break;
 		}
 		dst->inbox[(dst->inbox_head + dst->inbox_count) % NET_INBOX_FRAMES] = f;
 		dst->inbox_count++;
@@ -480,6 +511,11 @@ static void net_rx_steer(struct virtio_net *net)
 		if (dst != p0)
 			worker_kick(&dst->worker, KICK_RX);
 	}
+	if (used) {
+		virtq_flush(vq0);
+		net_used(p0, 0, used);
+	}
+	return got;
 }
 
 /* The port's function has seen this batch's frames: it may wake its worker now. */
@@ -537,23 +573,32 @@ static void net_run(struct worker *w, uint32_t kicked, void *opaque)
 	if (kicked & (KICK_TX | KICK_TX_POLL))
 		net_tx(p, kicked & KICK_TX);
 	if (p->idx == 0) {
+		int got = 0;
+
 		/* RX buffers arrived: the held frame may fit now. */
 		if (kicked & KICK_RX)
 			net->backend_paused = false;
 		/*
-		 * A TX polling round reads only if the backend says a frame
+		 * A polling round reads only if the backend says a frame
 		 * waits: an empty read would tell the hub's writers that we
 		 * sleep (a system call, and a wake-up datagram from each).
 		 */
-		if (kicked != KICK_TX_POLL || !worker_polling(w) || p->backend_readable ||
+		if ((kicked & ~KICK_POLLS) || !worker_polling(w) || p->backend_readable ||
 		    net_backend_pending(&net->be))
-			net_rx_steer(net);
+			got = net_rx_steer(net);
 		p->backend_readable = false;
 		net_port_rx_batch_end(net);
+		/*
+		 * Frames are streaming in from a backend that says cheaply
+		 * whether more wait: look again before sleeping, as TX does.
+		 * A sleep and a wake-up per few frames cost more than they carry.
+		 */
+		if (got && net->poll_ns && net_backend_can_poll(&net->be))
+			worker_poll(w, KICK_RX_POLL, net->poll_ns);
 	}
 	net_rx_drain_inbox(p);
-	/* Room again: let worker 0 read the backend. */
-	if (p->idx != 0 && p->inbox_count < NET_INBOX_FRAMES / 2 && net->backend_paused)
+	/* Room again: let worker 0 read the backend (itself included). */
+	if (p->inbox_count < NET_INBOX_FRAMES / 2 && net->backend_paused)
 		worker_kick(&net->pairs[0].worker, KICK_RX);
 	net_watch_backend(p);
 }
@@ -789,6 +834,7 @@ void virtio_net_free(struct virtio_dev *vdev)
 	net_backend_close(&net->be);
 	virtio_dev_exit(&net->vdev);
 	free(net->ctrl_result);
+	free(net->rx_in);
 	free(net);
 }
 
@@ -809,6 +855,7 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 		memcpy(mac, nc->mac, 6);
 	net->nr_pairs = nc->queue_pairs;
 	net->ctrl_result = malloc(NET_CTRL_RESULT_MAX);
+	net->rx_in = malloc(sizeof(*net->rx_in) + NET_FRAME_MAX);
 	net_state_init(&net->st, mac, net->nr_pairs);
 	net->st.mtu = nc->mtu;
 	net->poll_ns = (uint64_t)nc->poll_us * 1000;
@@ -828,7 +875,7 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 		    worker_timer_init(&p->coal_timer, &p->worker, net_coal_expired, p))
 			goto nomem;
 	}
-	if (!net->ctrl_result)
+	if (!net->ctrl_result || !net->rx_in)
 		goto nomem;
 	/* rx0, tx0, ..., rxN-1, txN-1, ctrl */
 	if (virtio_dev_init(&net->vdev, &virtio_net_ops, net, mem, 2 * net->nr_pairs + 1,

@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_main.h"
+#include "devices/net/net_backend.h"
 #include "devices/net/virtio_net.h"
 #include "state_test.h"
 #include "virtio_dev_test.h"
@@ -28,7 +30,7 @@
 #define RX_RING		0x10000
 #define TX_RING		0x40000
 #define TX_BUFS		0x100000	/* QSIZE frames of FRAME_LEN, written once */
-#define RX_BUFS		0x200000	/* QSIZE buffers of RX_BUF_LEN */
+#define RX_BUFS		0x200000	/* up to 256 buffers of RX_BUF_LEN */
 #define HDR_LEN		sizeof(struct virtio_net_hdr_v1)
 #define FRAME_LEN	(HDR_LEN + 60)
 #define RX_BUF_LEN	2048
@@ -40,17 +42,24 @@ static struct guest_mem gm;
 static struct virtio_dev *vdev;
 static struct vdrv rx, tx;
 static uint32_t tx_cookie;
+static struct net_config nc;
+static char hub_dir[64], hub_spec[96];
 
 static uint8_t *host(uint64_t gpa)
 {
 	return ram + gpa;
 }
 
-static void setup(void)
+static void setup_with(const char *backend, int poll_us)
 {
-	struct net_config nc = { .backend = "loop", .queue_pairs = 1, .mtu = 1500 };
 	char err[256];
 	int i;
+
+	memset(&nc, 0, sizeof(nc));
+	snprintf(nc.backend, sizeof(nc.backend), "%s", backend);
+	nc.queue_pairs = 1;
+	nc.mtu = 1500;
+	nc.poll_us = poll_us;
 
 	ram = aligned_alloc(4096, MEM_SIZE);
 	ck_assert_ptr_nonnull(ram);
@@ -74,6 +83,20 @@ static void setup(void)
 	tx_cookie = 0;
 }
 
+static void setup(void)
+{
+	setup_with("loop", 0);
+}
+
+/* A hub with the device's default polling window. */
+static void setup_hub(void)
+{
+	snprintf(hub_dir, sizeof(hub_dir), "/tmp/vlab-net-test.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(hub_dir));
+	snprintf(hub_spec, sizeof(hub_spec), "hub=%s/h", hub_dir);
+	setup_with(hub_spec, NET_POLL_US_DEFAULT);
+}
+
 static void teardown(void)
 {
 	virtio_net_free(vdev);
@@ -83,20 +106,34 @@ static void teardown(void)
 	free(ram);
 }
 
-/* (Re)lay the driver's rings for queue @q and enable it. */
-static void queue_up(struct vdrv *d, uint16_t q, uint64_t base)
+static void teardown_hub(void)
+{
+	char cmd[96];
+
+	teardown();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", hub_dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* (Re)lay the driver's rings for queue @q, @size entries, and enable it. */
+static void queue_up_sized(struct vdrv *d, uint16_t q, uint64_t base, uint16_t size)
 {
 	vdrv_exit(d);
-	ck_assert_int_eq(vdrv_init(d, &gm, base, QSIZE, vdev->guest_features), 0);
+	ck_assert_int_eq(vdrv_init(d, &gm, base, size, vdev->guest_features), 0);
 	pthread_mutex_lock(&vdev->lock);
 	vdev->queue_select = q;
-	virtio_dev_set_queue_size(vdev, QSIZE);
+	virtio_dev_set_queue_size(vdev, size);
 	virtio_dev_set_queue_addr(vdev, 0, false, d->desc_addr);
 	virtio_dev_set_queue_addr(vdev, 1, false, d->driver_addr);
 	virtio_dev_set_queue_addr(vdev, 2, false, d->device_addr);
 	virtio_dev_enable_queue(vdev);
 	ck_assert(vdev->vqs[q].enabled);
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void queue_up(struct vdrv *d, uint16_t q, uint64_t base)
+{
+	queue_up_sized(d, q, base, QSIZE);
 }
 
 static void queue_reset(uint16_t q)
@@ -114,13 +151,20 @@ static void kick(uint16_t q)
 	vdev->ops->queue_notify(vdev, q);
 }
 
-static void bring_up(void)
+/* A driver with @rx_size RX buffers and QSIZE TX buffers. */
+static void bring_up_rx(uint16_t rx_size)
 {
 	virtio_dev_test_features_ok(vdev, F(VIRTIO_F_VERSION_1) | F(VIRTIO_F_RING_RESET) |
 				    F(VIRTIO_NET_F_MAC));
-	queue_up(&rx, RX_Q, RX_RING);
+	queue_up_sized(&rx, RX_Q, RX_RING, rx_size);
+	ck_assert_uint_le(vdrv_end_gpa(&rx), TX_RING);
 	queue_up(&tx, TX_Q, TX_RING);
 	virtio_dev_test_driver_ok(vdev);
+}
+
+static void bring_up(void)
+{
+	bring_up_rx(QSIZE);
 }
 
 /* Reclaim used RX buffers and offer every free one again. */
@@ -198,6 +242,152 @@ START_TEST(queue_reset_while_busy)
 	}
 	ck_assert(!(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET));
 	ck_assert(!vdev->vqs[TX_Q].broken && !vdev->vqs[RX_Q].broken);
+}
+END_TEST
+
+/* ---- receive: when the driver must ring, and order ---- */
+
+/* Offer @n free RX buffers (cookie: the buffer's address); a kick only if asked. */
+static bool rx_offer(unsigned int n)
+{
+	while (n-- && rx.num_free) {
+		uint64_t gpa = RX_BUFS + (uint64_t)(rx.free_head % rx.size) * RX_BUF_LEN;
+		struct vdrv_buf b = { gpa, RX_BUF_LEN };
+
+		ck_assert_int_ge(vdrv_add(&rx, &b, 0, 1, false, gpa), 0);
+	}
+	vdrv_publish(&rx);
+	if (!vdrv_kick_needed(&rx))
+		return false;
+	kick(RX_Q);
+	return true;
+}
+
+/* Take one used RX buffer: the frame's first payload byte, or -1 if none. */
+static int rx_take(void)
+{
+	uint64_t gpa;
+	uint32_t len;
+
+	if (vdrv_get_used(&rx, &gpa, &len) <= 0)
+		return -1;
+	ck_assert_uint_eq(len, FRAME_LEN);
+	return host(gpa)[HDR_LEN + 14];
+}
+
+/*
+ * While posted buffers last, a driver that refills never has to ring:
+ * the device turns RX notifications off when frames flow and on only
+ * when it runs out (then the refill's kick is what wakes it).
+ */
+START_TEST(rx_kick_only_when_buffers_ran_out)
+{
+	unsigned int got = 0;
+	int b;
+
+	bring_up();
+	rx_offer(QSIZE);
+	kick(RX_Q);
+	tx_send(16);
+	while (got < 16) {
+		b = rx_take();
+		if (b < 0) {
+			sched_yield();
+			continue;
+		}
+		ck_assert_int_eq(b, got);
+		got++;
+	}
+	ck_assert_msg(!rx_offer(16), "a refill with buffers to spare asked for a kick");
+	ck_assert(!(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET));
+}
+END_TEST
+
+/*
+ * More frames than the device's inbox holds (256), with no RX buffers
+ * posted: the device stops reading its backend. Then a 256-entry RX ring
+ * takes the whole inbox without running out, so no kick will come: the
+ * device must start reading again by itself. Every frame arrives once, in
+ * order (the loop backend holds what is not read).
+ */
+START_TEST(rx_backlog_drains_in_order)
+{
+	const unsigned int total = 5 * QSIZE;
+	unsigned int done = 0, got = 0;
+	uint64_t since = vlab_now_ns();
+	int b;
+
+	bring_up_rx(256);
+	/* No RX buffers yet: the device fills its inbox, then leaves the rest. */
+	while (done < total) {
+		done += tx_send(total - tx_cookie);
+		sched_yield();
+	}
+	while (got < total) {
+		b = rx_take();
+		if (b < 0) {
+			rx_offer(rx.size);
+			/* Only a stall gets here: a minute without one frame. */
+			ck_assert_msg(vlab_now_ns() - since < 60 * 1000000000ULL,
+				      "RX stalled after %u of %u frames", got, total);
+			sched_yield();
+			continue;
+		}
+		ck_assert_int_eq(b, got % QSIZE);
+		got++;
+		since = vlab_now_ns();
+	}
+	ck_assert(!(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET));
+}
+END_TEST
+
+/* Wait for RX frame @want (its first payload byte), refilling as asked. */
+static void rx_expect(int want)
+{
+	uint64_t since = vlab_now_ns();
+	int b;
+
+	while ((b = rx_take()) < 0) {
+		rx_offer(QSIZE);
+		ck_assert_msg(vlab_now_ns() - since < 60 * 1000000000ULL,
+			      "frame %d never arrived", want);
+		sched_yield();
+	}
+	ck_assert_int_eq(b, want);
+}
+
+/*
+ * A hub endpoint streams frames in, and the device polls the hub for a
+ * while after each; once that window has closed the device sleeps, and a
+ * frame sent then must still wake it (the hub's wake-up generation).
+ */
+START_TEST(rx_hub_wakes_after_polling)
+{
+	struct net_backend peer;
+	uint8_t f[60] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0, 0, 0, 9,
+			  0x88, 0xb5 };
+	struct iovec iov = { f, sizeof(f) };
+	char err[256];
+	int i, round;
+
+	ck_assert_msg(!net_backend_open(&peer, hub_spec, NULL, err, sizeof(err)), "%s", err);
+	bring_up();
+	rx_offer(QSIZE);
+	kick(RX_Q);
+	for (i = 0; i < 40; i++) {
+		f[14] = i;
+		ck_assert_int_eq(net_backend_send(&peer, &iov, 1), 0);
+	}
+	for (i = 0; i < 40; i++)
+		rx_expect(i);
+	for (round = 0; round < 3; round++) {
+		/* 400 times the polling window: the device is asleep now. */
+		usleep(NET_POLL_US_DEFAULT * 400);
+		f[14] = 100 + round;
+		ck_assert_int_eq(net_backend_send(&peer, &iov, 1), 0);
+		rx_expect(100 + round);
+	}
+	net_backend_close(&peer);
 }
 END_TEST
 
@@ -353,6 +543,12 @@ static Suite *virtio_net_suite(void)
 
 	vlab_tcase(s, "queue_reset", setup, teardown, 120, VLAB_TESTS(
 		queue_reset_while_busy));
+
+	vlab_tcase(s, "rx", setup, teardown, 120, VLAB_TESTS(
+		rx_kick_only_when_buffers_ran_out, rx_backlog_drains_in_order));
+
+	vlab_tcase(s, "rx_hub", setup_hub, teardown_hub, 120, VLAB_TESTS(
+		rx_hub_wakes_after_polling));
 
 	vlab_tcase(s, "state", setup, teardown, 0, VLAB_TESTS(
 		state_roundtrip, state_corrupt_refused, state_version1_blob,
