@@ -450,7 +450,8 @@ static void net_rx_drain_inbox(struct net_pair *p)
  * Worker 0: move frames from the backend into the inboxes of their pairs,
  * or straight into pair 0's RX buffers when its inbox is empty (nothing
  * queued ahead of the frame; no allocation, no lock). Returns how many
- * frames it read.
+ * frames were for the guest (not those the port's function took or the
+ * filter dropped: they are no reason to poll).
  */
 static int net_rx_steer(struct virtio_net *net)
 {
@@ -471,12 +472,12 @@ static int net_rx_steer(struct virtio_net *net)
 			n = net_backend_recv(&net->be, in->data, NET_FRAME_MAX);
 			if (n <= 0)
 				break;
-			got++;
 			rx = __atomic_load_n(&net->port_rx, __ATOMIC_ACQUIRE);
 			if (rx && rx(net->port_opaque, in->data, n))
 				continue;
 			if (!net_rx_filter_accept(&net->st, in->data, n))
 				continue;
+			got++;
 			in->len = n;
 			dst = &net->pairs[net_rx_select_queue(&net->st, in->data, in->len,
 							      &in->hash, &in->report) % net->nr_pairs];
