@@ -44,7 +44,7 @@
  * none set).
  */
 #define RC_STATE_VERSION	3
-#define RC_WINDOW	64	/* packets in flight */
+#define RC_WINDOW	256	/* packets in flight */
 #define RC_ACK_EVERY	16	/* an ACK asked for at least this often */
 #define RC_PSN_MASK	0xffffffu
 #define RC_MSG_MAX	(1u << 31)	/* bytes in one message (IBA: 2^31) */

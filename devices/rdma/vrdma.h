@@ -22,7 +22,7 @@ struct state_buf;
 
 #define MAX_SGE		8
 #define MAX_INLINE	256
-#define INBOX_FRAMES	256
+#define INBOX_FRAMES	512
 #define FRAME_MAX	4608		/* a 4096-byte MTU packet with every header */
 #define WR_MAX		(sizeof(struct virtio_rdma_send_wr) + MAX_INLINE + \
 			 MAX_SGE * sizeof(struct virtio_rdma_sge))
