@@ -950,9 +950,15 @@ static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
 	sq_complete(d, v, qp);
 }
 
+/*
+ * Each frame is taken where it lies: the NIC's thread fills only slots
+ * past the counted ones, so the head slot stays ours until we move past
+ * it (and a reset empties the inbox only with this worker stopped).
+ */
 static void wire_drain(struct vrdma *d)
 {
 	for (;;) {
+		const uint8_t *frame;
 		size_t len;
 
 		pthread_mutex_lock(&d->wire_lock);
@@ -961,11 +967,13 @@ static void wire_drain(struct vrdma *d)
 			return;
 		}
 		len = d->inbox_len[d->inbox_head];
-		memcpy(d->frame, d->inbox[d->inbox_head], len);
+		frame = d->inbox[d->inbox_head];
+		pthread_mutex_unlock(&d->wire_lock);
+		wire_take(d, frame, len);
+		pthread_mutex_lock(&d->wire_lock);
 		d->inbox_head = (d->inbox_head + 1) % INBOX_FRAMES;
 		d->inbox_count--;
 		pthread_mutex_unlock(&d->wire_lock);
-		wire_take(d, d->frame, len);
 	}
 }
 
@@ -1431,10 +1439,9 @@ void virtio_rdma_frame_sync(struct virtio_dev *vdev, const void *frame, size_t l
 {
 	struct vrdma *d = vdev->priv;
 
-	if (len > sizeof(d->frame))
+	if (len > FRAME_MAX)
 		return;
-	memcpy(d->frame, frame, len);
-	wire_take(d, d->frame, len);
+	wire_take(d, frame, len);
 	qps_send(d);
 	qps_check_errors(d);
 }

@@ -94,7 +94,7 @@ struct vrdma {
 	bool rx_unkicked;		/* the NIC's worker put frames, not yet kicked */
 	struct rdma_gid gids[RDMA_GID_TBL_LEN];
 	uint8_t *ctrl;			/* a control request, copied out */
-	uint8_t frame[FRAME_MAX];	/* one frame: in, then out */
+	uint8_t frame[FRAME_MAX];	/* the frame being sent */
 	uint8_t wr[WR_MAX];
 	struct virtio_rdma_stats stats;
 };
