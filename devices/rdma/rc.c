@@ -179,7 +179,7 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 		make_reply(qp, p, RC_AETH_ACK | 0x1f, qp->ack_owed_psn);
 		return true;
 	}
-	if (qp->send_msg >= qp->sq_count || rc_psn_diff(qp->psn, qp->una) >= RC_WINDOW)
+	if (qp->send_msg >= qp->sq_count || rc_psn_diff(qp->psn, qp->una) >= rc_window(qp))
 		return false;
 	m = sq_at(qp, qp->send_msg);
 	if (!qp->send_pkt)

@@ -4,9 +4,10 @@
  * packets (devices/rdma/roce.h), with no memory of its own: the requester
  * cuts posted SEND and RDMA WRITE messages (with or without immediate)
  * into path-MTU packets, sends RDMA READ requests (a READ of N packets
- * takes N PSNs, its responses carry them) with consecutive 24-bit PSNs, keeps at most
- * RC_WINDOW of them unacknowledged, asks for an ACK on each message's
- * last packet and every RC_ACK_EVERY packets, and goes back to the oldest
+ * takes N PSNs, its responses carry them) with consecutive 24-bit PSNs, keeps a
+ * window of them unacknowledged (RC_WINDOW_BYTES, RC_WINDOW packets at
+ * most), asks for an ACK on each message's last packet and every
+ * RC_ACK_EVERY packets, and goes back to the oldest
  * unacknowledged PSN on a PSN-sequence NAK or when the retransmit timer
  * (4.096 us x 2^timeout) runs out, retry_cnt times at most; the responder
  * takes packets only in PSN order, checks that FIRST/MIDDLE/LAST follow
@@ -44,7 +45,13 @@
  * none set).
  */
 #define RC_STATE_VERSION	3
-#define RC_WINDOW	256	/* packets in flight */
+/*
+ * In flight: RC_WINDOW_BYTES of packets, RC_WINDOW at most. More than
+ * about 512 KiB outran the caches of the copies on the way and halved
+ * bench-rdma's stream; fewer than 256 KiB left it waiting for ACKs.
+ */
+#define RC_WINDOW	256
+#define RC_WINDOW_BYTES	(256u << 10)
 #define RC_ACK_EVERY	16	/* an ACK asked for at least this often */
 #define RC_PSN_MASK	0xffffffu
 #define RC_MSG_MAX	(1u << 31)	/* bytes in one message (IBA: 2^31) */
@@ -170,6 +177,14 @@ struct rc_qp {
 static inline int32_t rc_psn_diff(uint32_t a, uint32_t b)
 {
 	return (int32_t)((a - b) << 8) >> 8;
+}
+
+/* Packets @qp may have unacknowledged: RC_WINDOW_BYTES of its path MTU. */
+static inline int32_t rc_window(const struct rc_qp *qp)
+{
+	uint32_t n = qp->mtu ? RC_WINDOW_BYTES / qp->mtu : RC_WINDOW;
+
+	return n < 1 ? 1 : n > RC_WINDOW ? RC_WINDOW : (int32_t)n;
 }
 
 void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, uint32_t dqpn,

@@ -662,6 +662,33 @@ START_TEST(solicited_on_the_last_packet)
 }
 END_TEST
 
+/*
+ * With nothing acknowledged a requester sends one window: RC_WINDOW_BYTES
+ * of its path MTU (64 packets of 4096, 256 of 1024), never more than
+ * RC_WINDOW packets (256 of 256 bytes, not 1024).
+ */
+START_TEST(window_follows_the_mtu)
+{
+	static const struct { uint32_t mtu, pkts; } cases[] = {
+		{ 4096, 64 }, { 2048, 128 }, { 1024, 256 }, { 256, 256 },
+	};
+	static uint8_t data[1 << 20];
+	struct roce_pkt p;
+	unsigned int i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc_init(&a, cases[i].mtu, 10, 20, 2, 10, 7, NULL, NULL, NULL);
+		ck_assert_int_eq(rc_post(&a, &(struct rc_msg){ .id = 0, .op = ROCE_WRITE_ONLY,
+							      .len = sizeof(data),
+							      .data = data }), 0);
+		for (n = 0; rc_next(&a, 0, &p); n++)
+			ck_assert_uint_le(n, RC_WINDOW);
+		ck_assert_msg(n == cases[i].pkts, "MTU %u: %u packets in flight, not %u",
+			      cases[i].mtu, n, cases[i].pkts);
+	}
+}
+END_TEST
+
 START_TEST(psn_arithmetic_wraps)
 {
 	ck_assert_int_eq(rc_psn_diff(0x000001, 0xffffff), 2);
@@ -675,5 +702,5 @@ VLAB_SUITE_MAIN("rc", "transport", NULL, NULL, 60,
 	clean_wire, lossy_wire, very_lossy_wire, rnr_then_delivered, rnr_retries_run_out,
 	compare_and_swap, moved_mid_stream, move_costs_no_timeout, resync_spares_the_timer,
 	corrupt_state_refused, long_read_in_flight_moves, dead_wire_exhausts_retries,
-	middle_without_first_refused, solicited_on_the_last_packet,
+	middle_without_first_refused, solicited_on_the_last_packet, window_follows_the_mtu,
 	psn_arithmetic_wraps);
