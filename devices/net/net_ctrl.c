@@ -5,12 +5,15 @@
  * Validation comes first in every handler so that a rejected command
  * changes nothing.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "devices/net/net_ctrl.h"
 #include "virtio/virtio.h"
 #include "vmm/core/bytes.h"
+#include "vmm/migrate/state.h"
 
 /* Statistics a receiveq (vq 2i) and a transmitq (vq 2i + 1) may report. */
 #define STATS_RX_TYPES (VIRTIO_NET_STATS_TYPE_RX_BASIC | VIRTIO_NET_STATS_TYPE_RX_CSUM | \
@@ -853,6 +856,24 @@ void net_state_stats_add(struct net_state *dst, const struct net_state *src)
 	s = (const uint64_t *)src->txq_stats;
 	for (i = 0; i < sizeof(dst->txq_stats) / 8; i++)
 		d[i] += s[i];
+}
+
+int net_state_save_locked(struct state_buf *sb, const struct net_state *st,
+			  pthread_mutex_t *lock, const struct net_state *extra)
+{
+	/* Too big for a worker's stack, and the save must not hold the lock. */
+	struct net_state *copy = malloc(sizeof(*copy));
+
+	if (!copy)
+		return -ENOMEM;
+	pthread_mutex_lock(lock);
+	*copy = *st;
+	pthread_mutex_unlock(lock);
+	if (extra)
+		net_state_stats_add(copy, extra);
+	net_state_save(sb, copy);
+	free(copy);
+	return sb->err;
 }
 
 static uint8_t ctrl_stats(struct net_state *st, uint8_t cmd, struct ctrl_cmd *c)

@@ -63,6 +63,14 @@ uint64_t net_ctrl_stats_caps(const struct net_state *st);
 size_t net_ctrl_stats_query(const struct net_state *st, uint16_t vq, uint8_t *cmd, size_t cap);
 void net_ctrl_stats_merge(struct net_state *st, uint8_t *res, size_t len, bool into_reply);
 void net_state_stats_add(struct net_state *dst, const struct net_state *src);
+/*
+ * Save a NIC's @st (net_state_save()) as a copy taken under @lock, its
+ * workers counting on meanwhile, with @extra's queue counters added (a
+ * device's own; NULL: none). -ENOMEM, or the buffer's error (0).
+ */
+struct state_buf;
+int net_state_save_locked(struct state_buf *sb, const struct net_state *st,
+			  pthread_mutex_t *lock, const struct net_state *extra);
 
 /*
  * Bytes of a command read from the control queue, and of a result written

@@ -595,18 +595,10 @@ static void vhun_migrated(struct virtio_dev *vdev)
 static int vhun_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct vhu_net *n = vdev->priv;
-	struct net_state *st = malloc(sizeof(*st));
 
-	if (!st)
-		return -ENOMEM;
 	state_put_struct(sb, "vhost-user", 1, &n->mig, vhun_mig_fields,
 			 ARRAY_SIZE(vhun_mig_fields));
-	pthread_mutex_lock(&n->lock);
-	*st = n->st;
-	pthread_mutex_unlock(&n->lock);
-	net_state_save(sb, st);
-	free(st);
-	return sb->err;
+	return net_state_save_locked(sb, &n->st, &n->lock, NULL);
 }
 
 /* Checked in full before anything is taken over (the common state is loaded). */

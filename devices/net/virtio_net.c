@@ -737,10 +737,7 @@ static int net_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct virtio_net *net = vdev->priv;
 
-	pthread_mutex_lock(&net->lock);
-	net_state_save(sb, &net->st);
-	pthread_mutex_unlock(&net->lock);
-	return sb->err;
+	return net_state_save_locked(sb, &net->st, &net->lock, NULL);
 }
 
 static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,

@@ -1197,7 +1197,6 @@ out:
 static int fe_save_early(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct vdpa_fe *fe = vdev->priv;
-	struct net_state *st;
 	struct fe_rings rings;
 
 	pthread_mutex_lock(&vdev->lock);
@@ -1206,16 +1205,8 @@ static int fe_save_early(struct virtio_dev *vdev, struct state_buf *sb)
 	if (!(rings.status & VIRTIO_CONFIG_S_DRIVER_OK) ||
 	    (rings.status & VIRTIO_CONFIG_S_NEEDS_RESET))
 		return 0;	/* nothing to start */
-	st = malloc(sizeof(*st));
-	if (!st)
-		return -ENOMEM;
 	state_put_struct(sb, "rings", 1, &rings, fe_rings_fields, ARRAY_SIZE(fe_rings_fields));
-	pthread_mutex_lock(&fe->lock);
-	*st = fe->st;
-	pthread_mutex_unlock(&fe->lock);
-	net_state_save(sb, st);
-	free(st);
-	return sb->err;
+	return net_state_save_locked(sb, &fe->st, &fe->lock, NULL);
 }
 
 static void *fe_ahead_run(void *opaque)
@@ -1422,21 +1413,11 @@ static void fe_migrated(struct virtio_dev *vdev)
 static int fe_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct vdpa_fe *fe = vdev->priv;
-	struct net_state *st = malloc(sizeof(*st));
-
-	if (!st)
-		return -ENOMEM;
 	state_put_struct(sb, "passthrough", 1, &fe->mig, fe_mig_fields,
 			 ARRAY_SIZE(fe_mig_fields));
-	pthread_mutex_lock(&fe->lock);
-	*st = fe->st;
-	pthread_mutex_unlock(&fe->lock);
 	/* What the device counted goes on from the carried counters. */
-	if (fe->dev_stats_read)
-		net_state_stats_add(st, fe->dev_stats);
-	net_state_save(sb, st);
-	free(st);
-	return sb->err;
+	return net_state_save_locked(sb, &fe->st, &fe->lock,
+				     fe->dev_stats_read ? fe->dev_stats : NULL);
 }
 
 /*
