@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "devices/net/net_backend.h"
+#include "vmm/control/json.h"
 
 static int tap_open(struct net_backend *be, const char *name, char *err, size_t errlen)
 {
@@ -212,4 +213,23 @@ ssize_t net_backend_recv(struct net_backend *be, void *buf, size_t len)
 			pcap_write(be, &(struct iovec){ buf, (size_t)r }, 1);
 	}
 	return r;
+}
+
+void net_backend_watch(struct net_backend *be, struct json_writer *w)
+{
+	static const char *const kinds[] = {
+		[NET_BACKEND_NONE] = "none", [NET_BACKEND_TAP] = "tap", [NET_BACKEND_HUB] = "hub",
+		[NET_BACKEND_LOOP] = "loop", [NET_BACKEND_NULL] = "null",
+	};
+
+	json_key(w, "backend");
+	json_obj_begin(w);
+	json_kv_string(w, "kind", kinds[be->kind]);
+	json_kv_uint(w, "tx_frames", __atomic_load_n(&be->tx_frames, __ATOMIC_RELAXED));
+	json_kv_uint(w, "rx_frames", __atomic_load_n(&be->rx_frames, __ATOMIC_RELAXED));
+	json_kv_uint(w, "tx_errors", __atomic_load_n(&be->tx_errors, __ATOMIC_RELAXED));
+	if (be->kind == NET_BACKEND_HUB)
+		json_kv_uint(w, "rx_lost_events",
+			     __atomic_load_n(&be->hub.rx_lost, __ATOMIC_RELAXED));
+	json_obj_end(w);
 }

@@ -58,6 +58,13 @@ int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt
 bool net_backend_pending(struct net_backend *be);
 /* Whether net_backend_pending() answers without a read (worth polling). */
 bool net_backend_can_poll(const struct net_backend *be);
+/*
+ * The watch stream's "backend" object: kind, frames sent and received,
+ * send errors, and for a hub the times frames were lost to this reader
+ * (lapped by a writer: every frame skipped; or a frame too big).
+ */
+struct json_writer;
+void net_backend_watch(struct net_backend *be, struct json_writer *w);
 /* Receive one frame into @buf; its length, 0 if none is waiting, -errno. */
 ssize_t net_backend_recv(struct net_backend *be, void *buf, size_t len);
 

@@ -147,13 +147,13 @@ ssize_t net_hub_ring_read(const struct hub_ring *ring, uint64_t size, uint64_t *
 	if (rec.len == NET_HUB_REC_PAD)
 		return net_hub_ring_read(ring, size, rd, buf, len, lost);
 	if (!fits) {
-		(*lost)++;
+		__atomic_fetch_add(lost, 1, __ATOMIC_RELAXED);	/* the watch reads it */
 		return -1;
 	}
 	return rec.len;
 resync:
 	/* Skip to the writer's head; an unaligned one reads as empty until it moves. */
-	(*lost)++;
+	__atomic_fetch_add(lost, 1, __ATOMIC_RELAXED);
 	*rd = head;
 	return -1;
 }

@@ -62,7 +62,7 @@ struct net_hub {
 	uint64_t last_scan_ns, last_look_ns;
 	struct timespec dir_mtime;
 	pthread_mutex_t lock;
-	uint64_t rx_lost;		/* frames overwritten or corrupt before we read them */
+	uint64_t rx_lost;		/* times frames were lost: lapped, corrupt, too big */
 };
 
 /* Join the hub in @dir; @fd gets the socket that is readable on a wake-up. */

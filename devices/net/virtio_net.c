@@ -1111,7 +1111,11 @@ static void net_kind_destroy(struct vm *vm, void *dev)
 
 static void net_kind_watch(void *dev, struct json_writer *w)
 {
-	virtio_dev_watch_queues(dev, w);
+	struct virtio_dev *vdev = dev;
+	struct virtio_net *net = vdev->priv;
+
+	virtio_dev_watch_queues(vdev, w);
+	net_backend_watch(&net->be, w);
 }
 
 struct device_kind virtio_net_kind = {

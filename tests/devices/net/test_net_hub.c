@@ -20,6 +20,7 @@
 
 #include "check_main.h"
 #include "devices/net/net_backend.h"
+#include "vmm/control/json.h"
 
 #define HANG_MS		60000
 
@@ -162,6 +163,26 @@ START_TEST(across_fork)
 END_TEST
 
 /* 300 x 60000 bytes into an 8 MiB ring nobody reads: dropped, not waited for. */
+/* @be's watch object has @s1, @s2 and @fmt (with @n) in it. */
+static void watch_says(struct net_backend *be, const char *s1, const char *s2, const char *fmt,
+		       unsigned long n)
+{
+	struct json_writer w;
+	const char *text;
+	char s3[64];
+
+	json_writer_init(&w);
+	json_obj_begin(&w);
+	net_backend_watch(be, &w);
+	json_obj_end(&w);
+	text = json_writer_text(&w, NULL);
+	ck_assert_ptr_nonnull(text);
+	snprintf(s3, sizeof(s3), fmt, n);
+	ck_assert_msg(strstr(text, s1) && strstr(text, s2) && strstr(text, s3),
+		      "%s lacks %s, %s or %s", text, s1, s2, s3);
+	json_writer_release(&w);
+}
+
 START_TEST(full_ring_drops)
 {
 	struct net_backend a, b;
@@ -177,6 +198,9 @@ START_TEST(full_ring_drops)
 		ck_assert_int_eq(send_seq(&a, i, 100), 0);
 	for (i = 1000; i < 1005; i++)
 		ck_assert_uint_eq(recv_seq(&b, 100), i);
+	watch_says(&b, "\"kind\":\"hub\"", "\"rx_frames\":5,", "\"rx_lost_events\":%lu}",
+		   (unsigned long)b.hub.rx_lost);
+	watch_says(&a, "\"tx_frames\":305,", "\"tx_errors\":0,", "\"rx_lost_events\":%lu}", 0UL);
 	net_backend_close(&a);
 	net_backend_close(&b);
 }
