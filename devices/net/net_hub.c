@@ -35,6 +35,13 @@
  * A reader starts at the head of rings present when it joins, and at the
  * start of rings that appear later (those frames were all sent after it
  * came): a migrated guest's new vlab takes no frames sent to the old one.
+ *
+ * Finding peers: DIR's mtime is looked at once a millisecond, but it is
+ * kept to the clock tick, so a newcomer can go unseen; it says "h" to
+ * everyone it finds (a hello, where wake-ups are ""), and a hello makes
+ * the reader scan DIR at once; a full scan runs every 100 ms of calls
+ * anyway. A peer whose port has gone is read to the end of its ring
+ * before it is dropped: its last frames were sent before it left.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -59,6 +66,8 @@
 /* The directory's mtime is looked at once a millisecond at most. */
 #define HUB_LOOK_NS	(1000 * 1000ULL)
 #define HUB_SEALS	(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+/* A peer's first datagram to us ("we joined"); wake-ups are "". */
+#define HUB_HELLO	"h"
 
 static inline uint64_t rec_bytes(uint32_t len)
 {
@@ -171,6 +180,22 @@ static void hub_drop_peer(struct net_hub *hub, int i)
 		hub->next = 0;
 }
 
+/*
+ * Peer @i has gone (its port is): frames it left are still read (our
+ * mapping outlives it), then it is dropped. True if dropped now.
+ */
+static bool hub_retire_peer(struct net_hub *hub, int i)
+{
+	struct net_hub_peer *p = &hub->peers[i];
+
+	if (__atomic_load_n(&p->ring->head, __ATOMIC_ACQUIRE) != p->rd) {
+		p->gone = true;
+		return false;
+	}
+	hub_drop_peer(hub, i);
+	return true;
+}
+
 /* Map peer @id's ring read-only; NULL if it is gone or not a hub ring. */
 static const struct hub_ring *hub_map_ring(struct net_hub *hub, const char *id)
 {
@@ -248,7 +273,7 @@ static void hub_add_peer(struct net_hub *hub, const char *id, bool joining)
 	 * joined may hold frames we wrote before we knew it.
 	 */
 	p->woken = __atomic_load_n(&p->ring->sleep, __ATOMIC_RELAXED);
-	send(p->sock, "", 1, MSG_DONTWAIT);
+	send(p->sock, HUB_HELLO, 1, MSG_DONTWAIT);
 }
 
 /* Refresh the list of other endpoints in the hub directory. */
@@ -282,8 +307,8 @@ static void hub_scan(struct net_hub *hub, bool joining)
 	}
 	closedir(dir);
 	for (i = 0; i < hub->nr_peers; i++)
-		if (!hub->peers[i].seen)
-			hub_drop_peer(hub, i--);
+		if (!hub->peers[i].seen && hub_retire_peer(hub, i))
+			i--;
 }
 
 /*
@@ -303,6 +328,11 @@ static bool hub_maybe_scan(struct net_hub *hub, bool look)
 	if (!look && now - hub->last_look_ns < HUB_LOOK_NS)
 		return false;
 	hub->last_look_ns = now;
+	/*
+	 * Cheap, not complete: ext4 and tmpfs keep mtime to the tick, so a
+	 * name added in the tick of our last look goes unseen here. A
+	 * newcomer's hello (net_hub_recv) and the full rescan catch it.
+	 */
 	if (stat(hub->dir, &st) || (st.st_mtim.tv_sec == hub->dir_mtime.tv_sec &&
 				    st.st_mtim.tv_nsec == hub->dir_mtime.tv_nsec))
 		return false;
@@ -419,12 +449,12 @@ int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
 		struct net_hub_peer *p = &hub->peers[i];
 		uint64_t s = __atomic_load_n(&p->ring->sleep, __ATOMIC_RELAXED);
 
-		if (s == p->woken)
+		if (s == p->woken || p->gone)
 			continue;
 		p->woken = s;
 		if (send(p->sock, "", 1, MSG_DONTWAIT) < 0 &&
-		    (errno == ECONNREFUSED || errno == ENOTCONN))
-			hub_drop_peer(hub, i--);	/* that endpoint went away */
+		    (errno == ECONNREFUSED || errno == ENOTCONN) && hub_retire_peer(hub, i))
+			i--;	/* that endpoint went away */
 	}
 	pthread_mutex_unlock(&hub->lock);
 	return r;
@@ -450,6 +480,10 @@ static ssize_t hub_read_any(struct net_hub *hub, void *buf, size_t len)
 			return n;
 		}
 	}
+	/* Every ring read dry: those whose owners left can go now. */
+	for (i = 0; i < hub->nr_peers; i++)
+		if (hub->peers[i].gone && hub_retire_peer(hub, i))
+			i--;
 	return 0;
 }
 
@@ -477,7 +511,7 @@ bool net_hub_pending(struct net_hub *hub)
 ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	bool rescanned = false;
+	bool rescanned = false, hello;
 	char b[16];
 	ssize_t n = 0;
 	int woken;
@@ -485,12 +519,23 @@ ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 	pthread_mutex_lock(&hub->lock);
 	hub_maybe_scan(hub, false);
 	for (;;) {
+		ssize_t r;
+
 		n = hub_read_any(hub, buf, len);
 		if (n > 0)
 			break;
-		for (woken = 0; read(fd, b, sizeof(b)) >= 0; woken++)
-			;
-		/* A wake-up may be a peer's hello: it has a ring for us. */
+		for (woken = 0, hello = false; (r = read(fd, b, sizeof(b))) >= 0; woken++)
+			hello |= r > 0 && b[0] == HUB_HELLO[0];
+		/*
+		 * A hello is a peer that found us: it has a ring we may not
+		 * know yet, and may be asleep until we wake it. Scan whatever
+		 * the directory's times say; any other wake-up only looks.
+		 */
+		if (hello && !rescanned) {
+			hub_scan(hub, false);
+			rescanned = true;
+			continue;
+		}
 		if (woken && !rescanned && hub_maybe_scan(hub, true)) {
 			rescanned = true;
 			continue;

@@ -46,6 +46,7 @@ struct net_hub_peer {
 	uint64_t rd;			/* our next byte in its ring */
 	uint64_t woken;			/* its sleep generation we last woke */
 	bool seen;
+	bool gone;			/* its port is: read what it left, then drop it */
 };
 
 struct net_hub {

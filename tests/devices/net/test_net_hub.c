@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,6 +165,72 @@ START_TEST(across_fork)
 END_TEST
 
 /* 300 x 60000 bytes into an 8 MiB ring nobody reads: dropped, not waited for. */
+/*
+ * A reader joins within one clock tick of the writer's last look at DIR
+ * (ext4 and tmpfs keep a directory's mtime to the tick; set back here to
+ * make it so): the mtime says nothing changed, but the newcomer's hello
+ * makes the writer's port readable, and the writer, reading it as a NIC
+ * worker does, must find the newcomer and wake it for the frame it sent.
+ * Before, a hello was taken for a plain wake-up and the writer looked
+ * only at the mtime: the reader slept on.
+ */
+START_TEST(joiner_within_one_tick_is_woken)
+{
+	struct net_backend a, c;
+	struct pollfd pa, pc;
+	struct timespec times[2];
+	struct stat st;
+	char path[96];
+
+	snprintf(path, sizeof(path), "%s/h", dir);
+	open_be(&a);
+	ck_assert_int_eq(stat(path, &st), 0);
+	open_be(&c);
+	ck_assert_int_eq(net_backend_recv(&c, got, sizeof(got)), 0);	/* c sleeps */
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+	usleep(2000);	/* past the writer's once-a-millisecond look */
+	ck_assert_int_eq(send_seq(&a, 5, 0), 0);
+	pa = (struct pollfd){ .fd = a.fd, .events = POLLIN };
+	ck_assert_msg(poll(&pa, 1, HANG_MS) == 1, "no hello in %d ms", HANG_MS);
+	ck_assert_int_eq(net_backend_recv(&a, got, sizeof(got)), 0);
+	pc = (struct pollfd){ .fd = c.fd, .events = POLLIN };
+	ck_assert_msg(poll(&pc, 1, HANG_MS) == 1, "the newcomer was never woken");
+	ck_assert_uint_eq(recv_seq(&c, 0), 5);
+	net_backend_close(&a);
+	net_backend_close(&c);
+}
+END_TEST
+
+/*
+ * A peer sends and closes at once (removing its port and ring names):
+ * its last frame is still read, whatever order the reader looks at DIR
+ * and its rings in. Before, a look at DIR first dropped the peer with its
+ * frame unread (test across_fork failed so, now and then).
+ */
+START_TEST(last_frame_of_a_leaver_is_read)
+{
+	struct net_backend a, c;
+	struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = 1 } };
+	char path[96];
+
+	snprintf(path, sizeof(path), "%s/h", dir);
+	open_be(&a);
+	open_be(&c);
+	ck_assert_int_eq(net_backend_recv(&a, got, sizeof(got)), 0);
+	ck_assert_int_eq(send_seq(&c, 77, 0), 0);
+	net_backend_close(&c);
+	/* The next call looks at DIR first (an mtime it has not seen) and finds c gone. */
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+	usleep(2000);
+	ck_assert_uint_eq(recv_seq(&a, 0), 77);
+	ck_assert_int_eq(net_backend_recv(&a, got, sizeof(got)), 0);
+	ck_assert_int_eq(a.hub.nr_peers, 0);
+	net_backend_close(&a);
+}
+END_TEST
+
 /* @be's watch object has @s1, @s2 and @fmt (with @n) in it. */
 static void watch_says(struct net_backend *be, const char *s1, const char *s2, const char *fmt,
 		       unsigned long n)
@@ -294,4 +362,5 @@ START_TEST(corrupt_indexes)
 END_TEST
 
 VLAB_SUITE_MAIN("net_hub", "rings", setup, teardown, 120,
-	in_order_one_process, across_fork, full_ring_drops, peer_killed, corrupt_indexes);
+	in_order_one_process, across_fork, full_ring_drops, peer_killed, corrupt_indexes, joiner_within_one_tick_is_woken,
+	last_frame_of_a_leaver_is_read);
