@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
@@ -57,7 +58,17 @@ static int pcap_open(struct net_backend *be, const char *path, char *err, size_t
 		be->pcap_fd = -1;
 		return -1;
 	}
+	snprintf(be->pcap_path, sizeof(be->pcap_path), "%s", path);
+	be->pcap_bytes = sizeof(hdr);
+	be->pcap_max = (uint64_t)NET_PCAP_MAX_MB_DEFAULT << 20;
 	return 0;
+}
+
+void net_backend_set_pcap_max(struct net_backend *be, uint64_t bytes)
+{
+	pthread_mutex_lock(&be->pcap_lock);
+	be->pcap_max = bytes;
+	pthread_mutex_unlock(&be->pcap_lock);
 }
 
 /* One record, written whole: several queue workers capture at once. */
@@ -83,10 +94,17 @@ static void pcap_write(struct net_backend *be, const struct iovec *iov, int iovc
 	rec[2] = rec[3] = (uint32_t)len;
 	v[0] = (struct iovec){ rec, sizeof(rec) };
 	pthread_mutex_lock(&be->pcap_lock);
-	if (writev(be->pcap_fd, v, n) == (ssize_t)(sizeof(rec) + len))
+	if (be->pcap_bytes + sizeof(rec) + len > be->pcap_max) {
+		/* Full: the file stays a valid capture of what came before. */
+		if (!be->pcap_skipped++)
+			fprintf(stderr, "vlab: pcap=%s: %" PRIu64 " MiB reached (pcap-max); "
+				"no more frames are captured\r\n", be->pcap_path, be->pcap_max >> 20);
+	} else if (writev(be->pcap_fd, v, n) == (ssize_t)(sizeof(rec) + len)) {
 		be->pcap_frames++;
-	else
+		be->pcap_bytes += sizeof(rec) + len;
+	} else {
 		be->pcap_errors++;
+	}
 	pthread_mutex_unlock(&be->pcap_lock);
 }
 
@@ -231,5 +249,11 @@ void net_backend_watch(struct net_backend *be, struct json_writer *w)
 	if (be->kind == NET_BACKEND_HUB)
 		json_kv_uint(w, "rx_lost_events",
 			     __atomic_load_n(&be->hub.rx_lost, __ATOMIC_RELAXED));
+	if (be->pcap_fd >= 0) {
+		pthread_mutex_lock(&be->pcap_lock);
+		json_kv_uint(w, "pcap_frames", be->pcap_frames);
+		json_kv_uint(w, "pcap_skipped", be->pcap_skipped);
+		pthread_mutex_unlock(&be->pcap_lock);
+	}
 	json_obj_end(w);
 }

@@ -37,7 +37,14 @@ struct net_backend {
 	int pcap_fd;
 	pthread_mutex_t pcap_lock;
 	uint64_t pcap_frames, pcap_errors;
+	uint64_t pcap_bytes, pcap_max;	/* the file's size, and where it stops */
+	uint64_t pcap_skipped;		/* frames not captured: the file was full */
+	char pcap_path[256];
 };
+
+/* pcap-max=N: a capture stops at N MiB (a line on stderr says so). */
+#define NET_PCAP_MAX_MB_DEFAULT	1024
+#define NET_PCAP_MAX_MB_LIMIT	(1u << 20)	/* 1 TiB */
 
 /*
  * Parse "tap=NAME", "hub=PATH", "loop", "null" and open it; with @pcap (a
@@ -48,6 +55,8 @@ struct net_backend {
 int net_backend_open(struct net_backend *be, const char *spec, const char *pcap, char *err,
 		     size_t errlen);
 void net_backend_close(struct net_backend *be);
+/* Where an open capture stops, in bytes (NET_PCAP_MAX_MB_DEFAULT MiB unless set). */
+void net_backend_set_pcap_max(struct net_backend *be, uint64_t bytes);
 /* Send one frame made of @iov; 0, or -errno (the frame is dropped). */
 int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt);
 /*
@@ -60,8 +69,9 @@ bool net_backend_pending(struct net_backend *be);
 bool net_backend_can_poll(const struct net_backend *be);
 /*
  * The watch stream's "backend" object: kind, frames sent and received,
- * send errors, and for a hub the times frames were lost to this reader
- * (lapped by a writer: every frame skipped; or a frame too big).
+ * send errors, for a hub the times frames were lost to this reader
+ * (lapped by a writer: every frame skipped; or a frame too big), and for
+ * a capture the frames written and those skipped once it was full.
  */
 struct json_writer;
 void net_backend_watch(struct net_backend *be, struct json_writer *w);

@@ -77,6 +77,7 @@ struct virtio_net {
 	uint8_t *ctrl_result;		/* worker 0: CVQ command result */
 	const char *hub_spec;		/* incoming: hub joined in net_load() */
 	const char *pcap;		/* and its capture file */
+	uint64_t pcap_max;		/* where a capture stops, bytes */
 	/* a function sharing the port (atomic: set and cleared while stopped) */
 	virtio_net_port_rx port_rx;
 	void *port_opaque;
@@ -733,6 +734,16 @@ static void net_queue_reset(struct virtio_dev *vdev, uint16_t q)
 
 /* ---- migration ---- */
 
+static int net_open_backend(struct virtio_net *net, const char *spec, const char *pcap,
+			    char *err, size_t errlen)
+{
+	if (net_backend_open(&net->be, spec, pcap, err, errlen))
+		return -1;
+	if (net->be.pcap_fd >= 0)
+		net_backend_set_pcap_max(&net->be, net->pcap_max);
+	return 0;
+}
+
 static int net_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct virtio_net *net = vdev->priv;
@@ -755,7 +766,7 @@ static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *er
 		return -1;
 	/* The source has stopped its device: join the hub now (see virtio_net_create). */
 	if (net->hub_spec) {
-		if (net_backend_open(&net->be, net->hub_spec, net->pcap, err, errlen))
+		if (net_open_backend(net, net->hub_spec, net->pcap, err, errlen))
 			return -1;
 		net->hub_spec = NULL;
 	}
@@ -879,7 +890,8 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 	if (virtio_dev_init(&net->vdev, &virtio_net_ops, net, mem, 2 * net->nr_pairs + 1,
 			    NET_QUEUE_SIZE))
 		goto nomem;
-	if (net_backend_open(&net->be, nc->backend, nc->pcap, err, errlen))
+	net->pcap_max = (uint64_t)nc->pcap_max_mb << 20;
+	if (net_open_backend(net, nc->backend, nc->pcap, err, errlen))
 		goto fail;
 	/*
 	 * An incoming guest's hub endpoint must not exist before the source
@@ -930,6 +942,7 @@ int net_parse_spec(const char *s, const char *opt, struct net_config *nc,
 	memset(nc, 0, sizeof(*nc));
 	nc->queue_pairs = 1;
 	nc->poll_us = NET_POLL_US_DEFAULT;
+	nc->pcap_max_mb = NET_PCAP_MAX_MB_DEFAULT;
 	if (strlen(s) >= sizeof(buf)) {
 		snprintf(err, errlen, "%s: option too long", opt);
 		return -1;
@@ -976,6 +989,15 @@ int net_parse_spec(const char *s, const char *opt, struct net_config *nc,
 				return -1;
 			}
 			snprintf(nc->pcap, sizeof(nc->pcap), "%s", tok + 5);
+		} else if (!strncmp(tok, "pcap-max=", 9)) {
+			errno = 0;
+			v = strtol(tok + 9, &end, 10);
+			if (errno || end == tok + 9 || *end || v < 1 || v > NET_PCAP_MAX_MB_LIMIT) {
+				snprintf(err, errlen, "%s: pcap-max '%s' is not 1..%u (MiB)", opt,
+					 tok + 9, NET_PCAP_MAX_MB_LIMIT);
+				return -1;
+			}
+			nc->pcap_max_mb = v;
 		} else if (!strncmp(tok, "poll-us=", 8)) {
 			errno = 0;
 			v = strtol(tok + 8, &end, 10);
@@ -1127,6 +1149,7 @@ struct device_kind virtio_net_kind = {
 		 "                       queues; needs --mem-backend memfd);\n"
 		 "                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N,\n"
 		 "                       pcap=FILE (every frame sent and received, pcap format),\n"
+		 "                       pcap-max=N (MiB, default 1024: the capture stops there),\n"
 		 "                       poll-us=N (0..1000, default 50: a sending guest's TX queue\n"
 		 "                       is polled this long after it empties, before doorbells)\n",
 	.max = VLAB_MAX_NICS,

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "virtio/virtio.h"
 #include "vmm/core/config.h"
@@ -18,6 +19,7 @@ struct net_config {
 	int queue_pairs;		/* 1..16 */
 	int mtu;			/* 0: not offered */
 	char pcap[256];			/* capture file, "" for none */
+	uint32_t pcap_max_mb;		/* where the capture stops */
 	int poll_us;			/* TX: poll an empty queue this long before sleeping */
 };
 

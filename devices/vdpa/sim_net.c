@@ -838,6 +838,16 @@ static const struct vdpa_dev_ops sim_ops = {
 	.get_vq_notification = sim_get_vq_notification,
 };
 
+/* The wire, and where its capture stops. */
+static int sim_open_backend(struct vdpa_sim_net *sim, char *err, size_t errlen)
+{
+	if (net_backend_open(&sim->be, sim->cfg.backend, sim->cfg.pcap, err, errlen))
+		return -1;
+	if (sim->be.pcap_fd >= 0 && sim->cfg.pcap_max_mb)
+		net_backend_set_pcap_max(&sim->be, (uint64_t)sim->cfg.pcap_max_mb << 20);
+	return 0;
+}
+
 struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, char *err,
 				      size_t errlen)
 {
@@ -883,8 +893,7 @@ struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, cha
 		vdpa_sim_net_free(sim);
 		return NULL;
 	}
-	if (!cfg->defer_backend &&
-	    net_backend_open(&sim->be, cfg->backend, cfg->pcap, err, errlen)) {
+	if (!cfg->defer_backend && sim_open_backend(sim, err, errlen)) {
 		vdpa_sim_net_free(sim);
 		return NULL;
 	}
@@ -899,7 +908,7 @@ int vdpa_sim_net_attach(struct vdpa_sim_net *sim, char *err, size_t errlen)
 		snprintf(err, errlen, "vdpa-sim: already on its wire");
 		return -1;
 	}
-	return net_backend_open(&sim->be, sim->cfg.backend, sim->cfg.pcap, err, errlen);
+	return sim_open_backend(sim, err, errlen);
 }
 
 void vdpa_sim_net_free(struct vdpa_sim_net *sim)

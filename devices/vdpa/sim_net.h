@@ -39,6 +39,7 @@ struct vdpa_sim_net_config {
 	uint16_t mtu;			/* 0: not offered */
 	char backend[256];		/* as --net: hub=DIR, tap=NAME, loop, null */
 	char pcap[256];			/* capture file, "" for none */
+	uint32_t pcap_max_mb;		/* where it stops; 0: the default */
 	double fw_scale;		/* 1.0 calibrated, 0 no waiting */
 	bool fw_parallel;		/* async firmware commands */
 	bool defer_backend;		/* not on the wire until vdpa_sim_net_attach() */

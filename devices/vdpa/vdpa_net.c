@@ -1561,6 +1561,7 @@ static void *vdpa_kind_create(struct vm *vm, const void *config, int index, char
 		memcpy(sc.mac, c->net.mac, 6);
 	snprintf(sc.backend, sizeof(sc.backend), "%s", c->net.backend);
 	snprintf(sc.pcap, sizeof(sc.pcap), "%s", c->net.pcap);
+	sc.pcap_max_mb = c->net.pcap_max_mb;
 	/* As virtio-net: an incoming guest joins a hub once the source let go (fe_load). */
 	sc.defer_backend = vm->cfg->incoming && !strncmp(sc.backend, "hub=", 4);
 	fe->sim = vdpa_sim_net_new(&sc, err, errlen);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "devices/net/net_backend.h"
 #include "devices/net/virtio_net.h"
 #include "vmm/core/config.h"
 #include "vmm/x86/quirks.h"
@@ -485,6 +486,17 @@ START_TEST(run_device_kinds)
 		       "null,poll-us=1001");
 	ck_parse_fails("--net: poll-us '5x' is not 0..1000", "--kernel", "k", "--net",
 		       "null,poll-us=5x");
+	ck_assert_int_eq(PARSE("--kernel", "k", "--net", "null"), 0);
+	ck_assert_uint_eq(((const struct net_config *)vm_config_device(&cfg, &virtio_net_kind,
+								       0))->pcap_max_mb,
+			  NET_PCAP_MAX_MB_DEFAULT);
+	ck_assert_int_eq(PARSE("--kernel", "k", "--net", "null,pcap=/tmp/x,pcap-max=5"), 0);
+	ck_assert_uint_eq(((const struct net_config *)vm_config_device(&cfg, &virtio_net_kind,
+								       0))->pcap_max_mb, 5);
+	ck_parse_fails("--net: pcap-max '0' is not 1..1048576 (MiB)", "--kernel", "k", "--net",
+		       "null,pcap-max=0");
+	ck_parse_fails("--net: pcap-max '2T' is not 1..1048576 (MiB)", "--kernel", "k", "--net",
+		       "null,pcap-max=2T");
 	ck_parse_fails("--widget: 'huge' is not small or large", "--kernel", "k", "--widget",
 		       "huge");
 	ck_parse_fails("--widget: needs a value", "--kernel", "k", "--widget");
