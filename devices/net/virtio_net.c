@@ -1150,8 +1150,9 @@ struct device_kind virtio_net_kind = {
 		 "                       OPTS: mac=52:54:00:xx:xx:xx, queues=N (1..16), mtu=N,\n"
 		 "                       pcap=FILE (every frame sent and received, pcap format),\n"
 		 "                       pcap-max=N (MiB, default 1024: the capture stops there),\n"
-		 "                       poll-us=N (0..1000, default 50: a sending guest's TX queue\n"
-		 "                       is polled this long after it empties, before doorbells)\n",
+		 "                       poll-us=N (0..1000, default 50: a sending guest's TX queue,\n"
+		 "                       and a hub sending to it, are polled this long after they\n"
+		 "                       go quiet, before doorbells and wake-ups)\n",
 	.max = VLAB_MAX_NICS,
 	.config_size = sizeof(struct net_config),
 	.parse = net_kind_parse,

@@ -20,7 +20,7 @@ struct net_config {
 	int mtu;			/* 0: not offered */
 	char pcap[256];			/* capture file, "" for none */
 	uint32_t pcap_max_mb;		/* where the capture stops */
-	int poll_us;			/* TX: poll an empty queue this long before sleeping */
+	int poll_us;			/* poll a quiet TX queue or hub this long before sleeping */
 };
 
 #define NET_POLL_US_DEFAULT	50
