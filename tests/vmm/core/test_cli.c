@@ -15,6 +15,12 @@
 #define GiB (1ULL << 30)
 
 static struct vm_config cfg;
+
+/* The first --net of the last parse. */
+static const struct net_config *first_nic(void)
+{
+	return vm_config_device(&cfg, &virtio_net_kind, 0);
+}
 static char err[256];
 
 /* Parse a NULL-terminated list of arguments after an implicit argv[0]. */
@@ -480,19 +486,15 @@ START_TEST(run_device_kinds)
 	ck_parse_fails("--net: 'foo' is not hub=DIR, tap=NAME, loop or null", "--kernel", "k",
 		       "--net", "foo");
 	ck_assert_int_eq(PARSE("--kernel", "k", "--net", "null,poll-us=0"), 0);
-	ck_assert_int_eq(((const struct net_config *)vm_config_device(&cfg, &virtio_net_kind,
-								      0))->poll_us, 0);
+	ck_assert_int_eq(first_nic()->poll_us, 0);
 	ck_parse_fails("--net: poll-us '1001' is not 0..1000", "--kernel", "k", "--net",
 		       "null,poll-us=1001");
 	ck_parse_fails("--net: poll-us '5x' is not 0..1000", "--kernel", "k", "--net",
 		       "null,poll-us=5x");
 	ck_assert_int_eq(PARSE("--kernel", "k", "--net", "null"), 0);
-	ck_assert_uint_eq(((const struct net_config *)vm_config_device(&cfg, &virtio_net_kind,
-								       0))->pcap_max_mb,
-			  NET_PCAP_MAX_MB_DEFAULT);
+	ck_assert_uint_eq(first_nic()->pcap_max_mb, NET_PCAP_MAX_MB_DEFAULT);
 	ck_assert_int_eq(PARSE("--kernel", "k", "--net", "null,pcap=/tmp/x,pcap-max=5"), 0);
-	ck_assert_uint_eq(((const struct net_config *)vm_config_device(&cfg, &virtio_net_kind,
-								       0))->pcap_max_mb, 5);
+	ck_assert_uint_eq(first_nic()->pcap_max_mb, 5);
 	ck_parse_fails("--net: pcap-max '0' is not 1..1048576 (MiB)", "--kernel", "k", "--net",
 		       "null,pcap-max=0");
 	ck_parse_fails("--net: pcap-max '2T' is not 1..1048576 (MiB)", "--kernel", "k", "--net",
