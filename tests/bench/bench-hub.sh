@@ -19,7 +19,8 @@
 # vlab device workers (TX of the blast, RX of the sink) share them. Where
 # the scheduler puts a guest's vCPU and its own worker on one CPU, the
 # spinning vCPU waits out whole time slices for the worker it spins on,
-# and that run is several times slower: hence the range.
+# and that run is several times slower: hence the range. Each run's line
+# says how often that was so (sampled every 50 ms while the blast runs).
 set -euo pipefail
 NAME=bench-hub
 . "$(dirname "$0")/lib.sh"
@@ -34,9 +35,36 @@ repeat=${BENCH_REPEAT:-5}
 n=${BENCH_N:-1000000}
 sink_mac=52:54:00:00:00:02
 
-# run DIR: one sink and one blast on a fresh hub; 1 if either failed.
+# threads PID: the stat files of PID's vcpu0 and net-pair0 threads, in VCPU_STAT and WORKER_STAT.
+threads() {
+	local t c
+
+	VCPU_STAT= WORKER_STAT=
+	for t in /proc/"$1"/task/*; do
+		read -r c <"$t/comm" 2>/dev/null || continue
+		case $c in
+		vcpu0) VCPU_STAT=$t/stat ;;
+		net-pair0) WORKER_STAT=$t/stat ;;
+		esac
+	done
+}
+
+# same_cpu VCPU_STAT WORKER_STAT: SAME=1 if both threads last ran on one
+# CPU (field 39), else 0. Builtins only: the sampler must not load the CPUs.
+same_cpu() {
+	local v w
+
+	SAME=0
+	read -ra v <"$1" 2>/dev/null || return
+	read -ra w <"$2" 2>/dev/null || return
+	[ "${v[38]}" = "${w[38]}" ] && SAME=1
+}
+
+# run DIR: one sink and one blast on a fresh hub; 1 if either failed. While
+# the blast runs, DIR/placement gets a line a sample: whether the sink's
+# vCPU and its worker shared a CPU, and the blast's.
 run() {
-	local d=$1 s
+	local d=$1 s b bv
 
 	mkdir -p "$d"
 	"$vlab" run --kernel "$elf" --mem 64M --net "hub=$d/hub,mac=$sink_mac" \
@@ -44,9 +72,24 @@ run() {
 	s=$!
 	PIDS+=("$s")
 	wait_for "$d/sink.con" "ready for" 120 "$s" || return 1
-	timeout 300 "$vlab" run --kernel "$elf" --mem 64M --net "hub=$d/hub,mac=52:54:00:00:00:01" \
+	"$vlab" run --kernel "$elf" --mem 64M --net "hub=$d/hub,mac=52:54:00:00:00:01" \
 		--cmdline "role=blast peer=$sink_mac count=$n size=26 timeout=120" \
-		</dev/null >"$d/blast.con" 2>&1 || return 1
+		</dev/null >"$d/blast.con" 2>&1 &
+	b=$!
+	PIDS+=("$b")
+	threads "$s"
+	local sv=$VCPU_STAT sw=$WORKER_STAT ss
+	sleep 0.05
+	threads "$b"
+	: >"$d/placement"
+	while kill -0 "$b" 2>/dev/null; do
+		same_cpu "$sv" "$sw"
+		ss=$SAME
+		same_cpu "$VCPU_STAT" "$WORKER_STAT"
+		echo "$ss $SAME" >>"$d/placement"
+		sleep 0.05
+	done
+	wait "$b" || return 1
 	wait_for "$d/sink.con" "payload: net_pmd ok" 120 "$s" || return 1
 	wait "$s" 2>/dev/null || true
 }
@@ -57,7 +100,7 @@ stats() {
 		END { printf "%.0f [%.0f-%.0f], median %.0f", top, lo, top, v[int((NR + 1) / 2)] }'
 }
 
-sink=() blast=() share=() dgram=() rings=()
+sink=() blast=() share=() dgram=() rings=() place=()
 for ((r = 0; r < repeat; r++)); do
 	dgram+=("$("$copy" -q -s 64 -d 64 | awk '{ printf "%.0f", $1 * 1e6 / 64 }')")
 	rings+=("$("$hcopy" -q -s 64 -d 64 | awk '{ printf "%.0f", $1 * 1e6 / 64 }')")
@@ -70,6 +113,9 @@ for ((r = 0; r < repeat; r++)); do
 	sink+=("$fps")
 	share+=("$(awk -v g="$got" -v n="$n" 'BEGIN { printf "%.0f", 100 * g / n }')")
 	blast+=("$(sed -n 's/^net_pmd: blast: [0-9]* frames in [0-9]* us: \([0-9]*\) frames\/s/\1/p' "$T/$r/blast.con")")
+	place+=("$(awk -v f="$fps" '{ s += $1; b += $2 } END {
+		printf "run: %8d frames/s; a vCPU on its own worker'"'"'s CPU: sink %3.0f%%, blast %3.0f%% of %d samples",
+			f, NR ? 100 * s / NR : 0, NR ? 100 * b / NR : 0, NR }' "$T/$r/placement")")
 done
 
 best=$(printf '%s\n' "${sink[@]}" | sort -g | tail -1)
@@ -84,4 +130,6 @@ awk -v b="$best" -v a="$anchor" 'BEGIN {
 	r = a > 0 ? b / a : 0
 	printf "hub / datagram limit: %.2fx; target >= 1000000 frames/s: %s\n", r, (b >= 1000000) ? "met" : "MISSED"
 }'
+echo "where the scheduler put each guest's vCPU and its own device worker, run by run:"
+printf '  %s\n' "${place[@]}"
 uptime | sed 's/^/load while measuring: /'
