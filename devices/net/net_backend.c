@@ -46,7 +46,8 @@ static int tap_open(struct net_backend *be, const char *name, char *err, size_t 
 #define PCAP_SNAPLEN	NET_FRAME_MAX
 #define PCAP_LINK_ETH	1
 
-static int pcap_open(struct net_backend *be, const char *path, char *err, size_t errlen)
+static int pcap_open(struct net_backend *be, const char *path, uint64_t max, char *err,
+		     size_t errlen)
 {
 	uint32_t hdr[6] = { PCAP_MAGIC, 2 | 4u << 16, 0, 0, PCAP_SNAPLEN, PCAP_LINK_ETH };
 
@@ -60,15 +61,8 @@ static int pcap_open(struct net_backend *be, const char *path, char *err, size_t
 	}
 	snprintf(be->pcap_path, sizeof(be->pcap_path), "%s", path);
 	be->pcap_bytes = sizeof(hdr);
-	be->pcap_max = (uint64_t)NET_PCAP_MAX_MB_DEFAULT << 20;
+	be->pcap_max = max ? max : (uint64_t)NET_PCAP_MAX_MB_DEFAULT << 20;
 	return 0;
-}
-
-void net_backend_set_pcap_max(struct net_backend *be, uint64_t bytes)
-{
-	pthread_mutex_lock(&be->pcap_lock);
-	be->pcap_max = bytes;
-	pthread_mutex_unlock(&be->pcap_lock);
 }
 
 /* One record, written whole: several queue workers capture at once. */
@@ -110,12 +104,12 @@ static void pcap_write(struct net_backend *be, const struct iovec *iov, int iovc
 
 static int backend_open(struct net_backend *be, const char *spec, char *err, size_t errlen);
 
-int net_backend_open(struct net_backend *be, const char *spec, const char *pcap, char *err,
-		     size_t errlen)
+int net_backend_open(struct net_backend *be, const char *spec, const char *pcap,
+		     uint64_t pcap_max, char *err, size_t errlen)
 {
 	if (backend_open(be, spec, err, errlen))
 		return -1;
-	if (pcap && *pcap && pcap_open(be, pcap, err, errlen)) {
+	if (pcap && *pcap && pcap_open(be, pcap, pcap_max, err, errlen)) {
 		net_backend_close(be);
 		return -1;
 	}

@@ -50,13 +50,12 @@ struct net_backend {
  * Parse "tap=NAME", "hub=PATH", "loop", "null" and open it; with @pcap (a
  * path, or NULL or "" for none) every frame sent and received is also
  * written there, a pcap file (Ethernet, microseconds) that tshark and
- * Wireshark read. 0 or -1 + @err.
+ * Wireshark read, until it holds @pcap_max bytes (0: the default,
+ * NET_PCAP_MAX_MB_DEFAULT MiB). 0 or -1 + @err.
  */
-int net_backend_open(struct net_backend *be, const char *spec, const char *pcap, char *err,
-		     size_t errlen);
+int net_backend_open(struct net_backend *be, const char *spec, const char *pcap,
+		     uint64_t pcap_max, char *err, size_t errlen);
 void net_backend_close(struct net_backend *be);
-/* Where an open capture stops, in bytes (NET_PCAP_MAX_MB_DEFAULT MiB unless set). */
-void net_backend_set_pcap_max(struct net_backend *be, uint64_t bytes);
 /* Send one frame made of @iov; 0, or -errno (the frame is dropped). */
 int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt);
 /*

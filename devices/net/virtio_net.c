@@ -734,16 +734,6 @@ static void net_queue_reset(struct virtio_dev *vdev, uint16_t q)
 
 /* ---- migration ---- */
 
-static int net_open_backend(struct virtio_net *net, const char *spec, const char *pcap,
-			    char *err, size_t errlen)
-{
-	if (net_backend_open(&net->be, spec, pcap, err, errlen))
-		return -1;
-	if (net->be.pcap_fd >= 0)
-		net_backend_set_pcap_max(&net->be, net->pcap_max);
-	return 0;
-}
-
 static int net_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct virtio_net *net = vdev->priv;
@@ -766,7 +756,8 @@ static int net_load(struct virtio_dev *vdev, const void *fdt, int node, char *er
 		return -1;
 	/* The source has stopped its device: join the hub now (see virtio_net_create). */
 	if (net->hub_spec) {
-		if (net_open_backend(net, net->hub_spec, net->pcap, err, errlen))
+		if (net_backend_open(&net->be, net->hub_spec, net->pcap, net->pcap_max, err,
+				     errlen))
 			return -1;
 		net->hub_spec = NULL;
 	}
@@ -891,7 +882,7 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 			    NET_QUEUE_SIZE))
 		goto nomem;
 	net->pcap_max = (uint64_t)nc->pcap_max_mb << 20;
-	if (net_open_backend(net, nc->backend, nc->pcap, err, errlen))
+	if (net_backend_open(&net->be, nc->backend, nc->pcap, net->pcap_max, err, errlen))
 		goto fail;
 	/*
 	 * An incoming guest's hub endpoint must not exist before the source

@@ -841,11 +841,8 @@ static const struct vdpa_dev_ops sim_ops = {
 /* The wire, and where its capture stops. */
 static int sim_open_backend(struct vdpa_sim_net *sim, char *err, size_t errlen)
 {
-	if (net_backend_open(&sim->be, sim->cfg.backend, sim->cfg.pcap, err, errlen))
-		return -1;
-	if (sim->be.pcap_fd >= 0 && sim->cfg.pcap_max_mb)
-		net_backend_set_pcap_max(&sim->be, (uint64_t)sim->cfg.pcap_max_mb << 20);
-	return 0;
+	return net_backend_open(&sim->be, sim->cfg.backend, sim->cfg.pcap,
+				(uint64_t)sim->cfg.pcap_max_mb << 20, err, errlen);
 }
 
 struct vdpa_sim_net *vdpa_sim_net_new(const struct vdpa_sim_net_config *cfg, char *err,

@@ -1413,6 +1413,7 @@ static void fe_migrated(struct virtio_dev *vdev)
 static int fe_save(struct virtio_dev *vdev, struct state_buf *sb)
 {
 	struct vdpa_fe *fe = vdev->priv;
+
 	state_put_struct(sb, "passthrough", 1, &fe->mig, fe_mig_fields,
 			 ARRAY_SIZE(fe_mig_fields));
 	/* What the device counted goes on from the carried counters. */

@@ -43,7 +43,7 @@ static void open_hub(struct net_backend *be, const char *spec)
 {
 	char err[256];
 
-	if (net_backend_open(be, spec, NULL, err, sizeof(err))) {
+	if (net_backend_open(be, spec, NULL, 0, err, sizeof(err))) {
 		fprintf(stderr, "hub_copy: %s\n", err);
 		exit(1);
 	}

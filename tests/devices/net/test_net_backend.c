@@ -45,8 +45,9 @@ START_TEST(capture_stops_at_its_limit)
 	int i;
 
 	memset(frame, 0xab, sizeof(frame));
-	ck_assert_msg(!net_backend_open(&be, "loop", path, err, sizeof(err)), "%s", err);
-	net_backend_set_pcap_max(&be, PCAP_HDR + 2 * (PCAP_REC + sizeof(frame)) + 50);
+	ck_assert_msg(!net_backend_open(&be, "loop", path,
+					PCAP_HDR + 2 * (PCAP_REC + sizeof(frame)) + 50, err,
+					sizeof(err)), "%s", err);
 	for (i = 0; i < 5; i++) {
 		ck_assert_int_eq(net_backend_send(&be, &iov, 1), 0);
 		/* The loop hands it back: the receive side is captured too. */

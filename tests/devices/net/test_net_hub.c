@@ -48,7 +48,7 @@ static void open_be(struct net_backend *be)
 {
 	char err[256];
 
-	ck_assert_msg(!net_backend_open(be, spec, NULL, err, sizeof(err)), "%s", err);
+	ck_assert_msg(!net_backend_open(be, spec, NULL, 0, err, sizeof(err)), "%s", err);
 }
 
 /* Frame @seq: its length and bytes follow from the number. */

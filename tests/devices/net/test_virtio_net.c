@@ -370,7 +370,7 @@ START_TEST(rx_hub_wakes_after_polling)
 	char err[256];
 	int i, round;
 
-	ck_assert_msg(!net_backend_open(&peer, hub_spec, NULL, err, sizeof(err)), "%s", err);
+	ck_assert_msg(!net_backend_open(&peer, hub_spec, NULL, 0, err, sizeof(err)), "%s", err);
 	bring_up();
 	rx_offer(QSIZE);
 	kick(RX_Q);
