@@ -128,7 +128,8 @@ void vrdma_quiesce(struct virtio_dev *vdev)
 	struct vrdma *d = vdev->priv;
 	uint32_t qpn;
 
-	worker_stop(&d->worker);
+	vrdma_stop(d);
+	pthread_mutex_lock(&d->lock);
 	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
 		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, qpn);
 		struct vqp *q = vqp_of(d, qpn);
@@ -142,6 +143,7 @@ void vrdma_quiesce(struct virtio_dev *vdev)
 				vrdma_sge_copy(d, qp, w->sge, w->num_sge, 0, w->buf, w->len, true);
 		}
 	}
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* Time does not move with the device: each RC QP resynchronises with its peer at once. */
@@ -571,7 +573,8 @@ int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
 	if (load_cqs_ahs_gids(t, fdt, rn, err, errlen) || load_mrs(t, fdt, rn, err, errlen) ||
 	    load_qps(t, fdt, rn, err, errlen))
 		goto out;
-	/* All good: take it over. */
+	/* All good: take it over (the NIC's thread may be taking frames). */
+	pthread_mutex_lock(&d->lock);
 	vrdma_objects_free(d);
 	d->verbs = t->verbs;
 	memcpy(d->cqs, t->cqs, sizeof(d->cqs));
@@ -583,6 +586,7 @@ int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
 			qp->rc.ctx = vqp_of(d, i);
 	}
 	vrdma_gids_publish(d);
+	pthread_mutex_unlock(&d->lock);
 	free(t);
 	return 0;
 out:

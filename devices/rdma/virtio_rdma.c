@@ -576,6 +576,7 @@ static void sq_take(struct vrdma *d, uint32_t qpn)
 	/* Posted in INIT or RTR: they wait in the ring for RTS. */
 	if (!qp || !vq->enabled || (qp->state != RDMA_QPS_RTS && qp->state != RDMA_QPS_ERR))
 		return;
+again:
 	while (v->sq_tail - v->sq_head < qp->max_send_wr && (r = virtq_pop(vq, &elem)) > 0) {
 		virtq_cursor_init(&c, &elem, false);
 		n = virtq_cursor_read(&c, d->wr, sizeof(d->wr));
@@ -583,9 +584,22 @@ static void sq_take(struct vrdma *d, uint32_t qpn)
 		virtq_push(vq, &elem, 0);
 		sq_post(d, v, qp, n);
 	}
-	if (r < 0)
+	if (r < 0) {
 		vq_broken(d, vq);
+		return;
+	}
 	sq_complete(d, v, qp);
+	/*
+	 * While messages are out, what ends them (an ACK, the timer) brings
+	 * us back to this ring anyway: a kick per post would only wake the
+	 * worker for what the next look finds.
+	 */
+	if (v->sq_tail != v->sq_head) {
+		if (!vq->notify_off)
+			virtq_disable_notify(vq);
+	} else if (vq->notify_off && virtq_enable_notify(vq)) {
+		goto again;	/* posted before the driver saw kicks wanted again */
+	}
 }
 
 /* ---- the receive queue ---- */
@@ -1014,28 +1028,43 @@ static bool frame_roce_dst(const uint8_t *f, size_t len, uint8_t gid[16])
 	return false;
 }
 
-/* A frame for one of our GIDs goes into the inbox (or is dropped): true; else false. */
-static bool inbox_put(struct vrdma *d, const void *frame, size_t len)
+/* Whether @frame is for one of our GIDs (under d->wire_lock). */
+static bool frame_ours(struct vrdma *d, const void *frame, size_t len)
 {
 	uint8_t gid[16];
-	bool ours = false;
 	int i;
 
 	if (!frame_roce_dst(frame, len, gid))
 		return false;
-	pthread_mutex_lock(&d->wire_lock);
-	for (i = 0; i < RDMA_GID_TBL_LEN && !ours; i++)
-		ours = d->gids[i].valid && !memcmp(d->gids[i].gid, gid, 16);
-	if (ours) {
-		if (len > FRAME_MAX || d->inbox_count == INBOX_FRAMES) {
-			d->stats.rx_dropped++;
-		} else {
-			unsigned int slot = (d->inbox_head + d->inbox_count++) % INBOX_FRAMES;
+	for (i = 0; i < RDMA_GID_TBL_LEN; i++)
+		if (d->gids[i].valid && !memcmp(d->gids[i].gid, gid, 16))
+			return true;
+	return false;
+}
 
-			memcpy(d->inbox[slot], frame, len);
-			d->inbox_len[slot] = (uint16_t)len;
-		}
+/* Into the inbox, for the worker, or dropped, as a full NIC queue would (under d->wire_lock). */
+static void inbox_add(struct vrdma *d, const void *frame, size_t len)
+{
+	unsigned int slot;
+
+	if (len > FRAME_MAX || d->inbox_count == INBOX_FRAMES) {
+		d->stats.rx_dropped++;
+		return;
 	}
+	slot = (d->inbox_head + d->inbox_count++) % INBOX_FRAMES;
+	memcpy(d->inbox[slot], frame, len);
+	d->inbox_len[slot] = (uint16_t)len;
+}
+
+/* A frame for one of our GIDs goes into the inbox (or is dropped): true; else false. */
+static bool inbox_put(struct vrdma *d, const void *frame, size_t len)
+{
+	bool ours;
+
+	pthread_mutex_lock(&d->wire_lock);
+	ours = frame_ours(d, frame, len);
+	if (ours)
+		inbox_add(d, frame, len);
 	pthread_mutex_unlock(&d->wire_lock);
 	return ours;
 }
@@ -1118,12 +1147,14 @@ static void timer_fired(struct worker_timer *t, void *opaque)
 	uint64_t now = vlab_now_ns();
 	uint32_t qpn;
 
+	pthread_mutex_lock(&d->lock);
 	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
 		struct rdma_qp *qp = vrdma_rc_live(d, qpn);
 
 		if (qp)
 			rc_tick(&qp->rc, now);
 	}
+	pthread_mutex_unlock(&d->lock);
 	worker_kick_local(&d->worker, KICK_WIRE);
 }
 
@@ -1147,19 +1178,15 @@ static void qps_check_errors(struct vrdma *d)
 	}
 }
 
-static void vrdma_run(struct worker *w, uint32_t kicked, void *opaque)
+/*
+ * What follows taking frames or doorbells: work requests posted meanwhile
+ * (a send queue with messages out is not kicked), packets out,
+ * completions, errors, timers.
+ */
+static void vrdma_progress(struct vrdma *d)
 {
-	struct vrdma *d = opaque;
 	uint32_t i;
 
-	if (kicked & KICK_CTRL)
-		ctrl_take(d);
-	/* Receive WRs before the frames that may need them (a datagram has no retry). */
-	for (i = 1; i <= d->conf.qps; i++)
-		rq_take(d, i);
-	if (kicked & KICK_WIRE)
-		wire_drain(d);
-	/* Every QP's queues each round: they are few, and state changes free them. */
 	for (i = 1; i <= d->conf.qps; i++)
 		sq_take(d, i);
 	qps_send(d);
@@ -1174,6 +1201,24 @@ static void vrdma_run(struct worker *w, uint32_t kicked, void *opaque)
 	}
 	qps_check_errors(d);
 	timers_arm(d);
+}
+
+static void vrdma_run(struct worker *w, uint32_t kicked, void *opaque)
+{
+	struct vrdma *d = opaque;
+	uint32_t i;
+
+	pthread_mutex_lock(&d->lock);
+	if (kicked & KICK_CTRL)
+		ctrl_take(d);
+	/* Receive WRs before the frames that may need them (a datagram has no retry). */
+	for (i = 1; i <= d->conf.qps; i++)
+		rq_take(d, i);
+	if (kicked & KICK_WIRE)
+		wire_drain(d);
+	/* Every QP's queues each round: they are few, and state changes free them. */
+	vrdma_progress(d);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* ---- what the verbs tell the data path ---- */
@@ -1258,14 +1303,27 @@ int vrdma_start(struct virtio_dev *vdev)
 
 	if (worker_start(&d->worker))
 		return -1;
+	pthread_mutex_lock(&d->lock);
+	d->live = true;
+	pthread_mutex_unlock(&d->lock);
 	worker_kick(&d->worker, KICK_CTRL | KICK_VQ | KICK_WIRE);
 	return 0;
+}
+
+/* Frames from the NIC's thread go to the inbox from now on; the worker stops. */
+void vrdma_stop(struct vrdma *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->live = false;
+	pthread_mutex_unlock(&d->lock);
+	worker_stop(&d->worker);
 }
 
 static void vrdma_drop_state(struct vrdma *d)
 {
 	uint32_t i;
 
+	pthread_mutex_lock(&d->lock);
 	qps_drop(d);
 	rdma_verbs_reset(&d->verbs);
 	for (i = 0; i < d->conf.cqs; i++)
@@ -1274,13 +1332,14 @@ static void vrdma_drop_state(struct vrdma *d)
 	memset(d->gids, 0, sizeof(d->gids));
 	d->inbox_count = 0;
 	pthread_mutex_unlock(&d->wire_lock);
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void vrdma_reset(struct virtio_dev *vdev)
 {
 	struct vrdma *d = vdev->priv;
 
-	worker_stop(&d->worker);
+	vrdma_stop(d);
 	if (d->timer_ready)
 		worker_timer_arm(&d->timer, 0);
 	vrdma_drop_state(d);
@@ -1331,6 +1390,7 @@ struct virtio_dev *virtio_rdma_new(struct guest_mem *gm, const struct virtio_rdm
 	d->conf = *conf;
 	d->port = *port;
 	memcpy(vc.mac, port->mac, 6);
+	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->wire_lock, NULL);
 	d->inbox = malloc(INBOX_FRAMES * sizeof(*d->inbox));
 	d->ctrl = malloc(CTRL_MAX);
@@ -1372,7 +1432,7 @@ void virtio_rdma_free(struct virtio_dev *vdev)
 	struct vrdma *d = (struct vrdma *)vdev;	/* vdev is its first member */
 
 	if (d->worker_ready)
-		worker_stop(&d->worker);
+		vrdma_stop(d);
 	if (d->timer_ready)
 		worker_timer_exit(&d->timer);
 	if (d->worker_ready)
@@ -1383,6 +1443,7 @@ void virtio_rdma_free(struct virtio_dev *vdev)
 	free(d->inbox);
 	free(d->ctrl);
 	pthread_mutex_destroy(&d->wire_lock);
+	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
 
@@ -1390,9 +1451,12 @@ size_t virtio_rdma_ctrl_sync(struct virtio_dev *vdev, const uint8_t *req, size_t
 			     uint8_t *reply, size_t cap)
 {
 	struct vrdma *d = vdev->priv;
-	size_t n = rdma_verbs_ctrl(&d->verbs, req, len, reply, cap);
+	size_t n;
 
+	pthread_mutex_lock(&d->lock);
+	n = rdma_verbs_ctrl(&d->verbs, req, len, reply, cap);
 	vrdma_gids_publish(d);
+	pthread_mutex_unlock(&d->lock);
 	return n;
 }
 
@@ -1465,23 +1529,44 @@ static int nic_send(void *opaque, const void *frame, size_t len)
 
 /*
  * The NIC's worker hands over what it read from the backend in one batch,
- * then calls with no frame: the device's worker is woken once a batch, not
- * once a frame (on this 2-CPU host wake-ups, not copies, bound the stream).
+ * then calls with no frame. A frame is taken on this thread, where it
+ * lies: a hop through the inbox to the device's worker cost a copy, a
+ * wake-up and a switch a batch, and on a 2-CPU host with a polling vCPU
+ * those, not the transport's work, bounded the stream. What the batch's
+ * frames let go (packets, completions) goes at its end. Only while the
+ * worker is stopped, or older frames wait for it, the inbox takes them,
+ * and the worker is woken once a batch.
  */
 static bool nic_rx(void *opaque, const void *frame, size_t len)
 {
 	struct vrdma *d = ((struct virtio_dev *)opaque)->priv;
+	bool ours = false, take = false, kick = false;
 
+	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&d->wire_lock);
 	if (!frame) {
-		if (d->rx_unkicked)
-			worker_kick(&d->worker, KICK_WIRE);
+		kick = d->rx_unkicked;
 		d->rx_unkicked = false;
-		return false;
+	} else if ((ours = frame_ours(d, frame, len))) {
+		take = d->live && !d->inbox_count && len <= FRAME_MAX;
+		if (!take) {
+			inbox_add(d, frame, len);
+			d->rx_unkicked = true;
+		}
 	}
-	if (!inbox_put(d, frame, len))
-		return false;
-	d->rx_unkicked = true;
-	return true;
+	pthread_mutex_unlock(&d->wire_lock);
+	if (take) {
+		wire_take(d, frame, len);
+		d->wire_took = true;
+	} else if (!frame && d->wire_took) {
+		if (d->live)
+			vrdma_progress(d);
+		d->wire_took = false;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (kick)
+		worker_kick(&d->worker, KICK_WIRE);
+	return ours;
 }
 
 static int rdma_parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -1596,7 +1681,7 @@ static void rdma_kind_destroy(struct vm *vm, void *dev)
 	struct vrdma *d = (struct vrdma *)h->rdma;
 
 	virtio_net_set_port_rx(h->nic, NULL, NULL);
-	worker_stop(&d->worker);
+	vrdma_stop(d);
 	virtio_pci_detach(h->rdma);
 	virtio_rdma_free(h->rdma);
 	free(h);

@@ -4,8 +4,12 @@
  * answered by the verbs objects (devices/rdma/verbs.c), a vq per CQ, a
  * send/receive vq pair per QP, and a software RoCEv2 transport
  * (devices/rdma/rc.c on devices/rdma/roce.c frames) on a port: the wire of
- * a vlab NIC, as a RoCE NIC shares its Ethernet port. Everything runs on
- * the device's worker: doorbells, frames from the wire, timers.
+ * a vlab NIC, as a RoCE NIC shares its Ethernet port. Doorbells and
+ * timers run on the device's worker; frames from the NIC's wire are taken
+ * on the NIC's thread as it reads them, under the device's lock (while
+ * the worker is stopped they wait in an inbox). A send queue with
+ * messages out asks not to be kicked: their ACKs bring the device back
+ * to it.
  *
  * Work requests are copied out of guest memory when the device takes them
  * (the send queue's buffers go back to the driver at once); SEND and
@@ -30,7 +34,7 @@ struct virtio_dev;
 
 /* Where frames go: a NIC's backend, or a test's wire. */
 struct rdma_port {
-	/* Put one frame on the wire, from the device's worker: 0 or -errno (dropped). */
+	/* Put one frame on the wire, under the device's lock: 0 or -errno (dropped). */
 	int (*send)(void *opaque, const void *frame, size_t len);
 	void *opaque;
 	uint8_t mac[6];

@@ -86,7 +86,17 @@ struct vrdma {
 	struct worker worker;
 	bool worker_ready, timer_ready;
 	struct worker_timer timer;
-	/* the wire: frames in, and the GIDs they must be for (any thread) */
+	/*
+	 * The device's state, the verbs objects included: the worker holds
+	 * @lock for each round, the NIC's thread for each frame it hands
+	 * over. While the worker runs (@live), the NIC's thread takes a frame
+	 * itself, at once; else, or with older frames waiting, it goes to the
+	 * inbox for the worker.
+	 */
+	pthread_mutex_t lock;
+	bool live;
+	bool wire_took;			/* the NIC's thread took frames: work to follow */
+	/* the inbox, and the GIDs frames must be for (any thread; after @lock) */
 	pthread_mutex_t wire_lock;
 	uint8_t (*inbox)[FRAME_MAX];
 	uint16_t inbox_len[INBOX_FRAMES];
@@ -114,6 +124,7 @@ void vrdma_rc_attach(struct rdma_qp *qp, struct vqp *v);
 struct rdma_qp *vrdma_rc_live(struct vrdma *d, uint32_t qpn);
 void vrdma_gids_publish(struct vrdma *d);
 int vrdma_start(struct virtio_dev *vdev);
+void vrdma_stop(struct vrdma *d);
 
 /* rdma_state.c: the virtio_dev_ops for a move */
 void vrdma_quiesce(struct virtio_dev *vdev);

@@ -28,9 +28,12 @@
  * 64 KiB, N signaled RDMA WRITEs one at a time (each timed from post to
  * completion: p50 and p99), then a stream of them with BENCH_WINDOW in
  * flight (MB/s), one "rdma_rc: bench ..." line per size (make bench-rdma).
+ * The stream is stream_mib MiB (16), no fewer than N and no more than
+ * 8 x N messages unless stream_mib is given; bench_len=L measures that
+ * size only (both: a long stream of one size, to profile).
  *
  * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M [mtu=1024]
- *          [bench=N] [rounds=N | until=request] (the client's)
+ *          [bench=N [stream_mib=M] [bench_len=L]] [rounds=N | until=request] (the client's)
  */
 #include "rdma_pmd.h"
 
@@ -264,8 +267,8 @@ static int bench_size(uint32_t len, unsigned int n, uint64_t *lat)
 	}
 	sort_u64(lat, n);
 	/* 16 MiB, but no fewer than n and no more than 8 x n messages. */
-	stream = (16ull << 20) / len;
-	if (stream > 8ull * n)
+	stream = (payload_arg_u64("stream_mib", 16) << 20) / len;
+	if (stream > 8ull * n && !payload_arg_u64("stream_mib", 0))
 		stream = 8ull * n;
 	if (stream < n)
 		stream = n;
@@ -305,7 +308,8 @@ static int bench_phase(void)
 		return -1;
 	fill(local, CHUNK, 7);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-		if (bench_size(sizes[i], (unsigned int)n, lat))
+		if (payload_arg_u64("bench_len", sizes[i]) == sizes[i] &&
+		    bench_size(sizes[i], (unsigned int)n, lat))
 			return -1;
 	/* Still the same bytes at the other end: the WRITEs were not empty gestures. */
 	memset(local + CHUNK, 0, CHUNK);
