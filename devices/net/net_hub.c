@@ -36,8 +36,9 @@
  * start of rings that appear later (those frames were all sent after it
  * came): a migrated guest's new vlab takes no frames sent to the old one.
  *
- * Finding peers: DIR's mtime is looked at once a millisecond, but it is
- * kept to the clock tick, so a newcomer can go unseen; it says "h" to
+ * Finding peers: DIR's mtime is looked at once a millisecond (by the
+ * coarse clock: once a tick), but it is kept to the clock tick too, so a
+ * newcomer can go unseen; it says "h" to
  * everyone it finds (a hello, where wake-ups are ""), and a hello makes
  * the reader scan DIR at once; a full scan runs every 100 ms of calls
  * anyway. A peer whose port has gone is read to the end of its ring
@@ -284,7 +285,7 @@ static void hub_scan(struct net_hub *hub, bool joining)
 	struct stat st;
 	int i;
 
-	hub->last_scan_ns = hub->last_look_ns = vlab_now_ns();
+	hub->last_scan_ns = hub->last_look_ns = vlab_coarse_ns();
 	if (!stat(hub->dir, &st))
 		hub->dir_mtime = st.st_mtim;
 	if (!dir)
@@ -313,14 +314,15 @@ static void hub_scan(struct net_hub *hub, bool joining)
 
 /*
  * An endpoint joined or left since the last scan (the directory's mtime
- * moved)? Looked at once a millisecond while busy, and at every wake-up
- * (a joining peer wakes everyone): a guest migrated to a new vlab is
- * reached within a millisecond of its joining, not a rescan period later.
- * True if it scanned.
+ * moved)? Looked at once a millisecond while busy (by the coarse clock,
+ * which a frame's path can afford: so once a tick, the mtime's own
+ * resolution), and at every wake-up (a joining peer wakes everyone): a
+ * guest migrated to a new vlab is reached within a tick of its joining,
+ * not a rescan period later. True if it scanned.
  */
 static bool hub_maybe_scan(struct net_hub *hub, bool look)
 {
-	uint64_t now = vlab_now_ns();
+	uint64_t now = vlab_coarse_ns();
 	struct stat st;
 
 	if (now - hub->last_scan_ns > HUB_RESCAN_NS)

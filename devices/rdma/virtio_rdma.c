@@ -926,8 +926,8 @@ static void ud_receive(struct vrdma *d, struct rdma_qp *qp, const struct roce_pk
 	}
 }
 
-/* One frame from the inbox, for a QP of ours. */
-static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
+/* One frame for a QP of ours, at @now (one clock read serves a batch). */
+static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len, uint64_t now)
 {
 	struct roce_pkt p, reply;
 	struct rdma_qp *qp;
@@ -955,7 +955,7 @@ static void wire_take(struct vrdma *d, const uint8_t *frame, size_t len)
 	d->stats.rx_frames++;
 	v = vqp_of(d, p.dqpn);
 	memset(&reply, 0, sizeof(reply));
-	if (rc_receive(&qp->rc, &p, vlab_now_ns(), &reply) && av_address(d, &qp->av, p.dqpn, &reply))
+	if (rc_receive(&qp->rc, &p, now, &reply) && av_address(d, &qp->av, p.dqpn, &reply))
 		wire_send(d, &reply);
 	if (v->dirty_owed) {
 		guest_mem_mark_dirty(d->gm, v->dirty_gpa, 8);
@@ -983,7 +983,7 @@ static void wire_drain(struct vrdma *d)
 		len = d->inbox_len[d->inbox_head];
 		frame = d->inbox[d->inbox_head];
 		pthread_mutex_unlock(&d->wire_lock);
-		wire_take(d, frame, len);
+		wire_take(d, frame, len, vlab_now_ns());
 		pthread_mutex_lock(&d->wire_lock);
 		d->inbox_head = (d->inbox_head + 1) % INBOX_FRAMES;
 		d->inbox_count--;
@@ -1505,7 +1505,7 @@ void virtio_rdma_frame_sync(struct virtio_dev *vdev, const void *frame, size_t l
 
 	if (len > FRAME_MAX)
 		return;
-	wire_take(d, frame, len);
+	wire_take(d, frame, len, vlab_now_ns());
 	qps_send(d);
 	qps_check_errors(d);
 }
@@ -1556,7 +1556,9 @@ static bool nic_rx(void *opaque, const void *frame, size_t len)
 	}
 	pthread_mutex_unlock(&d->wire_lock);
 	if (take) {
-		wire_take(d, frame, len);
+		if (!d->wire_took)
+			d->wire_now = vlab_now_ns();
+		wire_take(d, frame, len, d->wire_now);
 		d->wire_took = true;
 	} else if (!frame && d->wire_took) {
 		if (d->live)

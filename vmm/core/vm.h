@@ -208,5 +208,10 @@ void vcpu_kick_install(void);
 void vlab_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* CLOCK_MONOTONIC in nanoseconds: every interval vlab measures. */
 uint64_t vlab_now_ns(void);
+/*
+ * CLOCK_MONOTONIC_COARSE: to the clock tick, a few times cheaper; for
+ * rate limits on a per-frame path that need nothing finer than the tick.
+ */
+uint64_t vlab_coarse_ns(void);
 
 #endif
