@@ -1028,8 +1028,11 @@ static bool frame_roce_dst(const uint8_t *f, size_t len, uint8_t gid[16])
 	return false;
 }
 
-/* Whether @frame is for one of our GIDs (under d->wire_lock). */
-static bool frame_ours(struct vrdma *d, const void *frame, size_t len)
+/*
+ * Whether @frame is for one of the GIDs in @gids: the verbs' (under
+ * d->lock) or the copy published for other threads (under d->wire_lock).
+ */
+static bool frame_ours(const struct rdma_gid *gids, const void *frame, size_t len)
 {
 	uint8_t gid[16];
 	int i;
@@ -1037,7 +1040,7 @@ static bool frame_ours(struct vrdma *d, const void *frame, size_t len)
 	if (!frame_roce_dst(frame, len, gid))
 		return false;
 	for (i = 0; i < RDMA_GID_TBL_LEN; i++)
-		if (d->gids[i].valid && !memcmp(d->gids[i].gid, gid, 16))
+		if (gids[i].valid && !memcmp(gids[i].gid, gid, 16))
 			return true;
 	return false;
 }
@@ -1062,7 +1065,7 @@ static bool inbox_put(struct vrdma *d, const void *frame, size_t len)
 	bool ours;
 
 	pthread_mutex_lock(&d->wire_lock);
-	ours = frame_ours(d, frame, len);
+	ours = frame_ours(d->gids, frame, len);
 	if (ours)
 		inbox_add(d, frame, len);
 	pthread_mutex_unlock(&d->wire_lock);
@@ -1543,18 +1546,20 @@ static bool nic_rx(void *opaque, const void *frame, size_t len)
 	bool ours = false, take = false, kick = false;
 
 	pthread_mutex_lock(&d->lock);
-	pthread_mutex_lock(&d->wire_lock);
 	if (!frame) {
 		kick = d->rx_unkicked;
 		d->rx_unkicked = false;
-	} else if ((ours = frame_ours(d, frame, len))) {
-		take = d->live && !d->inbox_count && len <= FRAME_MAX;
+	} else if ((ours = frame_ours(d->verbs.gids, frame, len))) {
+		/* The inbox only grows meanwhile (virtio_rdma_receive()): a look will do. */
+		take = d->live && len <= FRAME_MAX &&
+		       !__atomic_load_n(&d->inbox_count, __ATOMIC_RELAXED);
 		if (!take) {
+			pthread_mutex_lock(&d->wire_lock);
 			inbox_add(d, frame, len);
 			d->rx_unkicked = true;
+			pthread_mutex_unlock(&d->wire_lock);
 		}
 	}
-	pthread_mutex_unlock(&d->wire_lock);
 	if (take) {
 		if (!d->wire_took)
 			d->wire_now = vlab_now_ns();
