@@ -28,6 +28,8 @@ static struct rc_msg *sq_at(struct rc_qp *qp, unsigned int i)
 	return &qp->sq[(qp->sq_head + i) % RC_SQ_MAX];
 }
 
+static void fail_one(struct rc_qp *qp, uint64_t id, enum rc_status st);
+
 static uint64_t timeout_ns(const struct rc_qp *qp)
 {
 	/* 4.096 us x 2^timeout (IBA 9.7.6.1.3). */
@@ -206,8 +208,13 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 		npsn = m->npkts - qp->send_pkt;
 	} else {
 		p->opcode = pkt_opcode(m->op, qp->send_pkt, m->npkts);
-		p->payload = m->len ? m->data + off : NULL;
+		p->payload = m->len && m->data ? m->data + off : NULL;
 		p->payload_len = m->len - off < qp->mtu ? m->len - off : qp->mtu;
+		if (m->len && !m->data &&
+		    (!qp->payload || qp->payload(qp->ctx, m->id, off, p->payload_len, &p->payload))) {
+			fail_one(qp, m->id, RC_LOCAL_ERROR);
+			return false;
+		}
 		p->va = m->va;
 		p->dma_len = m->len;
 		p->imm = m->imm;
@@ -243,6 +250,15 @@ static void complete_head(struct rc_qp *qp, enum rc_status st)
 		qp->send_msg--;
 	if (qp->done)
 		qp->done(qp->ctx, m->id, st);
+}
+
+/* Message @id ends with @st, everything else queued as flushed; the QP is in ERR. */
+static void fail_one(struct rc_qp *qp, uint64_t id, enum rc_status st)
+{
+	qp->error = true;
+	qp->deadline_ns = 0;
+	while (qp->sq_count)
+		complete_head(qp, sq_at(qp, 0)->id == id ? st : RC_FLUSHED);
 }
 
 /* Everything still queued ends with @st; the QP is in ERR. */

@@ -73,13 +73,14 @@ enum rc_status {
 	RC_REMOTE_ERROR,	/* the responder NAKed (access, operation, request) */
 	RC_FLUSHED,		/* the QP went to ERR with the message still queued */
 	RC_RNR_RETRY_EXCEEDED,	/* the responder had no buffer rnr_retry times */
+	RC_LOCAL_ERROR,		/* the message's data could not be read (rc_payload_fn) */
 };
 
 struct rc_msg {
 	uint64_t id;
 	uint8_t op;		/* the kind: ROCE_SEND_ONLY(_IMM), ROCE_WRITE_ONLY(_IMM),
 				   ROCE_READ_REQUEST, ROCE_CMP_SWAP, ROCE_FETCH_ADD */
-	const uint8_t *data;	/* SEND, WRITE */
+	const uint8_t *data;	/* SEND, WRITE; NULL: each packet's from rc_payload_fn */
 	uint8_t *dest;		/* READ: where the data goes; atomics: the original 8 bytes */
 	uint32_t len;
 	uint64_t va;		/* WRITE, READ: the peer's */
@@ -100,6 +101,15 @@ typedef int (*rc_recv_fn)(void *ctx, const struct roce_pkt *p, uint32_t off, boo
 			  bool last);
 /* A posted message is done (requester side), in posting order. */
 typedef void (*rc_done_fn)(void *ctx, uint64_t id, enum rc_status st);
+/*
+ * The data of a packet of message @id with no @data of its own (requester
+ * side): its @len bytes @off bytes into the message, in *@data until the
+ * next call. Read for each packet sent, and again for each sent again, as
+ * a NIC's DMA reads the posted buffer. 0, or nonzero if it cannot be
+ * read: the message fails with RC_LOCAL_ERROR, the QP goes to ERR.
+ */
+typedef int (*rc_payload_fn)(void *ctx, uint64_t id, uint32_t off, uint32_t len,
+			     const uint8_t **data);
 /*
  * A READ request (responder side): where its @len bytes at @va under
  * @rkey are to be read from, in *@src; 0, or a NAK code (RC_NAK_*).
@@ -140,6 +150,7 @@ struct rc_qp {
 	rc_done_fn done;
 	rc_read_fn read;
 	rc_atomic_fn atomic;
+	rc_payload_fn payload;
 
 	/* requester */
 	struct rc_msg sq[RC_SQ_MAX];

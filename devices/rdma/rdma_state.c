@@ -386,7 +386,7 @@ static int load_cqs_ahs_gids(struct vrdma *t, const void *fdt, int rn, char *err
 	return 0;
 }
 
-/* The send WRs the transport still holds get their data again (SEND, WRITE) or a place for it. */
+/* The send WRs the transport still holds: their data (inline), or a place for a response. */
 static int reattach(struct vrdma *t, struct rdma_qp *qp, struct vqp *q, char *err,
 		    size_t errlen)
 {
@@ -413,6 +413,11 @@ static int reattach(struct vrdma *t, struct rdma_qp *qp, struct vqp *q, char *er
 			m->data = w->buf;
 			continue;
 		}
+		if (m->op != ROCE_READ_REQUEST && m->op != ROCE_CMP_SWAP && m->op != ROCE_FETCH_ADD) {
+			/* Read from guest memory packet by packet, where the driver left it. */
+			m->data = NULL;
+			continue;
+		}
 		w->buf = malloc(w->len ? w->len : 1);
 		if (!w->buf)
 			return bad(err, errlen, "out of memory");
@@ -422,14 +427,8 @@ static int reattach(struct vrdma *t, struct rdma_qp *qp, struct vqp *q, char *er
 				return bad(err, errlen, "qp@%u: a READ's buffer is not readable",
 					   q->qpn);
 			m->dest = w->buf;
-		} else if (m->op == ROCE_CMP_SWAP || m->op == ROCE_FETCH_ADD) {
-			m->dest = w->buf;
 		} else {
-			/* Guest memory came first: the data is where the driver left it. */
-			if (vrdma_sge_copy(t, qp, w->sge, w->num_sge, 0, w->buf, w->len, false))
-				return bad(err, errlen, "qp@%u: a send WR's data is not readable",
-					   q->qpn);
-			m->data = w->buf;
+			m->dest = w->buf;
 		}
 	}
 	return 0;

@@ -324,6 +324,7 @@ static void rc_done(void *ctx, uint64_t id, enum rc_status st)
 		[RC_REMOTE_ERROR] = VIRTIO_RDMA_WC_REM_ACCESS_ERR,
 		[RC_FLUSHED] = VIRTIO_RDMA_WC_WR_FLUSH_ERR,
 		[RC_RNR_RETRY_EXCEEDED] = VIRTIO_RDMA_WC_RNR_RETRY_EXC_ERR,
+		[RC_LOCAL_ERROR] = VIRTIO_RDMA_WC_LOC_PROT_ERR,
 	};
 	uint8_t s = st < sizeof(status) ? status[st] : VIRTIO_RDMA_WC_GENERAL_ERR;
 
@@ -338,6 +339,70 @@ static void rc_done(void *ctx, uint64_t id, enum rc_status st)
 	/* An error completion takes the QP to ERR (IBA 10.8.3.3). */
 	if (s != VIRTIO_RDMA_WC_SUCCESS)
 		qp->rc.error = true;
+}
+
+/*
+ * Whether the @n SGEs of a send WR name @len bytes the QP may read: 0 or
+ * a VIRTIO_RDMA_WC_* status, as gathering them would give.
+ */
+static int sge_check(struct vrdma *d, const struct rdma_qp *qp, const struct virtio_rdma_sge *sge,
+		     uint16_t n, uint64_t len)
+{
+	uint16_t i;
+	int r;
+
+	if (sge_total(sge, n) < len)
+		return VIRTIO_RDMA_WC_LOC_LEN_ERR;
+	for (i = 0; i < n; i++) {
+		if (!sge[i].length)
+			continue;
+		r = mr_copy(d, qp, le32toh(sge[i].lkey), RDMA_ACCESS_LOCAL_READ,
+			    le64toh(sge[i].addr), NULL, le32toh(sge[i].length), false);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * rc_payload_fn: a packet's data, read from the SGEs of its send WR when
+ * it goes out (again, if it is sent again), as a NIC's DMA reads the
+ * buffer: in place where it is one run of host memory (one copy, into the
+ * frame), else gathered into the bounce buffer.
+ */
+static int rc_payload(void *ctx, uint64_t id, uint32_t off, uint32_t len, const uint8_t **data)
+{
+	struct vqp *v = ctx;
+	struct vrdma *d = v->dev;
+	const struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, v->qpn);
+	const struct swqe *w = &v->sq[id % RC_SQ_MAX];
+	uint32_t o = off;
+	uint16_t i;
+
+	if (!qp || len > BOUNCE)
+		return -1;
+	for (i = 0; i < w->num_sge; i++) {
+		uint32_t l = le32toh(w->sge[i].length);
+		struct rdma_seg seg;
+		const uint8_t *p;
+
+		if (o >= l) {
+			o -= l;
+			continue;
+		}
+		if (len > l - o ||
+		    rdma_mr_translate(&d->verbs.mrs, le32toh(w->sge[i].lkey), qp->pd,
+				      RDMA_ACCESS_LOCAL_READ, le64toh(w->sge[i].addr) + o, len,
+				      &seg, 1, NULL) != 1)
+			break;
+		p = mem_view_map(guest_mem_view(d->gm), seg.gpa, len, MV_READ);
+		if (!p)
+			break;
+		*data = p;
+		return 0;
+	}
+	*data = v->bounce;
+	return vrdma_sge_copy(d, qp, w->sge, w->num_sge, off, v->bounce, len, false);
 }
 
 /*
@@ -463,7 +528,11 @@ static void sq_post(struct vrdma *d, struct vqp *vq, struct rdma_qp *qp, size_t 
 	case VIRTIO_RDMA_WR_RDMA_WRITE:
 	case VIRTIO_RDMA_WR_RDMA_WRITE_IMM:
 		w->len = (uint32_t)total;
-		r = wr_gather(d, qp, w, w->len, &w->buf);
+		/* Inline data is the WR's: kept. SGEs are read packet by packet (rc_payload()). */
+		if (w->inlined)
+			r = wr_gather(d, qp, w, w->len, &w->buf);
+		else
+			r = sge_check(d, qp, w->sge, w->num_sge, w->len);
 		w->byte_len = w->len;
 		m.data = w->buf;
 		m.len = w->len;
@@ -782,6 +851,7 @@ void vrdma_rc_attach(struct rdma_qp *qp, struct vqp *v)
 	qp->rc.done = rc_done;
 	qp->rc.read = rc_read;
 	qp->rc.atomic = rc_atomic;
+	qp->rc.payload = rc_payload;
 }
 
 /* ---- the wire ---- */

@@ -12,8 +12,10 @@
  * to it.
  *
  * Work requests are copied out of guest memory when the device takes them
- * (the send queue's buffers go back to the driver at once); SEND and
- * WRITE data is gathered then, READ and atomic results scattered when the
+ * (the send queue's buffers go back to the driver at once), their SGEs
+ * checked then; SEND and WRITE data is read packet by packet as it goes
+ * out (and again if it goes out again), as a NIC's DMA reads it, inline
+ * data kept from the WR; READ and atomic results are scattered when the
  * response comes, all through the MRs' checks and the guest memory view,
  * so every byte written into the guest is in the dirty log. Completions
  * go, in each send queue's order, into 48-byte buffers the driver posts

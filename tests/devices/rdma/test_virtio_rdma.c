@@ -67,6 +67,7 @@ static unsigned int frames_sent;
 static uint64_t wire_rand;
 static unsigned int cut_to_a;		/* frames A still gets before its wire is cut */
 static bool cut_armed, a_cut;
+static struct node *wire_down_to;	/* every frame to it is lost, while set */
 static pthread_mutex_t wire_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int wire_send(void *opaque, const void *frame, size_t len)
@@ -83,7 +84,7 @@ static int wire_send(void *opaque, const void *frame, size_t len)
 		else
 			a_cut = true, cut_armed = false;
 	}
-	if (a_cut && n->peer == &A) {
+	if ((a_cut && n->peer == &A) || n->peer == wire_down_to) {
 		pthread_mutex_unlock(&wire_lock);
 		return 0;
 	}
@@ -356,6 +357,7 @@ static void setup(void)
 {
 	drop_every = frames_sent = cut_to_a = 0;
 	cut_armed = a_cut = false;
+	wire_down_to = NULL;
 	wire_rand = 1;
 	node_up(&A, 1);
 	node_up(&B, 2);
@@ -587,6 +589,73 @@ START_TEST(bad_rkey_is_an_error_completion)
 	post_send(&A, VIRTIO_RDMA_WR_SEND, 2, DATA, 16, 0, 0, 0, 0, 0);
 	e = next_cqe(&A);
 	expect_cqe(&e, 2, VIRTIO_RDMA_WC_WR_FLUSH_ERR, VIRTIO_RDMA_WC_SEND, 0);
+}
+END_TEST
+
+static void set_wire_down_to(struct node *n)
+{
+	pthread_mutex_lock(&wire_lock);
+	wire_down_to = n;
+	pthread_mutex_unlock(&wire_lock);
+}
+
+/* Until the wire has carried (and here lost) a frame since @sent frames. */
+static void wait_frames_past(unsigned int sent)
+{
+	double end = now_s() + 30;
+
+	while (__atomic_load_n(&frames_sent, __ATOMIC_RELAXED) == sent) {
+		ck_assert_msg(now_s() < end, "nothing sent in 30 s");
+		usleep(100);
+	}
+}
+
+/*
+ * A WRITE's data is read from guest memory as each packet goes out, again
+ * when it goes out again, as a NIC's DMA reads it: what the buffer holds
+ * then is what arrives (there is no copy taken at the post), and a buffer
+ * whose MR is gone by then ends the WRITE with a local protection error.
+ */
+START_TEST(send_data_is_read_when_sent)
+{
+	struct virtio_rdma_handle h = { htole32(A.mr_key) };
+	struct virtio_rdma_send_wr *wr;
+	struct virtio_rdma_sge *sge;
+	struct virtio_rdma_cqe e;
+	uint8_t before[4096];
+	unsigned int sent;
+	uint64_t at;
+
+	/* Lost on the way, then changed, then sent again by the timer. */
+	fill(&A, DATA, 3000, 11);
+	set_wire_down_to(&B);
+	sent = __atomic_load_n(&frames_sent, __ATOMIC_RELAXED);
+	post_send(&A, VIRTIO_RDMA_WR_RDMA_WRITE, 1, DATA, 3000, MR_VA, B.mr_key, 0, 0, 0);
+	wait_frames_past(sent);
+	fill(&A, DATA, 3000, 12);
+	set_wire_down_to(NULL);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RDMA_WRITE, 3000);
+	ck_assert_mem_eq(B.ram + MR_AREA, A.ram + DATA, 3000);
+
+	/* From A's user MR, deregistered while its packets were lost. */
+	memcpy(before, B.ram + MR_AREA + 8192, sizeof(before));
+	fill(&A, MR_AREA, 4096, 13);
+	set_wire_down_to(&B);
+	sent = __atomic_load_n(&frames_sent, __ATOMIC_RELAXED);
+	wr = wr_new(&A, VIRTIO_RDMA_WR_RDMA_WRITE, 2, &at);
+	sge = (void *)(wr + 1);
+	wr->num_sge = htole16(1);
+	*sge = (struct virtio_rdma_sge){ htole64(MR_VA), htole32(4096), htole32(A.mr_key) };
+	wr->rdma.remote_addr = htole64(MR_VA + 8192);
+	wr->rdma.rkey = htole32(B.mr_key);
+	wr_post_taken(&A, at, SGE_WR_LEN, 2);
+	wait_frames_past(sent);
+	ck_assert_int_eq(ctrl(&A, VIRTIO_RDMA_CMD_DEREG_MR, &h, sizeof(h), NULL, 0), 0);
+	set_wire_down_to(NULL);
+	e = next_cqe(&A);
+	expect_cqe(&e, 2, VIRTIO_RDMA_WC_LOC_PROT_ERR, VIRTIO_RDMA_WC_RDMA_WRITE, 0);
+	ck_assert_mem_eq(B.ram + MR_AREA + 8192, before, sizeof(before));
 }
 END_TEST
 
@@ -1087,7 +1156,8 @@ static Suite *rdma_suite(void)
 	Suite *s = suite_create("virtio_rdma");
 
 	vlab_tcase(s, "rc", setup, teardown, 60, VLAB_TESTS(send_and_receive,
-		   write_read_atomics, bad_rkey_is_an_error_completion, lossy_wire,
+		   write_read_atomics, bad_rkey_is_an_error_completion,
+		   send_data_is_read_when_sent, lossy_wire,
 		   gsi_datagrams, move_mid_stream, move_with_a_read_half_done,
 		   solicited_events_rc, solicited_events_ud,
 		   solicited_completion_moves_in_the_backlog, move_with_an_inline_send_waiting,
