@@ -240,9 +240,11 @@ void net_backend_watch(struct net_backend *be, struct json_writer *w)
 	json_kv_uint(w, "tx_frames", __atomic_load_n(&be->tx_frames, __ATOMIC_RELAXED));
 	json_kv_uint(w, "rx_frames", __atomic_load_n(&be->rx_frames, __ATOMIC_RELAXED));
 	json_kv_uint(w, "tx_errors", __atomic_load_n(&be->tx_errors, __ATOMIC_RELAXED));
-	if (be->kind == NET_BACKEND_HUB)
+	if (be->kind == NET_BACKEND_HUB) {
 		json_kv_uint(w, "rx_lost_events",
 			     __atomic_load_n(&be->hub.rx_lost, __ATOMIC_RELAXED));
+		net_hub_watch(&be->hub, w);
+	}
 	if (be->pcap_fd >= 0) {
 		pthread_mutex_lock(&be->pcap_lock);
 		json_kv_uint(w, "pcap_frames", be->pcap_frames);

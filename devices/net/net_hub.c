@@ -58,6 +58,7 @@
 
 #include "devices/net/net_backend.h"
 #include "devices/net/net_hub.h"
+#include "vmm/control/json.h"
 #include "vmm/core/vm.h"
 
 #define HUB_MAGIC	0x62756876u	/* "vhub" */
@@ -510,10 +511,34 @@ bool net_hub_pending(struct net_hub *hub)
 	return r;
 }
 
+void net_hub_watch(struct net_hub *hub, struct json_writer *w)
+{
+	int i;
+
+	pthread_mutex_lock(&hub->lock);
+	json_kv_uint(w, "sleep", hub->ring ? __atomic_load_n(&hub->ring->sleep,
+							    __ATOMIC_RELAXED) : 0);
+	json_key(w, "peers");
+	json_arr_begin(w);
+	for (i = 0; i < hub->nr_peers; i++) {
+		const struct net_hub_peer *p = &hub->peers[i];
+
+		json_obj_begin(w);
+		json_kv_string(w, "id", p->id);
+		json_kv_uint(w, "unread", __atomic_load_n(&p->ring->head, __ATOMIC_ACQUIRE) - p->rd);
+		json_kv_uint(w, "sleep", __atomic_load_n(&p->ring->sleep, __ATOMIC_RELAXED));
+		json_kv_uint(w, "woken", p->woken);
+		json_kv_bool(w, "gone", p->gone);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	pthread_mutex_unlock(&hub->lock);
+}
+
 ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	bool rescanned = false, hello;
+	bool rescanned = false, hello, drained = false;
 	char b[16];
 	ssize_t n = 0;
 	int woken;
@@ -524,10 +549,20 @@ ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 		ssize_t r;
 
 		n = hub_read_any(hub, buf, len);
-		if (n > 0)
+		if (n > 0) {
+			/*
+			 * The wake-ups were drained for a scan, and then frames
+			 * came: nobody wakes this generation again, so the port
+			 * must stay readable while they wait (a caller may stop
+			 * before it reads them all).
+			 */
+			if (drained)
+				goto wake_self;
 			break;
+		}
 		for (woken = 0, hello = false; (r = read(fd, b, sizeof(b))) >= 0; woken++)
 			hello |= r > 0 && b[0] == HUB_HELLO[0];
+		drained |= woken > 0;
 		/*
 		 * A hello is a peer that found us: it has a ring we may not
 		 * know yet, and may be asleep until we wake it. Scan whatever
@@ -552,6 +587,7 @@ ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 		 * generation: wake ourselves for it, and let the caller come
 		 * back (a writer that scribbles cannot keep us in this loop).
 		 */
+wake_self:
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", hub->port);
 		sendto(fd, "", 1, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
 		break;

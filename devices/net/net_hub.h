@@ -75,6 +75,12 @@ int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt);
 ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len);
 /* Whether a peer's ring holds a frame for us: memory reads only, no sleep declared. */
 bool net_hub_pending(struct net_hub *hub);
+/*
+ * For the watch stream: our sleep generation, and each peer's unread
+ * bytes, its generation and the one we last woke, and whether it left.
+ */
+struct json_writer;
+void net_hub_watch(struct net_hub *hub, struct json_writer *w);
 
 /*
  * Read the record at *@rd of @ring (@size data bytes, trusted: the mapping's
