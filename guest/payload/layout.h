@@ -15,7 +15,8 @@
 #define TSS_SIZE		104
 
 /* Exception vectors with an IDT gate; each stub is this many bytes. */
-#define NR_VECTORS		32
+#define NR_VECTORS		32	/* exceptions; every vector above is irq_stub */
+#define IDT_ENTRIES		256
 #define ISR_STUB_SIZE		16
 
 /*

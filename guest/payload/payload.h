@@ -225,6 +225,26 @@ uint64_t payload_image_end(void);
  */
 uint64_t payload_pio_emulated(void);
 
+/*
+ * Interrupts, for a test body that waits rather than polls (the vCPU's
+ * host thread then sleeps, and leaves its CPU to the device threads).
+ * The test body runs with IF=0; payload_lapic_enable() turns on the boot
+ * CPU's local APIC (xAPIC, 0xfee00000), a device's MSI-X entry is pointed
+ * at a vector >= 32 (vpmd_queue_irq()), and payload_wait_irq() halts
+ * until an interrupt comes: HLT at CPL3 raises #GP, and the kit halts at
+ * CPL0 with interrupts on (an interrupt raised since the body's last look
+ * waits for that STI, so none is missed), acknowledges it and returns.
+ * Slow on kvm_pvm (CPL0 is emulated): a wait, not a per-event path.
+ */
+#define PAYLOAD_LAPIC_BASE	0xfee00000ULL
+void payload_lapic_enable(void);
+static inline void payload_wait_irq(void)
+{
+	asm volatile("hlt" : : : "memory");
+}
+/* Waits payload_wait_irq() has done. */
+uint64_t payload_irq_waits(void);
+
 /* PCI bus 0 through configuration mechanism #1. */
 #define PCI_SLOTS		32
 #define PCI_ID			0x00

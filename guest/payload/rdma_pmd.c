@@ -178,7 +178,7 @@ int rpmd_create_qp(struct rpmd *r, uint32_t *qpn)
 {
 	struct virtio_rdma_create_qp qp = {
 		.pdn = r->pd, .qp_type = VIRTIO_RDMA_QPT_RC, .send_cqn = r->cqn,
-		.recv_cqn = r->cqn, .max_send_wr = 32, .max_recv_wr = 32, .max_send_sge = 2,
+		.recv_cqn = r->cqn, .max_send_wr = 128, .max_recv_wr = 32, .max_send_sge = 2,
 		.max_recv_sge = 2,
 	};
 
@@ -309,6 +309,32 @@ int rpmd_next_cqe(struct rpmd *r, struct virtio_rdma_cqe *e)
 	while (!(b = vpmd_queue_get_used(&r->cq, NULL)))
 		if (vpmd_expired(end))
 			return fail("no completion");
+	memcpy(e, b, sizeof(*e));
+	post_cq_buf(r, b);
+	return 0;
+}
+
+int rpmd_cq_irq(struct rpmd *r, uint8_t vector)
+{
+	payload_lapic_enable();
+	return vpmd_queue_irq(&r->dev, 1, vector);
+}
+
+int rpmd_wait_cqe(struct rpmd *r, struct virtio_rdma_cqe *e)
+{
+	struct virtio_rdma_req_notify_cq arm = { .cqn = r->cqn,
+						  .flags = VIRTIO_RDMA_NOTIFY_NEXT };
+	uint8_t *b;
+
+	while (!(b = vpmd_queue_get_used(&r->cq, NULL))) {
+		if (rpmd_ctrl(r, VIRTIO_RDMA_CMD_REQ_NOTIFY_CQ, &arm, sizeof(arm), NULL, 0))
+			return fail("arming the CQ");
+		/* Armed: a completion from now on interrupts; one from before is seen here. */
+		b = vpmd_queue_get_used(&r->cq, NULL);
+		if (b)
+			break;
+		payload_wait_irq();
+	}
 	memcpy(e, b, sizeof(*e));
 	post_cq_buf(r, b);
 	return 0;

@@ -19,7 +19,7 @@
 #include "virtio_pmd.h"
 #include "virtio/virtio_rdma.h"
 
-#define RPMD_QS		64
+#define RPMD_QS		256
 #define RPMD_CQ_BUFS	64
 #define RPMD_WAIT_US	20000000	/* a peer slow to start, or retransmissions */
 #define RPMD_QPN	2		/* the one QP a payload drives */
@@ -49,7 +49,7 @@ int rpmd_ctrl32(struct rpmd *r, uint8_t cmd, const void *args, uint32_t len, uin
 int rpmd_objects(struct rpmd *r, uint32_t ip);
 /* A user MR over @bytes at @buf (page aligned) with @access; its key. */
 int rpmd_reg_mr(struct rpmd *r, void *buf, uint32_t bytes, uint32_t access, uint32_t *key);
-/* An RC QP on CQ 0 with 32 WRs a queue. */
+/* An RC QP on CQ 0: 128 send WRs, 32 receive WRs. */
 int rpmd_create_qp(struct rpmd *r, uint32_t *qpn);
 /* INIT, RTR, RTS towards @peer_qpn at @peer_ip/@peer_mac, with remote @access. */
 int rpmd_connect(struct rpmd *r, uint32_t qpn, uint32_t peer_qpn, uint32_t peer_ip,
@@ -66,6 +66,16 @@ int rpmd_post_send(struct rpmd *r, uint8_t opcode, uint64_t wr_id, const void *a
 int rpmd_post_recv(struct rpmd *r, uint64_t wr_id, void *addr, uint32_t len);
 /* The next completion: 0 with *@e, -1 after RPMD_WAIT_US (printed). */
 int rpmd_next_cqe(struct rpmd *r, struct virtio_rdma_cqe *e);
+/*
+ * CQ 0's interrupt to @vector, for rpmd_wait_cqe() (after rpmd_up():
+ * payload_lapic_enable(), the CQ vq's MSI-X entry): 0 or -1.
+ */
+int rpmd_cq_irq(struct rpmd *r, uint8_t vector);
+/*
+ * The next completion, halting the vCPU (payload_wait_irq()) while there
+ * is none: the CQ armed, looked at once more, then the wait. 0 or -1.
+ */
+int rpmd_wait_cqe(struct rpmd *r, struct virtio_rdma_cqe *e);
 /* The next completion is @wr_id's, @status, @opcode, @len bytes (~0u: any): 0 or -1. */
 int rpmd_expect(struct rpmd *r, uint64_t wr_id, uint8_t status, uint8_t opcode, uint32_t len);
 

@@ -30,7 +30,13 @@
  * flight (MB/s), one "rdma_rc: bench ..." line per size (make bench-rdma).
  * The stream is stream_mib MiB (16), no fewer than N and no more than
  * 8 x N messages unless stream_mib is given; bench_len=L measures that
- * size only (both: a long stream of one size, to profile).
+ * size only (both: a long stream of one size, to profile). Then the same
+ * stream again with the vCPU halted while it waits, as an application
+ * blocked on its completion channel: 2 x BENCH_HALF WRITEs out, only each
+ * BENCH_HALF-th signaled, the CQ armed and its interrupt awaited
+ * (payload_wait_irq()), the half refilled when its last completes; the
+ * vCPU's host thread sleeps meanwhile, and leaves its CPU to the devices
+ * (on a 2-CPU host a polling vCPU holds one of the two).
  *
  * cmdline: role=server|client ip=A.B.C.D peer_ip=A.B.C.D peer_mac=M [mtu=1024]
  *          [bench=N [stream_mib=M] [bench_len=L]] [rounds=N | until=request] (the client's)
@@ -44,7 +50,9 @@ PAYLOAD_NAME("rdma_rc");
 #define COUNTER_OFF	(128u << 10)
 #define MSG_BYTES	64
 #define MAGIC		0x72646d61	/* "rdma" */
-#define BENCH_WINDOW	16		/* WRITEs in flight (the QP's send queue holds 32) */
+#define BENCH_WINDOW	16		/* WRITEs in flight, polling (the send queue holds 128) */
+#define BENCH_HALF	64		/* the waiting stream: signaled every 64, 128 out */
+#define BENCH_IRQ	0x40		/* CQ 0's interrupt vector */
 #define BENCH_MAX	4096		/* latency samples per size */
 #define OK		VIRTIO_RDMA_WC_SUCCESS
 
@@ -251,6 +259,54 @@ static void sort_u64(uint64_t *v, unsigned int n)
 			}
 }
 
+/* WRITE number @i of a waiting stream of @stream from @id, signaled if it ends a half. */
+static int post_half_write(uint32_t len, uint64_t id, uint64_t i, uint64_t stream)
+{
+	struct virtio_rdma_send_wr wr = {
+		.wr_id = id + i, .opcode = VIRTIO_RDMA_WR_RDMA_WRITE, .num_sge = 1,
+		.send_flags = (i % BENCH_HALF == BENCH_HALF - 1 || i + 1 == stream) ?
+			      VIRTIO_RDMA_SEND_SIGNALED : 0,
+	};
+	struct virtio_rdma_sge sge = { (uintptr_t)local, len, r.dma_key };
+
+	wr.rdma.remote_addr = peer.va;
+	wr.rdma.rkey = peer.rkey;
+	return rpmd_post_send_wr(&r, &wr, &sge, 1);
+}
+
+/* The stream of @stream WRITEs of @len again, halted while waiting: one result line. */
+static int bench_waiting(uint32_t len, uint64_t stream, uint64_t id)
+{
+	uint64_t tsc_us = vpmd_us_to_tsc(1), posted = 0, done = 0, waits, t0, us;
+	struct virtio_rdma_cqe e;
+
+	waits = payload_irq_waits();
+	t0 = rdtsc();
+	for (; posted < stream && posted < 2 * BENCH_HALF; posted++)
+		if (post_half_write(len, id, posted, stream))
+			return -1;
+	while (done < stream) {
+		uint64_t last = done + BENCH_HALF < stream ? done + BENCH_HALF - 1 : stream - 1;
+
+		if (rpmd_wait_cqe(&r, &e))
+			return -1;
+		if (e.status != OK || e.wr_id != id + last) {
+			printf("rdma_rc: waiting stream: completion wr %lu status %u, wanted wr %lu\n",
+			       (unsigned long)e.wr_id, e.status, (unsigned long)(id + last));
+			return -1;
+		}
+		done = last + 1;
+		for (; posted < stream && posted < done + 2 * BENCH_HALF; posted++)
+			if (post_half_write(len, id, posted, stream))
+				return -1;
+	}
+	us = (rdtsc() - t0) / tsc_us ?: 1;
+	printf("rdma_rc: bench write-waiting %u bytes: %lu messages in %lu us: %lu.%02lu MB/s, "
+	       "%lu waits\n", len, stream, us, stream * len / us, stream * len * 100 / us % 100,
+	       (unsigned long)(payload_irq_waits() - waits));
+	return 0;
+}
+
 /* @n WRITEs of @len, one at a time, then a stream of them: one result line. */
 static int bench_size(uint32_t len, unsigned int n, uint64_t *lat)
 {
@@ -289,7 +345,7 @@ static int bench_size(uint32_t len, unsigned int n, uint64_t *lat)
 	       lat[n / 2] / tsc_us, lat[n / 2] * 100 / tsc_us % 100,
 	       lat[n * 99 / 100] / tsc_us, lat[n * 99 / 100] * 100 / tsc_us % 100,
 	       stream, us, stream * len / us, stream * len * 100 / us % 100);
-	return 0;
+	return bench_waiting(len, stream, id + stream);
 }
 
 static int bench_phase(void)
@@ -304,7 +360,7 @@ static int bench_phase(void)
 	if (n > BENCH_MAX)
 		n = BENCH_MAX;
 	lat = vpmd_alloc(n * sizeof(*lat), 64);
-	if (!lat)
+	if (!lat || rpmd_cq_irq(&r, BENCH_IRQ))
 		return -1;
 	fill(local, CHUNK, 7);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)

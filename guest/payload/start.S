@@ -44,6 +44,7 @@
  * completes it at CPL0 instead.
  */
 #define USER_RFLAGS		((3 << 12) | (1 << 1))
+#define LAPIC_EOI		0xfee000b0
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
@@ -142,6 +143,23 @@ start64:
 	movl	%eax, 4(%rdi)
 	addl	$16, %edi
 	addl	$ISR_STUB_SIZE, %ebx
+	decl	%ecx
+	jnz	1b
+	/*
+	 * Every vector above the exceptions: irq_stub, which acknowledges
+	 * the local APIC and returns (interrupts are only ever taken in
+	 * payload_trap()'s wait, where an interrupt just ends the HLT).
+	 */
+	movl	$irq_stub, %eax
+	andl	$0xffff, %eax
+	orl	$(KERNEL_CS << 16), %eax
+	movl	$irq_stub, %ebx
+	andl	$0xffff0000, %ebx
+	orl	$0x8e00, %ebx
+	movl	$(IDT_ENTRIES - NR_VECTORS), %ecx
+1:	movl	%eax, (%rdi)
+	movl	%ebx, 4(%rdi)
+	addl	$16, %edi
 	decl	%ecx
 	jnz	1b
 	/* #BP and #OF may be raised on purpose from CPL3 (int3, into). */
@@ -243,6 +261,15 @@ isr_common:
 	addq	$16, %rsp		/* vector, error code */
 	iretq
 
+/* An interrupt: EOI to the local APIC (xAPIC MMIO, identity mapped), nothing else. */
+	.balign	16
+irq_stub:
+	pushq	%rax
+	movabsq	$LAPIC_EOI, %rax
+	movl	$0, (%rax)
+	popq	%rax
+	iretq
+
 	.text
 user_entry:
 	/* RSP is 16-byte aligned here; the call makes the ABI's frame. */
@@ -280,12 +307,12 @@ gdt_desc:
 	.word	0
 	.word	0
 idt_desc:
-	.word	NR_VECTORS * 16 - 1
+	.word	IDT_ENTRIES * 16 - 1
 	.quad	idt
 
 	.balign	16
 idt:
-	.fill	NR_VECTORS * 16, 1, 0
+	.fill	IDT_ENTRIES * 16, 1, 0
 
 	.balign	16
 tss:

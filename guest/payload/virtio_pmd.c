@@ -17,6 +17,7 @@
 #define  PCI_COMMAND_INTX_OFF	0x0400
 #define PCI_STATUS_CAP_LIST	0x0010
 #define PCI_CAP_PTR		0x34
+#define PCI_CAP_ID_MSIX		0x11
 #define PCI_CAP_ID_VNDR		0x09
 
 #define VIRTIO_PCI_VENDOR	0x1af4
@@ -591,6 +592,46 @@ int vpmd_queue_setup(struct vpmd_dev *d, struct vpmd_queue *q, uint16_t index, u
 	if (!mem)
 		return -1;
 	return queue_setup(d, q, index, size, vpmd_has(d, VIRTIO_F_RING_PACKED), mem);
+}
+
+int vpmd_queue_irq(struct vpmd_dev *d, uint16_t index, uint8_t vector)
+{
+	uint8_t pos = pci_read32(d->slot, PCI_CAP_PTR) & 0xfc;
+	unsigned int guard;
+	uint64_t bar, entry;
+	uint32_t hdr, table;
+
+	for (guard = 0; pos && guard < 48; guard++) {
+		hdr = pci_read32(d->slot, pos);
+		if ((hdr & 0xff) == PCI_CAP_ID_MSIX)
+			break;
+		pos = (hdr >> 8) & 0xfc;
+	}
+	if (!pos || guard == 48) {
+		printf("vpmd: 00:%02x.0 has no MSI-X\n", d->slot);
+		return -1;
+	}
+	table = pci_read32(d->slot, pos + 4);
+	bar = (table & 7) < 6 ? pci_bar_addr(d->slot, table & 7) : 0;
+	entry = bar + (table & ~7u);
+	if (!bar || entry >= PAYLOAD_MAPPED_LIMIT) {
+		printf("vpmd: 00:%02x.0: MSI-X table at 0x%lx\n", d->slot, entry);
+		return -1;
+	}
+	/* Fixed delivery, edge, to APIC ID 0; unmasked. */
+	mmio_write32(entry + 0, (uint32_t)PAYLOAD_LAPIC_BASE);
+	mmio_write32(entry + 4, 0);
+	mmio_write32(entry + 8, vector);
+	mmio_write32(entry + 12, 0);
+	/* Enable, not all masked. */
+	pci_write16(d->slot, pos + 2, (uint16_t)(((hdr >> 16) | 0x8000) & ~0x4000));
+	mmio_write16(d->common + COMMON_Q_SELECT, index);
+	mmio_write16(d->common + COMMON_Q_MSIX, 0);
+	if (mmio_read16(d->common + COMMON_Q_MSIX) != 0) {
+		printf("vpmd: queue %u refused MSI-X vector 0\n", index);
+		return -1;
+	}
+	return 0;
 }
 
 int vpmd_driver_ok(struct vpmd_dev *d)

@@ -198,6 +198,12 @@ int vpmd_probe_id(struct vpmd_dev *d, uint16_t virtio_id, unsigned int nth);
 int vpmd_negotiate(struct vpmd_dev *d, uint64_t want, uint64_t need);
 int vpmd_queue_setup(struct vpmd_dev *d, struct vpmd_queue *q, uint16_t index, uint16_t size);
 int vpmd_driver_ok(struct vpmd_dev *d);
+/*
+ * Queue @index's interrupt as @vector (>= 32) to the boot CPU's local
+ * APIC, through MSI-X table entry 0 (payload.h: payload_wait_irq()): 0,
+ * or -1 (printed) if the function has no MSI-X or the device refuses.
+ */
+int vpmd_queue_irq(struct vpmd_dev *d, uint16_t index, uint8_t vector);
 
 /*
  * Reset, negotiate, set up the queues, DRIVER_OK, post the receive
