@@ -20,7 +20,7 @@
  * carry-less multiplies instead, six times faster again.
  */
 static uint32_t crc_table[8][256];
-static bool crc_clmul;
+static bool crc_clmul, crc_vclmul;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_table_init(void)
@@ -39,6 +39,8 @@ static void crc_table_init(void)
 #ifdef __x86_64__
 	__builtin_cpu_init();
 	crc_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+	crc_vclmul = crc_clmul && __builtin_cpu_supports("avx512f") &&
+		     __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("vpclmulqdq");
 #endif
 }
 
@@ -81,26 +83,22 @@ static inline CLMUL_TARGET __m128i fold(__m128i x, __m128i k, __m128i y)
  * Barrett reduction to 32. @head apart: the ICRC's masked headers come
  * from a copy, the rest from the frame, in one run.
  */
-static CLMUL_TARGET uint32_t crc32_clmul(uint32_t crc, const uint8_t *head, const uint8_t *p,
-					 size_t n)
+/*
+ * Constants: for a fold over D bits, x^(D+32) and x^(D-32) mod P,
+ * bit-reflected and shifted left once (low and high qword).
+ */
+#define K512	_mm_set_epi64x(0x1c6e41596, 0x154442bd4)	/* 4 x 128 bits */
+#define K128	_mm_set_epi64x(0x0ccaa009e, 0x1751997d0)
+
+/* The four lanes folded 64 bytes at a time (and @n more bytes at @p, n % 16 == 0) to 32 bits. */
+static inline CLMUL_TARGET uint32_t crc_reduce(__m128i x1, __m128i x2, __m128i x3, __m128i x4,
+					       const uint8_t *p, size_t n)
 {
-	const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);
-	const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);
+	const __m128i k3k4 = K128;
 	const __m128i k5 = _mm_set_epi64x(0, 0x163cd6124);
 	const __m128i poly_mu = _mm_set_epi64x(0x1f7011641, 0x1db710641);
 	const __m128i low32 = _mm_setr_epi32(~0, 0, ~0, 0);
-	__m128i x1, x2, x3, x4;
 
-	x1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)head), _mm_cvtsi32_si128((int)crc));
-	x2 = _mm_loadu_si128((const __m128i *)(head + 16));
-	x3 = _mm_loadu_si128((const __m128i *)(head + 32));
-	x4 = _mm_loadu_si128((const __m128i *)(head + 48));
-	for (; n >= 64; p += 64, n -= 64) {
-		x1 = fold(x1, k1k2, _mm_loadu_si128((const __m128i *)p));
-		x2 = fold(x2, k1k2, _mm_loadu_si128((const __m128i *)(p + 16)));
-		x3 = fold(x3, k1k2, _mm_loadu_si128((const __m128i *)(p + 32)));
-		x4 = fold(x4, k1k2, _mm_loadu_si128((const __m128i *)(p + 48)));
-	}
 	x1 = fold(fold(fold(x1, k3k4, x2), k3k4, x3), k3k4, x4);
 	for (; n >= 16; p += 16, n -= 16)
 		x1 = fold(x1, k3k4, _mm_loadu_si128((const __m128i *)p));
@@ -113,6 +111,74 @@ static CLMUL_TARGET uint32_t crc32_clmul(uint32_t crc, const uint8_t *head, cons
 	x2 = _mm_clmulepi64_si128(_mm_and_si128(x2, low32), poly_mu, 0x00);
 	return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x1, x2), 1);
 }
+
+static CLMUL_TARGET uint32_t crc32_clmul(uint32_t crc, const uint8_t *head, const uint8_t *p,
+					 size_t n)
+{
+	const __m128i k1k2 = K512;
+	__m128i x1, x2, x3, x4;
+
+	x1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)head), _mm_cvtsi32_si128((int)crc));
+	x2 = _mm_loadu_si128((const __m128i *)(head + 16));
+	x3 = _mm_loadu_si128((const __m128i *)(head + 32));
+	x4 = _mm_loadu_si128((const __m128i *)(head + 48));
+	for (; n >= 64; p += 64, n -= 64) {
+		x1 = fold(x1, k1k2, _mm_loadu_si128((const __m128i *)p));
+		x2 = fold(x2, k1k2, _mm_loadu_si128((const __m128i *)(p + 16)));
+		x3 = fold(x3, k1k2, _mm_loadu_si128((const __m128i *)(p + 32)));
+		x4 = fold(x4, k1k2, _mm_loadu_si128((const __m128i *)(p + 48)));
+	}
+	return crc_reduce(x1, x2, x3, x4, p, n);
+}
+
+#define VCLMUL_TARGET __attribute__((target("pclmul,sse4.1,avx512f,avx512vl,vpclmulqdq")))
+
+/* Fold @x's four lanes forward by @k's distance, xor @y: 64 bytes at once. */
+static inline VCLMUL_TARGET __m512i fold4(__m512i x, __m512i k, __m512i y)
+{
+	return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
+					 _mm512_clmulepi64_epi128(x, k, 0x11), y, 0x96);
+}
+
+/*
+ * The same with 512-bit carry-less multiplies (n >= 192): four registers
+ * of four lanes folded 256 bytes at a time, into one register, 64 bytes
+ * at a time, then its lanes as above. Some three times the speed of the
+ * 128-bit loop on a kilobyte, where the CPU has VPCLMULQDQ.
+ */
+static VCLMUL_TARGET uint32_t crc32_vclmul(uint32_t crc, const uint8_t *head, const uint8_t *p,
+					   size_t n)
+{
+	const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430, 0x11542778a));
+	const __m512i k512 = _mm512_broadcast_i32x4(K512);
+	__m512i z0, z1, z2, z3;
+
+	z0 = _mm512_xor_si512(_mm512_loadu_si512(head),
+			      _mm512_inserti32x4(_mm512_setzero_si512(),
+						 _mm_cvtsi32_si128((int)crc), 0));
+	z1 = _mm512_loadu_si512(p);
+	z2 = _mm512_loadu_si512(p + 64);
+	z3 = _mm512_loadu_si512(p + 128);
+	for (p += 192, n -= 192; n >= 256; p += 256, n -= 256) {
+		z0 = fold4(z0, k2048, _mm512_loadu_si512(p));
+		z1 = fold4(z1, k2048, _mm512_loadu_si512(p + 64));
+		z2 = fold4(z2, k2048, _mm512_loadu_si512(p + 128));
+		z3 = fold4(z3, k2048, _mm512_loadu_si512(p + 192));
+	}
+	z0 = fold4(fold4(fold4(z0, k512, z1), k512, z2), k512, z3);
+	for (; n >= 64; p += 64, n -= 64)
+		z0 = fold4(z0, k512, _mm512_loadu_si512(p));
+	return crc_reduce(_mm512_extracti32x4_epi32(z0, 0), _mm512_extracti32x4_epi32(z0, 1),
+			  _mm512_extracti32x4_epi32(z0, 2), _mm512_extracti32x4_epi32(z0, 3), p, n);
+}
+
+/* CRC of the 64 bytes at @head, then @n at @p (n % 16 == 0), the fastest way the CPU has. */
+static uint32_t crc32_fold(uint32_t crc, const uint8_t *head, const uint8_t *p, size_t n)
+{
+	if (crc_vclmul && n >= 192)
+		return crc32_vclmul(crc, head, p, n);
+	return crc32_clmul(crc, head, p, n);
+}
 #endif
 
 /* Reflected CRC-32 without the final inversion (Linux's crc32_le). */
@@ -122,7 +188,7 @@ static uint32_t crc32_raw(uint32_t crc, const uint8_t *p, size_t n)
 	if (crc_clmul && n >= 64) {
 		size_t folded = n & ~(size_t)15;
 
-		crc = crc32_clmul(crc, p, p + 64, folded - 64);
+		crc = crc32_fold(crc, p, p + 64, folded - 64);
 		p += folded;
 		n -= folded;
 	}
@@ -228,7 +294,7 @@ uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
 		size_t folded = (len - 64) & ~(size_t)15;
 
 		memcpy(m + masked, ip + masked, 64 - masked);
-		crc = crc32_clmul(ICRC_SEED, m, ip + 64, folded);
+		crc = crc32_fold(ICRC_SEED, m, ip + 64, folded);
 		return ~crc32_sliced(crc, ip + 64 + folded, len - 64 - folded);
 	}
 #endif

@@ -149,9 +149,11 @@ START_TEST(icrc_is_the_masked_crc)
 	 * Payloads that take each path of roce.c's CRC: bytes alone, 64-byte
 	 * folds, a 16-byte fold, 8-byte steps and a tail, an MTU and some;
 	 * and about where the masked headers and the packet fold in one run
-	 * (from 80 bytes of IP packet: 40 of payload over IPv4).
+	 * (from 80 bytes of IP packet: 40 of payload over IPv4), and where the
+	 * 512-bit folds take over (from 256 bytes) and loop (256 at a time).
 	 */
-	static const uint32_t sizes[] = { 13, 39, 40, 41, 56, 64, 80, 200, 1024, 4096 + 5 };
+	static const uint32_t sizes[] = { 13, 39, 40, 41, 56, 64, 80, 200, 215, 216, 232, 471,
+					  472, 500, 728, 1024, 4096 + 5 };
 	static uint8_t data[4096 + 5], frame[4096 + 256], m[4096 + 256 + 8];
 	struct roce_pkt p;
 	unsigned int v6, i, k;
