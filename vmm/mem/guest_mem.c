@@ -239,9 +239,19 @@ void guest_mem_mark_dirty(struct guest_mem *gm, uint64_t gpa, uint64_t len)
 		return;
 	pfn = gpa >> GM_PAGE_SHIFT;
 	last = (gpa + len - 1) >> GM_PAGE_SHIFT;
-	for (; pfn <= last && pfn < gm->dirty_bits; pfn++)
-		__atomic_fetch_or(&gm->dirty[pfn / BITS_PER_LONG],
-				  1UL << (pfn % BITS_PER_LONG), __ATOMIC_RELEASE);
+	if (last >= gm->dirty_bits)
+		last = gm->dirty_bits - 1;
+	/* A word's pages with one locked OR: it drains the store buffer each time. */
+	while (pfn <= last) {
+		uint64_t n = last - pfn + 1, bit = pfn % BITS_PER_LONG;
+		unsigned long mask;
+
+		if (n > BITS_PER_LONG - bit)
+			n = BITS_PER_LONG - bit;
+		mask = (n == BITS_PER_LONG ? ~0UL : ((1UL << n) - 1)) << bit;
+		__atomic_fetch_or(&gm->dirty[pfn / BITS_PER_LONG], mask, __ATOMIC_RELEASE);
+		pfn += n;
+	}
 }
 
 void guest_mem_dirty_collect(struct guest_mem *gm, unsigned long *out)

@@ -592,6 +592,34 @@ START_TEST(bad_rkey_is_an_error_completion)
 }
 END_TEST
 
+static bool page_dirty(struct node *n, uint64_t gpa)
+{
+	uint64_t pfn = gpa / GM_PAGE_SIZE, bpl = 8 * sizeof(unsigned long);
+
+	return __atomic_load_n(&n->gm.dirty[pfn / bpl], __ATOMIC_ACQUIRE) & (1UL << (pfn % bpl));
+}
+
+/*
+ * Every page an RDMA WRITE reaches is marked dirty for migration, and no
+ * other, before the responder acknowledges it.
+ */
+START_TEST(writes_are_marked_dirty)
+{
+	struct virtio_rdma_cqe e;
+	uint64_t pg;
+
+	memset(B.gm.dirty, 0, (B.gm.dirty_bits + 63) / 64 * sizeof(unsigned long));
+	fill(&A, DATA, 10000, 4);
+	post_send(&A, VIRTIO_RDMA_WR_RDMA_WRITE, 1, DATA, 10000, MR_VA + 100, B.mr_key, 0, 0, 0);
+	e = next_cqe(&A);
+	expect_cqe(&e, 1, VIRTIO_RDMA_WC_SUCCESS, VIRTIO_RDMA_WC_RDMA_WRITE, 10000);
+	for (pg = MR_AREA; pg < MR_AREA + 100 + 10000; pg += GM_PAGE_SIZE)
+		ck_assert_msg(page_dirty(&B, pg), "page 0x%lx written, not marked", (unsigned long)pg);
+	ck_assert(!page_dirty(&B, MR_AREA + 3 * GM_PAGE_SIZE));
+	ck_assert_mem_eq(B.ram + MR_AREA + 100, A.ram + DATA, 10000);
+}
+END_TEST
+
 static void set_wire_down_to(struct node *n)
 {
 	pthread_mutex_lock(&wire_lock);
@@ -1157,7 +1185,7 @@ static Suite *rdma_suite(void)
 
 	vlab_tcase(s, "rc", setup, teardown, 60, VLAB_TESTS(send_and_receive,
 		   write_read_atomics, bad_rkey_is_an_error_completion,
-		   send_data_is_read_when_sent, lossy_wire,
+		   send_data_is_read_when_sent, writes_are_marked_dirty, lossy_wire,
 		   gsi_datagrams, move_mid_stream, move_with_a_read_half_done,
 		   solicited_events_rc, solicited_events_ud,
 		   solicited_completion_moves_in_the_backlog, move_with_an_inline_send_waiting,

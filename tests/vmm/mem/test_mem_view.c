@@ -159,6 +159,25 @@ START_TEST(iotlb_copy_and_dirty_in_gpa_space)
 }
 END_TEST
 
+/* A write over many pages marks each of them and no other, across bitmap words. */
+START_TEST(marks_across_bitmap_words)
+{
+	struct mem_view *v = guest_mem_view(&gm);
+	static uint8_t buf[80 * PAGE];
+	uint64_t run = 60 * PAGE;	/* pages 60..139: three words */
+
+	memset(buf, 0x5a, sizeof(buf));
+	clear_dirty();
+	ck_assert_int_eq(mem_view_write(v, run + 8, buf, sizeof(buf) - 16), 0);
+	ck_assert_int_eq(nr_dirty(), 80);
+	ck_assert(page_dirty(run) && page_dirty(run + 79 * PAGE));
+	ck_assert(!page_dirty(run - PAGE) && !page_dirty(run + 80 * PAGE));
+	clear_dirty();
+	mem_view_mark_dirty(v, 0, MEM_SIZE);
+	ck_assert_int_eq(nr_dirty(), (int)(MEM_SIZE / PAGE));
+}
+END_TEST
+
 START_TEST(iotlb_host_entries_not_logged)
 {
 	static uint8_t shadow[2 * 4096];
@@ -506,7 +525,7 @@ END_TEST
 
 VLAB_SUITE_MAIN("mem_view", "views", setup, teardown, 60,
 	identity_one_segment, iotlb_map_rules, iotlb_segments_across_entries,
-	iotlb_copy_and_dirty_in_gpa_space, iotlb_host_entries_not_logged,
+	iotlb_copy_and_dirty_in_gpa_space, marks_across_bitmap_words, iotlb_host_entries_not_logged,
 	iotlb_unmap_splits, iotlb_thousands_of_entries, queue_buffer_split_across_entries,
 	queue_write_to_read_only_faults, queue_read_only_rings_refused,
 	queue_too_many_segments, queue_unmap_and_remap_while_running,
