@@ -1073,10 +1073,16 @@ int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void 
 
 int virtio_net_port_send(struct virtio_dev *vdev, const void *frame, size_t len)
 {
-	struct virtio_net *net = vdev->priv;
 	struct iovec iov = { (void *)frame, len };
 
-	return net_backend_send(&net->be, &iov, 1);
+	return virtio_net_port_sendv(vdev, &iov, 1);
+}
+
+int virtio_net_port_sendv(struct virtio_dev *vdev, const struct iovec *iov, int n)
+{
+	struct virtio_net *net = vdev->priv;
+
+	return net_backend_send(&net->be, iov, n);
 }
 
 void virtio_net_port_mac(struct virtio_dev *vdev, uint8_t mac[6])

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "virtio/virtio.h"
 #include "vmm/core/config.h"
@@ -66,6 +67,8 @@ typedef bool (*virtio_net_port_rx)(void *opaque, const void *frame, size_t len);
 int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void *opaque);
 /* Put a frame on the NIC's backend (any thread, captured like the netdev's): 0 or -errno. */
 int virtio_net_port_send(struct virtio_dev *vdev, const void *frame, size_t len);
+/* The same with the frame in @n pieces. */
+int virtio_net_port_sendv(struct virtio_dev *vdev, const struct iovec *iov, int n);
 /* The NIC's permanent MAC address. */
 void virtio_net_port_mac(struct virtio_dev *vdev, uint8_t mac[6]);
 

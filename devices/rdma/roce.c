@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "devices/rdma/roce.h"
@@ -264,15 +265,11 @@ size_t roce_ext_len(unsigned int has)
 	       (has & ROCE_HAS_IETH ? 4 : 0);
 }
 
-uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
+/* The ICRC's copy of the IP, UDP and BTH headers at @ip, masked, into @m: its length. */
+static size_t icrc_masked(uint8_t *m, const uint8_t *ip, bool ipv6)
 {
 	size_t iph = ipv6 ? ROCE_IPV6_HLEN : ROCE_IPV4_HLEN, masked = iph + ROCE_UDP_HLEN + ROCE_BTH_LEN;
-	uint8_t m[64];
-	uint32_t crc;
 
-	pthread_once(&crc_once, crc_table_init);
-	if (len < masked)
-		return 0;
 	memcpy(m, ip, masked);
 	if (ipv6) {
 		m[0] |= 0x0f;		/* traffic class, high nibble */
@@ -285,6 +282,19 @@ uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
 	}
 	m[iph + 6] = m[iph + 7] = 0xff;		/* UDP checksum */
 	m[iph + ROCE_UDP_HLEN + 4] = 0xff;	/* BTH resv8a */
+	return masked;
+}
+
+uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
+{
+	size_t masked = (ipv6 ? ROCE_IPV6_HLEN : ROCE_IPV4_HLEN) + ROCE_UDP_HLEN + ROCE_BTH_LEN;
+	uint8_t m[64];
+	uint32_t crc;
+
+	pthread_once(&crc_once, crc_table_init);
+	if (len < masked)
+		return 0;
+	icrc_masked(m, ip, ipv6);
 #ifdef __x86_64__
 	/*
 	 * The masked copy made up to 64 bytes with what follows them: one
@@ -301,6 +311,35 @@ uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
 	crc = crc32_raw(ICRC_SEED, m, masked);
 	crc = crc32_raw(crc, ip + masked, len - masked);
 	return ~crc;
+}
+
+/*
+ * The ICRC of an IP packet in pieces: @hlen bytes of headers at @ip (the
+ * extension headers included), @plen of payload at @pl, @pad zeros.
+ */
+static uint32_t icrc_pieces(const uint8_t *ip, size_t hlen, const uint8_t *pl, size_t plen,
+			    size_t pad, bool ipv6)
+{
+	static const uint8_t zeros[3];
+	uint8_t m[128];
+	size_t masked = icrc_masked(m, ip, ipv6);
+	uint32_t crc;
+
+	memcpy(m + masked, ip + masked, hlen - masked);
+#ifdef __x86_64__
+	/* As roce_icrc(): the headers made up to 64 bytes with the payload, one run. */
+	if (crc_clmul && hlen <= 64 && hlen + plen >= 64 + 16) {
+		size_t take = 64 - hlen, folded = (plen - take) & ~(size_t)15;
+
+		memcpy(m + hlen, pl, take);
+		crc = crc32_fold(ICRC_SEED, m, pl + take, folded);
+		crc = crc32_sliced(crc, pl + take + folded, plen - take - folded);
+		return ~crc32_sliced(crc, zeros, pad);
+	}
+#endif
+	crc = crc32_raw(ICRC_SEED, m, hlen);
+	crc = crc32_raw(crc, pl, plen);
+	return ~crc32_raw(crc, zeros, pad);
 }
 
 /* UDP over IPv6: the checksum is not optional (RFC 8200 8.1). */
@@ -373,19 +412,17 @@ static uint8_t *put_ext(uint8_t *q, unsigned int has, const struct roce_pkt *p)
 	return q;
 }
 
-size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
+/*
+ * Everything of @p's frame before its payload into @buf (the caller
+ * checked that @len, the whole frame's length, is a packet's): the end
+ * of the headers.
+ */
+static uint8_t *build_headers(uint8_t *buf, const struct roce_pkt *p, int has, size_t len,
+			      size_t pad)
 {
-	int has = roce_opcode_headers(p->opcode);
-	size_t len = roce_frame_len(p), iph = ip_len(p->ipv6), udp_len, pad;
-	uint8_t *ip = buf + ROCE_ETH_HLEN, *udp = ip + iph, *bth = udp + ROCE_UDP_HLEN, *q;
-	uint32_t icrc;
+	size_t iph = ip_len(p->ipv6), udp_len = len - ROCE_ETH_HLEN - iph;
+	uint8_t *ip = buf + ROCE_ETH_HLEN, *udp = ip + iph, *bth = udp + ROCE_UDP_HLEN;
 
-	if (has < 0 || !len || len > cap || len - ROCE_ETH_HLEN > 0xffff ||
-	    (p->payload_len && !(has & ROCE_HAS_PAYLOAD)) || p->dqpn >> 24 || p->psn >> 24 ||
-	    p->msn >> 24 || p->sqpn >> 24 || p->flow_label >> 20)
-		return 0;
-	pad = (4 - (p->payload_len & 3)) & 3;
-	udp_len = len - ROCE_ETH_HLEN - iph;
 	memcpy(buf, p->dmac, 6);
 	memcpy(buf + 6, p->smac, 6);
 	put_be16(buf + 12, p->ipv6 ? ETH_P_IPV6 : ETH_P_IPV4);
@@ -420,7 +457,29 @@ size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
 	put24(bth + 5, p->dqpn);
 	bth[8] = p->ack_req ? 0x80 : 0;
 	put24(bth + 9, p->psn);
-	q = put_ext(bth + ROCE_BTH_LEN, has, p);
+	return put_ext(bth + ROCE_BTH_LEN, has, p);
+}
+
+/* Whether @p can be a packet of @len bytes, in a buffer of @cap. */
+static bool buildable(const struct roce_pkt *p, int has, size_t len, size_t cap)
+{
+	return has >= 0 && len && len <= cap && len - ROCE_ETH_HLEN <= 0xffff &&
+	       (!p->payload_len || (has & ROCE_HAS_PAYLOAD)) && !(p->dqpn >> 24) &&
+	       !(p->psn >> 24) && !(p->msn >> 24) && !(p->sqpn >> 24) && !(p->flow_label >> 20);
+}
+
+size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
+{
+	int has = roce_opcode_headers(p->opcode);
+	size_t len = roce_frame_len(p), iph = ip_len(p->ipv6), udp_len, pad;
+	uint8_t *ip = buf + ROCE_ETH_HLEN, *udp = ip + iph, *q;
+	uint32_t icrc;
+
+	if (!buildable(p, has, len, cap))
+		return 0;
+	pad = (4 - (p->payload_len & 3)) & 3;
+	udp_len = len - ROCE_ETH_HLEN - iph;
+	q = build_headers(buf, p, has, len, pad);
 	if (p->payload_len)
 		memcpy(q, p->payload, p->payload_len);
 	memset(q + p->payload_len, 0, pad);
@@ -433,6 +492,33 @@ size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
 	q[3] = icrc >> 24;
 	if (p->ipv6)
 		put_be16(udp + 6, udp6_csum(ip, udp, udp_len));
+	return len;
+}
+
+size_t roce_build_sg(uint8_t *hdr, size_t cap, const struct roce_pkt *p, struct iovec iov[3])
+{
+	int has = roce_opcode_headers(p->opcode);
+	size_t len = roce_frame_len(p), pad = (4 - (p->payload_len & 3)) & 3, hl;
+	uint8_t *q;
+	uint32_t icrc;
+
+	if (p->ipv6 || !buildable(p, has, len, SIZE_MAX))
+		return 0;
+	hl = len - p->payload_len - pad - ROCE_ICRC_LEN;
+	if (hl + pad + ROCE_ICRC_LEN > cap)
+		return 0;
+	pthread_once(&crc_once, crc_table_init);
+	q = build_headers(hdr, p, has, len, pad);
+	icrc = icrc_pieces(hdr + ROCE_ETH_HLEN, hl - ROCE_ETH_HLEN, p->payload, p->payload_len, pad,
+			   false);
+	memset(q, 0, pad);
+	q[pad] = icrc;
+	q[pad + 1] = icrc >> 8;
+	q[pad + 2] = icrc >> 16;
+	q[pad + 3] = icrc >> 24;
+	iov[0] = (struct iovec){ hdr, hl };
+	iov[1] = (struct iovec){ (void *)p->payload, p->payload_len };
+	iov[2] = (struct iovec){ q, pad + ROCE_ICRC_LEN };
 	return len;
 }
 

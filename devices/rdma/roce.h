@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define ROCE_UDP_PORT		4791
 #define ROCE_ETH_HLEN		14
@@ -118,6 +119,14 @@ size_t roce_frame_len(const struct roce_pkt *p);
  * carries none, 24-bit fields too wide).
  */
 size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p);
+/*
+ * The same frame in three pieces for a gathering send, the payload not
+ * copied: its headers, then its pad and ICRC, written into @hdr (@cap
+ * bytes), and @iov the headers, @p->payload and the tail, in that order.
+ * The frame's length, or 0 where roce_build() would fail or @p is IPv6
+ * (its UDP checksum covers the payload: roce_build() then).
+ */
+size_t roce_build_sg(uint8_t *hdr, size_t cap, const struct roce_pkt *p, struct iovec iov[3]);
 /*
  * Read a frame: 0 and @p filled (payload pointing into @frame); 1 if it is
  * not RoCEv2 at all (another ethertype, protocol or port: the netdev's);

@@ -903,10 +903,23 @@ static bool av_address(struct vrdma *d, const struct virtio_rdma_av *av, uint32_
 	return true;
 }
 
+/*
+ * A packet to the port. With data, where the port gathers, in pieces: the
+ * payload (guest memory, as rc_payload() found it) is copied once, into
+ * the wire, not into a frame first.
+ */
 static void wire_send(struct vrdma *d, const struct roce_pkt *p)
 {
-	size_t n = roce_build(d->frame, sizeof(d->frame), p);
+	struct iovec iov[3];
+	size_t n;
 
+	if (d->port.sendv && p->payload_len &&
+	    roce_build_sg(d->frame, sizeof(d->frame), p, iov)) {
+		if (!d->port.sendv(d->port.opaque, iov, 3))
+			d->stats.tx_frames++;
+		return;
+	}
+	n = roce_build(d->frame, sizeof(d->frame), p);
 	if (!n || d->port.send(d->port.opaque, d->frame, n))
 		return;
 	d->stats.tx_frames++;
@@ -1600,6 +1613,11 @@ static int nic_send(void *opaque, const void *frame, size_t len)
 	return virtio_net_port_send(opaque, frame, len);
 }
 
+static int nic_sendv(void *opaque, const struct iovec *iov, int n)
+{
+	return virtio_net_port_sendv(opaque, iov, n);
+}
+
 /*
  * The NIC's worker hands over what it read from the backend in one batch,
  * then calls with no frame. A frame is taken on this thread, where it
@@ -1715,7 +1733,7 @@ static void *rdma_kind_create(struct vm *vm, const void *config, int index, char
 			      size_t errlen)
 {
 	const struct virtio_rdma_conf *c = config;
-	struct rdma_port port = { .send = nic_send };
+	struct rdma_port port = { .send = nic_send, .sendv = nic_sendv };
 	struct vrdma_handle *h;
 
 	h = calloc(1, sizeof(*h));

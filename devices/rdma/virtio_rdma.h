@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct guest_mem;
 struct virtio_dev;
@@ -40,6 +41,8 @@ struct rdma_port {
 	int (*send)(void *opaque, const void *frame, size_t len);
 	void *opaque;
 	uint8_t mac[6];
+	/* Optional: one frame in @n pieces (its payload read from guest memory once, here). */
+	int (*sendv)(void *opaque, const struct iovec *iov, int n);
 };
 
 struct virtio_rdma_conf {

@@ -142,6 +142,47 @@ START_TEST(every_opcode_round_trips)
 }
 END_TEST
 
+/*
+ * roce_build_sg()'s three pieces, laid end to end, are roce_build()'s
+ * frame, for every opcode and payload sizes about each of the ICRC's
+ * paths; IPv6 is refused (its UDP checksum covers the payload).
+ */
+START_TEST(gathered_frame_is_the_frame)
+{
+	static const uint32_t sizes[] = { 0, 1, 3, 4, 23, 24, 25, 40, 41, 56, 200, 232, 1024,
+					  1023, 4096 };
+	static uint8_t data[4096], frame[4096 + 256], joined[4096 + 256], hdr[128];
+	struct iovec iov[3];
+	struct roce_pkt p;
+	unsigned int i, k;
+	size_t n, m;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 131 + 7);
+	for (i = 0; i < sizeof(ops); i++)
+		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			sample(&p, ops[i], 0, data, sizes[k]);
+			n = roce_build(frame, sizeof(frame), &p);
+			m = roce_build_sg(hdr, sizeof(hdr), &p, iov);
+			ck_assert_uint_eq(m, n);
+			if (!n)
+				continue;	/* no payload for this opcode */
+			ck_assert_ptr_eq(iov[1].iov_base, p.payload);
+			ck_assert_uint_eq(iov[0].iov_len + iov[1].iov_len + iov[2].iov_len, n);
+			memcpy(joined, iov[0].iov_base, iov[0].iov_len);
+			memcpy(joined + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+			memcpy(joined + iov[0].iov_len + iov[1].iov_len, iov[2].iov_base,
+			       iov[2].iov_len);
+			ck_assert_msg(!memcmp(joined, frame, n), "opcode 0x%02x, %u bytes", ops[i],
+				      sizes[k]);
+		}
+	sample(&p, ROCE_SEND_ONLY, 1, data, 100);
+	ck_assert_uint_eq(roce_build_sg(hdr, sizeof(hdr), &p, iov), 0);
+	sample(&p, ROCE_SEND_ONLY, 0, data, 100);
+	ck_assert_uint_eq(roce_build_sg(hdr, 40, &p, iov), 0);	/* headers do not fit */
+}
+END_TEST
+
 /* The ICRC is zlib's CRC-32 of eight 0xff bytes and the masked IP packet, stored LSB first. */
 START_TEST(icrc_is_the_masked_crc)
 {
@@ -339,5 +380,5 @@ START_TEST(ipv6_udp_checksum)
 END_TEST
 
 VLAB_SUITE_MAIN("roce", "wire", NULL, NULL, 0,
-	every_opcode_round_trips, icrc_is_the_masked_crc, router_fields_outside_icrc,
+	every_opcode_round_trips, gathered_frame_is_the_frame, icrc_is_the_masked_crc, router_fields_outside_icrc,
 	malformed_refused, transport_rules, ipv6_udp_checksum);
