@@ -517,7 +517,8 @@ size_t roce_build_sg(uint8_t *hdr, size_t cap, const struct roce_pkt *p, struct 
 	q[pad + 2] = icrc >> 16;
 	q[pad + 3] = icrc >> 24;
 	iov[0] = (struct iovec){ hdr, hl };
-	iov[1] = (struct iovec){ (void *)p->payload, p->payload_len };
+	/* No payload: an empty piece that still points somewhere (a NULL one is no buffer). */
+	iov[1] = (struct iovec){ p->payload_len ? (void *)p->payload : q, p->payload_len };
 	iov[2] = (struct iovec){ q, pad + ROCE_ICRC_LEN };
 	return len;
 }

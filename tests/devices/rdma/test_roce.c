@@ -167,7 +167,9 @@ START_TEST(gathered_frame_is_the_frame)
 			ck_assert_uint_eq(m, n);
 			if (!n)
 				continue;	/* no payload for this opcode */
-			ck_assert_ptr_eq(iov[1].iov_base, p.payload);
+			if (p.payload_len)
+				ck_assert_ptr_eq(iov[1].iov_base, p.payload);
+			ck_assert_ptr_nonnull(iov[1].iov_base);
 			ck_assert_uint_eq(iov[0].iov_len + iov[1].iov_len + iov[2].iov_len, n);
 			memcpy(joined, iov[0].iov_base, iov[0].iov_len);
 			memcpy(joined + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
