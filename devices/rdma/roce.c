@@ -76,15 +76,6 @@ static inline CLMUL_TARGET __m128i fold(__m128i x, __m128i k, __m128i y)
 }
 
 /*
- * The reflected CRC-32 of the 64 bytes at @head and then @n more at @p
- * (a multiple of 16) by folding (Intel, "Fast CRC Computation for Generic
- * Polynomials Using PCLMULQDQ", 2009; the constants are Linux's
- * crc32-pclmul_asm.S): four 128-bit lanes folded 64 bytes at a time,
- * then into one lane, then 16 bytes at a time, then to 64 bits and a
- * Barrett reduction to 32. @head apart: the ICRC's masked headers come
- * from a copy, the rest from the frame, in one run.
- */
-/*
  * Constants: for a fold over D bits, x^(D+32) and x^(D-32) mod P,
  * bit-reflected and shifted left once (low and high qword).
  */
@@ -113,6 +104,15 @@ static inline CLMUL_TARGET uint32_t crc_reduce(__m128i x1, __m128i x2, __m128i x
 	return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x1, x2), 1);
 }
 
+/*
+ * The reflected CRC-32 of the 64 bytes at @head and then @n more at @p
+ * (a multiple of 16) by folding (Intel, "Fast CRC Computation for Generic
+ * Polynomials Using PCLMULQDQ", 2009; the constants are Linux's
+ * crc32-pclmul_asm.S): four 128-bit lanes folded 64 bytes at a time,
+ * then into one lane, then 16 bytes at a time, then to 64 bits and a
+ * Barrett reduction to 32. @head apart: the ICRC's masked headers come
+ * from a copy, the rest from the frame, in one run.
+ */
 static CLMUL_TARGET uint32_t crc32_clmul(uint32_t crc, const uint8_t *head, const uint8_t *p,
 					 size_t n)
 {
@@ -285,37 +285,9 @@ static size_t icrc_masked(uint8_t *m, const uint8_t *ip, bool ipv6)
 	return masked;
 }
 
-uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
-{
-	size_t masked = (ipv6 ? ROCE_IPV6_HLEN : ROCE_IPV4_HLEN) + ROCE_UDP_HLEN + ROCE_BTH_LEN;
-	uint8_t m[64];
-	uint32_t crc;
-
-	pthread_once(&crc_once, crc_table_init);
-	if (len < masked)
-		return 0;
-	icrc_masked(m, ip, ipv6);
-#ifdef __x86_64__
-	/*
-	 * The masked copy made up to 64 bytes with what follows them: one
-	 * folding run over the packet, not the headers a byte table at a time.
-	 */
-	if (crc_clmul && len >= 64 + 16) {
-		size_t folded = (len - 64) & ~(size_t)15;
-
-		memcpy(m + masked, ip + masked, 64 - masked);
-		crc = crc32_fold(ICRC_SEED, m, ip + 64, folded);
-		return ~crc32_sliced(crc, ip + 64 + folded, len - 64 - folded);
-	}
-#endif
-	crc = crc32_raw(ICRC_SEED, m, masked);
-	crc = crc32_raw(crc, ip + masked, len - masked);
-	return ~crc;
-}
-
 /*
  * The ICRC of an IP packet in pieces: @hlen bytes of headers at @ip (the
- * extension headers included), @plen of payload at @pl, @pad zeros.
+ * masked IP, UDP and BTH headers at least), @plen bytes at @pl, @pad zeros.
  */
 static uint32_t icrc_pieces(const uint8_t *ip, size_t hlen, const uint8_t *pl, size_t plen,
 			    size_t pad, bool ipv6)
@@ -325,9 +297,13 @@ static uint32_t icrc_pieces(const uint8_t *ip, size_t hlen, const uint8_t *pl, s
 	size_t masked = icrc_masked(m, ip, ipv6);
 	uint32_t crc;
 
+	pthread_once(&crc_once, crc_table_init);
 	memcpy(m + masked, ip + masked, hlen - masked);
 #ifdef __x86_64__
-	/* As roce_icrc(): the headers made up to 64 bytes with the payload, one run. */
+	/*
+	 * The masked copy made up to 64 bytes with what follows it: one
+	 * folding run over the packet, not the headers a byte table at a time.
+	 */
 	if (crc_clmul && hlen <= 64 && hlen + plen >= 64 + 16) {
 		size_t take = 64 - hlen, folded = (plen - take) & ~(size_t)15;
 
@@ -340,6 +316,15 @@ static uint32_t icrc_pieces(const uint8_t *ip, size_t hlen, const uint8_t *pl, s
 	crc = crc32_raw(ICRC_SEED, m, hlen);
 	crc = crc32_raw(crc, pl, plen);
 	return ~crc32_raw(crc, zeros, pad);
+}
+
+uint32_t roce_icrc(const uint8_t *ip, size_t len, bool ipv6)
+{
+	size_t masked = (ipv6 ? ROCE_IPV6_HLEN : ROCE_IPV4_HLEN) + ROCE_UDP_HLEN + ROCE_BTH_LEN;
+
+	if (len < masked)
+		return 0;
+	return icrc_pieces(ip, masked, ip + masked, len - masked, 0, ipv6);
 }
 
 /* UDP over IPv6: the checksum is not optional (RFC 8200 8.1). */
@@ -359,10 +344,16 @@ static size_t ip_len(bool ipv6)
 	return ipv6 ? ROCE_IPV6_HLEN : ROCE_IPV4_HLEN;
 }
 
+/* The BTH pad count: zeros after the payload, to a multiple of 4 bytes. */
+static size_t pad_len(const struct roce_pkt *p)
+{
+	return (4 - (p->payload_len & 3)) & 3;
+}
+
 size_t roce_frame_len(const struct roce_pkt *p)
 {
 	int has = roce_opcode_headers(p->opcode);
-	size_t pad = (4 - (p->payload_len & 3)) & 3;
+	size_t pad = pad_len(p);
 
 	if (has < 0)
 		return 0;
@@ -473,11 +464,10 @@ size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
 	int has = roce_opcode_headers(p->opcode);
 	size_t len = roce_frame_len(p), iph = ip_len(p->ipv6), udp_len, pad;
 	uint8_t *ip = buf + ROCE_ETH_HLEN, *udp = ip + iph, *q;
-	uint32_t icrc;
 
 	if (!buildable(p, has, len, cap))
 		return 0;
-	pad = (4 - (p->payload_len & 3)) & 3;
+	pad = pad_len(p);
 	udp_len = len - ROCE_ETH_HLEN - iph;
 	q = build_headers(buf, p, has, len, pad);
 	if (p->payload_len)
@@ -485,11 +475,7 @@ size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
 	memset(q + p->payload_len, 0, pad);
 	q += p->payload_len + pad;
 	/* The ICRC sees the UDP checksum as ones: the checksum, over the ICRC too, comes last. */
-	icrc = roce_icrc(ip, (size_t)(q - ip), p->ipv6);
-	q[0] = icrc;
-	q[1] = icrc >> 8;
-	q[2] = icrc >> 16;
-	q[3] = icrc >> 24;
+	put_le32(q, roce_icrc(ip, (size_t)(q - ip), p->ipv6));
 	if (p->ipv6)
 		put_be16(udp + 6, udp6_csum(ip, udp, udp_len));
 	return len;
@@ -498,24 +484,18 @@ size_t roce_build(uint8_t *buf, size_t cap, const struct roce_pkt *p)
 size_t roce_build_sg(uint8_t *hdr, size_t cap, const struct roce_pkt *p, struct iovec iov[3])
 {
 	int has = roce_opcode_headers(p->opcode);
-	size_t len = roce_frame_len(p), pad = (4 - (p->payload_len & 3)) & 3, hl;
+	size_t len = roce_frame_len(p), pad = pad_len(p), hl;
 	uint8_t *q;
-	uint32_t icrc;
 
 	if (p->ipv6 || !buildable(p, has, len, SIZE_MAX))
 		return 0;
 	hl = len - p->payload_len - pad - ROCE_ICRC_LEN;
 	if (hl + pad + ROCE_ICRC_LEN > cap)
 		return 0;
-	pthread_once(&crc_once, crc_table_init);
 	q = build_headers(hdr, p, has, len, pad);
-	icrc = icrc_pieces(hdr + ROCE_ETH_HLEN, hl - ROCE_ETH_HLEN, p->payload, p->payload_len, pad,
-			   false);
 	memset(q, 0, pad);
-	q[pad] = icrc;
-	q[pad + 1] = icrc >> 8;
-	q[pad + 2] = icrc >> 16;
-	q[pad + 3] = icrc >> 24;
+	put_le32(q + pad, icrc_pieces(hdr + ROCE_ETH_HLEN, hl - ROCE_ETH_HLEN, p->payload,
+				      p->payload_len, pad, false));
 	iov[0] = (struct iovec){ hdr, hl };
 	/* No payload: an empty piece that still points somewhere (a NULL one is no buffer). */
 	iov[1] = (struct iovec){ p->payload_len ? (void *)p->payload : q, p->payload_len };
