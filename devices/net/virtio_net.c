@@ -78,7 +78,12 @@ struct virtio_net {
 	const char *hub_spec;		/* incoming: hub joined in net_load() */
 	const char *pcap;		/* and its capture file */
 	uint64_t pcap_max;		/* where a capture stops, bytes */
-	/* a function sharing the port (atomic: set and cleared while stopped) */
+	/*
+	 * A function sharing the port. Worker 0 holds port_lock over a
+	 * batch's calls to it, and so does a change: one cleared is not
+	 * running, nor called again, once virtio_net_set_port_rx() returns.
+	 */
+	pthread_mutex_t port_lock;
 	virtio_net_port_rx port_rx;
 	void *port_opaque;
 	uint64_t poll_ns;		/* how long an empty TX queue or backend is polled */
@@ -468,13 +473,10 @@ static int net_rx_steer(struct virtio_net *net)
 		ssize_t n;
 
 		if (!f) {
-			virtio_net_port_rx rx;
-
 			n = net_backend_recv(&net->be, in->data, NET_FRAME_MAX);
 			if (n <= 0)
 				break;
-			rx = __atomic_load_n(&net->port_rx, __ATOMIC_ACQUIRE);
-			if (rx && rx(net->port_opaque, in->data, n))
+			if (net->port_rx && net->port_rx(net->port_opaque, in->data, n))
 				continue;
 			if (!net_rx_filter_accept(&net->st, in->data, n))
 				continue;
@@ -523,10 +525,8 @@ static int net_rx_steer(struct virtio_net *net)
 /* The port's function has seen this batch's frames: it may wake its worker now. */
 static void net_port_rx_batch_end(struct virtio_net *net)
 {
-	virtio_net_port_rx rx = __atomic_load_n(&net->port_rx, __ATOMIC_ACQUIRE);
-
-	if (rx)
-		rx(net->port_opaque, NULL, 0);
+	if (net->port_rx)
+		net->port_rx(net->port_opaque, NULL, 0);
 }
 
 /* ---- control queue ---- */
@@ -585,11 +585,13 @@ static void net_run(struct worker *w, uint32_t kicked, void *opaque)
 		 * waits: an empty read would tell the hub's writers that we
 		 * sleep (a system call, and a wake-up datagram from each).
 		 */
+		pthread_mutex_lock(&net->port_lock);
 		if ((kicked & ~KICK_POLLS) || !worker_polling(w) || p->backend_readable ||
 		    net_backend_pending(&net->be))
 			got = net_rx_steer(net);
 		p->backend_readable = false;
 		net_port_rx_batch_end(net);
+		pthread_mutex_unlock(&net->port_lock);
 		/*
 		 * Frames are streaming in from a backend that says cheaply
 		 * whether more wait: look again before sleeping, as TX does.
@@ -850,6 +852,7 @@ struct virtio_dev *virtio_net_new(struct guest_mem *mem, const struct net_config
 		return NULL;
 	}
 	pthread_mutex_init(&net->lock, NULL);
+	pthread_mutex_init(&net->port_lock, NULL);
 	net->be.fd = net->be.loop_wr = -1;
 	if (nc->mac_set)
 		memcpy(mac, nc->mac, 6);
@@ -1062,13 +1065,17 @@ static int net_kind_config_check(const void *config, const void *fdt, int node, 
 int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void *opaque)
 {
 	struct virtio_net *net = vdev->priv;
+	int ret = 0;
 
-	if (rx && net->port_rx)
-		return -EBUSY;
-	if (rx)
-		net->port_opaque = opaque;
-	__atomic_store_n(&net->port_rx, rx, __ATOMIC_RELEASE);
-	return 0;
+	pthread_mutex_lock(&net->port_lock);
+	if (rx && net->port_rx) {
+		ret = -EBUSY;
+	} else {
+		net->port_rx = rx;
+		net->port_opaque = rx ? opaque : NULL;
+	}
+	pthread_mutex_unlock(&net->port_lock);
+	return ret;
 }
 
 int virtio_net_port_send(struct virtio_dev *vdev, const void *frame, size_t len)

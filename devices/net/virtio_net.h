@@ -60,8 +60,9 @@ void virtio_net_free(struct virtio_dev *vdev);
  * first, on the NIC's worker, and keeps those it returns true for from the
  * netdev; after each batch of frames it is called with @frame NULL (its
  * return value unused), so it may wake its own worker once a batch. Set
- * before the NIC's workers run, cleared (NULL) before the function goes
- * away. -EBUSY if another function has the port.
+ * and cleared (NULL) at any time: once a clearing call returns the
+ * function is not running and is not called again, so it may go away.
+ * -EBUSY if another function has the port.
  */
 typedef bool (*virtio_net_port_rx)(void *opaque, const void *frame, size_t len);
 int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void *opaque);

@@ -1775,6 +1775,7 @@ static void rdma_kind_destroy(struct vm *vm, void *dev)
 	struct vrdma_handle *h = dev;
 	struct vrdma *d = (struct vrdma *)h->rdma;
 
+	/* Once this returns no NIC thread is in nic_rx(), nor enters it again. */
 	virtio_net_set_port_rx(h->nic, NULL, NULL);
 	vrdma_stop(d);
 	virtio_pci_detach(h->rdma);

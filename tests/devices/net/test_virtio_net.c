@@ -7,7 +7,9 @@
  * the queue reset race of issue 15 (it had 17 reports in 300 resets).
  */
 #include <check.h>
+#include <errno.h>
 #include <linux/virtio_net.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -391,6 +393,75 @@ START_TEST(rx_hub_wakes_after_polling)
 }
 END_TEST
 
+/* ---- a function sharing the port ---- */
+
+struct port_fn {
+	int calls, inside, release;
+};
+
+/* Takes every frame; holds the NIC's worker inside until released. */
+static bool port_fn_rx(void *opaque, const void *frame, size_t len)
+{
+	struct port_fn *pf = opaque;
+
+	if (!frame)
+		return false;
+	__atomic_add_fetch(&pf->calls, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&pf->inside, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&pf->release, __ATOMIC_SEQ_CST))
+		sched_yield();
+	__atomic_store_n(&pf->inside, 0, __ATOMIC_SEQ_CST);
+	return true;
+}
+
+static int port_cleared;
+
+static void *port_clear(void *arg)
+{
+	ck_assert_int_eq(virtio_net_set_port_rx(vdev, NULL, NULL), 0);
+	__atomic_store_n(&port_cleared, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/*
+ * Clearing the port's function waits for the NIC's worker to leave it
+ * (the RDMA device is freed right after), and it is not called again:
+ * the next frame goes to the guest. Before the fix the clear returned
+ * while the worker was inside.
+ */
+START_TEST(port_cleared_while_in_use)
+{
+	struct port_fn pf = { 0 };
+	unsigned int got = 0, i;
+	pthread_t t;
+
+	ck_assert_int_eq(virtio_net_set_port_rx(vdev, port_fn_rx, &pf), 0);
+	ck_assert_int_eq(virtio_net_set_port_rx(vdev, port_fn_rx, &pf), -EBUSY);
+	bring_up();
+	tx_send(1);
+	while (!__atomic_load_n(&pf.inside, __ATOMIC_SEQ_CST))
+		sched_yield();
+	port_cleared = 0;
+	ck_assert_int_eq(pthread_create(&t, NULL, port_clear, NULL), 0);
+	/* Whatever the wait, the clear must still be waiting: the worker is inside. */
+	usleep(50 * 1000);
+	ck_assert_msg(!__atomic_load_n(&port_cleared, __ATOMIC_SEQ_CST),
+		      "the port was cleared with its function running");
+	__atomic_store_n(&pf.release, 1, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert(port_cleared);
+	ck_assert_int_eq(pf.calls, 1);
+	/* The next frame is the guest's. */
+	tx_send(1);
+	for (i = 0; !got && i < 100000; i++) {
+		got = rx_refill();
+		sched_yield();
+	}
+	ck_assert_uint_eq(got, 1);
+	ck_assert_int_eq(pf.calls, 1);
+}
+END_TEST
+
 /* ---- saved state of the device part (struct net_state) ---- */
 
 static int save_net(void *dev, struct state_buf *sb)
@@ -546,6 +617,8 @@ static Suite *virtio_net_suite(void)
 
 	vlab_tcase(s, "rx", setup, teardown, 120, VLAB_TESTS(
 		rx_kick_only_when_buffers_ran_out, rx_backlog_drains_in_order));
+
+	vlab_tcase(s, "port", setup, teardown, 120, VLAB_TESTS(port_cleared_while_in_use));
 
 	vlab_tcase(s, "rx_hub", setup_hub, teardown_hub, 120, VLAB_TESTS(
 		rx_hub_wakes_after_polling));
