@@ -257,8 +257,9 @@ int rpmd_post_send_wr(struct rpmd *r, const struct virtio_rdma_send_wr *wr,
 	return 0;
 }
 
-int rpmd_post_send(struct rpmd *r, uint8_t opcode, uint64_t wr_id, const void *addr,
-		   uint32_t len, uint64_t remote, uint32_t rkey, uint32_t imm, uint64_t add)
+int rpmd_post_send_flags(struct rpmd *r, uint32_t flags, uint8_t opcode, uint64_t wr_id,
+			 const void *addr, uint32_t len, uint64_t remote, uint32_t rkey,
+			 uint32_t imm, uint64_t add)
 {
 	struct virtio_rdma_send_wr wr;
 	struct virtio_rdma_sge sge = { (uintptr_t)addr, len, r->dma_key };
@@ -266,7 +267,7 @@ int rpmd_post_send(struct rpmd *r, uint8_t opcode, uint64_t wr_id, const void *a
 	memset(&wr, 0, sizeof(wr));
 	wr.wr_id = wr_id;
 	wr.opcode = opcode;
-	wr.send_flags = VIRTIO_RDMA_SEND_SIGNALED;
+	wr.send_flags = flags;
 	wr.num_sge = 1;
 	wr.imm_or_inv = __builtin_bswap32(imm);
 	if (opcode == VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD) {
@@ -278,6 +279,13 @@ int rpmd_post_send(struct rpmd *r, uint8_t opcode, uint64_t wr_id, const void *a
 		wr.rdma.rkey = rkey;
 	}
 	return rpmd_post_send_wr(r, &wr, &sge, 1);
+}
+
+int rpmd_post_send(struct rpmd *r, uint8_t opcode, uint64_t wr_id, const void *addr,
+		   uint32_t len, uint64_t remote, uint32_t rkey, uint32_t imm, uint64_t add)
+{
+	return rpmd_post_send_flags(r, VIRTIO_RDMA_SEND_SIGNALED, opcode, wr_id, addr, len,
+				    remote, rkey, imm, add);
 }
 
 int rpmd_post_recv(struct rpmd *r, uint64_t wr_id, void *addr, uint32_t len)

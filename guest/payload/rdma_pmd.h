@@ -60,9 +60,13 @@ int rpmd_modify_state(struct rpmd *r, uint32_t qpn, uint8_t state);
 /* A send WR as given, with @n SGEs after it: 0 or -1. */
 int rpmd_post_send_wr(struct rpmd *r, const struct virtio_rdma_send_wr *wr,
 		      const struct virtio_rdma_sge *sge, unsigned int n);
-/* One SGE over the DMA MR; @add is FETCH_ADD's addend. */
+/* One SGE over the DMA MR, signaled; @add is FETCH_ADD's addend. */
 int rpmd_post_send(struct rpmd *r, uint8_t opcode, uint64_t wr_id, const void *addr,
 		   uint32_t len, uint64_t remote, uint32_t rkey, uint32_t imm, uint64_t add);
+/* The same with its send flags (VIRTIO_RDMA_SEND_*) given. */
+int rpmd_post_send_flags(struct rpmd *r, uint32_t flags, uint8_t opcode, uint64_t wr_id,
+			 const void *addr, uint32_t len, uint64_t remote, uint32_t rkey,
+			 uint32_t imm, uint64_t add);
 int rpmd_post_recv(struct rpmd *r, uint64_t wr_id, void *addr, uint32_t len);
 /* The next completion: 0 with *@e, -1 after RPMD_WAIT_US (printed). */
 int rpmd_next_cqe(struct rpmd *r, struct virtio_rdma_cqe *e);

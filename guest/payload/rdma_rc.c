@@ -262,16 +262,11 @@ static void sort_u64(uint64_t *v, unsigned int n)
 /* WRITE number @i of a waiting stream of @stream from @id, signaled if it ends a half. */
 static int post_half_write(uint32_t len, uint64_t id, uint64_t i, uint64_t stream)
 {
-	struct virtio_rdma_send_wr wr = {
-		.wr_id = id + i, .opcode = VIRTIO_RDMA_WR_RDMA_WRITE, .num_sge = 1,
-		.send_flags = (i % BENCH_HALF == BENCH_HALF - 1 || i + 1 == stream) ?
-			      VIRTIO_RDMA_SEND_SIGNALED : 0,
-	};
-	struct virtio_rdma_sge sge = { (uintptr_t)local, len, r.dma_key };
+	uint32_t flags = (i % BENCH_HALF == BENCH_HALF - 1 || i + 1 == stream) ?
+			 VIRTIO_RDMA_SEND_SIGNALED : 0;
 
-	wr.rdma.remote_addr = peer.va;
-	wr.rdma.rkey = peer.rkey;
-	return rpmd_post_send_wr(&r, &wr, &sge, 1);
+	return rpmd_post_send_flags(&r, flags, VIRTIO_RDMA_WR_RDMA_WRITE, id + i, local, len,
+				    peer.va, peer.rkey, 0, 0);
 }
 
 /* The stream of @stream WRITEs of @len again, halted while waiting: one result line. */

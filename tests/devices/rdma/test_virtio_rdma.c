@@ -412,15 +412,15 @@ static void wr_post_taken(struct node *n, uint64_t at, uint32_t len, uint64_t wr
 
 #define SGE_WR_LEN	(sizeof(struct virtio_rdma_send_wr) + sizeof(struct virtio_rdma_sge))
 
-/* A send WR of @len bytes at @gpa, one SGE over the DMA MR, SGE_WR_LEN bytes at *@at. */
+/* A send WR of @len bytes at @addr, one SGE over MR @key, SGE_WR_LEN bytes at *@at. */
 static struct virtio_rdma_send_wr *sge_wr(struct node *n, uint8_t opcode, uint64_t wr_id,
-					  uint64_t gpa, uint32_t len, uint64_t *at)
+					  uint64_t addr, uint32_t len, uint32_t key, uint64_t *at)
 {
 	struct virtio_rdma_send_wr *wr = wr_new(n, opcode, wr_id, at);
 	struct virtio_rdma_sge *sge = (void *)(wr + 1);
 
 	wr->num_sge = htole16(1);
-	*sge = (struct virtio_rdma_sge){ htole64(gpa), htole32(len), htole32(n->dma_key) };
+	*sge = (struct virtio_rdma_sge){ htole64(addr), htole32(len), htole32(key) };
 	return wr;
 }
 
@@ -429,7 +429,7 @@ static void post_send(struct node *n, uint8_t opcode, uint64_t wr_id, uint64_t g
 		      uint64_t remote, uint32_t rkey, uint32_t imm, uint64_t cmp_add, uint64_t swap)
 {
 	uint64_t at;
-	struct virtio_rdma_send_wr *wr = sge_wr(n, opcode, wr_id, gpa, len, &at);
+	struct virtio_rdma_send_wr *wr = sge_wr(n, opcode, wr_id, gpa, len, n->dma_key, &at);
 
 	wr->imm_or_inv = htobe32(imm);
 	if (opcode == VIRTIO_RDMA_WR_ATOMIC_CMP_SWP || opcode == VIRTIO_RDMA_WR_ATOMIC_FETCH_ADD) {
@@ -648,7 +648,6 @@ START_TEST(send_data_is_read_when_sent)
 {
 	struct virtio_rdma_handle h = { htole32(A.mr_key) };
 	struct virtio_rdma_send_wr *wr;
-	struct virtio_rdma_sge *sge;
 	struct virtio_rdma_cqe e;
 	uint8_t before[4096];
 	unsigned int sent;
@@ -671,10 +670,7 @@ START_TEST(send_data_is_read_when_sent)
 	fill(&A, MR_AREA, 4096, 13);
 	set_wire_down_to(&B);
 	sent = __atomic_load_n(&frames_sent, __ATOMIC_RELAXED);
-	wr = wr_new(&A, VIRTIO_RDMA_WR_RDMA_WRITE, 2, &at);
-	sge = (void *)(wr + 1);
-	wr->num_sge = htole16(1);
-	*sge = (struct virtio_rdma_sge){ htole64(MR_VA), htole32(4096), htole32(A.mr_key) };
+	wr = sge_wr(&A, VIRTIO_RDMA_WR_RDMA_WRITE, 2, MR_VA, 4096, A.mr_key, &at);
 	wr->rdma.remote_addr = htole64(MR_VA + 8192);
 	wr->rdma.rkey = htole32(B.mr_key);
 	wr_post_taken(&A, at, SGE_WR_LEN, 2);
@@ -934,7 +930,7 @@ static unsigned int cq_irqs(struct node *n)
 static void post_se(struct node *n, uint8_t opcode, uint64_t wr_id, uint32_t len, bool se)
 {
 	uint64_t at;
-	struct virtio_rdma_send_wr *wr = sge_wr(n, opcode, wr_id, DATA, len, &at);
+	struct virtio_rdma_send_wr *wr = sge_wr(n, opcode, wr_id, DATA, len, n->dma_key, &at);
 
 	if (se)
 		wr->send_flags |= VIRTIO_RDMA_SEND_SOLICITED;
