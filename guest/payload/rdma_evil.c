@@ -195,8 +195,14 @@ static int ring_attacks(void)
 {
 	struct vpmd_sg sg = { (const void *)BEYOND_RAM, 72 };
 
-	/* Completion buffers of 8 bytes: the first completion cannot be written. */
-	if (bring_up(8) || rpmd_post_send(&r, VIRTIO_RDMA_WR_SEND, 60, buf, 8, 0, 0, 0, 0) ||
+	/*
+	 * Completion buffers of 8 bytes: the first completion cannot be
+	 * written. A SEND to itself with a receive posted, so that it
+	 * completes: with none it is refused RNR for ever (rnr_retry 7), and
+	 * only a retransmit timeout now and then, by chance, ended it.
+	 */
+	if (bring_up(8) || rpmd_post_recv(&r, 61, buf + 4096, 256) ||
+	    rpmd_post_send(&r, VIRTIO_RDMA_WR_SEND, 60, buf, 8, 0, 0, 0, 0) ||
 	    wants_reset("a completion buffer of 8 bytes"))
 		return -1;
 	if (bring_up(0) || loop_send(70))
