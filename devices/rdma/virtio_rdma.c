@@ -1626,14 +1626,20 @@ static int nic_sendv(void *opaque, const struct iovec *iov, int n)
  * those, not the transport's work, bounded the stream. What the batch's
  * frames let go (packets, completions) goes at its end. Only while the
  * worker is stopped, or older frames wait for it, the inbox takes them,
- * and the worker is woken once a batch.
+ * and the worker is woken once a batch. The device's lock is held from
+ * the batch's first call to its end (virtio-net always ends a batch it
+ * began), so the worker waits at most one batch of frames.
  */
 static bool nic_rx(void *opaque, const void *frame, size_t len)
 {
 	struct vrdma *d = ((struct virtio_dev *)opaque)->priv;
 	bool ours = false, take = false, kick = false;
 
-	pthread_mutex_lock(&d->lock);
+	/* Held from a batch's first frame to its end: one lock pair a batch. */
+	if (!d->rx_batch) {
+		pthread_mutex_lock(&d->lock);
+		d->rx_batch = true;
+	}
 	if (!frame) {
 		kick = d->rx_unkicked;
 		d->rx_unkicked = false;
@@ -1658,6 +1664,9 @@ static bool nic_rx(void *opaque, const void *frame, size_t len)
 			vrdma_progress(d);
 		d->wire_took = false;
 	}
+	if (frame)
+		return ours;
+	d->rx_batch = false;
 	pthread_mutex_unlock(&d->lock);
 	if (kick)
 		worker_kick(&d->worker, KICK_WIRE);

@@ -95,6 +95,7 @@ struct vrdma {
 	 */
 	pthread_mutex_t lock;
 	bool live;
+	bool rx_batch;			/* the NIC's thread holds @lock to its batch's end */
 	bool wire_took;			/* the NIC's thread took frames: work to follow */
 	uint64_t wire_now;		/* the clock at the batch's first frame */
 	/* the inbox, and the GIDs frames must be for (any thread; after @lock) */
