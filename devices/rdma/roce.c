@@ -21,6 +21,12 @@
  * carry-less multiplies instead, six times faster again.
  */
 static uint32_t crc_table[8][256];
+/*
+ * icrc_seed_back[k]: the CRC register that k zero bytes take to ICRC_SEED.
+ * Zeros before the packet then cost nothing to the CRC, so the folds can
+ * start early enough to end on the packet's last byte: no byte-table tail.
+ */
+static uint32_t icrc_seed_back[64];
 static bool crc_clmul, crc_vclmul;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
@@ -37,6 +43,18 @@ static void crc_table_init(void)
 		for (i = 0; i < 256; i++)
 			crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^
 					  crc_table[0][crc_table[k - 1][i] & 0xff];
+	/*
+	 * A zero byte steps the register to (c >> 8) ^ table[c & 0xff]; the
+	 * table's top bytes are all different, so the top byte names c & 0xff
+	 * and the step runs backwards.
+	 */
+	icrc_seed_back[0] = ICRC_SEED;
+	for (k = 1; k < 64; k++) {
+		c = icrc_seed_back[k - 1];
+		for (i = 0; crc_table[0][i] >> 24 != c >> 24; i++)
+			;
+		icrc_seed_back[k] = (c ^ crc_table[0][i]) << 8 | i;
+	}
 #ifdef __x86_64__
 	__builtin_cpu_init();
 	crc_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
@@ -80,6 +98,8 @@ static inline CLMUL_TARGET __m128i fold(__m128i x, __m128i k, __m128i y)
  * bit-reflected and shifted left once (low and high qword).
  */
 #define K512	_mm_set_epi64x(0x1c6e41596, 0x154442bd4)	/* 4 x 128 bits */
+#define K384	_mm_set_epi64x(0x174359406, 0x03db1ecdc)
+#define K256	_mm_set_epi64x(0x15a546366, 0x0f1da05aa)
 #define K128	_mm_set_epi64x(0x0ccaa009e, 0x1751997d0)
 
 /* The four lanes folded 64 bytes at a time (and @n more bytes at @p, n % 16 == 0) to 32 bits. */
@@ -91,7 +111,8 @@ static inline CLMUL_TARGET uint32_t crc_reduce(__m128i x1, __m128i x2, __m128i x
 	const __m128i poly_mu = _mm_set_epi64x(0x1f7011641, 0x1db710641);
 	const __m128i low32 = _mm_setr_epi32(~0, 0, ~0, 0);
 
-	x1 = fold(fold(fold(x1, k3k4, x2), k3k4, x3), k3k4, x4);
+	/* Each lane straight to the last one's place: one multiply deep, not three. */
+	x1 = fold(x1, K384, fold(x2, K256, fold(x3, k3k4, x4)));
 	for (; n >= 16; p += 16, n -= 16)
 		x1 = fold(x1, k3k4, _mm_loadu_si128((const __m128i *)p));
 	/* 128 bits to 64. */
@@ -105,16 +126,18 @@ static inline CLMUL_TARGET uint32_t crc_reduce(__m128i x1, __m128i x2, __m128i x
 }
 
 /*
- * The reflected CRC-32 of the 64 bytes at @head and then @n more at @p
- * (a multiple of 16) by folding (Intel, "Fast CRC Computation for Generic
- * Polynomials Using PCLMULQDQ", 2009; the constants are Linux's
- * crc32-pclmul_asm.S): four 128-bit lanes folded 64 bytes at a time,
- * then into one lane, then 16 bytes at a time, then to 64 bits and a
- * Barrett reduction to 32. @head apart: the ICRC's masked headers come
- * from a copy, the rest from the frame, in one run.
+ * The reflected CRC-32 of the @hn bytes at @head (64 or 128) and then @n
+ * more at @p (a multiple of 16) by folding (Intel, "Fast CRC Computation
+ * for Generic Polynomials Using PCLMULQDQ", 2009; the constants are
+ * x^(D+32) and x^(D-32) mod P for a fold over D bits, bit-reflected and
+ * shifted left once, as Linux's crc32-pclmul_asm.S has them): four 128-bit
+ * lanes folded 64 bytes at a time, then into one lane, then 16 bytes at
+ * a time, then to 64 bits and a Barrett reduction to 32. @head apart: the
+ * ICRC's masked headers come from a copy, the rest from the frame, in one
+ * run.
  */
-static CLMUL_TARGET uint32_t crc32_clmul(uint32_t crc, const uint8_t *head, const uint8_t *p,
-					 size_t n)
+static CLMUL_TARGET uint32_t crc32_clmul(uint32_t crc, const uint8_t *head, size_t hn,
+					 const uint8_t *p, size_t n)
 {
 	const __m128i k1k2 = K512;
 	__m128i x1, x2, x3, x4;
@@ -123,11 +146,19 @@ static CLMUL_TARGET uint32_t crc32_clmul(uint32_t crc, const uint8_t *head, cons
 	x2 = _mm_loadu_si128((const __m128i *)(head + 16));
 	x3 = _mm_loadu_si128((const __m128i *)(head + 32));
 	x4 = _mm_loadu_si128((const __m128i *)(head + 48));
-	for (; n >= 64; p += 64, n -= 64) {
-		x1 = fold(x1, k1k2, _mm_loadu_si128((const __m128i *)p));
-		x2 = fold(x2, k1k2, _mm_loadu_si128((const __m128i *)(p + 16)));
-		x3 = fold(x3, k1k2, _mm_loadu_si128((const __m128i *)(p + 32)));
-		x4 = fold(x4, k1k2, _mm_loadu_si128((const __m128i *)(p + 48)));
+	for (head += 64, hn -= 64; hn || n >= 64; ) {
+		const uint8_t *q = hn ? head : p;
+
+		x1 = fold(x1, k1k2, _mm_loadu_si128((const __m128i *)q));
+		x2 = fold(x2, k1k2, _mm_loadu_si128((const __m128i *)(q + 16)));
+		x3 = fold(x3, k1k2, _mm_loadu_si128((const __m128i *)(q + 32)));
+		x4 = fold(x4, k1k2, _mm_loadu_si128((const __m128i *)(q + 48)));
+		if (hn) {
+			hn = 0;
+		} else {
+			p += 64;
+			n -= 64;
+		}
 	}
 	return crc_reduce(x1, x2, x3, x4, p, n);
 }
@@ -142,43 +173,57 @@ static inline VCLMUL_TARGET __m512i fold4(__m512i x, __m512i k, __m512i y)
 }
 
 /*
- * The same with 512-bit carry-less multiplies (n >= 192): four registers
- * of four lanes folded 256 bytes at a time, into one register, 64 bytes
- * at a time, then its lanes as above. Some three times the speed of the
- * 128-bit loop on a kilobyte, where the CPU has VPCLMULQDQ.
+ * The same with 512-bit carry-less multiplies (hn + n >= 256): four
+ * registers of four lanes folded 256 bytes at a time, each straight into
+ * the last one's place, 64 bytes at a time, then its lanes as above. Some
+ * three times the speed of the 128-bit loop on a kilobyte, where the CPU
+ * has VPCLMULQDQ; on a packet it is the chain of multiplies at the end
+ * that costs, so no fold waits for another it need not.
  */
-static VCLMUL_TARGET uint32_t crc32_vclmul(uint32_t crc, const uint8_t *head, const uint8_t *p,
-					   size_t n)
+static VCLMUL_TARGET uint32_t crc32_vclmul(uint32_t crc, const uint8_t *head, size_t hn,
+					   const uint8_t *p, size_t n)
 {
 	const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430, 0x11542778a));
+	const __m512i k1536 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x12e958ac4, 0x1821d8bc0));
+	const __m512i k1024 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x14a7fe880, 0x1e88ef372));
 	const __m512i k512 = _mm512_broadcast_i32x4(K512);
 	__m512i z0, z1, z2, z3;
 
 	z0 = _mm512_xor_si512(_mm512_loadu_si512(head),
 			      _mm512_inserti32x4(_mm512_setzero_si512(),
 						 _mm_cvtsi32_si128((int)crc), 0));
-	z1 = _mm512_loadu_si512(p);
-	z2 = _mm512_loadu_si512(p + 64);
-	z3 = _mm512_loadu_si512(p + 128);
-	for (p += 192, n -= 192; n >= 256; p += 256, n -= 256) {
+	if (hn > 64) {
+		z1 = _mm512_loadu_si512(head + 64);
+	} else {
+		z1 = _mm512_loadu_si512(p);
+		p += 64;
+		n -= 64;
+	}
+	z2 = _mm512_loadu_si512(p);
+	z3 = _mm512_loadu_si512(p + 64);
+	for (p += 128, n -= 128; n >= 256; p += 256, n -= 256) {
 		z0 = fold4(z0, k2048, _mm512_loadu_si512(p));
 		z1 = fold4(z1, k2048, _mm512_loadu_si512(p + 64));
 		z2 = fold4(z2, k2048, _mm512_loadu_si512(p + 128));
 		z3 = fold4(z3, k2048, _mm512_loadu_si512(p + 192));
 	}
-	z0 = fold4(fold4(fold4(z0, k512, z1), k512, z2), k512, z3);
+	z0 = fold4(z0, k1536, fold4(z1, k1024, fold4(z2, k512, z3)));
 	for (; n >= 64; p += 64, n -= 64)
 		z0 = fold4(z0, k512, _mm512_loadu_si512(p));
 	return crc_reduce(_mm512_extracti32x4_epi32(z0, 0), _mm512_extracti32x4_epi32(z0, 1),
 			  _mm512_extracti32x4_epi32(z0, 2), _mm512_extracti32x4_epi32(z0, 3), p, n);
 }
 
-/* CRC of the 64 bytes at @head, then @n at @p (n % 16 == 0), the fastest way the CPU has. */
-static uint32_t crc32_fold(uint32_t crc, const uint8_t *head, const uint8_t *p, size_t n)
+/*
+ * CRC of the @hn bytes at @head (64 or 128), then @n at @p (n % 16 == 0),
+ * the fastest way the CPU has.
+ */
+static uint32_t crc32_fold(uint32_t crc, const uint8_t *head, size_t hn, const uint8_t *p,
+			   size_t n)
 {
-	if (crc_vclmul && n >= 192)
-		return crc32_vclmul(crc, head, p, n);
-	return crc32_clmul(crc, head, p, n);
+	if (crc_vclmul && hn + n >= 256)
+		return crc32_vclmul(crc, head, hn, p, n);
+	return crc32_clmul(crc, head, hn, p, n);
 }
 #endif
 
@@ -189,7 +234,7 @@ static uint32_t crc32_raw(uint32_t crc, const uint8_t *p, size_t n)
 	if (crc_clmul && n >= 64) {
 		size_t folded = n & ~(size_t)15;
 
-		crc = crc32_fold(crc, p, p + 64, folded - 64);
+		crc = crc32_fold(crc, p, 64, p + 64, folded - 64);
 		p += folded;
 		n -= folded;
 	}
@@ -294,25 +339,29 @@ static uint32_t icrc_pieces(const uint8_t *ip, size_t hlen, const uint8_t *pl, s
 {
 	static const uint8_t zeros[3];
 	uint8_t m[128];
-	size_t masked = icrc_masked(m, ip, ipv6);
+	size_t masked;
 	uint32_t crc;
 
 	pthread_once(&crc_once, crc_table_init);
-	memcpy(m + masked, ip + masked, hlen - masked);
 #ifdef __x86_64__
 	/*
-	 * The masked copy made up to 64 bytes with what follows it: one
-	 * folding run over the packet, not the headers a byte table at a time.
+	 * One folding run over the packet: the masked headers, then the
+	 * payload's first plen % 64 bytes, copied after as many zeros as make
+	 * them 64 or 128 bytes, the seed stepped back over the zeros; the
+	 * rest of the payload folds where it lies, 64 bytes at a time.
 	 */
-	if (crc_clmul && hlen <= 64 && hlen + plen >= 64 + 16) {
-		size_t take = 64 - hlen, folded = (plen - take) & ~(size_t)15;
+	if (crc_clmul && !pad && hlen + plen % 64 <= sizeof(m)) {
+		size_t take = plen % 64, hn = (hlen + take + 63) & ~(size_t)63, k = hn - hlen - take;
 
-		memcpy(m + hlen, pl, take);
-		crc = crc32_fold(ICRC_SEED, m, pl + take, folded);
-		crc = crc32_sliced(crc, pl + take + folded, plen - take - folded);
-		return ~crc32_sliced(crc, zeros, pad);
+		memset(m, 0, k);
+		masked = icrc_masked(m + k, ip, ipv6);
+		memcpy(m + k + masked, ip + masked, hlen - masked);
+		memcpy(m + k + hlen, pl, take);
+		return ~crc32_fold(icrc_seed_back[k], m, hn, pl + take, plen - take);
 	}
 #endif
+	masked = icrc_masked(m, ip, ipv6);
+	memcpy(m + masked, ip + masked, hlen - masked);
 	crc = crc32_raw(ICRC_SEED, m, hlen);
 	crc = crc32_raw(crc, pl, plen);
 	return ~crc32_raw(crc, zeros, pad);

@@ -198,16 +198,24 @@ START_TEST(icrc_is_the_masked_crc)
 	static const uint32_t sizes[] = { 13, 39, 40, 41, 56, 64, 80, 200, 215, 216, 232, 471,
 					  472, 500, 728, 1024, 4096 + 5 };
 	static uint8_t data[4096 + 5], frame[4096 + 256], m[4096 + 256 + 8];
+	const unsigned int nsizes = sizeof(sizes) / sizeof(sizes[0]);
 	struct roce_pkt p;
-	unsigned int v6, i, k;
+	unsigned int v6, i, k, size;
 	size_t n, iph, len;
 	uint32_t want;
 
 	for (i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)(i * 131 + 7);
-	for (k = 0; k < 2 * sizeof(sizes) / sizeof(sizes[0]); k++) {
+	/*
+	 * Then every length from 0 to 1100, with two header lengths: the
+	 * zeros put before the packet, and whether the folds start from 64
+	 * bytes or 128, follow the length modulo 64.
+	 */
+	for (k = 0; k < 2 * nsizes + 4 * 1101; k++) {
 		v6 = k & 1;
-		sample(&p, ROCE_SEND_ONLY, v6, data, sizes[k / 2]);
+		size = k < 2 * nsizes ? sizes[k / 2] : (k - 2 * nsizes) / 4;
+		sample(&p, k < 2 * nsizes || !(k & 2) ? ROCE_SEND_ONLY : ROCE_WRITE_ONLY_IMM, v6,
+		       data, size);
 		n = roce_build(frame, sizeof(frame), &p);
 		ck_assert_uint_gt(n, 0);
 		iph = v6 ? 40 : 20;
