@@ -119,9 +119,20 @@ int rpmd_ctrl(struct rpmd *r, uint8_t cmd, const void *args, uint32_t len, void 
 	if (vpmd_queue_add(&r->ctrl, sg, 1, 1, r->ctrl_buf))
 		return -1;
 	vpmd_queue_kick(&r->ctrl);
-	while (!vpmd_queue_get_used(&r->ctrl, NULL))
-		if (vpmd_expired(end))
+	/*
+	 * With interrupts on, halt for the answer: spinning here held a CPU
+	 * from the device threads that must give it (a third of one, for the
+	 * arming in each wait of a waiting stream).
+	 */
+	while (!vpmd_queue_get_used(&r->ctrl, NULL)) {
+		if (r->irq) {
+			/* Asked for anew each time: the vpmd queue polls, and asks for none. */
+			if (!vdrv_enable_cb(&r->ctrl.vr))
+				payload_wait_irq();
+			vdrv_disable_cb(&r->ctrl.vr);
+		} else if (vpmd_expired(end))
 			return fail("no answer on the control queue");
+	}
 	if (!rep[0] && out)
 		memcpy(out, rep + 1, out_len);
 	return rep[0];
@@ -325,7 +336,10 @@ int rpmd_next_cqe(struct rpmd *r, struct virtio_rdma_cqe *e)
 int rpmd_cq_irq(struct rpmd *r, uint8_t vector)
 {
 	payload_lapic_enable();
-	return vpmd_queue_irq(&r->dev, 1, vector);
+	if (vpmd_queue_irq(&r->dev, 1, vector) || vpmd_queue_irq(&r->dev, 0, vector))
+		return -1;
+	r->irq = true;
+	return 0;
 }
 
 int rpmd_wait_cqe(struct rpmd *r, struct virtio_rdma_cqe *e)

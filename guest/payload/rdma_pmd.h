@@ -33,6 +33,7 @@ struct rpmd {
 	uint32_t cq_buf_len;		/* of each posted completion buffer */
 	uint64_t wait_us;		/* for a completion (RPMD_WAIT_US after rpmd_up) */
 	uint8_t path_mtu;		/* VIRTIO_RDMA_MTU_* for rpmd_connect (0: 1024) */
+	bool irq;			/* the CQ and control queue interrupt (rpmd_cq_irq) */
 };
 
 /*
@@ -72,7 +73,8 @@ int rpmd_post_recv(struct rpmd *r, uint64_t wr_id, void *addr, uint32_t len);
 int rpmd_next_cqe(struct rpmd *r, struct virtio_rdma_cqe *e);
 /*
  * CQ 0's interrupt to @vector, for rpmd_wait_cqe() (after rpmd_up():
- * payload_lapic_enable(), the CQ vq's MSI-X entry): 0 or -1.
+ * payload_lapic_enable(), the CQ vq's MSI-X entry), and the control
+ * queue's, so rpmd_ctrl() halts for its answer too: 0 or -1.
  */
 int rpmd_cq_irq(struct rpmd *r, uint8_t vector);
 /*

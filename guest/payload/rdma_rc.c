@@ -33,7 +33,8 @@
  * size only (both: a long stream of one size, to profile). Then the same
  * stream again with the vCPU halted while it waits, as an application
  * blocked on its completion channel: 2 x BENCH_HALF WRITEs out, only each
- * BENCH_HALF-th signaled, the CQ armed and its interrupt awaited
+ * BENCH_HALF-th signaled, the CQ armed (halted for the control queue's
+ * answer too) and its interrupt awaited
  * (payload_wait_irq()), the half refilled when its last completes; the
  * vCPU's host thread sleeps meanwhile, and leaves its CPU to the devices
  * (on a 2-CPU host a polling vCPU holds one of the two).

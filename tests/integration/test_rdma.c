@@ -108,6 +108,8 @@ START_TEST(test_rdma_rc_between_two_guests)
 		   vlab_file_has(c.con, "rdma_rc: bench write 64 bytes: p50 ") &&
 		   vlab_file_has(c.con, "rdma_rc: bench write 4096 bytes: p50 ") &&
 		   vlab_file_has(c.con, "rdma_rc: bench write 65536 bytes: p50 ") &&
+		   /* the halted stream: completions and control answers by interrupt */
+		   vlab_file_has(c.con, "rdma_rc: bench write-waiting 65536 bytes: ") &&
 		   vlab_file_has(c.con, "the bench's WRITEs read back: 65536 bytes right") &&
 		   vlab_file_has(c.con, "payload: rdma_rc ok"), "the client's checks");
 	vp_check(vlab_file_has(s.con, "the client's RDMA WRITE: 65536 bytes right") &&
