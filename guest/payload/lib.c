@@ -604,24 +604,12 @@ uint64_t payload_pio_emulated(void)
 	return pio_emulated;
 }
 
-static uint64_t irq_waits;
-
-/* HLT at CPL3 (payload_wait_irq()): halt here, interrupts on, until one comes. */
-static bool emulate_hlt(struct trap_frame *f)
-{
-	if (f->vector != 13 || f->error || (f->cs & 3) != 3 || !phys_ok(f->rip, 1) ||
-	    *(const uint8_t *)f->rip != 0xf4)
-		return false;
-	/* STI's shadow covers HLT: one pending since the test body looked wakes it. */
-	asm volatile("sti; hlt; cli" : : : "memory");
-	f->rip += 1;
-	irq_waits++;
-	return true;
-}
+/* HLTs at CPL3 done: start.S's #GP entry (gp_stub) counts them. */
+uint64_t payload_irq_wait_count;
 
 uint64_t payload_irq_waits(void)
 {
-	return irq_waits;
+	return payload_irq_wait_count;
 }
 
 void payload_lapic_enable(void)
@@ -636,7 +624,7 @@ void payload_trap(struct trap_frame *f)
 	uint64_t cr2;
 	int code = 0x80 | (f->vector & 0x7f);
 
-	if (!in_trap && (emulate_pio(f) || emulate_hlt(f)))
+	if (!in_trap && emulate_pio(f))
 		return;
 
 	asm volatile("mov %%cr2, %0" : "=r"(cr2));

@@ -231,10 +231,11 @@ uint64_t payload_pio_emulated(void);
  * The test body runs with IF=0; payload_lapic_enable() turns on the boot
  * CPU's local APIC (xAPIC, 0xfee00000), a device's MSI-X entry is pointed
  * at a vector >= 32 (vpmd_queue_irq()), and payload_wait_irq() halts
- * until an interrupt comes: HLT at CPL3 raises #GP, and the kit halts at
- * CPL0 with interrupts on (an interrupt raised since the body's last look
- * waits for that STI, so none is missed), acknowledges it and returns.
- * Slow on kvm_pvm (CPL0 is emulated): a wait, not a per-event path.
+ * until an interrupt comes: HLT at CPL3 raises #GP, and the kit's #GP
+ * entry halts at CPL0 with interrupts on (an interrupt raised since the
+ * body's last look waits for that STI, so none is missed), the interrupt
+ * is acknowledged, and it returns. Slow on kvm_pvm (CPL0 is emulated,
+ * though only a dozen instructions are): a wait, not a per-event path.
  */
 #define PAYLOAD_LAPIC_BASE	0xfee00000ULL
 void payload_lapic_enable(void);
