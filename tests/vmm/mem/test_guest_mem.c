@@ -2,6 +2,7 @@
 /* Guest RAM layout, bounds-checked access and the device-side dirty log. */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,67 @@ START_TEST(dirty_collect)
 }
 END_TEST
 
+/* A mark over set and clear bits of one word sets the clear ones. */
+START_TEST(mark_dirty_partly_set)
+{
+	ck_assert_int_eq(guest_mem_init(&gm, 64 * PAGE), 0);
+	guest_mem_mark_dirty(&gm, 3 * PAGE, PAGE);
+	guest_mem_mark_dirty(&gm, 3 * PAGE, PAGE);
+	guest_mem_mark_dirty(&gm, 2 * PAGE, 3 * PAGE);
+	expect_dirty_range(2, 4);
+	guest_mem_mark_dirty(&gm, 5 * PAGE, PAGE);
+	expect_dirty_range(5, 5);
+}
+END_TEST
+
+/*
+ * What migration relies on: a writer stores a counter into a page and
+ * marks it, over and over, while a collector takes the marks and copies
+ * each marked page, as a pre-copy round sends it. Once the writer is done
+ * and one last round has run, the copy holds the last value: no store
+ * was lost between a mark and a collect.
+ */
+#define RACE_WRITES	2000000u
+
+static void *race_writer(void *arg)
+{
+	uint64_t i;
+
+	for (i = 1; i <= RACE_WRITES; i++) {
+		uint64_t v = i;
+
+		/* Two pages in one word, marked while the collector clears it. */
+		guest_mem_write(&gm, 5 * PAGE + (i & 1) * PAGE, &v, sizeof(v));
+		guest_mem_write(&gm, 9 * PAGE, &v, sizeof(v));
+	}
+	__atomic_store_n((bool *)arg, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void race_round(unsigned long *out, uint64_t *sent)
+{
+	guest_mem_dirty_collect(&gm, out);
+	if (out[0] & (1UL << 9))
+		ck_assert_int_eq(guest_mem_read(&gm, 9 * PAGE, sent, sizeof(*sent)), 0);
+}
+
+START_TEST(dirty_collect_races_writes)
+{
+	unsigned long out[1];
+	uint64_t sent = 0;
+	bool done = false;
+	pthread_t t;
+
+	ck_assert_int_eq(guest_mem_init(&gm, 64 * PAGE), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, race_writer, &done), 0);
+	while (!__atomic_load_n(&done, __ATOMIC_ACQUIRE))
+		race_round(out, &sent);
+	pthread_join(t, NULL);
+	race_round(out, &sent);
+	ck_assert_uint_eq(sent, RACE_WRITES);
+}
+END_TEST
+
 START_TEST(mark_dirty_clamped)
 {
 	ck_assert_int_eq(guest_mem_init(&gm, 8 * PAGE), 0);
@@ -448,7 +510,8 @@ static Suite *guest_mem_suite(void)
 
 	vlab_tcase(s, "dirty", NULL, teardown, 0, VLAB_TESTS(
 		read_not_dirty, write_marks_pages, fill_and_map_mark_pages,
-		dirty_high_region, dirty_collect, mark_dirty_clamped));
+		dirty_high_region, dirty_collect, mark_dirty_partly_set, mark_dirty_clamped,
+		dirty_collect_races_writes));
 
 	vlab_tcase(s, "memfd", NULL, teardown, 0, VLAB_TESTS(
 		memfd_layout_and_touched, memfd_replace));
