@@ -356,8 +356,10 @@ static uint32_t icrc_pieces(const uint8_t *ip, size_t hlen, const uint8_t *pl, s
 		memset(m, 0, k);
 		masked = icrc_masked(m + k, ip, ipv6);
 		memcpy(m + k + masked, ip + masked, hlen - masked);
-		memcpy(m + k + hlen, pl, take);
-		return ~crc32_fold(icrc_seed_back[k], m, hn, pl + take, plen - take);
+		if (take)	/* no payload: @pl may be NULL */
+			memcpy(m + k + hlen, pl, take);
+		return ~crc32_fold(icrc_seed_back[k], m, hn, plen > take ? pl + take : NULL,
+				   plen - take);
 	}
 #endif
 	masked = icrc_masked(m, ip, ipv6);
