@@ -125,6 +125,15 @@ static inline CLMUL_TARGET uint32_t crc_reduce(__m128i x1, __m128i x2, __m128i x
 	return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x1, x2), 1);
 }
 
+/* The four lanes @x folded over the 64 bytes at @q. */
+static inline CLMUL_TARGET void fold64(__m128i x[4], const uint8_t *q)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		x[i] = fold(x[i], K512, _mm_loadu_si128((const __m128i *)(q + 16 * i)));
+}
+
 /*
  * The reflected CRC-32 of the @hn bytes at @head (64 or 128) and then @n
  * more at @p (a multiple of 16) by folding (Intel, "Fast CRC Computation
@@ -139,28 +148,17 @@ static inline CLMUL_TARGET uint32_t crc_reduce(__m128i x1, __m128i x2, __m128i x
 static CLMUL_TARGET uint32_t crc32_clmul(uint32_t crc, const uint8_t *head, size_t hn,
 					 const uint8_t *p, size_t n)
 {
-	const __m128i k1k2 = K512;
-	__m128i x1, x2, x3, x4;
+	__m128i x[4];
+	int i;
 
-	x1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)head), _mm_cvtsi32_si128((int)crc));
-	x2 = _mm_loadu_si128((const __m128i *)(head + 16));
-	x3 = _mm_loadu_si128((const __m128i *)(head + 32));
-	x4 = _mm_loadu_si128((const __m128i *)(head + 48));
-	for (head += 64, hn -= 64; hn || n >= 64; ) {
-		const uint8_t *q = hn ? head : p;
-
-		x1 = fold(x1, k1k2, _mm_loadu_si128((const __m128i *)q));
-		x2 = fold(x2, k1k2, _mm_loadu_si128((const __m128i *)(q + 16)));
-		x3 = fold(x3, k1k2, _mm_loadu_si128((const __m128i *)(q + 32)));
-		x4 = fold(x4, k1k2, _mm_loadu_si128((const __m128i *)(q + 48)));
-		if (hn) {
-			hn = 0;
-		} else {
-			p += 64;
-			n -= 64;
-		}
-	}
-	return crc_reduce(x1, x2, x3, x4, p, n);
+	for (i = 0; i < 4; i++)
+		x[i] = _mm_loadu_si128((const __m128i *)(head + 16 * i));
+	x[0] = _mm_xor_si128(x[0], _mm_cvtsi32_si128((int)crc));
+	if (hn > 64)
+		fold64(x, head + 64);
+	for (; n >= 64; p += 64, n -= 64)
+		fold64(x, p);
+	return crc_reduce(x[0], x[1], x[2], x[3], p, n);
 }
 
 #define VCLMUL_TARGET __attribute__((target("pclmul,sse4.1,avx512f,avx512vl,vpclmulqdq")))
