@@ -135,8 +135,14 @@ bench-vdpa: all payloads
 
 # RC RDMA WRITE latency and bandwidth between two vlab processes, beside
 # the hub's raw frame copy limit.
-bench-rdma: all payloads $(O)/tests/bench/hub_copy $(O)/tests/bench/unix_copy
+bench-rdma: all payloads $(O)/tests/bench/hub_copy $(O)/tests/bench/unix_copy \
+	    $(O)/tests/bench/rdma_stream
 	tests/bench/bench-rdma.sh
+
+# The devices' own stream, no guest, no KVM: vlab's NICs, hub and RDMA devices in one process.
+$(O)/tests/bench/rdma_stream: tests/bench/rdma_stream.c $(O)/libvlab.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(O)/libvlab.a $(LDLIBS)
 
 # The copy limits the benches print their ratios against.
 $(O)/tests/bench/unix_copy: tests/bench/unix_copy.c

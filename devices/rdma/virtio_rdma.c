@@ -1738,11 +1738,35 @@ static int rdma_kind_parse(const char *arg, void *config, char *err, size_t errl
 	return virtio_rdma_parse(arg, config, err, errlen);
 }
 
+struct virtio_dev *virtio_rdma_new_on_nic(struct guest_mem *gm, const struct virtio_rdma_conf *c,
+					  struct virtio_dev *nic, char *err, size_t errlen)
+{
+	struct rdma_port port = { .send = nic_send, .sendv = nic_sendv, .opaque = nic };
+	struct virtio_dev *rdma;
+
+	virtio_net_port_mac(nic, port.mac);
+	rdma = virtio_rdma_new(gm, c, &port, err, errlen);
+	if (!rdma)
+		return NULL;
+	if (virtio_net_set_port_rx(nic, nic_rx, rdma)) {
+		snprintf(err, errlen, "--rdma net=%d: that NIC has an RDMA device already", c->net);
+		virtio_rdma_free(rdma);
+		return NULL;
+	}
+	return rdma;
+}
+
+void virtio_rdma_leave_nic(struct virtio_dev *rdma, struct virtio_dev *nic)
+{
+	/* Once this returns no NIC thread is in nic_rx(), nor enters it again. */
+	virtio_net_set_port_rx(nic, NULL, NULL);
+	vrdma_stop(rdma->priv);
+}
+
 static void *rdma_kind_create(struct vm *vm, const void *config, int index, char *err,
 			      size_t errlen)
 {
 	const struct virtio_rdma_conf *c = config;
-	struct rdma_port port = { .send = nic_send, .sendv = nic_sendv };
 	struct vrdma_handle *h;
 
 	h = calloc(1, sizeof(*h));
@@ -1756,22 +1780,14 @@ static void *rdma_kind_create(struct vm *vm, const void *config, int index, char
 		free(h);
 		return NULL;
 	}
-	port.opaque = h->nic;
-	virtio_net_port_mac(h->nic, port.mac);
-	h->rdma = virtio_rdma_new(&vm->mem, c, &port, err, errlen);
+	h->rdma = virtio_rdma_new_on_nic(&vm->mem, c, h->nic, err, errlen);
 	if (!h->rdma) {
-		free(h);
-		return NULL;
-	}
-	if (virtio_net_set_port_rx(h->nic, nic_rx, h->rdma)) {
-		snprintf(err, errlen, "--rdma net=%d: that NIC has an RDMA device already", c->net);
-		virtio_rdma_free(h->rdma);
 		free(h);
 		return NULL;
 	}
 	if (virtio_pci_attach(vm, h->rdma)) {
 		snprintf(err, errlen, "virtio-rdma: cannot attach to PCI");
-		virtio_net_set_port_rx(h->nic, NULL, NULL);
+		virtio_rdma_leave_nic(h->rdma, h->nic);
 		virtio_rdma_free(h->rdma);
 		free(h);
 		return NULL;
@@ -1782,11 +1798,8 @@ static void *rdma_kind_create(struct vm *vm, const void *config, int index, char
 static void rdma_kind_destroy(struct vm *vm, void *dev)
 {
 	struct vrdma_handle *h = dev;
-	struct vrdma *d = (struct vrdma *)h->rdma;
 
-	/* Once this returns no NIC thread is in nic_rx(), nor enters it again. */
-	virtio_net_set_port_rx(h->nic, NULL, NULL);
-	vrdma_stop(d);
+	virtio_rdma_leave_nic(h->rdma, h->nic);
 	virtio_pci_detach(h->rdma);
 	virtio_rdma_free(h->rdma);
 	free(h);

@@ -62,6 +62,16 @@ struct virtio_dev *virtio_rdma_new(struct guest_mem *gm, const struct virtio_rdm
 void virtio_rdma_free(struct virtio_dev *vdev);
 
 /*
+ * A device on the port of virtio-net NIC @nic, as --rdma makes it: its
+ * MAC, its frames (taken on the NIC's thread), its backend. NULL with @err.
+ * virtio_rdma_leave_nic() takes it off the port and stops its worker,
+ * before virtio_rdma_free().
+ */
+struct virtio_dev *virtio_rdma_new_on_nic(struct guest_mem *gm, const struct virtio_rdma_conf *c,
+					  struct virtio_dev *nic, char *err, size_t errlen);
+void virtio_rdma_leave_nic(struct virtio_dev *rdma, struct virtio_dev *nic);
+
+/*
  * A frame from the port's wire, from any thread: true if it is the
  * device's (RoCEv2, UDP 4791, to one of its GIDs), which then takes it (or
  * drops it, as a full NIC queue would); false if it is the netdev's.

@@ -15,13 +15,18 @@
 # shared-memory rings, with the calls a NIC makes (hub_copy -d). Target:
 # 64 KiB WRITE bandwidth >= 50% of it (either stream; both are printed). Beside it, for the record, unix
 # datagrams of that size between two processes (unix_copy -d), the
-# transport of the hub before its rings.
+# transport of the hub before its rings. And the devices alone
+# (rdma_stream): the same two NICs, hub and RDMA devices with their
+# threads, in one process, driven by host threads instead of guests, both
+# streams for BENCH_STREAM_MIB (512) MiB: what the transport does without
+# a vCPU or KVM, and all this bench measures where /dev/kvm is missing.
 # Best of BENCH_REPEAT runs [range].
 #
 # The server's vCPU is paused while the client measures (its device keeps
 # answering); BENCH_PAUSE_SERVER=0 leaves it polling.
 #
 #   make bench-rdma [BENCH_REPEAT=3] [BENCH_N=1000] [BENCH_PAUSE_SERVER=1] [BENCH_MTU=1024]
+#                   [BENCH_STREAM_MIB=512]
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
@@ -30,23 +35,32 @@ VLAB=$B/vlab
 ELF=$B/payloads/rdma_rc.elf
 COPY=$B/tests/bench/hub_copy
 DGRAM=$B/tests/bench/unix_copy
+STREAM=$B/tests/bench/rdma_stream
 REPEAT=${BENCH_REPEAT:-3}
 N=${BENCH_N:-1000}
 PAUSE=${BENCH_PAUSE_SERVER:-1}
 MTU=${BENCH_MTU:-1024}
+SMIB=${BENCH_STREAM_MIB:-512}
 # A middle WRITE packet: Ethernet 14, IPv4 20, UDP 8, BTH 12, the MTU, ICRC 4.
 FRAME=$((MTU + 58))
 MAC_S=52:54:00:00:42:01
 MAC_C=52:54:00:00:42:02
 
-if ! [[ $REPEAT =~ ^[1-9][0-9]*$ && $N =~ ^[1-9][0-9]*$ ]]; then
-	echo "bench-rdma: BENCH_REPEAT and BENCH_N must be >= 1" >&2
+if ! [[ $REPEAT =~ ^[1-9][0-9]*$ && $N =~ ^[1-9][0-9]*$ && $SMIB =~ ^[1-9][0-9]*$ ]]; then
+	echo "bench-rdma: BENCH_REPEAT, BENCH_N and BENCH_STREAM_MIB must be >= 1" >&2
 	exit 2
 fi
 NAME=bench-rdma
 # shellcheck source=tests/bench/lib.sh
 . tests/bench/lib.sh
-bench_need "make bench-rdma builds them" "$VLAB" "$ELF" "$COPY"
+bench_files "make bench-rdma builds them" "$COPY" "$DGRAM" "$STREAM"
+KVM=1
+if bench_kvm; then
+	bench_files "make bench-rdma builds them" "$VLAB" "$ELF"
+else
+	KVM=0
+	echo "bench-rdma: /dev/kvm is not usable here: the devices alone and the copy limit only"
+fi
 
 # run DIR: one server/client pair; the client's "bench write" lines in DIR/c.con.
 run() {
@@ -84,10 +98,13 @@ stats() {
 		END { printf "%.1f [%.1f-%.1f]", hi ? top : lo, lo, top }'
 }
 
-limits=() dgrams=()
+limits=() dgrams=() dpoll=() dwait=()
 for ((r = 0; r < REPEAT; r++)); do
 	limits+=("$("$COPY" -q -s 512 -d "$FRAME")")
 	dgrams+=("$("$DGRAM" -q -s 256 -d "$FRAME")")
+	dpoll+=("$("$STREAM" -q -s "$SMIB" -m "$MTU" -n 16)") || exit 1
+	dwait+=("$("$STREAM" -q -s "$SMIB" -m "$MTU" -n 128 -w)") || exit 1
+	[ "$KVM" = 1 ] || continue
 	if ! run "$T/$r"; then
 		echo "bench-rdma: run $r failed; logs:" >&2
 		tail -5 "$T/$r"/*.con >&2
@@ -95,6 +112,22 @@ for ((r = 0; r < REPEAT; r++)); do
 	fi
 done
 limit=$(printf '%s\n' "${limits[@]}" | sort -g | tail -1)
+# percent VALUE: VALUE as a share of the copy limit.
+percent() {
+	awk -v v="$1" -v l="$limit" 'BEGIN { printf "%.1f%%", (l > 0 ? 100 * v / l : 0) }'
+}
+devices_alone() {
+	echo "devices alone (rdma_stream, no guest), 64 KiB WRITEs, $SMIB MiB: polling, 16 out" \
+		"$(stats 1 "${dpoll[@]}") MB/s ($(percent "$(printf '%s\n' "${dpoll[@]}" | sort -g | tail -1)"));" \
+		"waiting, 128 out $(stats 1 "${dwait[@]}") MB/s ($(percent "$(printf '%s\n' "${dwait[@]}" | sort -g | tail -1)"))"
+}
+if [ "$KVM" = 0 ]; then
+	echo "hub frame copy limit (hub_copy -d $FRAME, best of $REPEAT): $limit MB/s" \
+		"[$(printf '%s\n' "${limits[@]}" | sort -g | head -1)-$limit]"
+	devices_alone
+	echo "64 KiB WRITE between guests / copy limit: not measured (no /dev/kvm)"
+	exit 0
+fi
 
 echo "bench-rdma: RC RDMA WRITE between two vlab processes on a hub, path MTU $MTU, $N per" \
 	"size, best of $REPEAT runs [range]"
@@ -117,6 +150,7 @@ done
 echo "hub frame copy limit (hub_copy -d $FRAME, best of $REPEAT): $limit MB/s" \
 	"[$(printf '%s\n' "${limits[@]}" | sort -g | head -1)-$limit]"
 echo "unix datagrams of $FRAME bytes (unix_copy -d, the old hub's transport): $(stats 1 "${dgrams[@]}") MB/s"
+devices_alone
 awk -v b="$best64k" -v w="$wait64k" -v l="$limit" 'BEGIN {
 	q = l > 0 ? b / l : 0
 	qw = l > 0 ? w / l : 0

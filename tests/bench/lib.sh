@@ -5,7 +5,8 @@
 #   T           a scratch folder, removed at exit unless BENCH_KEEP is set
 #   PIDS        processes to kill at exit (append what you start)
 #   now, elapsed T0, fcmp "A > B" (bc's verdict as an exit status),
-#   wait_for FILE TEXT TIMEOUT PID, bench_need HINT FILE...
+#   wait_for FILE TEXT TIMEOUT PID, bench_kvm, bench_files HINT FILE...,
+#   bench_need HINT FILE...
 
 T=$(mktemp -d "/tmp/vlab-$NAME-XXXXXX")
 PIDS=()
@@ -42,20 +43,30 @@ wait_for() {
 	done
 }
 
-# bench_need HINT FILE...: end the bench with SKIP (0) without a usable
-# /dev/kvm, with 2 if a FILE is missing (HINT says how to build it).
-bench_need() {
+# bench_kvm: whether /dev/kvm is usable here.
+bench_kvm() {
+	[ -r /dev/kvm ] && [ -w /dev/kvm ]
+}
+
+# bench_files HINT FILE...: end the bench with 2 if a FILE is missing (HINT says how to build it).
+bench_files() {
 	local hint=$1 f
 
 	shift
-	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-		echo "$NAME: SKIP: /dev/kvm is not usable here"
-		exit 0
-	fi
 	for f in "$@"; do
 		if [ ! -e "$f" ]; then
 			echo "$NAME: $f missing ($hint)" >&2
 			exit 2
 		fi
 	done
+}
+
+# bench_need HINT FILE...: end the bench with SKIP (0) without a usable
+# /dev/kvm, then as bench_files does.
+bench_need() {
+	if ! bench_kvm; then
+		echo "$NAME: SKIP: /dev/kvm is not usable here"
+		exit 0
+	fi
+	bench_files "$@"
 }
