@@ -1223,8 +1223,17 @@ static void timers_arm(struct vrdma *d)
 		if (t && (!next || t < next))
 			next = t;
 	}
-	if (d->timer_ready)
-		worker_timer_arm(&d->timer, next ? (next > now ? next - now : 1) : 0);
+	/*
+	 * The armed timer stays if it fires no later than @next (or nothing
+	 * waits): it then fires early, finds nothing due, and the round after
+	 * it arms the real deadline. Every ACK moves a retransmit deadline on,
+	 * and a timerfd_settime() a batch cost more than one early wake-up a
+	 * timeout.
+	 */
+	if (!d->timer_ready || !next || (d->timer_due && d->timer_due <= next))
+		return;
+	d->timer_due = next;
+	worker_timer_arm(&d->timer, next > now ? next - now : 1);
 }
 
 static void timer_fired(struct worker_timer *t, void *opaque)
@@ -1234,6 +1243,7 @@ static void timer_fired(struct worker_timer *t, void *opaque)
 	uint32_t qpn;
 
 	pthread_mutex_lock(&d->lock);
+	d->timer_due = 0;	/* fired: the next round arms it again */
 	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
 		struct rdma_qp *qp = vrdma_rc_live(d, qpn);
 
@@ -1428,6 +1438,7 @@ static void vrdma_reset(struct virtio_dev *vdev)
 	vrdma_stop(d);
 	if (d->timer_ready)
 		worker_timer_arm(&d->timer, 0);
+	d->timer_due = 0;
 	vrdma_drop_state(d);
 }
 

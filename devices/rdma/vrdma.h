@@ -86,6 +86,7 @@ struct vrdma {
 	struct worker worker;
 	bool worker_ready, timer_ready;
 	struct worker_timer timer;
+	uint64_t timer_due;		/* when the armed timer fires (ns), 0 if disarmed (d->lock) */
 	/*
 	 * The device's state, the verbs objects included: the worker holds
 	 * @lock for each round, the NIC's thread for each frame it hands
