@@ -28,8 +28,9 @@
  * 64 KiB, N signaled RDMA WRITEs one at a time (each timed from post to
  * completion: p50 and p99), then a stream of them with BENCH_WINDOW in
  * flight (MB/s), one "rdma_rc: bench ..." line per size (make bench-rdma).
- * The stream is stream_mib MiB (16), no fewer than N and no more than
- * 8 x N messages unless stream_mib is given; bench_len=L measures that
+ * The stream is stream_mib MiB (512, what the bench's copy limit moves),
+ * no fewer than N and no more than 8 x N messages unless stream_mib is
+ * given; bench_len=L measures that
  * size only (both: a long stream of one size, to profile). Then the same
  * stream again with the vCPU halted while it waits, as an application
  * blocked on its completion channel: 2 x BENCH_HALF WRITEs out, only each
@@ -318,8 +319,8 @@ static int bench_size(uint32_t len, unsigned int n, uint64_t *lat)
 		lat[i] = rdtsc() - t0;
 	}
 	sort_u64(lat, n);
-	/* 16 MiB, but no fewer than n and no more than 8 x n messages. */
-	stream = (payload_arg_u64("stream_mib", 16) << 20) / len;
+	/* 512 MiB, but no fewer than n and no more than 8 x n messages. */
+	stream = (payload_arg_u64("stream_mib", 512) << 20) / len;
 	if (stream > 8ull * n && !payload_arg_u64("stream_mib", 0))
 		stream = 8ull * n;
 	if (stream < n)
