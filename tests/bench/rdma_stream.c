@@ -147,16 +147,8 @@ static void queue_up(struct node *n, struct vdrv *d, uint16_t q, uint64_t base)
 {
 	struct virtio_dev *vdev = n->rdma;
 
-	if (vdrv_init(d, &n->gm, base, QS, vdev->guest_features))
-		die("vdrv_init");
-	pthread_mutex_lock(&vdev->lock);
-	vdev->queue_select = q;
-	virtio_dev_set_queue_size(vdev, QS);
-	virtio_dev_set_queue_addr(vdev, 0, false, d->desc_addr);
-	virtio_dev_set_queue_addr(vdev, 1, false, d->driver_addr);
-	virtio_dev_set_queue_addr(vdev, 2, false, d->device_addr);
-	virtio_dev_enable_queue(vdev);
-	pthread_mutex_unlock(&vdev->lock);
+	if (vdrv_init(d, &n->gm, base, QS, vdev->guest_features) || !vdrv_enable_on(d, vdev, q))
+		die("a queue refused");
 }
 
 static void kick(struct node *n, struct vdrv *d, uint16_t q)

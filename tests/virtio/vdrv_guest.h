@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "virtio/virtio.h"
 #include "virtio/virtq.h"
 #include "virtio/virtq_driver.h"
 #include "vmm/mem/guest_mem.h"
@@ -101,6 +102,27 @@ static inline int vdrv_attach(struct vdrv *d, struct virtq *vq)
 	if (!r)
 		r = virtq_enable(vq);
 	return r;
+}
+
+/*
+ * Queue @q of device @vdev on these rings, set and enabled through the
+ * device's transport-facing calls under its lock, as virtio-pci does it:
+ * whether it is enabled.
+ */
+static inline bool vdrv_enable_on(struct vdrv *d, struct virtio_dev *vdev, uint16_t q)
+{
+	bool on;
+
+	pthread_mutex_lock(&vdev->lock);
+	vdev->queue_select = q;
+	virtio_dev_set_queue_size(vdev, d->size);
+	virtio_dev_set_queue_addr(vdev, 0, false, d->desc_addr);
+	virtio_dev_set_queue_addr(vdev, 1, false, d->driver_addr);
+	virtio_dev_set_queue_addr(vdev, 2, false, d->device_addr);
+	virtio_dev_enable_queue(vdev);
+	on = vdev->vqs[q].enabled;
+	pthread_mutex_unlock(&vdev->lock);
+	return on;
 }
 
 /* Split EVENT_IDX: interrupt when the used index passes @idx. */

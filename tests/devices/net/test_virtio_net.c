@@ -122,15 +122,7 @@ static void queue_up_sized(struct vdrv *d, uint16_t q, uint64_t base, uint16_t s
 {
 	vdrv_exit(d);
 	ck_assert_int_eq(vdrv_init(d, &gm, base, size, vdev->guest_features), 0);
-	pthread_mutex_lock(&vdev->lock);
-	vdev->queue_select = q;
-	virtio_dev_set_queue_size(vdev, size);
-	virtio_dev_set_queue_addr(vdev, 0, false, d->desc_addr);
-	virtio_dev_set_queue_addr(vdev, 1, false, d->driver_addr);
-	virtio_dev_set_queue_addr(vdev, 2, false, d->device_addr);
-	virtio_dev_enable_queue(vdev);
-	ck_assert(vdev->vqs[q].enabled);
-	pthread_mutex_unlock(&vdev->lock);
+	ck_assert(vdrv_enable_on(d, vdev, q));
 }
 
 static void queue_up(struct vdrv *d, uint16_t q, uint64_t base)

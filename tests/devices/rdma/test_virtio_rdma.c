@@ -104,15 +104,7 @@ static void queue_up(struct node *n, struct vdrv *d, uint16_t q, uint64_t base)
 	struct virtio_dev *vdev = n->vdev;
 
 	ck_assert_int_eq(vdrv_init(d, &n->gm, base, QS, vdev->guest_features), 0);
-	pthread_mutex_lock(&vdev->lock);
-	vdev->queue_select = q;
-	virtio_dev_set_queue_size(vdev, QS);
-	virtio_dev_set_queue_addr(vdev, 0, false, d->desc_addr);
-	virtio_dev_set_queue_addr(vdev, 1, false, d->driver_addr);
-	virtio_dev_set_queue_addr(vdev, 2, false, d->device_addr);
-	virtio_dev_enable_queue(vdev);
-	ck_assert(vdev->vqs[q].enabled);
-	pthread_mutex_unlock(&vdev->lock);
+	ck_assert(vdrv_enable_on(d, vdev, q));
 }
 
 /* A stand-in transport: it counts the interrupts of the node's CQ. */
