@@ -36,6 +36,7 @@
 #include "devices/net/virtio_net.h"
 #include "devices/rdma/verbs.h"
 #include "devices/rdma/virtio_rdma.h"
+#include "rdma_req.h"
 #include "virtio/vdrv_guest.h"
 #include "virtio/virtio_rdma.h"
 
@@ -192,13 +193,6 @@ static uint32_t ctrl32(struct node *n, uint8_t cmd, const void *args, size_t len
 	return le32toh(v);
 }
 
-static void gid_of(uint32_t ip, uint8_t gid[16])
-{
-	memset(gid, 0, 16);
-	gid[10] = gid[11] = 0xff;
-	memcpy(gid + 12, &ip, 4);
-}
-
 /* NIC on the hub, its RDMA device, both DRIVER_OK, the device's queues up. */
 static void node_up(struct node *n, const char *hub, uint8_t id)
 {
@@ -275,7 +269,7 @@ static void node_objects(struct node *n)
 	struct virtio_rdma_modify_qp m = { 0 };
 	unsigned int i;
 
-	gid_of(n->ip, g.gid);
+	rdma_req_gid_v4(n->ip, g.gid);
 	if (ctrl(n, VIRTIO_RDMA_CMD_ADD_GID, &g, sizeof(g), NULL))
 		die("ADD_GID refused");
 	n->pd = ctrl32(n, VIRTIO_RDMA_CMD_CREATE_PD, NULL, 0);
@@ -316,26 +310,12 @@ static void node_connect(struct node *n, const struct node *peer, uint8_t mtu)
 {
 	struct virtio_rdma_modify_qp m = { .qpn = htole32(n->qpn) };
 
-	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_AV | RDMA_QP_PATH_MTU |
-				   RDMA_QP_DEST_QPN | RDMA_QP_RQ_PSN | RDMA_QP_MAX_DEST_RD_ATOMIC |
-				   RDMA_QP_MIN_RNR_TIMER);
-	m.attr.qp_state = VIRTIO_RDMA_QPS_RTR;
-	m.attr.path_mtu = mtu;
-	m.attr.dest_qp_num = htole32(peer->qpn);
-	m.attr.rq_psn = htole32(0x100);
+	rdma_req_rtr(&m, peer->qpn, mtu, 0x100, peer->ip, peer->mac);
 	m.attr.max_dest_rd_atomic = 8;
 	m.attr.min_rnr_timer = 1;
-	gid_of(peer->ip, m.attr.ah_attr.dgid);
-	memcpy(m.attr.ah_attr.dmac, peer->mac, 6);
 	if (ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL))
 		die("MODIFY_QP to RTR refused");
-	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_TIMEOUT | RDMA_QP_RETRY_CNT |
-				   RDMA_QP_RNR_RETRY | RDMA_QP_SQ_PSN | RDMA_QP_MAX_QP_RD_ATOMIC);
-	m.attr.qp_state = VIRTIO_RDMA_QPS_RTS;
-	m.attr.timeout = 14;
-	m.attr.retry_cnt = 7;
-	m.attr.rnr_retry = 7;
-	m.attr.sq_psn = htole32(0x100);
+	rdma_req_rts(&m, 0x100);
 	m.attr.max_rd_atomic = 8;
 	if (ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL))
 		die("MODIFY_QP to RTS refused");

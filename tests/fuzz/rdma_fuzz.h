@@ -12,6 +12,7 @@
 #include <endian.h>
 
 #include "fuzz.h"
+#include "rdma_req.h"
 #include "devices/rdma/roce.h"
 #include "devices/rdma/verbs.h"
 #include "devices/rdma/virtio_rdma.h"
@@ -56,13 +57,6 @@ static inline uint32_t ctrl(struct virtio_dev *v, uint8_t cmd, const void *args,
 	return le32toh(x);
 }
 
-static inline void gid_of(uint32_t ip, uint8_t gid[16])
-{
-	memset(gid, 0, 16);
-	gid[10] = gid[11] = 0xff;
-	memcpy(gid + 12, &ip, 4);
-}
-
 /* The device's objects, from a device just reset. */
 static inline void device_setup(struct virtio_dev *v)
 {
@@ -83,7 +77,7 @@ static inline void device_setup(struct virtio_dev *v)
 	struct virtio_rdma_modify_qp m = { .qpn = htole32(2) };
 	uint32_t i;
 
-	gid_of(OUR_IP, g.gid);
+	rdma_req_gid_v4(OUR_IP, g.gid);
 	ctrl(v, VIRTIO_RDMA_CMD_ADD_GID, &g, sizeof(g));
 	ctrl(v, VIRTIO_RDMA_CMD_CREATE_PD, NULL, 0);
 	ctrl(v, VIRTIO_RDMA_CMD_CREATE_CQ, &cq, sizeof(cq));
@@ -98,24 +92,10 @@ static inline void device_setup(struct virtio_dev *v)
 	m.attr.port_num = 1;
 	m.attr.qp_access_flags = htole32(14);
 	ctrl(v, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m));
-	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_AV | RDMA_QP_PATH_MTU |
-				   RDMA_QP_DEST_QPN | RDMA_QP_RQ_PSN | RDMA_QP_MAX_DEST_RD_ATOMIC |
-				   RDMA_QP_MIN_RNR_TIMER);
-	m.attr.qp_state = VIRTIO_RDMA_QPS_RTR;
-	m.attr.path_mtu = VIRTIO_RDMA_MTU_256;
-	m.attr.dest_qp_num = htole32(2);
-	m.attr.rq_psn = htole32(100);
+	rdma_req_rtr(&m, 2, VIRTIO_RDMA_MTU_256, 100, PEER_IP, peer_mac);
 	m.attr.max_dest_rd_atomic = 4;
-	gid_of(PEER_IP, m.attr.ah_attr.dgid);
-	memcpy(m.attr.ah_attr.dmac, peer_mac, 6);
 	ctrl(v, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m));
-	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_TIMEOUT | RDMA_QP_RETRY_CNT |
-				   RDMA_QP_RNR_RETRY | RDMA_QP_SQ_PSN | RDMA_QP_MAX_QP_RD_ATOMIC);
-	m.attr.qp_state = VIRTIO_RDMA_QPS_RTS;
-	m.attr.timeout = 14;
-	m.attr.retry_cnt = 7;
-	m.attr.rnr_retry = 7;
-	m.attr.sq_psn = htole32(500);
+	rdma_req_rts(&m, 500);
 	ctrl(v, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m));
 	qp.qp_type = VIRTIO_RDMA_QPT_GSI;
 	ctrl(v, VIRTIO_RDMA_CMD_CREATE_QP, &qp, sizeof(qp));

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "rdma_req.h"
 #include "devices/rdma/verbs.h"
 #include "devices/rdma/virtio_rdma.h"
 #include "virtio/vdrv_guest.h"
@@ -183,13 +184,6 @@ static uint32_t ctrl32(struct node *n, uint8_t cmd, const void *args, size_t len
 	return le32toh(v);
 }
 
-static void gid_of(uint32_t ip, uint8_t gid[16])
-{
-	memset(gid, 0, 16);
-	gid[10] = gid[11] = 0xff;
-	memcpy(gid + 12, &ip, 4);
-}
-
 /* @count buffers for completions on the node's CQ; each one's cookie is its address. */
 static void post_cq_bufs(struct node *n, unsigned int count)
 {
@@ -281,7 +275,7 @@ static void node_objects(struct node *n)
 	struct virtio_rdma_modify_qp m = { 0 };
 	int i;
 
-	gid_of(n->ip, g.gid);
+	rdma_req_gid_v4(n->ip, g.gid);
 	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_ADD_GID, &g, sizeof(g), NULL, 0), 0);
 	n->pd = ctrl32(n, VIRTIO_RDMA_CMD_CREATE_PD, NULL, 0);
 	n->cq_n = ctrl32(n, VIRTIO_RDMA_CMD_CREATE_CQ, &cq, sizeof(cq));
@@ -321,26 +315,11 @@ static void node_connect(struct node *n, uint32_t sq_psn, uint32_t rq_psn)
 {
 	struct virtio_rdma_modify_qp m = { .qpn = htole32(n->qpn) };
 
-	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_AV | RDMA_QP_PATH_MTU |
-				   RDMA_QP_DEST_QPN | RDMA_QP_RQ_PSN | RDMA_QP_MAX_DEST_RD_ATOMIC |
-				   RDMA_QP_MIN_RNR_TIMER);
-	m.attr.qp_state = VIRTIO_RDMA_QPS_RTR;
-	m.attr.path_mtu = VIRTIO_RDMA_MTU_1024;
-	m.attr.dest_qp_num = htole32(n->peer->qpn);
-	m.attr.rq_psn = htole32(rq_psn);
+	rdma_req_rtr(&m, n->peer->qpn, VIRTIO_RDMA_MTU_1024, rq_psn, n->peer->ip, n->peer->mac);
 	m.attr.max_dest_rd_atomic = 8;
 	m.attr.min_rnr_timer = 1;
-	gid_of(n->peer->ip, m.attr.ah_attr.dgid);
-	memcpy(m.attr.ah_attr.dmac, n->peer->mac, 6);
 	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
-	m.attr.attr_mask = htole32(RDMA_QP_STATE | RDMA_QP_TIMEOUT | RDMA_QP_RETRY_CNT |
-				   RDMA_QP_RNR_RETRY | RDMA_QP_SQ_PSN | RDMA_QP_MAX_QP_RD_ATOMIC);
-	m.attr.qp_state = VIRTIO_RDMA_QPS_RTS;
-	/* 67 ms: 7 retries outlast a move on a loaded machine */
-	m.attr.timeout = 14;
-	m.attr.retry_cnt = 7;
-	m.attr.rnr_retry = 7;
-	m.attr.sq_psn = htole32(sq_psn);
+	rdma_req_rts(&m, sq_psn);
 	m.attr.max_rd_atomic = 8;
 	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
 }
@@ -818,7 +797,7 @@ static uint32_t gsi_up(struct node *n)
 	m.attr.qp_state = VIRTIO_RDMA_QPS_RTS;
 	m.attr.sq_psn = htole32(77);
 	ck_assert_int_eq(ctrl(n, VIRTIO_RDMA_CMD_MODIFY_QP, &m, sizeof(m), NULL, 0), 0);
-	gid_of(n->peer->ip, ah.av.dgid);
+	rdma_req_gid_v4(n->peer->ip, ah.av.dgid);
 	memcpy(ah.av.dmac, n->peer->mac, 6);
 	return ctrl32(n, VIRTIO_RDMA_CMD_CREATE_AH, &ah, sizeof(ah));
 }
