@@ -69,6 +69,7 @@ struct node {
 };
 
 static struct node A, B;
+static bool waiting;		/* -w: the driver sleeps for interrupts, control answers too */
 
 static void die(const char *what)
 {
@@ -172,9 +173,13 @@ static int ctrl(struct node *n, uint8_t cmd, const void *args, size_t len, uint3
 	if (vdrv_add(&n->ctrl, b, 1, 1, false, 1) < 0)
 		die("control queue full");
 	kick(n, &n->ctrl, CTRL_VQ);
-	while (!(r = vdrv_get_used(&n->ctrl, NULL, NULL)))
+	/* A waiting driver sleeps for the answer too: spinning would hold a CPU from the devices. */
+	while (!(r = vdrv_get_used(&n->ctrl, NULL, NULL))) {
 		if (now() > end)
 			die("no control reply in 10 s");
+		if (waiting)
+			wait_irq(n);
+	}
 	if (r < 0)
 		die("control queue broken");
 	if (!rep[0] && out)
@@ -346,7 +351,7 @@ static void post_write(uint64_t i, uint32_t len, bool signaled)
 }
 
 /* The next completion on A's CQ, which must be WRITE @i's; its buffer posted again. */
-static void next_cqe(uint64_t i, bool wait)
+static void next_cqe(uint64_t i)
 {
 	struct virtio_rdma_req_notify_cq arm = { .cqn = htole32(A.cqn),
 						  .flags = htole32(VIRTIO_RDMA_NOTIFY_NEXT) };
@@ -358,7 +363,7 @@ static void next_cqe(uint64_t i, bool wait)
 	while (!(r = vdrv_get_used(&A.cq, &slot, NULL))) {
 		if (now() > end)
 			die("no completion in 10 s");
-		if (!wait)
+		if (!waiting)
 			continue;
 		if (ctrl(&A, VIRTIO_RDMA_CMD_REQ_NOTIFY_CQ, &arm, sizeof(arm), NULL))
 			die("REQ_NOTIFY_CQ refused");
@@ -409,7 +414,7 @@ static unsigned long num(const char *s, unsigned long lo, unsigned long hi, cons
 int main(int argc, char **argv)
 {
 	unsigned long len = 65536, mtu = 1024, mib = 512, out = 16;
-	bool wait = false, quiet = false;
+	bool quiet = false;
 	char dir[] = "/tmp/vlab-rdma-stream.XXXXXX", hub[64];
 	double t0, t1, c0, c1, d0, d1;
 	uint64_t total, posted, done, i;
@@ -421,7 +426,7 @@ int main(int argc, char **argv)
 		case 'm': mtu = num(optarg, 256, 4096, "-m"); break;
 		case 's': mib = num(optarg, 1, 1 << 16, "-s"); break;
 		case 'n': out = num(optarg, 1, QS / 2, "-n"); break;
-		case 'w': wait = true; break;
+		case 'w': waiting = true; break;
 		case 'q': quiet = true; break;
 		default:
 			fprintf(stderr, "usage: rdma_stream [-l LEN] [-m MTU] [-s SIZE_MIB] "
@@ -429,7 +434,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (wait && (out < 2 || out % 2))
+	if (waiting && (out < 2 || out % 2))
 		die("-w: INFLIGHT is two halves, an even number");
 	if (!mkdtemp(dir))
 		die("mkdtemp");
@@ -444,19 +449,19 @@ int main(int argc, char **argv)
 		A.ram[DATA + i] = (uint8_t)(i * 7 + 1);
 	/* The first WRITE also shows that the two see each other on the hub. */
 	post_write(0, (uint32_t)len, true);
-	next_cqe(0, false);
+	next_cqe(0);
 
 	total = ((uint64_t)mib << 20) / len ?: 1;
 	t0 = now();
 	c0 = cpu(CLOCK_PROCESS_CPUTIME_ID);
 	d0 = cpu(CLOCK_THREAD_CPUTIME_ID);
 	for (posted = done = 0; done < total;) {
-		if (!wait) {
+		if (!waiting) {
 			while (posted < total && posted - done < out) {
 				post_write(1 + posted, (uint32_t)len, true);
 				posted++;
 			}
-			next_cqe(1 + done++, false);
+			next_cqe(1 + done++);
 			continue;
 		}
 		/* Two halves out; each half's last is signaled and completes it. */
@@ -472,7 +477,7 @@ int main(int argc, char **argv)
 
 			if (last >= total)
 				last = total - 1;
-			next_cqe(1 + last, true);
+			next_cqe(1 + last);
 			done = last + 1;
 		}
 	}
@@ -496,7 +501,7 @@ int main(int argc, char **argv)
 		else
 			printf("rdma_stream: %lu MiB in %lu-byte WRITEs, MTU %lu, %s, %lu out: "
 			       "%.0f MB/s, %.0f ns device CPU a packet\n", mib, len, mtu,
-			       wait ? "waiting" : "polling", out, mbs,
+			       waiting ? "waiting" : "polling", out, mbs,
 			       ((c1 - c0) - (d1 - d0)) * 1e9 / pkts);
 	}
 	node_down(&A);
