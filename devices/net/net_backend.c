@@ -164,6 +164,37 @@ void net_backend_close(struct net_backend *be)
 	be->kind = NET_BACKEND_NONE;
 }
 
+/* A send's result @r counted (and the frame captured): 0 or -errno. */
+static int net_backend_sent(struct net_backend *be, ssize_t r, const struct iovec *iov,
+			    int iovcnt)
+{
+	if (r < 0) {
+		__atomic_fetch_add(&be->tx_errors, 1, __ATOMIC_RELAXED);
+		return be->kind == NET_BACKEND_HUB ? (int)r : -errno;
+	}
+	__atomic_fetch_add(&be->tx_frames, 1, __ATOMIC_RELAXED);
+	if (be->pcap_fd >= 0)
+		pcap_write(be, iov, iovcnt);
+	return 0;
+}
+
+void net_backend_burst(struct net_backend *be, bool begin)
+{
+	if (be->kind != NET_BACKEND_HUB)
+		return;
+	if (begin)
+		net_hub_burst_begin(&be->hub);
+	else
+		net_hub_burst_end(&be->hub);
+}
+
+int net_backend_send_burst(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	if (be->kind != NET_BACKEND_HUB)
+		return net_backend_send(be, iov, iovcnt);
+	return net_backend_sent(be, net_hub_burst_send(&be->hub, iov, iovcnt), iov, iovcnt);
+}
+
 int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
 	ssize_t r;
@@ -185,14 +216,7 @@ int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt
 		r = -1;
 		errno = ENODEV;
 	}
-	if (r < 0) {
-		__atomic_fetch_add(&be->tx_errors, 1, __ATOMIC_RELAXED);
-		return be->kind == NET_BACKEND_HUB ? (int)r : -errno;
-	}
-	__atomic_fetch_add(&be->tx_frames, 1, __ATOMIC_RELAXED);
-	if (be->pcap_fd >= 0)
-		pcap_write(be, iov, iovcnt);
-	return 0;
+	return net_backend_sent(be, r, iov, iovcnt);
 }
 
 bool net_backend_pending(struct net_backend *be)

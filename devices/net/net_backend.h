@@ -59,6 +59,14 @@ void net_backend_close(struct net_backend *be);
 /* Send one frame made of @iov; 0, or -errno (the frame is dropped). */
 int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt);
 /*
+ * A burst of frames from one thread, sent between begin and end with
+ * net_backend_send_burst(): a hub takes its lock once and looks for
+ * sleeping readers once every few frames (net_hub_burst_begin()); the
+ * other kinds send each frame as net_backend_send() does.
+ */
+void net_backend_burst(struct net_backend *be, bool begin);
+int net_backend_send_burst(struct net_backend *be, const struct iovec *iov, int iovcnt);
+/*
  * Whether net_backend_recv() may find a frame, cheaply and without side
  * effects (a poller's look): the hub answers from its rings; for the other
  * kinds only a read can tell, so the answer is true.

@@ -439,16 +439,14 @@ void net_hub_close(struct net_hub *hub)
 	hub->port[0] = hub->link[0] = 0;
 }
 
-int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
+/* Wake the peers asleep since we last woke them, for the frames written so far (hub->lock). */
+static void hub_wake_peers(struct net_hub *hub)
 {
-	int i, r;
+	int i;
 
-	pthread_mutex_lock(&hub->lock);
-	hub_maybe_scan(hub, false);
-	r = net_hub_ring_write(hub->ring, NET_HUB_RING_BYTES, &hub->head, iov, iovcnt);
 	/* Dekker with a reader going to sleep: head stored, then sleep read. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	for (i = 0; !r && i < hub->nr_peers; i++) {
+	for (i = 0; i < hub->nr_peers; i++) {
 		struct net_hub_peer *p = &hub->peers[i];
 		uint64_t s = __atomic_load_n(&p->ring->sleep, __ATOMIC_RELAXED);
 
@@ -459,8 +457,44 @@ int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
 		    (errno == ECONNREFUSED || errno == ENOTCONN) && hub_retire_peer(hub, i))
 			i--;	/* that endpoint went away */
 	}
+}
+
+int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
+{
+	int r;
+
+	pthread_mutex_lock(&hub->lock);
+	hub_maybe_scan(hub, false);
+	r = net_hub_ring_write(hub->ring, NET_HUB_RING_BYTES, &hub->head, iov, iovcnt);
+	if (!r)
+		hub_wake_peers(hub);
 	pthread_mutex_unlock(&hub->lock);
 	return r;
+}
+
+void net_hub_burst_begin(struct net_hub *hub)
+{
+	pthread_mutex_lock(&hub->lock);
+	hub_maybe_scan(hub, false);
+	hub->burst_unwoken = 0;
+}
+
+int net_hub_burst_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
+{
+	int r = net_hub_ring_write(hub->ring, NET_HUB_RING_BYTES, &hub->head, iov, iovcnt);
+
+	if (!r && ++hub->burst_unwoken == NET_HUB_BURST_WAKE) {
+		hub_wake_peers(hub);
+		hub->burst_unwoken = 0;
+	}
+	return r;
+}
+
+void net_hub_burst_end(struct net_hub *hub)
+{
+	if (hub->burst_unwoken)
+		hub_wake_peers(hub);
+	pthread_mutex_unlock(&hub->lock);
 }
 
 /* Read one frame from any peer, round robin. */

@@ -63,6 +63,7 @@ struct net_hub {
 	uint64_t last_scan_ns, last_look_ns;
 	struct timespec dir_mtime;
 	pthread_mutex_t lock;
+	unsigned int burst_unwoken;	/* frames of this burst written since the last wake-up look */
 	uint64_t rx_lost;		/* times frames were lost: lapped, corrupt, too big */
 };
 
@@ -71,6 +72,16 @@ int net_hub_open(struct net_hub *hub, const char *dir, int *fd, char *err, size_
 void net_hub_close(struct net_hub *hub);
 /* Never blocks: a receiver that lags a whole ring behind loses frames. */
 int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt);
+/*
+ * A burst of frames from one thread: the hub's lock held from begin to
+ * end, and the fence and the look at sleeping readers that each
+ * net_hub_send() makes done once every NET_HUB_BURST_WAKE frames and at
+ * the end. A reader asleep meanwhile starts at most that many frames late.
+ */
+#define NET_HUB_BURST_WAKE	16
+void net_hub_burst_begin(struct net_hub *hub);
+int net_hub_burst_send(struct net_hub *hub, const struct iovec *iov, int iovcnt);
+void net_hub_burst_end(struct net_hub *hub);
 /* One frame into @buf: its length, or 0 when none waits (a wake-up is then asked for). */
 ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len);
 /* Whether a peer's ring holds a frame for us: memory reads only, no sleep declared. */

@@ -86,6 +86,7 @@ struct virtio_net {
 	pthread_mutex_t port_lock;
 	virtio_net_port_rx port_rx;
 	void *port_opaque;
+	bool port_burst;		/* the port's function is sending a burst (its own lock) */
 	uint64_t poll_ns;		/* how long an empty TX queue or backend is polled */
 };
 
@@ -1089,7 +1090,19 @@ int virtio_net_port_sendv(struct virtio_dev *vdev, const struct iovec *iov, int 
 {
 	struct virtio_net *net = vdev->priv;
 
+	if (net->port_burst)
+		return net_backend_send_burst(&net->be, iov, n);
 	return net_backend_send(&net->be, iov, n);
+}
+
+void virtio_net_port_burst(struct virtio_dev *vdev, bool begin)
+{
+	struct virtio_net *net = vdev->priv;
+
+	if (begin == net->port_burst)
+		return;
+	net_backend_burst(&net->be, begin);
+	net->port_burst = begin;
 }
 
 void virtio_net_port_mac(struct virtio_dev *vdev, uint8_t mac[6])

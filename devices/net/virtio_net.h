@@ -70,6 +70,12 @@ int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void 
 int virtio_net_port_send(struct virtio_dev *vdev, const void *frame, size_t len);
 /* The same with the frame in @n pieces. */
 int virtio_net_port_sendv(struct virtio_dev *vdev, const struct iovec *iov, int n);
+/*
+ * The port's frames from here to the matching end (@begin false) are a
+ * burst (net_backend_burst()): sent from one thread, the function's own
+ * lock held throughout, nothing else sent through the port meanwhile.
+ */
+void virtio_net_port_burst(struct virtio_dev *vdev, bool begin);
 /* The NIC's permanent MAC address. */
 void virtio_net_port_mac(struct virtio_dev *vdev, uint8_t mac[6]);
 

@@ -934,10 +934,15 @@ struct rdma_qp *vrdma_rc_live(struct vrdma *d, uint32_t qpn)
 	       qp->state != RDMA_QPS_ERR ? qp : NULL;
 }
 
-/* Everything the transport of each RC QP may send now. */
+/*
+ * Everything the transport of each RC QP may send now, as one burst on
+ * the port (begun at its first packet): a window's packets cost the hub
+ * one lock and a look at sleeping readers every few frames.
+ */
 static void qps_send(struct vrdma *d)
 {
 	uint64_t now = vlab_now_ns();
+	bool burst = false;
 	uint32_t qpn;
 
 	for (qpn = 2; qpn <= d->conf.qps; qpn++) {
@@ -949,11 +954,17 @@ static void qps_send(struct vrdma *d)
 			continue;
 		memset(&p, 0, sizeof(p));
 		while (budget-- && rc_next(&qp->rc, now, &p)) {
+			if (!burst && d->port.burst) {
+				d->port.burst(d->port.opaque, true);
+				burst = true;
+			}
 			if (av_address(d, &qp->av, qpn, &p))
 				wire_send(d, &p);
 			memset(&p, 0, sizeof(p));
 		}
 	}
+	if (burst)
+		d->port.burst(d->port.opaque, false);
 }
 
 /*
@@ -1629,6 +1640,11 @@ static int nic_sendv(void *opaque, const struct iovec *iov, int n)
 	return virtio_net_port_sendv(opaque, iov, n);
 }
 
+static void nic_burst(void *opaque, bool begin)
+{
+	virtio_net_port_burst(opaque, begin);
+}
+
 /*
  * The NIC's worker hands over what it read from the backend in one batch,
  * then calls with no frame. A frame is taken on this thread, where it
@@ -1752,7 +1768,8 @@ static int rdma_kind_parse(const char *arg, void *config, char *err, size_t errl
 struct virtio_dev *virtio_rdma_new_on_nic(struct guest_mem *gm, const struct virtio_rdma_conf *c,
 					  struct virtio_dev *nic, char *err, size_t errlen)
 {
-	struct rdma_port port = { .send = nic_send, .sendv = nic_sendv, .opaque = nic };
+	struct rdma_port port = { .send = nic_send, .sendv = nic_sendv, .burst = nic_burst,
+				  .opaque = nic };
 	struct virtio_dev *rdma;
 
 	virtio_net_port_mac(nic, port.mac);

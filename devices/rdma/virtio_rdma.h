@@ -43,6 +43,8 @@ struct rdma_port {
 	uint8_t mac[6];
 	/* Optional: one frame in @n pieces (its payload read from guest memory once, here). */
 	int (*sendv)(void *opaque, const struct iovec *iov, int n);
+	/* Optional: the frames sent until the call with @begin false are one burst. */
+	void (*burst)(void *opaque, bool begin);
 };
 
 struct virtio_rdma_conf {

@@ -131,6 +131,59 @@ START_TEST(in_order_one_process)
 }
 END_TEST
 
+static int send_seq_burst(struct net_backend *be, uint32_t seq)
+{
+	size_t len = fill(seq, 0);
+
+	return net_backend_send_burst(be, &(struct iovec){ frame, len }, 1);
+}
+
+/*
+ * A burst (net_backend_burst()): its frames arrive in order, and a reader
+ * asleep when it began is woken by its NET_HUB_BURST_WAKE-th frame, not
+ * before, while it goes on; for the frames after the last such look, at
+ * its end.
+ */
+START_TEST(burst_wakes_a_sleeping_reader)
+{
+	struct net_backend a, b;
+	struct pollfd pfd;
+	uint32_t i;
+
+	open_be(&a);
+	open_be(&b);
+	/* a reads b's hello (and so knows b); b finds nothing and sleeps. */
+	ck_assert_int_eq(net_backend_recv(&a, got, sizeof(got)), 0);
+	ck_assert_int_eq(net_backend_recv(&b, got, sizeof(got)), 0);
+	pfd = (struct pollfd){ .fd = b.fd, .events = POLLIN };
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	net_backend_burst(&a, true);
+	for (i = 0; i < NET_HUB_BURST_WAKE - 1; i++)
+		ck_assert_int_eq(send_seq_burst(&a, i), 0);
+	ck_assert_msg(poll(&pfd, 1, 0) == 0, "woken before the burst's look");
+	ck_assert_int_eq(send_seq_burst(&a, i), 0);
+	ck_assert_msg(poll(&pfd, 1, 0) == 1, "not woken by the burst's look");
+	for (i = 0; i < NET_HUB_BURST_WAKE; i++)
+		ck_assert_uint_eq(recv_seq(&b, 0), i);
+	ck_assert_int_eq(net_backend_recv(&b, got, sizeof(got)), 0);	/* asleep again */
+	for (; i < NET_HUB_BURST_WAKE + 3; i++)
+		ck_assert_int_eq(send_seq_burst(&a, i), 0);
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	net_backend_burst(&a, false);
+	ck_assert_msg(poll(&pfd, 1, 0) == 1, "not woken at the burst's end");
+	for (i = NET_HUB_BURST_WAKE; i < NET_HUB_BURST_WAKE + 3; i++)
+		ck_assert_uint_eq(recv_seq(&b, 0), i);
+	ck_assert_int_eq(net_backend_recv(&b, got, sizeof(got)), 0);
+	ck_assert_uint_eq(b.hub.rx_lost, 0);
+	ck_assert_uint_eq(a.tx_frames, NET_HUB_BURST_WAKE + 3);
+	/* The lock is free again: a plain send goes through. */
+	ck_assert_int_eq(send_seq(&a, 99, 0), 0);
+	ck_assert_uint_eq(recv_seq(&b, 0), 99);
+	net_backend_close(&a);
+	net_backend_close(&b);
+}
+END_TEST
+
 START_TEST(across_fork)
 {
 	struct net_backend a, c;
@@ -402,4 +455,5 @@ END_TEST
 
 VLAB_SUITE_MAIN("net_hub", "rings", setup, teardown, 120,
 	in_order_one_process, across_fork, full_ring_drops, peer_killed, corrupt_indexes, joiner_within_one_tick_is_woken,
-	port_stays_readable_after_a_scan, last_frame_of_a_leaver_is_read);
+	port_stays_readable_after_a_scan, last_frame_of_a_leaver_is_read,
+	burst_wakes_a_sleeping_reader);
