@@ -315,20 +315,22 @@ static void hub_scan(struct net_hub *hub, bool joining)
 
 /*
  * An endpoint joined or left since the last scan (the directory's mtime
- * moved)? Looked at once a millisecond while busy (by the coarse clock,
- * which a frame's path can afford: so once a tick, the mtime's own
- * resolution), and at every wake-up (a joining peer wakes everyone): a
- * guest migrated to a new vlab is reached within a tick of its joining,
- * not a rescan period later. True if it scanned.
+ * moved)? Looked at once a millisecond (by the coarse clock, which a
+ * frame's path can afford: so once a tick, the mtime's own resolution),
+ * busy or woken: a guest migrated to a new vlab is reached within a tick
+ * of its joining, not a rescan period later. (A newcomer's hello makes
+ * the reader scan at once; a look at a wake-up finds one whose hello was
+ * lost to a full socket. Once a wake-up, it was a stat() every sleep of a
+ * streaming reader, 3% of its time.) True if it scanned.
  */
-static bool hub_maybe_scan(struct net_hub *hub, bool look)
+static bool hub_maybe_scan(struct net_hub *hub)
 {
 	uint64_t now = vlab_coarse_ns();
 	struct stat st;
 
 	if (now - hub->last_scan_ns > HUB_RESCAN_NS)
 		goto scan;
-	if (!look && now - hub->last_look_ns < HUB_LOOK_NS)
+	if (now - hub->last_look_ns < HUB_LOOK_NS)
 		return false;
 	hub->last_look_ns = now;
 	/*
@@ -464,7 +466,7 @@ int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
 	int r;
 
 	pthread_mutex_lock(&hub->lock);
-	hub_maybe_scan(hub, false);
+	hub_maybe_scan(hub);
 	r = net_hub_ring_write(hub->ring, NET_HUB_RING_BYTES, &hub->head, iov, iovcnt);
 	if (!r)
 		hub_wake_peers(hub);
@@ -475,7 +477,7 @@ int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
 void net_hub_burst_begin(struct net_hub *hub)
 {
 	pthread_mutex_lock(&hub->lock);
-	hub_maybe_scan(hub, false);
+	hub_maybe_scan(hub);
 	hub->burst_unwoken = 0;
 }
 
@@ -578,7 +580,7 @@ ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 	int woken;
 
 	pthread_mutex_lock(&hub->lock);
-	hub_maybe_scan(hub, false);
+	hub_maybe_scan(hub);
 	for (;;) {
 		ssize_t r;
 
@@ -600,14 +602,14 @@ ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 		/*
 		 * A hello is a peer that found us: it has a ring we may not
 		 * know yet, and may be asleep until we wake it. Scan whatever
-		 * the directory's times say; any other wake-up only looks.
+		 * the directory's times say; any other wake-up looks (once a tick).
 		 */
 		if (hello && !rescanned) {
 			hub_scan(hub, false);
 			rescanned = true;
 			continue;
 		}
-		if (woken && !rescanned && hub_maybe_scan(hub, true)) {
+		if (woken && !rescanned && hub_maybe_scan(hub)) {
 			rescanned = true;
 			continue;
 		}
