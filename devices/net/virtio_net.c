@@ -1063,6 +1063,11 @@ static int net_kind_config_check(const void *config, const void *fdt, int node, 
 }
 
 
+bool virtio_net_has_port(const struct virtio_dev *vdev)
+{
+	return vdev->ops == &virtio_net_ops;
+}
+
 int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void *opaque)
 {
 	struct virtio_net *net = vdev->priv;

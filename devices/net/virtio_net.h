@@ -65,6 +65,11 @@ void virtio_net_free(struct virtio_dev *vdev);
  * -EBUSY if another function has the port.
  */
 typedef bool (*virtio_net_port_rx)(void *opaque, const void *frame, size_t len);
+/*
+ * Whether @vdev (a --net device) has a port to share: the emulated NIC
+ * does, a vhost-user one (its data path in the backend) does not.
+ */
+bool virtio_net_has_port(const struct virtio_dev *vdev);
 int virtio_net_set_port_rx(struct virtio_dev *vdev, virtio_net_port_rx rx, void *opaque);
 /* Put a frame on the NIC's backend (any thread, captured like the netdev's): 0 or -errno. */
 int virtio_net_port_send(struct virtio_dev *vdev, const void *frame, size_t len);

@@ -1772,6 +1772,12 @@ struct virtio_dev *virtio_rdma_new_on_nic(struct guest_mem *gm, const struct vir
 				  .opaque = nic };
 	struct virtio_dev *rdma;
 
+	if (!virtio_net_has_port(nic)) {
+		snprintf(err, errlen, "--rdma net=%d: that NIC's frames are a vhost-user backend's; "
+			 "the RDMA device shares the port of a NIC on a hub, tap, loop or null backend",
+			 c->net);
+		return NULL;
+	}
 	virtio_net_port_mac(nic, port.mac);
 	rdma = virtio_rdma_new(gm, c, &port, err, errlen);
 	if (!rdma)

@@ -24,6 +24,7 @@
 
 #include "check_main.h"
 #include "rdma_req.h"
+#include "devices/net/virtio_net.h"
 #include "devices/rdma/verbs.h"
 #include "devices/rdma/virtio_rdma.h"
 #include "virtio/vdrv_guest.h"
@@ -1146,6 +1147,47 @@ START_TEST(option_grammar)
 }
 END_TEST
 
+/*
+ * The --rdma glue: a device on a virtio-net NIC's port, a second one
+ * refused while the first holds it, and the port free again once the
+ * first leaves; a device that is not an emulated NIC (as a vhost-user
+ * --net is, whose frames its backend moves) refused with a message, not
+ * taken for one.
+ */
+START_TEST(on_a_nic_port)
+{
+	struct virtio_rdma_conf conf = { .net = 0, .cqs = 1, .qps = 2 };
+	struct virtio_dev *nic, *r1, *r2, *not_nic;
+	struct guest_mem gm;
+	struct net_config nc;
+	uint8_t *ram = aligned_alloc(4096, MEM);
+	char err[256];
+
+	ck_assert_ptr_nonnull(ram);
+	ck_assert_int_eq(guest_mem_init_buffer(&gm, ram, MEM), 0);
+	ck_assert_int_eq(cli_parse_net("null,mac=52:54:00:00:42:09", &nc, err, sizeof(err)), 0);
+	nic = virtio_net_new(&gm, &nc, 0, false, err, sizeof(err));
+	ck_assert_msg(nic, "%s", err);
+	r1 = virtio_rdma_new_on_nic(&gm, &conf, nic, err, sizeof(err));
+	ck_assert_msg(r1, "%s", err);
+	ck_assert_ptr_null(virtio_rdma_new_on_nic(&gm, &conf, nic, err, sizeof(err)));
+	ck_assert_str_eq(err, "--rdma net=0: that NIC has an RDMA device already");
+	virtio_rdma_leave_nic(r1, nic);
+	r2 = virtio_rdma_new_on_nic(&gm, &conf, nic, err, sizeof(err));
+	ck_assert_msg(r2, "%s", err);
+	not_nic = r1;
+	ck_assert_ptr_null(virtio_rdma_new_on_nic(&gm, &conf, not_nic, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "--rdma net=0: that NIC's frames are a vhost-user backend's"),
+		      "%s", err);
+	virtio_rdma_free(r1);
+	virtio_rdma_leave_nic(r2, nic);
+	virtio_rdma_free(r2);
+	virtio_net_free(nic);
+	guest_mem_exit(&gm);
+	free(ram);
+}
+END_TEST
+
 static Suite *rdma_suite(void)
 {
 	Suite *s = suite_create("virtio_rdma");
@@ -1157,7 +1199,7 @@ static Suite *rdma_suite(void)
 		   solicited_events_rc, solicited_events_ud,
 		   solicited_completion_moves_in_the_backlog, move_with_an_inline_send_waiting,
 		   older_state_loads_newer_refused));
-	vlab_tcase(s, "option", NULL, NULL, 0, VLAB_TESTS(option_grammar));
+	vlab_tcase(s, "option", NULL, NULL, 0, VLAB_TESTS(option_grammar, on_a_nic_port));
 	return s;
 }
 
