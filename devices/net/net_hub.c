@@ -571,19 +571,43 @@ void net_hub_watch(struct net_hub *hub, struct json_writer *w)
 	pthread_mutex_unlock(&hub->lock);
 }
 
+/*
+ * Read every wake-up waiting on our port, HUB_DRAIN at a call (one call
+ * when a few wait, where a read() a datagram took one more to see the
+ * end): how many, and whether a hello was among them.
+ */
+#define HUB_DRAIN	16
+static int hub_drain_port(int fd, bool *hello)
+{
+	struct mmsghdr m[HUB_DRAIN];
+	struct iovec iov[HUB_DRAIN];
+	char b[HUB_DRAIN][4];
+	int n, i, woken = 0;
+
+	*hello = false;
+	do {
+		for (i = 0; i < HUB_DRAIN; i++) {
+			iov[i] = (struct iovec){ b[i], sizeof(b[i]) };
+			m[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		n = recvmmsg(fd, m, HUB_DRAIN, MSG_DONTWAIT, NULL);
+		for (i = 0; i < n; i++)
+			*hello |= m[i].msg_len > 0 && b[i][0] == HUB_HELLO[0];
+		woken += n > 0 ? n : 0;
+	} while (n == HUB_DRAIN);
+	return woken;
+}
+
 ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	bool rescanned = false, hello, drained = false;
-	char b[16];
 	ssize_t n = 0;
 	int woken;
 
 	pthread_mutex_lock(&hub->lock);
 	hub_maybe_scan(hub);
 	for (;;) {
-		ssize_t r;
-
 		n = hub_read_any(hub, buf, len);
 		if (n > 0) {
 			/*
@@ -596,8 +620,7 @@ ssize_t net_hub_recv(struct net_hub *hub, int fd, void *buf, size_t len)
 				goto wake_self;
 			break;
 		}
-		for (woken = 0, hello = false; (r = read(fd, b, sizeof(b))) >= 0; woken++)
-			hello |= r > 0 && b[0] == HUB_HELLO[0];
+		woken = hub_drain_port(fd, &hello);
 		drained |= woken > 0;
 		/*
 		 * A hello is a peer that found us: it has a ring we may not
