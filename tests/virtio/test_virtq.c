@@ -1596,7 +1596,7 @@ static Suite *virtq_suite(void)
 		split_no_notify_flag, packed_driver_event_flags, packed_driver_event_desc,
 		packed_device_event, packed_device_event_no_idx));
 
-	vlab_tcase(s, "in_order_reset_dirty", setup, teardown, 0, VLAB_TESTS(
+	vlab_tcase(s, "in_order_reset_dirty", setup, teardown, 120, VLAB_TESTS(
 		split_in_order_batch, split_in_order_partial_not_folded,
 		packed_in_order_batch, split_in_order_stress, packed_in_order_stress,
 		split_in_order_tx_pace, packed_in_order_tx_pace, split_in_order_full_ring,
