@@ -35,6 +35,9 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 CFLAGS	+= $(SAN_FLAGS)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+# The sanitizers run code a few times slower: Check's timeouts (hang
+# bounds, not timings) stretch with it, or a slow machine fails them.
+export CK_TIMEOUT_MULTIPLIER ?= 4
 endif
 
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
