@@ -169,7 +169,8 @@ static int ctrl(struct node *n, uint8_t cmd, const void *args, size_t len, uint3
 	int r;
 
 	req[0] = cmd;
-	memcpy(req + 1, args, len);
+	if (len)
+		memcpy(req + 1, args, len);
 	if (vdrv_add(&n->ctrl, b, 1, 1, false, 1) < 0)
 		die("control queue full");
 	kick(n, &n->ctrl, CTRL_VQ);
