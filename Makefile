@@ -15,6 +15,7 @@
 #   make bench-migrate-local  downtime of mode=local beside pre-copy
 #   make bench-hub    64-byte frames between two PMD guests on a hub
 #   make bench-rdma   RC WRITE latency and bandwidth, beside the hub's copy limit
+#                     and the devices alone (those two need no KVM)
 #   make bench-rdma-migrate  an RDMA guest moved under load: downtime, the peer's stall
 #   make bench-dash   the dirty payload's write rate with and without vlab dash
 #   make demo         two guests on a hub, one moved back and forth under vlab dash
