@@ -467,6 +467,6 @@ START_TEST(corrupt_indexes)
 END_TEST
 
 VLAB_SUITE_MAIN("net_hub", "rings", setup, teardown, 120,
-	in_order_one_process, across_fork, full_ring_drops, peer_killed, corrupt_indexes, joiner_within_one_tick_is_woken,
-	port_stays_readable_after_a_scan, last_frame_of_a_leaver_is_read,
-	burst_wakes_a_sleeping_reader);
+	in_order_one_process, across_fork, full_ring_drops, peer_killed, corrupt_indexes,
+	joiner_within_one_tick_is_woken, port_stays_readable_after_a_scan,
+	last_frame_of_a_leaver_is_read, burst_wakes_a_sleeping_reader);
