@@ -78,7 +78,9 @@ int virtio_net_port_sendv(struct virtio_dev *vdev, const struct iovec *iov, int 
 /*
  * The port's frames from here to the matching end (@begin false) are a
  * burst (net_backend_burst()): sent from one thread, the function's own
- * lock held throughout, nothing else sent through the port meanwhile.
+ * lock held throughout, nothing else sent through the port meanwhile,
+ * and never from inside the port's rx function for a frame (the NIC's
+ * worker is reading the backend then; its NULL call, after the reads, may).
  */
 void virtio_net_port_burst(struct virtio_dev *vdev, bool begin);
 /* The NIC's permanent MAC address. */
