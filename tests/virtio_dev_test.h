@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "state_test.h"
+#include "virtio/vdrv_guest.h"
 #include "virtio/virtio.h"
 
 static inline int virtio_dev_test_save(void *dev, struct state_buf *sb)
@@ -32,32 +33,19 @@ static inline int virtio_dev_test_load(void *dev, const void *fdt, int node, cha
 /* Transport register writes, as virtio-pci makes them: under vdev->lock. */
 static inline void virtio_dev_test_status(struct virtio_dev *vdev, uint8_t status)
 {
-	pthread_mutex_lock(&vdev->lock);
-	virtio_dev_set_status_locked(vdev, status);
-	pthread_mutex_unlock(&vdev->lock);
+	vdrv_dev_status(vdev, status);
 }
 
 /* Negotiate @features (VERSION_1 among them) as a driver would. */
 static inline void virtio_dev_test_features_ok(struct virtio_dev *vdev, uint64_t features)
 {
-	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-
-	virtio_dev_test_status(vdev, s);
-	pthread_mutex_lock(&vdev->lock);
-	vdev->driver_feature_select = 0;
-	virtio_dev_write_driver_features(vdev, (uint32_t)features);
-	vdev->driver_feature_select = 1;
-	virtio_dev_write_driver_features(vdev, features >> 32);
-	pthread_mutex_unlock(&vdev->lock);
-	virtio_dev_test_status(vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
-	ck_assert(virtio_dev_status(vdev) & VIRTIO_CONFIG_S_FEATURES_OK);
+	ck_assert(vdrv_dev_features_ok(vdev, features));
 }
 
 /* DRIVER_OK after virtio_dev_test_features_ok() (and any queue set-up). */
 static inline void virtio_dev_test_driver_ok(struct virtio_dev *vdev)
 {
-	virtio_dev_test_status(vdev, virtio_dev_status(vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
-	ck_assert(virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK);
+	ck_assert(vdrv_dev_driver_ok(vdev));
 }
 
 /*

@@ -115,36 +115,6 @@ static void wait_irq(struct node *n)
 		die("eventfd read");
 }
 
-static void status(struct virtio_dev *vdev, uint8_t s)
-{
-	pthread_mutex_lock(&vdev->lock);
-	virtio_dev_set_status_locked(vdev, s);
-	pthread_mutex_unlock(&vdev->lock);
-}
-
-static void features_ok(struct virtio_dev *vdev)
-{
-	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-
-	status(vdev, s);
-	pthread_mutex_lock(&vdev->lock);
-	vdev->driver_feature_select = 0;
-	virtio_dev_write_driver_features(vdev, 0);
-	vdev->driver_feature_select = 1;
-	virtio_dev_write_driver_features(vdev, 1);	/* VIRTIO_F_VERSION_1 */
-	pthread_mutex_unlock(&vdev->lock);
-	status(vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
-	if (!(virtio_dev_status(vdev) & VIRTIO_CONFIG_S_FEATURES_OK))
-		die("features refused");
-}
-
-static void driver_ok(struct virtio_dev *vdev)
-{
-	status(vdev, virtio_dev_status(vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
-	if (!(virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK))
-		die("DRIVER_OK refused");
-}
-
 static void queue_up(struct node *n, struct vdrv *d, uint16_t q, uint64_t base)
 {
 	struct virtio_dev *vdev = n->rdma;
@@ -228,13 +198,14 @@ static void node_up(struct node *n, const char *hub, uint8_t id)
 	n->ip = htobe32(0x0a000000 | id);
 	n->rdma->transport = &transport;
 	n->rdma->transport_priv = n;
-	features_ok(n->nic);
-	driver_ok(n->nic);
-	features_ok(n->rdma);
+	if (!vdrv_dev_features_ok(n->nic, 1ULL << VIRTIO_F_VERSION_1) || !vdrv_dev_driver_ok(n->nic) ||
+	    !vdrv_dev_features_ok(n->rdma, 1ULL << VIRTIO_F_VERSION_1))
+		die("the NIC or the RDMA device refused its features or DRIVER_OK");
 	queue_up(n, &n->ctrl, CTRL_VQ, RINGS);
 	queue_up(n, &n->cq, CQ_VQ, RINGS + 0x40000);
 	queue_up(n, &n->sq, SQ_VQ, RINGS + 0x80000);
-	driver_ok(n->rdma);
+	if (!vdrv_dev_driver_ok(n->rdma))
+		die("the RDMA device refused DRIVER_OK");
 }
 
 static void node_down(struct node *n)

@@ -150,17 +150,11 @@ static void bring_up_rings(uint64_t ring_features, struct vdrv *drv)
 	vdev->driver_feature_select = 1;
 	virtio_dev_write_driver_features(vdev, f >> 32);
 	virtio_dev_set_status_locked(vdev, VIRTIO_CONFIG_S_FEATURES_OK);
+	pthread_mutex_unlock(&vdev->lock);
 	for (q = 0; q < 2; q++) {
 		ck_assert_int_eq(vdrv_init(&drv[q], &fv.vm.mem, 0x10000 + 0x20000 * q, 16, f), 0);
-		vdev->queue_select = q;
-		virtio_dev_set_queue_size(vdev, 16);
-		virtio_dev_set_queue_addr(vdev, 0, false, drv[q].desc_addr);
-		virtio_dev_set_queue_addr(vdev, 1, false, drv[q].driver_addr);
-		virtio_dev_set_queue_addr(vdev, 2, false, drv[q].device_addr);
-		virtio_dev_enable_queue(vdev);
-		ck_assert(vdev->vqs[q].enabled);
+		ck_assert(vdrv_enable_on(&drv[q], vdev, q));
 	}
-	pthread_mutex_unlock(&vdev->lock);
 	/* Queue 1: three buffers taken, two filled and not flushed. */
 	for (q = 0; q < 3; q++) {
 		struct vdrv_buf b = { 0x80000 + 256 * q, 64 };

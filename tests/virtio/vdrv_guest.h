@@ -104,6 +104,37 @@ static inline int vdrv_attach(struct vdrv *d, struct virtq *vq)
 	return r;
 }
 
+/* Transport register writes, as virtio-pci makes them: under vdev->lock. */
+static inline void vdrv_dev_status(struct virtio_dev *vdev, uint8_t status)
+{
+	pthread_mutex_lock(&vdev->lock);
+	virtio_dev_set_status_locked(vdev, status);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+/* Negotiate @features (VERSION_1 among them) as a driver would: whether FEATURES_OK held. */
+static inline bool vdrv_dev_features_ok(struct virtio_dev *vdev, uint64_t features)
+{
+	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+
+	vdrv_dev_status(vdev, s);
+	pthread_mutex_lock(&vdev->lock);
+	vdev->driver_feature_select = 0;
+	virtio_dev_write_driver_features(vdev, (uint32_t)features);
+	vdev->driver_feature_select = 1;
+	virtio_dev_write_driver_features(vdev, features >> 32);
+	pthread_mutex_unlock(&vdev->lock);
+	vdrv_dev_status(vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
+	return virtio_dev_status(vdev) & VIRTIO_CONFIG_S_FEATURES_OK;
+}
+
+/* DRIVER_OK after vdrv_dev_features_ok() (and any queue set-up): whether it held. */
+static inline bool vdrv_dev_driver_ok(struct virtio_dev *vdev)
+{
+	vdrv_dev_status(vdev, virtio_dev_status(vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
+	return virtio_dev_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK;
+}
+
 /*
  * Queue @q of device @vdev on these rings, set and enabled through the
  * device's transport-facing calls under its lock, as virtio-pci does it:
