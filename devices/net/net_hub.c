@@ -461,19 +461,6 @@ static void hub_wake_peers(struct net_hub *hub)
 	}
 }
 
-int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
-{
-	int r;
-
-	pthread_mutex_lock(&hub->lock);
-	hub_maybe_scan(hub);
-	r = net_hub_ring_write(hub->ring, NET_HUB_RING_BYTES, &hub->head, iov, iovcnt);
-	if (!r)
-		hub_wake_peers(hub);
-	pthread_mutex_unlock(&hub->lock);
-	return r;
-}
-
 void net_hub_burst_begin(struct net_hub *hub)
 {
 	pthread_mutex_lock(&hub->lock);
@@ -497,6 +484,17 @@ void net_hub_burst_end(struct net_hub *hub)
 	if (hub->burst_unwoken)
 		hub_wake_peers(hub);
 	pthread_mutex_unlock(&hub->lock);
+}
+
+/* A burst of one frame: its wake-ups looked at as soon as it is written. */
+int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
+{
+	int r;
+
+	net_hub_burst_begin(hub);
+	r = net_hub_burst_send(hub, iov, iovcnt);
+	net_hub_burst_end(hub);
+	return r;
 }
 
 /* Read one frame from any peer, round robin. */
