@@ -30,8 +30,8 @@
  * flight (MB/s), one "rdma_rc: bench ..." line per size (make bench-rdma).
  * The stream is stream_mib MiB (512, what the bench's copy limit moves),
  * no fewer than N and no more than 8 x N messages unless stream_mib is
- * given; bench_len=L measures that
- * size only (both: a long stream of one size, to profile). Then the same
+ * given; bench_len=L measures that size only (both: a long stream of one
+ * size, to profile). Then the same
  * stream again with the vCPU halted while it waits, as an application
  * blocked on its completion channel: 2 x BENCH_HALF WRITEs out, only each
  * BENCH_HALF-th signaled, the CQ armed (halted for the control queue's

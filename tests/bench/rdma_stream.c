@@ -77,15 +77,8 @@ static void die(const char *what)
 	exit(1);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu(clockid_t c)
+/* Clock @c in seconds: CLOCK_MONOTONIC, or a process's or thread's CPU time. */
+static double secs(clockid_t c)
 {
 	struct timespec ts;
 
@@ -135,7 +128,7 @@ static int ctrl(struct node *n, uint8_t cmd, const void *args, size_t len, uint3
 {
 	uint8_t *req = n->ram + CTRL_BUF, *rep = n->ram + CTRL_BUF + 0x1000;
 	struct vdrv_buf b[2] = { { CTRL_BUF, 1 + len }, { CTRL_BUF + 0x1000, 256 } };
-	double end = now() + 10;
+	double end = secs(CLOCK_MONOTONIC) + 10;
 	int r;
 
 	req[0] = cmd;
@@ -146,7 +139,7 @@ static int ctrl(struct node *n, uint8_t cmd, const void *args, size_t len, uint3
 	kick(n, &n->ctrl, CTRL_VQ);
 	/* A waiting driver sleeps for the answer too: spinning would hold a CPU from the devices. */
 	while (!(r = vdrv_get_used(&n->ctrl, NULL, NULL))) {
-		if (now() > end)
+		if (secs(CLOCK_MONOTONIC) > end)
 			die("no control reply in 10 s");
 		if (waiting)
 			wait_irq(n);
@@ -328,12 +321,12 @@ static void next_cqe(uint64_t i)
 	struct virtio_rdma_req_notify_cq arm = { .cqn = htole32(A.cqn),
 						  .flags = htole32(VIRTIO_RDMA_NOTIFY_NEXT) };
 	struct virtio_rdma_cqe e;
-	double end = now() + 10;
+	double end = secs(CLOCK_MONOTONIC) + 10;
 	uint64_t slot;
 	int r;
 
 	while (!(r = vdrv_get_used(&A.cq, &slot, NULL))) {
-		if (now() > end)
+		if (secs(CLOCK_MONOTONIC) > end)
 			die("no completion in 10 s");
 		if (!waiting)
 			continue;
@@ -424,9 +417,9 @@ int main(int argc, char **argv)
 	next_cqe(0);
 
 	total = ((uint64_t)mib << 20) / len ?: 1;
-	t0 = now();
-	c0 = cpu(CLOCK_PROCESS_CPUTIME_ID);
-	d0 = cpu(CLOCK_THREAD_CPUTIME_ID);
+	t0 = secs(CLOCK_MONOTONIC);
+	c0 = secs(CLOCK_PROCESS_CPUTIME_ID);
+	d0 = secs(CLOCK_THREAD_CPUTIME_ID);
 	for (posted = done = 0; done < total;) {
 		if (!waiting) {
 			while (posted < total && posted - done < out) {
@@ -453,9 +446,9 @@ int main(int argc, char **argv)
 			done = last + 1;
 		}
 	}
-	t1 = now();
-	c1 = cpu(CLOCK_PROCESS_CPUTIME_ID);
-	d1 = cpu(CLOCK_THREAD_CPUTIME_ID);
+	t1 = secs(CLOCK_MONOTONIC);
+	c1 = secs(CLOCK_PROCESS_CPUTIME_ID);
+	d1 = secs(CLOCK_THREAD_CPUTIME_ID);
 	if (memcmp(B.ram + MR_AREA, A.ram + DATA, len))
 		die("B's MR does not hold the bytes A wrote");
 	{
