@@ -56,6 +56,8 @@ LIB_OBJS := $(filter-out $(O)/vmm/core/main.o,$(OBJS))
 
 TEST_SRCS := $(sort $(shell find tests -name 'test_*.c'))
 TEST_BINS := $(TEST_SRCS:%.c=$(O)/%)
+# shell self-tests, TAP on stdout
+TEST_SCRIPTS := tests/linux/test-tap-parse.sh
 
 # The dashboard (vmm/dash/) is a program of its own, built only where
 # pkg-config finds SDL2: the VMM never links it, and without SDL2 the rest
@@ -95,7 +97,7 @@ unit-tests: $(TEST_BINS)
 
 # Unit tests first (no VM), then payload integration tests under KVM.
 test: all unit-tests payloads
-	@tests/run-tests.sh $(TEST_BINS)
+	@tests/run-tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
 deps:
 	@bash .ci/deps.sh

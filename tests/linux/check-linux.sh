@@ -19,6 +19,14 @@
 #   VLAB_LINUX_LOG      console log (default build/tests/linux/console.log)
 #   VLAB_CMDLINE_EXTRA  appended to the kernel command line
 #   VLAB                the VMM binary (default build/vlab)
+#   VLAB_KVM_DEV        the KVM device (default /dev/kvm)
+#   VLAB_REQUIRE_KVM    if 1, a missing KVM fails the run instead of
+#                       skipping it
+#
+# Where the KVM device is missing or not read-write no guest can boot: the
+# run prints a TAP skip and "check-linux: SKIP: ..." and passes, as the KVM
+# payload tests of make test do (the guest kernel, and with it the guest
+# drivers, is still built).
 
 set -euo pipefail
 
@@ -116,6 +124,22 @@ if [ "${1:-}" = "--parse-only" ]; then
 	fi
 	parse_tap "$2" "${3:-0}"
 	exit $?
+fi
+
+kvm_dev=${VLAB_KVM_DEV:-/dev/kvm}
+# (a test, not an open: bash's <> would create a missing file)
+if [ ! -c "$kvm_dev" ] || [ ! -r "$kvm_dev" ] || [ ! -w "$kvm_dev" ]; then
+	why="$kvm_dev is not a device this user can read and write"
+	[ -e "$kvm_dev" ] || why="$kvm_dev does not exist"
+	if [ "${VLAB_REQUIRE_KVM:-0}" = 1 ]; then
+		echo "check-linux: FAIL: $why (VLAB_REQUIRE_KVM=1)"
+		echo "check-linux: 0 passed, 1 failed"
+		exit 1
+	fi
+	echo "1..0 # SKIP $why: no guest booted"
+	echo "check-linux: SKIP: $why: no guest booted, no Linux test run"
+	echo "check-linux: 0 passed, 0 failed"
+	exit 0
 fi
 
 vlab=${VLAB:-$root/build/vlab}

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Self-test of the TAP judgement in check-linux.sh, on made-up console
-# logs; needs no kernel and no VMM.
+# logs, and of its skip where KVM is missing; needs no kernel and no VMM.
 
 set -euo pipefail
 shopt -s lastpipe	# expect runs at the end of pipes and counts
@@ -48,7 +48,6 @@ good_log()
 }
 
 echo "TAP version 13"
-echo "1..12"
 
 good_log | expect "all ok, vlab 0" 0 "check-linux: 3 passed, 0 failed" 0
 
@@ -88,5 +87,38 @@ else
 	echo "ok $n - missing log fails"
 fi
 
+# expect_kvm NAME WANT_STATUS WANT_SUMMARY KVM_DEV [VAR=VALUE]: a whole
+# run where the KVM device is not usable; it must end before any boot.
+expect_kvm()
+{
+	local name=$1 want=$2 summary=$3 dev=$4 got=0 out
+
+	n=$((n + 1))
+	out=$(env VLAB_KVM_DEV="$dev" VLAB=/nonexistent ${5:+"$5"} "$check" 2>&1) || got=$?
+	if [ "$got" -ne "$want" ] || [ "$(tail -n1 <<< "$out")" != "$summary" ] ||
+	   grep -q booting <<< "$out"; then
+		echo "not ok $n - $name (status $got, want $want)"
+		sed 's/^/    # /' <<< "$out"
+		fails=$((fails + 1))
+	else
+		echo "ok $n - $name"
+	fi
+}
+
+expect_kvm "no KVM device: skipped" 0 "check-linux: 0 passed, 0 failed" "$tmp/no-kvm"
+expect_kvm "no KVM device, required: failed" 1 "check-linux: 0 passed, 1 failed" \
+	"$tmp/no-kvm" VLAB_REQUIRE_KVM=1
+: > "$tmp/file"
+expect_kvm "a plain file is no KVM device" 0 "check-linux: 0 passed, 0 failed" "$tmp/file"
+n=$((n + 1))
+if env VLAB_KVM_DEV="$tmp/no-kvm" "$check" | grep -q '^1\.\.0 # SKIP ' &&
+   [ ! -e "$tmp/no-kvm" ]; then
+	echo "ok $n - the skip is a TAP skip and creates nothing"
+else
+	echo "not ok $n - the skip is a TAP skip and creates nothing"
+	fails=$((fails + 1))
+fi
+
+echo "1..$n"
 echo "# test-tap-parse: $((n - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]
