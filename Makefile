@@ -56,8 +56,8 @@ LIB_OBJS := $(filter-out $(O)/vmm/core/main.o,$(OBJS))
 
 TEST_SRCS := $(sort $(shell find tests -name 'test_*.c'))
 TEST_BINS := $(TEST_SRCS:%.c=$(O)/%)
-# shell self-tests, TAP on stdout
-TEST_SCRIPTS := tests/linux/test-tap-parse.sh
+# test scripts, TAP on stdout (VLAB_BUILD_DIR tells them the build)
+TEST_SCRIPTS := tests/linux/test-tap-parse.sh tests/bench/test-rdma-stream.sh
 
 # The dashboard (vmm/dash/) is a program of its own, built only where
 # pkg-config finds SDL2: the VMM never links it, and without SDL2 the rest
@@ -96,8 +96,8 @@ $(O)/tests/%: tests/%.c $(O)/libvlab.a
 unit-tests: $(TEST_BINS)
 
 # Unit tests first (no VM), then payload integration tests under KVM.
-test: all unit-tests payloads
-	@tests/run-tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
+test: all unit-tests payloads $(O)/tests/bench/rdma_stream
+	@VLAB_BUILD_DIR=$(O) tests/run-tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
 deps:
 	@bash .ci/deps.sh
@@ -145,7 +145,8 @@ bench-rdma: all payloads $(O)/tests/bench/hub_copy $(O)/tests/bench/unix_copy \
 	    $(O)/tests/bench/rdma_stream
 	tests/bench/bench-rdma.sh
 
-# The devices' own stream, no guest, no KVM: vlab's NICs, hub and RDMA devices in one process.
+# The devices' own stream, no guest, no KVM: vlab's NICs, hub and RDMA
+# devices in one process or two (-p); make test runs short ones.
 $(O)/tests/bench/rdma_stream: tests/bench/rdma_stream.c $(O)/libvlab.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(O)/libvlab.a $(LDLIBS)

@@ -16,8 +16,9 @@
 # 64 KiB WRITE bandwidth >= 50% of it (either stream; both are printed). Beside it, for the record, unix
 # datagrams of that size between two processes (unix_copy -d), the
 # transport of the hub before its rings. And the devices alone
-# (rdma_stream): the same two NICs, hub and RDMA devices with their
-# threads, in one process, driven by host threads instead of guests, both
+# (rdma_stream -p): the same two NICs, hub and RDMA devices with their
+# threads, in two processes as the anchor's and the guests' are, driven
+# by host threads instead of guests, both
 # streams for BENCH_STREAM_MIB (512) MiB: what the transport does without
 # a vCPU or KVM, and all this bench measures where /dev/kvm is missing.
 # Best of BENCH_REPEAT runs [range].
@@ -102,8 +103,8 @@ limits=() dgrams=() dpoll=() dwait=()
 for ((r = 0; r < REPEAT; r++)); do
 	limits+=("$("$COPY" -q -s 512 -d "$FRAME")")
 	dgrams+=("$("$DGRAM" -q -s 256 -d "$FRAME")")
-	dpoll+=("$("$STREAM" -q -s "$SMIB" -m "$MTU" -n 16)") || exit 1
-	dwait+=("$("$STREAM" -q -s "$SMIB" -m "$MTU" -n 128 -w)") || exit 1
+	dpoll+=("$("$STREAM" -q -s "$SMIB" -m "$MTU" -n 16 -p)") || exit 1
+	dwait+=("$("$STREAM" -q -s "$SMIB" -m "$MTU" -n 128 -w -p)") || exit 1
 	[ "$KVM" = 1 ] || continue
 	if ! run "$T/$r"; then
 		echo "bench-rdma: run $r failed; logs:" >&2
@@ -117,7 +118,7 @@ percent() {
 	awk -v v="$1" -v l="$limit" 'BEGIN { printf "%.1f%%", (l > 0 ? 100 * v / l : 0) }'
 }
 devices_alone() {
-	echo "devices alone (rdma_stream, no guest), 64 KiB WRITEs, $SMIB MiB: polling, 16 out" \
+	echo "devices alone (rdma_stream -p, no guest), 64 KiB WRITEs, $SMIB MiB: polling, 16 out" \
 		"$(stats 1 "${dpoll[@]}") MB/s ($(percent "$(printf '%s\n' "${dpoll[@]}" | sort -g | tail -1)"));" \
 		"waiting, 128 out $(stats 1 "${dwait[@]}") MB/s ($(percent "$(printf '%s\n' "${dwait[@]}" | sort -g | tail -1)"))"
 }

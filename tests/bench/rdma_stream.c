@@ -13,23 +13,27 @@
  * polling stream), or with -w two halves of INFLIGHT out, each half's last
  * signaled, the CQ armed and its interrupt awaited on an eventfd (the
  * waiting stream). B's driver only sets up: one-sided WRITEs need its
- * device alone.
+ * device alone. With -p B lives in a child process, as two vlabs do: the
+ * two meet only on the hub, and a pipe carries what the rdma_cm would
+ * (QP number, address, rkey) and, at the end, B's verdict and CPU time.
  *
- *	rdma_stream [-l LEN] [-m MTU] [-s SIZE_MIB] [-n INFLIGHT] [-w] [-q]
+ *	rdma_stream [-l LEN] [-m MTU] [-s SIZE_MIB] [-n INFLIGHT] [-w] [-p] [-q]
  *
  * prints "rdma_stream: 512 MiB in 65536-byte WRITEs, MTU 1024, polling,
  * 16 out: 3000 MB/s, 300 ns device CPU a packet" (MB = 10^6 bytes; the
- * CPU is the process's less the driver's, over the data packets), or with
+ * CPU is the processes' less A's driver's, over the data packets), or with
  * -q only the MB/s number. B's MR holds the message's bytes at the end,
  * and B's device took every packet, or it fails.
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,8 +72,21 @@ struct node {
 	int irq;			/* an eventfd: the CQ's and control queue's interrupts */
 };
 
+/* With -p each process has one real node; the other is these fields of its peer. */
+struct peer_info {
+	uint32_t qpn, ip, mr_key;
+	uint8_t mac[6];
+};
+
+/* B's answer at the end of a -p stream. */
+struct b_report {
+	int ok;			/* its MR holds the bytes and its device took every packet */
+	double cpu;		/* B's process CPU seconds over the stream */
+};
+
 static struct node A, B;
 static bool waiting;		/* -w: the driver sleeps for interrupts, control answers too */
+static int to_b = -1, to_a = -1;	/* -p: the pipes between the two processes */
 
 static void die(const char *what)
 {
@@ -349,6 +366,94 @@ static void next_cqe(uint64_t i)
 	kick(&A, &A.cq, CQ_VQ);
 }
 
+/* Byte @i of the message A writes. */
+static uint8_t message_byte(uint64_t i)
+{
+	return (uint8_t)(i * 7 + 1);
+}
+
+static void pipe_put(int fd, const void *p, size_t len)
+{
+	if (write(fd, p, len) != (ssize_t)len)
+		die("pipe write");
+}
+
+/* All of @len bytes, or false at the peer's end (it died or is done). */
+static bool pipe_get(int fd, void *p, size_t len)
+{
+	return read(fd, p, len) == (ssize_t)len;
+}
+
+static void info_put(int fd, const struct node *n)
+{
+	struct peer_info pi = { n->qpn, n->ip, n->mr_key };
+
+	memcpy(pi.mac, n->mac, sizeof(pi.mac));
+	pipe_put(fd, &pi, sizeof(pi));
+}
+
+static void info_get(int fd, struct node *shadow)
+{
+	struct peer_info pi;
+
+	if (!pipe_get(fd, &pi, sizeof(pi)))
+		die("the peer process went before it connected");
+	shadow->qpn = pi.qpn;
+	shadow->ip = pi.ip;
+	shadow->mr_key = pi.mr_key;
+	memcpy(shadow->mac, pi.mac, sizeof(pi.mac));
+}
+
+/* Whether B's MR holds the message and B's device took all @pkts packets (or more). */
+static bool b_holds(uint64_t len, uint64_t pkts)
+{
+	struct virtio_rdma_stats sb;
+	uint64_t i;
+
+	for (i = 0; i < len; i++)
+		if (B.ram[MR_AREA + i] != message_byte(i)) {
+			fprintf(stderr, "rdma_stream: B's MR does not hold the bytes A wrote\n");
+			return false;
+		}
+	/* A WRITE shorter than asked would not show in the MR's bytes. */
+	virtio_rdma_get_stats(B.rdma, &sb);
+	if (sb.rx_frames < pkts) {
+		fprintf(stderr, "rdma_stream: B took %llu frames, the WRITEs have %llu packets\n",
+			(unsigned long long)sb.rx_frames, (unsigned long long)pkts);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * -p: B's process. It connects to A, then waits on the pipe: the stream
+ * starts (a byte), it ends (len and packets), and B answers with its
+ * verdict and the CPU it used in between.
+ */
+static int b_process(const char *hub, uint8_t mtu)
+{
+	struct b_report rep = { 0 };
+	uint64_t end[2];
+	uint8_t go;
+	double c0;
+
+	node_up(&B, hub, 2);
+	node_objects(&B);
+	info_get(to_b, &A);
+	node_connect(&B, &A, mtu);
+	info_put(to_a, &B);
+	if (pipe_get(to_b, &go, 1)) {
+		c0 = secs(CLOCK_PROCESS_CPUTIME_ID);
+		if (pipe_get(to_b, end, sizeof(end))) {
+			rep.cpu = secs(CLOCK_PROCESS_CPUTIME_ID) - c0;
+			rep.ok = b_holds(end[0], end[1]);
+			pipe_put(to_a, &rep, sizeof(rep));
+		}
+	}
+	node_down(&B);
+	return rep.ok ? 0 : 1;
+}
+
 static uint8_t mtu_enum(unsigned int mtu)
 {
 	switch (mtu) {
@@ -379,23 +484,27 @@ static unsigned long num(const char *s, unsigned long lo, unsigned long hi, cons
 int main(int argc, char **argv)
 {
 	unsigned long len = 65536, mtu = 1024, mib = 512, out = 16;
-	bool quiet = false;
+	bool quiet = false, two = false;
+	struct b_report rep = { 1, 0 };
+	int pa[2], pb[2], st;
+	pid_t child = -1;
 	char dir[] = "/tmp/vlab-rdma-stream.XXXXXX", hub[64];
 	double t0, t1, c0, c1, d0, d1;
 	uint64_t total, posted, done, i;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "l:m:s:n:wq")) != -1) {
+	while ((opt = getopt(argc, argv, "l:m:s:n:wpq")) != -1) {
 		switch (opt) {
 		case 'l': len = num(optarg, 1, MR_PAGES << 12, "-l"); break;
 		case 'm': mtu = num(optarg, 256, 4096, "-m"); break;
 		case 's': mib = num(optarg, 1, 1 << 16, "-s"); break;
 		case 'n': out = num(optarg, 1, QS / 2, "-n"); break;
 		case 'w': waiting = true; break;
+		case 'p': two = true; break;
 		case 'q': quiet = true; break;
 		default:
 			fprintf(stderr, "usage: rdma_stream [-l LEN] [-m MTU] [-s SIZE_MIB] "
-				"[-n INFLIGHT] [-w] [-q]\n");
+				"[-n INFLIGHT] [-w] [-p] [-q]\n");
 			return 2;
 		}
 	}
@@ -404,19 +513,46 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		die("mkdtemp");
 	snprintf(hub, sizeof(hub), "%s/hub", dir);
+	if (two) {
+		/* Before any thread: B's process starts clean. */
+		if (pipe2(pa, O_CLOEXEC) || pipe2(pb, O_CLOEXEC))
+			die("pipe");
+		to_a = pa[1];
+		to_b = pb[0];
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (!child) {
+			close(pa[0]);
+			close(pb[1]);
+			_exit(b_process(hub, mtu_enum((unsigned int)mtu)));
+		}
+		close(pa[1]);
+		close(pb[0]);
+		to_a = pa[0];
+		to_b = pb[1];
+	}
 	node_up(&A, hub, 1);
-	node_up(&B, hub, 2);
 	node_objects(&A);
-	node_objects(&B);
-	node_connect(&A, &B, mtu_enum((unsigned int)mtu));
-	node_connect(&B, &A, mtu_enum((unsigned int)mtu));
+	if (two) {
+		info_put(to_b, &A);
+		info_get(to_a, &B);
+		node_connect(&A, &B, mtu_enum((unsigned int)mtu));
+	} else {
+		node_up(&B, hub, 2);
+		node_objects(&B);
+		node_connect(&A, &B, mtu_enum((unsigned int)mtu));
+		node_connect(&B, &A, mtu_enum((unsigned int)mtu));
+	}
 	for (i = 0; i < len; i++)
-		A.ram[DATA + i] = (uint8_t)(i * 7 + 1);
+		A.ram[DATA + i] = message_byte(i);
 	/* The first WRITE also shows that the two see each other on the hub. */
 	post_write(0, (uint32_t)len, true);
 	next_cqe(0);
 
 	total = ((uint64_t)mib << 20) / len ?: 1;
+	if (two)
+		pipe_put(to_b, "S", 1);
 	t0 = secs(CLOCK_MONOTONIC);
 	c0 = secs(CLOCK_PROCESS_CPUTIME_ID);
 	d0 = secs(CLOCK_THREAD_CPUTIME_ID);
@@ -449,28 +585,36 @@ int main(int argc, char **argv)
 	t1 = secs(CLOCK_MONOTONIC);
 	c1 = secs(CLOCK_PROCESS_CPUTIME_ID);
 	d1 = secs(CLOCK_THREAD_CPUTIME_ID);
-	if (memcmp(B.ram + MR_AREA, A.ram + DATA, len))
-		die("B's MR does not hold the bytes A wrote");
 	{
 		uint64_t pkts = total * ((len + mtu - 1) / mtu);
-		struct virtio_rdma_stats sb;
+		uint64_t end[2] = { len, pkts };
 
-		/* Every packet reached B (a WRITE shorter than asked would not show in MR bytes). */
-		virtio_rdma_get_stats(B.rdma, &sb);
-		if (sb.rx_frames < pkts)
-			die("B took fewer frames than the WRITEs have packets");
+		if (two) {
+			pipe_put(to_b, end, sizeof(end));
+			if (!pipe_get(to_a, &rep, sizeof(rep)))
+				die("B's process went without a verdict");
+		} else {
+			rep.ok = b_holds(len, pkts);
+		}
+		if (!rep.ok)
+			die("B's side of the stream is wrong");
 		double mbs = total * len / (t1 - t0) / 1e6;
 
 		if (quiet)
 			printf("%.0f\n", mbs);
 		else
-			printf("rdma_stream: %lu MiB in %lu-byte WRITEs, MTU %lu, %s, %lu out: "
+			printf("rdma_stream: %lu MiB in %lu-byte WRITEs, MTU %lu, %s, %lu out%s: "
 			       "%.0f MB/s, %.0f ns device CPU a packet\n", mib, len, mtu,
-			       waiting ? "waiting" : "polling", out, mbs,
-			       ((c1 - c0) - (d1 - d0)) * 1e9 / pkts);
+			       waiting ? "waiting" : "polling", out, two ? ", two processes" : "",
+			       mbs, ((c1 - c0) - (d1 - d0) + rep.cpu) * 1e9 / pkts);
 	}
 	node_down(&A);
-	node_down(&B);
+	if (two) {
+		if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
+			die("B's process failed");
+	} else {
+		node_down(&B);
+	}
 	rmdir(hub);
 	rmdir(dir);
 	return 0;
