@@ -465,23 +465,23 @@ void net_hub_burst_begin(struct net_hub *hub)
 {
 	pthread_mutex_lock(&hub->lock);
 	hub_maybe_scan(hub);
-	hub->burst_unwoken = 0;
+	hub->burst_looked = hub->head;
 }
 
 int net_hub_burst_send(struct net_hub *hub, const struct iovec *iov, int iovcnt)
 {
 	int r = net_hub_ring_write(hub->ring, NET_HUB_RING_BYTES, &hub->head, iov, iovcnt);
 
-	if (!r && ++hub->burst_unwoken == NET_HUB_BURST_WAKE) {
+	if (!r && hub->head - hub->burst_looked >= NET_HUB_BURST_WAKE) {
 		hub_wake_peers(hub);
-		hub->burst_unwoken = 0;
+		hub->burst_looked = hub->head;
 	}
 	return r;
 }
 
 void net_hub_burst_end(struct net_hub *hub)
 {
-	if (hub->burst_unwoken)
+	if (hub->head != hub->burst_looked)
 		hub_wake_peers(hub);
 	pthread_mutex_unlock(&hub->lock);
 }

@@ -63,7 +63,7 @@ struct net_hub {
 	uint64_t last_scan_ns, last_look_ns;
 	struct timespec dir_mtime;
 	pthread_mutex_t lock;
-	unsigned int burst_unwoken;	/* frames of this burst written since the last wake-up look */
+	uint64_t burst_looked;		/* head at this burst's last wake-up look */
 	uint64_t rx_lost;		/* times frames were lost: lapped, corrupt, too big */
 };
 
@@ -75,10 +75,15 @@ int net_hub_send(struct net_hub *hub, const struct iovec *iov, int iovcnt);
 /*
  * A burst of frames from one thread: the hub's lock held from begin to
  * end, and the fence and the look at sleeping readers that each
- * net_hub_send() makes done once every NET_HUB_BURST_WAKE frames and at
- * the end. A reader asleep meanwhile starts at most that many frames late.
+ * net_hub_send() makes done at the end, and within the burst once every
+ * NET_HUB_BURST_WAKE bytes of ring (an eighth of it: a reader asleep
+ * meanwhile is woken long before the ring could lap it). A window of RDMA
+ * packets is a quarter of that: one look, at the end. Waking a reader
+ * every 16 frames (until 2026-12-05) made it preempt the sender where the
+ * two share a CPU, and where they do not it started only microseconds
+ * sooner: both rdma_stream streams were faster with the one look.
  */
-#define NET_HUB_BURST_WAKE	16
+#define NET_HUB_BURST_WAKE	(NET_HUB_RING_BYTES / 8)
 void net_hub_burst_begin(struct net_hub *hub);
 int net_hub_burst_send(struct net_hub *hub, const struct iovec *iov, int iovcnt);
 void net_hub_burst_end(struct net_hub *hub);
