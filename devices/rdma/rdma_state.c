@@ -577,7 +577,7 @@ int vrdma_load(struct virtio_dev *vdev, const void *fdt, int node, char *err,
 	vrdma_objects_free(d);
 	d->verbs = t->verbs;
 	memcpy(d->cqs, t->cqs, sizeof(d->cqs));
-	memcpy(d->qps, t->qps, sizeof(d->qps));
+	memcpy(d->qps, t->qps, d->conf.qps * sizeof(d->qps[0]));
 	for (i = 1; i <= d->conf.qps; i++) {
 		struct rdma_qp *qp = rdma_verbs_qp(&d->verbs, i);
 

@@ -71,10 +71,12 @@ static void vqp_drop(struct vqp *v)
  * Every QP's queues dropped, whatever its state: a reset, a device freed,
  * a scratch device a load refused, or the device a load replaces (its
  * positions may be anything: every slot is looked at, not head to tail).
+ * Only the device's QPs: the others' 160 KiB each were never touched, and
+ * looking at them faulted in megabytes at every load.
  */
 static void qps_drop(struct vrdma *d)
 {
-	for (uint32_t i = 0; i < VIRTIO_RDMA_MAX_QPS; i++)
+	for (uint32_t i = 0; i < d->conf.qps; i++)
 		vqp_drop(&d->qps[i]);
 }
 
