@@ -61,8 +61,8 @@ int net_backend_send(struct net_backend *be, const struct iovec *iov, int iovcnt
 /*
  * A burst of frames from one thread, sent between begin and end with
  * net_backend_send_burst(): a hub takes its lock once and looks for
- * sleeping readers once every few frames (net_hub_burst_begin()); the
- * other kinds send each frame as net_backend_send() does.
+ * sleeping readers at the end (and every NET_HUB_BURST_WAKE bytes,
+ * net_hub.h); the other kinds send each frame as net_backend_send() does.
  */
 void net_backend_burst(struct net_backend *be, bool begin);
 int net_backend_send_burst(struct net_backend *be, const struct iovec *iov, int iovcnt);

@@ -939,7 +939,7 @@ struct rdma_qp *vrdma_rc_live(struct vrdma *d, uint32_t qpn)
 /*
  * Everything the transport of each RC QP may send now, as one burst on
  * the port (begun at its first packet): a window's packets cost the hub
- * one lock and a look at sleeping readers every few frames. The NIC's
+ * one lock and one look at sleeping readers, at the end. The NIC's
  * thread gets here only at its batch's end, after the batch's reads: a
  * burst open while it reads the hub would wait on the hub's lock it holds.
  */

@@ -216,7 +216,6 @@ static int dut_init_vdpa(struct dut *d, uint64_t features, bool doorbell)
 static int dut_init_net(struct dut *d, uint64_t features)
 {
 	struct net_config nc = { .backend = "null", .queue_pairs = 1 };
-	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	char err[256];
 
 	d->name = "virtio-net";
@@ -228,23 +227,8 @@ static int dut_init_net(struct dut *d, uint64_t features)
 	if (vdrv_init(&d->drv, &d->gm, RINGS, QSIZE, features))
 		return -1;
 	/* As a driver would, through the transport's registers (no Check here). */
-	pthread_mutex_lock(&d->vdev->lock);
-	virtio_dev_set_status_locked(d->vdev, s);
-	d->vdev->driver_feature_select = 0;
-	virtio_dev_write_driver_features(d->vdev, (uint32_t)features);
-	d->vdev->driver_feature_select = 1;
-	virtio_dev_write_driver_features(d->vdev, features >> 32);
-	virtio_dev_set_status_locked(d->vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
-	d->vdev->queue_select = TX;
-	virtio_dev_set_queue_size(d->vdev, QSIZE);
-	virtio_dev_set_queue_addr(d->vdev, 0, false, d->drv.desc_addr);
-	virtio_dev_set_queue_addr(d->vdev, 1, false, d->drv.driver_addr);
-	virtio_dev_set_queue_addr(d->vdev, 2, false, d->drv.device_addr);
-	virtio_dev_enable_queue(d->vdev);
-	virtio_dev_set_status_locked(d->vdev, s | VIRTIO_CONFIG_S_FEATURES_OK |
-				     VIRTIO_CONFIG_S_DRIVER_OK);
-	pthread_mutex_unlock(&d->vdev->lock);
-	return virtio_dev_status(d->vdev) & VIRTIO_CONFIG_S_DRIVER_OK ? 0 : -1;
+	return vdrv_dev_features_ok(d->vdev, features) && vdrv_enable_on(&d->drv, d->vdev, TX) &&
+	       vdrv_dev_driver_ok(d->vdev) ? 0 : -1;
 }
 
 /*

@@ -15,6 +15,7 @@
 
 #include "devices/net/virtio_net.h"
 #include "fuzz.h"
+#include "virtio/vdrv_guest.h"
 #include "virtio/virtio.h"
 #include "vmm/migrate/state.h"
 
@@ -40,16 +41,11 @@ static void save(struct state_buf *sb)
 /* A driver's bring-up: features, queue 0 and 1 at fixed places, DRIVER_OK. */
 static void bring_up(uint64_t f)
 {
-	uint8_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	uint16_t q;
 
+	if (!vdrv_dev_features_ok(vdev, f))
+		abort();
 	pthread_mutex_lock(&vdev->lock);
-	virtio_dev_set_status_locked(vdev, s);
-	vdev->driver_feature_select = 0;
-	virtio_dev_write_driver_features(vdev, (uint32_t)f);
-	vdev->driver_feature_select = 1;
-	virtio_dev_write_driver_features(vdev, f >> 32);
-	virtio_dev_set_status_locked(vdev, s | VIRTIO_CONFIG_S_FEATURES_OK);
 	for (q = 0; q < 2; q++) {
 		vdev->queue_select = q;
 		virtio_dev_set_queue_size(vdev, 64);
